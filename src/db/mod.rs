@@ -1,0 +1,181 @@
+//! The database: one connection enum over PostgreSQL and SQLite, one r2d2
+//! pool, embedded migrations, and the `Db` handle that runs units of work.
+
+pub mod ids;
+pub mod models;
+pub mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, MultiConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::store::StoreError;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A connection to either backend. PostgreSQL comes first, as diesel's
+/// multi-connection tries the variants in order when establishing.
+#[derive(MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// SQLite settings every pooled connection needs: foreign keys are off by
+/// default per connection, and a busy timeout lets other processes' writers finish.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// The shared database handle: the pool, and for SQLite a process-wide
+/// writer lock. SQLite allows one writer at a time; taking the lock before
+/// `BEGIN` means a write transaction never meets another writer half way,
+/// so it never fails with `SQLITE_BUSY` on lock upgrade.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager<DbConn>>,
+    write_lock: Option<Arc<Mutex<()>>>,
+    backend: Backend,
+}
+
+/// Strips the `sqlite://` prefix so both `sqlite://data/x.db` and a bare path work.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+impl Db {
+    /// Connects, applies pending migrations and builds the pool. Errors carry
+    /// the database's own message (the pool alone would only time out).
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
+        let backend = Backend::of_url(url);
+        let conn_url = match backend {
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(url)
+                    .map_err(|e| anyhow!("cannot connect to PostgreSQL: {e}"))?;
+                conn.run_pending_migrations(PG_MIGRATIONS)
+                    .map_err(|e| anyhow!("migrating PostgreSQL failed: {e}"))?;
+                url.to_string()
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                if let Some(dir) = Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+                }
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
+                conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
+                    .map_err(|e| anyhow!("cannot set SQLite to WAL mode: {e}"))?;
+                conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(|e| anyhow!("migrating SQLite failed: {e}"))?;
+                path.to_string()
+            }
+        };
+        let manager = ConnectionManager::<DbConn>::new(conn_url);
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)
+            .context("cannot build the connection pool")?;
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Db {
+            pool,
+            write_lock,
+            backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs a read-only unit of work on a pooled connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.read_sync(f))
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs a unit of work as one transaction, off the async threads. The
+    /// closure should check the state it expects; an error rolls back.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.write_sync(f))
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow!("blocking task failed: {e}")))?
+    }
+
+    pub fn read_sync<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
+    {
+        let mut conn = self.pool.get()?;
+        f(&mut conn)
+    }
+
+    pub fn write_sync<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
+    {
+        let mut conn = self.pool.get()?;
+        let _guard = match &self.write_lock {
+            // A poisoned lock only means another writer panicked; the
+            // database itself rolled that transaction back.
+            Some(lock) => Some(lock.lock().unwrap_or_else(|p| p.into_inner())),
+            None => None,
+        };
+        conn.transaction(|c| f(c))
+    }
+}

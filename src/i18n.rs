@@ -1,0 +1,146 @@
+//! UI languages: English and Simplified Chinese, chosen per user, defaulting
+//! from `Accept-Language`. Texts live in `locales/*.yml` (rust-i18n).
+
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    ZhCn,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::ZhCn];
+
+    /// The BCP 47 tag, also the locale file name and the `lang` attribute.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
+    /// The language's own name, shown in the language picker.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::ZhCn => "简体中文",
+        }
+    }
+
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let tag = tag.trim().to_ascii_lowercase();
+        let primary = tag.split(['-', '_']).next().unwrap_or("");
+        match primary {
+            "en" => Some(Lang::En),
+            // Traditional-script tags still read Simplified better than English.
+            "zh" => Some(Lang::ZhCn),
+            _ => None,
+        }
+    }
+
+    /// Picks the supported language the browser ranks highest.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("");
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Lang::parse(tag)
+                && q > 0.0
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, lang)| lang)
+    }
+
+    /// The text for `key` in this language.
+    pub fn t<'a>(self, key: &'a str) -> Cow<'a, str> {
+        rust_i18n::t!(key, locale = self.code())
+    }
+
+    /// The text for `key` with `%{name}` placeholders filled in.
+    pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut text = self.t(key).into_owned();
+        for (name, value) in args {
+            text = text.replace(&format!("%{{{name}}}"), value);
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_highest_ranked_supported_language() {
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Some(Lang::ZhCn)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, en;q=0.5, zh;q=0.4"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("en;q=0.2, zh-TW;q=0.7"),
+            Some(Lang::ZhCn)
+        );
+        assert_eq!(Lang::from_accept_language("fr, de"), None);
+    }
+
+    #[test]
+    fn both_languages_have_the_same_keys() {
+        fn keys(prefix: &str, value: &serde_yaml::Value, out: &mut Vec<String>) {
+            if let serde_yaml::Value::Mapping(map) = value {
+                for (k, v) in map {
+                    let k = k.as_str().unwrap_or_default();
+                    let path = if prefix.is_empty() {
+                        k.to_string()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    keys(&path, v, out);
+                }
+            } else {
+                out.push(prefix.to_string());
+            }
+        }
+        let load = |file: &str| {
+            let text =
+                std::fs::read_to_string(format!("{}/locales/{file}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap();
+            let value: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+            let mut out = Vec::new();
+            keys("", &value, &mut out);
+            out.retain(|k| k != "_version");
+            out.sort();
+            out
+        };
+        let en = load("en.yml");
+        let zh = load("zh-CN.yml");
+        let only_en: Vec<_> = en.iter().filter(|k| !zh.contains(k)).collect();
+        let only_zh: Vec<_> = zh.iter().filter(|k| !en.contains(k)).collect();
+        assert!(
+            only_en.is_empty() && only_zh.is_empty(),
+            "missing in zh-CN: {only_en:?}; missing in en: {only_zh:?}"
+        );
+    }
+
+    #[test]
+    fn texts_are_looked_up_per_language() {
+        assert_eq!(Lang::En.t("nav.sign_out"), "Sign out");
+        assert_eq!(Lang::ZhCn.t("nav.sign_out"), "退出登录");
+        assert_eq!(
+            Lang::En.tf("flash.user_created", &[("name", "ops1")]),
+            "User ops1 created."
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! countersign: a process service for operations teams — change management
+//! and access requests with multi-person approval, server-rendered.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod i18n;
+pub mod password;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+
+rust_i18n::i18n!("locales", fallback = "en");

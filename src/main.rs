@@ -1,0 +1,204 @@
+//! The `countersign` command: serve (default), migrate, user add, demo.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use countersign::config::Config;
+use countersign::db::Db;
+use countersign::domain::{Email, Name, NewPassword, Username};
+use countersign::startup::Application;
+use countersign::store::{self, assignments, roles, users};
+
+#[derive(Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "A process service for operations teams"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve {
+        /// Load the demo people first (idempotent) and print their sign-ins.
+        #[arg(long, env = "COUNTERSIGN_DEMO")]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Load the demo people of both stories (idempotent).
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the account an administrator (global admin role).
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (required, so it never shows in `ps`).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    countersign::telemetry::init();
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(config, demo),
+        Command::Migrate => {
+            Db::connect(&config.database_url, 1)?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo => {
+            let db = Db::connect(&config.database_url, 2)?;
+            load_demo(&db)?;
+            print_demo_sign_ins();
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    email,
+                    display_name,
+                    admin,
+                    password_stdin: _,
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let db = Db::connect(&config.database_url, 2)?;
+            add_user(
+                &db,
+                &username,
+                &email,
+                display_name.as_deref(),
+                admin,
+                password,
+            )
+        }
+    }
+}
+
+fn problem(field: &str, key: &str) -> anyhow::Error {
+    anyhow::anyhow!("{field}: {}", countersign::i18n::Lang::En.t(key))
+}
+
+fn add_user(
+    db: &Db,
+    username: &str,
+    email: &str,
+    display_name: Option<&str>,
+    admin: bool,
+    password: &str,
+) -> anyhow::Result<()> {
+    let username = Username::parse(username).map_err(|k| problem("username", k))?;
+    let email = Email::parse(email).map_err(|k| problem("email", k))?;
+    let display_name = Name::parse(display_name.unwrap_or(username.as_str()))
+        .map_err(|k| problem("display name", k))?;
+    let password = NewPassword::parse(password).map_err(|k| problem("password", k))?;
+    let hash = countersign::password::hash(password.expose())?;
+    let input = users::UserInput {
+        display_name,
+        email,
+        manager_id: None,
+        language: None,
+    };
+    let result = db.write_sync(|c| {
+        let id = users::create(c, &username, &input, &hash, None)?;
+        if admin {
+            let role = roles::find_by_code(c, "admin")?;
+            assignments::create(c, id, role.id, assignments::Scope::Global, id)?;
+        }
+        Ok(id)
+    });
+    match result {
+        Ok(id) => {
+            println!(
+                "created user {username} (id {id}){}",
+                if admin { " as administrator" } else { "" }
+            );
+            Ok(())
+        }
+        Err(store::StoreError::Rule { field, key }) => bail!(problem(field, key)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn load_demo(db: &Db) -> anyhow::Result<()> {
+    let hash = countersign::password::hash(store::demo::PASSWORD)?;
+    let created = db.write_sync(|c| store::demo::load(c, &hash))?;
+    println!(
+        "{}",
+        if created {
+            "demo data loaded"
+        } else {
+            "demo data already present"
+        }
+    );
+    Ok(())
+}
+
+fn print_demo_sign_ins() {
+    println!(
+        "demo sign-ins (password \"{}\" for everyone):",
+        store::demo::PASSWORD
+    );
+    for person in store::demo::PEOPLE {
+        println!("  {:<14} {}", person.username, person.story);
+    }
+}
+
+#[actix_web::main]
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let base_url = config.base_url.clone();
+    let app = Application::build(config)?;
+    if demo {
+        let db = app.db().clone();
+        actix_web::web::block(move || load_demo(&db)).await??;
+        print_demo_sign_ins();
+    } else {
+        let db = app.db().clone();
+        let nobody = db
+            .read(|c| Ok(users::list(c, "", true)?.is_empty()))
+            .await?;
+        if nobody {
+            println!("no accounts yet: run `countersign demo`, or create an administrator with");
+            println!(
+                "  echo 'a-long-password' | countersign user add admin --email admin@example.com --admin --password-stdin"
+            );
+        }
+    }
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    println!(
+        "countersign is listening on {base_url} (port {})",
+        app.port()
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! Builds the running application from a `Config`: the database, the
+//! middleware stack and the routes, bound to a port. Tests use port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::web::{AppState, error::render_error_page, routes, security};
+
+/// Largest form body we accept; anything bigger gets a 413 page.
+const MAX_BODY: usize = 256 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+impl Application {
+    /// Connects to the database (migrating it) and binds the listener.
+    pub fn build(config: Config) -> anyhow::Result<Application> {
+        let db = Db::connect(&config.database_url, config.pool_size)?;
+        let listener = TcpListener::bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        Self::build_with(config, db, listener)
+    }
+
+    /// Like `build`, with a database and listener made by the caller.
+    pub fn build_with(
+        config: Config,
+        db: Db,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let key = Key::derive_from(&config.secret_key);
+        let secure = config.secure_cookies();
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            config: Arc::new(config),
+        });
+        let server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name("countersign".to_string())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(secure)
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(actix_web::web::PayloadConfig::new(MAX_BODY))
+                .app_data(actix_web::web::FormConfig::default().limit(MAX_BODY))
+                .wrap(ErrorHandlers::new().default_handler(render_error_page))
+                .wrap(session)
+                .wrap(security::headers())
+                .wrap(Compress::default())
+                .wrap(TracingLogger::default())
+                .configure(routes)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

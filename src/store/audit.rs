@@ -1,0 +1,94 @@
+//! The audit trail: who did what, for whom, through which channel, when.
+
+use diesel::prelude::*;
+
+use super::{StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::UserId;
+use crate::db::models::AuditEvent;
+use crate::db::schema::audit_events;
+
+/// How an action reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Web,
+    EmailLink,
+    Batch,
+    System,
+    Cli,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::EmailLink => "email_link",
+            Channel::Batch => "batch",
+            Channel::System => "system",
+            Channel::Cli => "cli",
+        }
+    }
+}
+
+/// One event to record.
+pub struct Audit<'a> {
+    pub actor: Option<UserId>,
+    pub on_behalf_of: Option<UserId>,
+    pub channel: Channel,
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: Option<i32>,
+    pub detail: serde_json::Value,
+}
+
+impl<'a> Audit<'a> {
+    /// An action by `actor` on the web, about one subject.
+    pub fn web(actor: UserId, action: &'a str, subject_type: &'a str, subject_id: i32) -> Self {
+        Audit {
+            actor: Some(actor),
+            on_behalf_of: None,
+            channel: Channel::Web,
+            action,
+            subject_type,
+            subject_id: Some(subject_id),
+            detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::at.eq(now()),
+            audit_events::actor_id.eq(event.actor),
+            audit_events::on_behalf_of_id.eq(event.on_behalf_of),
+            audit_events::channel.eq(event.channel.as_str()),
+            audit_events::action.eq(event.action),
+            audit_events::subject_type.eq(event.subject_type),
+            audit_events::subject_id.eq(event.subject_id),
+            audit_events::detail.eq(event.detail.to_string()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The newest events about one subject, newest first.
+pub fn for_subject(
+    conn: &mut DbConn,
+    subject_type: &str,
+    subject_id: i32,
+    limit: i64,
+) -> StoreResult<Vec<AuditEvent>> {
+    Ok(audit_events::table
+        .filter(audit_events::subject_type.eq(subject_type))
+        .filter(audit_events::subject_id.eq(subject_id))
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,101 @@
+//! Businesses: the scopes roles are assigned in ("ops of business Payments").
+
+use diesel::prelude::*;
+
+use super::audit::{self, Audit};
+use super::{StoreError, StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::{BusinessId, UserId};
+use crate::db::models::Business;
+use crate::db::schema::{businesses, role_assignments};
+use crate::domain::Name;
+
+pub fn list(conn: &mut DbConn) -> StoreResult<Vec<Business>> {
+    Ok(businesses::table
+        .order(businesses::name)
+        .select(Business::as_select())
+        .load(conn)?)
+}
+
+pub fn find(conn: &mut DbConn, id: BusinessId) -> StoreResult<Business> {
+    Ok(businesses::table
+        .find(id)
+        .select(Business::as_select())
+        .first(conn)?)
+}
+
+fn check_name_free(conn: &mut DbConn, name: &Name, except: Option<BusinessId>) -> StoreResult<()> {
+    let mut q = businesses::table
+        .filter(businesses::name.eq(name.as_str()))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(businesses::id.ne(id));
+    }
+    let n: i64 = q.count().get_result(conn)?;
+    if n > 0 {
+        return Err(StoreError::rule("name", "errors.name_taken"));
+    }
+    Ok(())
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    name: &Name,
+    description: &str,
+    actor: UserId,
+) -> StoreResult<BusinessId> {
+    check_name_free(conn, name, None)?;
+    let id: BusinessId = diesel::insert_into(businesses::table)
+        .values((
+            businesses::name.eq(name.as_str()),
+            businesses::description.eq(description),
+            businesses::created_at.eq(now()),
+        ))
+        .returning(businesses::id)
+        .get_result(conn)
+        .map_err(|e| StoreError::unique_as(e, "name", "errors.name_taken"))?;
+    audit::record(
+        conn,
+        Audit::web(actor, "business.created", "business", id.0),
+    )?;
+    Ok(id)
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    id: BusinessId,
+    name: &Name,
+    description: &str,
+    actor: UserId,
+) -> StoreResult<()> {
+    find(conn, id)?;
+    check_name_free(conn, name, Some(id))?;
+    diesel::update(businesses::table.find(id))
+        .set((
+            businesses::name.eq(name.as_str()),
+            businesses::description.eq(description),
+        ))
+        .execute(conn)
+        .map_err(|e| StoreError::unique_as(e, "name", "errors.name_taken"))?;
+    audit::record(
+        conn,
+        Audit::web(actor, "business.updated", "business", id.0),
+    )
+}
+
+/// Deletes a business nobody holds a role in.
+pub fn delete(conn: &mut DbConn, id: BusinessId, actor: UserId) -> StoreResult<()> {
+    find(conn, id)?;
+    let in_use: i64 = role_assignments::table
+        .filter(role_assignments::business_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if in_use > 0 {
+        return Err(StoreError::rule("", "errors.business_in_use"));
+    }
+    diesel::delete(businesses::table.find(id)).execute(conn)?;
+    audit::record(
+        conn,
+        Audit::web(actor, "business.deleted", "business", id.0),
+    )
+}

@@ -1,0 +1,213 @@
+//! Delegations: A is away and B acts for A during a window, optionally only
+//! for one kind of process.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::audit::{self, Audit};
+use super::{StoreError, StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::{DelegationId, UserId};
+use crate::db::models::Delegation;
+use crate::db::schema::{delegations as d, users};
+use crate::domain::ProcessKind;
+
+/// The validated fields of a delegation form.
+#[derive(Debug, Clone)]
+pub struct DelegationInput {
+    pub from: UserId,
+    pub to: UserId,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub kind: Option<ProcessKind>,
+    pub note: String,
+}
+
+/// A delegation with both people's names, for lists.
+#[derive(Debug, Clone)]
+pub struct DelegationRow {
+    pub delegation: Delegation,
+    pub from_name: String,
+    pub to_name: String,
+}
+
+impl DelegationRow {
+    /// Whether the window includes `at`.
+    pub fn is_current(&self, at: NaiveDateTime) -> bool {
+        self.delegation.starts_at <= at && at < self.delegation.ends_at
+    }
+}
+
+/// Delegations by or to `user` (all of them when `None`), newest window first.
+pub fn list(conn: &mut DbConn, user: Option<UserId>) -> StoreResult<Vec<DelegationRow>> {
+    let mut q = d::table
+        .select(Delegation::as_select())
+        .order(d::starts_at.desc())
+        .into_boxed();
+    if let Some(u) = user {
+        q = q.filter(d::from_user_id.eq(u).or(d::to_user_id.eq(u)));
+    }
+    let rows = q.limit(1000).load(conn)?;
+    let names = super::users::names(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|delegation| DelegationRow {
+            from_name: names
+                .get(&delegation.from_user_id)
+                .cloned()
+                .unwrap_or_default(),
+            to_name: names
+                .get(&delegation.to_user_id)
+                .cloned()
+                .unwrap_or_default(),
+            delegation,
+        })
+        .collect())
+}
+
+pub fn find(conn: &mut DbConn, id: DelegationId) -> StoreResult<Delegation> {
+    Ok(d::table
+        .find(id)
+        .select(Delegation::as_select())
+        .first(conn)?)
+}
+
+fn check(
+    conn: &mut DbConn,
+    input: &DelegationInput,
+    except: Option<DelegationId>,
+) -> StoreResult<()> {
+    for (field, id) in [("from_user_id", input.from), ("to_user_id", input.to)] {
+        let active: i64 = users::table
+            .find(id)
+            .filter(users::active.eq(true))
+            .count()
+            .get_result(conn)?;
+        if active == 0 {
+            return Err(StoreError::rule(field, "errors.unknown_user"));
+        }
+    }
+    if input.from == input.to {
+        return Err(StoreError::rule("to_user_id", "errors.delegate_self"));
+    }
+    if input.ends_at <= input.starts_at {
+        return Err(StoreError::rule("ends_at", "errors.window_order"));
+    }
+    // Two windows of the same person that overlap for the same kind would
+    // make "who acts for A now" ambiguous.
+    let mut overlapping = d::table
+        .filter(d::from_user_id.eq(input.from))
+        .filter(d::starts_at.lt(input.ends_at))
+        .filter(d::ends_at.gt(input.starts_at))
+        .select(Delegation::as_select())
+        .into_boxed();
+    if let Some(id) = except {
+        overlapping = overlapping.filter(d::id.ne(id));
+    }
+    let clash = overlapping.load(conn)?.into_iter().any(|other| {
+        match (other.process_kind.as_deref(), input.kind) {
+            (Some(a), Some(b)) => a == b.as_str(),
+            _ => true,
+        }
+    });
+    if clash {
+        return Err(StoreError::rule("starts_at", "errors.delegation_overlap"));
+    }
+    Ok(())
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    input: &DelegationInput,
+    actor: UserId,
+) -> StoreResult<DelegationId> {
+    check(conn, input, None)?;
+    let id: DelegationId = diesel::insert_into(d::table)
+        .values((
+            d::from_user_id.eq(input.from),
+            d::to_user_id.eq(input.to),
+            d::starts_at.eq(input.starts_at),
+            d::ends_at.eq(input.ends_at),
+            d::process_kind.eq(input.kind.map(ProcessKind::as_str)),
+            d::note.eq(&input.note),
+            d::created_by.eq(actor),
+            d::created_at.eq(now()),
+        ))
+        .returning(d::id)
+        .get_result(conn)?;
+    audit::record(
+        conn,
+        Audit::web(actor, "delegation.created", "delegation", id.0).with_detail(
+            serde_json::json!({
+                "from": input.from.0, "to": input.to.0,
+                "starts_at": input.starts_at.to_string(), "ends_at": input.ends_at.to_string(),
+                "kind": input.kind.map(ProcessKind::as_str),
+            }),
+        ),
+    )?;
+    Ok(id)
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    id: DelegationId,
+    input: &DelegationInput,
+    actor: UserId,
+) -> StoreResult<()> {
+    find(conn, id)?;
+    check(conn, input, Some(id))?;
+    diesel::update(d::table.find(id))
+        .set((
+            d::from_user_id.eq(input.from),
+            d::to_user_id.eq(input.to),
+            d::starts_at.eq(input.starts_at),
+            d::ends_at.eq(input.ends_at),
+            d::process_kind.eq(input.kind.map(ProcessKind::as_str)),
+            d::note.eq(&input.note),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        Audit::web(actor, "delegation.updated", "delegation", id.0),
+    )
+}
+
+/// Deletes a delegation. `only_from` limits it to the delegating person's own.
+pub fn delete(
+    conn: &mut DbConn,
+    id: DelegationId,
+    only_from: Option<UserId>,
+    actor: UserId,
+) -> StoreResult<()> {
+    let existing = find(conn, id)?;
+    if only_from.is_some_and(|u| u != existing.from_user_id) {
+        return Err(StoreError::NotFound);
+    }
+    diesel::delete(d::table.find(id)).execute(conn)?;
+    audit::record(
+        conn,
+        Audit::web(actor, "delegation.deleted", "delegation", id.0),
+    )
+}
+
+/// Who acts for `from` at `at` for a process of `kind`, if anyone.
+pub fn acting_for(
+    conn: &mut DbConn,
+    from: UserId,
+    at: NaiveDateTime,
+    kind: ProcessKind,
+) -> StoreResult<Option<UserId>> {
+    Ok(d::table
+        .filter(d::from_user_id.eq(from))
+        .filter(d::starts_at.le(at))
+        .filter(d::ends_at.gt(at))
+        .filter(
+            d::process_kind
+                .is_null()
+                .or(d::process_kind.eq(kind.as_str())),
+        )
+        .order(d::starts_at.desc())
+        .select(d::to_user_id)
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,72 @@
+//! Queries and transactions, one file per aggregate. Functions take a
+//! connection, not the pool, so callers compose them inside one transaction.
+
+pub mod assignments;
+pub mod audit;
+pub mod businesses;
+pub mod delegations;
+pub mod demo;
+pub mod roles;
+pub mod sign_in;
+pub mod users;
+
+use chrono::NaiveDateTime;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Why a unit of work did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A rule of the domain refused the change; `key` is a catalog key and
+    /// `field` the form field it belongs beside ("" for the whole form).
+    #[error("refused: {field}: {key}")]
+    Rule {
+        field: &'static str,
+        key: &'static str,
+    },
+    #[error("database error: {0}")]
+    Db(DieselError),
+    #[error("connection pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound,
+            other => StoreError::Db(other),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn rule(field: &'static str, key: &'static str) -> StoreError {
+        StoreError::Rule { field, key }
+    }
+
+    /// Maps a unique-constraint violation (a race the explicit check lost)
+    /// to the same message the check gives.
+    pub fn unique_as(e: DieselError, field: &'static str, key: &'static str) -> StoreError {
+        match e {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                StoreError::rule(field, key)
+            }
+            other => other.into(),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The current time in UTC, as stored (timestamps are UTC without zone).
+pub fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}

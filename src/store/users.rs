@@ -1,0 +1,298 @@
+//! People: accounts, their managers, language and whether they are active.
+
+use diesel::prelude::*;
+
+use super::audit::{self, Audit};
+use super::{StoreError, StoreResult, lower, now};
+use crate::db::DbConn;
+use crate::db::ids::UserId;
+use crate::db::models::{NewUser, User};
+use crate::db::schema::{role_assignments, roles, users};
+use crate::domain::{Email, Name, Username};
+use crate::i18n::Lang;
+
+/// The signed-in person as every page needs them.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub language: Option<Lang>,
+    pub is_admin: bool,
+}
+
+/// The validated fields of the admin's user form.
+#[derive(Debug)]
+pub struct UserInput {
+    pub display_name: Name,
+    pub email: Email,
+    pub manager_id: Option<UserId>,
+    pub language: Option<Lang>,
+}
+
+pub fn find(conn: &mut DbConn, id: UserId) -> StoreResult<User> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> StoreResult<Option<User>> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Whether the user holds the global admin role.
+pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
+    let n: i64 = role_assignments::table
+        .inner_join(roles::table)
+        .filter(role_assignments::user_id.eq(id))
+        .filter(role_assignments::business_id.is_null())
+        .filter(roles::code.eq("admin"))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// The active user behind a session, or `None` if gone or deactivated.
+pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
+    let Some(user) = users::table
+        .find(id)
+        .filter(users::active.eq(true))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let is_admin = is_admin(conn, id)?;
+    Ok(Some(SessionUser {
+        id: user.id,
+        language: user.language.as_deref().and_then(Lang::parse),
+        username: user.username,
+        display_name: user.display_name,
+        is_admin,
+    }))
+}
+
+/// Users whose username, name or email contains `q`, by username.
+pub fn list(conn: &mut DbConn, q: &str, include_inactive: bool) -> StoreResult<Vec<User>> {
+    let mut query = users::table
+        .select(User::as_select())
+        .order(users::username)
+        .into_boxed();
+    let q = q.trim().to_lowercase();
+    if !q.is_empty() {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "").replace('%', "").replace('_', "")
+        );
+        query = query.filter(
+            users::username
+                .like(pattern.clone())
+                .or(lower(users::display_name).like(pattern.clone()))
+                .or(lower(users::email).like(pattern)),
+        );
+    }
+    if !include_inactive {
+        query = query.filter(users::active.eq(true));
+    }
+    Ok(query.limit(1000).load(conn)?)
+}
+
+/// Active users for pickers (manager, assignee, delegate), by display name.
+pub fn active_choices(conn: &mut DbConn) -> StoreResult<Vec<(UserId, String, String)>> {
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .order((users::display_name, users::username))
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?)
+}
+
+fn check_manager(
+    conn: &mut DbConn,
+    user: Option<UserId>,
+    manager: Option<UserId>,
+) -> StoreResult<()> {
+    let Some(manager) = manager else {
+        return Ok(());
+    };
+    if Some(manager) == user {
+        return Err(StoreError::rule("manager_id", "errors.manager_self"));
+    }
+    let exists: i64 = users::table
+        .find(manager)
+        .filter(users::active.eq(true))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        return Err(StoreError::rule("manager_id", "errors.unknown_user"));
+    }
+    // Walk up from the new manager; meeting the user means a cycle.
+    if let Some(user) = user {
+        let mut current = Some(manager);
+        for _ in 0..100 {
+            let Some(id) = current else { break };
+            if id == user {
+                return Err(StoreError::rule("manager_id", "errors.manager_cycle"));
+            }
+            current = users::table
+                .find(id)
+                .select(users::manager_id)
+                .first::<Option<UserId>>(conn)
+                .optional()?
+                .flatten();
+        }
+    }
+    Ok(())
+}
+
+/// Creates an account. `actor` is the admin doing it (None from the CLI).
+pub fn create(
+    conn: &mut DbConn,
+    username: &Username,
+    input: &UserInput,
+    password_hash: &str,
+    actor: Option<UserId>,
+) -> StoreResult<UserId> {
+    if find_by_username(conn, username.as_str())?.is_some() {
+        return Err(StoreError::rule("username", "errors.username_taken"));
+    }
+    check_manager(conn, None, input.manager_id)?;
+    let at = now();
+    let id: UserId = diesel::insert_into(users::table)
+        .values(NewUser {
+            username: username.as_str(),
+            display_name: input.display_name.as_str(),
+            email: input.email.as_str(),
+            password_hash,
+            manager_id: input.manager_id,
+            language: input.language.map(Lang::code),
+            active: true,
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(users::id)
+        .get_result(conn)
+        .map_err(|e| StoreError::unique_as(e, "username", "errors.username_taken"))?;
+    audit::record(
+        conn,
+        Audit {
+            actor,
+            channel: if actor.is_some() {
+                audit::Channel::Web
+            } else {
+                audit::Channel::Cli
+            },
+            ..Audit::web(actor.unwrap_or(id), "user.created", "user", id.0)
+        }
+        .with_detail(serde_json::json!({ "username": username.as_str() })),
+    )?;
+    Ok(id)
+}
+
+/// Updates what an admin may change about a user.
+pub fn update(conn: &mut DbConn, id: UserId, input: &UserInput, actor: UserId) -> StoreResult<()> {
+    find(conn, id)?;
+    check_manager(conn, Some(id), input.manager_id)?;
+    diesel::update(users::table.find(id))
+        .set((
+            users::display_name.eq(input.display_name.as_str()),
+            users::email.eq(input.email.as_str()),
+            users::manager_id.eq(input.manager_id),
+            users::language.eq(input.language.map(Lang::code)),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(conn, Audit::web(actor, "user.updated", "user", id.0))
+}
+
+/// What a person may change about themselves.
+pub fn update_profile(
+    conn: &mut DbConn,
+    id: UserId,
+    display_name: &Name,
+    language: Option<Lang>,
+) -> StoreResult<()> {
+    let n = diesel::update(users::table.find(id).filter(users::active.eq(true)))
+        .set((
+            users::display_name.eq(display_name.as_str()),
+            users::language.eq(language.map(Lang::code)),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    audit::record(conn, Audit::web(id, "user.profile_updated", "user", id.0))
+}
+
+pub fn set_language(conn: &mut DbConn, id: UserId, language: Lang) -> StoreResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::language.eq(Some(language.code())))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_password(
+    conn: &mut DbConn,
+    id: UserId,
+    password_hash: &str,
+    actor: UserId,
+) -> StoreResult<()> {
+    let n = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let action = if actor == id {
+        "user.password_changed"
+    } else {
+        "user.password_reset"
+    };
+    audit::record(conn, Audit::web(actor, action, "user", id.0))
+}
+
+/// Deactivates or reactivates an account. Refuses to lock out the last admin.
+pub fn set_active(conn: &mut DbConn, id: UserId, active: bool, actor: UserId) -> StoreResult<()> {
+    let user = find(conn, id)?;
+    if user.active == active {
+        return Ok(());
+    }
+    if !active {
+        if id == actor {
+            return Err(StoreError::rule("", "errors.cannot_deactivate_self"));
+        }
+        if is_admin(conn, id)? && super::assignments::active_admin_count(conn)? <= 1 {
+            return Err(StoreError::rule("", "errors.last_admin"));
+        }
+    }
+    diesel::update(users::table.find(id).filter(users::active.eq(!active)))
+        .set((
+            users::active.eq(active),
+            users::deactivated_at.eq(if active { None } else { Some(now()) }),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    let action = if active {
+        "user.reactivated"
+    } else {
+        "user.deactivated"
+    };
+    audit::record(conn, Audit::web(actor, action, "user", id.0))
+}
+
+/// Every display name by id, for admin lists that show people by id.
+pub fn names(conn: &mut DbConn) -> StoreResult<std::collections::HashMap<UserId, String>> {
+    let rows: Vec<(UserId, String)> = users::table
+        .select((users::id, users::display_name))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}

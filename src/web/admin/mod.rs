@@ -1,0 +1,75 @@
+//! Administration: people, businesses, roles, role assignments, delegations.
+//! Every handler here starts with `ctx.require_admin()`; others get a 403.
+
+pub mod assignments;
+pub mod businesses;
+pub mod delegations;
+pub mod roles;
+pub mod users;
+
+use actix_web::{HttpResponse, web};
+
+use super::AppError;
+use super::ctx::{Ctx, see_other};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(index))
+        .route("/admin/users", web::get().to(users::list))
+        .route("/admin/users", web::post().to(users::create))
+        .route("/admin/users/new", web::get().to(users::new_form))
+        .route("/admin/users/{id}", web::get().to(users::edit_form))
+        .route("/admin/users/{id}", web::post().to(users::update))
+        .route(
+            "/admin/users/{id}/password",
+            web::post().to(users::reset_password),
+        )
+        .route(
+            "/admin/users/{id}/deactivate",
+            web::post().to(users::deactivate),
+        )
+        .route(
+            "/admin/users/{id}/activate",
+            web::post().to(users::activate),
+        )
+        .route("/admin/businesses", web::get().to(businesses::list))
+        .route("/admin/businesses", web::post().to(businesses::create))
+        .route(
+            "/admin/businesses/{id}",
+            web::get().to(businesses::edit_form),
+        )
+        .route("/admin/businesses/{id}", web::post().to(businesses::update))
+        .route(
+            "/admin/businesses/{id}/delete",
+            web::post().to(businesses::delete),
+        )
+        .route("/admin/roles", web::get().to(roles::list))
+        .route("/admin/roles", web::post().to(roles::create))
+        .route("/admin/roles/{id}", web::get().to(roles::edit_form))
+        .route("/admin/roles/{id}", web::post().to(roles::update))
+        .route("/admin/roles/{id}/delete", web::post().to(roles::delete))
+        .route("/admin/assignments", web::get().to(assignments::list))
+        .route("/admin/assignments", web::post().to(assignments::create))
+        .route(
+            "/admin/assignments/{id}/delete",
+            web::post().to(assignments::delete),
+        )
+        .route("/admin/delegations", web::get().to(delegations::list))
+        .route("/admin/delegations", web::post().to(delegations::create))
+        .route(
+            "/admin/delegations/{id}",
+            web::get().to(delegations::edit_form),
+        )
+        .route(
+            "/admin/delegations/{id}",
+            web::post().to(delegations::update),
+        )
+        .route(
+            "/admin/delegations/{id}/delete",
+            web::post().to(delegations::delete),
+        );
+}
+
+async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    Ok(see_other("/admin/users"))
+}

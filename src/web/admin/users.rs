@@ -1,0 +1,392 @@
+//! Admin: people — list and search, create, edit (email, manager, language),
+//! reset a password, deactivate and reactivate.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::DbConn;
+use crate::db::ids::UserId;
+use crate::db::models::User;
+use crate::domain::{Email, Name, NewPassword, Username};
+use crate::i18n::Lang;
+use crate::password;
+use crate::store::assignments::{self, AssignmentRow, Filter};
+use crate::store::users::{self, UserInput};
+use crate::store::{StoreError, StoreResult};
+use crate::web::csrf::{CsrfForm, NoFields};
+use crate::web::ctx::{Ctx, FlashKind, see_other};
+use crate::web::forms::{FieldErrors, SelectOption, optional_id};
+use crate::web::{AppError, AppState, render, render_status};
+
+pub struct UserListRow {
+    pub user: User,
+    pub manager_name: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    ctx: Ctx,
+    rows: Vec<UserListRow>,
+    q: String,
+    show_inactive: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    inactive: String,
+}
+
+pub async fn list(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let ListQuery { q, inactive } = query.into_inner();
+    let show_inactive = !inactive.is_empty();
+    let search = q.clone();
+    let rows = state
+        .db
+        .read(move |c| {
+            let names = users::names(c)?;
+            Ok(users::list(c, &search, show_inactive)?
+                .into_iter()
+                .map(|user| UserListRow {
+                    manager_name: user.manager_id.and_then(|m| names.get(&m).cloned()),
+                    user,
+                })
+                .collect())
+        })
+        .await?;
+    render(&UsersPage {
+        ctx,
+        rows,
+        q,
+        show_inactive,
+    })
+}
+
+/// The user form as typed, kept whole so it can be shown again.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub manager_id: String,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+impl UserForm {
+    fn from_user(user: &User) -> UserForm {
+        UserForm {
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            email: user.email.clone(),
+            manager_id: user.manager_id.map(|m| m.to_string()).unwrap_or_default(),
+            language: user.language.clone().unwrap_or_default(),
+            password: String::new(),
+        }
+    }
+
+    fn input(&self, errors: &mut FieldErrors) -> Option<UserInput> {
+        let display_name = errors.check("display_name", Name::parse(&self.display_name));
+        let email = errors.check("email", Email::parse(&self.email));
+        let manager_id = errors.check("manager_id", optional_id::<UserId>(&self.manager_id));
+        let language = errors.check(
+            "language",
+            match self.language.trim() {
+                "" => Ok(None),
+                code => Lang::parse(code).map(Some).ok_or("errors.unknown_choice"),
+            },
+        );
+        Some(UserInput {
+            display_name: display_name?,
+            email: email?,
+            manager_id: manager_id?,
+            language: language?,
+        })
+    }
+}
+
+/// What the edit page shows besides the form.
+pub struct EditInfo {
+    pub id: UserId,
+    pub active: bool,
+    pub roles: Vec<AssignmentRow>,
+    pub password_errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_form.html")]
+struct UserFormPage {
+    ctx: Ctx,
+    form: UserForm,
+    errors: FieldErrors,
+    managers: Vec<SelectOption>,
+    editing: Option<EditInfo>,
+}
+
+impl UserFormPage {
+    fn languages(&self) -> Vec<SelectOption> {
+        let mut options = vec![SelectOption::new(
+            "",
+            self.ctx.t("profile.language_browser"),
+        )];
+        options.extend(
+            Lang::ALL
+                .iter()
+                .map(|l| SelectOption::new(l.code(), l.native_name())),
+        );
+        options
+    }
+}
+
+fn manager_options(
+    c: &mut DbConn,
+    except: Option<UserId>,
+    lang: Lang,
+) -> StoreResult<Vec<SelectOption>> {
+    let mut options = vec![SelectOption::new("", lang.t("users.no_manager"))];
+    options.extend(
+        users::active_choices(c)?
+            .into_iter()
+            .filter(|(id, _, _)| Some(*id) != except)
+            .map(|(id, username, name)| SelectOption::new(id, format!("{name} ({username})"))),
+    );
+    Ok(options)
+}
+
+pub async fn new_form(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let lang = ctx.lang;
+    let managers = state
+        .db
+        .read(move |c| manager_options(c, None, lang))
+        .await?;
+    let errors = FieldErrors::new(lang);
+    render(&UserFormPage {
+        ctx,
+        form: UserForm::default(),
+        errors,
+        managers,
+        editing: None,
+    })
+}
+
+pub async fn create(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<UserForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let mut errors = FieldErrors::new(ctx.lang);
+    let username = errors.check("username", Username::parse(&form.username));
+    let input = form.input(&mut errors);
+    let new_password = errors.check("password", NewPassword::parse(&form.password));
+    if let (Some(username), Some(input), Some(new_password)) = (username, input, new_password) {
+        let hash = hash_off_thread(new_password).await?;
+        let name = username.to_string();
+        match state
+            .db
+            .write(move |c| users::create(c, &username, &input, &hash, Some(actor)))
+            .await
+        {
+            Ok(id) => {
+                ctx.flash(
+                    FlashKind::Success,
+                    ctx.tf("flash.user_created", &[("name", &name)]),
+                );
+                return Ok(see_other(&format!("/admin/users/{id}")));
+            }
+            Err(e) => errors.absorb(e)?,
+        }
+    }
+    let lang = ctx.lang;
+    let managers = state
+        .db
+        .read(move |c| manager_options(c, None, lang))
+        .await?;
+    let form = UserForm {
+        password: String::new(),
+        ..form
+    };
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &UserFormPage {
+            ctx,
+            form,
+            errors,
+            managers,
+            editing: None,
+        },
+    )
+}
+
+async fn hash_off_thread(password: NewPassword) -> Result<String, AppError> {
+    Ok(web::block(move || password::hash(password.expose()))
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))??)
+}
+
+/// Loads the edit page for `id` with a fresh form; callers may replace parts.
+async fn edit_page(ctx: Ctx, state: &AppState, id: UserId) -> Result<UserFormPage, AppError> {
+    let lang = ctx.lang;
+    let (user, managers, roles) = state
+        .db
+        .read(move |c| {
+            let user = users::find(c, id)?;
+            let managers = manager_options(c, Some(id), lang)?;
+            let roles = assignments::list(
+                c,
+                &Filter {
+                    user: Some(id),
+                    ..Filter::default()
+                },
+            )?;
+            Ok((user, managers, roles))
+        })
+        .await?;
+    Ok(UserFormPage {
+        form: UserForm::from_user(&user),
+        errors: FieldErrors::new(lang),
+        managers,
+        editing: Some(EditInfo {
+            id,
+            active: user.active,
+            roles,
+            password_errors: FieldErrors::new(lang),
+        }),
+        ctx,
+    })
+}
+
+pub async fn edit_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    render(&edit_page(ctx, &state, UserId(path.into_inner())).await?)
+}
+
+pub async fn update(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<UserForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let id = UserId(path.into_inner());
+    let mut errors = FieldErrors::new(ctx.lang);
+    if let Some(input) = form.input(&mut errors) {
+        match state
+            .db
+            .write(move |c| users::update(c, id, &input, actor))
+            .await
+        {
+            Ok(()) => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
+                return Ok(see_other(&format!("/admin/users/{id}")));
+            }
+            Err(e) => errors.absorb(e)?,
+        }
+    }
+    let mut page = edit_page(ctx, &state, id).await?;
+    // The username cannot change; show the stored one, and the rest as typed.
+    page.form = UserForm {
+        username: page.form.username.clone(),
+        password: String::new(),
+        ..form
+    };
+    page.errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    new_password: String,
+}
+
+pub async fn reset_password(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let id = UserId(path.into_inner());
+    let mut errors = FieldErrors::new(ctx.lang);
+    if let Some(new_password) = errors.check("new_password", NewPassword::parse(&form.new_password))
+    {
+        let hash = hash_off_thread(new_password).await?;
+        state
+            .db
+            .write(move |c| users::set_password(c, id, &hash, actor))
+            .await?;
+        ctx.flash(FlashKind::Success, ctx.t("flash.password_reset"));
+        return Ok(see_other(&format!("/admin/users/{id}")));
+    }
+    let mut page = edit_page(ctx, &state, id).await?;
+    if let Some(info) = page.editing.as_mut() {
+        info.password_errors = errors;
+    }
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+async fn set_active(
+    ctx: Ctx,
+    state: &AppState,
+    id: UserId,
+    active: bool,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    match state
+        .db
+        .write(move |c| users::set_active(c, id, active, actor))
+        .await
+    {
+        Ok(()) => {
+            let key = if active {
+                "flash.user_activated"
+            } else {
+                "flash.user_deactivated"
+            };
+            ctx.flash(FlashKind::Success, ctx.t(key));
+        }
+        Err(StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+pub async fn deactivate(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    set_active(ctx, &state, UserId(path.into_inner()), false).await
+}
+
+pub async fn activate(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    set_active(ctx, &state, UserId(path.into_inner()), true).await
+}

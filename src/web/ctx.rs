@@ -1,0 +1,202 @@
+//! The request context every page needs: who is signed in, the language,
+//! the CSRF token and the flash message. Extracted once per request.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::AppError;
+use crate::db::ids::UserId;
+use crate::i18n::Lang;
+use crate::store::users::{self, SessionUser};
+
+pub const SESSION_USER: &str = "uid";
+pub const SESSION_LANG: &str = "lang";
+pub const SESSION_CSRF: &str = "csrf";
+const SESSION_FLASH: &str = "flash";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashKind {
+    Success,
+    Error,
+}
+
+/// A one-time message shown on the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn css(&self) -> &'static str {
+        match self.kind {
+            FlashKind::Success => "flash flash-success",
+            FlashKind::Error => "flash flash-error",
+        }
+    }
+}
+
+pub struct Ctx {
+    pub lang: Lang,
+    pub user: Option<SessionUser>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    /// The request path, for marking the current navigation item.
+    pub path: String,
+    session: Session,
+}
+
+/// A random 128-bit token, hex encoded.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Ctx, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = req.get_session();
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("application state missing"))?;
+            let user_id = session.get::<i32>(SESSION_USER).ok().flatten();
+            let user = match user_id {
+                Some(id) => {
+                    state
+                        .db
+                        .read(move |c| users::session_user(c, UserId(id)))
+                        .await?
+                }
+                None => None,
+            };
+            if user_id.is_some() && user.is_none() {
+                // Deactivated or deleted since signing in.
+                session.remove(SESSION_USER);
+            }
+            let lang = user
+                .as_ref()
+                .and_then(|u| u.language)
+                .unwrap_or_else(|| super::error::request_lang(&req));
+            let csrf = match session.get::<String>(SESSION_CSRF).ok().flatten() {
+                Some(token) => token,
+                None => {
+                    let token = random_token();
+                    session
+                        .insert(SESSION_CSRF, &token)
+                        .map_err(|e| anyhow::anyhow!("session insert failed: {e}"))?;
+                    token
+                }
+            };
+            let flash = session
+                .remove_as::<Flash>(SESSION_FLASH)
+                .and_then(Result::ok);
+            Ok(Ctx {
+                lang,
+                user,
+                csrf,
+                flash,
+                path: req.path().to_string(),
+                session,
+            })
+        })
+    }
+}
+
+impl Ctx {
+    pub fn t<'a>(&self, key: &'a str) -> Cow<'a, str> {
+        self.lang.t(key)
+    }
+
+    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.lang.tf(key, args)
+    }
+
+    /// The signed-in user, or a redirect to the sign-in page.
+    pub fn require_user(&self) -> Result<&SessionUser, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::SignInRequired {
+            next: self.path.clone(),
+        })
+    }
+
+    /// The signed-in administrator, or 403 for everyone else.
+    pub fn require_admin(&self) -> Result<&SessionUser, AppError> {
+        let user = self.require_user()?;
+        if user.is_admin {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+
+    /// Whether the navigation item for `prefix` is the current page.
+    pub fn nav_current(&self, prefix: &str) -> bool {
+        if prefix == "/" {
+            self.path == "/"
+        } else {
+            self.path.starts_with(prefix)
+        }
+    }
+
+    pub fn flash(&self, kind: FlashKind, text: impl Into<String>) {
+        let _ = self.session.insert(
+            SESSION_FLASH,
+            Flash {
+                kind,
+                text: text.into(),
+            },
+        );
+    }
+
+    /// Starts a fresh session for `user` (a new session id and CSRF token).
+    pub fn sign_in(&self, user: UserId, lang: Option<Lang>) -> Result<(), AppError> {
+        self.session.renew();
+        self.session.clear();
+        put(&self.session, SESSION_USER, &user.0)?;
+        put(&self.session, SESSION_CSRF, &random_token())?;
+        if let Some(lang) = lang {
+            put(&self.session, SESSION_LANG, lang.code())?;
+        }
+        Ok(())
+    }
+
+    pub fn sign_out(&self) {
+        self.session.purge();
+    }
+
+    /// Remembers the language in the session (also for signed-out visitors).
+    pub fn remember_lang(&self, lang: Lang) {
+        let _ = self.session.insert(SESSION_LANG, lang.code());
+    }
+}
+
+fn put<T: Serialize + ?Sized>(session: &Session, key: &str, value: &T) -> Result<(), AppError> {
+    session
+        .insert(key, value)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session insert failed: {e}")))
+}
+
+/// 303 See Other to `location`: the "Get" of Post/Redirect/Get.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}

@@ -1,0 +1,137 @@
+//! Form plumbing: errors shown beside fields, and options for selects.
+
+use std::collections::BTreeMap;
+
+use crate::domain::Problem;
+use crate::i18n::Lang;
+use crate::store::StoreError;
+
+use super::error::AppError;
+
+/// Messages to show beside fields ("" is the whole form), already translated.
+#[derive(Debug, Default)]
+pub struct FieldErrors {
+    lang: Lang,
+    map: BTreeMap<&'static str, String>,
+}
+
+impl FieldErrors {
+    pub fn new(lang: Lang) -> FieldErrors {
+        FieldErrors {
+            lang,
+            map: BTreeMap::new(),
+        }
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.map.get(field).map(String::as_str)
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.map.contains_key(field)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The message for the form as a whole, if any.
+    pub fn form(&self) -> Option<&str> {
+        self.get("")
+    }
+
+    pub fn add(&mut self, field: &'static str, key: Problem) {
+        let text = self.lang.t(key).into_owned();
+        self.map.entry(field).or_insert(text);
+    }
+
+    /// Keeps a parsed value, or notes the problem beside `field`.
+    pub fn check<T>(&mut self, field: &'static str, parsed: Result<T, Problem>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(key) => {
+                self.add(field, key);
+                None
+            }
+        }
+    }
+
+    /// Turns a refused store change into a message beside its field; any
+    /// other store error is passed on.
+    pub fn absorb(&mut self, e: StoreError) -> Result<(), AppError> {
+        match e {
+            StoreError::Rule { field, key } => {
+                self.add(field, key);
+                Ok(())
+            }
+            other => Err(other.into()),
+        }
+    }
+}
+
+/// One `<option>` of a select.
+#[derive(Debug, Clone)]
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+}
+
+impl SelectOption {
+    pub fn new(value: impl ToString, label: impl Into<String>) -> SelectOption {
+        SelectOption {
+            value: value.to_string(),
+            label: label.into(),
+        }
+    }
+}
+
+/// Parses an optional id from a select: "" is none, anything unparsable is
+/// an unknown choice (refused beside the field, never a 500).
+pub fn optional_id<T: std::str::FromStr>(input: &str) -> Result<Option<T>, Problem> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    input.parse().map(Some).map_err(|_| "errors.unknown_choice")
+}
+
+/// Like `optional_id`, for a select that must be chosen.
+pub fn required_id<T: std::str::FromStr>(input: &str) -> Result<T, Problem> {
+    optional_id(input)?.ok_or("errors.required")
+}
+
+/// Parses `YYYY-MM-DDTHH:MM` from a datetime-local input (seconds optional).
+pub fn datetime_local(input: &str) -> Result<chrono::NaiveDateTime, Problem> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err("errors.required");
+    }
+    chrono::NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(input, "%Y-%m-%d %H:%M"))
+        .map_err(|_| "errors.datetime_format")
+}
+
+/// Formats a timestamp for a datetime-local input.
+pub fn to_datetime_local(at: chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_selects_are_parsed_or_refused() {
+        assert_eq!(optional_id::<i32>(""), Ok(None));
+        assert_eq!(optional_id::<i32>("12"), Ok(Some(12)));
+        assert_eq!(optional_id::<i32>("x"), Err("errors.unknown_choice"));
+        assert_eq!(required_id::<i32>(""), Err("errors.required"));
+    }
+
+    #[test]
+    fn datetime_local_inputs_are_parsed() {
+        assert!(datetime_local("2026-11-21T09:30").is_ok());
+        assert_eq!(datetime_local("tomorrow"), Err("errors.datetime_format"));
+    }
+}

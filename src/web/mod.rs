@@ -1,0 +1,75 @@
+//! HTTP handlers grouped by area, plus the extractors and error policy they share.
+
+pub mod admin;
+pub mod assets;
+pub mod auth;
+pub mod csrf;
+pub mod ctx;
+pub mod error;
+pub mod forms;
+pub mod home;
+pub mod profile;
+pub mod security;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::config::Config;
+use crate::db::Db;
+pub use error::AppError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+/// Renders a page with a status other than 200 (a form shown again with
+/// its errors is 422, so tests and tools can tell it from success).
+pub fn render_status(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+pub fn render(page: &impl Template) -> Result<HttpResponse, AppError> {
+    render_status(StatusCode::OK, page)
+}
+
+/// Only local paths are followed after sign-in or a language switch, so
+/// a crafted link cannot send people elsewhere.
+pub fn safe_local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/app.css", web::get().to(assets::css))
+        .route("/healthz", web::get().to(assets::health))
+        .route("/", web::get().to(home::home))
+        .route("/sign-in", web::get().to(auth::sign_in_form))
+        .route("/sign-in", web::post().to(auth::sign_in))
+        .route("/sign-out", web::post().to(auth::sign_out))
+        .route("/language", web::post().to(profile::switch_language))
+        .route("/profile", web::get().to(profile::show))
+        .route("/profile", web::post().to(profile::update))
+        .route(
+            "/profile/password",
+            web::post().to(profile::change_password),
+        )
+        .route(
+            "/profile/delegations",
+            web::post().to(profile::add_delegation),
+        )
+        .route(
+            "/profile/delegations/{id}/delete",
+            web::post().to(profile::delete_delegation),
+        )
+        .configure(admin::routes);
+}

@@ -1,0 +1,244 @@
+//! The profile page: display name, language, password, and the person's own
+//! out-of-office delegation. Also the language switch in the footer.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::admin::delegations::{DelegationForm, user_options};
+use super::csrf::{CsrfForm, NoFields};
+use super::ctx::{Ctx, FlashKind, see_other};
+use super::forms::{FieldErrors, SelectOption};
+use super::{AppError, AppState, render, render_status, safe_local_path};
+use crate::db::ids::DelegationId;
+use crate::domain::{Name, NewPassword};
+use crate::i18n::Lang;
+use crate::password;
+use crate::store::delegations::{self, DelegationRow};
+use crate::store::users;
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    ctx: Ctx,
+    username: String,
+    email: String,
+    display_name: String,
+    language: String,
+    errors: FieldErrors,
+    password_errors: FieldErrors,
+    delegation: DelegationForm,
+    delegation_errors: FieldErrors,
+    delegations: Vec<DelegationRow>,
+    people: Vec<SelectOption>,
+    now: chrono::NaiveDateTime,
+}
+
+impl ProfilePage {
+    /// Builds the page with fresh forms from the database; callers then
+    /// replace the one form that is being shown again with errors.
+    async fn load(ctx: Ctx, state: &AppState) -> Result<ProfilePage, AppError> {
+        let me = ctx.require_user()?.id;
+        let (user, delegations, people) = state
+            .db
+            .read(move |c| {
+                Ok((
+                    users::find(c, me)?,
+                    delegations::list(c, Some(me))?,
+                    user_options(c)?,
+                ))
+            })
+            .await?;
+        let lang = ctx.lang;
+        Ok(ProfilePage {
+            username: user.username,
+            email: user.email,
+            display_name: user.display_name,
+            language: user.language.unwrap_or_default(),
+            errors: FieldErrors::new(lang),
+            password_errors: FieldErrors::new(lang),
+            delegation: DelegationForm::starting_now(me),
+            delegation_errors: FieldErrors::new(lang),
+            delegations,
+            people,
+            now: crate::store::now(),
+            ctx,
+        })
+    }
+
+    fn languages(&self) -> Vec<SelectOption> {
+        let mut options = vec![SelectOption::new(
+            "",
+            self.ctx.t("profile.language_browser"),
+        )];
+        options.extend(
+            Lang::ALL
+                .iter()
+                .map(|l| SelectOption::new(l.code(), l.native_name())),
+        );
+        options
+    }
+}
+
+pub async fn show(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    render(&ProfilePage::load(ctx, &state).await?)
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    language: String,
+}
+
+pub async fn update(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let mut errors = FieldErrors::new(ctx.lang);
+    let name = errors.check("display_name", Name::parse(&form.display_name));
+    let language = match form.language.trim() {
+        "" => Some(None),
+        code => errors
+            .check("language", Lang::parse(code).ok_or("errors.unknown_choice"))
+            .map(Some),
+    };
+    if let (Some(name), Some(language)) = (name, language) {
+        state
+            .db
+            .write(move |c| users::update_profile(c, me, &name, language))
+            .await?;
+        let lang = language.unwrap_or(ctx.lang);
+        ctx.remember_lang(lang);
+        ctx.flash(FlashKind::Success, lang.t("flash.profile_saved"));
+        return Ok(see_other("/profile"));
+    }
+    let mut page = ProfilePage::load(ctx, &state).await?;
+    page.display_name = form.display_name;
+    page.language = form.language;
+    page.errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn change_password(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let mut errors = FieldErrors::new(ctx.lang);
+    let new = errors.check("new_password", NewPassword::parse(&form.new_password));
+    if new.is_some() && form.new_password != form.confirm {
+        errors.add("confirm", "errors.password_mismatch");
+    }
+    let stored = state
+        .db
+        .read(move |c| Ok(users::find(c, me)?.password_hash))
+        .await?;
+    let current = form.current;
+    let current_ok = web::block(move || password::verify(&current, &stored))
+        .await
+        .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
+    if !current_ok {
+        errors.add("current", "errors.password_wrong");
+    }
+    if let (Some(new), true) = (new, errors.is_empty()) {
+        let hash = web::block(move || password::hash(new.expose()))
+            .await
+            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))??;
+        state
+            .db
+            .write(move |c| users::set_password(c, me, &hash, me))
+            .await?;
+        ctx.flash(FlashKind::Success, ctx.t("flash.password_changed"));
+        return Ok(see_other("/profile"));
+    }
+    let mut page = ProfilePage::load(ctx, &state).await?;
+    page.password_errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+pub async fn add_delegation(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(mut form): CsrfForm<DelegationForm>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    // People set up their own absence only; the admin page covers others.
+    form.from_user_id = me.to_string();
+    let mut errors = FieldErrors::new(ctx.lang);
+    if let Some(input) = form.parse(&mut errors) {
+        match state
+            .db
+            .write(move |c| delegations::create(c, &input, me))
+            .await
+        {
+            Ok(_) => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
+                return Ok(see_other("/profile"));
+            }
+            Err(e) => errors.absorb(e)?,
+        }
+    }
+    let mut page = ProfilePage::load(ctx, &state).await?;
+    page.delegation = form;
+    page.delegation_errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+pub async fn delete_delegation(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let id = DelegationId(path.into_inner());
+    state
+        .db
+        .write(move |c| delegations::delete(c, id, Some(me), me))
+        .await?;
+    ctx.flash(FlashKind::Success, ctx.t("flash.delegation_deleted"));
+    Ok(see_other("/profile"))
+}
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Switches the language; kept on the account when signed in.
+pub async fn switch_language(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<LanguageForm>,
+) -> Result<HttpResponse, AppError> {
+    let lang =
+        Lang::parse(&form.lang).ok_or_else(|| AppError::BadRequest("unknown language".into()))?;
+    ctx.remember_lang(lang);
+    if let Some(user) = &ctx.user {
+        let id = user.id;
+        state
+            .db
+            .write(move |c| users::set_language(c, id, lang))
+            .await?;
+    }
+    Ok(see_other(safe_local_path(&form.back)))
+}
