@@ -44,6 +44,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let key = Key::derive_from(&config.secret_key);
         let secure = config.secure_cookies();
+        let blocking_threads = (config.pool_size as usize).max(2);
         let state = web::Data::new(AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -66,6 +67,9 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(routes)
         })
+        // Blocking threads beyond the pool size would only queue for a
+        // connection, and each one costs memory (stack, malloc arena).
+        .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();
         Ok(Application { port, server, db })

@@ -169,13 +169,14 @@ impl Db {
     where
         F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
     {
+        // Lock before borrowing a connection, so writers waiting their turn
+        // do not hold connections that readers could use. A poisoned lock
+        // only means another writer panicked; SQLite rolled it back.
+        let _guard = self
+            .write_lock
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
         let mut conn = self.pool.get()?;
-        let _guard = match &self.write_lock {
-            // A poisoned lock only means another writer panicked; the
-            // database itself rolled that transaction back.
-            Some(lock) => Some(lock.lock().unwrap_or_else(|p| p.into_inner())),
-            None => None,
-        };
         conn.transaction(|c| f(c))
     }
 }

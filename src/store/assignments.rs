@@ -133,7 +133,7 @@ pub fn create(
 ) -> StoreResult<AssignmentId> {
     let user_ok: i64 = users::table.find(user).count().get_result(conn)?;
     if user_ok == 0 {
-        return Err(StoreError::rule("user_id", "errors.unknown_user"));
+        return Err(StoreError::rule("user", "errors.unknown_user"));
     }
     let role_ok: i64 = roles::table.find(role).count().get_result(conn)?;
     if role_ok == 0 {

@@ -11,6 +11,7 @@ use crate::db::ids::{DelegationId, UserId};
 use crate::db::models::Delegation;
 use crate::db::schema::{delegations as d, users};
 use crate::domain::ProcessKind;
+use crate::store::users::{Person, people_by_id};
 
 /// The validated fields of a delegation form.
 #[derive(Debug, Clone)]
@@ -23,12 +24,12 @@ pub struct DelegationInput {
     pub note: String,
 }
 
-/// A delegation with both people's names, for lists.
+/// A delegation with both people, for lists.
 #[derive(Debug, Clone)]
 pub struct DelegationRow {
     pub delegation: Delegation,
-    pub from_name: String,
-    pub to_name: String,
+    pub from: Person,
+    pub to: Person,
 }
 
 impl DelegationRow {
@@ -47,16 +48,20 @@ pub fn list(conn: &mut DbConn, user: Option<UserId>) -> StoreResult<Vec<Delegati
     if let Some(u) = user {
         q = q.filter(d::from_user_id.eq(u).or(d::to_user_id.eq(u)));
     }
-    let rows = q.limit(1000).load(conn)?;
-    let names = super::users::names(conn)?;
+    let rows: Vec<Delegation> = q.limit(1000).load(conn)?;
+    let ids: Vec<UserId> = rows
+        .iter()
+        .flat_map(|d| [d.from_user_id, d.to_user_id])
+        .collect();
+    let people = people_by_id(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|delegation| DelegationRow {
-            from_name: names
+            from: people
                 .get(&delegation.from_user_id)
                 .cloned()
                 .unwrap_or_default(),
-            to_name: names
+            to: people
                 .get(&delegation.to_user_id)
                 .cloned()
                 .unwrap_or_default(),
@@ -77,7 +82,7 @@ fn check(
     input: &DelegationInput,
     except: Option<DelegationId>,
 ) -> StoreResult<()> {
-    for (field, id) in [("from_user_id", input.from), ("to_user_id", input.to)] {
+    for (field, id) in [("from_user", input.from), ("to_user", input.to)] {
         let active: i64 = users::table
             .find(id)
             .filter(users::active.eq(true))
@@ -88,7 +93,7 @@ fn check(
         }
     }
     if input.from == input.to {
-        return Err(StoreError::rule("to_user_id", "errors.delegate_self"));
+        return Err(StoreError::rule("to_user", "errors.delegate_self"));
     }
     if input.ends_at <= input.starts_at {
         return Err(StoreError::rule("ends_at", "errors.window_order"));

@@ -1,5 +1,7 @@
 //! People: accounts, their managers, language and whether they are active.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 use super::audit::{self, Audit};
@@ -86,10 +88,7 @@ pub fn list(conn: &mut DbConn, q: &str, include_inactive: bool) -> StoreResult<V
         .into_boxed();
     let q = q.trim().to_lowercase();
     if !q.is_empty() {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "").replace('%', "").replace('_', "")
-        );
+        let pattern = format!("%{}%", q.replace(['\\', '%', '_'], ""));
         query = query.filter(
             users::username
                 .like(pattern.clone())
@@ -103,15 +102,6 @@ pub fn list(conn: &mut DbConn, q: &str, include_inactive: bool) -> StoreResult<V
     Ok(query.limit(1000).load(conn)?)
 }
 
-/// Active users for pickers (manager, assignee, delegate), by display name.
-pub fn active_choices(conn: &mut DbConn) -> StoreResult<Vec<(UserId, String, String)>> {
-    Ok(users::table
-        .filter(users::active.eq(true))
-        .order((users::display_name, users::username))
-        .select((users::id, users::username, users::display_name))
-        .load(conn)?)
-}
-
 fn check_manager(
     conn: &mut DbConn,
     user: Option<UserId>,
@@ -121,7 +111,7 @@ fn check_manager(
         return Ok(());
     };
     if Some(manager) == user {
-        return Err(StoreError::rule("manager_id", "errors.manager_self"));
+        return Err(StoreError::rule("manager", "errors.manager_self"));
     }
     let exists: i64 = users::table
         .find(manager)
@@ -129,7 +119,7 @@ fn check_manager(
         .count()
         .get_result(conn)?;
     if exists == 0 {
-        return Err(StoreError::rule("manager_id", "errors.unknown_user"));
+        return Err(StoreError::rule("manager", "errors.unknown_user"));
     }
     // Walk up from the new manager; meeting the user means a cycle.
     if let Some(user) = user {
@@ -137,7 +127,7 @@ fn check_manager(
         for _ in 0..100 {
             let Some(id) = current else { break };
             if id == user {
-                return Err(StoreError::rule("manager_id", "errors.manager_cycle"));
+                return Err(StoreError::rule("manager", "errors.manager_cycle"));
             }
             current = users::table
                 .find(id)
@@ -289,10 +279,49 @@ pub fn set_active(conn: &mut DbConn, id: UserId, active: bool, actor: UserId) ->
     audit::record(conn, Audit::web(actor, action, "user", id.0))
 }
 
-/// Every display name by id, for admin lists that show people by id.
-pub fn names(conn: &mut DbConn) -> StoreResult<std::collections::HashMap<UserId, String>> {
-    let rows: Vec<(UserId, String)> = users::table
-        .select((users::id, users::display_name))
+/// How a person is shown in lists and person fields.
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    pub username: String,
+    pub display_name: String,
+}
+
+/// The people with the given ids, for lists that refer to people by id.
+/// Only the ids asked for are read, whatever the size of the directory.
+pub fn people_by_id(conn: &mut DbConn, ids: &[UserId]) -> StoreResult<HashMap<UserId, Person>> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    let rows: Vec<(UserId, String, String)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::username, users::display_name))
         .load(conn)?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, display_name)| {
+            (
+                id,
+                Person {
+                    username,
+                    display_name,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The id of the active person with this username, if any.
+pub fn active_id(conn: &mut DbConn, username: &Username) -> StoreResult<Option<UserId>> {
+    Ok(users::table
+        .filter(users::username.eq(username.as_str()))
+        .filter(users::active.eq(true))
+        .select(users::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// The active person a form names by username; refused beside `field` if
+/// there is no such active person.
+pub fn resolve(conn: &mut DbConn, field: &'static str, username: &Username) -> StoreResult<UserId> {
+    active_id(conn, username)?.ok_or(StoreError::rule(field, "errors.unknown_user"))
 }

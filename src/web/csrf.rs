@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_session::SessionExt;
+use actix_web::error::PayloadError;
+use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -37,9 +39,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let session = req.get_session();
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = bytes
-                .await
-                .map_err(|e| AppError::BadRequest(format!("reading form: {e}")))?;
+            let body = bytes.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                let overflow = matches!(e.as_error::<PayloadError>(), Some(PayloadError::Overflow));
+                if overflow || status == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge
+                } else {
+                    AppError::BadRequest(format!("reading form: {e}"))
+                }
+            })?;
             let sent: TokenOnly = serde_urlencoded::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("form encoding: {e}")))?;
             let expected = session

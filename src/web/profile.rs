@@ -6,11 +6,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::admin::delegations::{DelegationForm, user_options};
+use super::admin::delegations::DelegationForm;
 use super::csrf::{CsrfForm, NoFields};
 use super::ctx::{Ctx, FlashKind, see_other};
 use super::forms::{FieldErrors, SelectOption};
 use super::{AppError, AppState, render, render_status, safe_local_path};
+use crate::db::DbConn;
 use crate::db::ids::DelegationId;
 use crate::domain::{Name, NewPassword};
 use crate::i18n::Lang;
@@ -31,7 +32,6 @@ struct ProfilePage {
     delegation: DelegationForm,
     delegation_errors: FieldErrors,
     delegations: Vec<DelegationRow>,
-    people: Vec<SelectOption>,
     now: chrono::NaiveDateTime,
 }
 
@@ -40,28 +40,21 @@ impl ProfilePage {
     /// replace the one form that is being shown again with errors.
     async fn load(ctx: Ctx, state: &AppState) -> Result<ProfilePage, AppError> {
         let me = ctx.require_user()?.id;
-        let (user, delegations, people) = state
+        let (user, delegations) = state
             .db
-            .read(move |c| {
-                Ok((
-                    users::find(c, me)?,
-                    delegations::list(c, Some(me))?,
-                    user_options(c)?,
-                ))
-            })
+            .read(move |c| Ok((users::find(c, me)?, delegations::list(c, Some(me))?)))
             .await?;
         let lang = ctx.lang;
         Ok(ProfilePage {
+            delegation: DelegationForm::starting_now(&user.username),
             username: user.username,
             email: user.email,
             display_name: user.display_name,
             language: user.language.unwrap_or_default(),
             errors: FieldErrors::new(lang),
             password_errors: FieldErrors::new(lang),
-            delegation: DelegationForm::starting_now(me),
             delegation_errors: FieldErrors::new(lang),
             delegations,
-            people,
             now: crate::store::now(),
             ctx,
         })
@@ -177,16 +170,17 @@ pub async fn add_delegation(
     state: web::Data<AppState>,
     CsrfForm(mut form): CsrfForm<DelegationForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.require_user()?.id;
+    let user = ctx.require_user()?;
+    let me = user.id;
     // People set up their own absence only; the admin page covers others.
-    form.from_user_id = me.to_string();
+    form.from_user = user.username.clone();
     let mut errors = FieldErrors::new(ctx.lang);
-    if let Some(input) = form.parse(&mut errors) {
-        match state
-            .db
-            .write(move |c| delegations::create(c, &input, me))
-            .await
-        {
+    if let Some(parsed) = form.parse(&mut errors) {
+        let write = move |c: &mut DbConn| {
+            let input = parsed.resolve(c)?;
+            delegations::create(c, &input, me)
+        };
+        match state.db.write(write).await {
             Ok(_) => {
                 ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
                 return Ok(see_other("/profile"));

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::db::DbConn;
 use crate::db::ids::{AssignmentId, BusinessId, RoleId, UserId};
-use crate::domain::Problem;
+use crate::domain::{Problem, Username};
 use crate::i18n::Lang;
 use crate::store::assignments::{self, AssignmentRow, Filter, Scope};
 use crate::store::{StoreError, StoreResult, businesses, roles, users};
@@ -20,8 +20,9 @@ use crate::web::{AppError, AppState, render, render_status};
 /// The filter and the create form share field names, so one struct serves both.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct AssignmentForm {
+    /// A username.
     #[serde(default)]
-    user_id: String,
+    user: String,
     #[serde(default)]
     role_id: String,
     /// "global", a business id, or "" (any, in the filter).
@@ -41,16 +42,11 @@ fn parse_scope(input: &str) -> Result<Option<Scope>, Problem> {
 }
 
 struct Choices {
-    people: Vec<SelectOption>,
     roles: Vec<SelectOption>,
     scopes: Vec<SelectOption>,
 }
 
 fn choices(c: &mut DbConn, lang: Lang) -> StoreResult<Choices> {
-    let people = users::active_choices(c)?
-        .into_iter()
-        .map(|(id, username, name)| SelectOption::new(id, format!("{name} ({username})")))
-        .collect();
     let roles = roles::list(c)?
         .iter()
         .map(|r| SelectOption::new(r.id, r.name(&lang)))
@@ -61,11 +57,7 @@ fn choices(c: &mut DbConn, lang: Lang) -> StoreResult<Choices> {
             .into_iter()
             .map(|b| SelectOption::new(b.id, b.name)),
     );
-    Ok(Choices {
-        people,
-        roles,
-        scopes,
-    })
+    Ok(Choices { roles, scopes })
 }
 
 #[derive(Template)]
@@ -76,7 +68,6 @@ struct AssignmentsPage {
     filter: AssignmentForm,
     form: AssignmentForm,
     errors: FieldErrors,
-    people: Vec<SelectOption>,
     roles: Vec<SelectOption>,
     scopes: Vec<SelectOption>,
 }
@@ -89,15 +80,24 @@ async fn page(
     errors: FieldErrors,
 ) -> Result<AssignmentsPage, AppError> {
     let lang = ctx.lang;
-    // An unparsable filter value simply filters nothing out.
-    let parsed = Filter {
-        user: optional_id::<UserId>(&filter.user_id).ok().flatten(),
-        role: optional_id::<RoleId>(&filter.role_id).ok().flatten(),
-        scope: parse_scope(&filter.business_id).ok().flatten(),
-    };
+    // An unparsable filter value simply filters nothing out; an unknown
+    // person matches nobody.
+    let user = Username::parse(&filter.user).ok();
+    let role = optional_id::<RoleId>(&filter.role_id).ok().flatten();
+    let scope = parse_scope(&filter.business_id).ok().flatten();
     let (rows, choices) = state
         .db
-        .read(move |c| Ok((assignments::list(c, &parsed)?, choices(c, lang)?)))
+        .read(move |c| {
+            // An unknown person matches nobody (id 0 is never used).
+            let user = match user {
+                Some(u) => Some(users::active_id(c, &u)?.unwrap_or(UserId(0))),
+                None => None,
+            };
+            Ok((
+                assignments::list(c, &Filter { user, role, scope })?,
+                choices(c, lang)?,
+            ))
+        })
         .await?;
     Ok(AssignmentsPage {
         ctx,
@@ -105,7 +105,6 @@ async fn page(
         filter,
         form,
         errors,
-        people: choices.people,
         roles: choices.roles,
         scopes: choices.scopes,
     })
@@ -120,7 +119,7 @@ pub async fn list(
     let filter = query.into_inner();
     // Filtering by a person pre-selects them in the create form.
     let form = AssignmentForm {
-        user_id: filter.user_id.clone(),
+        user: filter.user.clone(),
         ..AssignmentForm::default()
     };
     let errors = FieldErrors::new(ctx.lang);
@@ -134,21 +133,22 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
-    let user = errors.check("user_id", required_id::<UserId>(&form.user_id));
+    let user = errors.check("user", Username::parse(&form.user));
     let role = errors.check("role_id", required_id::<RoleId>(&form.role_id));
     let scope = errors.check(
         "business_id",
         parse_scope(&form.business_id).and_then(|s| s.ok_or("errors.required")),
     );
     if let (Some(user), Some(role), Some(scope)) = (user, role, scope) {
-        match state
-            .db
-            .write(move |c| assignments::create(c, user, role, scope, actor))
-            .await
-        {
-            Ok(_) => {
+        let write = move |c: &mut DbConn| {
+            let id = users::resolve(c, "user", &user)?;
+            assignments::create(c, id, role, scope, actor)?;
+            Ok(user)
+        };
+        match state.db.write(write).await {
+            Ok(user) => {
                 ctx.flash(FlashKind::Success, ctx.t("flash.assignment_created"));
-                return Ok(see_other(&format!("/admin/assignments?user_id={user}")));
+                return Ok(see_other(&format!("/admin/assignments?user={user}")));
             }
             Err(e) => errors.absorb(e)?,
         }

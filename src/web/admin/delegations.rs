@@ -4,30 +4,27 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 
 use crate::db::DbConn;
-use crate::db::ids::{DelegationId, UserId};
-use crate::db::models::Delegation;
-use crate::domain::{ProcessKind, parse_note};
+use crate::db::ids::DelegationId;
+use crate::domain::{ProcessKind, Username, parse_note};
 use crate::i18n::Lang;
 use crate::store::delegations::{self, DelegationInput, DelegationRow};
 use crate::store::{StoreResult, users};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
-use crate::web::forms::{
-    FieldErrors, SelectOption, datetime_local, required_id, to_datetime_local,
-};
+use crate::web::forms::{FieldErrors, SelectOption, datetime_local, to_datetime_local};
 use crate::web::{AppError, AppState, render, render_status};
 
-/// The delegation form as typed.
+/// The delegation form as typed; people are named by username.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct DelegationForm {
     #[serde(default)]
-    pub from_user_id: String,
+    pub from_user: String,
     #[serde(default)]
-    pub to_user_id: String,
+    pub to_user: String,
     #[serde(default)]
     pub starts_at: String,
     #[serde(default)]
@@ -38,22 +35,47 @@ pub struct DelegationForm {
     pub note: String,
 }
 
+/// A delegation form that parsed; the usernames are resolved to people
+/// inside the transaction that stores it.
+pub struct ParsedDelegation {
+    from: Username,
+    to: Username,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    kind: Option<ProcessKind>,
+    note: String,
+}
+
+impl ParsedDelegation {
+    pub fn resolve(self, c: &mut DbConn) -> StoreResult<DelegationInput> {
+        Ok(DelegationInput {
+            from: users::resolve(c, "from_user", &self.from)?,
+            to: users::resolve(c, "to_user", &self.to)?,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            kind: self.kind,
+            note: self.note,
+        })
+    }
+}
+
 impl DelegationForm {
     /// An empty form for `from`, with a window from now to a week ahead.
-    pub fn starting_now(from: UserId) -> DelegationForm {
+    pub fn starting_now(from: &str) -> DelegationForm {
         let now = crate::store::now();
         DelegationForm {
-            from_user_id: from.to_string(),
+            from_user: from.to_string(),
             starts_at: to_datetime_local(now),
             ends_at: to_datetime_local(now + Duration::days(7)),
             ..DelegationForm::default()
         }
     }
 
-    fn from_delegation(d: &Delegation) -> DelegationForm {
+    fn from_row(row: &DelegationRow) -> DelegationForm {
+        let d = &row.delegation;
         DelegationForm {
-            from_user_id: d.from_user_id.to_string(),
-            to_user_id: d.to_user_id.to_string(),
+            from_user: row.from.username.clone(),
+            to_user: row.to.username.clone(),
             starts_at: to_datetime_local(d.starts_at),
             ends_at: to_datetime_local(d.ends_at),
             process_kind: d.process_kind.clone().unwrap_or_default(),
@@ -61,9 +83,9 @@ impl DelegationForm {
         }
     }
 
-    pub fn parse(&self, errors: &mut FieldErrors) -> Option<DelegationInput> {
-        let from = errors.check("from_user_id", required_id::<UserId>(&self.from_user_id));
-        let to = errors.check("to_user_id", required_id::<UserId>(&self.to_user_id));
+    pub fn parse(&self, errors: &mut FieldErrors) -> Option<ParsedDelegation> {
+        let from = errors.check("from_user", Username::parse(&self.from_user));
+        let to = errors.check("to_user", Username::parse(&self.to_user));
         let starts_at = errors.check("starts_at", datetime_local(&self.starts_at));
         let ends_at = errors.check("ends_at", datetime_local(&self.ends_at));
         let kind = errors.check(
@@ -74,7 +96,7 @@ impl DelegationForm {
             },
         );
         let note = errors.check("note", parse_note(&self.note));
-        Some(DelegationInput {
+        Some(ParsedDelegation {
             from: from?,
             to: to?,
             starts_at: starts_at?,
@@ -83,17 +105,6 @@ impl DelegationForm {
             note: note?,
         })
     }
-}
-
-/// Active people for the from/to selects, with an empty first choice.
-pub fn user_options(c: &mut DbConn) -> StoreResult<Vec<SelectOption>> {
-    let mut options = vec![SelectOption::new("", "—")];
-    options.extend(
-        users::active_choices(c)?
-            .into_iter()
-            .map(|(id, username, name)| SelectOption::new(id, format!("{name} ({username})"))),
-    );
-    Ok(options)
 }
 
 /// "Any process" plus each kind, for the kind select.
@@ -114,8 +125,7 @@ struct DelegationsPage {
     rows: Vec<DelegationRow>,
     form: DelegationForm,
     errors: FieldErrors,
-    people: Vec<SelectOption>,
-    now: chrono::NaiveDateTime,
+    now: NaiveDateTime,
 }
 
 #[derive(Template)]
@@ -125,7 +135,6 @@ struct DelegationEditPage {
     id: DelegationId,
     form: DelegationForm,
     errors: FieldErrors,
-    people: Vec<SelectOption>,
 }
 
 async fn list_page(
@@ -134,24 +143,19 @@ async fn list_page(
     form: DelegationForm,
     errors: FieldErrors,
 ) -> Result<DelegationsPage, AppError> {
-    let (rows, people) = state
-        .db
-        .read(|c| Ok((delegations::list(c, None)?, user_options(c)?)))
-        .await?;
+    let rows = state.db.read(|c| delegations::list(c, None)).await?;
     Ok(DelegationsPage {
         ctx,
         rows,
         form,
         errors,
-        people,
         now: crate::store::now(),
     })
 }
 
 pub async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let me = ctx.require_admin()?.id;
-    let mut form = DelegationForm::starting_now(me);
-    form.from_user_id.clear();
+    ctx.require_admin()?;
+    let form = DelegationForm::starting_now("");
     let errors = FieldErrors::new(ctx.lang);
     render(&list_page(ctx, &state, form, errors).await?)
 }
@@ -163,12 +167,12 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
-    if let Some(input) = form.parse(&mut errors) {
-        match state
-            .db
-            .write(move |c| delegations::create(c, &input, actor))
-            .await
-        {
+    if let Some(parsed) = form.parse(&mut errors) {
+        let write = move |c: &mut DbConn| {
+            let input = parsed.resolve(c)?;
+            delegations::create(c, &input, actor)
+        };
+        match state.db.write(write).await {
             Ok(_) => {
                 ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
                 return Ok(see_other("/admin/delegations"));
@@ -182,6 +186,23 @@ pub async fn create(
     )
 }
 
+/// One delegation with its people, for the edit page.
+fn row(c: &mut DbConn, id: DelegationId) -> StoreResult<DelegationRow> {
+    let delegation = delegations::find(c, id)?;
+    let people = users::people_by_id(c, &[delegation.from_user_id, delegation.to_user_id])?;
+    Ok(DelegationRow {
+        from: people
+            .get(&delegation.from_user_id)
+            .cloned()
+            .unwrap_or_default(),
+        to: people
+            .get(&delegation.to_user_id)
+            .cloned()
+            .unwrap_or_default(),
+        delegation,
+    })
+}
+
 pub async fn edit_form(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -189,17 +210,13 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let id = DelegationId(path.into_inner());
-    let (d, people) = state
-        .db
-        .read(move |c| Ok((delegations::find(c, id)?, user_options(c)?)))
-        .await?;
+    let row = state.db.read(move |c| row(c, id)).await?;
     let errors = FieldErrors::new(ctx.lang);
     render(&DelegationEditPage {
         ctx,
         id,
-        form: DelegationForm::from_delegation(&d),
+        form: DelegationForm::from_row(&row),
         errors,
-        people,
     })
 }
 
@@ -212,12 +229,12 @@ pub async fn update(
     let actor = ctx.require_admin()?.id;
     let id = DelegationId(path.into_inner());
     let mut errors = FieldErrors::new(ctx.lang);
-    if let Some(input) = form.parse(&mut errors) {
-        match state
-            .db
-            .write(move |c| delegations::update(c, id, &input, actor))
-            .await
-        {
+    if let Some(parsed) = form.parse(&mut errors) {
+        let write = move |c: &mut DbConn| {
+            let input = parsed.resolve(c)?;
+            delegations::update(c, id, &input, actor)
+        };
+        match state.db.write(write).await {
             Ok(()) => {
                 ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
                 return Ok(see_other("/admin/delegations"));
@@ -225,7 +242,6 @@ pub async fn update(
             Err(e) => errors.absorb(e)?,
         }
     }
-    let people = state.db.read(user_options).await?;
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         &DelegationEditPage {
@@ -233,7 +249,6 @@ pub async fn update(
             id,
             form,
             errors,
-            people,
         },
     )
 }

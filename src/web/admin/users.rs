@@ -17,7 +17,7 @@ use crate::store::users::{self, UserInput};
 use crate::store::{StoreError, StoreResult};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
-use crate::web::forms::{FieldErrors, SelectOption, optional_id};
+use crate::web::forms::{FieldErrors, SelectOption};
 use crate::web::{AppError, AppState, render, render_status};
 
 pub struct UserListRow {
@@ -54,11 +54,16 @@ pub async fn list(
     let rows = state
         .db
         .read(move |c| {
-            let names = users::names(c)?;
-            Ok(users::list(c, &search, show_inactive)?
+            let found = users::list(c, &search, show_inactive)?;
+            let managers: Vec<UserId> = found.iter().filter_map(|u| u.manager_id).collect();
+            let managers = users::people_by_id(c, &managers)?;
+            Ok(found
                 .into_iter()
                 .map(|user| UserListRow {
-                    manager_name: user.manager_id.and_then(|m| names.get(&m).cloned()),
+                    manager_name: user
+                        .manager_id
+                        .and_then(|m| managers.get(&m))
+                        .map(|p| p.display_name.clone()),
                     user,
                 })
                 .collect())
@@ -72,7 +77,8 @@ pub async fn list(
     })
 }
 
-/// The user form as typed, kept whole so it can be shown again.
+/// The user form as typed, kept whole so it can be shown again. The
+/// manager is named by username.
 #[derive(Debug, Default, Deserialize)]
 pub struct UserForm {
     #[serde(default)]
@@ -82,29 +88,48 @@ pub struct UserForm {
     #[serde(default)]
     pub email: String,
     #[serde(default)]
-    pub manager_id: String,
+    pub manager: String,
     #[serde(default)]
     pub language: String,
     #[serde(default)]
     pub password: String,
 }
 
-impl UserForm {
-    fn from_user(user: &User) -> UserForm {
-        UserForm {
-            username: user.username.clone(),
-            display_name: user.display_name.clone(),
-            email: user.email.clone(),
-            manager_id: user.manager_id.map(|m| m.to_string()).unwrap_or_default(),
-            language: user.language.clone().unwrap_or_default(),
-            password: String::new(),
-        }
-    }
+/// A user form that parsed; the manager's username is resolved inside the
+/// transaction that stores it.
+struct ParsedUser {
+    display_name: Name,
+    email: Email,
+    manager: Option<Username>,
+    language: Option<Lang>,
+}
 
-    fn input(&self, errors: &mut FieldErrors) -> Option<UserInput> {
+impl ParsedUser {
+    fn resolve(self, c: &mut DbConn) -> StoreResult<UserInput> {
+        let manager_id = match &self.manager {
+            Some(m) => Some(users::resolve(c, "manager", m)?),
+            None => None,
+        };
+        Ok(UserInput {
+            display_name: self.display_name,
+            email: self.email,
+            manager_id,
+            language: self.language,
+        })
+    }
+}
+
+impl UserForm {
+    fn parse(&self, errors: &mut FieldErrors) -> Option<ParsedUser> {
         let display_name = errors.check("display_name", Name::parse(&self.display_name));
         let email = errors.check("email", Email::parse(&self.email));
-        let manager_id = errors.check("manager_id", optional_id::<UserId>(&self.manager_id));
+        let manager = errors.check(
+            "manager",
+            match self.manager.trim() {
+                "" => Ok(None),
+                m => Username::parse(m).map(Some),
+            },
+        );
         let language = errors.check(
             "language",
             match self.language.trim() {
@@ -112,10 +137,10 @@ impl UserForm {
                 code => Lang::parse(code).map(Some).ok_or("errors.unknown_choice"),
             },
         );
-        Some(UserInput {
+        Some(ParsedUser {
             display_name: display_name?,
             email: email?,
-            manager_id: manager_id?,
+            manager: manager?,
             language: language?,
         })
     }
@@ -135,7 +160,6 @@ struct UserFormPage {
     ctx: Ctx,
     form: UserForm,
     errors: FieldErrors,
-    managers: Vec<SelectOption>,
     editing: Option<EditInfo>,
 }
 
@@ -154,34 +178,13 @@ impl UserFormPage {
     }
 }
 
-fn manager_options(
-    c: &mut DbConn,
-    except: Option<UserId>,
-    lang: Lang,
-) -> StoreResult<Vec<SelectOption>> {
-    let mut options = vec![SelectOption::new("", lang.t("users.no_manager"))];
-    options.extend(
-        users::active_choices(c)?
-            .into_iter()
-            .filter(|(id, _, _)| Some(*id) != except)
-            .map(|(id, username, name)| SelectOption::new(id, format!("{name} ({username})"))),
-    );
-    Ok(options)
-}
-
-pub async fn new_form(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn new_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
-    let lang = ctx.lang;
-    let managers = state
-        .db
-        .read(move |c| manager_options(c, None, lang))
-        .await?;
-    let errors = FieldErrors::new(lang);
+    let errors = FieldErrors::new(ctx.lang);
     render(&UserFormPage {
         ctx,
         form: UserForm::default(),
         errors,
-        managers,
         editing: None,
     })
 }
@@ -194,16 +197,16 @@ pub async fn create(
     let actor = ctx.require_admin()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
     let username = errors.check("username", Username::parse(&form.username));
-    let input = form.input(&mut errors);
+    let parsed = form.parse(&mut errors);
     let new_password = errors.check("password", NewPassword::parse(&form.password));
-    if let (Some(username), Some(input), Some(new_password)) = (username, input, new_password) {
+    if let (Some(username), Some(parsed), Some(new_password)) = (username, parsed, new_password) {
         let hash = hash_off_thread(new_password).await?;
         let name = username.to_string();
-        match state
-            .db
-            .write(move |c| users::create(c, &username, &input, &hash, Some(actor)))
-            .await
-        {
+        let write = move |c: &mut DbConn| {
+            let input = parsed.resolve(c)?;
+            users::create(c, &username, &input, &hash, Some(actor))
+        };
+        match state.db.write(write).await {
             Ok(id) => {
                 ctx.flash(
                     FlashKind::Success,
@@ -214,11 +217,6 @@ pub async fn create(
             Err(e) => errors.absorb(e)?,
         }
     }
-    let lang = ctx.lang;
-    let managers = state
-        .db
-        .read(move |c| manager_options(c, None, lang))
-        .await?;
     let form = UserForm {
         password: String::new(),
         ..form
@@ -229,7 +227,6 @@ pub async fn create(
             ctx,
             form,
             errors,
-            managers,
             editing: None,
         },
     )
@@ -244,11 +241,14 @@ async fn hash_off_thread(password: NewPassword) -> Result<String, AppError> {
 /// Loads the edit page for `id` with a fresh form; callers may replace parts.
 async fn edit_page(ctx: Ctx, state: &AppState, id: UserId) -> Result<UserFormPage, AppError> {
     let lang = ctx.lang;
-    let (user, managers, roles) = state
+    let (user, manager, roles) = state
         .db
         .read(move |c| {
             let user = users::find(c, id)?;
-            let managers = manager_options(c, Some(id), lang)?;
+            let manager = match user.manager_id {
+                Some(m) => users::people_by_id(c, &[m])?.remove(&m).map(|p| p.username),
+                None => None,
+            };
             let roles = assignments::list(
                 c,
                 &Filter {
@@ -256,13 +256,20 @@ async fn edit_page(ctx: Ctx, state: &AppState, id: UserId) -> Result<UserFormPag
                     ..Filter::default()
                 },
             )?;
-            Ok((user, managers, roles))
+            Ok((user, manager, roles))
         })
         .await?;
+    let form = UserForm {
+        username: user.username,
+        display_name: user.display_name,
+        email: user.email,
+        manager: manager.unwrap_or_default(),
+        language: user.language.unwrap_or_default(),
+        password: String::new(),
+    };
     Ok(UserFormPage {
-        form: UserForm::from_user(&user),
+        form,
         errors: FieldErrors::new(lang),
-        managers,
         editing: Some(EditInfo {
             id,
             active: user.active,
@@ -291,12 +298,12 @@ pub async fn update(
     let actor = ctx.require_admin()?.id;
     let id = UserId(path.into_inner());
     let mut errors = FieldErrors::new(ctx.lang);
-    if let Some(input) = form.input(&mut errors) {
-        match state
-            .db
-            .write(move |c| users::update(c, id, &input, actor))
-            .await
-        {
+    if let Some(parsed) = form.parse(&mut errors) {
+        let write = move |c: &mut DbConn| {
+            let input = parsed.resolve(c)?;
+            users::update(c, id, &input, actor)
+        };
+        match state.db.write(write).await {
             Ok(()) => {
                 ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
                 return Ok(see_other(&format!("/admin/users/{id}")));

@@ -1,0 +1,153 @@
+//! The command line: `user add` and `demo`, run as the real binary.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use countersign::db::schema::{role_assignments, users};
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+fn countersign(
+    app: &TestApp,
+    database_url: &str,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", app.data_dir())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run countersign");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[actix_web::test]
+async fn user_add_creates_an_administrator_who_can_sign_in() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+
+    let out = countersign(
+        &app,
+        &url,
+        &[
+            "user",
+            "add",
+            "root",
+            "--email",
+            "root@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
+        "a-long-password\n",
+    );
+
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user root"));
+    let page = sign_in_as(&app, &app.client, "root", "a-long-password").await;
+    assert_eq!(page.path, "/");
+    assert_eq!(
+        app.get("/admin/users").await.status,
+        reqwest::StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn user_add_refuses_bad_input_with_a_plain_message() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+
+    let out = countersign(
+        &app,
+        &url,
+        &[
+            "user",
+            "add",
+            "root",
+            "--email",
+            "not-an-email",
+            "--password-stdin",
+        ],
+        "a-long-password\n",
+    );
+
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("email: This is not an email address."));
+    let count: i64 = app.query(|c| users::table.count().get_result(c));
+    assert_eq!(count, 0);
+}
+
+#[actix_web::test]
+async fn demo_loads_the_people_of_both_stories_once() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+
+    for _ in 0..2 {
+        let out = countersign(&app, &url, &["demo"], "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let people: Vec<String> = app.query(|c| {
+        users::table
+            .order(users::username)
+            .select(users::username)
+            .load(c)
+    });
+    for expected in [
+        "admin",
+        "ops.wang",
+        "ops.lead",
+        "qc.chen",
+        "product.liu",
+        "rd.zhao",
+        "rd.manager",
+        "vp.zhou",
+        "owner.qian",
+        "owner.manager",
+    ] {
+        assert!(
+            people.contains(&expected.to_string()),
+            "{expected} missing from {people:?}"
+        );
+    }
+    assert_eq!(people.len(), countersign::store::demo::PEOPLE.len());
+    let assignments: i64 = app.query(|c| role_assignments::table.count().get_result(c));
+    assert_eq!(assignments, 7);
+    let (manager,): (Option<i32>,) = app.query(|c| {
+        users::table
+            .filter(users::username.eq("rd.zhao"))
+            .select((users::manager_id,))
+            .first(c)
+    });
+    assert!(manager.is_some());
+    let page = sign_in_as(
+        &app,
+        &app.client,
+        "ops.lead",
+        countersign::store::demo::PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        page.texts("#my-roles li"),
+        vec!["Operations lead · Payments"]
+    );
+}

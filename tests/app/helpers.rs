@@ -1,0 +1,359 @@
+//! Boots the real application on a random port with a fresh database per
+//! test — a SQLite file in a temporary folder, or, when
+//! `TEST_DATABASE_URL=postgres://…` is set, a new PostgreSQL database that
+//! is dropped afterwards — and drives it over HTTP like a browser would.
+
+use std::net::TcpListener;
+use std::sync::LazyLock;
+
+use countersign::config::Config;
+use countersign::db::ids::{RoleId, UserId};
+use countersign::db::{Backend, Db};
+use countersign::domain::{Email, Name, Username};
+use countersign::startup::Application;
+use countersign::store::assignments::{self, Scope};
+use countersign::store::users::{self, UserInput};
+use countersign::store::{businesses, roles};
+use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use scraper::{Html, Selector};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// One argon2 hash for every test account: hashing is slow on purpose.
+static PASSWORD_HASH: LazyLock<String> =
+    LazyLock::new(|| countersign::password::hash(PASSWORD).unwrap());
+
+/// A PostgreSQL database made for one test, dropped when the test ends.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    /// The browser of the person the test mostly acts as.
+    pub client: reqwest::Client,
+    database_url: String,
+    _dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        countersign::telemetry::init();
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        init_logs();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (database_url, pg) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if Backend::of_url(&url) == Backend::Postgres => {
+                let server = url
+                    .trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map(|(s, _)| s.to_string());
+                // A URL with no database name is the server itself.
+                let server = match server {
+                    Some(s) if s.contains("://") && s.len() > "postgres://".len() => s,
+                    _ => url.trim_end_matches('/').to_string(),
+                };
+                let admin_url = format!("{server}/postgres");
+                let name = format!("countersign_test_{}", countersign::web::ctx::random_token());
+                let mut conn = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                (
+                    format!("{server}/{name}"),
+                    Some(PgDatabase { admin_url, name }),
+                )
+            }
+            _ => (
+                format!("sqlite://{}", dir.path().join("countersign.db").display()),
+                None,
+            ),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+        let port = listener.local_addr().unwrap().port();
+        let config = Config {
+            database_url: database_url.clone(),
+            bind: format!("127.0.0.1:{port}"),
+            base_url: format!("http://127.0.0.1:{port}"),
+            secret_key: b"test-secret-key-that-is-long-enough-for-signing-cookies".to_vec(),
+            data_dir: dir.path().to_path_buf(),
+            pool_size: 4,
+        };
+        let db = Db::connect(&database_url, 4).expect("connect and migrate");
+        let app =
+            Application::build_with(config, db.clone(), listener).expect("build the application");
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            db,
+            client: Self::browser(),
+            database_url,
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    /// A new browser with its own cookie jar (another person at another desk).
+    pub fn browser() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone()
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates an account directly in the database; returns its id.
+    pub fn create_user(&self, username: &str, admin: bool) -> UserId {
+        self.create_user_with(username, admin, None)
+    }
+
+    pub fn create_user_with(&self, username: &str, admin: bool, manager: Option<UserId>) -> UserId {
+        let username = Username::parse(username).unwrap();
+        let input = UserInput {
+            display_name: Name::parse(&format!("{} Person", username.as_str())).unwrap(),
+            email: Email::parse(&format!("{}@example.com", username.as_str())).unwrap(),
+            manager_id: manager,
+            language: None,
+        };
+        self.db
+            .write_sync(|c| {
+                let id = users::create(c, &username, &input, &PASSWORD_HASH, None)?;
+                if admin {
+                    let role = roles::find_by_code(c, "admin")?;
+                    assignments::create(c, id, role.id, Scope::Global, id)?;
+                }
+                Ok(id)
+            })
+            .unwrap()
+    }
+
+    pub fn role_id(&self, code: &str) -> RoleId {
+        let code = code.to_string();
+        self.db
+            .read_sync(move |c| Ok(roles::find_by_code(c, &code)?.id))
+            .unwrap()
+    }
+
+    pub fn create_business(&self, name: &str, actor: UserId) -> countersign::db::ids::BusinessId {
+        let name = Name::parse(name).unwrap();
+        self.db
+            .write_sync(|c| businesses::create(c, &name, "", actor))
+            .unwrap()
+    }
+
+    /// Signs `username` in on the main browser.
+    pub async fn sign_in(&self, username: &str) -> Page {
+        sign_in_as(self, &self.client, username, PASSWORD).await
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        get(&self.client, &self.url(path)).await
+    }
+
+    /// Posts a form from the main browser with its CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        post_as(self, &self.client, path, fields).await
+    }
+
+    /// Runs a query against the test's database.
+    pub fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut countersign::db::DbConn) -> diesel::QueryResult<T>,
+    ) -> T {
+        self.db.read_sync(|c| Ok(f(c)?)).unwrap()
+    }
+}
+
+pub async fn sign_in_as(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> Page {
+    post_as(
+        app,
+        browser,
+        "/sign-in",
+        &[
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ],
+    )
+    .await
+}
+
+/// The CSRF token of `browser`'s session, read from any page's meta tag.
+pub async fn csrf_token(app: &TestApp, browser: &reqwest::Client) -> String {
+    let page = get(browser, &app.url("/sign-in")).await;
+    page.attr("meta[name=csrf-token]", "content")
+        .expect("every page carries the CSRF token")
+}
+
+pub async fn post_as(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    let token = csrf_token(app, browser).await;
+    let mut body: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+    body.extend_from_slice(fields);
+    let res = browser
+        .post(app.url(path))
+        .form(&body)
+        .send()
+        .await
+        .expect("POST");
+    Page::from(res).await
+}
+
+pub async fn get(browser: &reqwest::Client, url: &str) -> Page {
+    let res = browser.get(url).send().await.expect("GET");
+    Page::from(res).await
+}
+
+/// A response as the browser ended up with it (redirects followed).
+pub struct Page {
+    pub status: StatusCode,
+    /// The path the browser ended on after redirects.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub html: Html,
+}
+
+fn sel(selector: &str) -> Selector {
+    Selector::parse(selector).unwrap_or_else(|e| panic!("bad selector {selector}: {e}"))
+}
+
+impl Page {
+    pub async fn from(res: reqwest::Response) -> Page {
+        let status = res.status();
+        let url = res.url().clone();
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap_or_default();
+        let html = Html::parse_document(&body);
+        Page {
+            status,
+            path,
+            headers,
+            html,
+        }
+    }
+
+    fn normalise(s: String) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Text of the first element matching `selector`, whitespace folded.
+    pub fn text(&self, selector: &str) -> Option<String> {
+        self.html
+            .select(&sel(selector))
+            .next()
+            .map(|e| Self::normalise(e.text().collect()))
+    }
+
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        self.html
+            .select(&sel(selector))
+            .map(|e| Self::normalise(e.text().collect()))
+            .collect()
+    }
+
+    pub fn attr(&self, selector: &str, attr: &str) -> Option<String> {
+        self.html
+            .select(&sel(selector))
+            .next()
+            .and_then(|e| e.value().attr(attr))
+            .map(str::to_string)
+    }
+
+    pub fn attrs(&self, selector: &str, attr: &str) -> Vec<String> {
+        self.html
+            .select(&sel(selector))
+            .filter_map(|e| e.value().attr(attr))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn count(&self, selector: &str) -> usize {
+        self.html.select(&sel(selector)).count()
+    }
+
+    pub fn h1(&self) -> String {
+        self.text("h1").unwrap_or_default()
+    }
+
+    /// The message shown beside a form field.
+    pub fn field_error(&self, field: &str) -> Option<String> {
+        self.text(&format!("#{field}-error"))
+    }
+
+    pub fn form_error(&self) -> Option<String> {
+        self.text(".form-error")
+    }
+
+    /// The value an input shows (what the user typed, when shown again).
+    pub fn input_value(&self, form: &str, name: &str) -> Option<String> {
+        self.attr(&format!("{form} [name={name}]"), "value")
+            .or_else(|| self.text(&format!("{form} textarea[name={name}]")))
+    }
+
+    /// The chosen option of a select.
+    pub fn selected(&self, form: &str, name: &str) -> Option<String> {
+        self.attr(
+            &format!("{form} select[name={name}] option[selected]"),
+            "value",
+        )
+    }
+
+    pub fn flash(&self) -> Option<String> {
+        self.text(".flash")
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+}

@@ -1,0 +1,14 @@
+//! The integration suite: one binary, the real server on a random port, a
+//! fresh database per test (SQLite, or PostgreSQL with `TEST_DATABASE_URL`).
+
+mod helpers;
+
+mod admin_users;
+mod assignments;
+mod auth;
+mod cli;
+mod delegations;
+mod language;
+mod profile;
+mod roles_and_businesses;
+mod security;
