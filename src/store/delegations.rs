@@ -49,6 +49,11 @@ pub fn list(conn: &mut DbConn, user: Option<UserId>) -> StoreResult<Vec<Delegati
         q = q.filter(d::from_user_id.eq(u).or(d::to_user_id.eq(u)));
     }
     let rows: Vec<Delegation> = q.limit(1000).load(conn)?;
+    with_people(conn, rows)
+}
+
+/// Attaches both people to each delegation, reading only those people.
+fn with_people(conn: &mut DbConn, rows: Vec<Delegation>) -> StoreResult<Vec<DelegationRow>> {
     let ids: Vec<UserId> = rows
         .iter()
         .flat_map(|d| [d.from_user_id, d.to_user_id])
@@ -68,6 +73,14 @@ pub fn list(conn: &mut DbConn, user: Option<UserId>) -> StoreResult<Vec<Delegati
             delegation,
         })
         .collect())
+}
+
+/// One delegation with both people.
+pub fn row(conn: &mut DbConn, id: DelegationId) -> StoreResult<DelegationRow> {
+    let delegation = find(conn, id)?;
+    with_people(conn, vec![delegation])?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 pub fn find(conn: &mut DbConn, id: DelegationId) -> StoreResult<Delegation> {

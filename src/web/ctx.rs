@@ -15,6 +15,7 @@ use super::AppState;
 use super::error::AppError;
 use crate::db::ids::UserId;
 use crate::i18n::Lang;
+use crate::store::StoreError;
 use crate::store::users::{self, SessionUser};
 
 pub const SESSION_USER: &str = "uid";
@@ -154,6 +155,21 @@ impl Ctx {
         } else {
             self.path.starts_with(prefix)
         }
+    }
+
+    /// After an action that has no form to show again: flash `success_key`,
+    /// or the rule that refused it; other errors pass on.
+    pub fn flash_outcome(
+        &self,
+        outcome: Result<(), StoreError>,
+        success_key: &str,
+    ) -> Result<(), AppError> {
+        match outcome {
+            Ok(()) => self.flash(FlashKind::Success, self.t(success_key)),
+            Err(StoreError::Rule { key, .. }) => self.flash(FlashKind::Error, self.t(key)),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
 
     pub fn flash(&self, kind: FlashKind, text: impl Into<String>) {

@@ -11,7 +11,7 @@ use crate::db::ids::{AssignmentId, BusinessId, RoleId, UserId};
 use crate::domain::{Problem, Username};
 use crate::i18n::Lang;
 use crate::store::assignments::{self, AssignmentRow, Filter, Scope};
-use crate::store::{StoreError, StoreResult, businesses, roles, users};
+use crate::store::{StoreResult, businesses, roles, users};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::{FieldErrors, SelectOption, optional_id, required_id};
@@ -168,14 +168,10 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let id = AssignmentId(path.into_inner());
-    match state
+    let outcome = state
         .db
         .write(move |c| assignments::delete(c, id, actor))
-        .await
-    {
-        Ok(()) => ctx.flash(FlashKind::Success, ctx.t("flash.assignment_deleted")),
-        Err(StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
-        Err(e) => return Err(e.into()),
-    }
+        .await;
+    ctx.flash_outcome(outcome, "flash.assignment_deleted")?;
     Ok(see_other("/admin/assignments"))
 }

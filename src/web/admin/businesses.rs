@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::db::ids::BusinessId;
 use crate::db::models::Business;
 use crate::domain::{Name, parse_note};
-use crate::store::{StoreError, businesses};
+use crate::store::businesses;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::FieldErrors;
@@ -158,14 +158,10 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let id = BusinessId(path.into_inner());
-    match state
+    let outcome = state
         .db
         .write(move |c| businesses::delete(c, id, actor))
-        .await
-    {
-        Ok(()) => ctx.flash(FlashKind::Success, ctx.t("flash.deleted")),
-        Err(StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
-        Err(e) => return Err(e.into()),
-    }
+        .await;
+    ctx.flash_outcome(outcome, "flash.deleted")?;
     Ok(see_other("/admin/businesses"))
 }

@@ -186,23 +186,6 @@ pub async fn create(
     )
 }
 
-/// One delegation with its people, for the edit page.
-fn row(c: &mut DbConn, id: DelegationId) -> StoreResult<DelegationRow> {
-    let delegation = delegations::find(c, id)?;
-    let people = users::people_by_id(c, &[delegation.from_user_id, delegation.to_user_id])?;
-    Ok(DelegationRow {
-        from: people
-            .get(&delegation.from_user_id)
-            .cloned()
-            .unwrap_or_default(),
-        to: people
-            .get(&delegation.to_user_id)
-            .cloned()
-            .unwrap_or_default(),
-        delegation,
-    })
-}
-
 pub async fn edit_form(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -210,7 +193,7 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let id = DelegationId(path.into_inner());
-    let row = state.db.read(move |c| row(c, id)).await?;
+    let row = state.db.read(move |c| delegations::row(c, id)).await?;
     let errors = FieldErrors::new(ctx.lang);
     render(&DelegationEditPage {
         ctx,

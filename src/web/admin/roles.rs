@@ -8,7 +8,6 @@ use serde::Deserialize;
 use crate::db::ids::RoleId;
 use crate::db::models::Role;
 use crate::domain::{Name, RoleCode, parse_note};
-use crate::store::StoreError;
 use crate::store::roles::{self, RoleInput};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
@@ -172,10 +171,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let id = RoleId(path.into_inner());
-    match state.db.write(move |c| roles::delete(c, id, actor)).await {
-        Ok(()) => ctx.flash(FlashKind::Success, ctx.t("flash.deleted")),
-        Err(StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
-        Err(e) => return Err(e.into()),
-    }
+    let outcome = state.db.write(move |c| roles::delete(c, id, actor)).await;
+    ctx.flash_outcome(outcome, "flash.deleted")?;
     Ok(see_other("/admin/roles"))
 }

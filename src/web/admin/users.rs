@@ -12,9 +12,9 @@ use crate::db::models::User;
 use crate::domain::{Email, Name, NewPassword, Username};
 use crate::i18n::Lang;
 use crate::password;
+use crate::store::StoreResult;
 use crate::store::assignments::{self, AssignmentRow, Filter};
 use crate::store::users::{self, UserInput};
-use crate::store::{StoreError, StoreResult};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::{FieldErrors, SelectOption};
@@ -361,22 +361,16 @@ async fn set_active(
     active: bool,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
-    match state
+    let outcome = state
         .db
         .write(move |c| users::set_active(c, id, active, actor))
-        .await
-    {
-        Ok(()) => {
-            let key = if active {
-                "flash.user_activated"
-            } else {
-                "flash.user_deactivated"
-            };
-            ctx.flash(FlashKind::Success, ctx.t(key));
-        }
-        Err(StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
-        Err(e) => return Err(e.into()),
-    }
+        .await;
+    let key = if active {
+        "flash.user_activated"
+    } else {
+        "flash.user_deactivated"
+    };
+    ctx.flash_outcome(outcome, key)?;
     Ok(see_other(&format!("/admin/users/{id}")))
 }
 
