@@ -151,3 +151,35 @@ async fn demo_loads_the_people_of_both_stories_once() {
         vec!["Operations lead · Payments"]
     );
 }
+
+#[actix_web::test]
+async fn an_unreachable_database_stops_the_server_at_once_with_the_databases_own_message() {
+    let app = TestApp::spawn().await;
+    let started = std::time::Instant::now();
+
+    let out = countersign(
+        &app,
+        "postgres://postgres@127.0.0.1:1/nowhere",
+        &["migrate"],
+        "",
+    );
+
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect to PostgreSQL"), "{stderr}");
+    assert!(
+        stderr.contains("Connection refused") || stderr.contains("connection"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "no hang"
+    );
+
+    // A folder that cannot be made, because a file stands in its place.
+    std::fs::write(app.data_dir().join("blocker"), "").unwrap();
+    let bad_sqlite = format!("sqlite://{}/blocker/x.db", app.data_dir().display());
+    let out = countersign(&app, &bad_sqlite, &["migrate"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create folder"));
+}
