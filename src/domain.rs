@@ -171,49 +171,7 @@ impl fmt::Debug for NewPassword {
     }
 }
 
-/// What a process is for; delegations may be limited to one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessKind {
-    Change,
-    Request,
-    Incident,
-    Access,
-}
-
-impl ProcessKind {
-    pub const ALL: [ProcessKind; 4] = [
-        ProcessKind::Change,
-        ProcessKind::Request,
-        ProcessKind::Incident,
-        ProcessKind::Access,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessKind::Change => "change",
-            ProcessKind::Request => "request",
-            ProcessKind::Incident => "incident",
-            ProcessKind::Access => "access",
-        }
-    }
-
-    pub fn parse(input: &str) -> Result<ProcessKind, Problem> {
-        ProcessKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == input.trim())
-            .ok_or("errors.unknown_choice")
-    }
-
-    /// The catalog key of the kind's name.
-    pub fn label_key(self) -> &'static str {
-        match self {
-            ProcessKind::Change => "kind.change",
-            ProcessKind::Request => "kind.request",
-            ProcessKind::Incident => "kind.incident",
-            ProcessKind::Access => "kind.access",
-        }
-    }
-}
+pub use crate::flow::ProcessKind;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod flow;
 pub mod i18n;
 pub mod password;
 pub mod startup;

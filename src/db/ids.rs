@@ -31,5 +31,10 @@ typed_id!(
     RoleId,
     AssignmentId,
     DelegationId,
-    AuditEventId
+    AuditEventId,
+    ProcessId,
+    VersionId,
+    ServiceId,
+    CatalogNodeId,
+    ResourceId,
 );

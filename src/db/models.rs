@@ -106,3 +106,91 @@ pub struct AuditEvent {
     pub apply_id: Option<i32>,
     pub detail: String,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = processes)]
+pub struct Process {
+    pub id: ProcessId,
+    pub name: String,
+    pub kind: String,
+    pub draft: String,
+    pub enabled: bool,
+    pub revision: i32,
+    pub created_by: Option<UserId>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = process_versions)]
+pub struct ProcessVersion {
+    pub id: VersionId,
+    pub process_id: ProcessId,
+    pub number: i32,
+    pub definition: String,
+    pub message: String,
+    pub deployed_by: Option<UserId>,
+    pub deployed_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = services)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name_en: String,
+    pub name_zh: String,
+    pub kind: String,
+    pub description: String,
+    pub process_id: ProcessId,
+    pub version_id: VersionId,
+    pub visible_roles: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub retired_at: Option<NaiveDateTime>,
+}
+
+impl Service {
+    pub fn name(&self, lang: &crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::ZhCn if !self.name_zh.is_empty() => &self.name_zh,
+            _ => &self.name_en,
+        }
+    }
+
+    /// Role codes that may use the service; empty means everyone.
+    pub fn roles(&self) -> Vec<String> {
+        serde_json::from_str(&self.visible_roles).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = catalog_nodes)]
+pub struct CatalogNode {
+    pub id: CatalogNodeId,
+    pub parent_id: Option<CatalogNodeId>,
+    pub name_en: String,
+    pub name_zh: String,
+    pub position: i32,
+    pub created_at: NaiveDateTime,
+}
+
+impl CatalogNode {
+    pub fn name(&self, lang: &crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::ZhCn if !self.name_zh.is_empty() => &self.name_zh,
+            _ => &self.name_en,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = resources)]
+pub struct Resource {
+    pub id: ResourceId,
+    pub name: String,
+    pub kind: String,
+    pub owner_id: Option<UserId>,
+    pub managed: bool,
+    pub description: String,
+    pub created_at: NaiveDateTime,
+}

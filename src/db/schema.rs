@@ -85,6 +85,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    processes (id) {
+        id -> Integer,
+        name -> Text,
+        kind -> Text,
+        draft -> Text,
+        enabled -> Bool,
+        revision -> Integer,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    process_versions (id) {
+        id -> Integer,
+        process_id -> Integer,
+        number -> Integer,
+        definition -> Text,
+        message -> Text,
+        deployed_by -> Nullable<Integer>,
+        deployed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Integer,
+        name_en -> Text,
+        name_zh -> Text,
+        kind -> Text,
+        description -> Text,
+        process_id -> Integer,
+        version_id -> Integer,
+        visible_roles -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    catalog_nodes (id) {
+        id -> Integer,
+        parent_id -> Nullable<Integer>,
+        name_en -> Text,
+        name_zh -> Text,
+        position -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    catalog_services (id) {
+        id -> Integer,
+        node_id -> Integer,
+        service_id -> Integer,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    resources (id) {
+        id -> Integer,
+        name -> Text,
+        kind -> Text,
+        owner_id -> Nullable<Integer>,
+        managed -> Bool,
+        description -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(process_versions -> processes (process_id));
+diesel::joinable!(services -> process_versions (version_id));
+diesel::joinable!(catalog_services -> services (service_id));
+diesel::joinable!(catalog_services -> catalog_nodes (node_id));
 diesel::joinable!(role_assignments -> roles (role_id));
 diesel::joinable!(role_assignments -> businesses (business_id));
 
@@ -96,4 +174,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     delegations,
     audit_events,
     sign_in_failures,
+    processes,
+    process_versions,
+    services,
+    catalog_nodes,
+    catalog_services,
+    resources,
 );

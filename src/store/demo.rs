@@ -113,6 +113,20 @@ pub const PEOPLE: &[DemoPerson] = &[
         roles: &[],
         story: "table owner",
     },
+    DemoPerson {
+        username: "grant.wu",
+        display_name: "Wu Fang",
+        manager: Some("vp.zhou"),
+        roles: &[],
+        story: "authoriser (grants access)",
+    },
+    DemoPerson {
+        username: "grant.zheng",
+        display_name: "Zheng Yi",
+        manager: Some("vp.zhou"),
+        roles: &[],
+        story: "authoriser (grants access)",
+    },
 ];
 
 /// Loads the demo people. Returns whether anything was created.
@@ -160,6 +174,9 @@ pub fn load(conn: &mut DbConn, password_hash: &str) -> StoreResult<bool> {
                 created = true;
             }
         }
+    }
+    if let Some(admin) = admin_id {
+        created |= super::demo_processes::load(conn, admin)?;
     }
     Ok(created)
 }

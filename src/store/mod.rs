@@ -4,9 +4,14 @@
 pub mod assignments;
 pub mod audit;
 pub mod businesses;
+pub mod catalog;
 pub mod delegations;
 pub mod demo;
+pub mod demo_processes;
+pub mod processes;
+pub mod resources;
 pub mod roles;
+pub mod services;
 pub mod sign_in;
 pub mod users;
 

@@ -325,3 +325,13 @@ pub fn active_id(conn: &mut DbConn, username: &Username) -> StoreResult<Option<U
 pub fn resolve(conn: &mut DbConn, field: &'static str, username: &Username) -> StoreResult<UserId> {
     active_id(conn, username)?.ok_or(StoreError::rule(field, "errors.unknown_user"))
 }
+
+/// The codes of every role the user holds, in any scope.
+pub fn role_codes(conn: &mut DbConn, id: UserId) -> StoreResult<Vec<String>> {
+    Ok(role_assignments::table
+        .inner_join(roles::table)
+        .filter(role_assignments::user_id.eq(id))
+        .select(roles::code)
+        .distinct()
+        .load(conn)?)
+}

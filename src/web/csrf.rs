@@ -48,7 +48,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     AppError::BadRequest(format!("reading form: {e}"))
                 }
             })?;
-            let sent: TokenOnly = serde_urlencoded::from_bytes(&body)
+            let sent: TokenOnly = serde_html_form::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("form encoding: {e}")))?;
             let expected = session
                 .get::<String>(SESSION_CSRF)
@@ -58,7 +58,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             if expected.is_empty() || !same(&sent.csrf_token, &expected) {
                 return Err(AppError::Csrf);
             }
-            let form = serde_urlencoded::from_bytes(&body)
+            let form = serde_html_form::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("form fields: {e}")))?;
             Ok(CsrfForm(form))
         })

@@ -3,8 +3,10 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod catalog;
 pub mod csrf;
 pub mod ctx;
+pub mod design;
 pub mod error;
 pub mod forms;
 pub mod home;
@@ -57,6 +59,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-in", web::post().to(auth::sign_in))
         .route("/sign-out", web::post().to(auth::sign_out))
         .route("/language", web::post().to(profile::switch_language))
+        .route("/catalog", web::get().to(catalog::show))
+        .route("/services/{id}", web::get().to(catalog::service))
         .route("/profile", web::get().to(profile::show))
         .route("/profile", web::post().to(profile::update))
         .route(
@@ -71,5 +75,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/profile/delegations/{id}/delete",
             web::post().to(profile::delete_delegation),
         )
-        .configure(admin::routes);
+        .configure(admin::routes)
+        .configure(design::routes);
 }

@@ -1,10 +1,14 @@
-//! Administration: people, businesses, roles, role assignments, delegations.
+//! Administration: people, businesses, roles, role assignments, delegations,
+//! services, the catalog tree and the resource registry.
 //! Every handler here starts with `ctx.require_admin()`; others get a 403.
 
 pub mod assignments;
 pub mod businesses;
+pub mod catalog;
 pub mod delegations;
+pub mod resources;
 pub mod roles;
+pub mod services;
 pub mod users;
 
 use actix_web::{HttpResponse, web};
@@ -66,6 +70,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/delegations/{id}/delete",
             web::post().to(delegations::delete),
+        )
+        .route("/admin/services", web::get().to(services::list))
+        .route("/admin/services", web::post().to(services::create))
+        .route("/admin/services/new", web::get().to(services::new_form))
+        .route("/admin/services/{id}", web::get().to(services::edit_form))
+        .route("/admin/services/{id}", web::post().to(services::update))
+        .route(
+            "/admin/services/{id}/retire",
+            web::post().to(services::retire),
+        )
+        .route(
+            "/admin/services/{id}/reinstate",
+            web::post().to(services::reinstate),
+        )
+        .route("/admin/catalog", web::get().to(catalog::show))
+        .route("/admin/catalog", web::post().to(catalog::add_folder))
+        .route(
+            "/admin/catalog/{id}",
+            web::post().to(catalog::folder_action),
+        )
+        .route(
+            "/admin/catalog/{id}/services/{service}/detach",
+            web::post().to(catalog::detach),
+        )
+        .route("/admin/resources", web::get().to(resources::list))
+        .route("/admin/resources", web::post().to(resources::create))
+        .route("/admin/resources/{id}", web::get().to(resources::edit_form))
+        .route("/admin/resources/{id}", web::post().to(resources::update))
+        .route(
+            "/admin/resources/{id}/delete",
+            web::post().to(resources::delete),
         );
 }
 

@@ -1,0 +1,635 @@
+//! Process definitions: what an admin designs in the wizard and a deployed
+//! version freezes as JSON. Plain data with serde; no I/O.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Text in both UI languages; Chinese falls back to English when empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalText {
+    #[serde(default)]
+    pub en: String,
+    #[serde(default)]
+    pub zh: String,
+}
+
+impl LocalText {
+    pub fn new(en: &str, zh: &str) -> LocalText {
+        LocalText {
+            en: en.to_string(),
+            zh: zh.to_string(),
+        }
+    }
+
+    /// The text for a reader of Chinese (`zh`) or English.
+    pub fn text(&self, zh: bool) -> &str {
+        if zh && !self.zh.trim().is_empty() {
+            &self.zh
+        } else {
+            &self.en
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.en.trim().is_empty() && self.zh.trim().is_empty()
+    }
+}
+
+/// What a process is for; delegations may be limited to one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessKind {
+    Change,
+    Request,
+    Incident,
+    Access,
+}
+
+impl ProcessKind {
+    pub const ALL: [ProcessKind; 4] = [
+        ProcessKind::Change,
+        ProcessKind::Request,
+        ProcessKind::Incident,
+        ProcessKind::Access,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessKind::Change => "change",
+            ProcessKind::Request => "request",
+            ProcessKind::Incident => "incident",
+            ProcessKind::Access => "access",
+        }
+    }
+
+    /// Parses the stored name; the error is a message-catalog key.
+    pub fn parse(input: &str) -> Result<ProcessKind, &'static str> {
+        ProcessKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == input.trim())
+            .ok_or("errors.unknown_choice")
+    }
+
+    /// The catalog key of the kind's name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            ProcessKind::Change => "kind.change",
+            ProcessKind::Request => "kind.request",
+            ProcessKind::Incident => "kind.incident",
+            ProcessKind::Access => "kind.access",
+        }
+    }
+
+    /// The prefix of ticket serial numbers (CHG-20261121-0001).
+    pub fn serial_prefix(self) -> &'static str {
+        match self {
+            ProcessKind::Change => "CHG",
+            ProcessKind::Request => "REQ",
+            ProcessKind::Incident => "INC",
+            ProcessKind::Access => "ACC",
+        }
+    }
+}
+
+/// A whole process: its information, its nodes in order, and who is mailed when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessDef {
+    pub name: LocalText,
+    pub kind: ProcessKind,
+    /// Tickets of this process name a business (roles may be scoped to it).
+    #[serde(default)]
+    pub business_required: bool,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub nodes: Vec<NodeDef>,
+    #[serde(default)]
+    pub notifications: Vec<NotifyRule>,
+}
+
+impl ProcessDef {
+    /// A new process with just the submit node, as the wizard starts it.
+    pub fn new(name: LocalText, kind: ProcessKind) -> ProcessDef {
+        ProcessDef {
+            name,
+            kind,
+            business_required: false,
+            description: String::new(),
+            nodes: vec![NodeDef::new(
+                "submit",
+                LocalText::new("Submit", "提单"),
+                NodeKind::Submit,
+            )],
+            notifications: NotifyRule::defaults(),
+        }
+    }
+
+    pub fn node(&self, key: &str) -> Option<&NodeDef> {
+        self.nodes.iter().find(|n| n.key == key)
+    }
+
+    pub fn node_mut(&mut self, key: &str) -> Option<&mut NodeDef> {
+        self.nodes.iter_mut().find(|n| n.key == key)
+    }
+
+    /// Every field of every node, with the node it belongs to, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&NodeDef, &FieldDef)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.fields.iter().map(move |f| (n, f)))
+    }
+
+    pub fn field(&self, key: &str) -> Option<&FieldDef> {
+        self.fields().map(|(_, f)| f).find(|f| f.key == key)
+    }
+
+    /// The fields filled before `node_key` (of the nodes before it).
+    pub fn fields_before(&self, node_key: &str) -> Vec<&FieldDef> {
+        self.nodes
+            .iter()
+            .take_while(|n| n.key != node_key)
+            .flat_map(|n| n.fields.iter())
+            .collect()
+    }
+}
+
+/// One step of a process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeDef {
+    /// Stable key, unique in the process (`approve_lead`).
+    pub key: String,
+    pub name: LocalText,
+    pub kind: NodeKind,
+    /// The node's own fields (the submit form, the change summary, …).
+    #[serde(default)]
+    pub fields: Vec<FieldDef>,
+    /// Who handles the node: the union of these rules.
+    #[serde(default)]
+    pub handlers: Vec<HandlerRule>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Include the node only when this holds; `None` means always.
+    #[serde(default)]
+    pub condition: Option<Condition>,
+    #[serde(default)]
+    pub empty_assignees: EmptyPolicy,
+    #[serde(default)]
+    pub self_approval: SelfPolicy,
+    /// Auto-approve for someone who already approved an earlier node (去重).
+    #[serde(default = "yes")]
+    pub dedupe: bool,
+    #[serde(default)]
+    pub on_reject: OnReject,
+    /// How this node shows fields of earlier nodes; unlisted fields are read-only.
+    #[serde(default)]
+    pub field_access: BTreeMap<String, FieldAccess>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl NodeDef {
+    pub fn new(key: &str, name: LocalText, kind: NodeKind) -> NodeDef {
+        NodeDef {
+            key: key.to_string(),
+            name,
+            kind,
+            fields: Vec::new(),
+            handlers: Vec::new(),
+            mode: Mode::Any,
+            condition: None,
+            empty_assignees: EmptyPolicy::Skip,
+            self_approval: SelfPolicy::Allow,
+            dedupe: true,
+            on_reject: OnReject::End,
+            field_access: BTreeMap::new(),
+        }
+    }
+
+    pub fn access(&self, field: &str) -> FieldAccess {
+        self.field_access
+            .get(field)
+            .copied()
+            .unwrap_or(FieldAccess::ReadOnly)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// The first node: the applicant fills the service form.
+    Submit,
+    /// Assignees approve or reject.
+    Approval,
+    /// Assignees fill the node's fields; one completes it.
+    Task,
+    /// Like a task, plus an outcome (QC evaluation).
+    Review,
+}
+
+impl NodeKind {
+    pub const ALL: [NodeKind; 4] = [
+        NodeKind::Submit,
+        NodeKind::Approval,
+        NodeKind::Task,
+        NodeKind::Review,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Submit => "submit",
+            NodeKind::Approval => "approval",
+            NodeKind::Task => "task",
+            NodeKind::Review => "review",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<NodeKind> {
+        NodeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == input.trim())
+    }
+}
+
+/// Who handles a node; a node's rules are unioned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum HandlerRule {
+    /// Named people, by username.
+    Users {
+        usernames: Vec<String>,
+    },
+    /// Holders of a role (by code): wherever they hold it, or — with
+    /// `in_business` — within the ticket's business (global holders count too).
+    Role {
+        role: String,
+        #[serde(default)]
+        in_business: bool,
+    },
+    Applicant,
+    ApplicantManager,
+    /// The applicant's managers up to `levels` levels (1 = the manager).
+    ManagerChain {
+        levels: u8,
+    },
+    /// The people picked in a member or members field.
+    MemberField {
+        field: String,
+    },
+    /// The managers of the owners of the resources picked in a resource field.
+    ResourceOwnersManagers {
+        field: String,
+    },
+}
+
+/// How a node with several assignees is decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Mode {
+    /// 或签: the first decision decides.
+    #[default]
+    Any,
+    /// 会签: everyone must approve; any reject rejects.
+    All,
+    /// 依次: in listed order, each must approve.
+    Sequence,
+    /// N people, or P percent of the assignees, must approve.
+    Quorum {
+        #[serde(default)]
+        count: Option<u32>,
+        #[serde(default)]
+        percent: Option<u8>,
+    },
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Any => "any",
+            Mode::All => "all",
+            Mode::Sequence => "sequence",
+            Mode::Quorum { .. } => "quorum",
+        }
+    }
+}
+
+/// All predicates must hold for the node to be included.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    pub all: Vec<Predicate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "test", rename_all = "snake_case")]
+pub enum Predicate {
+    /// The field's value equals `value` (a multi-value field contains it;
+    /// a checkbox is "true" or "false").
+    FieldEquals {
+        field: String,
+        value: String,
+    },
+    FieldNotEmpty {
+        field: String,
+    },
+    /// The applicant holds the role (by code) anywhere.
+    ApplicantHasRole {
+        role: String,
+    },
+    /// At least one resource picked in the field is managed (托管).
+    ResourceManaged {
+        field: String,
+    },
+}
+
+impl Predicate {
+    /// The field the predicate reads, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Predicate::FieldEquals { field, .. }
+            | Predicate::FieldNotEmpty { field }
+            | Predicate::ResourceManaged { field } => Some(field),
+            Predicate::ApplicantHasRole { .. } => None,
+        }
+    }
+}
+
+/// What happens when the rules find nobody.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyPolicy {
+    /// Skip the node and log why.
+    #[default]
+    Skip,
+    /// Route the node to the administrators.
+    Admins,
+}
+
+/// What happens when the applicant is among a node's assignees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfPolicy {
+    #[default]
+    Allow,
+    /// Ask the applicant's manager instead.
+    Manager,
+    /// Leave the applicant out.
+    Block,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnReject {
+    /// A reject ends the ticket.
+    #[default]
+    End,
+    /// A reject sends the ticket back to the applicant to correct and resubmit.
+    SendBack,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldAccess {
+    Editable,
+    #[default]
+    ReadOnly,
+    Hidden,
+}
+
+/// One form field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldDef {
+    /// Stable key, unique in the process (`reason`); form values are keyed by it.
+    pub key: String,
+    pub label: LocalText,
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub help: LocalText,
+    #[serde(default)]
+    pub default: Option<String>,
+    /// For select, multi select and radio.
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// For numbers: the value; for text: ignored (see `max_length`).
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// For text, multi-line text and link: at most this many characters.
+    #[serde(default)]
+    pub max_length: Option<u32>,
+    /// For text: a regular expression the whole value must match.
+    #[serde(default)]
+    pub pattern: Option<String>,
+}
+
+impl FieldDef {
+    pub fn new(key: &str, label: LocalText, kind: FieldKind) -> FieldDef {
+        FieldDef {
+            key: key.to_string(),
+            label,
+            kind,
+            required: false,
+            help: LocalText::default(),
+            default: None,
+            choices: Vec::new(),
+            min: None,
+            max: None,
+            max_length: None,
+            pattern: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: LocalText,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Textarea,
+    Number,
+    Date,
+    Datetime,
+    DatetimeRange,
+    Select,
+    MultiSelect,
+    Radio,
+    Checkbox,
+    Member,
+    Members,
+    Resource,
+    Link,
+}
+
+impl FieldKind {
+    pub const ALL: [FieldKind; 14] = [
+        FieldKind::Text,
+        FieldKind::Textarea,
+        FieldKind::Number,
+        FieldKind::Date,
+        FieldKind::Datetime,
+        FieldKind::DatetimeRange,
+        FieldKind::Select,
+        FieldKind::MultiSelect,
+        FieldKind::Radio,
+        FieldKind::Checkbox,
+        FieldKind::Member,
+        FieldKind::Members,
+        FieldKind::Resource,
+        FieldKind::Link,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Textarea => "textarea",
+            FieldKind::Number => "number",
+            FieldKind::Date => "date",
+            FieldKind::Datetime => "datetime",
+            FieldKind::DatetimeRange => "datetime_range",
+            FieldKind::Select => "select",
+            FieldKind::MultiSelect => "multi_select",
+            FieldKind::Radio => "radio",
+            FieldKind::Checkbox => "checkbox",
+            FieldKind::Member => "member",
+            FieldKind::Members => "members",
+            FieldKind::Resource => "resource",
+            FieldKind::Link => "link",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<FieldKind> {
+        FieldKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == input.trim())
+    }
+
+    /// Whether the field offers a fixed list of choices.
+    pub fn has_choices(self) -> bool {
+        matches!(
+            self,
+            FieldKind::Select | FieldKind::MultiSelect | FieldKind::Radio
+        )
+    }
+
+    /// Whether the field holds several values.
+    pub fn is_multi(self) -> bool {
+        matches!(
+            self,
+            FieldKind::MultiSelect | FieldKind::Members | FieldKind::Resource
+        )
+    }
+
+    /// Whether the field names people.
+    pub fn is_people(self) -> bool {
+        matches!(self, FieldKind::Member | FieldKind::Members)
+    }
+}
+
+/// Which events mail whom; an event not listed mails nobody.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyRule {
+    pub event: NotifyEvent,
+    pub to: Recipient,
+}
+
+impl NotifyRule {
+    /// What a new process mails: waiting work to its assignees, outcomes to the applicant.
+    pub fn defaults() -> Vec<NotifyRule> {
+        use NotifyEvent::*;
+        use Recipient::*;
+        vec![
+            NotifyRule {
+                event: Waiting,
+                to: Assignees,
+            },
+            NotifyRule {
+                event: Urged,
+                to: Assignees,
+            },
+            NotifyRule {
+                event: Rejected,
+                to: Applicant,
+            },
+            NotifyRule {
+                event: SentBack,
+                to: Applicant,
+            },
+            NotifyRule {
+                event: Finished,
+                to: Applicant,
+            },
+        ]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// A node starts and waits for its assignees (approval links for approval nodes).
+    Waiting,
+    /// A node was approved or completed.
+    NodeDone,
+    Rejected,
+    SentBack,
+    Finished,
+    Withdrawn,
+    /// The applicant urged the current assignees.
+    Urged,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 7] = [
+        NotifyEvent::Waiting,
+        NotifyEvent::NodeDone,
+        NotifyEvent::Rejected,
+        NotifyEvent::SentBack,
+        NotifyEvent::Finished,
+        NotifyEvent::Withdrawn,
+        NotifyEvent::Urged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Waiting => "waiting",
+            NotifyEvent::NodeDone => "node_done",
+            NotifyEvent::Rejected => "rejected",
+            NotifyEvent::SentBack => "sent_back",
+            NotifyEvent::Finished => "finished",
+            NotifyEvent::Withdrawn => "withdrawn",
+            NotifyEvent::Urged => "urged",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    Assignees,
+    Applicant,
+    ApplicantManager,
+}
+
+impl Recipient {
+    pub const ALL: [Recipient; 3] = [
+        Recipient::Assignees,
+        Recipient::Applicant,
+        Recipient::ApplicantManager,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recipient::Assignees => "assignees",
+            Recipient::Applicant => "applicant",
+            Recipient::ApplicantManager => "applicant_manager",
+        }
+    }
+}

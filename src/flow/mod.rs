@@ -1,0 +1,9 @@
+//! The flow engine, pure: process definitions, their validation, form
+//! values, and the diagram. No actix, no diesel.
+
+pub mod definition;
+pub mod diagram;
+pub mod form;
+pub mod validate;
+
+pub use definition::*;

@@ -1,0 +1,603 @@
+//! Design-time validation of a process: every problem, with where it is,
+//! so the designer can show them all at once and deploy can refuse.
+
+use std::collections::HashSet;
+
+use super::definition::*;
+use super::form::check_default;
+
+/// A value inside a problem message: literal text, or a catalog key to translate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Text(String),
+    Key(&'static str),
+}
+
+/// One problem: `key` is a catalog key; `node` the 1-based position of the
+/// node it is in; `field` the field key it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub node: Option<usize>,
+    pub field: Option<String>,
+    pub key: &'static str,
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+/// What validation needs to know from outside the definition.
+pub struct Known<'a> {
+    /// Codes of the roles that exist.
+    pub roles: &'a [String],
+}
+
+fn is_key(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+struct Collector {
+    problems: Vec<Problem>,
+}
+
+impl Collector {
+    fn add(
+        &mut self,
+        node: Option<usize>,
+        field: Option<&str>,
+        key: &'static str,
+        args: Vec<(&'static str, Arg)>,
+    ) {
+        self.problems.push(Problem {
+            node,
+            field: field.map(str::to_string),
+            key,
+            args,
+        });
+    }
+}
+
+fn text(s: &str) -> Arg {
+    Arg::Text(s.to_string())
+}
+
+/// Checks one field on its own (used when the designer saves a field, and by `validate`).
+pub fn field_problems(field: &FieldDef) -> Vec<Problem> {
+    let mut c = Collector {
+        problems: Vec::new(),
+    };
+    check_field(&mut c, None, field);
+    c.problems
+}
+
+fn check_field(c: &mut Collector, node: Option<usize>, f: &FieldDef) {
+    let at = Some(f.key.as_str());
+    if !is_key(&f.key) {
+        c.add(
+            node,
+            at,
+            "design.problem.field_key_format",
+            vec![("field", text(&f.key))],
+        );
+    }
+    if f.label.en.trim().is_empty() {
+        c.add(
+            node,
+            at,
+            "design.problem.field_label_required",
+            vec![("field", text(&f.key))],
+        );
+    }
+    if f.kind.has_choices() {
+        if f.choices.is_empty() {
+            c.add(
+                node,
+                at,
+                "design.problem.no_choices",
+                vec![("field", text(&f.key))],
+            );
+        }
+        let mut seen = HashSet::new();
+        for choice in &f.choices {
+            if choice.value.trim().is_empty() {
+                c.add(
+                    node,
+                    at,
+                    "design.problem.choice_empty",
+                    vec![("field", text(&f.key))],
+                );
+            } else if !seen.insert(choice.value.as_str()) {
+                c.add(
+                    node,
+                    at,
+                    "design.problem.choice_duplicate",
+                    vec![("field", text(&f.key)), ("value", text(&choice.value))],
+                );
+            }
+        }
+    }
+    if let (Some(min), Some(max)) = (f.min, f.max)
+        && min > max
+    {
+        c.add(
+            node,
+            at,
+            "design.problem.min_over_max",
+            vec![("field", text(&f.key))],
+        );
+    }
+    if f.max_length == Some(0) {
+        c.add(
+            node,
+            at,
+            "design.problem.max_length_zero",
+            vec![("field", text(&f.key))],
+        );
+    }
+    if let Some(pattern) = f.pattern.as_deref().filter(|p| !p.is_empty())
+        && regex::Regex::new(pattern).is_err()
+    {
+        c.add(
+            node,
+            at,
+            "design.problem.bad_pattern",
+            vec![("field", text(&f.key))],
+        );
+    }
+    if f.default.as_deref().is_some_and(|d| !d.trim().is_empty())
+        && let Err(e) = check_default(f)
+    {
+        c.add(
+            node,
+            at,
+            "design.problem.bad_default",
+            vec![("field", text(&f.key)), ("why", Arg::Key(e.key))],
+        );
+    }
+}
+
+/// Every problem of the process, in the order of the nodes.
+pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
+    let mut c = Collector {
+        problems: Vec::new(),
+    };
+    if def.name.en.trim().is_empty() {
+        c.add(None, None, "design.problem.name_required", vec![]);
+    }
+    match def.nodes.first() {
+        None => c.add(None, None, "design.problem.no_nodes", vec![]),
+        Some(first) if first.kind != NodeKind::Submit => {
+            c.add(Some(1), None, "design.problem.first_not_submit", vec![])
+        }
+        Some(_) if def.nodes.len() == 1 => c.add(None, None, "design.problem.only_submit", vec![]),
+        Some(_) => {}
+    }
+    let mut node_keys = HashSet::new();
+    let mut field_keys = HashSet::new();
+    for (i, node) in def.nodes.iter().enumerate() {
+        let at = Some(i + 1);
+        if !is_key(&node.key) {
+            c.add(
+                at,
+                None,
+                "design.problem.node_key_format",
+                vec![("key", text(&node.key))],
+            );
+        } else if !node_keys.insert(node.key.as_str()) {
+            c.add(
+                at,
+                None,
+                "design.problem.node_key_duplicate",
+                vec![("key", text(&node.key))],
+            );
+        }
+        if node.name.en.trim().is_empty() {
+            c.add(at, None, "design.problem.node_name_required", vec![]);
+        }
+        if node.kind == NodeKind::Submit && i > 0 {
+            c.add(at, None, "design.problem.extra_submit", vec![]);
+        }
+        for f in &node.fields {
+            if is_key(&f.key) && !field_keys.insert(f.key.as_str()) {
+                c.add(
+                    at,
+                    Some(&f.key),
+                    "design.problem.field_key_duplicate",
+                    vec![("field", text(&f.key))],
+                );
+            }
+            check_field(&mut c, at, f);
+        }
+        let earlier = def.fields_before(&node.key);
+        let earlier_or_own: Vec<&FieldDef> =
+            earlier.iter().copied().chain(node.fields.iter()).collect();
+        check_handlers(&mut c, def, node, at, &earlier_or_own, known);
+        check_mode(&mut c, node, at);
+        if let Some(condition) = &node.condition {
+            if node.kind == NodeKind::Submit {
+                c.add(at, None, "design.problem.submit_condition", vec![]);
+            }
+            for p in &condition.all {
+                check_predicate(&mut c, def, p, at, &earlier, known);
+            }
+        }
+        for field in node.field_access.keys() {
+            if !earlier.iter().any(|f| &f.key == field) {
+                c.add(
+                    at,
+                    Some(field),
+                    "design.problem.access_unknown_field",
+                    vec![("field", text(field))],
+                );
+            }
+        }
+    }
+    c.problems
+}
+
+fn check_handlers(
+    c: &mut Collector,
+    def: &ProcessDef,
+    node: &NodeDef,
+    at: Option<usize>,
+    fields: &[&FieldDef],
+    known: &Known,
+) {
+    if node.kind == NodeKind::Submit {
+        return;
+    }
+    if node.handlers.is_empty() {
+        let kind = match node.kind {
+            NodeKind::Approval => "node_kind.approval",
+            NodeKind::Task => "node_kind.task",
+            _ => "node_kind.review",
+        };
+        c.add(
+            at,
+            None,
+            "design.problem.no_handlers",
+            vec![("kind", Arg::Key(kind))],
+        );
+    }
+    for rule in &node.handlers {
+        match rule {
+            HandlerRule::Users { usernames } if usernames.iter().all(|u| u.trim().is_empty()) => {
+                c.add(at, None, "design.problem.no_users", vec![]);
+            }
+            HandlerRule::Role { role, in_business } => {
+                if !known.roles.iter().any(|r| r == role) {
+                    c.add(
+                        at,
+                        None,
+                        "design.problem.unknown_role",
+                        vec![("role", text(role))],
+                    );
+                }
+                if *in_business && !def.business_required {
+                    c.add(
+                        at,
+                        None,
+                        "design.problem.role_needs_business",
+                        vec![("role", text(role))],
+                    );
+                }
+            }
+            HandlerRule::ManagerChain { levels } if !(1..=10).contains(levels) => {
+                c.add(at, None, "design.problem.chain_levels", vec![]);
+            }
+            HandlerRule::MemberField { field } => match fields.iter().find(|f| &f.key == field) {
+                None => c.add(
+                    at,
+                    Some(field),
+                    "design.problem.unknown_field",
+                    vec![("field", text(field))],
+                ),
+                Some(f) if !f.kind.is_people() => c.add(
+                    at,
+                    Some(field),
+                    "design.problem.not_member_field",
+                    vec![("field", text(field))],
+                ),
+                Some(_) => {}
+            },
+            HandlerRule::ResourceOwnersManagers { field } => {
+                match fields.iter().find(|f| &f.key == field) {
+                    None => c.add(
+                        at,
+                        Some(field),
+                        "design.problem.unknown_field",
+                        vec![("field", text(field))],
+                    ),
+                    Some(f) if f.kind != FieldKind::Resource => c.add(
+                        at,
+                        Some(field),
+                        "design.problem.not_resource_field",
+                        vec![("field", text(field))],
+                    ),
+                    Some(_) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_mode(c: &mut Collector, node: &NodeDef, at: Option<usize>) {
+    if let Mode::Quorum { count, percent } = node.mode {
+        match (count, percent) {
+            (Some(_), Some(_)) | (None, None) => {
+                c.add(at, None, "design.problem.quorum_needs_one", vec![])
+            }
+            (Some(0), None) => c.add(at, None, "design.problem.quorum_count", vec![]),
+            (None, Some(p)) if p == 0 || p > 100 => {
+                c.add(at, None, "design.problem.quorum_percent", vec![])
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_predicate(
+    c: &mut Collector,
+    def: &ProcessDef,
+    p: &Predicate,
+    at: Option<usize>,
+    earlier: &[&FieldDef],
+    known: &Known,
+) {
+    if let Predicate::ApplicantHasRole { role } = p
+        && !known.roles.iter().any(|r| r == role)
+    {
+        c.add(
+            at,
+            None,
+            "design.problem.unknown_role",
+            vec![("role", text(role))],
+        );
+    }
+    let Some(field) = p.field() else { return };
+    match earlier.iter().find(|f| f.key == field) {
+        Some(f) => {
+            if matches!(p, Predicate::ResourceManaged { .. }) && f.kind != FieldKind::Resource {
+                c.add(
+                    at,
+                    Some(field),
+                    "design.problem.not_resource_field",
+                    vec![("field", text(field))],
+                );
+            }
+            if let Predicate::FieldEquals { value, .. } = p
+                && f.kind.has_choices()
+                && !f.choices.iter().any(|ch| &ch.value == value)
+            {
+                c.add(
+                    at,
+                    Some(field),
+                    "design.problem.condition_unknown_choice",
+                    vec![("field", text(field)), ("value", text(value))],
+                );
+            }
+        }
+        None if def.field(field).is_some() => {
+            c.add(
+                at,
+                Some(field),
+                "design.problem.condition_field_not_earlier",
+                vec![("field", text(field))],
+            );
+        }
+        None => c.add(
+            at,
+            Some(field),
+            "design.problem.condition_unknown_field",
+            vec![("field", text(field))],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles() -> Vec<String> {
+        ["ops", "ops_lead", "qc", "vp"].map(String::from).to_vec()
+    }
+
+    fn keys(def: &ProcessDef) -> Vec<(Option<usize>, &'static str)> {
+        let roles = roles();
+        validate(def, &Known { roles: &roles })
+            .into_iter()
+            .map(|p| (p.node, p.key))
+            .collect()
+    }
+
+    fn change() -> ProcessDef {
+        let mut def = ProcessDef::new(
+            LocalText::new("Environment change", "环境变更"),
+            ProcessKind::Change,
+        );
+        def.business_required = true;
+        let mut scope = FieldDef::new("scope", LocalText::new("Scope", "范围"), FieldKind::Select);
+        scope.choices = vec![Choice {
+            value: "prod".into(),
+            label: LocalText::new("Production", "生产"),
+        }];
+        def.nodes[0].fields.push(scope);
+        let mut approve = NodeDef::new(
+            "approve",
+            LocalText::new("Ops lead approval", "运维负责人审批"),
+            NodeKind::Approval,
+        );
+        approve.handlers.push(HandlerRule::Role {
+            role: "ops_lead".into(),
+            in_business: true,
+        });
+        def.nodes.push(approve);
+        def
+    }
+
+    #[test]
+    fn a_complete_process_has_no_problems() {
+        assert_eq!(keys(&change()), vec![]);
+    }
+
+    #[test]
+    fn an_approval_node_without_handlers_is_reported_at_its_position() {
+        let mut def = change();
+        def.nodes.push(NodeDef::new(
+            "check",
+            LocalText::new("Check", "检查"),
+            NodeKind::Approval,
+        ));
+        assert_eq!(keys(&def), vec![(Some(3), "design.problem.no_handlers")]);
+    }
+
+    #[test]
+    fn a_condition_on_an_unknown_field_is_reported() {
+        let mut def = change();
+        def.nodes[1].condition = Some(Condition {
+            all: vec![Predicate::FieldEquals {
+                field: "scop".into(),
+                value: "prod".into(),
+            }],
+        });
+        assert_eq!(
+            keys(&def),
+            vec![(Some(2), "design.problem.condition_unknown_field")]
+        );
+    }
+
+    #[test]
+    fn a_condition_on_a_later_field_is_reported_as_not_yet_filled() {
+        let mut def = change();
+        def.nodes[1].condition = Some(Condition {
+            all: vec![Predicate::FieldNotEmpty {
+                field: "summary".into(),
+            }],
+        });
+        let mut task = NodeDef::new(
+            "summary_task",
+            LocalText::new("Summary", "总结"),
+            NodeKind::Task,
+        );
+        task.handlers.push(HandlerRule::Applicant);
+        task.fields.push(FieldDef::new(
+            "summary",
+            LocalText::new("Summary", "总结"),
+            FieldKind::Textarea,
+        ));
+        def.nodes.push(task);
+        assert_eq!(
+            keys(&def),
+            vec![(Some(2), "design.problem.condition_field_not_earlier")]
+        );
+    }
+
+    #[test]
+    fn a_select_without_options_is_reported() {
+        let mut def = change();
+        def.nodes[0].fields[0].choices.clear();
+        assert_eq!(keys(&def), vec![(Some(1), "design.problem.no_choices")]);
+    }
+
+    #[test]
+    fn duplicate_keys_of_nodes_and_fields_are_reported() {
+        let mut def = change();
+        let mut again = def.nodes[1].clone();
+        again.fields.push(FieldDef::new(
+            "scope",
+            LocalText::new("Scope", ""),
+            FieldKind::Text,
+        ));
+        def.nodes.push(again);
+        assert_eq!(
+            keys(&def),
+            vec![
+                (Some(3), "design.problem.node_key_duplicate"),
+                (Some(3), "design.problem.field_key_duplicate")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_business_scoped_role_needs_a_process_with_a_business() {
+        let mut def = change();
+        def.business_required = false;
+        assert_eq!(
+            keys(&def),
+            vec![(Some(2), "design.problem.role_needs_business")]
+        );
+    }
+
+    #[test]
+    fn unknown_roles_and_bad_quorums_are_reported() {
+        let mut def = change();
+        def.nodes[1].handlers.push(HandlerRule::Role {
+            role: "cto".into(),
+            in_business: true,
+        });
+        def.nodes[1].mode = Mode::Quorum {
+            count: None,
+            percent: Some(150),
+        };
+        assert_eq!(
+            keys(&def),
+            vec![
+                (Some(2), "design.problem.unknown_role"),
+                (Some(2), "design.problem.quorum_percent")
+            ]
+        );
+    }
+
+    #[test]
+    fn member_and_resource_rules_need_fields_of_the_right_kind() {
+        let mut def = change();
+        def.nodes[1].handlers.push(HandlerRule::MemberField {
+            field: "scope".into(),
+        });
+        def.nodes[1]
+            .handlers
+            .push(HandlerRule::ResourceOwnersManagers {
+                field: "tables".into(),
+            });
+        assert_eq!(
+            keys(&def),
+            vec![
+                (Some(2), "design.problem.not_member_field"),
+                (Some(2), "design.problem.unknown_field")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_node_must_be_the_only_submit_node() {
+        let mut def = change();
+        def.nodes.swap(0, 1);
+        let found = keys(&def);
+        assert!(found.contains(&(Some(1), "design.problem.first_not_submit")));
+        assert!(found.contains(&(Some(2), "design.problem.extra_submit")));
+    }
+
+    #[test]
+    fn field_options_that_contradict_each_other_are_reported() {
+        let mut f = FieldDef::new("hosts", LocalText::new("Hosts", ""), FieldKind::Number);
+        f.min = Some(10.0);
+        f.max = Some(1.0);
+        let mut t = FieldDef::new("ticket", LocalText::new("", ""), FieldKind::Text);
+        t.pattern = Some("([".into());
+        let found: Vec<_> = field_problems(&f)
+            .into_iter()
+            .chain(field_problems(&t))
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "design.problem.min_over_max",
+                "design.problem.field_label_required",
+                "design.problem.bad_pattern"
+            ]
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Services: what people request, each bound explicitly to one deployed
+//! version of a process, optionally visible only to some roles.
+
+use diesel::prelude::*;
+
+use super::audit::{self, Audit};
+use super::{StoreError, StoreResult, now, processes};
+use crate::db::DbConn;
+use crate::db::ids::{ProcessId, ServiceId, UserId, VersionId};
+use crate::db::models::Service;
+use crate::db::schema::{
+    process_versions as pv, processes as p, role_assignments as ra, roles, services as s,
+};
+use crate::domain::Name;
+
+/// The validated fields of the service form.
+#[derive(Debug, Clone)]
+pub struct ServiceInput {
+    pub name_en: Name,
+    pub name_zh: String,
+    pub description: String,
+    pub process: ProcessId,
+    pub version: VersionId,
+    /// Role codes that may use the service; empty means everyone.
+    pub roles: Vec<String>,
+}
+
+/// A service with the names of its process and version, for lists.
+#[derive(Debug, Clone)]
+pub struct ServiceRow {
+    pub service: Service,
+    pub process_name: String,
+    pub version_number: i32,
+    /// The process has a newer version than the one the service uses.
+    pub newer_version: Option<i32>,
+}
+
+pub fn list(conn: &mut DbConn, include_retired: bool) -> StoreResult<Vec<ServiceRow>> {
+    let mut q = s::table
+        .inner_join(pv::table)
+        .inner_join(p::table.on(p::id.eq(s::process_id)))
+        .order(s::name_en)
+        .select((Service::as_select(), p::name, pv::number))
+        .into_boxed();
+    if !include_retired {
+        q = q.filter(s::retired_at.is_null());
+    }
+    let rows: Vec<(Service, String, i32)> = q.load(conn)?;
+    let latest: Vec<(ProcessId, Option<i32>)> = pv::table
+        .group_by(pv::process_id)
+        .select((pv::process_id, diesel::dsl::max(pv::number)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(service, process_name, version_number)| {
+            let newest = latest
+                .iter()
+                .find(|(id, _)| *id == service.process_id)
+                .and_then(|(_, n)| *n);
+            ServiceRow {
+                service,
+                process_name,
+                version_number,
+                newer_version: newest.filter(|n| *n > version_number),
+            }
+        })
+        .collect())
+}
+
+pub fn find(conn: &mut DbConn, id: ServiceId) -> StoreResult<Service> {
+    Ok(s::table.find(id).select(Service::as_select()).first(conn)?)
+}
+
+fn check(conn: &mut DbConn, input: &ServiceInput) -> StoreResult<String> {
+    let process = processes::find(conn, input.process).map_err(|e| match e {
+        StoreError::NotFound => StoreError::rule("process_id", "errors.unknown_choice"),
+        other => other,
+    })?;
+    let version_process: Option<ProcessId> = pv::table
+        .find(input.version)
+        .select(pv::process_id)
+        .first(conn)
+        .optional()?;
+    if version_process != Some(input.process) {
+        return Err(StoreError::rule(
+            "version_id",
+            "errors.version_not_of_process",
+        ));
+    }
+    let known: Vec<String> = roles::table.select(roles::code).load(conn)?;
+    if input.roles.iter().any(|r| !known.contains(r)) {
+        return Err(StoreError::rule("roles", "errors.unknown_role"));
+    }
+    Ok(process.kind)
+}
+
+pub fn create(conn: &mut DbConn, input: &ServiceInput, actor: UserId) -> StoreResult<ServiceId> {
+    let kind = check(conn, input)?;
+    let at = now();
+    let id: ServiceId = diesel::insert_into(s::table)
+        .values((
+            s::name_en.eq(input.name_en.as_str()),
+            s::name_zh.eq(&input.name_zh),
+            s::kind.eq(kind),
+            s::description.eq(&input.description),
+            s::process_id.eq(input.process),
+            s::version_id.eq(input.version),
+            s::visible_roles
+                .eq(serde_json::to_string(&input.roles).unwrap_or_else(|_| "[]".into())),
+            s::created_at.eq(at),
+            s::updated_at.eq(at),
+        ))
+        .returning(s::id)
+        .get_result(conn)?;
+    audit::record(conn, Audit::web(actor, "service.created", "service", id.0))?;
+    Ok(id)
+}
+
+/// Updates a service; a change of the bound version is audited on its own,
+/// since tickets filed from then on run on the new version.
+pub fn update(
+    conn: &mut DbConn,
+    id: ServiceId,
+    input: &ServiceInput,
+    actor: UserId,
+) -> StoreResult<()> {
+    let before = find(conn, id)?;
+    let kind = check(conn, input)?;
+    diesel::update(s::table.find(id))
+        .set((
+            s::name_en.eq(input.name_en.as_str()),
+            s::name_zh.eq(&input.name_zh),
+            s::kind.eq(kind),
+            s::description.eq(&input.description),
+            s::process_id.eq(input.process),
+            s::version_id.eq(input.version),
+            s::visible_roles
+                .eq(serde_json::to_string(&input.roles).unwrap_or_else(|_| "[]".into())),
+            s::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(conn, Audit::web(actor, "service.updated", "service", id.0))?;
+    if before.version_id != input.version {
+        audit::record(
+            conn,
+            Audit::web(actor, "service.rebound", "service", id.0).with_detail(serde_json::json!({
+                "from_version": before.version_id.0, "to_version": input.version.0
+            })),
+        )?;
+    }
+    Ok(())
+}
+
+pub fn set_retired(
+    conn: &mut DbConn,
+    id: ServiceId,
+    retired: bool,
+    actor: UserId,
+) -> StoreResult<()> {
+    find(conn, id)?;
+    diesel::update(s::table.find(id))
+        .set((
+            s::retired_at.eq(if retired { Some(now()) } else { None }),
+            s::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    let action = if retired {
+        "service.retired"
+    } else {
+        "service.reinstated"
+    };
+    audit::record(conn, Audit::web(actor, action, "service", id.0))
+}
+
+/// Whether `user` may use the service: it is live and either open to
+/// everyone or to a role the user holds (anywhere).
+pub fn usable_by(conn: &mut DbConn, service: &Service, user: UserId) -> StoreResult<bool> {
+    if service.retired_at.is_some() {
+        return Ok(false);
+    }
+    let wanted = service.roles();
+    if wanted.is_empty() {
+        return Ok(true);
+    }
+    let held: i64 = ra::table
+        .inner_join(roles::table)
+        .filter(ra::user_id.eq(user))
+        .filter(roles::code.eq_any(wanted))
+        .count()
+        .get_result(conn)?;
+    Ok(held > 0)
+}

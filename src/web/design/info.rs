@@ -1,0 +1,332 @@
+//! Step 1 of the wizard (information), the list of processes, and clone,
+//! export and import.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Draft, Outcome, edit, load, problem_text, revision};
+use crate::db::ids::ProcessId;
+use crate::domain::Name;
+use crate::flow::{LocalText, ProcessDef, ProcessKind};
+use crate::store::processes::{self, ProcessRow};
+use crate::web::csrf::{CsrfForm, NoFields};
+use crate::web::ctx::{Ctx, FlashKind, see_other};
+use crate::web::forms::{FieldErrors, SelectOption};
+use crate::web::{AppError, AppState, render, render_status};
+
+#[derive(Template)]
+#[template(path = "design/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    rows: Vec<ProcessRow>,
+}
+
+pub async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let rows = state.db.read(processes::list).await?;
+    render(&ListPage { ctx, rows })
+}
+
+/// The information form (step 1) as typed.
+#[derive(Debug, Default, Deserialize)]
+pub struct InfoForm {
+    #[serde(default)]
+    name_en: String,
+    #[serde(default)]
+    name_zh: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    business_required: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    revision: String,
+}
+
+struct Info {
+    name: LocalText,
+    kind: ProcessKind,
+    business_required: bool,
+    description: String,
+}
+
+impl InfoForm {
+    fn from_def(def: &ProcessDef, revision: i32) -> InfoForm {
+        InfoForm {
+            name_en: def.name.en.clone(),
+            name_zh: def.name.zh.clone(),
+            kind: def.kind.as_str().to_string(),
+            business_required: def.business_required.then(|| "on".to_string()),
+            description: def.description.clone(),
+            revision: revision.to_string(),
+        }
+    }
+
+    fn parse(&self, errors: &mut FieldErrors) -> Option<Info> {
+        let name = errors.check("name_en", Name::parse(&self.name_en));
+        let zh = if self.name_zh.trim().is_empty() {
+            Some(String::new())
+        } else {
+            errors.check("name_zh", Name::parse(&self.name_zh).map(|n| n.to_string()))
+        };
+        let kind = errors.check("kind", ProcessKind::parse(&self.kind));
+        let description = errors.check("description", crate::domain::parse_note(&self.description));
+        Some(Info {
+            name: LocalText {
+                en: name?.to_string(),
+                zh: zh?,
+            },
+            kind: kind?,
+            business_required: self.business_required.is_some(),
+            description: description?,
+        })
+    }
+}
+
+pub fn kind_options(ctx: &Ctx) -> Vec<SelectOption> {
+    ProcessKind::ALL
+        .iter()
+        .map(|k| SelectOption::new(k.as_str(), ctx.t(k.label_key())))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "design/info.html")]
+struct InfoPage {
+    ctx: Ctx,
+    draft: Option<Draft>,
+    form: InfoForm,
+    errors: FieldErrors,
+}
+
+impl InfoPage {
+    fn kinds(&self) -> Vec<SelectOption> {
+        kind_options(&self.ctx)
+    }
+}
+
+pub async fn new_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let errors = FieldErrors::new(ctx.lang);
+    let form = InfoForm {
+        kind: "change".into(),
+        ..InfoForm::default()
+    };
+    render(&InfoPage {
+        ctx,
+        draft: None,
+        form,
+        errors,
+    })
+}
+
+pub async fn create(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<InfoForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let mut errors = FieldErrors::new(ctx.lang);
+    if let Some(info) = form.parse(&mut errors) {
+        let mut def = ProcessDef::new(info.name, info.kind);
+        def.business_required = info.business_required;
+        def.description = info.description;
+        let id = state
+            .db
+            .write(move |c| processes::create(c, &def, actor))
+            .await?;
+        ctx.flash(FlashKind::Success, ctx.t("flash.process_created"));
+        return Ok(see_other(&format!("/admin/processes/{id}/nodes")));
+    }
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &InfoPage {
+            ctx,
+            draft: None,
+            form,
+            errors,
+        },
+    )
+}
+
+pub async fn show(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    Ok(see_other(&format!(
+        "/admin/processes/{}/nodes",
+        path.into_inner()
+    )))
+}
+
+pub async fn info_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let draft = load(&ctx, &state, ProcessId(path.into_inner())).await?;
+    let form = InfoForm::from_def(&draft.def, draft.process.revision);
+    let errors = FieldErrors::new(ctx.lang);
+    render(&InfoPage {
+        ctx,
+        draft: Some(draft),
+        form,
+        errors,
+    })
+}
+
+pub async fn update_info(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<InfoForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let id = ProcessId(path.into_inner());
+    let mut errors = FieldErrors::new(ctx.lang);
+    if let Some(info) = form.parse(&mut errors) {
+        let change = move |def: &mut ProcessDef| {
+            def.name = info.name;
+            def.kind = info.kind;
+            def.business_required = info.business_required;
+            def.description = info.description;
+            Ok(())
+        };
+        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
+            Outcome::Saved => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
+                return Ok(see_other(&format!("/admin/processes/{id}/nodes")));
+            }
+            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/info"))),
+            Outcome::Refused(e) => errors = e,
+        }
+    }
+    let draft = load(&ctx, &state, id).await?;
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &InfoPage {
+            ctx,
+            draft: Some(draft),
+            form,
+            errors,
+        },
+    )
+}
+
+pub async fn clone(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let id = ProcessId(path.into_inner());
+    let new = state
+        .db
+        .write(move |c| processes::clone(c, id, actor))
+        .await?;
+    ctx.flash(FlashKind::Success, ctx.t("flash.process_cloned"));
+    Ok(see_other(&format!("/admin/processes/{new}/nodes")))
+}
+
+/// The draft as a JSON file, for another countersign to import.
+pub async fn export(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let id = ProcessId(path.into_inner());
+    let (_, def) = state.db.read(move |c| processes::find_draft(c, id)).await?;
+    let body = serde_json::to_string_pretty(&def).map_err(|e| AppError::Unexpected(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"process-{id}.json\""),
+        ))
+        .body(body))
+}
+
+#[derive(Template)]
+#[template(path = "design/import.html")]
+struct ImportPage {
+    ctx: Ctx,
+    json: String,
+    problems: Vec<String>,
+}
+
+pub async fn import_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    render(&ImportPage {
+        ctx,
+        json: String::new(),
+        problems: Vec::new(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    json: String,
+}
+
+/// Imports a process file as a new draft. A file that is not JSON, does not
+/// describe a process, or describes one with problems is refused with every
+/// reason, and the pasted text is kept.
+pub async fn import(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<ImportForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let lang = ctx.lang;
+    let problems = match serde_json::from_str::<ProcessDef>(&form.json) {
+        Err(e) if form.json.trim().is_empty() => {
+            vec![ctx.t("design.import_empty").into_owned(), e.to_string()]
+                .into_iter()
+                .take(1)
+                .collect()
+        }
+        Err(e) => vec![ctx.tf(
+            "design.import_not_a_process",
+            &[
+                ("line", &e.line().to_string()),
+                ("column", &e.column().to_string()),
+                ("why", &e.to_string()),
+            ],
+        )],
+        Ok(def) => {
+            let outcome = state
+                .db
+                .write(move |c| {
+                    let found = processes::problems(c, &def)?;
+                    if !found.is_empty() {
+                        return Ok(Err(found
+                            .iter()
+                            .map(|p| problem_text(lang, &def, p))
+                            .collect::<Vec<_>>()));
+                    }
+                    Ok(Ok(processes::create(c, &def, actor)?))
+                })
+                .await?;
+            match outcome {
+                Ok(id) => {
+                    ctx.flash(FlashKind::Success, ctx.t("flash.process_imported"));
+                    return Ok(see_other(&format!("/admin/processes/{id}/nodes")));
+                }
+                Err(problems) => problems,
+            }
+        }
+    };
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &ImportPage {
+            ctx,
+            json: form.json,
+            problems,
+        },
+    )
+}

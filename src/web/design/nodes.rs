@@ -1,0 +1,963 @@
+//! Step 2 of the wizard: the nodes in order, and each node's editor —
+//! name, mode and policies, handler rules, condition, earlier fields' access.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Draft, Outcome, edit, handler_label, kind_label, load, mode_label, revision};
+use crate::db::ids::ProcessId;
+use crate::domain::{Name, Username};
+use crate::flow::{
+    Condition, EmptyPolicy, FieldAccess, FieldDef, HandlerRule, LocalText, Mode, NodeDef, NodeKind,
+    OnReject, Predicate, SelfPolicy,
+};
+use crate::i18n::Lang;
+use crate::store::{StoreError, roles, users};
+use crate::web::csrf::CsrfForm;
+use crate::web::ctx::{Ctx, FlashKind, see_other};
+use crate::web::forms::{FieldErrors, SelectOption};
+use crate::web::{AppError, AppState, render, render_status};
+
+fn key_of(input: &str) -> Result<String, &'static str> {
+    let key = input.trim();
+    if key.is_empty() {
+        return Err("errors.required");
+    }
+    let ok = key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key.len() <= 40
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(key.to_string())
+    } else {
+        Err("errors.code_format")
+    }
+}
+
+pub(super) fn parse_key(input: &str) -> Result<String, &'static str> {
+    key_of(input)
+}
+
+fn optional_zh(errors: &mut FieldErrors, field: &'static str, input: &str) -> Option<String> {
+    if input.trim().is_empty() {
+        Some(String::new())
+    } else {
+        errors.check(field, Name::parse(input).map(|n| n.to_string()))
+    }
+}
+
+// ---------------------------------------------------------------- step 2
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AddNodeForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    name_en: String,
+    #[serde(default)]
+    name_zh: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    revision: String,
+}
+
+#[derive(Template)]
+#[template(path = "design/nodes.html")]
+struct StepPage {
+    ctx: Ctx,
+    draft: Draft,
+    form: AddNodeForm,
+    errors: FieldErrors,
+}
+
+impl StepPage {
+    fn kinds(&self) -> Vec<SelectOption> {
+        [NodeKind::Approval, NodeKind::Task, NodeKind::Review]
+            .iter()
+            .map(|k| SelectOption::new(k.as_str(), kind_label(self.ctx.lang, *k)))
+            .collect()
+    }
+
+    fn summary(&self, node: &NodeDef) -> String {
+        summary(self.ctx.lang, node)
+    }
+}
+
+/// One line about a node: kind, mode and who handles it.
+pub fn summary(lang: Lang, node: &NodeDef) -> String {
+    let mut parts = vec![kind_label(lang, node.kind)];
+    // Only approvals weigh several people's votes; a task or review is
+    // completed by one of its handlers.
+    if node.kind == NodeKind::Approval {
+        parts.push(mode_label(lang, &node.mode));
+    }
+    if node.kind != NodeKind::Submit {
+        parts.extend(node.handlers.iter().map(|h| handler_label(lang, h)));
+    }
+    parts.join(" · ")
+}
+
+pub async fn step(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let draft = load(&ctx, &state, ProcessId(path.into_inner())).await?;
+    let form = AddNodeForm {
+        kind: "approval".into(),
+        ..AddNodeForm::default()
+    };
+    let errors = FieldErrors::new(ctx.lang);
+    render(&StepPage {
+        ctx,
+        draft,
+        form,
+        errors,
+    })
+}
+
+pub async fn add(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<AddNodeForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let id = ProcessId(path.into_inner());
+    let mut errors = FieldErrors::new(ctx.lang);
+    let key = errors.check("key", key_of(&form.key));
+    let name = errors.check("name_en", Name::parse(&form.name_en));
+    let zh = optional_zh(&mut errors, "name_zh", &form.name_zh);
+    let kind = errors.check(
+        "kind",
+        NodeKind::parse(&form.kind)
+            .filter(|k| *k != NodeKind::Submit)
+            .ok_or("errors.unknown_choice"),
+    );
+    if let (Some(key), Some(name), Some(zh), Some(kind)) = (key, name, zh, kind) {
+        let node_key = key.clone();
+        let change = move |def: &mut crate::flow::ProcessDef| {
+            if def.node(&key).is_some() {
+                return Err(StoreError::rule("key", "errors.code_taken"));
+            }
+            def.nodes.push(NodeDef::new(
+                &key,
+                LocalText {
+                    en: name.to_string(),
+                    zh,
+                },
+                kind,
+            ));
+            Ok(())
+        };
+        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
+            Outcome::Saved => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.node_added"));
+                return Ok(see_other(&format!(
+                    "/admin/processes/{id}/nodes/{node_key}"
+                )));
+            }
+            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes"))),
+            Outcome::Refused(e) => errors = e,
+        }
+    }
+    let draft = load(&ctx, &state, id).await?;
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &StepPage {
+            ctx,
+            draft,
+            form,
+            errors,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    revision: String,
+}
+
+/// Moves an item one place up or down in a list; the first item of a list
+/// of nodes (submit) stays first.
+pub(super) fn shift<T>(items: &mut [T], index: usize, up: bool, floor: usize) {
+    let target = if up {
+        index.checked_sub(1)
+    } else {
+        Some(index + 1)
+    };
+    if let Some(t) = target.filter(|t| *t >= floor && *t < items.len())
+        && index >= floor
+    {
+        items.swap(index, t);
+    }
+}
+
+pub async fn move_node(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let up = form.direction == "up";
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let i = def
+            .nodes
+            .iter()
+            .position(|n| n.key == key)
+            .ok_or(StoreError::NotFound)?;
+        shift(&mut def.nodes, i, up, 1);
+        Ok(())
+    };
+    if let Outcome::Refused(e) = edit(&ctx, &state, id, revision(&form.revision), change).await? {
+        return Err(AppError::BadRequest(format!("{e:?}")));
+    }
+    Ok(see_other(&format!("/admin/processes/{id}/nodes")))
+}
+
+#[derive(Deserialize)]
+pub struct RevisionOnly {
+    #[serde(default)]
+    pub(super) revision: String,
+}
+
+pub async fn remove(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<RevisionOnly>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let i = def
+            .nodes
+            .iter()
+            .position(|n| n.key == key)
+            .ok_or(StoreError::NotFound)?;
+        if def.nodes[i].kind == NodeKind::Submit {
+            return Err(StoreError::rule("", "errors.submit_node_fixed"));
+        }
+        def.nodes.remove(i);
+        Ok(())
+    };
+    match edit(&ctx, &state, id, revision(&form.revision), change).await? {
+        Outcome::Saved => ctx.flash(FlashKind::Success, ctx.t("flash.node_removed")),
+        Outcome::Stale => {}
+        Outcome::Refused(e) => {
+            ctx.flash(FlashKind::Error, e.form().unwrap_or_default().to_string())
+        }
+    }
+    Ok(see_other(&format!("/admin/processes/{id}/nodes")))
+}
+
+// ---------------------------------------------------------- node editor
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NodeForm {
+    #[serde(default)]
+    name_en: String,
+    #[serde(default)]
+    name_zh: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    quorum_count: String,
+    #[serde(default)]
+    quorum_percent: String,
+    #[serde(default)]
+    empty_assignees: String,
+    #[serde(default)]
+    self_approval: String,
+    #[serde(default)]
+    dedupe: Option<String>,
+    #[serde(default)]
+    on_reject: String,
+    #[serde(default)]
+    revision: String,
+}
+
+impl NodeForm {
+    fn from_node(node: &NodeDef, revision: i32) -> NodeForm {
+        let (count, percent) = match node.mode {
+            Mode::Quorum { count, percent } => (count, percent),
+            _ => (None, None),
+        };
+        NodeForm {
+            name_en: node.name.en.clone(),
+            name_zh: node.name.zh.clone(),
+            mode: node.mode.as_str().to_string(),
+            quorum_count: count.map(|c| c.to_string()).unwrap_or_default(),
+            quorum_percent: percent.map(|p| p.to_string()).unwrap_or_default(),
+            empty_assignees: serde_plain(&node.empty_assignees),
+            self_approval: serde_plain(&node.self_approval),
+            dedupe: node.dedupe.then(|| "on".into()),
+            on_reject: serde_plain(&node.on_reject),
+            revision: revision.to_string(),
+        }
+    }
+}
+
+/// The snake_case name serde gives a unit enum variant.
+fn serde_plain<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn from_plain<T: serde::de::DeserializeOwned>(input: &str) -> Result<T, &'static str> {
+    serde_json::from_value(serde_json::Value::String(input.trim().to_string()))
+        .map_err(|_| "errors.unknown_choice")
+}
+
+fn optional_number<T: std::str::FromStr>(input: &str) -> Result<Option<T>, &'static str> {
+    match input.trim() {
+        "" => Ok(None),
+        s => s.parse().map(Some).map_err(|_| "errors.not_a_number"),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct HandlerForm {
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    usernames: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    levels: String,
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    revision: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PredicateForm {
+    #[serde(default)]
+    test: String,
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    revision: String,
+}
+
+/// The form that adds a field to the node (its details are edited after).
+#[derive(Debug, Default, Deserialize)]
+pub struct NewFieldForm {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub label_en: String,
+    #[serde(default)]
+    pub label_zh: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub revision: String,
+}
+
+/// One earlier field and how this node shows it.
+pub struct AccessRow {
+    pub key: String,
+    pub label: String,
+    pub access: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "design/node.html")]
+pub struct NodePage {
+    pub ctx: Ctx,
+    pub draft: Draft,
+    pub node: NodeDef,
+    pub position: usize,
+    pub form: NodeForm,
+    pub errors: FieldErrors,
+    pub handler: HandlerForm,
+    pub handler_errors: FieldErrors,
+    pub predicate: PredicateForm,
+    pub predicate_errors: FieldErrors,
+    pub field: NewFieldForm,
+    pub field_errors: FieldErrors,
+    pub access: Vec<AccessRow>,
+    pub roles: Vec<SelectOption>,
+}
+
+impl NodePage {
+    pub async fn load(
+        ctx: Ctx,
+        state: &AppState,
+        id: ProcessId,
+        key: &str,
+    ) -> Result<NodePage, AppError> {
+        let draft = load(&ctx, state, id).await?;
+        let position = draft
+            .def
+            .nodes
+            .iter()
+            .position(|n| n.key == key)
+            .ok_or(AppError::NotFound)?;
+        let node = draft.def.nodes[position].clone();
+        let lang = ctx.lang;
+        let zh = lang == Lang::ZhCn;
+        let access = draft
+            .def
+            .fields_before(key)
+            .into_iter()
+            .map(|f| AccessRow {
+                key: f.key.clone(),
+                label: f.label.text(zh).to_string(),
+                access: match node.access(&f.key) {
+                    FieldAccess::Editable => "editable",
+                    FieldAccess::ReadOnly => "read_only",
+                    FieldAccess::Hidden => "hidden",
+                },
+            })
+            .collect();
+        let roles = state
+            .db
+            .read(roles::list)
+            .await?
+            .iter()
+            .map(|r| SelectOption::new(&r.code, format!("{} ({})", r.name(&lang), r.code)))
+            .collect();
+        let rev = draft.process.revision.to_string();
+        Ok(NodePage {
+            form: NodeForm::from_node(&node, draft.process.revision),
+            errors: FieldErrors::new(lang),
+            handler: HandlerForm {
+                rule: "role".into(),
+                revision: rev.clone(),
+                ..HandlerForm::default()
+            },
+            handler_errors: FieldErrors::new(lang),
+            predicate: PredicateForm {
+                test: "field_equals".into(),
+                revision: rev.clone(),
+                ..PredicateForm::default()
+            },
+            predicate_errors: FieldErrors::new(lang),
+            field: NewFieldForm {
+                kind: "text".into(),
+                revision: rev,
+                ..NewFieldForm::default()
+            },
+            field_errors: FieldErrors::new(lang),
+            access,
+            roles,
+            position: position + 1,
+            node,
+            draft,
+            ctx,
+        })
+    }
+
+    fn lang(&self) -> Lang {
+        self.ctx.lang
+    }
+
+    pub fn handler_text(&self, rule: &HandlerRule) -> String {
+        handler_label(self.lang(), rule)
+    }
+
+    pub fn predicate_text(&self, p: &Predicate) -> String {
+        let lang = self.lang();
+        match p {
+            Predicate::FieldEquals { field, value } => lang.tf(
+                "predicate.field_equals_of",
+                &[("field", field), ("value", value)],
+            ),
+            Predicate::FieldNotEmpty { field } => {
+                lang.tf("predicate.field_not_empty_of", &[("field", field)])
+            }
+            Predicate::ApplicantHasRole { role } => {
+                lang.tf("predicate.applicant_has_role_of", &[("role", role)])
+            }
+            Predicate::ResourceManaged { field } => {
+                lang.tf("predicate.resource_managed_of", &[("field", field)])
+            }
+        }
+    }
+
+    pub fn options(&self, group: &str, values: &[&str]) -> Vec<SelectOption> {
+        values
+            .iter()
+            .map(|v| SelectOption::new(v, self.ctx.t(&format!("{group}.{v}"))))
+            .collect()
+    }
+
+    /// Fields a handler rule may read: those of earlier nodes and this one.
+    pub fn handler_fields(&self) -> Vec<SelectOption> {
+        let zh = self.lang() == Lang::ZhCn;
+        let mut fields = self.draft.def.fields_before(&self.node.key);
+        fields.extend(self.node.fields.iter());
+        fields
+            .iter()
+            .map(|f| SelectOption::new(&f.key, format!("{} ({})", f.label.text(zh), f.key)))
+            .collect()
+    }
+
+    /// Fields a condition may read: those filled before this node.
+    pub fn condition_fields(&self) -> Vec<SelectOption> {
+        let zh = self.lang() == Lang::ZhCn;
+        self.draft
+            .def
+            .fields_before(&self.node.key)
+            .iter()
+            .map(|f| SelectOption::new(&f.key, format!("{} ({})", f.label.text(zh), f.key)))
+            .collect()
+    }
+
+    pub fn field_kinds(&self) -> Vec<SelectOption> {
+        crate::flow::FieldKind::ALL
+            .iter()
+            .map(|k| {
+                SelectOption::new(
+                    k.as_str(),
+                    self.ctx.t(&format!("field_kind.{}", k.as_str())),
+                )
+            })
+            .collect()
+    }
+
+    pub fn field_summary(&self, f: &FieldDef) -> String {
+        let mut s = self
+            .ctx
+            .t(&format!("field_kind.{}", f.kind.as_str()))
+            .into_owned();
+        if f.required {
+            s.push_str(" · ");
+            s.push_str(&self.ctx.t("design.required"));
+        }
+        s
+    }
+
+    pub fn is_submit(&self) -> bool {
+        self.node.kind == NodeKind::Submit
+    }
+
+    pub fn is_approval(&self) -> bool {
+        self.node.kind == NodeKind::Approval
+    }
+}
+
+pub async fn edit_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    render(&NodePage::load(ctx, &state, ProcessId(id), &key).await?)
+}
+
+pub async fn update(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<NodeForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let mut errors = FieldErrors::new(ctx.lang);
+    let name = errors.check("name_en", Name::parse(&form.name_en));
+    let zh = optional_zh(&mut errors, "name_zh", &form.name_zh);
+    let count = errors.check("quorum_count", optional_number::<u32>(&form.quorum_count));
+    let percent = errors.check(
+        "quorum_percent",
+        optional_number::<u8>(&form.quorum_percent),
+    );
+    let mode = match form.mode.as_str() {
+        "any" => Some(Mode::Any),
+        "all" => Some(Mode::All),
+        "sequence" => Some(Mode::Sequence),
+        "quorum" => match (count.flatten(), percent.flatten()) {
+            (Some(c), None) if c > 0 => Some(Mode::Quorum {
+                count: Some(c),
+                percent: None,
+            }),
+            (None, Some(p)) if (1..=100).contains(&p) => Some(Mode::Quorum {
+                count: None,
+                percent: Some(p),
+            }),
+            _ => {
+                errors.add("quorum_count", "design.problem.quorum_needs_one");
+                None
+            }
+        },
+        _ => errors.check("mode", Err("errors.unknown_choice")),
+    };
+    let empty = errors.check(
+        "empty_assignees",
+        from_plain::<EmptyPolicy>(&form.empty_assignees),
+    );
+    let selfp = errors.check(
+        "self_approval",
+        from_plain::<SelfPolicy>(&form.self_approval),
+    );
+    let on_reject = errors.check("on_reject", from_plain::<OnReject>(&form.on_reject));
+    if let (Some(name), Some(zh), Some(mode), Some(empty), Some(selfp), Some(on_reject)) =
+        (name, zh, mode, empty, selfp, on_reject)
+    {
+        let dedupe = form.dedupe.is_some();
+        let node_key = key.clone();
+        let change = move |def: &mut crate::flow::ProcessDef| {
+            let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+            node.name = LocalText {
+                en: name.to_string(),
+                zh,
+            };
+            node.mode = mode;
+            node.empty_assignees = empty;
+            node.self_approval = selfp;
+            node.dedupe = dedupe;
+            node.on_reject = on_reject;
+            Ok(())
+        };
+        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
+            Outcome::Saved => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
+                return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}")));
+            }
+            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
+            Outcome::Refused(e) => errors = e,
+        }
+    }
+    let mut page = NodePage::load(ctx, &state, id, &key).await?;
+    page.form = form;
+    page.errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// Parses the handler form into a rule, checking names and roles exist.
+async fn parse_handler(
+    state: &AppState,
+    form: &HandlerForm,
+    errors: &mut FieldErrors,
+) -> Result<Option<HandlerRule>, AppError> {
+    let rule = match form.rule.as_str() {
+        "users" => {
+            let names: Vec<&str> = form
+                .usernames
+                .split([',', ' ', '\n', '\r', ';'])
+                .filter(|s| !s.is_empty())
+                .collect();
+            if names.is_empty() {
+                errors.add("usernames", "errors.required");
+                return Ok(None);
+            }
+            let mut parsed = Vec::new();
+            for n in names {
+                match Username::parse(n) {
+                    Ok(u) => parsed.push(u),
+                    Err(k) => {
+                        errors.add("usernames", k);
+                        return Ok(None);
+                    }
+                }
+            }
+            let check = parsed.clone();
+            let missing = state
+                .db
+                .read(move |c| {
+                    for u in &check {
+                        if users::active_id(c, u)?.is_none() {
+                            return Ok(Some(u.to_string()));
+                        }
+                    }
+                    Ok(None)
+                })
+                .await?;
+            if missing.is_some() {
+                errors.add("usernames", "errors.unknown_user");
+                return Ok(None);
+            }
+            HandlerRule::Users {
+                usernames: parsed.iter().map(|u| u.to_string()).collect(),
+            }
+        }
+        "role" | "role_in_business" => {
+            let code = form.role.trim().to_string();
+            let lookup = code.clone();
+            let exists = state
+                .db
+                .read(move |c| Ok(roles::find_by_code(c, &lookup).is_ok()))
+                .await?;
+            if !exists {
+                errors.add("role", "errors.unknown_role");
+                return Ok(None);
+            }
+            HandlerRule::Role {
+                role: code,
+                in_business: form.rule == "role_in_business",
+            }
+        }
+        "applicant" => HandlerRule::Applicant,
+        "applicant_manager" => HandlerRule::ApplicantManager,
+        "manager_chain" => match form.levels.trim().parse::<u8>() {
+            Ok(levels) if (1..=10).contains(&levels) => HandlerRule::ManagerChain { levels },
+            _ => {
+                errors.add("levels", "design.problem.chain_levels");
+                return Ok(None);
+            }
+        },
+        "member_field" | "resource_owners_managers" => {
+            let field = form.field.trim().to_string();
+            if field.is_empty() {
+                errors.add("field", "errors.required");
+                return Ok(None);
+            }
+            if form.rule == "member_field" {
+                HandlerRule::MemberField { field }
+            } else {
+                HandlerRule::ResourceOwnersManagers { field }
+            }
+        }
+        _ => {
+            errors.add("rule", "errors.unknown_choice");
+            return Ok(None);
+        }
+    };
+    Ok(Some(rule))
+}
+
+pub async fn add_handler(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<HandlerForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let mut errors = FieldErrors::new(ctx.lang);
+    if let Some(rule) = parse_handler(&state, &form, &mut errors).await? {
+        let node_key = key.clone();
+        let change = move |def: &mut crate::flow::ProcessDef| {
+            let known: Vec<String> = def.fields().map(|(_, f)| f.key.clone()).collect();
+            let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+            if let HandlerRule::MemberField { field }
+            | HandlerRule::ResourceOwnersManagers { field } = &rule
+                && !known.contains(field)
+            {
+                return Err(StoreError::rule("field", "errors.unknown_choice"));
+            }
+            if node.handlers.contains(&rule) {
+                return Err(StoreError::rule("rule", "errors.handler_exists"));
+            }
+            node.handlers.push(rule);
+            Ok(())
+        };
+        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
+            Outcome::Saved => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.handler_added"));
+                return Ok(see_other(&format!(
+                    "/admin/processes/{id}/nodes/{key}#handlers"
+                )));
+            }
+            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
+            Outcome::Refused(e) => errors = e,
+        }
+    }
+    let mut page = NodePage::load(ctx, &state, id, &key).await?;
+    page.handler = form;
+    page.handler_errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+pub async fn remove_handler(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String, usize)>,
+    CsrfForm(form): CsrfForm<RevisionOnly>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key, i) = path.into_inner();
+    let id = ProcessId(id);
+    let node_key = key.clone();
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+        if i >= node.handlers.len() {
+            return Err(StoreError::NotFound);
+        }
+        node.handlers.remove(i);
+        Ok(())
+    };
+    if let Outcome::Saved = edit(&ctx, &state, id, revision(&form.revision), change).await? {
+        ctx.flash(FlashKind::Success, ctx.t("flash.handler_removed"));
+    }
+    Ok(see_other(&format!(
+        "/admin/processes/{id}/nodes/{key}#handlers"
+    )))
+}
+
+pub async fn add_predicate(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<PredicateForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let mut errors = FieldErrors::new(ctx.lang);
+    let field = form.field.trim().to_string();
+    let predicate = match form.test.as_str() {
+        "field_equals" if form.value.trim().is_empty() => {
+            errors.add("value", "errors.required");
+            None
+        }
+        "field_equals" => Some(Predicate::FieldEquals {
+            field: field.clone(),
+            value: form.value.trim().to_string(),
+        }),
+        "field_not_empty" => Some(Predicate::FieldNotEmpty {
+            field: field.clone(),
+        }),
+        "resource_managed" => Some(Predicate::ResourceManaged {
+            field: field.clone(),
+        }),
+        "applicant_has_role" => Some(Predicate::ApplicantHasRole {
+            role: form.role.trim().to_string(),
+        }),
+        _ => errors.check("test", Err("errors.unknown_choice")),
+    };
+    if let Some(predicate) = predicate {
+        let node_key = key.clone();
+        let change = move |def: &mut crate::flow::ProcessDef| {
+            let earlier: Vec<String> = def
+                .fields_before(&node_key)
+                .iter()
+                .map(|f| f.key.clone())
+                .collect();
+            if let Some(f) = predicate.field()
+                && !earlier.iter().any(|k| k == f)
+            {
+                return Err(StoreError::rule("field", "errors.unknown_choice"));
+            }
+            let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+            if node.kind == NodeKind::Submit {
+                return Err(StoreError::rule("", "design.problem.submit_condition"));
+            }
+            node.condition
+                .get_or_insert_with(Condition::default)
+                .all
+                .push(predicate);
+            Ok(())
+        };
+        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
+            Outcome::Saved => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.condition_added"));
+                return Ok(see_other(&format!(
+                    "/admin/processes/{id}/nodes/{key}#condition"
+                )));
+            }
+            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
+            Outcome::Refused(e) => errors = e,
+        }
+    }
+    let mut page = NodePage::load(ctx, &state, id, &key).await?;
+    page.predicate = form;
+    page.predicate_errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+pub async fn remove_predicate(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String, usize)>,
+    CsrfForm(form): CsrfForm<RevisionOnly>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key, i) = path.into_inner();
+    let id = ProcessId(id);
+    let node_key = key.clone();
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+        let condition = node.condition.as_mut().ok_or(StoreError::NotFound)?;
+        if i >= condition.all.len() {
+            return Err(StoreError::NotFound);
+        }
+        condition.all.remove(i);
+        if condition.all.is_empty() {
+            node.condition = None;
+        }
+        Ok(())
+    };
+    if let Outcome::Saved = edit(&ctx, &state, id, revision(&form.revision), change).await? {
+        ctx.flash(FlashKind::Success, ctx.t("flash.condition_removed"));
+    }
+    Ok(see_other(&format!(
+        "/admin/processes/{id}/nodes/{key}#condition"
+    )))
+}
+
+/// Sets how the node shows every earlier field (`access.<field>` = editable,
+/// read_only or hidden).
+pub async fn set_access(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<BTreeMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let rev = revision(form.get("revision").map(String::as_str).unwrap_or_default());
+    let mut access = BTreeMap::new();
+    for (name, value) in &form {
+        if let Some(field) = name.strip_prefix("access.") {
+            let level = from_plain::<FieldAccess>(value)
+                .map_err(|_| AppError::BadRequest("access level".into()))?;
+            if level != FieldAccess::ReadOnly {
+                access.insert(field.to_string(), level);
+            }
+        }
+    }
+    let node_key = key.clone();
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let earlier: Vec<String> = def
+            .fields_before(&node_key)
+            .iter()
+            .map(|f| f.key.clone())
+            .collect();
+        if access.keys().any(|k| !earlier.contains(k)) {
+            return Err(StoreError::rule("", "errors.unknown_choice"));
+        }
+        def.node_mut(&node_key)
+            .ok_or(StoreError::NotFound)?
+            .field_access = access;
+        Ok(())
+    };
+    match edit(&ctx, &state, id, rev, change).await? {
+        Outcome::Saved => ctx.flash(FlashKind::Success, ctx.t("flash.saved")),
+        Outcome::Stale => {}
+        Outcome::Refused(e) => {
+            ctx.flash(FlashKind::Error, e.form().unwrap_or_default().to_string())
+        }
+    }
+    Ok(see_other(&format!(
+        "/admin/processes/{id}/nodes/{key}#access"
+    )))
+}
