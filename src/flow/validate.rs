@@ -249,9 +249,9 @@ fn check_handlers(
     }
     if node.handlers.is_empty() {
         let kind = match node.kind {
-            NodeKind::Approval => "node_kind.approval",
-            NodeKind::Task => "node_kind.task",
-            _ => "node_kind.review",
+            NodeKind::Approval => "design.kind_article.approval",
+            NodeKind::Task => "design.kind_article.task",
+            _ => "design.kind_article.review",
         };
         c.add(
             at,

@@ -45,6 +45,11 @@ impl FieldErrors {
         self.map.entry(field).or_insert(text);
     }
 
+    /// Notes a message already put into words (with its arguments filled in).
+    pub fn add_message(&mut self, field: &'static str, text: String) {
+        self.map.entry(field).or_insert(text);
+    }
+
     /// Keeps a parsed value, or notes the problem beside `field`.
     pub fn check<T>(&mut self, field: &'static str, parsed: Result<T, Problem>) -> Option<T> {
         match parsed {

@@ -148,7 +148,7 @@ impl FieldForm {
     }
 
     /// Applies the form to `field`, collecting every problem beside its input.
-    fn apply(&self, field: &mut FieldDef, errors: &mut FieldErrors) {
+    fn apply(&self, field: &mut FieldDef, errors: &mut FieldErrors, lang: crate::i18n::Lang) {
         if let Some(label) = errors.check("label_en", Name::parse(&self.label_en)) {
             field.label.en = label.to_string();
         }
@@ -211,7 +211,7 @@ impl FieldForm {
                 _ => "",
             };
             if !errors.has(input) {
-                errors.add(input, problem.key);
+                errors.add_message(input, super::problem_message(lang, &problem));
             }
         }
     }
@@ -283,7 +283,7 @@ pub async fn update(
     let mut page = page(ctx, &state, id, &key, &field_key).await?;
     let mut errors = FieldErrors::new(page.ctx.lang);
     let mut field = page.field.clone();
-    form.apply(&mut field, &mut errors);
+    form.apply(&mut field, &mut errors, page.ctx.lang);
     if errors.is_empty() {
         let (node_key, fk) = (key.clone(), field_key.clone());
         let change = move |def: &mut ProcessDef| {

@@ -144,8 +144,8 @@ pub async fn load(ctx: &Ctx, state: &AppState, id: ProcessId) -> Result<Draft, A
     })
 }
 
-/// A problem as a sentence: "Node 3 (Ops lead approval): …".
-pub fn problem_text(lang: Lang, def: &ProcessDef, p: &Problem) -> String {
+/// A problem's message with its arguments filled in.
+pub fn problem_message(lang: Lang, p: &Problem) -> String {
     let args: Vec<(&str, String)> = p
         .args
         .iter()
@@ -158,7 +158,12 @@ pub fn problem_text(lang: Lang, def: &ProcessDef, p: &Problem) -> String {
         })
         .collect();
     let args_ref: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let message = lang.tf(p.key, &args_ref);
+    lang.tf(p.key, &args_ref)
+}
+
+/// A problem as a sentence: "Node 3 (Ops lead approval): …".
+pub fn problem_text(lang: Lang, def: &ProcessDef, p: &Problem) -> String {
+    let message = problem_message(lang, p);
     match p
         .node
         .and_then(|n| def.nodes.get(n - 1).map(|node| (n, node)))

@@ -90,6 +90,14 @@ pub async fn save(
             _ => return Err(AppError::BadRequest(format!("notification rule {v}"))),
         }
     }
+    // One order whatever the form's, so equal policies are equal definitions.
+    let rank = |r: &NotifyRule| {
+        let e = NotifyEvent::ALL.iter().position(|x| *x == r.event);
+        let t = Recipient::ALL.iter().position(|x| *x == r.to);
+        (e, t)
+    };
+    rules.sort_by_key(rank);
+    rules.dedup();
     let outcome = state
         .db
         .write(move |c| {
