@@ -37,4 +37,8 @@ typed_id!(
     ServiceId,
     CatalogNodeId,
     ResourceId,
+    ApplyId,
+    ApproveId,
+    ApproveUserId,
+    GrantId,
 );

@@ -194,3 +194,84 @@ pub struct Resource {
     pub description: String,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = applies)]
+pub struct Apply {
+    pub id: ApplyId,
+    pub serial: String,
+    pub service_id: ServiceId,
+    pub version_id: VersionId,
+    pub kind: String,
+    pub title: String,
+    pub applicant_id: UserId,
+    pub business_id: Option<BusinessId>,
+    pub status: String,
+    pub form: String,
+    pub outcome: Option<String>,
+    pub submit_token: String,
+    pub row_version: i32,
+    pub last_urged_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = approves)]
+pub struct Approve {
+    pub id: ApproveId,
+    pub apply_id: ApplyId,
+    pub position: i32,
+    pub node_key: String,
+    pub name_en: String,
+    pub name_zh: String,
+    pub kind: String,
+    pub mode: String,
+    pub status: String,
+    pub notes: String,
+    pub row_version: i32,
+    pub started_at: Option<NaiveDateTime>,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+impl Approve {
+    pub fn name(&self, lang: &crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::ZhCn if !self.name_zh.is_empty() => &self.name_zh,
+            _ => &self.name_en,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = approve_users)]
+pub struct ApproveUser {
+    pub id: ApproveUserId,
+    pub approve_id: ApproveId,
+    pub apply_id: ApplyId,
+    pub position: i32,
+    pub user_id: UserId,
+    pub status: String,
+    pub decision: Option<String>,
+    pub acted_by: Option<UserId>,
+    pub channel: Option<String>,
+    pub comment: String,
+    pub decided_at: Option<NaiveDateTime>,
+    pub email_token_hash: Option<String>,
+    pub email_token_expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = grants)]
+pub struct Grant {
+    pub id: GrantId,
+    pub user_id: UserId,
+    pub resource_id: ResourceId,
+    pub apply_id: ApplyId,
+    pub granted_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_by: Option<UserId>,
+    pub revoke_reason: String,
+}

@@ -159,6 +159,90 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    applies (id) {
+        id -> Integer,
+        serial -> Text,
+        service_id -> Integer,
+        version_id -> Integer,
+        kind -> Text,
+        title -> Text,
+        applicant_id -> Integer,
+        business_id -> Nullable<Integer>,
+        status -> Text,
+        form -> Text,
+        outcome -> Nullable<Text>,
+        submit_token -> Text,
+        row_version -> Integer,
+        last_urged_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    approves (id) {
+        id -> Integer,
+        apply_id -> Integer,
+        position -> Integer,
+        node_key -> Text,
+        name_en -> Text,
+        name_zh -> Text,
+        kind -> Text,
+        mode -> Text,
+        status -> Text,
+        notes -> Text,
+        row_version -> Integer,
+        started_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    approve_users (id) {
+        id -> Integer,
+        approve_id -> Integer,
+        apply_id -> Integer,
+        position -> Integer,
+        user_id -> Integer,
+        status -> Text,
+        decision -> Nullable<Text>,
+        acted_by -> Nullable<Integer>,
+        channel -> Nullable<Text>,
+        comment -> Text,
+        decided_at -> Nullable<Timestamp>,
+        email_token_hash -> Nullable<Text>,
+        email_token_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Integer,
+        user_id -> Integer,
+        resource_id -> Integer,
+        apply_id -> Integer,
+        granted_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Integer>,
+        revoke_reason -> Text,
+    }
+}
+
+diesel::table! {
+    serial_counters (prefix) {
+        prefix -> Text,
+        last -> Integer,
+    }
+}
+
+diesel::joinable!(approves -> applies (apply_id));
+diesel::joinable!(approve_users -> approves (approve_id));
+diesel::joinable!(approve_users -> applies (apply_id));
+diesel::joinable!(applies -> services (service_id));
+diesel::joinable!(grants -> resources (resource_id));
 diesel::joinable!(process_versions -> processes (process_id));
 diesel::joinable!(services -> process_versions (version_id));
 diesel::joinable!(catalog_services -> services (service_id));
@@ -180,4 +264,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_nodes,
     catalog_services,
     resources,
+    applies,
+    approves,
+    approve_users,
+    grants,
+    serial_counters,
 );

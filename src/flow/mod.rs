@@ -1,9 +1,11 @@
 //! The flow engine, pure: process definitions, their validation, form
 //! values, and the diagram. No actix, no diesel.
 
+pub mod decision;
 pub mod definition;
 pub mod diagram;
 pub mod form;
+pub mod plan;
 pub mod validate;
 
 pub use definition::*;

@@ -38,6 +38,8 @@ pub struct Audit<'a> {
     pub action: &'a str,
     pub subject_type: &'a str,
     pub subject_id: Option<i32>,
+    /// The ticket the event belongs to, for its timeline.
+    pub apply_id: Option<i32>,
     pub detail: serde_json::Value,
 }
 
@@ -51,6 +53,7 @@ impl<'a> Audit<'a> {
             action,
             subject_type,
             subject_id: Some(subject_id),
+            apply_id: None,
             detail: serde_json::Value::Object(Default::default()),
         }
     }
@@ -71,6 +74,7 @@ pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
             audit_events::action.eq(event.action),
             audit_events::subject_type.eq(event.subject_type),
             audit_events::subject_id.eq(event.subject_id),
+            audit_events::apply_id.eq(event.apply_id),
             audit_events::detail.eq(event.detail.to_string()),
         ))
         .execute(conn)?;

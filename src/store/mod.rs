@@ -8,11 +8,14 @@ pub mod catalog;
 pub mod delegations;
 pub mod demo;
 pub mod demo_processes;
+pub mod directory;
 pub mod processes;
 pub mod resources;
 pub mod roles;
 pub mod services;
 pub mod sign_in;
+pub mod ticket_views;
+pub mod tickets;
 pub mod users;
 
 use chrono::NaiveDateTime;

@@ -12,6 +12,9 @@ pub mod forms;
 pub mod home;
 pub mod profile;
 pub mod security;
+pub mod ticket;
+pub mod ticket_form;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -60,7 +63,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(auth::sign_out))
         .route("/language", web::post().to(profile::switch_language))
         .route("/catalog", web::get().to(catalog::show))
-        .route("/services/{id}", web::get().to(catalog::service))
+        .route("/services/{id}", web::get().to(tickets::new_form))
+        .route("/services/{id}", web::post().to(tickets::post))
+        .route("/inbox", web::get().to(ticket::inbox))
+        .route("/tickets", web::get().to(ticket::mine))
+        .route("/tickets/{id}", web::get().to(ticket::show))
+        .route(
+            "/tickets/{id}/assignments/{assignment}",
+            web::post().to(ticket::act),
+        )
         .route("/profile", web::get().to(profile::show))
         .route("/profile", web::post().to(profile::update))
         .route(

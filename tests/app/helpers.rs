@@ -357,3 +357,21 @@ impl Page {
             .to_string()
     }
 }
+
+impl TestApp {
+    /// Loads the demo: the people of both stories and their published processes.
+    pub fn load_demo(&self) {
+        let hash = countersign::password::hash(countersign::store::demo::PASSWORD).unwrap();
+        self.db
+            .write_sync(|c| countersign::store::demo::load(c, &hash))
+            .unwrap();
+    }
+
+    /// A browser signed in as a demo person.
+    pub async fn demo_browser(&self, username: &str) -> reqwest::Client {
+        let browser = TestApp::browser();
+        let page = sign_in_as(self, &browser, username, countersign::store::demo::PASSWORD).await;
+        assert_eq!(page.path, "/", "{username} signs in");
+        browser
+    }
+}

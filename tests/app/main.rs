@@ -14,3 +14,4 @@ mod language;
 mod profile;
 mod roles_and_businesses;
 mod security;
+mod tickets;

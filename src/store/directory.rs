@@ -1,0 +1,218 @@
+//! The directory the planning engine reads — managers, role holders,
+//! resources, delegations — answered from the database inside the caller's
+//! transaction, so a plan and the ticket it belongs to are consistent.
+
+use std::cell::RefCell;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{StoreError, StoreResult};
+use crate::db::DbConn;
+use crate::db::ids::{ResourceId, UserId};
+use crate::db::schema::{
+    businesses, delegations as d, resources, role_assignments as ra, roles, users,
+};
+use crate::flow::ProcessKind;
+use crate::flow::plan::{Directory, ResourceInfo};
+
+diesel::alias!(users as managers: Managers);
+
+pub struct DbDirectory<'a> {
+    conn: RefCell<&'a mut DbConn>,
+    now: NaiveDateTime,
+    /// The first database error met; the trait cannot return one, so the
+    /// caller checks `finish` after planning.
+    error: RefCell<Option<StoreError>>,
+}
+
+impl<'a> DbDirectory<'a> {
+    pub fn new(conn: &'a mut DbConn, now: NaiveDateTime) -> DbDirectory<'a> {
+        DbDirectory {
+            conn: RefCell::new(conn),
+            now,
+            error: RefCell::new(None),
+        }
+    }
+
+    /// Whether every lookup succeeded.
+    pub fn finish(self) -> StoreResult<()> {
+        match self.error.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn run<T: Default>(&self, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> T {
+        let mut conn = self.conn.borrow_mut();
+        match f(&mut conn) {
+            Ok(v) => v,
+            Err(e) => {
+                self.error.borrow_mut().get_or_insert(StoreError::from(e));
+                T::default()
+            }
+        }
+    }
+
+    fn id_of(&self, username: &str) -> Option<UserId> {
+        let username = username.to_string();
+        self.run(|c| {
+            users::table
+                .filter(users::username.eq(username))
+                .filter(users::active.eq(true))
+                .select(users::id)
+                .first(c)
+                .optional()
+        })
+    }
+}
+
+impl Directory for DbDirectory<'_> {
+    fn manager_of(&self, username: &str) -> Option<String> {
+        let username = username.to_string();
+        self.run(|c| {
+            users::table
+                .inner_join(managers.on(users::manager_id.eq(managers.field(users::id).nullable())))
+                .filter(users::username.eq(username))
+                .filter(managers.field(users::active).eq(true))
+                .select(managers.field(users::username))
+                .first(c)
+                .optional()
+        })
+    }
+
+    fn holders_of_role(&self, role: &str, business: Option<&str>) -> Vec<String> {
+        let role = role.to_string();
+        let business = business.map(str::to_string);
+        self.run(|c| {
+            let mut q = ra::table
+                .inner_join(roles::table)
+                .inner_join(users::table.on(users::id.eq(ra::user_id)))
+                .left_join(businesses::table)
+                .filter(roles::code.eq(role))
+                .filter(users::active.eq(true))
+                .select(users::username)
+                .distinct()
+                .order(users::username)
+                .into_boxed();
+            if let Some(b) = business {
+                q = q.filter(ra::business_id.is_null().or(businesses::name.eq(b)));
+            }
+            q.load(c)
+        })
+    }
+
+    fn has_role(&self, username: &str, role: &str) -> bool {
+        let (username, role) = (username.to_string(), role.to_string());
+        self.run(|c| {
+            ra::table
+                .inner_join(roles::table)
+                .inner_join(users::table.on(users::id.eq(ra::user_id)))
+                .filter(users::username.eq(username))
+                .filter(roles::code.eq(role))
+                .count()
+                .get_result::<i64>(c)
+                .map(|n| n > 0)
+        })
+    }
+
+    fn resource(&self, id: i64) -> Option<ResourceInfo> {
+        let id = ResourceId(i32::try_from(id).ok()?);
+        let row: Option<(String, bool, Option<String>)> = self.run(|c| {
+            resources::table
+                .left_join(users::table.on(resources::owner_id.eq(users::id.nullable())))
+                .filter(resources::id.eq(id))
+                .select((
+                    resources::name,
+                    resources::managed,
+                    users::username.nullable(),
+                ))
+                .first(c)
+                .optional()
+        });
+        row.map(|(name, managed, owner)| ResourceInfo {
+            name,
+            owner,
+            managed,
+        })
+    }
+
+    fn is_active(&self, username: &str) -> bool {
+        self.id_of(username).is_some()
+    }
+
+    fn delegate_of(&self, username: &str, kind: ProcessKind) -> Option<String> {
+        let from = self.id_of(username)?;
+        let now = self.now;
+        self.run(|c| {
+            d::table
+                .inner_join(users::table.on(users::id.eq(d::to_user_id)))
+                .filter(d::from_user_id.eq(from))
+                .filter(d::starts_at.le(now))
+                .filter(d::ends_at.gt(now))
+                .filter(
+                    d::process_kind
+                        .is_null()
+                        .or(d::process_kind.eq(kind.as_str())),
+                )
+                .filter(users::active.eq(true))
+                .order(d::starts_at.desc())
+                .select(users::username)
+                .first(c)
+                .optional()
+        })
+    }
+
+    fn admins(&self) -> Vec<String> {
+        self.run(|c| {
+            ra::table
+                .inner_join(roles::table)
+                .inner_join(users::table.on(users::id.eq(ra::user_id)))
+                .filter(roles::code.eq("admin"))
+                .filter(ra::business_id.is_null())
+                .filter(users::active.eq(true))
+                .select(users::username)
+                .distinct()
+                .order(users::username)
+                .load(c)
+        })
+    }
+}
+
+/// Answers form validation's questions (does this person, this resource
+/// exist) from the database.
+pub struct DbLookup<'a> {
+    conn: RefCell<&'a mut DbConn>,
+}
+
+impl<'a> DbLookup<'a> {
+    pub fn new(conn: &'a mut DbConn) -> DbLookup<'a> {
+        DbLookup {
+            conn: RefCell::new(conn),
+        }
+    }
+}
+
+impl crate::flow::form::Lookup for DbLookup<'_> {
+    fn user_exists(&self, username: &str) -> bool {
+        let mut conn = self.conn.borrow_mut();
+        users::table
+            .filter(users::username.eq(username))
+            .filter(users::active.eq(true))
+            .count()
+            .get_result::<i64>(&mut **conn)
+            .is_ok_and(|n| n > 0)
+    }
+
+    fn resource_exists(&self, id: i64) -> bool {
+        let Ok(id) = i32::try_from(id) else {
+            return false;
+        };
+        let mut conn = self.conn.borrow_mut();
+        resources::table
+            .find(ResourceId(id))
+            .count()
+            .get_result::<i64>(&mut **conn)
+            .is_ok_and(|n| n > 0)
+    }
+}

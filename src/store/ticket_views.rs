@@ -1,0 +1,230 @@
+//! What ticket pages read: the inbox (mine and theirs I stand in for), my
+//! tickets, and one ticket with its nodes, people and timeline. Queries go
+//! through indexes on the asking person, not through all tickets.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::users::{Person, people_by_id};
+use super::{StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, UserId};
+use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
+use crate::db::schema::{
+    applies as a, approve_users as au, approves as n, audit_events as ev, delegations as d,
+};
+use crate::store::tickets::status;
+
+/// One pending assignment in someone's inbox.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub assignment: ApproveUserId,
+    pub apply: ApplyId,
+    pub serial: String,
+    pub title: String,
+    pub kind: String,
+    pub node_en: String,
+    pub node_zh: String,
+    pub node_kind: String,
+    pub applicant: Person,
+    /// Set when the assignment is someone else's and I stand in for them.
+    pub for_person: Option<Person>,
+    pub since: Option<NaiveDateTime>,
+}
+
+/// The people who delegate to `me` now, with the kind each delegation is limited to.
+fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<String>)>> {
+    let at = now();
+    Ok(d::table
+        .filter(d::to_user_id.eq(me))
+        .filter(d::starts_at.le(at))
+        .filter(d::ends_at.gt(at))
+        .select((d::from_user_id, d::process_kind))
+        .load(conn)?)
+}
+
+type InboxTuple = (
+    ApproveUserId,
+    UserId,
+    ApplyId,
+    String,
+    String,
+    String,
+    UserId,
+    String,
+    String,
+    String,
+    Option<NaiveDateTime>,
+);
+
+/// Pending assignments for `me` and for those I stand in for, newest first.
+pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<InboxRow>> {
+    let stand_in = delegators(conn, me)?;
+    let mut whom: Vec<UserId> = stand_in.iter().map(|(u, _)| *u).collect();
+    whom.push(me);
+    let rows: Vec<InboxTuple> = au::table
+        .inner_join(a::table)
+        .inner_join(n::table)
+        .filter(au::user_id.eq_any(&whom))
+        .filter(au::status.eq(status::PENDING))
+        .order(au::id.desc())
+        .limit(limit)
+        .select((
+            au::id,
+            au::user_id,
+            a::id,
+            a::serial,
+            a::title,
+            a::kind,
+            a::applicant_id,
+            n::name_en,
+            n::name_zh,
+            n::kind,
+            n::started_at,
+        ))
+        .load(conn)?;
+    // A delegation limited to one kind covers only tickets of that kind.
+    let rows: Vec<InboxTuple> = rows
+        .into_iter()
+        .filter(|r| {
+            r.1 == me
+                || stand_in
+                    .iter()
+                    .any(|(from, kind)| *from == r.1 && kind.as_deref().is_none_or(|k| k == r.5))
+        })
+        .collect();
+    let ids: Vec<UserId> = rows.iter().flat_map(|r| [r.1, r.6]).collect();
+    let people = people_by_id(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| InboxRow {
+            assignment: r.0,
+            for_person: (r.1 != me).then(|| people.get(&r.1).cloned().unwrap_or_default()),
+            apply: r.2,
+            serial: r.3,
+            title: r.4,
+            kind: r.5,
+            applicant: people.get(&r.6).cloned().unwrap_or_default(),
+            node_en: r.7,
+            node_zh: r.8,
+            node_kind: r.9,
+            since: r.10,
+        })
+        .collect())
+}
+
+/// How many assignments wait for `me` (and those I stand in for).
+pub fn inbox_count(conn: &mut DbConn, me: UserId) -> StoreResult<i64> {
+    Ok(inbox(conn, me, 1000)?.len() as i64)
+}
+
+/// Tickets `me` filed, newest first.
+pub fn mine(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Apply>> {
+    Ok(a::table
+        .filter(a::applicant_id.eq(me))
+        .order(a::id.desc())
+        .limit(limit)
+        .select(Apply::as_select())
+        .load(conn)?)
+}
+
+/// A node of a ticket with its people.
+#[derive(Debug, Clone)]
+pub struct NodeView {
+    pub node: Approve,
+    pub people: Vec<(ApproveUser, Person, Option<Person>)>,
+}
+
+/// One ticket with everything its page shows.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub apply: Apply,
+    pub applicant: Person,
+    pub nodes: Vec<NodeView>,
+    pub events: Vec<(AuditEvent, Option<Person>, Option<Person>)>,
+}
+
+pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
+    let apply: Apply = a::table.find(id).select(Apply::as_select()).first(conn)?;
+    let nodes: Vec<Approve> = n::table
+        .filter(n::apply_id.eq(id))
+        .order(n::position)
+        .select(Approve::as_select())
+        .load(conn)?;
+    let assignments: Vec<ApproveUser> = au::table
+        .filter(au::apply_id.eq(id))
+        .order((au::approve_id, au::position))
+        .select(ApproveUser::as_select())
+        .load(conn)?;
+    let events: Vec<AuditEvent> = ev::table
+        .filter(ev::apply_id.eq(id.0))
+        .order(ev::id)
+        .select(AuditEvent::as_select())
+        .load(conn)?;
+    let mut ids: Vec<UserId> = vec![apply.applicant_id];
+    ids.extend(
+        assignments
+            .iter()
+            .flat_map(|x| [Some(x.user_id), x.acted_by])
+            .flatten(),
+    );
+    ids.extend(
+        events
+            .iter()
+            .flat_map(|e| [e.actor_id, e.on_behalf_of_id])
+            .flatten(),
+    );
+    let people = people_by_id(conn, &ids)?;
+    let person =
+        |id: UserId, people: &HashMap<UserId, Person>| people.get(&id).cloned().unwrap_or_default();
+    let mut by_node: HashMap<ApproveId, Vec<(ApproveUser, Person, Option<Person>)>> =
+        HashMap::new();
+    for x in assignments {
+        let who = person(x.user_id, &people);
+        let acted = x
+            .acted_by
+            .filter(|by| *by != x.user_id)
+            .map(|by| person(by, &people));
+        by_node
+            .entry(x.approve_id)
+            .or_default()
+            .push((x, who, acted));
+    }
+    Ok(TicketView {
+        applicant: person(apply.applicant_id, &people),
+        nodes: nodes
+            .into_iter()
+            .map(|node| NodeView {
+                people: by_node.remove(&node.id).unwrap_or_default(),
+                node,
+            })
+            .collect(),
+        events: events
+            .into_iter()
+            .map(|e| {
+                let actor = e.actor_id.map(|u| person(u, &people));
+                let behalf = e.on_behalf_of_id.map(|u| person(u, &people));
+                (e, actor, behalf)
+            })
+            .collect(),
+        apply,
+    })
+}
+
+/// Whether `me` may see a ticket: its applicant, an administrator, one of
+/// its people, or someone standing in for one of them now.
+pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) -> StoreResult<bool> {
+    if is_admin || apply.applicant_id == me {
+        return Ok(true);
+    }
+    let mut whom: Vec<UserId> = delegators(conn, me)?.into_iter().map(|(u, _)| u).collect();
+    whom.push(me);
+    let n: i64 = au::table
+        .filter(au::apply_id.eq(apply.id))
+        .filter(au::user_id.eq_any(&whom).or(au::acted_by.eq(me)))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

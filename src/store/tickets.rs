@@ -1,0 +1,731 @@
+//! Tickets: submitting one (plan → node rows → assignments, one
+//! transaction), starting nodes as earlier ones finish (with
+//! de-duplication), and deciding — each action locking the ticket and node
+//! rows it expects to change, so concurrent clicks decide a node once.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::audit::{self, Audit, Channel};
+use super::directory::DbDirectory;
+use super::{StoreError, StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::{
+    ApplyId, ApproveId, ApproveUserId, BusinessId, ResourceId, ServiceId, UserId, VersionId,
+};
+use crate::db::models::{Apply, Approve, ApproveUser};
+use crate::db::schema::{
+    applies as a, approve_users as au, approves as n, grants, serial_counters as sc, users,
+};
+use crate::flow::decision::{self, Outcome, Vote};
+use crate::flow::form::Values;
+use crate::flow::plan::{self, Plan, PlanInput};
+use crate::flow::{FieldKind, Mode, NodeDef, NodeKind, OnReject, ProcessDef, ProcessKind};
+
+pub mod status {
+    pub const RUNNING: &str = "running";
+    pub const FINISHED: &str = "finished";
+    pub const REJECTED: &str = "rejected";
+    pub const WITHDRAWN: &str = "withdrawn";
+    pub const SENT_BACK: &str = "sent_back";
+    // Nodes.
+    pub const WAITING: &str = "waiting";
+    pub const ACTIVE: &str = "active";
+    pub const APPROVED: &str = "approved";
+    pub const SKIPPED: &str = "skipped";
+    pub const DONE: &str = "done";
+    pub const CANCELLED: &str = "cancelled";
+    // Assignments.
+    pub const PENDING: &str = "pending";
+    pub const DECIDED: &str = "decided";
+}
+
+/// Everything a submission needs, resolved by the caller.
+pub struct Submission {
+    pub service: ServiceId,
+    pub service_name: String,
+    pub version: VersionId,
+    pub def: ProcessDef,
+    pub applicant: UserId,
+    pub applicant_username: String,
+    pub business: Option<(BusinessId, String)>,
+    pub values: Values,
+    pub submit_token: String,
+}
+
+/// Plans a submission against the directory as it is now.
+pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
+    let dir = DbDirectory::new(conn, now());
+    let input = PlanInput {
+        def: &sub.def,
+        applicant: &sub.applicant_username,
+        business: sub.business.as_ref().map(|(_, name)| name.as_str()),
+        values: &sub.values,
+    };
+    let plan = plan::plan(&input, &dir);
+    dir.finish()?;
+    Ok(plan)
+}
+
+/// The next serial number of `kind` for today: CHG-20261121-0001. The
+/// counter row is bumped in the caller's transaction (the update locks it on
+/// PostgreSQL), so concurrent submissions never share a number. The first
+/// ticket of a day inserts the row inside a savepoint; if another
+/// transaction inserted it first, the update is simply retried.
+fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> StoreResult<String> {
+    let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
+    let bump = |conn: &mut DbConn| -> StoreResult<usize> {
+        Ok(diesel::update(sc::table.find(&prefix))
+            .set(sc::last.eq(sc::last + 1))
+            .execute(conn)?)
+    };
+    if bump(conn)? == 0 {
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(sc::table)
+                .values((sc::prefix.eq(&prefix), sc::last.eq(1)))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => {}
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {
+                bump(conn)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let last: i32 = sc::table.find(&prefix).select(sc::last).first(conn)?;
+    Ok(format!("{prefix}-{last:04}"))
+}
+
+/// A short title: the first text value of the form, else the service name.
+fn title_of(def: &ProcessDef, values: &Values, service_name: &str) -> String {
+    let first = def
+        .nodes
+        .first()
+        .into_iter()
+        .flat_map(|n| n.fields.iter())
+        .find_map(|f| match f.kind {
+            FieldKind::Text | FieldKind::Textarea => values
+                .get(&f.key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            _ => None,
+        });
+    let text = first
+        .map(|t| t.lines().next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let text = if text.trim().is_empty() {
+        service_name.to_string()
+    } else {
+        text
+    };
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(79).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn user_id(conn: &mut DbConn, username: &str) -> StoreResult<UserId> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(users::id)
+        .first(conn)?)
+}
+
+fn mode_json(mode: &Mode) -> String {
+    serde_json::to_string(mode).unwrap_or_else(|_| "{\"mode\":\"any\"}".into())
+}
+
+fn ticket_event<'a>(
+    actor: Option<UserId>,
+    action: &'a str,
+    apply: ApplyId,
+    detail: serde_json::Value,
+) -> Audit<'a> {
+    Audit {
+        actor,
+        on_behalf_of: None,
+        channel: if actor.is_some() {
+            Channel::Web
+        } else {
+            Channel::System
+        },
+        action,
+        subject_type: "apply",
+        subject_id: Some(apply.0),
+        apply_id: Some(apply.0),
+        detail,
+    }
+}
+
+/// Files a ticket: one transaction writes it, its planned nodes and
+/// assignments and the audit events, then starts the first node. The same
+/// submit token again returns the ticket it made (a double-clicked submit).
+pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
+    if let Some(existing) = a::table
+        .filter(a::submit_token.eq(&sub.submit_token))
+        .select(a::id)
+        .first::<ApplyId>(conn)
+        .optional()?
+    {
+        return Ok(existing);
+    }
+    let plan = preview(conn, sub)?;
+    let at = now();
+    let serial = next_serial(conn, sub.def.kind, at)?;
+    let form = serde_json::to_string(&sub.values).map_err(|e| StoreError::Unexpected(e.into()))?;
+    let apply: ApplyId = diesel::insert_into(a::table)
+        .values((
+            a::serial.eq(&serial),
+            a::service_id.eq(sub.service),
+            a::version_id.eq(sub.version),
+            a::kind.eq(sub.def.kind.as_str()),
+            a::title.eq(title_of(&sub.def, &sub.values, &sub.service_name)),
+            a::applicant_id.eq(sub.applicant),
+            a::business_id.eq(sub.business.as_ref().map(|(id, _)| *id)),
+            a::status.eq(status::RUNNING),
+            a::form.eq(form),
+            a::submit_token.eq(&sub.submit_token),
+            a::row_version.eq(1),
+            a::created_at.eq(at),
+            a::updated_at.eq(at),
+        ))
+        .returning(a::id)
+        .get_result(conn)
+        .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
+    audit::record(
+        conn,
+        ticket_event(
+            Some(sub.applicant),
+            "ticket.submitted",
+            apply,
+            serde_json::json!({ "serial": serial }),
+        ),
+    )?;
+
+    for (position, (planned, node)) in plan.nodes.iter().zip(&sub.def.nodes).enumerate() {
+        let node_status = match (planned.kind, planned.included) {
+            (NodeKind::Submit, _) => status::DONE,
+            (_, true) => status::WAITING,
+            (_, false) => status::SKIPPED,
+        };
+        let approve: ApproveId = diesel::insert_into(n::table)
+            .values((
+                n::apply_id.eq(apply),
+                n::position.eq(position as i32),
+                n::node_key.eq(&planned.key),
+                n::name_en.eq(&node.name.en),
+                n::name_zh.eq(&node.name.zh),
+                n::kind.eq(planned.kind.as_str()),
+                n::mode.eq(mode_json(&planned.mode)),
+                n::status.eq(node_status),
+                n::notes.eq(serde_json::to_string(&planned.notes).unwrap_or_else(|_| "[]".into())),
+                n::row_version.eq(1),
+                n::started_at.eq((planned.kind == NodeKind::Submit).then_some(at)),
+                n::decided_at.eq((planned.kind == NodeKind::Submit).then_some(at)),
+            ))
+            .returning(n::id)
+            .get_result(conn)?;
+        if !planned.included {
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    "node.skipped",
+                    apply,
+                    serde_json::json!({ "node": planned.key, "notes": planned.notes }),
+                ),
+            )?;
+        }
+        for (i, assignee) in planned.assignees.iter().enumerate() {
+            let user = user_id(conn, &assignee.user)?;
+            let submit = planned.kind == NodeKind::Submit;
+            diesel::insert_into(au::table)
+                .values((
+                    au::approve_id.eq(approve),
+                    au::apply_id.eq(apply),
+                    au::position.eq(i as i32),
+                    au::user_id.eq(user),
+                    au::status.eq(if submit {
+                        status::DECIDED
+                    } else {
+                        status::WAITING
+                    }),
+                    au::decision.eq(submit.then_some("submit")),
+                    au::acted_by.eq(submit.then_some(user)),
+                    au::channel.eq(submit.then_some(Channel::Web.as_str())),
+                    au::decided_at.eq(submit.then_some(at)),
+                    au::created_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+    }
+    advance(conn, apply, &sub.def)?;
+    Ok(apply)
+}
+
+/// The ticket a submit token made, if any.
+pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<ApplyId>> {
+    Ok(a::table
+        .filter(a::submit_token.eq(token))
+        .select(a::id)
+        .first(conn)
+        .optional()?)
+}
+
+fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeDef> {
+    def.node(&approve.node_key).ok_or_else(|| {
+        StoreError::Unexpected(anyhow::anyhow!("node {} not in version", approve.node_key))
+    })
+}
+
+/// Starts the next waiting node, auto-approving people who already approved
+/// an earlier node when the node de-duplicates, and keeps going while nodes
+/// decide themselves. With no node left the ticket is finished.
+pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()> {
+    loop {
+        let next: Option<Approve> = n::table
+            .filter(n::apply_id.eq(apply))
+            .filter(n::status.eq(status::WAITING))
+            .order(n::position)
+            .select(Approve::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(node) = next else {
+            return finish(conn, apply, def);
+        };
+        let at = now();
+        diesel::update(n::table.find(node.id))
+            .set((n::status.eq(status::ACTIVE), n::started_at.eq(at)))
+            .execute(conn)?;
+        diesel::update(
+            au::table
+                .filter(au::approve_id.eq(node.id))
+                .filter(au::status.eq(status::WAITING)),
+        )
+        .set(au::status.eq(status::PENDING))
+        .execute(conn)?;
+        audit::record(
+            conn,
+            ticket_event(
+                None,
+                "node.started",
+                apply,
+                serde_json::json!({ "node": node.node_key }),
+            ),
+        )?;
+        let spec = node_def(def, &node)?;
+        if spec.kind == NodeKind::Approval && spec.dedupe {
+            let earlier: Vec<UserId> = au::table
+                .inner_join(n::table)
+                .filter(au::apply_id.eq(apply))
+                .filter(n::position.lt(node.position))
+                .filter(n::kind.eq(NodeKind::Approval.as_str()))
+                .filter(au::decision.eq_any(["approve", "auto"]))
+                .select(au::user_id)
+                .load(conn)?;
+            let pending: Vec<ApproveUser> = au::table
+                .filter(au::approve_id.eq(node.id))
+                .filter(au::status.eq(status::PENDING))
+                .select(ApproveUser::as_select())
+                .load(conn)?;
+            for assignment in pending.into_iter().filter(|x| earlier.contains(&x.user_id)) {
+                diesel::update(au::table.find(assignment.id))
+                    .set((
+                        au::status.eq(status::DECIDED),
+                        au::decision.eq("auto"),
+                        au::acted_by.eq(assignment.user_id),
+                        au::channel.eq(Channel::System.as_str()),
+                        au::decided_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                audit::record(
+                    conn,
+                    Audit {
+                        on_behalf_of: Some(assignment.user_id),
+                        ..ticket_event(
+                            None,
+                            "node.auto_approved",
+                            apply,
+                            serde_json::json!({ "node": node.node_key }),
+                        )
+                    },
+                )?;
+            }
+        }
+        if !settle(conn, apply, &node, spec)? {
+            return Ok(());
+        }
+        let state: String = a::table.find(apply).select(a::status).first(conn)?;
+        if state != status::RUNNING {
+            return Ok(());
+        }
+    }
+}
+
+/// Decides the node from its votes if they suffice. Returns whether the
+/// node was approved or done (so the ticket moves on).
+fn settle(conn: &mut DbConn, apply: ApplyId, node: &Approve, spec: &NodeDef) -> StoreResult<bool> {
+    let assignments: Vec<ApproveUser> = au::table
+        .filter(au::approve_id.eq(node.id))
+        .filter(au::status.ne(status::CANCELLED))
+        .order(au::position)
+        .select(ApproveUser::as_select())
+        .load(conn)?;
+    let mut decided: Vec<&ApproveUser> = assignments
+        .iter()
+        .filter(|x| x.status == status::DECIDED)
+        .collect();
+    decided.sort_by_key(|x| (x.decided_at, x.id));
+    let votes: Vec<(usize, Vote)> = decided
+        .iter()
+        .filter_map(|x| {
+            let index = assignments.iter().position(|y| y.id == x.id)?;
+            let vote = match x.decision.as_deref() {
+                Some("reject") | Some("send_back") => Vote::Reject,
+                _ => Vote::Approve,
+            };
+            Some((index, vote))
+        })
+        .collect();
+    // One person completes a task or review.
+    let mode = if spec.kind == NodeKind::Approval {
+        spec.mode
+    } else {
+        Mode::Any
+    };
+    let outcome = if assignments.is_empty() {
+        Outcome::Approved
+    } else {
+        decision::decide(mode, assignments.len(), &votes)
+    };
+    let at = now();
+    match outcome {
+        Outcome::Pending => Ok(false),
+        Outcome::Approved => {
+            let done = if spec.kind == NodeKind::Approval {
+                status::APPROVED
+            } else {
+                status::DONE
+            };
+            diesel::update(n::table.find(node.id))
+                .set((n::status.eq(done), n::decided_at.eq(at)))
+                .execute(conn)?;
+            cancel_pending(conn, node.id)?;
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    "node.approved",
+                    apply,
+                    serde_json::json!({ "node": node.node_key }),
+                ),
+            )?;
+            Ok(true)
+        }
+        Outcome::Rejected => {
+            diesel::update(n::table.find(node.id))
+                .set((n::status.eq(status::REJECTED), n::decided_at.eq(at)))
+                .execute(conn)?;
+            cancel_pending(conn, node.id)?;
+            let sent_back = decided
+                .iter()
+                .any(|x| x.decision.as_deref() == Some("send_back"))
+                || spec.on_reject == OnReject::SendBack;
+            let (ticket_status, action) = if sent_back {
+                (status::SENT_BACK, "ticket.sent_back")
+            } else {
+                (status::REJECTED, "ticket.rejected")
+            };
+            end(conn, apply, ticket_status)?;
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    action,
+                    apply,
+                    serde_json::json!({ "node": node.node_key }),
+                ),
+            )?;
+            Ok(false)
+        }
+    }
+}
+
+fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
+    diesel::update(
+        au::table
+            .filter(au::approve_id.eq(node))
+            .filter(au::status.eq_any([status::PENDING, status::WAITING])),
+    )
+    .set(au::status.eq(status::CANCELLED))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Closes a ticket that did not finish: later nodes and their people are cancelled.
+fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()> {
+    let at = now();
+    let open: Vec<ApproveId> = n::table
+        .filter(n::apply_id.eq(apply))
+        .filter(n::status.eq_any([status::WAITING, status::ACTIVE]))
+        .select(n::id)
+        .load(conn)?;
+    diesel::update(n::table.filter(n::id.eq_any(&open)))
+        .set(n::status.eq(status::CANCELLED))
+        .execute(conn)?;
+    for node in open {
+        cancel_pending(conn, node)?;
+    }
+    diesel::update(a::table.find(apply))
+        .set((
+            a::status.eq(ticket_status),
+            a::finished_at.eq(at),
+            a::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every node approved or done: the ticket is finished, and an access
+/// ticket grants the applicant what it asked for.
+fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()> {
+    let at = now();
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    if ticket.status != status::RUNNING {
+        return Ok(());
+    }
+    diesel::update(a::table.find(apply))
+        .set((
+            a::status.eq(status::FINISHED),
+            a::finished_at.eq(at),
+            a::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
+    )?;
+    if def.kind == ProcessKind::Access {
+        let values: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+        let wanted: Vec<ResourceId> = def
+            .fields()
+            .filter(|(_, f)| f.kind == FieldKind::Resource)
+            .filter_map(|(_, f)| values.get(&f.key).and_then(|v| v.as_array()).cloned())
+            .flatten()
+            .filter_map(|v| {
+                v.as_i64()
+                    .and_then(|id| i32::try_from(id).ok())
+                    .map(ResourceId)
+            })
+            .collect();
+        for resource in wanted {
+            diesel::insert_into(grants::table)
+                .values((
+                    grants::user_id.eq(ticket.applicant_id),
+                    grants::resource_id.eq(resource),
+                    grants::apply_id.eq(apply),
+                    grants::granted_at.eq(at),
+                ))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    "grant.recorded",
+                    apply,
+                    serde_json::json!({ "resource": resource.0 }),
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What a person does on an assignment.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Approve,
+    Reject,
+    /// Complete a task or review with its fields (and a review's outcome).
+    Complete {
+        values: Values,
+        outcome: Option<String>,
+    },
+}
+
+impl Action {
+    fn decision(&self) -> &'static str {
+        match self {
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Complete { .. } => "done",
+        }
+    }
+}
+
+/// Whether `actor` may act on an assignment of `assignee` for a process of
+/// `kind`: it is theirs, or they stand in for the assignee right now.
+pub fn acts_for(
+    conn: &mut DbConn,
+    actor: UserId,
+    assignee: UserId,
+    kind: ProcessKind,
+) -> StoreResult<bool> {
+    if actor == assignee {
+        return Ok(true);
+    }
+    Ok(super::delegations::acting_for(conn, assignee, now(), kind)? == Some(actor))
+}
+
+/// Records one decision and moves the ticket on, in the caller's
+/// transaction. Refused with a message when the assignment is not the
+/// actor's, was decided already, the node is decided or the ticket no
+/// longer runs — whoever got there first wins, exactly once.
+pub fn act(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    actor: UserId,
+    action: Action,
+    comment: &str,
+    channel: Channel,
+    def: &ProcessDef,
+) -> StoreResult<ApplyId> {
+    let mine: ApproveUser = au::table
+        .find(assignment)
+        .select(ApproveUser::as_select())
+        .first(conn)?;
+    let ticket: Apply = a::table
+        .find(mine.apply_id)
+        .select(Apply::as_select())
+        .first(conn)?;
+    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    if !acts_for(conn, actor, mine.user_id, kind)? {
+        return Err(StoreError::rule("", "errors.not_your_assignment"));
+    }
+    // Lock the ticket, then the node, in that order, checking their state.
+    let running = diesel::update(
+        a::table
+            .find(ticket.id)
+            .filter(a::status.eq(status::RUNNING)),
+    )
+    .set((
+        a::row_version.eq(a::row_version + 1),
+        a::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    if running == 0 {
+        return Err(StoreError::rule("", "errors.ticket_not_running"));
+    }
+    let active = diesel::update(
+        n::table
+            .find(mine.approve_id)
+            .filter(n::status.eq(status::ACTIVE)),
+    )
+    .set(n::row_version.eq(n::row_version + 1))
+    .execute(conn)?;
+    if active == 0 {
+        return Err(StoreError::rule("", "errors.node_already_decided"));
+    }
+    let node: Approve = n::table
+        .find(mine.approve_id)
+        .select(Approve::as_select())
+        .first(conn)?;
+    let spec = node_def(def, &node)?;
+    match (&action, spec.kind) {
+        (Action::Approve | Action::Reject, NodeKind::Approval) => {}
+        (Action::Complete { .. }, NodeKind::Task | NodeKind::Review) => {}
+        _ => return Err(StoreError::rule("", "errors.wrong_action")),
+    }
+    if matches!(action, Action::Reject) && comment.trim().is_empty() {
+        return Err(StoreError::rule("comment", "errors.comment_required"));
+    }
+    if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
+        let others: Vec<ApproveUser> = au::table
+            .filter(au::approve_id.eq(node.id))
+            .filter(au::status.ne(status::CANCELLED))
+            .order(au::position)
+            .select(ApproveUser::as_select())
+            .load(conn)?;
+        let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
+        let votes: Vec<(usize, Vote)> = others
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.status == status::DECIDED)
+            .map(|(i, x)| {
+                (
+                    i,
+                    if x.decision.as_deref() == Some("reject") {
+                        Vote::Reject
+                    } else {
+                        Vote::Approve
+                    },
+                )
+            })
+            .collect();
+        if !decision::may_vote(spec.mode, others.len(), &votes, index) {
+            return Err(StoreError::rule("", "errors.not_your_turn"));
+        }
+    }
+    let at = now();
+    let decided = diesel::update(
+        au::table
+            .find(mine.id)
+            .filter(au::status.eq(status::PENDING)),
+    )
+    .set((
+        au::status.eq(status::DECIDED),
+        au::decision.eq(action.decision()),
+        au::acted_by.eq(actor),
+        au::channel.eq(channel.as_str()),
+        au::comment.eq(comment.trim()),
+        au::decided_at.eq(at),
+    ))
+    .execute(conn)?;
+    if decided == 0 {
+        return Err(StoreError::rule("", "errors.already_decided"));
+    }
+    if let Action::Complete { values, outcome } = &action {
+        let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+        form.extend(values.clone());
+        let form = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
+        diesel::update(a::table.find(ticket.id))
+            .set(a::form.eq(form))
+            .execute(conn)?;
+        if let Some(outcome) = outcome {
+            diesel::update(a::table.find(ticket.id))
+                .set(a::outcome.eq(outcome))
+                .execute(conn)?;
+        }
+    }
+    let event = match action {
+        Action::Approve => "assignment.approved",
+        Action::Reject => "assignment.rejected",
+        Action::Complete { .. } => "assignment.completed",
+    };
+    audit::record(
+        conn,
+        Audit {
+            actor: Some(actor),
+            on_behalf_of: (actor != mine.user_id).then_some(mine.user_id),
+            channel,
+            ..ticket_event(
+                Some(actor),
+                event,
+                ticket.id,
+                serde_json::json!({ "node": node.node_key, "comment": comment.trim() }),
+            )
+        },
+    )?;
+    if settle(conn, ticket.id, &node, spec)? {
+        advance(conn, ticket.id, def)?;
+    }
+    Ok(ticket.id)
+}

@@ -1,0 +1,484 @@
+//! The ticket page — fields so far, the flow with each node's status and
+//! people, the timeline — and the actions its viewer may take now; plus the
+//! inbox and "my tickets".
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::csrf::CsrfForm;
+use super::ctx::{Ctx, FlashKind, see_other};
+use super::ticket_form::{FieldView, raw_map, views};
+use super::{AppError, AppState, render, render_status};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::models::{Apply, Resource};
+use crate::flow::diagram::{NodeState, NodeStatus};
+use crate::flow::form::{FieldError, Values, display_value, parse_form};
+use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef, ProcessKind};
+use crate::i18n::Lang;
+use crate::store::audit::Channel;
+use crate::store::directory::DbLookup;
+use crate::store::ticket_views::{self, InboxRow, TicketView};
+use crate::store::tickets::{self, Action, status};
+use crate::store::{StoreResult, processes, resources};
+
+/// One filled field, for display.
+pub struct ShownField {
+    pub node: String,
+    pub label: String,
+    pub value: String,
+}
+
+/// Something the viewer may do now on one of the ticket's assignments.
+pub struct ActionView {
+    pub assignment: ApproveUserId,
+    pub node: String,
+    pub kind: &'static str,
+    /// The assignee, when the viewer acts for someone else.
+    pub for_person: Option<String>,
+    pub fields: Vec<FieldView>,
+    pub comment: String,
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// An action form shown again after a refusal: the field errors, the
+/// message, and what was typed.
+#[derive(Clone, Default)]
+pub struct ShownAgain {
+    pub errors: BTreeMap<String, FieldError>,
+    pub message: Option<String>,
+    pub raw: HashMap<String, Vec<String>>,
+    pub comment: String,
+    pub outcome: String,
+}
+
+/// One line of the timeline.
+pub struct EventLine {
+    pub at: String,
+    pub text: String,
+    pub comment: String,
+}
+
+#[derive(Template)]
+#[template(path = "tickets/show.html")]
+struct TicketPage {
+    ctx: Ctx,
+    view: TicketView,
+    fields: Vec<ShownField>,
+    diagram: String,
+    actions: Vec<ActionView>,
+    timeline: Vec<EventLine>,
+}
+
+impl TicketPage {
+    fn status_label(&self) -> String {
+        self.ctx
+            .t(&format!("ticket_status.{}", self.view.apply.status))
+            .into_owned()
+    }
+}
+
+struct Loaded {
+    view: TicketView,
+    def: ProcessDef,
+    resources: Vec<Resource>,
+    /// Pending assignments the viewer may act on, with the assignee's name
+    /// when that is someone else.
+    mine: Vec<(ApproveUserId, String, Option<String>)>,
+}
+
+fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<Option<Loaded>> {
+    let view = ticket_views::ticket(c, id)?;
+    if !ticket_views::may_view(c, &view.apply, me, is_admin)? {
+        return Ok(None);
+    }
+    let version = processes::version_by_id(c, view.apply.version_id)?;
+    let def = processes::parse_def(&version.definition)?;
+    let kind = ProcessKind::parse(&view.apply.kind).unwrap_or(ProcessKind::Request);
+    let mut mine = Vec::new();
+    for node in &view.nodes {
+        for (assignment, person, _) in &node.people {
+            if assignment.status == status::PENDING
+                && tickets::acts_for(c, me, assignment.user_id, kind)?
+            {
+                let for_person = (assignment.user_id != me).then(|| person.display_name.clone());
+                mine.push((assignment.id, node.node.node_key.clone(), for_person));
+            }
+        }
+    }
+    let resources = if def.fields().any(|(_, f)| f.kind == FieldKind::Resource) {
+        resources::list(c)?
+            .into_iter()
+            .map(|r| r.resource)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Loaded {
+        view,
+        def,
+        resources,
+        mine,
+    }))
+}
+
+fn node_status(status: &str) -> NodeStatus {
+    match status {
+        "active" => NodeStatus::Active,
+        "approved" => NodeStatus::Approved,
+        "rejected" => NodeStatus::Rejected,
+        "skipped" | "cancelled" => NodeStatus::Skipped,
+        "done" => NodeStatus::Done,
+        _ => NodeStatus::Pending,
+    }
+}
+
+fn event_text(
+    lang: Lang,
+    def: &ProcessDef,
+    e: &crate::db::models::AuditEvent,
+    actor: Option<&str>,
+    behalf: Option<&str>,
+) -> String {
+    let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+    let node = detail
+        .get("node")
+        .and_then(|n| n.as_str())
+        .and_then(|k| def.node(k))
+        .map(|n| n.name.text(lang == Lang::ZhCn).to_string())
+        .unwrap_or_default();
+    let who = match (actor, behalf) {
+        (Some(a), Some(b)) => lang.tf("timeline.for", &[("actor", a), ("for", b)]),
+        (Some(a), None) => a.to_string(),
+        (None, Some(b)) => b.to_string(),
+        (None, None) => lang.t("timeline.system").into_owned(),
+    };
+    let channel = match e.channel.as_str() {
+        "email_link" => format!(" · {}", lang.t("timeline.by_email")),
+        "batch" => format!(" · {}", lang.t("timeline.in_batch")),
+        _ => String::new(),
+    };
+    let key = format!("timeline.{}", e.action.replace('.', "_"));
+    format!(
+        "{}{channel}",
+        lang.tf(&key, &[("who", &who), ("node", &node)])
+    )
+}
+
+fn page(ctx: Ctx, l: Loaded, errors: HashMap<ApproveUserId, ShownAgain>) -> TicketPage {
+    let lang = ctx.lang;
+    let zh = lang == Lang::ZhCn;
+    let values: Values = serde_json::from_str(&l.view.apply.form).unwrap_or_default();
+    let fields = l
+        .def
+        .fields()
+        .filter_map(|(node, f)| {
+            values.get(&f.key).map(|v| ShownField {
+                node: node.name.text(zh).to_string(),
+                label: f.label.text(zh).to_string(),
+                value: display_value(f, v, zh),
+            })
+        })
+        .collect();
+    let states: HashMap<String, NodeState> = l
+        .view
+        .nodes
+        .iter()
+        .map(|n| {
+            let people = n
+                .people
+                .iter()
+                .map(|(a, p, acted)| match acted {
+                    Some(by) => lang.tf(
+                        "plan.acting",
+                        &[("user", &p.display_name), ("delegate", &by.display_name)],
+                    ),
+                    None if a.status == status::CANCELLED => format!("({})", p.display_name),
+                    None => p.display_name.clone(),
+                })
+                .collect();
+            (
+                n.node.node_key.clone(),
+                NodeState {
+                    status: node_status(&n.node.status),
+                    people,
+                },
+            )
+        })
+        .collect();
+    let diagram = super::design::draw(lang, &l.def, Some(&states));
+    let actions = l
+        .mine
+        .iter()
+        .filter_map(|(assignment, node_key, for_person)| {
+            let node = l.def.node(node_key)?;
+            let own: Vec<&FieldDef> = node.fields.iter().collect();
+            let ShownAgain {
+                errors: errs,
+                message: error,
+                raw,
+                comment,
+                outcome,
+            } = errors.get(assignment).cloned().unwrap_or_default();
+            Some(ActionView {
+                assignment: *assignment,
+                node: node.name.text(zh).to_string(),
+                kind: node.kind.as_str(),
+                for_person: for_person.clone(),
+                fields: if node.kind == NodeKind::Approval {
+                    Vec::new()
+                } else {
+                    views(lang, &own, &raw, &errs, &l.resources)
+                },
+                comment,
+                outcome,
+                error,
+            })
+        })
+        .collect();
+    let timeline = l
+        .view
+        .events
+        .iter()
+        .map(|(e, actor, behalf)| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+            EventLine {
+                at: e.at.format("%Y-%m-%d %H:%M").to_string(),
+                text: event_text(
+                    lang,
+                    &l.def,
+                    e,
+                    actor.as_ref().map(|p| p.display_name.as_str()),
+                    behalf.as_ref().map(|p| p.display_name.as_str()),
+                ),
+                comment: detail
+                    .get("comment")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        })
+        .collect();
+    TicketPage {
+        ctx,
+        view: l.view,
+        fields,
+        diagram,
+        actions,
+        timeline,
+    }
+}
+
+pub async fn show(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
+    let id = ApplyId(path.into_inner());
+    let loaded = state
+        .db
+        .read(move |c| load(c, id, me, admin))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    render(&page(ctx, loaded, HashMap::new()))
+}
+
+fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default()
+}
+
+const OUTCOMES: [&str; 3] = ["successful", "with_issues", "unsuccessful"];
+
+/// Approve, reject, or complete a task or review, on one assignment.
+pub async fn act(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, i32)>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
+    let (id, assignment) = path.into_inner();
+    let (id, assignment) = (ApplyId(id), ApproveUserId(assignment));
+    let loaded = state
+        .db
+        .read(move |c| load(c, id, me, admin))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let intent = pick(&pairs, "intent").to_string();
+    let comment = pick(&pairs, "comment").to_string();
+    let outcome = pick(&pairs, "outcome").to_string();
+    let raw = raw_map(&pairs);
+    let node_key = loaded
+        .mine
+        .iter()
+        .find(|(a, _, _)| *a == assignment)
+        .map(|(_, k, _)| k.clone());
+    let lang = ctx.lang;
+
+    let refuse =
+        |ctx: Ctx, loaded: Loaded, errs: BTreeMap<String, FieldError>, message: Option<String>| {
+            let mut errors = HashMap::new();
+            let again = ShownAgain {
+                errors: errs,
+                message,
+                raw: raw.clone(),
+                comment: comment.clone(),
+                outcome: outcome.clone(),
+            };
+            errors.insert(assignment, again);
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
+        };
+
+    let Some(node_key) = node_key else {
+        // Not (or no longer) the viewer's to act on: say what happened.
+        let message = state
+            .db
+            .read(move |c| {
+                use crate::db::schema::approve_users as au;
+                use diesel::prelude::*;
+                Ok(au::table
+                    .find(assignment)
+                    .select(au::status)
+                    .first::<String>(c)
+                    .optional()?)
+            })
+            .await?;
+        let key = match message.as_deref() {
+            Some("decided") | Some("cancelled") => "errors.already_decided",
+            Some(_) => "errors.not_your_assignment",
+            None => return Err(AppError::NotFound),
+        };
+        ctx.flash(FlashKind::Error, ctx.t(key));
+        return Ok(see_other(&format!("/tickets/{id}")));
+    };
+    let node = loaded
+        .def
+        .node(&node_key)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let action = match (intent.as_str(), node.kind) {
+        ("approve", NodeKind::Approval) => Action::Approve,
+        ("reject", NodeKind::Approval) => {
+            if comment.trim().is_empty() {
+                return refuse(
+                    ctx,
+                    loaded,
+                    BTreeMap::new(),
+                    Some(lang.t("errors.comment_required").into_owned()),
+                );
+            }
+            Action::Reject
+        }
+        ("complete", NodeKind::Task | NodeKind::Review) => {
+            let fields: Vec<FieldDef> = node.fields.clone();
+            let raw_for_parse = raw.clone();
+            let parsed = state
+                .db
+                .read(move |c| {
+                    let lookup = DbLookup::new(c);
+                    let refs: Vec<&FieldDef> = fields.iter().collect();
+                    Ok(parse_form(&refs, &raw_for_parse, &lookup))
+                })
+                .await?;
+            let outcome_value = if node.kind == NodeKind::Review {
+                if !OUTCOMES.contains(&outcome.as_str()) {
+                    let errs = parsed.err().unwrap_or_default();
+                    return refuse(
+                        ctx,
+                        loaded,
+                        errs,
+                        Some(lang.t("errors.outcome_required").into_owned()),
+                    );
+                }
+                Some(outcome.clone())
+            } else {
+                None
+            };
+            match parsed {
+                Ok(values) => Action::Complete {
+                    values,
+                    outcome: outcome_value,
+                },
+                Err(errs) => return refuse(ctx, loaded, errs, None),
+            }
+        }
+        _ => {
+            return Err(AppError::BadRequest(format!(
+                "action {intent} on a {} node",
+                node.kind.as_str()
+            )));
+        }
+    };
+    let def = loaded.def.clone();
+    let comment_saved = comment.clone();
+    let result = state
+        .db
+        .write(move |c| {
+            tickets::act(
+                c,
+                assignment,
+                me,
+                action,
+                &comment_saved,
+                Channel::Web,
+                &def,
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => {
+            let key = match intent.as_str() {
+                "approve" => "flash.approved",
+                "reject" => "flash.rejected",
+                _ => "flash.completed",
+            };
+            ctx.flash(FlashKind::Success, ctx.t(key));
+        }
+        Err(crate::store::StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other(&format!("/tickets/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "tickets/inbox.html")]
+struct InboxPage {
+    ctx: Ctx,
+    rows: Vec<InboxRow>,
+}
+
+pub async fn inbox(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let rows = state
+        .db
+        .read(move |c| ticket_views::inbox(c, me, 200))
+        .await?;
+    render(&InboxPage { ctx, rows })
+}
+
+#[derive(Template)]
+#[template(path = "tickets/mine.html")]
+struct MinePage {
+    ctx: Ctx,
+    rows: Vec<Apply>,
+}
+
+pub async fn mine(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let rows = state
+        .db
+        .read(move |c| ticket_views::mine(c, me, 200))
+        .await?;
+    render(&MinePage { ctx, rows })
+}

@@ -1,0 +1,335 @@
+//! Filing a ticket from a service: the form of its submit node, a preview
+//! of who will be asked (skipped and substituted nodes with reasons), and
+//! the submission itself — a double-clicked submit files one ticket.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::csrf::CsrfForm;
+use super::ctx::{Ctx, FlashKind, random_token, see_other};
+use super::forms::SelectOption;
+use super::ticket_form::{FieldView, hidden_pairs, raw_map, views};
+use super::{AppError, AppState, render, render_status};
+use crate::db::DbConn;
+use crate::db::ids::{BusinessId, ServiceId, UserId};
+use crate::db::models::{Resource, Service};
+use crate::flow::form::{FieldError, Values, parse_form};
+use crate::flow::plan::{Note, Plan, Skip};
+use crate::flow::{FieldDef, FieldKind, ProcessDef};
+use crate::i18n::Lang;
+use crate::store::directory::DbLookup;
+use crate::store::tickets::{self, Submission};
+use crate::store::{StoreError, StoreResult, businesses, processes, resources, services};
+
+/// What filing a ticket for a service needs to know.
+struct Context {
+    service: Service,
+    def: ProcessDef,
+    version_number: i32,
+    businesses: Vec<SelectOption>,
+    resources: Vec<Resource>,
+}
+
+fn load(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
+    let service = services::find(c, id)?;
+    if !services::usable_by(c, &service, me)? {
+        return Err(StoreError::NotFound);
+    }
+    let version = processes::version_by_id(c, service.version_id)?;
+    let def = processes::parse_def(&version.definition)?;
+    let businesses = if def.business_required {
+        businesses::list(c)?
+            .into_iter()
+            .map(|b| SelectOption::new(b.id, b.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let wants_resources = def.fields().any(|(_, f)| f.kind == FieldKind::Resource);
+    let resources = if wants_resources {
+        resources::list(c)?
+            .into_iter()
+            .map(|r| r.resource)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Context {
+        service,
+        def,
+        version_number: version.number,
+        businesses,
+        resources,
+    })
+}
+
+fn submit_fields(def: &ProcessDef) -> Vec<&FieldDef> {
+    def.nodes
+        .first()
+        .map(|n| n.fields.iter().collect())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "tickets/new.html")]
+struct FormPage {
+    ctx: Ctx,
+    service: Service,
+    def: ProcessDef,
+    version_number: i32,
+    diagram: String,
+    fields: Vec<FieldView>,
+    businesses: Vec<SelectOption>,
+    business_id: String,
+    business_error: Option<String>,
+    submit_token: String,
+}
+
+/// One node of the preview: who will be asked, or why nobody will.
+pub struct PreviewNode {
+    pub name: String,
+    pub kind: String,
+    pub included: bool,
+    pub people: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tickets/preview.html")]
+struct PreviewPage {
+    ctx: Ctx,
+    service: Service,
+    nodes: Vec<PreviewNode>,
+    hidden: Vec<(String, String)>,
+    business_id: String,
+    submit_token: String,
+}
+
+pub async fn new_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let id = ServiceId(path.into_inner());
+    let c = state.db.read(move |c| load(c, id, me)).await?;
+    let defaults: HashMap<String, Vec<String>> = submit_fields(&c.def)
+        .iter()
+        .filter_map(|f| f.default.clone().map(|d| (f.key.clone(), vec![d])))
+        .collect();
+    let fields = views(
+        ctx.lang,
+        &submit_fields(&c.def),
+        &defaults,
+        &BTreeMap::new(),
+        &c.resources,
+    );
+    let diagram = super::design::draw(ctx.lang, &c.def, None);
+    let business_id = c
+        .businesses
+        .first()
+        .map(|b| b.value.clone())
+        .unwrap_or_default();
+    render(&FormPage {
+        ctx,
+        diagram,
+        fields,
+        business_id,
+        business_error: None,
+        submit_token: random_token(),
+        businesses: c.businesses,
+        service: c.service,
+        def: c.def,
+        version_number: c.version_number,
+    })
+}
+
+fn value_of<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default()
+}
+
+/// Words for a planning note.
+fn note_text(lang: Lang, note: &Note) -> String {
+    match note {
+        Note::ConditionFalse => lang.t("plan.condition_false").into_owned(),
+        Note::NoneFound => lang.t("plan.none_found").into_owned(),
+        Note::RoutedToAdmins => lang.t("plan.routed_to_admins").into_owned(),
+        Note::SelfReplaced { manager } => lang.tf("plan.self_replaced", &[("manager", manager)]),
+        Note::SelfRemoved => lang.t("plan.self_removed").into_owned(),
+        Note::Inactive { user } => lang.tf("plan.inactive", &[("user", user)]),
+        Note::Delegated { from, to } => lang.tf("plan.delegated", &[("from", from), ("to", to)]),
+        Note::Unresolved { .. } => lang.t("plan.unresolved").into_owned(),
+    }
+}
+
+fn preview_nodes(lang: Lang, def: &ProcessDef, plan: &Plan) -> Vec<PreviewNode> {
+    let zh = lang == Lang::ZhCn;
+    plan.nodes
+        .iter()
+        .zip(&def.nodes)
+        .skip(1)
+        .map(|(p, node)| PreviewNode {
+            name: node.name.text(zh).to_string(),
+            kind: super::design::kind_label(lang, node.kind),
+            included: p.included,
+            people: p
+                .assignees
+                .iter()
+                .map(|a| match &a.acting {
+                    Some(d) => lang.tf("plan.acting", &[("user", &a.user), ("delegate", d)]),
+                    None => a.user.clone(),
+                })
+                .collect(),
+            notes: p
+                .notes
+                .iter()
+                .map(|n| note_text(lang, n))
+                .chain(match p.skip {
+                    Some(Skip::Condition) if p.notes.is_empty() => {
+                        Some(lang.t("plan.condition_false").into_owned())
+                    }
+                    _ => None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Form, preview and submit are one address; the button pressed (`intent`)
+/// says which: `preview` (default), `edit` (back to the form) or `submit`.
+pub async fn post(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?.clone();
+    let id = ServiceId(path.into_inner());
+    let c = state.db.read(move |c| load(c, id, user.id)).await?;
+    let raw = raw_map(&pairs);
+    let intent = value_of(&pairs, "intent").to_string();
+    let submit_token = match value_of(&pairs, "submit_token") {
+        "" => random_token(),
+        t => t.to_string(),
+    };
+    let business_input = value_of(&pairs, "business_id").to_string();
+    let lang = ctx.lang;
+
+    // Parse the values and the business.
+    let fields: Vec<FieldDef> = submit_fields(&c.def).into_iter().cloned().collect();
+    let raw_for_parse = raw.clone();
+    let parsed: Result<Values, BTreeMap<String, FieldError>> = state
+        .db
+        .read(move |conn| {
+            let lookup = DbLookup::new(conn);
+            let refs: Vec<&FieldDef> = fields.iter().collect();
+            Ok(parse_form(&refs, &raw_for_parse, &lookup))
+        })
+        .await?;
+    let business = if c.def.business_required {
+        let chosen: Option<BusinessId> = business_input.trim().parse().ok().map(BusinessId);
+        match chosen.and_then(|b| {
+            c.businesses
+                .iter()
+                .find(|o| o.value == b.to_string())
+                .map(|o| (b, o.label.clone()))
+        }) {
+            Some(b) => Ok(Some(b)),
+            None => Err(lang.t("errors.business_required").into_owned()),
+        }
+    } else {
+        Ok(None)
+    };
+
+    let show_form = |ctx: Ctx,
+                     errors: BTreeMap<String, FieldError>,
+                     business_error: Option<String>,
+                     c: Context| {
+        let fields = views(
+            ctx.lang,
+            &submit_fields(&c.def),
+            &raw,
+            &errors,
+            &c.resources,
+        );
+        let diagram = super::design::draw(ctx.lang, &c.def, None);
+        FormPage {
+            ctx,
+            diagram,
+            fields,
+            business_id: business_input.clone(),
+            business_error,
+            submit_token: submit_token.clone(),
+            businesses: c.businesses,
+            service: c.service,
+            def: c.def,
+            version_number: c.version_number,
+        }
+    };
+
+    let (values, business) = match (parsed, business, intent.as_str()) {
+        (_, _, "edit") => return render(&show_form(ctx, BTreeMap::new(), None, c)),
+        (Ok(values), Ok(business), _) => (values, business),
+        (parsed, business, _) => {
+            let errors = parsed.err().unwrap_or_default();
+            let page = show_form(ctx, errors, business.err(), c);
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+
+    let submission = Submission {
+        service: c.service.id,
+        service_name: c.service.name(&lang).to_string(),
+        version: c.service.version_id,
+        def: c.def.clone(),
+        applicant: user.id,
+        applicant_username: user.username.clone(),
+        business: business.clone(),
+        values,
+        submit_token: submit_token.clone(),
+    };
+    if intent == "submit" {
+        let apply = match state
+            .db
+            .write(move |conn| tickets::submit(conn, &submission))
+            .await
+        {
+            Ok(apply) => apply,
+            // The other click of a double click got there first: show its ticket.
+            Err(StoreError::Rule {
+                key: "errors.already_submitted",
+                ..
+            }) => {
+                let token = submit_token.clone();
+                state
+                    .db
+                    .read(move |conn| tickets::by_submit_token(conn, &token))
+                    .await?
+                    .ok_or(AppError::NotFound)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        ctx.flash(FlashKind::Success, ctx.t("flash.ticket_submitted"));
+        return Ok(see_other(&format!("/tickets/{apply}")));
+    }
+    let plan = state
+        .db
+        .read(move |conn| tickets::preview(conn, &submission))
+        .await?;
+    let nodes = preview_nodes(lang, &c.def, &plan);
+    render(&PreviewPage {
+        ctx,
+        service: c.service,
+        nodes,
+        hidden: hidden_pairs(&raw),
+        business_id: business_input.clone(),
+        submit_token,
+    })
+}

@@ -1,0 +1,549 @@
+//! Tickets: the change-management tutorial as its people do it, and
+//! decisions under concurrency.
+
+use countersign::db::ids::{ApplyId, UserId};
+use countersign::db::models::{Apply, ApproveUser};
+use countersign::db::schema::{applies, approve_users, audit_events, businesses, services, users};
+use countersign::flow::form::Values;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+fn service_id(app: &TestApp, name: &str) -> i32 {
+    let name = name.to_string();
+    app.query(move |c| {
+        services::table
+            .filter(services::name_en.eq(name))
+            .select(services::id)
+            .first::<countersign::db::ids::ServiceId>(c)
+    })
+    .0
+}
+
+fn ticket(app: &TestApp, id: i32) -> Apply {
+    app.query(move |c| {
+        applies::table
+            .find(ApplyId(id))
+            .select(Apply::as_select())
+            .first(c)
+    })
+}
+
+fn ticket_id(path: &str) -> i32 {
+    path.strip_prefix("/tickets/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a ticket page: {path}"))
+}
+
+/// Posts a form from `browser` with its CSRF token.
+async fn post_from(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    post_as(app, browser, path, fields).await
+}
+
+/// The action form of the first assignment the viewer may act on.
+fn action_path(page: &Page) -> String {
+    page.attr("section.action form", "action")
+        .expect("an action for the viewer")
+}
+
+#[actix_web::test]
+async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let service = service_id(&app, "Environment change");
+    let payments: i32 = app
+        .query(|c| {
+            businesses::table
+                .filter(businesses::name.eq("Payments"))
+                .select(businesses::id)
+                .first::<countersign::db::ids::BusinessId>(c)
+        })
+        .0;
+    let payments = payments.to_string();
+
+    // Ops files the change.
+    let ops = app.demo_browser("ops.wang").await;
+    let catalog = get(&ops, &app.url("/catalog")).await;
+    assert!(
+        catalog
+            .attrs("#catalog a", "href")
+            .contains(&format!("/services/{service}"))
+    );
+    let form = get(&ops, &app.url(&format!("/services/{service}"))).await;
+    assert_eq!(
+        form.attrs("#ticket-form [data-field]", "data-field"),
+        vec![
+            "reason",
+            "scope",
+            "affected_hosts",
+            "window",
+            "rollback_plan"
+        ]
+    );
+    let token = form
+        .attr("#ticket-form input[name=submit_token]", "value")
+        .unwrap();
+    let fields = [
+        ("submit_token", token.as_str()),
+        ("business_id", payments.as_str()),
+        ("reason", "Servers are out of warranty"),
+        ("scope", "infrastructure"),
+        ("affected_hosts", "pay-db-01\npay-db-02"),
+        ("window.start", "2026-11-28T01:00"),
+        ("window.end", "2026-11-28T03:00"),
+        ("rollback_plan", "Switch back to the old servers"),
+    ];
+    let mut preview_fields = fields.to_vec();
+    preview_fields.push(("intent", "preview"));
+    let preview = post_from(&app, &ops, &format!("/services/{service}"), &preview_fields).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert_eq!(
+        preview.texts("#plan li .people"),
+        vec!["ops.lead", "ops.wang", "qc.chen"]
+    );
+    let mut submit_fields = fields.to_vec();
+    submit_fields.push(("intent", "submit"));
+    let page = post_from(&app, &ops, &format!("/services/{service}"), &submit_fields).await;
+    assert_eq!(page.flash().as_deref(), Some("Your ticket was submitted."));
+    let id = ticket_id(&page.path);
+    let filed = ticket(&app, id);
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    assert_eq!(filed.serial, format!("CHG-{today}-0001"));
+    assert_eq!(page.text("#serial").as_deref(), Some(filed.serial.as_str()));
+    assert_eq!(filed.status, "running");
+    assert_eq!(filed.title, "Servers are out of warranty");
+
+    // The ops lead finds it in the inbox and approves.
+    let lead = app.demo_browser("ops.lead").await;
+    let inbox = get(&lead, &app.url("/inbox")).await;
+    assert_eq!(
+        inbox.attrs("table.inbox tbody tr", "data-serial"),
+        vec![filed.serial.clone()]
+    );
+    let page = get(&lead, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(
+        page.text("section.action h2").as_deref(),
+        Some("Ops lead review")
+    );
+    let page = post_from(
+        &app,
+        &lead,
+        &action_path(&page),
+        &[("intent", "approve"), ("comment", "Go ahead in the window")],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Approved."));
+    assert_eq!(page.count("section.action"), 0);
+    assert_eq!(
+        get(&lead, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+
+    // Ops writes the summary.
+    let page = get(&ops, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(
+        page.text("section.action h2").as_deref(),
+        Some("Change and summary")
+    );
+    let refused = post_from(
+        &app,
+        &ops,
+        &action_path(&page),
+        &[("intent", "complete"), ("change_summary", "")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused.field_error("change_summary").as_deref(),
+        Some("This field is required.")
+    );
+    let page = post_from(
+        &app,
+        &ops,
+        &action_path(&page),
+        &[
+            ("intent", "complete"),
+            ("change_summary", "Both servers replaced, no downtime"),
+            ("completed_at", "2026-11-28T02:40"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Done."));
+
+    // QC evaluates.
+    let qc = app.demo_browser("qc.chen").await;
+    let page = get(&qc, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(
+        page.text("section.action h2").as_deref(),
+        Some("Change evaluation")
+    );
+    let refused = post_from(
+        &app,
+        &qc,
+        &action_path(&page),
+        &[
+            ("intent", "complete"),
+            ("metrics_impact", "None"),
+            ("complaints", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused.form_error().as_deref(),
+        Some("Choose the outcome of the evaluation.")
+    );
+    let page = post_from(
+        &app,
+        &qc,
+        &action_path(&page),
+        &[
+            ("intent", "complete"),
+            ("metrics_impact", "Payment success rate unchanged"),
+            ("complaints", "0"),
+            ("outcome", "successful"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Done."));
+
+    // Finished, with every field and the whole timeline.
+    let done = ticket(&app, id);
+    assert_eq!(done.status, "finished");
+    assert_eq!(done.outcome.as_deref(), Some("successful"));
+    let values: Values = serde_json::from_str(&done.form).unwrap();
+    for key in [
+        "reason",
+        "scope",
+        "affected_hosts",
+        "window",
+        "rollback_plan",
+        "change_summary",
+        "completed_at",
+        "metrics_impact",
+        "complaints",
+    ] {
+        assert!(values.contains_key(key), "{key} kept");
+    }
+    let page = get(&ops, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(page.text("#ticket-status").as_deref(), Some("Finished"));
+    let timeline = page.texts("#timeline li");
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("Wang Wei submitted the ticket")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("Zhang Lei approved Ops lead review")
+                && l.contains("Go ahead in the window")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("Wang Wei completed Change and summary")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("Chen Jing completed Change evaluation")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline.last().unwrap().contains("The ticket is finished"),
+        "{timeline:?}"
+    );
+    assert_eq!(page.count("#flow svg rect.status-approved"), 1);
+    assert_eq!(page.count("#flow svg rect.status-done"), 3);
+    assert!(
+        page.texts("#fields dd")
+            .contains(&"Infrastructure".to_string())
+    );
+    let mine = get(&ops, &app.url("/tickets")).await;
+    assert_eq!(
+        mine.attrs("table.my-tickets tbody tr", "data-serial"),
+        vec![done.serial]
+    );
+}
+
+#[actix_web::test]
+async fn a_form_with_bad_values_comes_back_with_each_message_and_the_input_kept() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let service = service_id(&app, "Environment change");
+    let ops = app.demo_browser("ops.wang").await;
+
+    let page = post_from(
+        &app,
+        &ops,
+        &format!("/services/{service}"),
+        &[
+            ("intent", "preview"),
+            ("business_id", "99999"),
+            ("reason", "  "),
+            ("scope", "moon"),
+            ("window.start", "2026-11-28T03:00"),
+            ("window.end", "2026-11-28T01:00"),
+            ("rollback_plan", "Keep the old ones"),
+        ],
+    )
+    .await;
+
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        page.field_error("business_id").as_deref(),
+        Some("Choose the business this concerns.")
+    );
+    assert_eq!(
+        page.field_error("reason").as_deref(),
+        Some("This field is required.")
+    );
+    assert_eq!(
+        page.field_error("scope").as_deref(),
+        Some("Choose one of the listed options.")
+    );
+    assert_eq!(
+        page.field_error("window").as_deref(),
+        Some("The end must be after the start.")
+    );
+    assert_eq!(
+        page.text("#f-rollback_plan").as_deref(),
+        Some("Keep the old ones")
+    );
+    assert_eq!(
+        page.attr("input[name='window.start']", "value").as_deref(),
+        Some("2026-11-28T03:00")
+    );
+    let count: i64 = app.query(|c| applies::table.count().get_result(c));
+    assert_eq!(count, 0);
+}
+
+#[actix_web::test]
+async fn a_double_clicked_submit_files_one_ticket() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let service = service_id(&app, "Access request (RD)");
+    let rd = app.demo_browser("rd.zhao").await;
+    let form = get(&rd, &app.url(&format!("/services/{service}"))).await;
+    let token = form
+        .attr("#ticket-form input[name=submit_token]", "value")
+        .unwrap();
+    let clicks = [
+        ("intent", "submit"),
+        ("submit_token", token.as_str()),
+        ("resources", "3"),
+        ("reason", "Click analysis"),
+    ];
+
+    let path = format!("/services/{service}");
+    let (a, b) = tokio::join!(
+        post_from(&app, &rd, &path, &clicks),
+        post_from(&app, &rd, &path, &clicks)
+    );
+
+    assert_eq!(a.path, b.path);
+    let count: i64 = app.query(|c| applies::table.count().get_result(c));
+    assert_eq!(count, 1);
+}
+
+/// Files a ticket whose second node is one `any` node of `people`.
+async fn any_node_ticket(app: &TestApp) -> i32 {
+    use countersign::flow::*;
+    let admin: UserId = app.query(|c| {
+        users::table
+            .filter(users::username.eq("admin"))
+            .select(users::id)
+            .first(c)
+    });
+    let mut def = ProcessDef::new(
+        LocalText::new("Quick approval", "快速审批"),
+        ProcessKind::Request,
+    );
+    def.nodes[0].fields.push(FieldDef {
+        required: true,
+        ..FieldDef::new("what", LocalText::new("What", "内容"), FieldKind::Text)
+    });
+    let mut node = NodeDef::new(
+        "approve",
+        LocalText::new("Approve", "审批"),
+        NodeKind::Approval,
+    );
+    node.handlers = vec![HandlerRule::Users {
+        usernames: (1..=6).map(|i| format!("approver{i}")).collect(),
+    }];
+    def.nodes.push(node);
+    let service = app
+        .db
+        .write_sync(|c| {
+            use countersign::store::{processes, services};
+            let id = processes::create(c, &def, admin)?;
+            processes::set_enabled(c, id, 1, true, admin)?;
+            let (version, _) = processes::deploy(c, id, "v1", admin)?.expect("valid");
+            let input = services::ServiceInput {
+                name_en: countersign::domain::Name::parse("Quick approval").unwrap(),
+                name_zh: String::new(),
+                description: String::new(),
+                process: id,
+                version,
+                roles: vec![],
+            };
+            services::create(c, &input, admin)
+        })
+        .unwrap();
+    let applicant = TestApp::browser();
+    sign_in_as(app, &applicant, "applicant", PASSWORD).await;
+    let page = post_from(
+        app,
+        &applicant,
+        &format!("/services/{service}"),
+        &[("intent", "submit"), ("what", "A new laptop")],
+    )
+    .await;
+    ticket_id(&page.path)
+}
+
+#[actix_web::test]
+async fn six_people_approving_one_any_node_at_the_same_moment_make_exactly_one_decision() {
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    app.create_user("applicant", false);
+    for i in 1..=6 {
+        app.create_user(&format!("approver{i}"), false);
+    }
+    let id = any_node_ticket(&app).await;
+    let mut browsers = Vec::new();
+    for i in 1..=6 {
+        let b = TestApp::browser();
+        sign_in_as(&app, &b, &format!("approver{i}"), PASSWORD).await;
+        let page = get(&b, &app.url(&format!("/tickets/{id}"))).await;
+        let action = action_path(&page);
+        browsers.push((b, action));
+    }
+
+    let clicks = browsers
+        .iter()
+        .map(|(b, action)| post_from(&app, b, action, &[("intent", "approve")]));
+    let pages = futures_util::future::join_all(clicks).await;
+
+    let flashes: Vec<String> = pages.iter().filter_map(|p| p.flash()).collect();
+    assert_eq!(
+        flashes.iter().filter(|f| *f == "Approved.").count(),
+        1,
+        "{flashes:?}"
+    );
+    assert_eq!(
+        flashes.len(),
+        6,
+        "everyone is told what happened: {flashes:?}"
+    );
+    let rows: Vec<ApproveUser> = app.query(move |c| {
+        approve_users::table
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approve_users::decision.eq("approve"))
+            .select(ApproveUser::as_select())
+            .load(c)
+    });
+    assert_eq!(rows.len(), 1);
+    assert_eq!(ticket(&app, id).status, "finished");
+    let approvals: i64 = app.query(move |c| {
+        audit_events::table
+            .filter(audit_events::apply_id.eq(id))
+            .filter(audit_events::action.eq("assignment.approved"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(approvals, 1);
+}
+
+#[actix_web::test]
+async fn acting_on_a_decided_assignment_or_someone_elses_says_so_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    app.create_user("applicant", false);
+    app.create_user("outsider", false);
+    for i in 1..=6 {
+        app.create_user(&format!("approver{i}"), false);
+    }
+    let id = any_node_ticket(&app).await;
+    let first = TestApp::browser();
+    sign_in_as(&app, &first, "approver1", PASSWORD).await;
+    let page = get(&first, &app.url(&format!("/tickets/{id}"))).await;
+    let action = action_path(&page);
+    let second = TestApp::browser();
+    sign_in_as(&app, &second, "approver2", PASSWORD).await;
+    let other_action = action_path(&get(&second, &app.url(&format!("/tickets/{id}"))).await);
+
+    post_from(&app, &first, &action, &[("intent", "approve")]).await;
+    let again = post_from(&app, &first, &action, &[("intent", "approve")]).await;
+    assert_eq!(
+        again.flash().as_deref(),
+        Some("This has already been decided; nothing was changed.")
+    );
+    let late = post_from(
+        &app,
+        &second,
+        &other_action,
+        &[("intent", "reject"), ("comment", "No")],
+    )
+    .await;
+    assert_eq!(
+        late.flash().as_deref(),
+        Some("This has already been decided; nothing was changed.")
+    );
+
+    let outsider = TestApp::browser();
+    sign_in_as(&app, &outsider, "outsider", PASSWORD).await;
+    assert_eq!(
+        get(&outsider, &app.url(&format!("/tickets/{id}")))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let res = post_from(&app, &outsider, &other_action, &[("intent", "approve")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(ticket(&app, id).status, "finished");
+}
+
+#[actix_web::test]
+async fn rejecting_needs_a_comment_and_ends_the_ticket() {
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    app.create_user("applicant", false);
+    for i in 1..=6 {
+        app.create_user(&format!("approver{i}"), false);
+    }
+    let id = any_node_ticket(&app).await;
+    let b = TestApp::browser();
+    sign_in_as(&app, &b, "approver3", PASSWORD).await;
+    let action = action_path(&get(&b, &app.url(&format!("/tickets/{id}"))).await);
+
+    let page = post_from(&app, &b, &action, &[("intent", "reject"), ("comment", " ")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        page.form_error().as_deref(),
+        Some("Say why in a comment when you reject.")
+    );
+    assert_eq!(ticket(&app, id).status, "running");
+
+    let page = post_from(
+        &app,
+        &b,
+        &action,
+        &[("intent", "reject"), ("comment", "Not in the budget")],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Rejected."));
+    assert_eq!(ticket(&app, id).status, "rejected");
+    assert_eq!(page.text("#ticket-status").as_deref(), Some("Rejected"));
+}
