@@ -216,8 +216,9 @@ impl<'d> NodeBox<'d> {
         );
 
         let kind = clean(&(labels.kind)(node.kind));
-        // A submit node is filled by the applicant alone, so no mode applies.
-        let meta = if node.kind == NodeKind::Submit {
+        // Only an approval weighs several votes; a submit node is filled by
+        // the applicant and a task or review completed by one person.
+        let meta = if node.kind != NodeKind::Approval {
             kind
         } else {
             let mode = clean(&(labels.mode)(&node.mode));
@@ -621,7 +622,7 @@ mod tests {
     }
 
     #[test]
-    fn only_approval_task_and_review_nodes_show_a_mode() {
+    fn only_approval_nodes_show_a_mode() {
         let mut def = process(0);
         for (i, kind) in [NodeKind::Approval, NodeKind::Task, NodeKind::Review]
             .into_iter()
@@ -634,8 +635,11 @@ mod tests {
             ));
         }
         let svg = render(&def, &labels(false), None);
-        assert_eq!(svg.matches("M:any").count(), 3);
-        assert_eq!(texts(&svg, "node-meta")[0], "K:submit");
+        assert_eq!(svg.matches("M:any").count(), 1);
+        assert_eq!(
+            texts(&svg, "node-meta"),
+            ["K:submit", "K:approval · M:any", "K:task", "K:review"]
+        );
     }
 
     #[test]

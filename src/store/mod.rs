@@ -9,6 +9,7 @@ pub mod delegations;
 pub mod demo;
 pub mod demo_processes;
 pub mod directory;
+pub mod grants;
 pub mod processes;
 pub mod resources;
 pub mod roles;

@@ -1,5 +1,6 @@
 //! HTTP handlers grouped by area, plus the extractors and error policy they share.
 
+pub mod access;
 pub mod admin;
 pub mod assets;
 pub mod auth;
@@ -66,6 +67,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/services/{id}", web::get().to(tickets::new_form))
         .route("/services/{id}", web::post().to(tickets::post))
         .route("/inbox", web::get().to(ticket::inbox))
+        .route("/inbox", web::post().to(ticket::batch))
+        .route("/access", web::get().to(access::mine))
+        .route("/admin/grants", web::get().to(access::all))
+        .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))
         .route("/tickets", web::get().to(ticket::mine))
         .route("/tickets/{id}", web::get().to(ticket::show))
         .route(

@@ -482,3 +482,80 @@ pub async fn mine(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
         .await?;
     render(&MinePage { ctx, rows })
 }
+
+/// Approves or rejects every ticked assignment of the inbox, each in its
+/// own transaction, recorded with channel "batch". What could not be
+/// decided (already decided, not one's turn) is counted, not hidden.
+pub async fn batch(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let intent = pick(&pairs, "intent").to_string();
+    let comment = pick(&pairs, "comment").to_string();
+    let chosen: Vec<ApproveUserId> = pairs
+        .iter()
+        .filter(|(k, _)| k == "assignment")
+        .filter_map(|(_, v)| v.parse().ok().map(ApproveUserId))
+        .collect();
+    if chosen.is_empty() {
+        ctx.flash(FlashKind::Error, ctx.t("errors.choose_some"));
+        return Ok(see_other("/inbox"));
+    }
+    let action = match intent.as_str() {
+        "approve" => Action::Approve,
+        "reject" if comment.trim().is_empty() => {
+            ctx.flash(FlashKind::Error, ctx.t("errors.comment_required"));
+            return Ok(see_other("/inbox"));
+        }
+        "reject" => Action::Reject,
+        _ => return Err(AppError::BadRequest("batch intent".into())),
+    };
+    let (mut done, mut refused) = (0, 0);
+    for assignment in chosen {
+        let (action, comment) = (action.clone(), comment.clone());
+        let result = state
+            .db
+            .write(move |c| {
+                use crate::db::schema::approve_users as au;
+                use diesel::prelude::*;
+                let apply = au::table
+                    .find(assignment)
+                    .select(au::apply_id)
+                    .first::<ApplyId>(c)?;
+                let version = {
+                    use crate::db::schema::applies as a;
+                    a::table.find(apply).select(a::version_id).first(c)?
+                };
+                let def = processes::parse_def(&processes::version_by_id(c, version)?.definition)?;
+                tickets::act(c, assignment, me, action, &comment, Channel::Batch, &def)
+            })
+            .await;
+        match result {
+            Ok(_) => done += 1,
+            Err(crate::store::StoreError::Rule { .. })
+            | Err(crate::store::StoreError::NotFound) => refused += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let key = if intent == "approve" {
+        "flash.batch_approved"
+    } else {
+        "flash.batch_rejected"
+    };
+    let mut text = ctx.tf(key, &[("n", &done.to_string())]);
+    if refused > 0 {
+        text.push(' ');
+        text.push_str(&ctx.tf("flash.batch_refused", &[("n", &refused.to_string())]));
+    }
+    ctx.flash(
+        if refused > 0 {
+            FlashKind::Error
+        } else {
+            FlashKind::Success
+        },
+        text,
+    );
+    Ok(see_other("/inbox"))
+}

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access_requests;
 mod admin_users;
 mod assignments;
 mod auth;
