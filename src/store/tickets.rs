@@ -38,6 +38,7 @@ pub mod status {
     // Assignments.
     pub const PENDING: &str = "pending";
     pub const DECIDED: &str = "decided";
+    pub const TRANSFERRED: &str = "transferred";
 }
 
 /// Everything a submission needs, resolved by the caller.
@@ -207,7 +208,31 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
         ),
     )?;
 
-    for (position, (planned, node)) in plan.nodes.iter().zip(&sub.def.nodes).enumerate() {
+    insert_plan(conn, apply, &plan, &sub.def, 0)?;
+    advance(conn, apply, &sub.def)?;
+    Ok(apply)
+}
+
+/// The ticket a submit token made, if any.
+pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<ApplyId>> {
+    Ok(a::table
+        .filter(a::submit_token.eq(token))
+        .select(a::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Writes a plan's node rows (from position `offset` on) and assignments.
+fn insert_plan(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    plan: &Plan,
+    def: &ProcessDef,
+    offset: i32,
+) -> StoreResult<()> {
+    let at = now();
+    for (i, (planned, node)) in plan.nodes.iter().zip(&def.nodes).enumerate() {
+        let position = offset + i as i32;
         let node_status = match (planned.kind, planned.included) {
             (NodeKind::Submit, _) => status::DONE,
             (_, true) => status::WAITING,
@@ -216,7 +241,7 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
         let approve: ApproveId = diesel::insert_into(n::table)
             .values((
                 n::apply_id.eq(apply),
-                n::position.eq(position as i32),
+                n::position.eq(position),
                 n::node_key.eq(&planned.key),
                 n::name_en.eq(&node.name.en),
                 n::name_zh.eq(&node.name.zh),
@@ -264,17 +289,7 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
                 .execute(conn)?;
         }
     }
-    advance(conn, apply, &sub.def)?;
-    Ok(apply)
-}
-
-/// The ticket a submit token made, if any.
-pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<ApplyId>> {
-    Ok(a::table
-        .filter(a::submit_token.eq(token))
-        .select(a::id)
-        .first(conn)
-        .optional()?)
+    Ok(())
 }
 
 fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeDef> {
@@ -372,7 +387,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
 fn settle(conn: &mut DbConn, apply: ApplyId, node: &Approve, spec: &NodeDef) -> StoreResult<bool> {
     let assignments: Vec<ApproveUser> = au::table
         .filter(au::approve_id.eq(node.id))
-        .filter(au::status.ne(status::CANCELLED))
+        .filter(au::status.ne_all([status::CANCELLED, status::TRANSFERRED]))
         .order(au::position)
         .select(ApproveUser::as_select())
         .load(conn)?;
@@ -554,6 +569,8 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
 pub enum Action {
     Approve,
     Reject,
+    /// Reject for now: the applicant corrects the form and resubmits.
+    SendBack,
     /// Complete a task or review with its fields (and a review's outcome).
     Complete {
         values: Values,
@@ -566,6 +583,7 @@ impl Action {
         match self {
             Action::Approve => "approve",
             Action::Reject => "reject",
+            Action::SendBack => "send_back",
             Action::Complete { .. } => "done",
         }
     }
@@ -640,17 +658,17 @@ pub fn act(
         .first(conn)?;
     let spec = node_def(def, &node)?;
     match (&action, spec.kind) {
-        (Action::Approve | Action::Reject, NodeKind::Approval) => {}
+        (Action::Approve | Action::Reject | Action::SendBack, NodeKind::Approval) => {}
         (Action::Complete { .. }, NodeKind::Task | NodeKind::Review) => {}
         _ => return Err(StoreError::rule("", "errors.wrong_action")),
     }
-    if matches!(action, Action::Reject) && comment.trim().is_empty() {
+    if matches!(action, Action::Reject | Action::SendBack) && comment.trim().is_empty() {
         return Err(StoreError::rule("comment", "errors.comment_required"));
     }
     if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
         let others: Vec<ApproveUser> = au::table
             .filter(au::approve_id.eq(node.id))
-            .filter(au::status.ne(status::CANCELLED))
+            .filter(au::status.ne_all([status::CANCELLED, status::TRANSFERRED]))
             .order(au::position)
             .select(ApproveUser::as_select())
             .load(conn)?;
@@ -708,6 +726,7 @@ pub fn act(
     let event = match action {
         Action::Approve => "assignment.approved",
         Action::Reject => "assignment.rejected",
+        Action::SendBack => "assignment.sent_back",
         Action::Complete { .. } => "assignment.completed",
     };
     audit::record(
@@ -727,5 +746,265 @@ pub fn act(
     if settle(conn, ticket.id, &node, spec)? {
         advance(conn, ticket.id, def)?;
     }
+    Ok(ticket.id)
+}
+
+/// How long after urging the applicant may urge again.
+pub const URGE_INTERVAL_MINUTES: i64 = 60;
+
+/// The applicant withdraws a running ticket; everything still open is cancelled.
+pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<()> {
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    if ticket.applicant_id != actor {
+        return Err(StoreError::rule("", "errors.not_applicant"));
+    }
+    let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::RUNNING)))
+        .set(a::row_version.eq(a::row_version + 1))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::rule("", "errors.ticket_not_running"));
+    }
+    end(conn, apply, status::WITHDRAWN)?;
+    audit::record(
+        conn,
+        ticket_event(
+            Some(actor),
+            "ticket.withdrawn",
+            apply,
+            serde_json::json!({}),
+        ),
+    )
+}
+
+/// The applicant reminds the current assignees; at most once an hour.
+/// Returns who is reminded (for the notification).
+pub fn urge(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Vec<UserId>> {
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    if ticket.applicant_id != actor {
+        return Err(StoreError::rule("", "errors.not_applicant"));
+    }
+    if ticket.status != status::RUNNING {
+        return Err(StoreError::rule("", "errors.ticket_not_running"));
+    }
+    let at = now();
+    let earliest = at - chrono::Duration::minutes(URGE_INTERVAL_MINUTES);
+    let n = diesel::update(
+        a::table
+            .find(apply)
+            .filter(a::status.eq(status::RUNNING))
+            .filter(a::last_urged_at.is_null().or(a::last_urged_at.le(earliest))),
+    )
+    .set(a::last_urged_at.eq(at))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::rule("", "errors.urged_recently"));
+    }
+    let pending: Vec<UserId> = au::table
+        .filter(au::apply_id.eq(apply))
+        .filter(au::status.eq(status::PENDING))
+        .select(au::user_id)
+        .load(conn)?;
+    audit::record(
+        conn,
+        ticket_event(
+            Some(actor),
+            "ticket.urged",
+            apply,
+            serde_json::json!({ "reminded": pending.iter().map(|u| u.0).collect::<Vec<_>>() }),
+        ),
+    )?;
+    Ok(pending)
+}
+
+/// A comment on the ticket's timeline.
+pub fn comment(conn: &mut DbConn, apply: ApplyId, actor: UserId, text: &str) -> StoreResult<()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(StoreError::rule("comment", "errors.required"));
+    }
+    if text.chars().count() > 2000 {
+        return Err(StoreError::rule("comment", "errors.too_long"));
+    }
+    a::table.find(apply).select(a::id).first::<ApplyId>(conn)?;
+    audit::record(
+        conn,
+        ticket_event(
+            Some(actor),
+            "ticket.commented",
+            apply,
+            serde_json::json!({ "comment": text }),
+        ),
+    )
+}
+
+/// The applicant resubmits a sent-back ticket with corrected values: the
+/// ticket keeps its serial and history, and the flow is planned again after
+/// the nodes that ran before.
+pub fn resubmit(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    actor: UserId,
+    values: &Values,
+    def: &ProcessDef,
+) -> StoreResult<()> {
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    if ticket.applicant_id != actor {
+        return Err(StoreError::rule("", "errors.not_applicant"));
+    }
+    let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+    form.extend(values.clone());
+    let json = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
+    let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::SENT_BACK)))
+        .set((
+            a::status.eq(status::RUNNING),
+            a::form.eq(json),
+            a::finished_at.eq(None::<NaiveDateTime>),
+            a::row_version.eq(a::row_version + 1),
+            a::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::rule("", "errors.not_sent_back"));
+    }
+    let applicant: String = users::table
+        .find(actor)
+        .select(users::username)
+        .first(conn)?;
+    let business: Option<String> = match ticket.business_id {
+        Some(b) => Some(
+            crate::db::schema::businesses::table
+                .find(b)
+                .select(crate::db::schema::businesses::name)
+                .first(conn)?,
+        ),
+        None => None,
+    };
+    let plan = {
+        let dir = DbDirectory::new(conn, now());
+        let input = PlanInput {
+            def,
+            applicant: &applicant,
+            business: business.as_deref(),
+            values: &form,
+        };
+        let plan = plan::plan(&input, &dir);
+        dir.finish()?;
+        plan
+    };
+    let offset: Option<i32> = n::table
+        .filter(n::apply_id.eq(apply))
+        .select(diesel::dsl::max(n::position))
+        .first(conn)?;
+    insert_plan(conn, apply, &plan, def, offset.unwrap_or(0) + 1)?;
+    audit::record(
+        conn,
+        ticket_event(
+            Some(actor),
+            "ticket.resubmitted",
+            apply,
+            serde_json::json!({}),
+        ),
+    )?;
+    advance(conn, apply, def)
+}
+
+/// Hands a pending assignment to someone else (转交). The new person takes
+/// the same place in the node; the old assignment is kept as transferred.
+pub fn transfer(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    actor: UserId,
+    to: UserId,
+    comment: &str,
+) -> StoreResult<ApplyId> {
+    let mine: ApproveUser = au::table
+        .find(assignment)
+        .select(ApproveUser::as_select())
+        .first(conn)?;
+    let ticket: Apply = a::table
+        .find(mine.apply_id)
+        .select(Apply::as_select())
+        .first(conn)?;
+    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    if !acts_for(conn, actor, mine.user_id, kind)? {
+        return Err(StoreError::rule("", "errors.not_your_assignment"));
+    }
+    if to == mine.user_id {
+        return Err(StoreError::rule("to", "errors.transfer_to_self"));
+    }
+    let already: i64 = au::table
+        .filter(au::approve_id.eq(mine.approve_id))
+        .filter(au::user_id.eq(to))
+        .filter(au::status.eq_any([status::PENDING, status::DECIDED]))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Err(StoreError::rule("to", "errors.already_on_node"));
+    }
+    let running = diesel::update(
+        a::table
+            .find(ticket.id)
+            .filter(a::status.eq(status::RUNNING)),
+    )
+    .set(a::row_version.eq(a::row_version + 1))
+    .execute(conn)?;
+    if running == 0 {
+        return Err(StoreError::rule("", "errors.ticket_not_running"));
+    }
+    let at = now();
+    let moved = diesel::update(
+        au::table
+            .find(mine.id)
+            .filter(au::status.eq(status::PENDING)),
+    )
+    .set((
+        au::status.eq(status::TRANSFERRED),
+        au::acted_by.eq(actor),
+        au::decided_at.eq(at),
+        au::comment.eq(comment.trim()),
+    ))
+    .execute(conn)?;
+    if moved == 0 {
+        return Err(StoreError::rule("", "errors.already_decided"));
+    }
+    diesel::insert_into(au::table)
+        .values((
+            au::approve_id.eq(mine.approve_id),
+            au::apply_id.eq(mine.apply_id),
+            au::position.eq(mine.position),
+            au::user_id.eq(to),
+            au::status.eq(status::PENDING),
+            au::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    let target: String = users::table
+        .find(to)
+        .select(users::display_name)
+        .first(conn)?;
+    let node_key: String = n::table
+        .find(mine.approve_id)
+        .select(n::node_key)
+        .first(conn)?;
+    audit::record(
+        conn,
+        Audit {
+            on_behalf_of: (actor != mine.user_id).then_some(mine.user_id),
+            ..ticket_event(
+                Some(actor),
+                "assignment.transferred",
+                ticket.id,
+                serde_json::json!({ "node": node_key, "to": target, "comment": comment.trim() }),
+            )
+        },
+    )?;
     Ok(ticket.id)
 }

@@ -73,6 +73,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))
         .route("/tickets", web::get().to(ticket::mine))
         .route("/tickets/{id}", web::get().to(ticket::show))
+        .route("/tickets/{id}", web::post().to(ticket::ticket_action))
+        .route("/tickets/{id}/resubmit", web::post().to(ticket::resubmit))
         .route(
             "/tickets/{id}/assignments/{assignment}",
             web::post().to(ticket::act),

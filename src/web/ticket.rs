@@ -68,6 +68,8 @@ pub struct EventLine {
 struct TicketPage {
     ctx: Ctx,
     view: TicketView,
+    /// The submit form again, for the applicant of a sent-back ticket.
+    resubmit: Vec<FieldView>,
     fields: Vec<ShownField>,
     diagram: String,
     actions: Vec<ActionView>,
@@ -75,6 +77,17 @@ struct TicketPage {
 }
 
 impl TicketPage {
+    fn is_applicant(&self) -> bool {
+        self.ctx
+            .user
+            .as_ref()
+            .is_some_and(|u| u.id == self.view.apply.applicant_id)
+    }
+
+    fn is_running(&self) -> bool {
+        self.view.apply.status == status::RUNNING
+    }
+
     fn status_label(&self) -> String {
         self.ctx
             .t(&format!("ticket_status.{}", self.view.apply.status))
@@ -162,14 +175,27 @@ fn event_text(
         "batch" => format!(" · {}", lang.t("timeline.in_batch")),
         _ => String::new(),
     };
+    let to = detail
+        .get("to")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default();
     let key = format!("timeline.{}", e.action.replace('.', "_"));
     format!(
         "{}{channel}",
-        lang.tf(&key, &[("who", &who), ("node", &node)])
+        lang.tf(&key, &[("who", &who), ("node", &node), ("to", to)])
     )
 }
 
 fn page(ctx: Ctx, l: Loaded, errors: HashMap<ApproveUserId, ShownAgain>) -> TicketPage {
+    page_with(ctx, l, errors, BTreeMap::new())
+}
+
+fn page_with(
+    ctx: Ctx,
+    l: Loaded,
+    errors: HashMap<ApproveUserId, ShownAgain>,
+    resubmit_errors: BTreeMap<String, FieldError>,
+) -> TicketPage {
     let lang = ctx.lang;
     let zh = lang == Lang::ZhCn;
     let values: Values = serde_json::from_str(&l.view.apply.form).unwrap_or_default();
@@ -263,9 +289,26 @@ fn page(ctx: Ctx, l: Loaded, errors: HashMap<ApproveUserId, ShownAgain>) -> Tick
             }
         })
         .collect();
+    let applicant = ctx
+        .user
+        .as_ref()
+        .is_some_and(|u| u.id == l.view.apply.applicant_id);
+    let resubmit = if applicant && l.view.apply.status == status::SENT_BACK {
+        let submit: Vec<&FieldDef> = l
+            .def
+            .nodes
+            .first()
+            .map(|n| n.fields.iter().collect())
+            .unwrap_or_default();
+        let raw = crate::flow::form::raw_from_values(&submit, &values);
+        views(lang, &submit, &raw, &resubmit_errors, &l.resources)
+    } else {
+        Vec::new()
+    };
     TicketPage {
         ctx,
         view: l.view,
+        resubmit,
         fields,
         diagram,
         actions,
@@ -367,6 +410,36 @@ pub async fn act(
         .node(&node_key)
         .cloned()
         .ok_or(AppError::NotFound)?;
+    if intent == "transfer" {
+        let target = pick(&pairs, "to").to_string();
+        let Ok(target) = crate::domain::Username::parse(&target) else {
+            return refuse(
+                ctx,
+                loaded,
+                BTreeMap::new(),
+                Some(lang.t("errors.unknown_user").into_owned()),
+            );
+        };
+        let note = comment.clone();
+        let result = state
+            .db
+            .write(move |c| {
+                let to = crate::store::users::resolve(c, "to", &target)?;
+                tickets::transfer(c, assignment, me, to, &note)
+            })
+            .await;
+        return match result {
+            Ok(_) => {
+                ctx.flash(FlashKind::Success, ctx.t("flash.transferred"));
+                Ok(see_other(&format!("/tickets/{id}")))
+            }
+            Err(crate::store::StoreError::Rule { key, .. }) => {
+                let message = lang.t(key).into_owned();
+                refuse(ctx, loaded, BTreeMap::new(), Some(message))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
     let action = match (intent.as_str(), node.kind) {
         ("approve", NodeKind::Approval) => Action::Approve,
         ("reject", NodeKind::Approval) => {
@@ -379,6 +452,17 @@ pub async fn act(
                 );
             }
             Action::Reject
+        }
+        ("send_back", NodeKind::Approval) => {
+            if comment.trim().is_empty() {
+                return refuse(
+                    ctx,
+                    loaded,
+                    BTreeMap::new(),
+                    Some(lang.t("errors.comment_required").into_owned()),
+                );
+            }
+            Action::SendBack
         }
         ("complete", NodeKind::Task | NodeKind::Review) => {
             let fields: Vec<FieldDef> = node.fields.clone();
@@ -441,6 +525,7 @@ pub async fn act(
             let key = match intent.as_str() {
                 "approve" => "flash.approved",
                 "reject" => "flash.rejected",
+                "send_back" => "flash.sent_back",
                 _ => "flash.completed",
             };
             ctx.flash(FlashKind::Success, ctx.t(key));
@@ -558,4 +643,95 @@ pub async fn batch(
         text,
     );
     Ok(see_other("/inbox"))
+}
+
+/// Withdraw, urge or comment: the ticket-level actions (`intent`).
+pub async fn ticket_action(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
+    let id = ApplyId(path.into_inner());
+    // Only people who may see the ticket may act on it.
+    state
+        .db
+        .read(move |c| load(c, id, me, admin))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let intent = pick(&pairs, "intent").to_string();
+    let text = pick(&pairs, "comment").to_string();
+    let (outcome, key) = match intent.as_str() {
+        "withdraw" => (
+            state.db.write(move |c| tickets::withdraw(c, id, me)).await,
+            "flash.withdrawn",
+        ),
+        "urge" => (
+            state
+                .db
+                .write(move |c| tickets::urge(c, id, me).map(|_| ()))
+                .await,
+            "flash.urged",
+        ),
+        "comment" => (
+            state
+                .db
+                .write(move |c| tickets::comment(c, id, me, &text))
+                .await,
+            "flash.commented",
+        ),
+        _ => return Err(AppError::BadRequest(format!("ticket action {intent}"))),
+    };
+    ctx.flash_outcome(outcome, key)?;
+    Ok(see_other(&format!("/tickets/{id}")))
+}
+
+/// The applicant sends a sent-back ticket again with corrected values.
+pub async fn resubmit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
+    let id = ApplyId(path.into_inner());
+    let loaded = state
+        .db
+        .read(move |c| load(c, id, me, admin))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let fields: Vec<FieldDef> = loaded
+        .def
+        .nodes
+        .first()
+        .map(|n| n.fields.clone())
+        .unwrap_or_default();
+    let raw = raw_map(&pairs);
+    let parsed = state
+        .db
+        .read(move |c| {
+            let lookup = DbLookup::new(c);
+            let refs: Vec<&FieldDef> = fields.iter().collect();
+            Ok(parse_form(&refs, &raw, &lookup))
+        })
+        .await?;
+    let values = match parsed {
+        Ok(values) => values,
+        Err(errors) => {
+            return render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &page_with(ctx, loaded, HashMap::new(), errors),
+            );
+        }
+    };
+    let def = loaded.def.clone();
+    let outcome = state
+        .db
+        .write(move |c| tickets::resubmit(c, id, me, &values, &def))
+        .await;
+    ctx.flash_outcome(outcome, "flash.resubmitted")?;
+    Ok(see_other(&format!("/tickets/{id}")))
 }

@@ -547,3 +547,319 @@ async fn rejecting_needs_a_comment_and_ends_the_ticket() {
     assert_eq!(ticket(&app, id).status, "rejected");
     assert_eq!(page.text("#ticket-status").as_deref(), Some("Rejected"));
 }
+
+async fn people_for_any_node(app: &TestApp) {
+    app.create_user("admin", true);
+    app.create_user("applicant", false);
+    for i in 1..=6 {
+        app.create_user(&format!("approver{i}"), false);
+    }
+}
+
+async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
+    let b = TestApp::browser();
+    sign_in_as(app, &b, username, PASSWORD).await;
+    b
+}
+
+#[actix_web::test]
+async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_so() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let id = any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver1").await;
+    let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
+    let stranger = browser_for(&app, "approver2").await;
+    let refused = post_from(
+        &app,
+        &stranger,
+        &format!("/tickets/{id}"),
+        &[("intent", "withdraw")],
+    )
+    .await;
+    assert_eq!(
+        refused.flash().as_deref(),
+        Some("Only the applicant can do this.")
+    );
+
+    let applicant = browser_for(&app, "applicant").await;
+    let page = post_from(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}"),
+        &[("intent", "withdraw")],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("The ticket was withdrawn."));
+    assert_eq!(ticket(&app, id).status, "withdrawn");
+    assert_eq!(page.count("#applicant-actions"), 0);
+
+    let late = post_from(&app, &approver, &action, &[("intent", "approve")]).await;
+    assert_eq!(
+        late.flash().as_deref(),
+        Some("This has already been decided; nothing was changed.")
+    );
+    assert_eq!(
+        get(&approver, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+}
+
+#[actix_web::test]
+async fn an_approval_racing_a_withdrawal_has_exactly_one_outcome() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    for _ in 0..3 {
+        let id = any_node_ticket(&app).await;
+        let approver = browser_for(&app, "approver1").await;
+        let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
+        let applicant = browser_for(&app, "applicant").await;
+        let ticket_path = format!("/tickets/{id}");
+        let (a, w) = tokio::join!(
+            post_from(&app, &approver, &action, &[("intent", "approve")]),
+            post_from(&app, &applicant, &ticket_path, &[("intent", "withdraw")])
+        );
+        let state = ticket(&app, id).status;
+        match state.as_str() {
+            "finished" => assert_eq!(
+                w.flash().as_deref(),
+                Some(
+                    "This ticket is no longer running (finished, rejected or withdrawn); nothing was changed."
+                )
+            ),
+            "withdrawn" => assert_ne!(a.flash().as_deref(), Some("Approved.")),
+            other => panic!("unexpected state {other}"),
+        }
+        let approvals: i64 = app.query(move |c| {
+            approve_users::table
+                .filter(approve_users::apply_id.eq(ApplyId(id)))
+                .filter(approve_users::decision.eq("approve"))
+                .count()
+                .get_result(c)
+        });
+        assert_eq!(approvals, i64::from(state == "finished"));
+    }
+}
+
+#[actix_web::test]
+async fn urging_reminds_the_current_people_once_an_hour() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let id = any_node_ticket(&app).await;
+    let applicant = browser_for(&app, "applicant").await;
+
+    let page = post_from(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}"),
+        &[("intent", "urge")],
+    )
+    .await;
+    assert_eq!(
+        page.flash().as_deref(),
+        Some("The people it waits for were reminded.")
+    );
+    let again = post_from(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}"),
+        &[("intent", "urge")],
+    )
+    .await;
+    assert_eq!(
+        again.flash().as_deref(),
+        Some("You reminded them less than an hour ago; try again later.")
+    );
+
+    let urged: Vec<String> = app.query(move |c| {
+        audit_events::table
+            .filter(audit_events::apply_id.eq(id))
+            .filter(audit_events::action.eq("ticket.urged"))
+            .select(audit_events::detail)
+            .load(c)
+    });
+    assert_eq!(urged.len(), 1);
+    let reminded: serde_json::Value = serde_json::from_str(&urged[0]).unwrap();
+    assert_eq!(reminded["reminded"].as_array().unwrap().len(), 6);
+}
+
+#[actix_web::test]
+async fn anyone_on_a_ticket_may_comment_and_the_comment_shows_on_the_timeline() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let id = any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver4").await;
+
+    let empty = post_from(
+        &app,
+        &approver,
+        &format!("/tickets/{id}"),
+        &[("intent", "comment"), ("comment", "  ")],
+    )
+    .await;
+    assert_eq!(empty.flash().as_deref(), Some("This field is required."));
+    let page = post_from(
+        &app,
+        &approver,
+        &format!("/tickets/{id}"),
+        &[("intent", "comment"), ("comment", "Which model?")],
+    )
+    .await;
+
+    assert_eq!(page.flash().as_deref(), Some("Comment added."));
+    let last = page.texts("#timeline li").pop().unwrap();
+    assert!(
+        last.contains("approver4 Person commented") && last.contains("Which model?"),
+        "{last}"
+    );
+}
+
+#[actix_web::test]
+async fn a_sent_back_ticket_is_corrected_and_resubmitted_keeping_its_history() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let id = any_node_ticket(&app).await;
+    let serial = ticket(&app, id).serial;
+    let approver = browser_for(&app, "approver2").await;
+    let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
+    let page = post_from(
+        &app,
+        &approver,
+        &action,
+        &[
+            ("intent", "send_back"),
+            ("comment", "Which laptop exactly?"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Sent back to the applicant."));
+    assert_eq!(ticket(&app, id).status, "sent_back");
+
+    let applicant = browser_for(&app, "applicant").await;
+    let page = get(&applicant, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(
+        page.attr("#resubmit-form [name=what]", "value").as_deref(),
+        Some("A new laptop")
+    );
+    let refused = post_from(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}/resubmit"),
+        &[("what", "")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused.field_error("what").as_deref(),
+        Some("This field is required.")
+    );
+    let page = post_from(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}/resubmit"),
+        &[("what", "A 14-inch laptop")],
+    )
+    .await;
+    assert_eq!(
+        page.flash().as_deref(),
+        Some("Resubmitted; the flow starts again.")
+    );
+
+    let again = ticket(&app, id);
+    assert_eq!(
+        (again.status.as_str(), again.serial.as_str()),
+        ("running", serial.as_str())
+    );
+    let values: Values = serde_json::from_str(&again.form).unwrap();
+    assert_eq!(values["what"], "A 14-inch laptop");
+    assert_eq!(
+        get(&approver, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        1
+    );
+    let timeline = page.texts("#timeline li");
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("sent Approve back to the applicant")
+                && l.contains("Which laptop exactly?")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("applicant Person resubmitted the ticket")),
+        "{timeline:?}"
+    );
+}
+
+#[actix_web::test]
+async fn an_assignment_is_handed_over_and_the_new_person_decides() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    app.create_user("deputy", false);
+    let id = any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver5").await;
+    let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
+
+    let refused = post_from(
+        &app,
+        &approver,
+        &action,
+        &[("intent", "transfer"), ("to", "nobody")],
+    )
+    .await;
+    assert_eq!(
+        refused.form_error().as_deref(),
+        Some("This person does not exist or is deactivated.")
+    );
+    let refused = post_from(
+        &app,
+        &approver,
+        &action,
+        &[("intent", "transfer"), ("to", "approver6")],
+    )
+    .await;
+    assert_eq!(
+        refused.form_error().as_deref(),
+        Some("This person already handles this step.")
+    );
+    let page = post_from(
+        &app,
+        &approver,
+        &action,
+        &[
+            ("intent", "transfer"),
+            ("to", "deputy"),
+            ("comment", "On holiday"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Handed over."));
+    assert_eq!(
+        get(&approver, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+
+    let deputy = browser_for(&app, "deputy").await;
+    let page = approve_first(&app, &deputy, id).await;
+    assert_eq!(page.flash().as_deref(), Some("Approved."));
+    assert_eq!(ticket(&app, id).status, "finished");
+    let timeline = page.texts("#timeline li");
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("approver5 Person handed Approve over to deputy Person")),
+        "{timeline:?}"
+    );
+}
+
+async fn approve_first(app: &TestApp, browser: &reqwest::Client, id: i32) -> Page {
+    let action = action_path(&get(browser, &app.url(&format!("/tickets/{id}"))).await);
+    post_from(app, browser, &action, &[("intent", "approve")]).await
+}
