@@ -115,9 +115,26 @@ pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Inbox
         .collect())
 }
 
-/// How many assignments wait for `me` (and those I stand in for).
+/// How many assignments wait for `me` (and those I stand in for), counted
+/// through the inbox index without loading them.
 pub fn inbox_count(conn: &mut DbConn, me: UserId) -> StoreResult<i64> {
-    Ok(inbox(conn, me, 1000)?.len() as i64)
+    let mut total: i64 = au::table
+        .filter(au::user_id.eq(me))
+        .filter(au::status.eq(status::PENDING))
+        .count()
+        .get_result(conn)?;
+    for (from, kind) in delegators(conn, me)? {
+        let mut q = au::table
+            .inner_join(a::table)
+            .filter(au::user_id.eq(from))
+            .filter(au::status.eq(status::PENDING))
+            .into_boxed();
+        if let Some(kind) = kind {
+            q = q.filter(a::kind.eq(kind));
+        }
+        total += q.count().get_result::<i64>(conn)?;
+    }
+    Ok(total)
 }
 
 /// Tickets `me` filed, newest first.
@@ -227,4 +244,65 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+/// Filters of the admins' ticket list; `None` means any.
+#[derive(Debug, Default, Clone)]
+pub struct Search {
+    pub service: Option<crate::db::ids::ServiceId>,
+    pub status: Option<String>,
+    pub business: Option<crate::db::ids::BusinessId>,
+    pub applicant: Option<UserId>,
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+/// A ticket in the admins' list.
+#[derive(Debug, Clone)]
+pub struct ListedTicket {
+    pub apply: Apply,
+    pub service: String,
+    pub applicant: Person,
+    pub business: Option<String>,
+}
+
+/// Tickets matching `search`, newest first, at most `limit`.
+pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec<ListedTicket>> {
+    use crate::db::schema::{businesses as b, services as s};
+    let mut q = a::table
+        .inner_join(s::table)
+        .left_join(b::table.on(a::business_id.eq(b::id.nullable())))
+        .order(a::id.desc())
+        .select((Apply::as_select(), s::name_en, b::name.nullable()))
+        .into_boxed();
+    if let Some(v) = search.service {
+        q = q.filter(a::service_id.eq(v));
+    }
+    if let Some(v) = &search.status {
+        q = q.filter(a::status.eq(v.clone()));
+    }
+    if let Some(v) = search.business {
+        q = q.filter(a::business_id.eq(v));
+    }
+    if let Some(v) = search.applicant {
+        q = q.filter(a::applicant_id.eq(v));
+    }
+    if let Some(v) = search.from {
+        q = q.filter(a::created_at.ge(v));
+    }
+    if let Some(v) = search.until {
+        q = q.filter(a::created_at.lt(v));
+    }
+    let rows: Vec<(Apply, String, Option<String>)> = q.limit(limit).load(conn)?;
+    let ids: Vec<UserId> = rows.iter().map(|r| r.0.applicant_id).collect();
+    let people = people_by_id(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|(apply, service, business)| ListedTicket {
+            applicant: people.get(&apply.applicant_id).cloned().unwrap_or_default(),
+            apply,
+            service,
+            business,
+        })
+        .collect())
 }

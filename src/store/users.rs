@@ -17,6 +17,8 @@ use crate::i18n::Lang;
 #[derive(Debug, Clone)]
 pub struct SessionUser {
     pub id: UserId,
+    /// Assignments waiting for them (and those they stand in for).
+    pub inbox: i64,
     pub username: String,
     pub display_name: String,
     pub language: Option<Lang>,
@@ -71,8 +73,10 @@ pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<Session
         return Ok(None);
     };
     let is_admin = is_admin(conn, id)?;
+    let inbox = super::ticket_views::inbox_count(conn, id)?;
     Ok(Some(SessionUser {
         id: user.id,
+        inbox,
         language: user.language.as_deref().and_then(Lang::parse),
         username: user.username,
         display_name: user.display_name,
@@ -276,7 +280,11 @@ pub fn set_active(conn: &mut DbConn, id: UserId, active: bool, actor: UserId) ->
     } else {
         "user.deactivated"
     };
-    audit::record(conn, Audit::web(actor, action, "user", id.0))
+    audit::record(conn, Audit::web(actor, action, "user", id.0))?;
+    if !active {
+        reassign_to_manager(conn, &user, actor)?;
+    }
+    Ok(())
 }
 
 /// How a person is shown in lists and person fields.
@@ -334,4 +342,40 @@ pub fn role_codes(conn: &mut DbConn, id: UserId) -> StoreResult<Vec<String>> {
         .select(roles::code)
         .distinct()
         .load(conn)?)
+}
+
+/// Moves a deactivated person's open assignments to their manager (if they
+/// have an active one), with an audit event on each ticket.
+fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<()> {
+    use crate::db::schema::approve_users as au;
+    use crate::store::tickets::status;
+    let Some(manager) = user.manager_id else {
+        return Ok(());
+    };
+    let manager_active: bool = users::table
+        .find(manager)
+        .select(users::active)
+        .first(conn)?;
+    if !manager_active {
+        return Ok(());
+    }
+    let open: Vec<(crate::db::ids::ApproveUserId, crate::db::ids::ApplyId)> = au::table
+        .filter(au::user_id.eq(user.id))
+        .filter(au::status.eq_any([status::PENDING, status::WAITING]))
+        .select((au::id, au::apply_id))
+        .load(conn)?;
+    for (assignment, apply) in open {
+        diesel::update(au::table.find(assignment))
+            .set(au::user_id.eq(manager))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            Audit {
+                apply_id: Some(apply.0),
+                ..Audit::web(actor, "assignment.reassigned", "apply", apply.0)
+            }
+            .with_detail(serde_json::json!({ "from": user.username, "to_id": manager.0 })),
+        )?;
+    }
+    Ok(())
 }

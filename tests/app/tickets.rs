@@ -863,3 +863,227 @@ async fn approve_first(app: &TestApp, browser: &reqwest::Client, id: i32) -> Pag
     let action = action_path(&get(browser, &app.url(&format!("/tickets/{id}"))).await);
     post_from(app, browser, &action, &[("intent", "approve")]).await
 }
+
+#[actix_web::test]
+async fn admins_filter_all_tickets_and_export_them_as_csv() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let first = any_node_ticket(&app).await;
+    let second = any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver1").await;
+    approve_first(&app, &approver, first).await;
+    let admin = browser_for(&app, "admin").await;
+
+    let all = get(&admin, &app.url("/admin/tickets")).await;
+    assert_eq!(all.count("table.all-tickets tbody tr"), 2);
+    let running = get(&admin, &app.url("/admin/tickets?status=running")).await;
+    assert_eq!(
+        running.attrs("table.all-tickets tbody tr", "data-serial"),
+        vec![ticket(&app, second).serial]
+    );
+    let nobody = get(&admin, &app.url("/admin/tickets?applicant=approver1")).await;
+    assert_eq!(nobody.count("table.all-tickets tbody tr"), 0);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let dated = get(
+        &admin,
+        &app.url(&format!(
+            "/admin/tickets?from={today}&until={today}&applicant=applicant"
+        )),
+    )
+    .await;
+    assert_eq!(dated.count("table.all-tickets tbody tr"), 2);
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(
+        get(&admin, &app.url(&format!("/admin/tickets?from={tomorrow}")))
+            .await
+            .count("table.all-tickets tbody tr"),
+        0
+    );
+
+    let csv_link = running.attr("#csv", "href").unwrap();
+    let res = admin.get(app.url(&csv_link)).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let body = res.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "serial,title,service,kind,status,applicant,business,created_at,finished_at,outcome"
+    );
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[1].starts_with(&format!(
+            "{},A new laptop,Quick approval,request,running,applicant,,",
+            ticket(&app, second).serial
+        )),
+        "{}",
+        lines[1]
+    );
+
+    let applicant = browser_for(&app, "applicant").await;
+    assert_eq!(
+        get(&applicant, &app.url("/admin/tickets")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        applicant
+            .get(app.url("/admin/tickets.csv"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[actix_web::test]
+async fn the_inbox_count_shows_in_the_navigation() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    any_node_ticket(&app).await;
+    any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver2").await;
+    assert_eq!(
+        get(&approver, &app.url("/"))
+            .await
+            .text("#inbox-count")
+            .as_deref(),
+        Some("2")
+    );
+    let applicant = browser_for(&app, "applicant").await;
+    assert_eq!(
+        get(&applicant, &app.url("/")).await.count("#inbox-count"),
+        0
+    );
+}
+
+#[actix_web::test]
+async fn a_deactivated_persons_pending_assignments_move_to_their_manager() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let boss = app.create_user("boss", false);
+    let id = any_node_ticket(&app).await;
+    let leaver: UserId = app.query(|c| {
+        users::table
+            .filter(users::username.eq("approver3"))
+            .select(users::id)
+            .first(c)
+    });
+    app.db
+        .write_sync(|c| {
+            use countersign::store::users::{UserInput, update};
+            let input = UserInput {
+                display_name: countersign::domain::Name::parse("Leaver").unwrap(),
+                email: countersign::domain::Email::parse("leaver@example.com").unwrap(),
+                manager_id: Some(boss),
+                language: None,
+            };
+            update(c, leaver, &input, leaver)
+        })
+        .unwrap();
+    let admin = browser_for(&app, "admin").await;
+
+    let page = post_from(
+        &app,
+        &admin,
+        &format!("/admin/users/{leaver}/deactivate"),
+        &[],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("The person was deactivated."));
+
+    let boss_browser = browser_for(&app, "boss").await;
+    assert_eq!(
+        get(&boss_browser, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        1
+    );
+    let moved: i64 = app.query(move |c| {
+        approve_users::table
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approve_users::user_id.eq(leaver))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(moved, 0);
+    let timeline = get(&admin, &app.url(&format!("/tickets/{id}")))
+        .await
+        .texts("#timeline li");
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l
+                .contains("A deactivated person's part moved to their manager (by admin Person)")),
+        "{timeline:?}"
+    );
+}
+
+#[actix_web::test]
+async fn after_a_delegation_ends_the_stand_in_can_no_longer_act() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    app.create_user("standin", false);
+    let id = any_node_ticket(&app).await;
+    let (from, to): (UserId, UserId) = app.query(|c| {
+        let a = users::table
+            .filter(users::username.eq("approver1"))
+            .select(users::id)
+            .first(c)?;
+        let b = users::table
+            .filter(users::username.eq("standin"))
+            .select(users::id)
+            .first(c)?;
+        Ok((a, b))
+    });
+    let now = countersign::store::now();
+    let past = countersign::store::delegations::DelegationInput {
+        from,
+        to,
+        starts_at: now - chrono::Duration::days(3),
+        ends_at: now - chrono::Duration::days(1),
+        kind: None,
+        note: String::new(),
+    };
+    app.db
+        .write_sync(|c| countersign::store::delegations::create(c, &past, from))
+        .unwrap();
+    let standin = browser_for(&app, "standin").await;
+    assert_eq!(
+        get(&standin, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+    assert_eq!(
+        get(&standin, &app.url(&format!("/tickets/{id}")))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A current window makes the same assignment theirs to decide, "for" the owner.
+    let current = countersign::store::delegations::DelegationInput {
+        starts_at: now - chrono::Duration::hours(1),
+        ends_at: now + chrono::Duration::days(1),
+        ..past
+    };
+    app.db
+        .write_sync(|c| countersign::store::delegations::create(c, &current, from))
+        .unwrap();
+    let inbox = get(&standin, &app.url("/inbox")).await;
+    assert_eq!(
+        inbox.text("table.inbox .badge.for").as_deref(),
+        Some("for approver1 Person")
+    );
+    let page = approve_first(&app, &standin, id).await;
+    assert_eq!(page.flash().as_deref(), Some("Approved."));
+    let decided: ApproveUser = app.query(move |c| {
+        approve_users::table
+            .filter(approve_users::decision.eq("approve"))
+            .select(ApproveUser::as_select())
+            .first(c)
+    });
+    assert_eq!((decided.user_id, decided.acted_by), (from, Some(to)));
+}

@@ -9,6 +9,7 @@ pub mod delegations;
 pub mod resources;
 pub mod roles;
 pub mod services;
+pub mod tickets;
 pub mod users;
 
 use actix_web::{HttpResponse, web};
@@ -101,7 +102,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/resources/{id}/delete",
             web::post().to(resources::delete),
-        );
+        )
+        .route("/admin/tickets", web::get().to(tickets::list))
+        .route("/admin/tickets.csv", web::get().to(tickets::csv));
 }
 
 async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {

@@ -1,0 +1,191 @@
+//! Admin: every ticket, filtered by service, status, business, applicant
+//! and date range, and the same list as CSV.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+
+use crate::db::ids::{BusinessId, ServiceId};
+use crate::domain::Username;
+use crate::store::ticket_views::{self, ListedTicket, Search};
+use crate::store::{businesses, services, users};
+use crate::web::ctx::Ctx;
+use crate::web::forms::SelectOption;
+use crate::web::{AppError, AppState, render};
+
+/// The filter as typed; unparsable values filter nothing out.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    business: String,
+    #[serde(default)]
+    applicant: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+}
+
+impl Filter {
+    fn query_string(&self) -> String {
+        serde_html_form::to_string([
+            ("service", &self.service),
+            ("status", &self.status),
+            ("business", &self.business),
+            ("applicant", &self.applicant),
+            ("from", &self.from),
+            ("until", &self.until),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+pub const STATUSES: [&str; 5] = ["running", "finished", "rejected", "withdrawn", "sent_back"];
+
+async fn find(
+    state: &AppState,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<ListedTicket>, AppError> {
+    let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+    let mut search = Search {
+        service: filter.service.trim().parse().ok().map(ServiceId),
+        status: STATUSES
+            .iter()
+            .find(|s| **s == filter.status.trim())
+            .map(|s| s.to_string()),
+        business: filter.business.trim().parse().ok().map(BusinessId),
+        applicant: None,
+        from: date(&filter.from).and_then(|d| d.and_hms_opt(0, 0, 0)),
+        // "Until" includes that whole day.
+        until: date(&filter.until)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t + Duration::days(1)),
+    };
+    let applicant = Username::parse(&filter.applicant).ok();
+    Ok(state
+        .db
+        .read(move |c| {
+            if let Some(u) = applicant {
+                // An unknown applicant matches nobody.
+                search.applicant =
+                    Some(users::active_id(c, &u)?.unwrap_or(crate::db::ids::UserId(0)));
+            }
+            ticket_views::search(c, &search, limit)
+        })
+        .await?)
+}
+
+#[derive(Template)]
+#[template(path = "admin/tickets.html")]
+struct ListPage {
+    ctx: Ctx,
+    rows: Vec<ListedTicket>,
+    filter: Filter,
+    services: Vec<SelectOption>,
+    businesses: Vec<SelectOption>,
+    csv: String,
+}
+
+impl ListPage {
+    fn statuses(&self) -> Vec<SelectOption> {
+        STATUSES
+            .iter()
+            .map(|s| SelectOption::new(s, self.ctx.t(&format!("ticket_status.{s}"))))
+            .collect()
+    }
+}
+
+pub async fn list(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: web::Query<Filter>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let filter = query.into_inner();
+    let rows = find(&state, &filter, 500).await?;
+    let lang = ctx.lang;
+    let (services, businesses) = state
+        .db
+        .read(move |c| {
+            let s = services::list(c, true)?
+                .into_iter()
+                .map(|r| SelectOption::new(r.service.id, r.service.name(&lang)))
+                .collect();
+            let b = businesses::list(c)?
+                .into_iter()
+                .map(|b| SelectOption::new(b.id, b.name))
+                .collect();
+            Ok((s, b))
+        })
+        .await?;
+    let csv = format!("/admin/tickets.csv?{}", filter.query_string());
+    render(&ListPage {
+        ctx,
+        rows,
+        filter,
+        services,
+        businesses,
+        csv,
+    })
+}
+
+/// Quotes a CSV cell when needed, and defuses cells a spreadsheet would
+/// run as a formula.
+fn cell(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+pub async fn csv(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: web::Query<Filter>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let rows = find(&state, &query.into_inner(), 100_000).await?;
+    let mut out = String::from(
+        "serial,title,service,kind,status,applicant,business,created_at,finished_at,outcome\r\n",
+    );
+    for r in rows {
+        let a = &r.apply;
+        let line = [
+            cell(&a.serial),
+            cell(&a.title),
+            cell(&r.service),
+            cell(&a.kind),
+            cell(&a.status),
+            cell(&r.applicant.username),
+            cell(r.business.as_deref().unwrap_or_default()),
+            a.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            a.finished_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            cell(a.outcome.as_deref().unwrap_or_default()),
+        ]
+        .join(",");
+        out.push_str(&line);
+        out.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"tickets.csv\"",
+        ))
+        .body(out))
+}
