@@ -296,5 +296,14 @@ fn main() -> anyhow::Result<()> {
             server.rss_kib(),
         );
     });
+    drop(server);
+    if let Some((server, name)) = database_url
+        .rsplit_once('/')
+        .filter(|_| database_url.starts_with("postgres"))
+    {
+        let mut conn = PgConnection::establish(&format!("{server}/postgres"))?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)?;
+    }
     Ok(())
 }

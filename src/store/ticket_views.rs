@@ -306,3 +306,64 @@ pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec
         })
         .collect())
 }
+
+/// One decision `me` took (for myself or for someone I stood in for).
+#[derive(Debug, Clone)]
+pub struct HandledRow {
+    pub apply: ApplyId,
+    pub serial: String,
+    pub title: String,
+    pub node_en: String,
+    pub node_zh: String,
+    pub decision: String,
+    pub for_person: Option<Person>,
+    pub at: Option<NaiveDateTime>,
+}
+
+type HandledTuple = (
+    ApplyId,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    UserId,
+    Option<NaiveDateTime>,
+);
+
+/// What `me` decided, newest first ("handled by me").
+pub fn handled(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<HandledRow>> {
+    let rows: Vec<HandledTuple> = au::table
+        .inner_join(a::table)
+        .inner_join(n::table)
+        .filter(au::acted_by.eq(me))
+        .filter(au::decision.ne_all(["submit", "auto"]))
+        .order(au::decided_at.desc())
+        .limit(limit)
+        .select((
+            a::id,
+            a::serial,
+            a::title,
+            n::name_en,
+            n::name_zh,
+            au::decision,
+            au::user_id,
+            au::decided_at,
+        ))
+        .load(conn)?;
+    let ids: Vec<UserId> = rows.iter().map(|r| r.6).collect();
+    let people = people_by_id(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| HandledRow {
+            apply: r.0,
+            serial: r.1,
+            title: r.2,
+            node_en: r.3,
+            node_zh: r.4,
+            decision: r.5.unwrap_or_default(),
+            for_person: (r.6 != me).then(|| people.get(&r.6).cloned().unwrap_or_default()),
+            at: r.7,
+        })
+        .collect())
+}

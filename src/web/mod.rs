@@ -68,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/services/{id}", web::post().to(tickets::post))
         .route("/inbox", web::get().to(ticket::inbox))
         .route("/inbox", web::post().to(ticket::batch))
+        .route("/handled", web::get().to(ticket::handled))
         .route("/access", web::get().to(access::mine))
         .route("/admin/grants", web::get().to(access::all))
         .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))

@@ -735,3 +735,19 @@ pub async fn resubmit(
     ctx.flash_outcome(outcome, "flash.resubmitted")?;
     Ok(see_other(&format!("/tickets/{id}")))
 }
+
+#[derive(Template)]
+#[template(path = "tickets/handled.html")]
+struct HandledPage {
+    ctx: Ctx,
+    rows: Vec<ticket_views::HandledRow>,
+}
+
+pub async fn handled(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let rows = state
+        .db
+        .read(move |c| ticket_views::handled(c, me, 200))
+        .await?;
+    render(&HandledPage { ctx, rows })
+}

@@ -1087,3 +1087,61 @@ async fn after_a_delegation_ends_the_stand_in_can_no_longer_act() {
     });
     assert_eq!((decided.user_id, decided.acted_by), (from, Some(to)));
 }
+
+#[actix_web::test]
+async fn handled_by_me_lists_my_decisions_and_those_i_took_for_others() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let first = any_node_ticket(&app).await;
+    any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver1").await;
+    approve_first(&app, &approver, first).await;
+
+    let page = get(&approver, &app.url("/handled")).await;
+
+    assert_eq!(
+        page.attrs("table.handled tbody tr", "data-serial"),
+        vec![ticket(&app, first).serial]
+    );
+    assert_eq!(
+        page.text("table.handled tbody td:nth-child(3)").as_deref(),
+        Some("Approved")
+    );
+}
+
+#[actix_web::test]
+async fn tickets_filed_at_the_same_moment_get_distinct_serial_numbers() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    any_node_ticket(&app).await;
+    let service: i32 = app
+        .query(|c| {
+            services::table
+                .select(services::id)
+                .first::<countersign::db::ids::ServiceId>(c)
+        })
+        .0;
+    let applicant = browser_for(&app, "applicant").await;
+    let path = format!("/services/{service}");
+
+    let filings = (0..8).map(|_| {
+        post_from(
+            &app,
+            &applicant,
+            &path,
+            &[("intent", "submit"), ("what", "Chair")],
+        )
+    });
+    futures_util::future::join_all(filings).await;
+
+    let mut serials: Vec<String> = app.query(|c| applies::table.select(applies::serial).load(c));
+    assert_eq!(serials.len(), 9);
+    serials.sort();
+    serials.dedup();
+    assert_eq!(serials.len(), 9, "every serial is unique");
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    assert!(
+        serials.contains(&format!("REQ-{today}-0009")),
+        "{serials:?}"
+    );
+}

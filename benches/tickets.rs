@@ -1,0 +1,412 @@
+//! Ticket benchmark: stores many tickets, then measures (1) the inbox page's
+//! latency at 32 concurrent clients and (2) how many complete change tickets
+//! (submit → ops-lead approval → change summary → QC review, all over HTTP)
+//! the server finishes per second, and its resident memory.
+//!
+//! `cargo bench --bench tickets` (SQLite, 100,000 tickets); with
+//! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
+//! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use countersign::db::Db;
+use countersign::db::ids::UserId;
+use countersign::domain::{Email, Name, Username};
+use countersign::store::assignments::{self, Scope};
+use countersign::store::users::{self, UserInput};
+use countersign::store::{businesses, roles};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+
+const PASSWORD: &str = "countersign";
+/// Businesses, each with its own ops lead, QC and ops people.
+const BUSINESSES: usize = 20;
+const OPS_PER_BUSINESS: usize = 10;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Server {
+    fn rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    }
+}
+
+/// People: per business a lead, a QC and ops; the demo's processes.
+fn seed_people(db: &Db) -> anyhow::Result<()> {
+    let hash = countersign::password::hash(PASSWORD)?;
+    db.write_sync(|c| countersign::store::demo::load(c, &hash))?;
+    db.write_sync(|c| {
+        let admin: UserId = users::find_by_username(c, "admin")?.expect("demo admin").id;
+        let (lead, qc, ops) = (
+            roles::find_by_code(c, "ops_lead")?,
+            roles::find_by_code(c, "qc")?,
+            roles::find_by_code(c, "ops")?,
+        );
+        let person = |name: &str| UserInput {
+            display_name: Name::parse(name).unwrap(),
+            email: Email::parse(&format!("{name}@example.com")).unwrap(),
+            manager_id: None,
+            language: None,
+        };
+        for b in 0..BUSINESSES {
+            let business =
+                businesses::create(c, &Name::parse(&format!("Bench {b}")).unwrap(), "", admin)?;
+            let mut add = |name: String, role| -> countersign::store::StoreResult<()> {
+                let id = users::create(
+                    c,
+                    &Username::parse(&name).unwrap(),
+                    &person(&name),
+                    &hash,
+                    None,
+                )?;
+                assignments::create(c, id, role, Scope::Business(business), admin)?;
+                Ok(())
+            };
+            add(format!("lead.{b:02}"), lead.id)?;
+            add(format!("qc.{b:02}"), qc.id)?;
+            for o in 0..OPS_PER_BUSINESS {
+                add(format!("ops.{b:02}.{o:02}"), ops.id)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Bulk-loads `n` environment-change tickets with literal SQL (no binds,
+/// values we generate ourselves), 1 in 100 still waiting for its ops lead.
+fn seed_tickets(url: &str, n: usize) -> anyhow::Result<()> {
+    let mut sqlite;
+    let mut pg;
+    let conn: &mut dyn SimpleConnection = if url.starts_with("postgres") {
+        pg = PgConnection::establish(url)?;
+        &mut pg
+    } else {
+        sqlite = diesel::sqlite::SqliteConnection::establish(url.trim_start_matches("sqlite://"))?;
+        &mut sqlite
+    };
+    let chunk = 500;
+    let mut sql = String::new();
+    // Ids of the bench people, in creation order after the demo's.
+    let first_bench_user = 15; // the demo creates 14 people
+    let per_business = 2 + OPS_PER_BUSINESS;
+    for start in (0..n).step_by(chunk) {
+        sql.clear();
+        sql.push_str("BEGIN;");
+        let mut applies = Vec::new();
+        let mut approves = Vec::new();
+        let mut people = Vec::new();
+        for i in start..(start + chunk).min(n) {
+            let id = i + 1;
+            let b = i % BUSINESSES;
+            let base = first_bench_user + b * per_business;
+            let (lead, qc, ops) = (
+                base,
+                base + 1,
+                base + 2 + (i / BUSINESSES) % OPS_PER_BUSINESS,
+            );
+            let running = i % 100 == 0;
+            let status = if running { "running" } else { "finished" };
+            let day = 1 + (i / 5000) % 28;
+            let at = format!("2026-10-{day:02} 09:{:02}:00", i % 60);
+            applies.push(format!(
+                "({id}, 'CHG-202610{day:02}-B{id:06}', 1, 1, 'change', 'Bench change {id}', {ops}, {business}, '{status}', \
+                 '{{\"reason\":\"bench\",\"scope\":\"infrastructure\"}}', 'bench-{id}', 1, '{at}', '{at}')",
+                business = b + 2
+            ));
+            for (pos, key, kind, user, done) in [
+                (0, "submit", "submit", ops, true),
+                (1, "lead_review", "approval", lead, !running),
+                (2, "summary", "task", ops, !running),
+                (3, "evaluation", "review", qc, !running),
+            ] {
+                let node = id * 4 + pos;
+                let node_status = match (done, pos) {
+                    (true, 1) => "approved",
+                    (true, _) => "done",
+                    (false, 1) => "active",
+                    _ => "waiting",
+                };
+                approves.push(format!(
+                    "({node}, {id}, {pos}, '{key}', '{key}', '', '{kind}', '{{\"mode\":\"any\"}}', '{node_status}', '[]', 1)"
+                ));
+                let person_status = match node_status {
+                    "active" => "pending",
+                    "waiting" => "waiting",
+                    _ => "decided",
+                };
+                people.push(format!(
+                    "({node}, {node}, {id}, 0, {user}, '{person_status}', '', '{at}')"
+                ));
+            }
+        }
+        sql.push_str(&format!(
+            "INSERT INTO applies (id, serial, service_id, version_id, kind, title, applicant_id, business_id, status, form, submit_token, row_version, created_at, updated_at) VALUES {};",
+            applies.join(",")
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO approves (id, apply_id, position, node_key, name_en, name_zh, kind, mode, status, notes, row_version) VALUES {};",
+            approves.join(",")
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO approve_users (id, approve_id, apply_id, position, user_id, status, comment, created_at) VALUES {};",
+            people.join(",")
+        ));
+        sql.push_str("COMMIT;");
+        conn.batch_execute(&sql)?;
+    }
+    if url.starts_with("postgres") {
+        conn.batch_execute(
+            "SELECT setval('applies_id_seq', (SELECT max(id) FROM applies)); \
+             SELECT setval('approves_id_seq', (SELECT max(id) FROM approves)); \
+             SELECT setval('approve_users_id_seq', (SELECT max(id) FROM approve_users)); ANALYZE;",
+        )?;
+    } else {
+        conn.batch_execute("ANALYZE;")?;
+    }
+    Ok(())
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn token_of(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" content=\"");
+    page.split(&marker)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn signed_in(base: &str, username: &str) -> (reqwest::Client, String) {
+    let client = no_redirects();
+    let page = client
+        .get(format!("{base}/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = token_of(&page, "csrf-token");
+    client
+        .post(format!("{base}/sign-in"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", username),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let home = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (client, token_of(&home, "csrf-token"))
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// The action path (`/tickets/N/assignments/M`) on a ticket page.
+fn action_of(page: &str) -> Option<String> {
+    page.split("action=\"/tickets/").find_map(|s| {
+        let path = s.split('"').next()?;
+        path.contains("/assignments/")
+            .then(|| format!("/tickets/{path}"))
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let tickets = env_or("BENCH_TICKETS", 100_000);
+    let clients = env_or("BENCH_CLIENTS", 32);
+    let seconds = env_or("BENCH_SECONDS", 5) as u64;
+    let dir = tempfile::tempdir()?;
+    let url = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(server) if server.starts_with("postgres") => {
+            let server = server.trim_end_matches('/').to_string();
+            let name = format!("countersign_bench_t{}", std::process::id());
+            let mut conn = PgConnection::establish(&format!("{server}/postgres"))?;
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
+            format!("{server}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
+    let started = Instant::now();
+    let db = Db::connect(&url, 2)?;
+    seed_people(&db)?;
+    drop(db);
+    seed_tickets(&url, tickets)?;
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "backend {backend}; {tickets} tickets stored in {:.1}s; {clients} clients, {seconds}s per run",
+        started.elapsed().as_secs_f64()
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_countersign"))
+            .arg("serve")
+            .env("DATABASE_URL", &url)
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        while reqwest::get(format!("{base}/healthz")).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // 1. The inbox of the ops leads (each holds its business's waiting tickets).
+        let mut leads = Vec::new();
+        for i in 0..clients {
+            leads.push(signed_in(&base, &format!("lead.{:02}", i % BUSINESSES)).await.0);
+        }
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for client in leads {
+            let base = base.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut times = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let res = client.get(format!("{base}/inbox")).send().await.unwrap();
+                    assert!(res.status().is_success());
+                    let _ = res.bytes().await;
+                    times.push(t.elapsed());
+                }
+                times
+            }));
+        }
+        let mut times = Vec::new();
+        for t in tasks {
+            times.extend(t.await.unwrap());
+        }
+        times.sort();
+        println!(
+            "GET /inbox          {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   server RSS {:>5.1} MiB",
+            times.len() as f64 / seconds as f64,
+            pct(&times, 0.5),
+            pct(&times, 0.99),
+            server.rss_mib()
+        );
+
+        // 2. Complete change tickets over HTTP, one worker per business.
+        let workers = clients.min(BUSINESSES);
+        let mut tasks = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        for w in 0..workers {
+            let base = base.clone();
+            let (ops, ops_token) = signed_in(&base, &format!("ops.{w:02}.00")).await;
+            let (lead, lead_token) = signed_in(&base, &format!("lead.{w:02}")).await;
+            let (qc, qc_token) = signed_in(&base, &format!("qc.{w:02}")).await;
+            let business = (w + 2).to_string();
+            tasks.push(tokio::spawn(async move {
+                let mut done = 0usize;
+                let mut requests = 0usize;
+                while Instant::now() < deadline {
+                    let submit = [
+                        ("csrf_token", ops_token.as_str()),
+                        ("intent", "submit"),
+                        ("business_id", business.as_str()),
+                        ("reason", "Bench change"),
+                        ("scope", "infrastructure"),
+                        ("window.start", "2026-11-28T01:00"),
+                        ("window.end", "2026-11-28T03:00"),
+                        ("rollback_plan", "Roll back"),
+                    ];
+                    let res = ops.post(format!("{base}/services/1")).form(&submit).send().await.unwrap();
+                    let ticket = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+                    assert!(ticket.starts_with("/tickets/"), "submit failed: {}", res.status());
+                    requests += 1;
+                    for (client, token, fields) in [
+                        (&lead, &lead_token, vec![("intent", "approve")]),
+                        (&ops, &ops_token, vec![("intent", "complete"), ("change_summary", "Done"), ("completed_at", "2026-11-28T02:00")]),
+                        (&qc, &qc_token, vec![("intent", "complete"), ("metrics_impact", "None"), ("complaints", "0"), ("outcome", "successful")]),
+                    ] {
+                        let page = client.get(format!("{base}{ticket}")).send().await.unwrap().text().await.unwrap();
+                        let action = action_of(&page).expect("an action on the ticket");
+                        let mut form = vec![("csrf_token", token.as_str())];
+                        form.extend(fields);
+                        let res = client.post(format!("{base}{action}")).form(&form).send().await.unwrap();
+                        assert!(res.status().is_redirection());
+                        requests += 2;
+                    }
+                    done += 1;
+                }
+                (done, requests)
+            }));
+        }
+        let (mut done, mut requests) = (0, 0);
+        for t in tasks {
+            let (d, r) = t.await.unwrap();
+            done += d;
+            requests += r;
+        }
+        println!(
+            "complete tickets    {:>7.1} /s      ({} tickets, {} requests, {:.0} req/s)   server RSS {:>5.1} MiB",
+            done as f64 / seconds as f64,
+            done,
+            requests,
+            requests as f64 / seconds as f64,
+            server.rss_mib()        );
+    });
+    drop(server);
+    if let Some((server, name)) = url.rsplit_once('/').filter(|_| url.starts_with("postgres")) {
+        let mut conn = PgConnection::establish(&format!("{server}/postgres"))?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)?;
+    }
+    Ok(())
+}
