@@ -1223,3 +1223,138 @@ async fn people_who_are_not_administrators_cannot_reach_the_designer_services_ca
     let count: i64 = app.query(|c| processes::table.count().get_result(c));
     assert_eq!(count, 1);
 }
+
+#[actix_web::test]
+async fn a_node_gets_a_condition_a_quorum_and_its_view_of_earlier_fields_through_the_editor() {
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    app.create_user("ops.lead", false);
+    app.sign_in("admin").await;
+    let (id, _) = new_process(&app, "Conditional", "条件", "request", false).await;
+    add_field(
+        &app,
+        id,
+        "submit",
+        "special",
+        "Special request",
+        "特殊申请",
+        "checkbox",
+    )
+    .await;
+    add_field(&app, id, "submit", "budget", "Budget", "预算", "number").await;
+    add_node(&app, id, "vp", "VP approval", "VP 审批", "approval").await;
+    let node = format!("/admin/processes/{id}/nodes/vp");
+
+    let refused = wizard_post(
+        &app,
+        &node,
+        "#condition-form",
+        &format!("{node}/conditions"),
+        &[
+            ("test", "field_equals"),
+            ("field", "special"),
+            ("value", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused.field_error("value").as_deref(),
+        Some("This field is required.")
+    );
+    let page = wizard_post(
+        &app,
+        &node,
+        "#condition-form",
+        &format!("{node}/conditions"),
+        &[
+            ("test", "field_equals"),
+            ("field", "special"),
+            ("value", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Condition added."));
+    assert_eq!(page.texts("#condition .predicates li").len(), 1);
+    let refused = wizard_post(
+        &app,
+        &node,
+        "#node-form",
+        &node,
+        &[
+            ("name_en", "VP approval"),
+            ("name_zh", "VP 审批"),
+            ("mode", "quorum"),
+            ("empty_assignees", "skip"),
+            ("self_approval", "allow"),
+            ("on_reject", "end"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused.field_error("quorum_count").as_deref(),
+        Some("a quorum needs either a number of people or a percentage")
+    );
+    wizard_post(
+        &app,
+        &node,
+        "#node-form",
+        &node,
+        &[
+            ("name_en", "VP approval"),
+            ("name_zh", "VP 审批"),
+            ("mode", "quorum"),
+            ("quorum_percent", "50"),
+            ("empty_assignees", "skip"),
+            ("self_approval", "allow"),
+            ("on_reject", "end"),
+        ],
+    )
+    .await;
+    let page = wizard_post(
+        &app,
+        &node,
+        "#access-form",
+        &format!("{node}/access"),
+        &[("access.special", "hidden"), ("access.budget", "editable")],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Saved."));
+
+    let def = draft(&app, id);
+    let vp = def.node("vp").unwrap();
+    assert_eq!(
+        vp.condition,
+        Some(Condition {
+            all: vec![Predicate::FieldEquals {
+                field: "special".into(),
+                value: "true".into()
+            }]
+        })
+    );
+    assert_eq!(
+        vp.mode,
+        Mode::Quorum {
+            count: None,
+            percent: Some(50)
+        }
+    );
+    assert_eq!(
+        (vp.access("special"), vp.access("budget")),
+        (FieldAccess::Hidden, FieldAccess::Editable)
+    );
+    let step2 = app.get(&format!("/admin/processes/{id}/nodes")).await;
+    assert_eq!(
+        step2.text("tr[data-key=vp] .badge").as_deref(),
+        Some("conditional")
+    );
+    assert_eq!(step2.count(".diagram svg rect.node.conditional"), 1);
+
+    // In Chinese, the editor and the problems speak Chinese.
+    app.post("/language", &[("lang", "zh-CN"), ("back", "/")])
+        .await;
+    let page = app.get(&format!("/admin/processes/{id}/nodes")).await;
+    assert_eq!(
+        page.text("#draft-problems li").as_deref(),
+        Some("节点 2(VP 审批)：审批节点至少需要一条处理人规则")
+    );
+}

@@ -176,7 +176,7 @@ pub fn problem_text(lang: Lang, def: &ProcessDef, p: &Problem) -> String {
                     ("name", node.name.text(lang == Lang::ZhCn)),
                 ],
             );
-            format!("{at}: {message}")
+            lang.tf("design.problem_at", &[("at", &at), ("message", &message)])
         }
         None => message,
     }
