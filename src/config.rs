@@ -21,6 +21,93 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `DB_POOL_SIZE`: connections in the pool, default 8.
     pub pool_size: u32,
+    /// How mail leaves: SMTP, or `.eml` files under `DATA_DIR/mail`.
+    pub mail: MailConfig,
+}
+
+/// `SMTP_HOST` unset: mail is written as `.eml` files (and logged with its
+/// links). Otherwise `SMTP_PORT` (587), `SMTP_SECURITY` (starttls | tls |
+/// none; default from the port), `SMTP_USERNAME`, `SMTP_PASSWORD`,
+/// `MAIL_FROM` (countersign <countersign@localhost>), and for all:
+/// `OUTBOX_POLL_MS` (1000), `OUTBOX_MAX_ATTEMPTS` (8), `EMAIL_LINK_TTL_HOURS` (72).
+#[derive(Clone)]
+pub struct MailConfig {
+    pub smtp: Option<SmtpConfig>,
+    pub from: String,
+    pub poll_ms: u64,
+    pub max_attempts: i32,
+    pub link_ttl_hours: i64,
+}
+
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub credentials: Option<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    None,
+    StartTls,
+    Tls,
+}
+
+impl MailConfig {
+    /// Files in the data folder, polled often: what tests and demos use.
+    pub fn files() -> MailConfig {
+        MailConfig {
+            smtp: None,
+            from: "countersign <countersign@localhost>".into(),
+            poll_ms: 1000,
+            max_attempts: 8,
+            link_ttl_hours: 72,
+        }
+    }
+
+    fn from_env() -> anyhow::Result<MailConfig> {
+        let number = |name: &str, default: i64| -> anyhow::Result<i64> {
+            match var(name) {
+                Some(v) => v
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number")),
+                None => Ok(default),
+            }
+        };
+        let smtp = match var("SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let port = number("SMTP_PORT", 587)? as u16;
+                let security = match var("SMTP_SECURITY").as_deref() {
+                    Some("none") => SmtpSecurity::None,
+                    Some("tls") => SmtpSecurity::Tls,
+                    Some("starttls") => SmtpSecurity::StartTls,
+                    Some(other) => {
+                        bail!("SMTP_SECURITY must be none, starttls or tls, not {other}")
+                    }
+                    None if port == 465 => SmtpSecurity::Tls,
+                    None if port == 25 => SmtpSecurity::None,
+                    None => SmtpSecurity::StartTls,
+                };
+                let credentials =
+                    var("SMTP_USERNAME").map(|u| (u, var("SMTP_PASSWORD").unwrap_or_default()));
+                Some(SmtpConfig {
+                    host,
+                    port,
+                    security,
+                    credentials,
+                })
+            }
+        };
+        Ok(MailConfig {
+            smtp,
+            from: var("MAIL_FROM").unwrap_or_else(|| "countersign <countersign@localhost>".into()),
+            poll_ms: number("OUTBOX_POLL_MS", 1000)? as u64,
+            max_attempts: number("OUTBOX_MAX_ATTEMPTS", 8)? as i32,
+            link_ttl_hours: number("EMAIL_LINK_TTL_HOURS", 72)?,
+        })
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -32,6 +119,14 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &"<redacted>")
             .field("data_dir", &self.data_dir)
             .field("pool_size", &self.pool_size)
+            .field(
+                "smtp",
+                &self
+                    .mail
+                    .smtp
+                    .as_ref()
+                    .map(|s| format!("{}:{} ({:?})", s.host, s.port, s.security)),
+            )
             .finish()
     }
 }
@@ -80,6 +175,7 @@ impl Config {
             secret_key,
             data_dir,
             pool_size,
+            mail: MailConfig::from_env()?,
         })
     }
 

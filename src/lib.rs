@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod flow;
 pub mod i18n;
+pub mod notify;
 pub mod password;
 pub mod startup;
 pub mod store;

@@ -24,6 +24,11 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    mail: Option<(
+        crate::notify::worker::Transport,
+        crate::config::MailConfig,
+        String,
+    )>,
 }
 
 impl Application {
@@ -43,6 +48,13 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let key = Key::derive_from(&config.secret_key);
+        let transport =
+            crate::notify::worker::Transport::from_config(&config.mail, &config.data_dir)?;
+        let mail = Some((transport, config.mail.clone(), config.base_url.clone()));
+        crate::store::tickets::LINK_TTL_HOURS.store(
+            config.mail.link_ttl_hours,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let secure = config.secure_cookies();
         let blocking_threads = (config.pool_size as usize).max(2);
         let state = web::Data::new(AppState {
@@ -72,7 +84,12 @@ impl Application {
         .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();
-        Ok(Application { port, server, db })
+        Ok(Application {
+            port,
+            server,
+            db,
+            mail,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -83,7 +100,16 @@ impl Application {
         &self.db
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// Serves until stopped, with the outbox worker running beside the server.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        if let Some((transport, mail, base_url)) = self.mail.take() {
+            actix_web::rt::spawn(crate::notify::worker::run(
+                self.db.clone(),
+                transport,
+                mail,
+                base_url,
+            ));
+        }
         self.server.await
     }
 }

@@ -41,4 +41,5 @@ typed_id!(
     ApproveId,
     ApproveUserId,
     GrantId,
+    OutboxId,
 );

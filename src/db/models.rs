@@ -275,3 +275,24 @@ pub struct Grant {
     pub revoked_by: Option<UserId>,
     pub revoke_reason: String,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxMessage {
+    pub id: OutboxId,
+    pub to_user_id: Option<UserId>,
+    pub to_email: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub kind: String,
+    pub apply_id: Option<ApplyId>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub last_error: String,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}

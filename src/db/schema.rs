@@ -238,6 +238,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Integer,
+        to_user_id -> Nullable<Integer>,
+        to_email -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        kind -> Text,
+        apply_id -> Nullable<Integer>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(approve_users -> approves (approve_id));
 diesel::joinable!(approve_users -> applies (apply_id));
@@ -269,4 +290,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     approve_users,
     grants,
     serial_counters,
+    outbox,
 );

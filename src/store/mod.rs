@@ -10,6 +10,7 @@ pub mod demo;
 pub mod demo_processes;
 pub mod directory;
 pub mod grants;
+pub mod outbox;
 pub mod processes;
 pub mod resources;
 pub mod roles;

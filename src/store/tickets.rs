@@ -20,7 +20,10 @@ use crate::db::schema::{
 use crate::flow::decision::{self, Outcome, Vote};
 use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
-use crate::flow::{FieldKind, Mode, NodeDef, NodeKind, OnReject, ProcessDef, ProcessKind};
+use crate::flow::{
+    FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind,
+};
+use crate::notify::notices;
 
 pub mod status {
     pub const RUNNING: &str = "running";
@@ -372,7 +375,21 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                 )?;
             }
         }
-        if !settle(conn, apply, &node, spec)? {
+        if !settle(conn, apply, &node, spec, def)? {
+            // Still open: tell its people (with one-click links on approvals).
+            let state: String = a::table.find(apply).select(a::status).first(conn)?;
+            if state == status::RUNNING {
+                let people = notices::pending_people(conn, node.id)?;
+                notify(
+                    conn,
+                    def,
+                    NotifyEvent::Waiting,
+                    apply,
+                    Some(&node),
+                    "",
+                    &people,
+                )?;
+            }
             return Ok(());
         }
         let state: String = a::table.find(apply).select(a::status).first(conn)?;
@@ -384,7 +401,13 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
 
 /// Decides the node from its votes if they suffice. Returns whether the
 /// node was approved or done (so the ticket moves on).
-fn settle(conn: &mut DbConn, apply: ApplyId, node: &Approve, spec: &NodeDef) -> StoreResult<bool> {
+fn settle(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    node: &Approve,
+    spec: &NodeDef,
+    def: &ProcessDef,
+) -> StoreResult<bool> {
     let assignments: Vec<ApproveUser> = au::table
         .filter(au::approve_id.eq(node.id))
         .filter(au::status.ne_all([status::CANCELLED, status::TRANSFERRED]))
@@ -440,6 +463,7 @@ fn settle(conn: &mut DbConn, apply: ApplyId, node: &Approve, spec: &NodeDef) -> 
                     serde_json::json!({ "node": node.node_key }),
                 ),
             )?;
+            notify(conn, def, NotifyEvent::NodeDone, apply, Some(node), "", &[])?;
             Ok(true)
         }
         Outcome::Rejected => {
@@ -466,6 +490,18 @@ fn settle(conn: &mut DbConn, apply: ApplyId, node: &Approve, spec: &NodeDef) -> 
                     serde_json::json!({ "node": node.node_key }),
                 ),
             )?;
+            let comment = decided
+                .iter()
+                .rev()
+                .find(|x| x.decision.is_some())
+                .map(|x| x.comment.clone())
+                .unwrap_or_default();
+            let event = if sent_back {
+                NotifyEvent::SentBack
+            } else {
+                NotifyEvent::Rejected
+            };
+            notify(conn, def, event, apply, Some(node), &comment, &[])?;
             Ok(false)
         }
     }
@@ -528,6 +564,7 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
         conn,
         ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
     )?;
+    notify(conn, def, NotifyEvent::Finished, apply, None, "", &[])?;
     if def.kind == ProcessKind::Access {
         let values: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
         let wanted: Vec<ResourceId> = def
@@ -743,7 +780,7 @@ pub fn act(
             )
         },
     )?;
-    if settle(conn, ticket.id, &node, spec)? {
+    if settle(conn, ticket.id, &node, spec, def)? {
         advance(conn, ticket.id, def)?;
     }
     Ok(ticket.id)
@@ -767,6 +804,11 @@ pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult
     if n == 0 {
         return Err(StoreError::rule("", "errors.ticket_not_running"));
     }
+    let waiting: Vec<(ApproveUserId, UserId)> = au::table
+        .filter(au::apply_id.eq(apply))
+        .filter(au::status.eq(status::PENDING))
+        .select((au::id, au::user_id))
+        .load(conn)?;
     end(conn, apply, status::WITHDRAWN)?;
     audit::record(
         conn,
@@ -776,6 +818,16 @@ pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult
             apply,
             serde_json::json!({}),
         ),
+    )?;
+    let def = def_of(conn, &ticket)?;
+    notify(
+        conn,
+        &def,
+        NotifyEvent::Withdrawn,
+        apply,
+        None,
+        "",
+        &waiting,
     )
 }
 
@@ -805,11 +857,12 @@ pub fn urge(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Vec
     if n == 0 {
         return Err(StoreError::rule("", "errors.urged_recently"));
     }
-    let pending: Vec<UserId> = au::table
+    let waiting: Vec<(ApproveUserId, UserId)> = au::table
         .filter(au::apply_id.eq(apply))
         .filter(au::status.eq(status::PENDING))
-        .select(au::user_id)
+        .select((au::id, au::user_id))
         .load(conn)?;
+    let pending: Vec<UserId> = waiting.iter().map(|(_, u)| *u).collect();
     audit::record(
         conn,
         ticket_event(
@@ -819,6 +872,8 @@ pub fn urge(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Vec
             serde_json::json!({ "reminded": pending.iter().map(|u| u.0).collect::<Vec<_>>() }),
         ),
     )?;
+    let def = def_of(conn, &ticket)?;
+    notify(conn, &def, NotifyEvent::Urged, apply, None, "", &waiting)?;
     Ok(pending)
 }
 
@@ -1007,4 +1062,166 @@ pub fn transfer(
         },
     )?;
     Ok(ticket.id)
+}
+
+/// How long one-click links stay valid, in hours (set from the config at
+/// start; 72 by default).
+pub static LINK_TTL_HOURS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(72);
+
+/// The SHA-256 of a link token, as stored; the token itself is not.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh 256-bit link token for an assignment; only its hash is kept.
+fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<String> {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let token = hex::encode(bytes);
+    let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
+    diesel::update(au::table.find(assignment))
+        .set((
+            au::email_token_hash.eq(token_hash(&token)),
+            au::email_token_expires_at.eq(now() + chrono::Duration::hours(ttl)),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<ProcessDef> {
+    let version = super::processes::version_by_id(conn, ticket.version_id)?;
+    super::processes::parse_def(&version.definition)
+}
+
+/// Writes the mail `event` causes, to whom the policy says. `people` are
+/// the node's people for the "assignees" recipient; a waiting approval
+/// gives each of them approve and reject links of their own.
+fn notify(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    event: NotifyEvent,
+    apply: ApplyId,
+    node: Option<&Approve>,
+    comment: &str,
+    people: &[(ApproveUserId, UserId)],
+) -> StoreResult<()> {
+    if !def.notifications.iter().any(|r| r.event == event) {
+        return Ok(());
+    }
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    let ids: Vec<UserId> = people.iter().map(|(_, u)| *u).collect();
+    let to = notices::recipients(conn, def, event, &ticket, &ids)?;
+    let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));
+    let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
+    for user in to {
+        let mut links = Vec::new();
+        if event == NotifyEvent::Waiting
+            && approval
+            && let Some((assignment, _)) = people.iter().find(|(_, u)| *u == user)
+        {
+            let token = issue_token(conn, *assignment)?;
+            links.push(("email.approve", format!("/email/{token}?action=approve")));
+            links.push(("email.reject", format!("/email/{token}?action=reject")));
+        }
+        let e = notices::Event {
+            kind: event,
+            ticket: &ticket,
+            node: names,
+            comment,
+        };
+        notices::send(conn, &e, user, links)?;
+    }
+    Ok(())
+}
+
+/// What a one-click link leads to, checked against the live state.
+pub enum LinkState {
+    /// No assignment has this token (altered, or replaced by a newer mail).
+    Unknown,
+    Expired,
+    /// The assignment was decided, handed over or cancelled.
+    Used,
+    /// The ticket no longer runs (withdrawn, finished, rejected, sent back).
+    Closed(Box<Apply>),
+    Valid {
+        assignment: Box<ApproveUser>,
+        ticket: Box<Apply>,
+        node: Box<Approve>,
+    },
+}
+
+pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
+    let hash = token_hash(token);
+    let Some(assignment) = au::table
+        .filter(au::email_token_hash.eq(&hash))
+        .select(ApproveUser::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(LinkState::Unknown);
+    };
+    let ticket: Apply = a::table
+        .find(assignment.apply_id)
+        .select(Apply::as_select())
+        .first(conn)?;
+    if ticket.status != status::RUNNING {
+        return Ok(LinkState::Closed(Box::new(ticket)));
+    }
+    if assignment.status != status::PENDING {
+        return Ok(LinkState::Used);
+    }
+    if assignment
+        .email_token_expires_at
+        .is_none_or(|at| at <= now())
+    {
+        return Ok(LinkState::Expired);
+    }
+    let node: Approve = n::table
+        .find(assignment.approve_id)
+        .select(Approve::as_select())
+        .first(conn)?;
+    Ok(LinkState::Valid {
+        assignment: Box::new(assignment),
+        ticket: Box::new(ticket),
+        node: Box::new(node),
+    })
+}
+
+/// Decides through a one-click link, as the person it was sent for, with
+/// channel "email link"; the token is spent in the same transaction.
+pub fn act_by_link(
+    conn: &mut DbConn,
+    token: &str,
+    approve: bool,
+    comment: &str,
+) -> StoreResult<ApplyId> {
+    let LinkState::Valid {
+        assignment, ticket, ..
+    } = link_state(conn, token)?
+    else {
+        return Err(StoreError::rule("", "errors.link_not_valid"));
+    };
+    let def = def_of(conn, &ticket)?;
+    let action = if approve {
+        Action::Approve
+    } else {
+        Action::Reject
+    };
+    let id = act(
+        conn,
+        assignment.id,
+        assignment.user_id,
+        action,
+        comment,
+        Channel::EmailLink,
+        &def,
+    )?;
+    diesel::update(au::table.find(assignment.id))
+        .set(au::email_token_hash.eq(None::<String>))
+        .execute(conn)?;
+    Ok(id)
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod csrf;
 pub mod ctx;
 pub mod design;
+pub mod email_link;
 pub mod error;
 pub mod forms;
 pub mod home;
@@ -69,6 +70,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/inbox", web::get().to(ticket::inbox))
         .route("/inbox", web::post().to(ticket::batch))
         .route("/handled", web::get().to(ticket::handled))
+        .route("/email/{token}", web::get().to(email_link::confirm))
+        .route("/email/{token}", web::head().to(email_link::confirm))
+        .route("/email/{token}", web::post().to(email_link::decide))
         .route("/access", web::get().to(access::mine))
         .route("/admin/grants", web::get().to(access::all))
         .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))

@@ -61,6 +61,49 @@ fn init_logs() {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(countersign::config::MailConfig {
+            poll_ms: 50,
+            ..countersign::config::MailConfig::files()
+        })
+        .await
+    }
+
+    /// An app whose mail goes to an SMTP server on `smtp_port` of this machine.
+    pub async fn spawn_with_smtp(smtp_port: u16) -> TestApp {
+        let mail = countersign::config::MailConfig {
+            smtp: Some(countersign::config::SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: smtp_port,
+                security: countersign::config::SmtpSecurity::None,
+                credentials: None,
+            }),
+            poll_ms: 50,
+            ..countersign::config::MailConfig::files()
+        };
+        Self::spawn_with(mail).await
+    }
+
+    /// Another server instance on this app's database (a restart, or a
+    /// second instance), with its own mail settings.
+    pub async fn second_instance(&self, mail: countersign::config::MailConfig) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+        let port = listener.local_addr().unwrap().port();
+        let config = Config {
+            database_url: self.database_url.clone(),
+            bind: format!("127.0.0.1:{port}"),
+            base_url: format!("http://127.0.0.1:{port}"),
+            secret_key: b"test-secret-key-that-is-long-enough-for-signing-cookies".to_vec(),
+            data_dir: self._dir.path().to_path_buf(),
+            pool_size: 4,
+            mail,
+        };
+        let db = Db::connect(&self.database_url, 4).expect("connect");
+        let app = Application::build_with(config, db, listener).expect("build");
+        actix_web::rt::spawn(app.run_until_stopped());
+        format!("http://127.0.0.1:{port}")
+    }
+
+    pub async fn spawn_with(mail: countersign::config::MailConfig) -> TestApp {
         init_logs();
         let dir = tempfile::tempdir().expect("temporary folder");
         let (database_url, pg) = match std::env::var("TEST_DATABASE_URL") {
@@ -101,6 +144,7 @@ impl TestApp {
             secret_key: b"test-secret-key-that-is-long-enough-for-signing-cookies".to_vec(),
             data_dir: dir.path().to_path_buf(),
             pool_size: 4,
+            mail,
         };
         let db = Db::connect(&database_url, 4).expect("connect and migrate");
         let app =

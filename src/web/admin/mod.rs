@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod businesses;
 pub mod catalog;
 pub mod delegations;
+pub mod outbox;
 pub mod resources;
 pub mod roles;
 pub mod services;
@@ -104,7 +105,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(resources::delete),
         )
         .route("/admin/tickets", web::get().to(tickets::list))
-        .route("/admin/tickets.csv", web::get().to(tickets::csv));
+        .route("/admin/tickets.csv", web::get().to(tickets::csv))
+        .route("/admin/outbox", web::get().to(outbox::list))
+        .route("/admin/outbox/{id}/retry", web::post().to(outbox::retry));
 }
 
 async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {

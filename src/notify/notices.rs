@@ -1,0 +1,208 @@
+//! Composes the mail a ticket event causes — who gets it follows the
+//! process's notification policy — and writes it to the outbox inside the
+//! caller's transaction, so a change and its mail commit together.
+
+use askama::Template;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::ids::UserId;
+use crate::db::models::{Apply, User};
+use crate::db::schema::{approve_users as au, users};
+use crate::flow::{NotifyEvent, ProcessDef, ProcessKind, Recipient};
+use crate::i18n::Lang;
+use crate::store::outbox::{self, BASE, Mail};
+use crate::store::tickets::status;
+use crate::store::{StoreResult, delegations, now};
+
+#[derive(Template)]
+#[template(path = "email/notice.txt")]
+struct TextMail<'a> {
+    greeting: &'a str,
+    headline: &'a str,
+    serial: &'a str,
+    title: &'a str,
+    facts: &'a [(String, String)],
+    comment: &'a str,
+    links: &'a [(String, String)],
+    open_label: &'a str,
+    ticket_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/notice.html")]
+struct HtmlMail<'a> {
+    lang: &'a str,
+    greeting: &'a str,
+    headline: &'a str,
+    serial: &'a str,
+    title: &'a str,
+    facts: &'a [(String, String)],
+    comment: &'a str,
+    links: &'a [(String, String)],
+    open_label: &'a str,
+    ticket_link: &'a str,
+}
+
+/// What happened, for the words of the mail.
+pub struct Event<'a> {
+    pub kind: NotifyEvent,
+    pub ticket: &'a Apply,
+    /// The node's name in English and Chinese.
+    pub node: Option<(&'a str, &'a str)>,
+    pub comment: &'a str,
+}
+
+/// One-click links for one recipient (the approval links of issue 5).
+pub type Links = Vec<(&'static str, String)>;
+
+fn user(conn: &mut DbConn, id: UserId) -> StoreResult<User> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+/// Writes one notice to `to` (or, when `to` is away, to whoever stands in).
+pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> StoreResult<()> {
+    let kind = ProcessKind::parse(&event.ticket.kind).unwrap_or(ProcessKind::Request);
+    let delegate = if event.kind == NotifyEvent::Waiting || event.kind == NotifyEvent::Urged {
+        delegations::acting_for(conn, to, now(), kind)?
+    } else {
+        None
+    };
+    let assignee = user(conn, to)?;
+    let recipient = match delegate {
+        Some(d) => user(conn, d)?,
+        None => assignee.clone(),
+    };
+    if !recipient.active {
+        return Ok(());
+    }
+    let lang = recipient
+        .language
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_default();
+    let applicant = user(conn, event.ticket.applicant_id)?;
+    let node = event
+        .node
+        .map(|(en, zh)| {
+            if lang == Lang::ZhCn && !zh.is_empty() {
+                zh
+            } else {
+                en
+            }
+        })
+        .unwrap_or_default();
+    let key = format!("email.{}", event.kind.as_str());
+    let args = [
+        ("serial", event.ticket.serial.as_str()),
+        ("node", node),
+        ("applicant", applicant.display_name.as_str()),
+    ];
+    let subject = lang.tf(&format!("{key}_subject"), &args);
+    let mut headline = lang.tf(&format!("{key}_headline"), &args);
+    if delegate.is_some() {
+        headline = format!(
+            "{headline} {}",
+            lang.tf("email.for", &[("name", &assignee.display_name)])
+        );
+    }
+    let greeting = lang.tf("email.greeting", &[("name", &recipient.display_name)]);
+    let facts = vec![
+        (
+            lang.t("tickets.applicant").into_owned(),
+            applicant.display_name.clone(),
+        ),
+        (lang.t("design.node").into_owned(), node.to_string()),
+    ];
+    let links: Vec<(String, String)> = links
+        .into_iter()
+        .map(|(label, path)| (lang.t(label).into_owned(), format!("{BASE}{path}")))
+        .collect();
+    let ticket_link = format!("{BASE}/tickets/{}", event.ticket.id);
+    let open_label = lang.t("email.open_ticket");
+    let text = TextMail {
+        greeting: &greeting,
+        headline: &headline,
+        serial: &event.ticket.serial,
+        title: &event.ticket.title,
+        facts: &facts,
+        comment: event.comment,
+        links: &links,
+        open_label: &open_label,
+        ticket_link: &ticket_link,
+    }
+    .render()
+    .map_err(|e| crate::store::StoreError::Unexpected(e.into()))?;
+    let html = HtmlMail {
+        lang: lang.code(),
+        greeting: &greeting,
+        headline: &headline,
+        serial: &event.ticket.serial,
+        title: &event.ticket.title,
+        facts: &facts,
+        comment: event.comment,
+        links: &links,
+        open_label: &open_label,
+        ticket_link: &ticket_link,
+    }
+    .render()
+    .map_err(|e| crate::store::StoreError::Unexpected(e.into()))?;
+    outbox::enqueue(
+        conn,
+        &Mail {
+            to_user: Some(recipient.id),
+            to_email: &recipient.email,
+            subject: &subject,
+            text: &text,
+            html: &html,
+            kind: event.kind.as_str(),
+            apply: Some(event.ticket.id),
+        },
+    )
+}
+
+/// Whom the policy mails for `event`, besides the node's people (whom the
+/// caller passes, since only it knows them).
+pub fn recipients(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    event: NotifyEvent,
+    ticket: &Apply,
+    assignees: &[UserId],
+) -> StoreResult<Vec<UserId>> {
+    let mut out = Vec::new();
+    for rule in def.notifications.iter().filter(|r| r.event == event) {
+        match rule.to {
+            Recipient::Assignees => out.extend_from_slice(assignees),
+            Recipient::Applicant => out.push(ticket.applicant_id),
+            Recipient::ApplicantManager => {
+                if let Some(m) = users::table
+                    .find(ticket.applicant_id)
+                    .select(users::manager_id)
+                    .first::<Option<UserId>>(conn)?
+                {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The people a node is waiting for now.
+pub fn pending_people(
+    conn: &mut DbConn,
+    node: crate::db::ids::ApproveId,
+) -> StoreResult<Vec<(crate::db::ids::ApproveUserId, UserId)>> {
+    Ok(au::table
+        .filter(au::approve_id.eq(node))
+        .filter(au::status.eq(status::PENDING))
+        .order(au::position)
+        .select((au::id, au::user_id))
+        .load(conn)?)
+}

@@ -1,0 +1,250 @@
+//! One-click approval from an email. Mail scanners open every link, so a
+//! GET or HEAD only shows a confirmation page; only its form's POST acts,
+//! after checking the ticket, the step and the link once more. No sign-in
+//! is needed: the link's token is the credential, bound to one assignment.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::CsrfForm;
+use super::ctx::Ctx;
+use super::{AppError, AppState};
+use crate::db::models::{Apply, Approve};
+use crate::store::tickets::{self, LinkState};
+use crate::store::{StoreError, users};
+
+#[derive(Template)]
+#[template(path = "email_link.html")]
+struct LinkPage {
+    ctx: Ctx,
+    /// valid, unknown, expired, used, closed, done
+    state: &'static str,
+    message: String,
+    token: String,
+    action: String,
+    ticket: Option<Apply>,
+    node: Option<Approve>,
+    approver: String,
+    applicant: String,
+    comment: String,
+    error: Option<String>,
+}
+
+impl LinkPage {
+    fn node_name(&self) -> &str {
+        self.node
+            .as_ref()
+            .map(|n| n.name(&self.ctx.lang))
+            .unwrap_or_default()
+    }
+}
+
+/// Pages reached from mail send no referrer, so the token never leaks to
+/// another site, and are never cached.
+fn respond(status: StatusCode, page: &LinkPage) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    action: String,
+}
+
+struct Loaded {
+    state: LinkState,
+    approver: String,
+    applicant: String,
+}
+
+async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
+    Ok(state
+        .db
+        .read(move |c| {
+            let link = tickets::link_state(c, &token)?;
+            let (approver, applicant) = match &link {
+                LinkState::Valid {
+                    assignment, ticket, ..
+                } => {
+                    let people =
+                        users::people_by_id(c, &[assignment.user_id, ticket.applicant_id])?;
+                    let name = |id| {
+                        people
+                            .get(&id)
+                            .map(|p| p.display_name.clone())
+                            .unwrap_or_default()
+                    };
+                    (name(assignment.user_id), name(ticket.applicant_id))
+                }
+                _ => (String::new(), String::new()),
+            };
+            Ok(Loaded {
+                state: link,
+                approver,
+                applicant,
+            })
+        })
+        .await?)
+}
+
+fn page(
+    ctx: Ctx,
+    token: String,
+    action: String,
+    loaded: Loaded,
+    comment: String,
+    error: Option<String>,
+) -> (StatusCode, LinkPage) {
+    let (state, status, key, ticket, node) = match loaded.state {
+        LinkState::Valid { ticket, node, .. } => (
+            "valid",
+            StatusCode::OK,
+            "email_link.confirm",
+            Some(*ticket),
+            Some(*node),
+        ),
+        LinkState::Unknown => (
+            "unknown",
+            StatusCode::NOT_FOUND,
+            "email_link.unknown",
+            None,
+            None,
+        ),
+        LinkState::Expired => (
+            "expired",
+            StatusCode::GONE,
+            "email_link.expired",
+            None,
+            None,
+        ),
+        LinkState::Used => ("used", StatusCode::CONFLICT, "email_link.used", None, None),
+        LinkState::Closed(ticket) => {
+            let key = match ticket.status.as_str() {
+                "withdrawn" => "email_link.withdrawn",
+                "sent_back" => "email_link.sent_back",
+                _ => "email_link.closed",
+            };
+            ("closed", StatusCode::CONFLICT, key, Some(*ticket), None)
+        }
+    };
+    let message = ctx.t(key).into_owned();
+    let action = if action == "reject" {
+        "reject".to_string()
+    } else {
+        "approve".to_string()
+    };
+    (
+        status,
+        LinkPage {
+            ctx,
+            state,
+            message,
+            token,
+            action,
+            ticket,
+            node,
+            approver: loaded.approver,
+            applicant: loaded.applicant,
+            comment,
+            error,
+        },
+    )
+}
+
+/// GET and HEAD: show what the link is for; change nothing.
+pub async fn confirm(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<LinkQuery>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let loaded = load(&state, token.clone()).await?;
+    let (status, page) = page(
+        ctx,
+        token,
+        query.into_inner().action,
+        loaded,
+        String::new(),
+        None,
+    );
+    respond(status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    intent: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// POST from the confirmation page: decide, as the person the link is for.
+pub async fn decide(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    CsrfForm(form): CsrfForm<DecideForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let approve = match form.intent.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(AppError::BadRequest("email link intent".into())),
+    };
+    if !approve && form.comment.trim().is_empty() {
+        let loaded = load(&state, token.clone()).await?;
+        let error = Some(ctx.t("errors.comment_required").into_owned());
+        let (_, page) = page(ctx, token, "reject".into(), loaded, form.comment, error);
+        return respond(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let (t, comment) = (token.clone(), form.comment.clone());
+    match state
+        .db
+        .write(move |c| tickets::act_by_link(c, &t, approve, &comment))
+        .await
+    {
+        Ok(_) => {
+            let key = if approve {
+                "email_link.approved"
+            } else {
+                "email_link.rejected"
+            };
+            let message = ctx.t(key).into_owned();
+            let done = LinkPage {
+                ctx,
+                state: "done",
+                message,
+                token: String::new(),
+                action: String::new(),
+                ticket: None,
+                node: None,
+                approver: String::new(),
+                applicant: String::new(),
+                comment: String::new(),
+                error: None,
+            };
+            respond(StatusCode::OK, &done)
+        }
+        // Someone or something got there first: say what, from the live state.
+        Err(StoreError::Rule { .. }) => {
+            let loaded = load(&state, token.clone()).await?;
+            let (status, page) = page(ctx, token, String::new(), loaded, String::new(), None);
+            respond(
+                if status == StatusCode::OK {
+                    StatusCode::CONFLICT
+                } else {
+                    status
+                },
+                &page,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}

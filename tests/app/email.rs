@@ -1,0 +1,384 @@
+//! Mail through a real SMTP listener, and one-click links that scanners
+//! cannot trigger.
+
+use countersign::db::ids::ApplyId;
+use countersign::db::schema::{applies, approve_users, audit_events, outbox};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::smtp::{self, link};
+
+fn free_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+fn status(app: &TestApp, id: i32) -> String {
+    app.query(move |c| {
+        applies::table
+            .find(ApplyId(id))
+            .select(applies::status)
+            .first(c)
+    })
+}
+
+/// Files the tutorial's change as ops.wang; returns the ticket id.
+async fn file_change(app: &TestApp) -> i32 {
+    let service: i32 = app
+        .query(|c| {
+            countersign::db::schema::services::table
+                .filter(countersign::db::schema::services::name_en.eq("Environment change"))
+                .select(countersign::db::schema::services::id)
+                .first::<countersign::db::ids::ServiceId>(c)
+        })
+        .0;
+    let payments: i32 = app
+        .query(|c| {
+            countersign::db::schema::businesses::table
+                .filter(countersign::db::schema::businesses::name.eq("Payments"))
+                .select(countersign::db::schema::businesses::id)
+                .first::<countersign::db::ids::BusinessId>(c)
+        })
+        .0;
+    let ops = app.demo_browser("ops.wang").await;
+    let page = post_as(
+        app,
+        &ops,
+        &format!("/services/{service}"),
+        &[
+            ("intent", "submit"),
+            ("business_id", payments.to_string().as_str()),
+            ("reason", "Servers out of warranty"),
+            ("scope", "infrastructure"),
+            ("window.start", "2026-11-28T01:00"),
+            ("window.end", "2026-11-28T03:00"),
+            ("rollback_plan", "Switch back"),
+        ],
+    )
+    .await;
+    page.path.trim_start_matches("/tickets/").parse().unwrap()
+}
+
+#[actix_web::test]
+async fn the_ops_lead_approves_the_change_from_the_email_link_and_scanners_change_nothing() {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    let id = file_change(&app).await;
+
+    let mails = inbox
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await;
+    assert_eq!(mails.len(), 1, "the ops lead is mailed");
+    let mail = &mails[0];
+    assert!(mail.contains("Waiting for you: Ops lead review"), "{mail}");
+    let approve = link(mail, "action=approve").expect("an approve link");
+    assert!(link(mail, "action=reject").is_some());
+    let token = approve
+        .split("/email/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(token.len() >= 32, "at least 128 bits");
+    let stored: Option<String> = app.query(|c| {
+        approve_users::table
+            .filter(approve_users::email_token_hash.is_not_null())
+            .select(approve_users::email_token_hash)
+            .first(c)
+    });
+    assert_ne!(
+        stored.as_deref(),
+        Some(token.as_str()),
+        "only a hash is stored"
+    );
+
+    // A mail scanner opens the link (GET and HEAD): nothing changes.
+    let scanner = TestApp::browser();
+    let res = scanner.head(&approve).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = get(&scanner, &approve).await;
+    assert_eq!(page.header("referrer-policy"), "no-referrer");
+    assert_eq!(
+        page.attr("#email-link", "data-state").as_deref(),
+        Some("valid")
+    );
+    assert_eq!(page.text("#link-approver").as_deref(), Some("Zhang Lei"));
+    assert_eq!(page.count("script"), 0);
+    assert_eq!(status(&app, id), "running");
+    let pending: i64 = app.query(|c| {
+        approve_users::table
+            .filter(approve_users::status.eq("pending"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(pending, 1);
+
+    // The lead presses Approve on that page (no sign-in needed).
+    let lead = TestApp::browser();
+    get(&lead, &approve).await;
+    let token_field = csrf_from(&lead, &approve).await;
+    let res = lead
+        .post(app.url(&format!("/email/{token}")))
+        .form(&[
+            ("csrf_token", token_field.as_str()),
+            ("intent", "approve"),
+            ("comment", "Approved from mail"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let done = Page::from(res).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(
+        done.text("#link-message").as_deref(),
+        Some("Approved. Thank you — the ticket moves on.")
+    );
+    let channel: (String, String) = app.query(|c| {
+        audit_events::table
+            .filter(audit_events::action.eq("assignment.approved"))
+            .select((audit_events::channel, audit_events::detail))
+            .first(c)
+    });
+    assert_eq!(channel.0, "email_link");
+
+    // The same link again is refused with a page that says why.
+    let again = lead
+        .post(app.url(&format!("/email/{token}")))
+        .form(&[("csrf_token", token_field.as_str()), ("intent", "approve")])
+        .send()
+        .await
+        .unwrap();
+    let again = Page::from(again).await;
+    assert_ne!(again.status, StatusCode::OK);
+    assert_ne!(
+        again.attr("#email-link", "data-state").as_deref(),
+        Some("valid")
+    );
+
+    // The next step's mail goes to the applicant (the change summary), and the timeline shows the channel.
+    let next = inbox
+        .wait_for(1, |m| {
+            m.contains("To: ops.wang@example.com") && m.contains("Change and summary")
+        })
+        .await;
+    assert_eq!(next.len(), 1);
+    let ops = app.demo_browser("ops.wang").await;
+    let page = get(&ops, &app.url(&format!("/tickets/{id}"))).await;
+    assert!(
+        page.texts("#timeline li")
+            .iter()
+            .any(|l| l.contains("Zhang Lei approved Ops lead review · from the email link"))
+    );
+}
+
+/// The CSRF token the link page gave this browser.
+async fn csrf_from(browser: &reqwest::Client, url: &str) -> String {
+    get(browser, url)
+        .await
+        .attr("#link-form input[name=csrf_token]", "value")
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn altered_expired_and_withdrawn_links_explain_themselves() {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    let id = file_change(&app).await;
+    let mail = inbox
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await
+        .remove(0);
+    let approve = link(&mail, "action=approve").unwrap();
+    let browser = TestApp::browser();
+
+    let altered = approve.replacen("/email/", "/email/00", 1);
+    let page = get(&browser, &altered).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        page.attr("#email-link", "data-state").as_deref(),
+        Some("unknown")
+    );
+
+    app.db
+        .write_sync(|c| {
+            diesel::update(
+                approve_users::table.filter(approve_users::email_token_hash.is_not_null()),
+            )
+            .set(
+                approve_users::email_token_expires_at
+                    .eq(countersign::store::now() - chrono::Duration::hours(1)),
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    let page = get(&browser, &approve).await;
+    assert_eq!(page.status, StatusCode::GONE);
+    assert_eq!(
+        page.text("#link-message").as_deref(),
+        Some("This link has expired. Open the ticket in countersign to decide.")
+    );
+
+    app.db
+        .write_sync(|c| {
+            diesel::update(
+                approve_users::table.filter(approve_users::email_token_hash.is_not_null()),
+            )
+            .set(
+                approve_users::email_token_expires_at
+                    .eq(countersign::store::now() + chrono::Duration::hours(1)),
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    let ops = app.demo_browser("ops.wang").await;
+    post_as(
+        &app,
+        &ops,
+        &format!("/tickets/{id}"),
+        &[("intent", "withdraw")],
+    )
+    .await;
+    let page = get(&browser, &approve).await;
+    assert_eq!(
+        page.text("#link-message").as_deref(),
+        Some("The applicant withdrew this ticket; nothing more is needed from you.")
+    );
+    assert_eq!(status(&app, id), "withdrawn");
+}
+
+#[actix_web::test]
+async fn mail_waits_while_smtp_is_down_and_arrives_once_when_it_is_back_even_after_a_restart() {
+    let (listener, port) = free_port();
+    drop(listener); // nothing listens yet
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    file_change(&app).await;
+    // The message stays in the outbox and is tried again.
+    for _ in 0..100 {
+        let tried: i32 = app
+            .query(|c| {
+                outbox::table
+                    .select(diesel::dsl::max(outbox::attempts))
+                    .first::<Option<i32>>(c)
+            })
+            .unwrap_or(0);
+        if tried >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (pending, attempts): (i64, Option<i32>) = app.query(|c| {
+        Ok((
+            outbox::table
+                .filter(outbox::status.eq("pending"))
+                .count()
+                .get_result(c)?,
+            outbox::table
+                .select(diesel::dsl::max(outbox::attempts))
+                .first(c)?,
+        ))
+    });
+    assert!(pending >= 1);
+    assert!(attempts.unwrap_or(0) >= 1, "a failed attempt is recorded");
+    let admin = app.demo_browser("admin").await;
+    let page = get(&admin, &app.url("/admin/outbox")).await;
+    assert_eq!(
+        page.attr("table.outbox tbody tr", "data-status").as_deref(),
+        Some("pending")
+    );
+    assert!(
+        page.text("table.outbox tbody td:nth-child(3)")
+            .unwrap()
+            .contains("Pending")
+    );
+
+    // SMTP comes back; a restarted instance (same database) works the outbox too.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let inbox = smtp::serve(listener);
+    app.second_instance(countersign::config::MailConfig {
+        smtp: Some(countersign::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: countersign::config::SmtpSecurity::None,
+            credentials: None,
+        }),
+        poll_ms: 50,
+        ..countersign::config::MailConfig::files()
+    })
+    .await;
+    // The admin sends it now rather than waiting for the backoff.
+    let page = get(&admin, &app.url("/admin/outbox")).await;
+    for action in page.attrs("table.outbox form", "action") {
+        let page = post_as(&app, &admin, &action, &[]).await;
+        assert_eq!(
+            page.flash().as_deref(),
+            Some("The message will be sent again now.")
+        );
+    }
+    let mails = inbox
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await;
+    assert_eq!(mails.len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        inbox
+            .all()
+            .iter()
+            .filter(|m| m.contains("To: ops.lead@example.com"))
+            .count(),
+        1,
+        "sent once"
+    );
+    let unsent: i64 = app.query(|c| {
+        outbox::table
+            .filter(outbox::status.ne("sent"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(unsent, 0);
+}
+
+#[actix_web::test]
+async fn mail_is_in_the_recipients_language() {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    app.db
+        .write_sync(|c| {
+            let lead = countersign::store::users::find_by_username(c, "ops.lead")?.unwrap();
+            countersign::store::users::set_language(c, lead.id, countersign::i18n::Lang::ZhCn)
+        })
+        .unwrap();
+    file_change(&app).await;
+
+    let mail = inbox
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await
+        .remove(0);
+    let subject = mail
+        .lines()
+        .find(|l| l.starts_with("Subject:"))
+        .unwrap()
+        .to_string();
+    assert!(
+        subject.contains("=?utf-8?"),
+        "a Chinese subject is encoded: {subject}"
+    );
+    assert!(
+        mail.contains("待您处理")
+            || mail.contains("5b6F5oKo5aSE55CG")
+            || mail.contains("=E5=BE=85"),
+        "the body is Chinese"
+    );
+}
