@@ -382,3 +382,87 @@ async fn mail_is_in_the_recipients_language() {
         "the body is Chinese"
     );
 }
+
+#[actix_web::test]
+async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_absent_person() {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    let (lead, ops_li) = app.query(|c| {
+        use countersign::db::schema::users;
+        let id = |name: &str, c: &mut countersign::db::DbConn| {
+            users::table
+                .filter(users::username.eq(name.to_string()))
+                .select(users::id)
+                .first::<countersign::db::ids::UserId>(c)
+        };
+        Ok((id("ops.lead", c)?, id("ops.li", c)?))
+    });
+    let now = countersign::store::now();
+    let away = countersign::store::delegations::DelegationInput {
+        from: lead,
+        to: ops_li,
+        starts_at: now - chrono::Duration::hours(1),
+        ends_at: now + chrono::Duration::days(2),
+        kind: None,
+        note: String::new(),
+    };
+    app.db
+        .write_sync(|c| countersign::store::delegations::create(c, &away, lead))
+        .unwrap();
+    let id = file_change(&app).await;
+
+    let mail = inbox
+        .wait_for(1, |m| {
+            m.contains("To: ops.li@example.com") && m.contains("Ops lead review")
+        })
+        .await
+        .remove(0);
+    assert!(mail.contains("(for Zhang Lei, who is away)"), "{mail}");
+    assert!(
+        inbox
+            .all()
+            .iter()
+            .all(|m| !m.contains("To: ops.lead@example.com"))
+    );
+    let approve = link(&mail, "action=approve").unwrap();
+    let browser = TestApp::browser();
+    let token = csrf_from(&browser, &approve).await;
+    let path = approve
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.find('/').map(|i| s[i..].to_string()))
+        .unwrap();
+    let path = path.split('?').next().unwrap().to_string();
+    let page = post_as_raw(&app, &browser, &path, &token).await;
+    assert_eq!(
+        page.text("#link-message").as_deref(),
+        Some("Approved. Thank you — the ticket moves on.")
+    );
+    assert_eq!(status(&app, id), "running");
+    let decided: (
+        countersign::db::ids::UserId,
+        Option<countersign::db::ids::UserId>,
+    ) = app.query(|c| {
+        approve_users::table
+            .filter(approve_users::decision.eq("approve"))
+            .select((approve_users::user_id, approve_users::acted_by))
+            .first(c)
+    });
+    assert_eq!(
+        decided,
+        (lead, Some(lead)),
+        "recorded as the person the link is bound to"
+    );
+}
+
+async fn post_as_raw(app: &TestApp, browser: &reqwest::Client, path: &str, csrf: &str) -> Page {
+    let res = browser
+        .post(app.url(path))
+        .form(&[("csrf_token", csrf), ("intent", "approve")])
+        .send()
+        .await
+        .unwrap();
+    Page::from(res).await
+}
