@@ -543,6 +543,13 @@ struct InboxPage {
     rows: Vec<InboxRow>,
 }
 
+impl InboxPage {
+    /// Only approvals can be decided in a batch.
+    fn batchable(&self) -> bool {
+        self.rows.iter().any(|r| r.node_kind == "approval")
+    }
+}
+
 pub async fn inbox(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let me = ctx.require_user()?.id;
     let rows = state

@@ -7,6 +7,7 @@ mod access_requests;
 mod admin_users;
 mod assignments;
 mod auth;
+mod browser;
 mod catalog;
 mod cli;
 mod delegations;

@@ -1,0 +1,579 @@
+//! Both stories in a real browser: Debian's Chromium driven through
+//! chromedriver against the real server, with mail caught by the test's
+//! SMTP listener. Without chromium and chromedriver the tests say they were
+//! skipped (and fail when `REQUIRE_BROWSER` is set, as CI does).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::helpers::*;
+use crate::smtp;
+
+pub struct Browser {
+    client: fantoccini::Client,
+    driver: Child,
+    base: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn installed(path: &str) -> bool {
+    std::path::Path::new(path).exists()
+}
+
+impl Browser {
+    /// A headless Chromium, or `None` (said plainly) when it is not installed.
+    pub async fn start(base: &str) -> Option<Browser> {
+        if !installed("/usr/bin/chromedriver") || !installed("/usr/bin/chromium") {
+            assert!(
+                std::env::var("REQUIRE_BROWSER").is_err(),
+                "REQUIRE_BROWSER is set but chromium or chromedriver is missing"
+            );
+            // Written straight to stderr so the test harness does not swallow it.
+            use std::io::Write;
+            let _ = std::io::stderr()
+                .write_all(b"\nbrowser tests skipped: install Debian's chromium and chromium-driver to run them\n");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The test build links two rustls crypto providers; pick one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }),
+        );
+        let client = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a browser session");
+        Some(Browser {
+            client,
+            driver,
+            base: base.to_string(),
+            _profile: profile,
+        })
+    }
+
+    pub async fn go(&self, path: &str) {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        self.client
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Sets a value directly (date and time inputs differ per locale when typed).
+    pub async fn set(&self, css: &str, value: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![css.into(), value.into()],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("set {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Clicks something that loads a new page (a form button, a link) and
+    /// waits until the new page has loaded, so nothing reads the old one.
+    pub async fn submit(&self, css: &str) {
+        self.client
+            .execute("window.__countersignOld = true;", vec![])
+            .await
+            .unwrap();
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let loaded = self
+                .client
+                .execute("return window.__countersignOld === undefined && document.readyState === 'complete';", vec![])
+                .await
+                .map(|v| v.as_bool() == Some(true))
+                .unwrap_or(false);
+            if loaded {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after clicking {css}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        el.select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        el.text().await.unwrap().trim().to_string()
+    }
+
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for el in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            out.push(el.text().await.unwrap().trim().to_string());
+        }
+        out
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_string()
+    }
+
+    /// Saves a screenshot: into docs/screenshots with `UPDATE_SCREENSHOTS`
+    /// set (they are committed and shown in the README), else into target/.
+    pub async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = if std::env::var("UPDATE_SCREENSHOTS").is_ok() {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+        } else {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) {
+        self.client.delete_all_cookies().await.unwrap();
+        self.go("/sign-in").await;
+        self.fill("#sign-in-form [name=username]", username).await;
+        self.fill("#sign-in-form [name=password]", password).await;
+        self.submit("#sign-in-form button").await;
+        assert_eq!(self.path().await, "/", "{username} signed in");
+    }
+
+    pub async fn sign_out(&self) {
+        self.client.delete_all_cookies().await.unwrap();
+    }
+
+    pub async fn chinese(&self) {
+        self.submit(".lang-switch button[value='zh-CN']").await;
+    }
+
+    pub async fn quit(mut self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+        let _ = self.driver.kill();
+    }
+}
+
+fn free_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// The change-management tutorial from the first click: the admin assigns
+/// roles, designs the environment change in the wizard, deploys it, makes
+/// the service and its catalog folder; ops files a change; the ops lead
+/// approves from the link in the mail; ops writes the summary; QC evaluates.
+#[actix_web::test]
+async fn the_change_management_tutorial_in_a_browser() {
+    use diesel::prelude::*;
+    let (listener, port) = free_port();
+    let mail = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    let Some(b) = Browser::start(&app.base).await else {
+        return;
+    };
+    let admin = app.create_user("admin", true);
+    for name in ["ops.wang", "ops.lead", "qc.chen"] {
+        app.create_user(name, false);
+    }
+    let payments = app.create_business("Payments", admin).to_string();
+
+    // The admin assigns the roles of the business.
+    b.sign_in("admin", PASSWORD).await;
+    for (user, role) in [
+        ("ops.wang", "ops"),
+        ("ops.lead", "ops_lead"),
+        ("qc.chen", "qc"),
+    ] {
+        b.go("/admin/assignments").await;
+        b.fill("#assignment-form [name=user]", user).await;
+        b.select(
+            "#assignment-form [name=role_id]",
+            &app.role_id(role).to_string(),
+        )
+        .await;
+        b.select("#assignment-form [name=business_id]", &payments)
+            .await;
+        b.submit("#assignment-form button").await;
+        assert!(b.text(".flash").await.contains("assigned"));
+    }
+
+    // Step 1: the process information.
+    b.go("/admin/processes/new").await;
+    b.fill("#info-form [name=name_en]", "Environment change")
+        .await;
+    b.fill("#info-form [name=name_zh]", "环境变更").await;
+    b.select("#info-form [name=kind]", "change").await;
+    b.click("#f-business_required").await;
+    b.submit("#info-form button").await;
+    let nodes = b.path().await;
+    let id: i32 = nodes.split('/').nth(3).unwrap().parse().unwrap();
+
+    // Step 2: the submit form, then the nodes after it.
+    let field = |node: &'static str, key: &'static str, en: &'static str, kind: &'static str| {
+        let b = &b;
+        async move {
+            b.go(&format!("/admin/processes/{id}/nodes/{node}")).await;
+            b.fill("#add-field-form [name=key]", key).await;
+            b.fill("#add-field-form [name=label_en]", en).await;
+            b.select("#add-field-form [name=kind]", kind).await;
+            b.submit("#add-field-form button").await;
+            b.click("#f-required").await;
+        }
+    };
+    field("submit", "reason", "Reason", "textarea").await;
+    b.submit("#field-form button").await;
+    field("submit", "scope", "Scope", "select").await;
+    b.fill(
+        "#field-form [name=choices]",
+        "app = Application / 应用\ninfra = Infrastructure / 基础设施",
+    )
+    .await;
+    b.submit("#field-form button").await;
+    field("submit", "window", "Change window", "datetime_range").await;
+    b.submit("#field-form button").await;
+    field("submit", "rollback_plan", "Rollback plan", "textarea").await;
+    b.submit("#field-form button").await;
+    let node = |key: &'static str, en: &'static str, kind: &'static str| {
+        let b = &b;
+        async move {
+            b.go(&format!("/admin/processes/{id}/nodes")).await;
+            b.fill("#add-node-form [name=key]", key).await;
+            b.fill("#add-node-form [name=name_en]", en).await;
+            b.select("#add-node-form [name=kind]", kind).await;
+            b.submit("#add-node-form button").await;
+        }
+    };
+    let handler = |rule: &'static str, role: Option<&'static str>| {
+        let b = &b;
+        async move {
+            b.select("#handler-form [name=rule]", rule).await;
+            if let Some(role) = role {
+                b.select("#handler-form [name=role]", role).await;
+            }
+            b.submit("#handler-form button").await;
+        }
+    };
+    node("lead_review", "Ops lead review", "approval").await;
+    handler("role_in_business", Some("ops_lead")).await;
+    node("summary", "Change and summary", "task").await;
+    handler("applicant", None).await;
+    field("summary", "change_summary", "Change summary", "textarea").await;
+    b.submit("#field-form button").await;
+    node("evaluation", "Change evaluation", "review").await;
+    handler("role_in_business", Some("qc")).await;
+    field(
+        "evaluation",
+        "metrics_impact",
+        "Business metrics impact",
+        "textarea",
+    )
+    .await;
+    b.submit("#field-form button").await;
+    b.go(&format!("/admin/processes/{id}/nodes")).await;
+    assert_eq!(
+        b.texts("table.nodes tbody tr td:nth-child(1)").await.len(),
+        4
+    );
+    b.shot("designer-step-2").await;
+
+    // Step 3: enable with the notification policy, and deploy.
+    b.go(&format!("/admin/processes/{id}/notifications")).await;
+    b.click("#f-enabled").await;
+    b.submit("#notify-form button").await;
+    b.fill("#deploy-form [name=message]", "First version").await;
+    b.submit("#deploy-form button").await;
+    assert_eq!(b.text("#version-number").await, "v1");
+
+    // The service, and the catalog folder holding it.
+    b.go("/admin/services/new").await;
+    b.fill("#service-form [name=name_en]", "Environment change")
+        .await;
+    b.fill("#service-form [name=name_zh]", "环境变更").await;
+    b.click("#service-form input[name=roles][value=ops]").await;
+    b.submit("#service-form button").await;
+    b.go("/admin/catalog").await;
+    b.fill("#folder-form [name=name_en]", "Environment change")
+        .await;
+    b.fill("#folder-form [name=name_zh]", "环境变更").await;
+    b.submit("#folder-form button").await;
+    b.click(".folder[data-name='Environment change'] .folder-tools summary")
+        .await;
+    b.submit(".folder[data-name='Environment change'] .folder-tools button[value=attach]")
+        .await;
+    assert_eq!(
+        b.texts(".folder[data-name='Environment change'] .services-in-folder li")
+            .await
+            .len(),
+        1
+    );
+
+    // Ops files the change from the catalog, after checking who will be asked.
+    b.sign_in("ops.wang", PASSWORD).await;
+    b.go("/catalog").await;
+    b.shot("catalog").await;
+    b.submit("#catalog a").await;
+    b.fill(
+        "#ticket-form [name=reason]",
+        "The servers are out of warranty",
+    )
+    .await;
+    b.select("#ticket-form [name=scope]", "infra").await;
+    b.set(
+        "#ticket-form input[name='window.start']",
+        "2026-11-28T01:00",
+    )
+    .await;
+    b.set("#ticket-form input[name='window.end']", "2026-11-28T03:00")
+        .await;
+    b.fill(
+        "#ticket-form [name=rollback_plan]",
+        "Switch back to the old servers",
+    )
+    .await;
+    b.submit("#preview").await;
+    assert_eq!(
+        b.texts("#plan li .people").await,
+        vec!["ops.lead", "ops.wang", "qc.chen"]
+    );
+    b.shot("new-change-preview").await;
+    b.submit("#submit").await;
+    let ticket = b.path().await;
+    assert!(ticket.starts_with("/tickets/"));
+
+    // The ops lead approves from the link in the mail.
+    let mails = mail
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await;
+    let approve = smtp::link(&mails[0], "action=approve").expect("an approve link in the mail");
+    b.sign_out().await;
+    b.go(&approve).await;
+    assert_eq!(b.text("#link-approver").await, "ops.lead Person");
+    b.shot("email-confirmation").await;
+    b.submit("#link-approve").await;
+    assert!(b.text("#link-message").await.starts_with("Approved"));
+
+    // Ops writes the summary; QC evaluates.
+    b.sign_in("ops.wang", PASSWORD).await;
+    b.go(&ticket).await;
+    b.fill(
+        "section.action [name=change_summary]",
+        "Both servers replaced without downtime",
+    )
+    .await;
+    b.submit("section.action button[value=complete]").await;
+    b.sign_in("qc.chen", PASSWORD).await;
+    b.go("/inbox").await;
+    b.shot("inbox").await;
+    b.go(&ticket).await;
+    b.fill(
+        "section.action [name=metrics_impact]",
+        "Payment success rate unchanged",
+    )
+    .await;
+    b.select("section.action [name=outcome]", "successful")
+        .await;
+    b.submit("section.action button[value=complete]").await;
+
+    assert_eq!(b.text("#ticket-status").await, "Finished");
+    let timeline = b.texts("#timeline li").await;
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("approved Ops lead review · from the email link")),
+        "{timeline:?}"
+    );
+    assert!(timeline.last().unwrap().contains("The ticket is finished"));
+    b.shot("ticket").await;
+    let status: String = app.query(|c| {
+        countersign::db::schema::applies::table
+            .select(countersign::db::schema::applies::status)
+            .first(c)
+    });
+    assert_eq!(status, "finished");
+    b.quit().await;
+}
+
+/// Seed 004's permission request, in English or Chinese: the owner's
+/// manager is on leave and delegated to a colleague, who approves for them;
+/// the authoriser approves in a batch from the inbox; the grant shows.
+async fn permission_request(chinese: bool) {
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start(&app.base).await else {
+        return;
+    };
+    app.load_demo();
+    let demo = countersign::store::demo::PASSWORD;
+    let sign_in = |user: &'static str| {
+        let b = &b;
+        async move {
+            b.sign_in(user, demo).await;
+            if chinese {
+                b.chinese().await;
+            }
+        }
+    };
+
+    // The owner's manager sets up the out-of-office delegation.
+    sign_in("owner.manager").await;
+    b.go("/profile").await;
+    b.fill("#delegation-form [name=to_user]", "data.lin").await;
+    b.submit("#delegation-form button").await;
+    assert_eq!(b.texts("#out-of-office tbody tr").await.len(), 1);
+
+    // The RD engineer requests a managed table.
+    sign_in("rd.zhao").await;
+    b.go("/catalog").await;
+    b.submit("#catalog a[href]").await;
+    let orders: i32 = app
+        .query(|c| {
+            use diesel::prelude::*;
+            countersign::db::schema::resources::table
+                .filter(countersign::db::schema::resources::name.eq("dw.orders"))
+                .select(countersign::db::schema::resources::id)
+                .first::<countersign::db::ids::ResourceId>(c)
+        })
+        .0;
+    b.click(&format!(
+        "#ticket-form input[name=resources][value='{orders}']"
+    ))
+    .await;
+    b.fill("#ticket-form [name=reason]", "Order analysis").await;
+    b.submit("#preview").await;
+    assert!(
+        b.texts("#plan li .people").await.contains(
+            &(if chinese {
+                "data.lin 代 owner.manager"
+            } else {
+                "data.lin for owner.manager"
+            })
+            .to_string()
+        )
+    );
+    b.submit("#submit").await;
+    let ticket = b.path().await;
+
+    sign_in("rd.manager").await;
+    b.go(&ticket).await;
+    b.submit("section.action button[value=approve]").await;
+
+    // The colleague approves "for" the owner's manager.
+    sign_in("data.lin").await;
+    b.go("/inbox").await;
+    let badge = b.text("table.inbox .badge.for").await;
+    assert_eq!(badge, if chinese { "代 He Jun" } else { "for He Jun" });
+    b.go(&ticket).await;
+    b.submit("section.action button[value=approve]").await;
+
+    // An authoriser approves in a batch from the inbox.
+    sign_in("grant.wu").await;
+    b.go("/inbox").await;
+    b.click("table.inbox input[name=assignment]").await;
+    b.submit("#batch-approve").await;
+    assert!(b.text(".flash").await.contains('1'));
+
+    sign_in("rd.zhao").await;
+    b.go("/access").await;
+    assert_eq!(
+        b.texts("table.grants tbody tr td:first-child").await,
+        vec!["dw.orders table"]
+    );
+    b.go(&ticket).await;
+    assert_eq!(
+        b.text("#ticket-status").await,
+        if chinese { "已完成" } else { "Finished" }
+    );
+    let timeline = b.texts("#timeline li").await.join("\n");
+    assert!(
+        timeline.contains(if chinese {
+            "Lin Tao 代 He Jun"
+        } else {
+            "Lin Tao for He Jun"
+        }),
+        "{timeline}"
+    );
+    b.quit().await;
+}
+
+#[actix_web::test]
+async fn the_permission_request_in_a_browser() {
+    permission_request(false).await;
+}
+
+#[actix_web::test]
+async fn the_permission_request_in_a_browser_in_chinese() {
+    permission_request(true).await;
+}
