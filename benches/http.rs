@@ -7,9 +7,12 @@
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
 //! `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) and `BENCH_PEOPLE` (5000) tune it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Server, env_or};
 use countersign::db::Db;
 use countersign::db::ids::UserId;
 use countersign::domain::{Email, Name, Username};
@@ -19,35 +22,6 @@ use countersign::store::{businesses, roles};
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 
 const PASSWORD: &str = "benchmark-password";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Server {
-    fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-}
 
 /// Seeds `people` accounts spread over 20 businesses, each holding a role.
 fn seed(db: &Db, people: usize) -> anyhow::Result<()> {

@@ -7,9 +7,12 @@
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
 //! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Server, env_or};
 use countersign::db::Db;
 use countersign::db::ids::UserId;
 use countersign::domain::{Email, Name, Username};
@@ -23,36 +26,6 @@ const PASSWORD: &str = "countersign";
 /// Businesses, each with its own ops lead, QC and ops people.
 const BUSINESSES: usize = 20;
 const OPS_PER_BUSINESS: usize = 10;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Server {
-    fn rss_mib(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    }
-}
 
 /// People: per business a lead, a QC and ops; the demo's processes.
 fn seed_people(db: &Db) -> anyhow::Result<()> {
@@ -339,7 +312,7 @@ fn main() -> anyhow::Result<()> {
             times.len() as f64 / seconds as f64,
             pct(&times, 0.5),
             pct(&times, 0.99),
-            server.rss_mib()
+            server.rss_kib() as f64 / 1024.0
         );
 
         // 2. Complete change tickets over HTTP, one worker per business.
@@ -400,7 +373,7 @@ fn main() -> anyhow::Result<()> {
             done,
             requests,
             requests as f64 / seconds as f64,
-            server.rss_mib()        );
+            server.rss_kib() as f64 / 1024.0        );
     });
     drop(server);
     if let Some((server, name)) = url.rsplit_once('/').filter(|_| url.starts_with("postgres")) {
