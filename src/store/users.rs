@@ -365,8 +365,12 @@ fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreRe
         .select((au::id, au::apply_id))
         .load(conn)?;
     for (assignment, apply) in open {
+        // The old person's mail link must not act for the manager.
         diesel::update(au::table.find(assignment))
-            .set(au::user_id.eq(manager))
+            .set((
+                au::user_id.eq(manager),
+                au::email_token_hash.eq(None::<String>),
+            ))
             .execute(conn)?;
         audit::record(
             conn,

@@ -466,3 +466,63 @@ async fn post_as_raw(app: &TestApp, browser: &reqwest::Client, path: &str, csrf:
         .unwrap();
     Page::from(res).await
 }
+
+#[actix_web::test]
+async fn a_deactivated_persons_old_mail_link_cannot_act_for_the_manager_who_took_over() {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    file_change(&app).await;
+    let mail = inbox
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await
+        .remove(0);
+    let approve = link(&mail, "action=approve").unwrap();
+    let (lead, vp) = app.query(|c| {
+        use countersign::db::schema::users;
+        let id = |name: &str, c: &mut countersign::db::DbConn| {
+            users::table
+                .filter(users::username.eq(name.to_string()))
+                .select(users::id)
+                .first::<countersign::db::ids::UserId>(c)
+        };
+        Ok((id("ops.lead", c)?, id("vp.zhou", c)?))
+    });
+    let admin = app.query(|c| {
+        use countersign::db::schema::users;
+        users::table
+            .filter(users::username.eq("admin"))
+            .select(users::id)
+            .first::<countersign::db::ids::UserId>(c)
+    });
+    app.db
+        .write_sync(|c| {
+            let mut input = countersign::store::users::UserInput {
+                display_name: countersign::domain::Name::parse("Zhang Lei").unwrap(),
+                email: countersign::domain::Email::parse("ops.lead@example.com").unwrap(),
+                manager_id: Some(vp),
+                language: None,
+            };
+            countersign::store::users::update(c, lead, &input, admin)?;
+            input.manager_id = Some(vp);
+            countersign::store::users::set_active(c, lead, false, admin)
+        })
+        .unwrap();
+
+    let page = get(&TestApp::browser(), &approve).await;
+
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        page.attr("#email-link", "data-state").as_deref(),
+        Some("unknown")
+    );
+    let moved: i64 = app.query(move |c| {
+        approve_users::table
+            .filter(approve_users::user_id.eq(vp))
+            .filter(approve_users::status.eq("pending"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(moved, 1, "the work went to the manager");
+}
