@@ -21,7 +21,7 @@ use crate::flow::decision::{self, Outcome, Vote};
 use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
 use crate::flow::{
-    FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind,
+    FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind, Recipient,
 };
 use crate::notify::notices;
 
@@ -1136,6 +1136,49 @@ fn notify(
         notices::send(conn, &e, user, links)?;
     }
     Ok(())
+}
+
+/// Mails the person an open assignment has just moved to (a deactivated
+/// approver's work going to their manager), with one-click links of their
+/// own when the node is an approval. Only the new assignee is mailed: the
+/// rest of the process's audience already heard about this node.
+pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<()> {
+    let row: ApproveUser = au::table
+        .find(assignment)
+        .select(ApproveUser::as_select())
+        .first(conn)?;
+    if row.status != status::PENDING {
+        return Ok(());
+    }
+    let ticket: Apply = a::table
+        .find(row.apply_id)
+        .select(Apply::as_select())
+        .first(conn)?;
+    let def = def_of(conn, &ticket)?;
+    let assignees_hear = def
+        .notifications
+        .iter()
+        .any(|r| r.event == NotifyEvent::Waiting && r.to == Recipient::Assignees);
+    if !assignees_hear {
+        return Ok(());
+    }
+    let node: Approve = n::table
+        .find(row.approve_id)
+        .select(Approve::as_select())
+        .first(conn)?;
+    let mut links = Vec::new();
+    if node.kind == NodeKind::Approval.as_str() {
+        let token = issue_token(conn, assignment)?;
+        links.push(("email.approve", format!("/email/{token}?action=approve")));
+        links.push(("email.reject", format!("/email/{token}?action=reject")));
+    }
+    let event = notices::Event {
+        kind: NotifyEvent::Waiting,
+        ticket: &ticket,
+        node: Some((node.name_en.as_str(), node.name_zh.as_str())),
+        comment: "",
+    };
+    notices::send(conn, &event, row.user_id, links)
 }
 
 /// What a one-click link leads to, checked against the live state.

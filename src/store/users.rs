@@ -380,6 +380,7 @@ fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreRe
             }
             .with_detail(serde_json::json!({ "from": user.username, "to_id": manager.0 })),
         )?;
+        crate::store::tickets::mail_new_assignee(conn, assignment)?;
     }
     Ok(())
 }

@@ -468,7 +468,8 @@ async fn post_as_raw(app: &TestApp, browser: &reqwest::Client, path: &str, csrf:
 }
 
 #[actix_web::test]
-async fn a_deactivated_persons_old_mail_link_cannot_act_for_the_manager_who_took_over() {
+async fn a_deactivated_persons_old_mail_link_is_refused_and_the_manager_who_took_over_gets_their_own()
+ {
     let (listener, port) = free_port();
     let inbox = smtp::serve(listener);
     let app = TestApp::spawn_with_smtp(port).await;
@@ -498,14 +499,13 @@ async fn a_deactivated_persons_old_mail_link_cannot_act_for_the_manager_who_took
     });
     app.db
         .write_sync(|c| {
-            let mut input = countersign::store::users::UserInput {
+            let input = countersign::store::users::UserInput {
                 display_name: countersign::domain::Name::parse("Zhang Lei").unwrap(),
                 email: countersign::domain::Email::parse("ops.lead@example.com").unwrap(),
                 manager_id: Some(vp),
                 language: None,
             };
             countersign::store::users::update(c, lead, &input, admin)?;
-            input.manager_id = Some(vp);
             countersign::store::users::set_active(c, lead, false, admin)
         })
         .unwrap();
@@ -525,4 +525,20 @@ async fn a_deactivated_persons_old_mail_link_cannot_act_for_the_manager_who_took
             .get_result(c)
     });
     assert_eq!(moved, 1, "the work went to the manager");
+
+    // The manager is told, with links of their own that work.
+    let mail = inbox
+        .wait_for(1, |m| {
+            m.contains("To: vp.zhou@example.com") && m.contains("action=approve")
+        })
+        .await
+        .remove(0);
+    let theirs = link(&mail, "action=approve").unwrap();
+    assert_ne!(theirs, approve);
+    let page = get(&TestApp::browser(), &theirs).await;
+    assert_eq!(
+        page.attr("#email-link", "data-state").as_deref(),
+        Some("valid")
+    );
+    assert_eq!(page.text("#link-approver").as_deref(), Some("Zhou Qiang"));
 }
