@@ -1089,6 +1089,16 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Stri
     Ok(token)
 }
 
+/// A fresh approve and reject link pair for one assignment (replacing any
+/// link mailed before).
+fn approval_links(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<notices::Links> {
+    let token = issue_token(conn, assignment)?;
+    Ok(vec![
+        ("email.approve", format!("/email/{token}?action=approve")),
+        ("email.reject", format!("/email/{token}?action=reject")),
+    ])
+}
+
 fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<ProcessDef> {
     let version = super::processes::version_by_id(conn, ticket.version_id)?;
     super::processes::parse_def(&version.definition)
@@ -1118,15 +1128,12 @@ fn notify(
     let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));
     let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
     for user in to {
-        let mut links = Vec::new();
-        if event == NotifyEvent::Waiting
-            && approval
-            && let Some((assignment, _)) = people.iter().find(|(_, u)| *u == user)
-        {
-            let token = issue_token(conn, *assignment)?;
-            links.push(("email.approve", format!("/email/{token}?action=approve")));
-            links.push(("email.reject", format!("/email/{token}?action=reject")));
-        }
+        let links = match people.iter().find(|(_, u)| *u == user) {
+            Some((assignment, _)) if event == NotifyEvent::Waiting && approval => {
+                approval_links(conn, *assignment)?
+            }
+            _ => Vec::new(),
+        };
         let e = notices::Event {
             kind: event,
             ticket: &ticket,
@@ -1166,12 +1173,11 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
         .find(row.approve_id)
         .select(Approve::as_select())
         .first(conn)?;
-    let mut links = Vec::new();
-    if node.kind == NodeKind::Approval.as_str() {
-        let token = issue_token(conn, assignment)?;
-        links.push(("email.approve", format!("/email/{token}?action=approve")));
-        links.push(("email.reject", format!("/email/{token}?action=reject")));
-    }
+    let links = if node.kind == NodeKind::Approval.as_str() {
+        approval_links(conn, assignment)?
+    } else {
+        Vec::new()
+    };
     let event = notices::Event {
         kind: NotifyEvent::Waiting,
         ticket: &ticket,
