@@ -328,7 +328,9 @@ fn main() -> anyhow::Result<()> {
             tasks.push(tokio::spawn(async move {
                 let mut done = 0usize;
                 let mut requests = 0usize;
+                let mut steps: [Vec<Duration>; 3] = Default::default();
                 while Instant::now() < deadline {
+                    let t = Instant::now();
                     let submit = [
                         ("csrf_token", ops_token.as_str()),
                         ("intent", "submit"),
@@ -342,30 +344,39 @@ fn main() -> anyhow::Result<()> {
                     let res = ops.post(format!("{base}/services/1")).form(&submit).send().await.unwrap();
                     let ticket = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
                     assert!(ticket.starts_with("/tickets/"), "submit failed: {}", res.status());
+                    steps[0].push(t.elapsed());
                     requests += 1;
                     for (client, token, fields) in [
                         (&lead, &lead_token, vec![("intent", "approve")]),
                         (&ops, &ops_token, vec![("intent", "complete"), ("change_summary", "Done"), ("completed_at", "2026-11-28T02:00")]),
                         (&qc, &qc_token, vec![("intent", "complete"), ("metrics_impact", "None"), ("complaints", "0"), ("outcome", "successful")]),
                     ] {
+                        let t = Instant::now();
                         let page = client.get(format!("{base}{ticket}")).send().await.unwrap().text().await.unwrap();
+                        steps[1].push(t.elapsed());
+                        let t = Instant::now();
                         let action = action_of(&page).expect("an action on the ticket");
                         let mut form = vec![("csrf_token", token.as_str())];
                         form.extend(fields);
                         let res = client.post(format!("{base}{action}")).form(&form).send().await.unwrap();
                         assert!(res.status().is_redirection());
+                        steps[2].push(t.elapsed());
                         requests += 2;
                     }
                     done += 1;
                 }
-                (done, requests)
+                (done, requests, steps)
             }));
         }
         let (mut done, mut requests) = (0, 0);
+        let mut steps: [Vec<Duration>; 3] = Default::default();
         for t in tasks {
-            let (d, r) = t.await.unwrap();
+            let (d, r, s) = t.await.unwrap();
             done += d;
             requests += r;
+            for (all, mine) in steps.iter_mut().zip(s) {
+                all.extend(mine);
+            }
         }
         println!(
             "complete tickets    {:>7.1} /s      ({} tickets, {} requests, {:.0} req/s)   server RSS {:>5.1} MiB",
@@ -373,7 +384,16 @@ fn main() -> anyhow::Result<()> {
             done,
             requests,
             requests as f64 / seconds as f64,
-            server.rss_kib() as f64 / 1024.0        );
+            server.rss_kib() as f64 / 1024.0
+        );
+        for (name, times) in ["POST submit", "GET ticket", "POST action"].iter().zip(steps.iter_mut()) {
+            times.sort();
+            println!(
+                "  {name:<17} p50 {:>6.2} ms   p99 {:>6.2} ms",
+                pct(times, 0.5),
+                pct(times, 0.99)
+            );
+        }
     });
     drop(server);
     if let Some((server, name)) = url.rsplit_once('/').filter(|_| url.starts_with("postgres")) {
