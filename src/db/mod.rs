@@ -55,8 +55,12 @@ struct SqlitePragmas;
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         if let DbConn::Sqlite(c) = conn {
+            // Checkpoints are left to the checkpointer thread, so a commit
+            // never copies the log into the database (and syncs it) while
+            // holding the writer lock.
             c.batch_execute(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                 PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -73,6 +77,31 @@ pub struct Db {
     pool: Pool<ConnectionManager<DbConn>>,
     write_lock: Option<Arc<Mutex<()>>>,
     backend: Backend,
+    /// Held by every clone; the checkpointer stops when the last one goes.
+    _alive: Arc<()>,
+}
+
+/// How often the checkpointer copies the write-ahead log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Starts the thread that checkpoints a SQLite database in the background
+/// (pooled connections never do), with a connection of its own. A passive
+/// checkpoint waits for no one: readers and the writer carry on.
+fn checkpointer(path: String, alive: std::sync::Weak<()>) -> anyhow::Result<()> {
+    let mut conn = SqliteConnection::establish(&path)
+        .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+                }
+            }
+        })
+        .context("cannot start the checkpointer thread")?;
+    Ok(())
 }
 
 /// Strips the `sqlite://` prefix so both `sqlite://data/x.db` and a bare path work.
@@ -117,14 +146,22 @@ impl Db {
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
+            // A broken connection fails its unit of work, which reports it;
+            // testing each one on checkout cost a statement per request.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .context("cannot build the connection pool")?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let alive = Arc::new(());
+        if backend == Backend::Sqlite {
+            checkpointer(sqlite_path(url).to_string(), Arc::downgrade(&alive))?;
+        }
         Ok(Db {
             pool,
             write_lock,
             backend,
+            _alive: alive,
         })
     }
 

@@ -1,6 +1,9 @@
 //! Processes: editable drafts (a `ProcessDef` as JSON with a revision for
 //! optimistic locking) and the immutable versions that deploy makes.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use diesel::prelude::*;
 
 use super::audit::{self, Audit};
@@ -229,6 +232,34 @@ pub fn version(conn: &mut DbConn, id: ProcessId, number: i32) -> StoreResult<Pro
         .filter(pv::number.eq(number))
         .select(ProcessVersion::as_select())
         .first(conn)?)
+}
+
+/// Parsed definitions of deployed versions, keyed by their JSON. Versions
+/// never change, so a ticket's definition is parsed once per process
+/// rather than on every page and action; keying by the text keeps this
+/// right when one process serves several databases (the tests do).
+static PARSED: OnceLock<Mutex<HashMap<String, Arc<ProcessDef>>>> = OnceLock::new();
+/// Enough for every version in use; past it the cache starts over.
+const PARSED_MAX: usize = 512;
+
+/// The definition of a deployed version, parsed once.
+pub fn definition(conn: &mut DbConn, id: VersionId) -> StoreResult<Arc<ProcessDef>> {
+    let json: String = pv::table.find(id).select(pv::definition).first(conn)?;
+    let cache = PARSED.get_or_init(Default::default);
+    if let Some(def) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&json) {
+        return Ok(Arc::clone(def));
+    }
+    let def = Arc::new(parse_def(&json)?);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= PARSED_MAX {
+        cache.clear();
+    }
+    cache.insert(json, Arc::clone(&def));
+    Ok(def)
+}
+
+pub fn version_number(conn: &mut DbConn, id: VersionId) -> StoreResult<i32> {
+    Ok(pv::table.find(id).select(pv::number).first(conn)?)
 }
 
 pub fn version_by_id(conn: &mut DbConn, id: VersionId) -> StoreResult<ProcessVersion> {

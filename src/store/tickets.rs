@@ -49,7 +49,7 @@ pub struct Submission {
     pub service: ServiceId,
     pub service_name: String,
     pub version: VersionId,
-    pub def: ProcessDef,
+    pub def: std::sync::Arc<ProcessDef>,
     pub applicant: UserId,
     pub applicant_username: String,
     pub business: Option<(BusinessId, String)>,
@@ -1099,9 +1099,8 @@ fn approval_links(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<n
     ])
 }
 
-fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<ProcessDef> {
-    let version = super::processes::version_by_id(conn, ticket.version_id)?;
-    super::processes::parse_def(&version.definition)
+fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<std::sync::Arc<ProcessDef>> {
+    super::processes::definition(conn, ticket.version_id)
 }
 
 /// Writes the mail `event` causes, to whom the policy says. `people` are

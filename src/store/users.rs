@@ -63,17 +63,29 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
 
 /// The active user behind a session, or `None` if gone or deactivated.
 pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
-    let Some(user) = users::table
+    use crate::db::schema::approve_users as au;
+    // One statement for the person, whether they are an administrator and
+    // how much waits for them: every page asks.
+    let admin = role_assignments::table
+        .inner_join(roles::table)
+        .filter(role_assignments::user_id.eq(id))
+        .filter(role_assignments::business_id.is_null())
+        .filter(roles::code.eq("admin"));
+    let waiting = au::table
+        .filter(au::user_id.eq(id))
+        .filter(au::status.eq(super::tickets::status::PENDING))
+        .count()
+        .single_value();
+    let Some((user, is_admin, own)) = users::table
         .find(id)
         .filter(users::active.eq(true))
-        .select(User::as_select())
-        .first(conn)
+        .select((User::as_select(), diesel::dsl::exists(admin), waiting))
+        .first::<(User, bool, Option<i64>)>(conn)
         .optional()?
     else {
         return Ok(None);
     };
-    let is_admin = is_admin(conn, id)?;
-    let inbox = super::ticket_views::inbox_count(conn, id)?;
+    let inbox = own.unwrap_or(0) + super::ticket_views::inbox_count_for_others(conn, id)?;
     Ok(Some(SessionUser {
         id: user.id,
         inbox,

@@ -97,7 +97,7 @@ impl TicketPage {
 
 struct Loaded {
     view: TicketView,
-    def: ProcessDef,
+    def: std::sync::Arc<ProcessDef>,
     resources: Vec<Resource>,
     /// Pending assignments the viewer may act on, with the assignee's name
     /// when that is someone else.
@@ -109,8 +109,7 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     if !ticket_views::may_view(c, &view.apply, me, is_admin)? {
         return Ok(None);
     }
-    let version = processes::version_by_id(c, view.apply.version_id)?;
-    let def = processes::parse_def(&version.definition)?;
+    let def = processes::definition(c, view.apply.version_id)?;
     let kind = ProcessKind::parse(&view.apply.kind).unwrap_or(ProcessKind::Request);
     let mut mine = Vec::new();
     for node in &view.nodes {
@@ -620,7 +619,7 @@ pub async fn batch(
                     use crate::db::schema::applies as a;
                     a::table.find(apply).select(a::version_id).first(c)?
                 };
-                let def = processes::parse_def(&processes::version_by_id(c, version)?.definition)?;
+                let def = processes::definition(c, version)?;
                 tickets::act(c, assignment, me, action, &comment, Channel::Batch, &def)
             })
             .await;

@@ -27,7 +27,7 @@ use crate::store::{StoreError, StoreResult, businesses, processes, resources, se
 /// What filing a ticket for a service needs to know.
 struct Context {
     service: Service,
-    def: ProcessDef,
+    def: std::sync::Arc<ProcessDef>,
     version_number: i32,
     businesses: Vec<SelectOption>,
     resources: Vec<Resource>,
@@ -38,8 +38,8 @@ fn load(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
     if !services::usable_by(c, &service, me)? {
         return Err(StoreError::NotFound);
     }
-    let version = processes::version_by_id(c, service.version_id)?;
-    let def = processes::parse_def(&version.definition)?;
+    let def = processes::definition(c, service.version_id)?;
+    let version_number = processes::version_number(c, service.version_id)?;
     let businesses = if def.business_required {
         businesses::list(c)?
             .into_iter()
@@ -60,7 +60,7 @@ fn load(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
     Ok(Context {
         service,
         def,
-        version_number: version.number,
+        version_number,
         businesses,
         resources,
     })
@@ -78,7 +78,7 @@ fn submit_fields(def: &ProcessDef) -> Vec<&FieldDef> {
 struct FormPage {
     ctx: Ctx,
     service: Service,
-    def: ProcessDef,
+    def: std::sync::Arc<ProcessDef>,
     version_number: i32,
     diagram: String,
     fields: Vec<FieldView>,
