@@ -95,24 +95,35 @@ pub async fn run(db: Db, transport: Transport, mail: MailConfig, base_url: Strin
     loop {
         let id = worker.clone();
         match db.write(move |c| outbox::claim(c, &id, 20, 120)).await {
-            Ok(batch) => {
+            Ok(batch) if !batch.is_empty() => {
+                let mut outcomes = Vec::with_capacity(batch.len());
                 for message in batch {
                     let result = deliver(&transport, &from, &base_url, &message).await;
-                    let (id, wid, max) = (message.id, worker.clone(), mail.max_attempts);
-                    let outcome = match result {
-                        Ok(()) => db.write(move |c| outbox::mark_sent(c, id, &wid)).await,
-                        Err(e) => {
-                            tracing::warn!(error = %e, to = %message.to_email, attempt = message.attempts + 1, "sending mail failed");
-                            let why = e.to_string();
-                            db.write(move |c| outbox::mark_failed(c, id, &wid, &why, max))
-                                .await
-                        }
-                    };
-                    if let Err(e) = outcome {
-                        tracing::error!(error = %e, "recording a sent message failed");
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, to = %message.to_email, attempt = message.attempts + 1, "sending mail failed");
                     }
+                    outcomes.push((message.id, result.map_err(|e| e.to_string())));
+                }
+                // One transaction records the whole batch. Were the process
+                // to stop before it, the lease runs out and the batch is
+                // sent again: at least once, never lost.
+                let (wid, max) = (worker.clone(), mail.max_attempts);
+                let recorded = db
+                    .write(move |c| {
+                        for (id, result) in &outcomes {
+                            match result {
+                                Ok(()) => outbox::mark_sent(c, *id, &wid)?,
+                                Err(why) => outbox::mark_failed(c, *id, &wid, why, max)?,
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(error = %e, "recording sent messages failed");
                 }
             }
+            Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "claiming mail failed"),
         }
         actix_web::rt::time::sleep(Duration::from_millis(mail.poll_ms)).await;

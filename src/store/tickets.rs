@@ -640,6 +640,41 @@ pub fn acts_for(
     Ok(super::delegations::acting_for(conn, assignee, now(), kind)? == Some(actor))
 }
 
+/// An assignment on a ticket, with its ticket and node key: what deciding
+/// it needs to know.
+pub struct Target {
+    pub assignment: ApproveUser,
+    pub ticket: Apply,
+    pub node_key: String,
+}
+
+/// The assignment `assignment` of ticket `apply`, if it is one of its own.
+pub fn target(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    assignment: ApproveUserId,
+) -> StoreResult<Option<Target>> {
+    let Some((assignment, node_key)) = au::table
+        .inner_join(n::table)
+        .filter(au::id.eq(assignment))
+        .filter(au::apply_id.eq(apply))
+        .select((ApproveUser::as_select(), n::node_key))
+        .first::<(ApproveUser, String)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    Ok(Some(Target {
+        assignment,
+        ticket,
+        node_key,
+    }))
+}
+
 /// Records one decision and moves the ticket on, in the caller's
 /// transaction. Refused with a message when the assignment is not the
 /// actor's, was decided already, the node is decided or the ticket no

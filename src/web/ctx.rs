@@ -103,8 +103,12 @@ impl FromRequest for Ctx {
                     token
                 }
             };
-            let flash = session
-                .remove_as::<Flash>(SESSION_FLASH)
+            // Removing marks the session changed (a new cookie on the
+            // response), so only when there is a message to show.
+            let has_flash = session.contains_key(SESSION_FLASH);
+            let flash = has_flash
+                .then(|| session.remove_as::<Flash>(SESSION_FLASH))
+                .flatten()
                 .and_then(Result::ok);
             Ok(Ctx {
                 lang,

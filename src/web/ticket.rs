@@ -23,7 +23,7 @@ use crate::store::audit::Channel;
 use crate::store::directory::DbLookup;
 use crate::store::ticket_views::{self, InboxRow, TicketView};
 use crate::store::tickets::{self, Action, status};
-use crate::store::{StoreResult, processes, resources};
+use crate::store::{StoreError, StoreResult, processes, resources};
 
 /// One filled field, for display.
 pub struct ShownField {
@@ -342,6 +342,17 @@ fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 const OUTCOMES: [&str; 3] = ["successful", "with_issues", "unsuccessful"];
 
 /// Approve, reject, or complete a task or review, on one assignment.
+/// What became of an action on an assignment, decided in one unit of work.
+enum Attempt {
+    Done,
+    /// Refused before anything changed, with the reason.
+    Refused(&'static str),
+    /// The form needs correcting: shown again with what was typed.
+    Again(BTreeMap<String, FieldError>, Option<&'static str>),
+    /// An intent that does not fit the node (a hand-made request).
+    Mismatch(String),
+}
+
 pub async fn act(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -352,175 +363,87 @@ pub async fn act(
     let (me, admin) = (user.id, user.is_admin);
     let (id, assignment) = path.into_inner();
     let (id, assignment) = (ApplyId(id), ApproveUserId(assignment));
-    let loaded = state
-        .db
-        .read(move |c| load(c, id, me, admin))
-        .await?
-        .ok_or(AppError::NotFound)?;
     let intent = pick(&pairs, "intent").to_string();
     let comment = pick(&pairs, "comment").to_string();
     let outcome = pick(&pairs, "outcome").to_string();
     let raw = raw_map(&pairs);
-    let node_key = loaded
-        .mine
-        .iter()
-        .find(|(a, _, _)| *a == assignment)
-        .map(|(_, k, _)| k.clone());
-    let lang = ctx.lang;
-
-    let refuse =
-        |ctx: Ctx, loaded: Loaded, errs: BTreeMap<String, FieldError>, message: Option<String>| {
-            let mut errors = HashMap::new();
-            let again = ShownAgain {
-                errors: errs,
-                message,
-                raw: raw.clone(),
-                comment: comment.clone(),
-                outcome: outcome.clone(),
-            };
-            errors.insert(assignment, again);
-            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
-        };
-
-    let Some(node_key) = node_key else {
-        // Not (or no longer) the viewer's to act on: say what happened.
-        let message = state
-            .db
-            .read(move |c| {
-                use crate::db::schema::approve_users as au;
-                use diesel::prelude::*;
-                Ok(au::table
-                    .find(assignment)
-                    .select(au::status)
-                    .first::<String>(c)
-                    .optional()?)
-            })
-            .await?;
-        let key = match message.as_deref() {
-            Some("decided") | Some("cancelled") => "errors.already_decided",
-            Some(_) => "errors.not_your_assignment",
-            None => return Err(AppError::NotFound),
-        };
-        ctx.flash(FlashKind::Error, ctx.t(key));
-        return Ok(see_other(&format!("/tickets/{id}")));
-    };
-    let node = loaded
-        .def
-        .node(&node_key)
-        .cloned()
-        .ok_or(AppError::NotFound)?;
     if intent == "transfer" {
         let target = pick(&pairs, "to").to_string();
-        let Ok(target) = crate::domain::Username::parse(&target) else {
-            return refuse(
-                ctx,
-                loaded,
-                BTreeMap::new(),
-                Some(lang.t("errors.unknown_user").into_owned()),
-            );
-        };
-        let note = comment.clone();
-        let result = state
+        return transfer(ctx, state, (id, assignment), target, comment, outcome, raw).await;
+    }
+    // Checking, validating and deciding in one unit of work: the page is
+    // only loaded again when the form has to be shown with its errors.
+    let attempt = {
+        let (intent, comment, outcome, raw) = (
+            intent.clone(),
+            comment.clone(),
+            outcome.clone(),
+            raw.clone(),
+        );
+        state
             .db
             .write(move |c| {
-                let to = crate::store::users::resolve(c, "to", &target)?;
-                tickets::transfer(c, assignment, me, to, &note)
-            })
-            .await;
-        return match result {
-            Ok(_) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.transferred"));
-                Ok(see_other(&format!("/tickets/{id}")))
-            }
-            Err(crate::store::StoreError::Rule { key, .. }) => {
-                let message = lang.t(key).into_owned();
-                refuse(ctx, loaded, BTreeMap::new(), Some(message))
-            }
-            Err(e) => Err(e.into()),
-        };
-    }
-    let action = match (intent.as_str(), node.kind) {
-        ("approve", NodeKind::Approval) => Action::Approve,
-        ("reject", NodeKind::Approval) => {
-            if comment.trim().is_empty() {
-                return refuse(
-                    ctx,
-                    loaded,
-                    BTreeMap::new(),
-                    Some(lang.t("errors.comment_required").into_owned()),
-                );
-            }
-            Action::Reject
-        }
-        ("send_back", NodeKind::Approval) => {
-            if comment.trim().is_empty() {
-                return refuse(
-                    ctx,
-                    loaded,
-                    BTreeMap::new(),
-                    Some(lang.t("errors.comment_required").into_owned()),
-                );
-            }
-            Action::SendBack
-        }
-        ("complete", NodeKind::Task | NodeKind::Review) => {
-            let fields: Vec<FieldDef> = node.fields.clone();
-            let raw_for_parse = raw.clone();
-            let parsed = state
-                .db
-                .read(move |c| {
-                    let lookup = DbLookup::new(c);
-                    let refs: Vec<&FieldDef> = fields.iter().collect();
-                    Ok(parse_form(&refs, &raw_for_parse, &lookup))
-                })
-                .await?;
-            let outcome_value = if node.kind == NodeKind::Review {
-                if !OUTCOMES.contains(&outcome.as_str()) {
-                    let errs = parsed.err().unwrap_or_default();
-                    return refuse(
-                        ctx,
-                        loaded,
-                        errs,
-                        Some(lang.t("errors.outcome_required").into_owned()),
-                    );
+                let target = tickets::target(c, id, assignment)?.ok_or(StoreError::NotFound)?;
+                let kind = ProcessKind::parse(&target.ticket.kind).unwrap_or(ProcessKind::Request);
+                let assignee = target.assignment.user_id;
+                if target.assignment.status != status::PENDING
+                    || !tickets::acts_for(c, me, assignee, kind)?
+                {
+                    if !ticket_views::may_view(c, &target.ticket, me, admin)? {
+                        return Err(StoreError::NotFound);
+                    }
+                    return Ok(Attempt::Refused(match target.assignment.status.as_str() {
+                        "decided" | "cancelled" => "errors.already_decided",
+                        _ => "errors.not_your_assignment",
+                    }));
                 }
-                Some(outcome.clone())
-            } else {
-                None
-            };
-            match parsed {
-                Ok(values) => Action::Complete {
-                    values,
-                    outcome: outcome_value,
-                },
-                Err(errs) => return refuse(ctx, loaded, errs, None),
-            }
-        }
-        _ => {
-            return Err(AppError::BadRequest(format!(
-                "action {intent} on a {} node",
-                node.kind.as_str()
-            )));
-        }
+                let def = processes::definition(c, target.ticket.version_id)?;
+                let node = def.node(&target.node_key).ok_or(StoreError::NotFound)?;
+                let action = match (intent.as_str(), node.kind) {
+                    ("reject" | "send_back", NodeKind::Approval) if comment.trim().is_empty() => {
+                        return Ok(Attempt::Again(
+                            BTreeMap::new(),
+                            Some("errors.comment_required"),
+                        ));
+                    }
+                    ("approve", NodeKind::Approval) => Action::Approve,
+                    ("reject", NodeKind::Approval) => Action::Reject,
+                    ("send_back", NodeKind::Approval) => Action::SendBack,
+                    ("complete", NodeKind::Task | NodeKind::Review) => {
+                        let parsed = {
+                            let refs: Vec<&FieldDef> = node.fields.iter().collect();
+                            parse_form(&refs, &raw, &DbLookup::new(c))
+                        };
+                        let outcome = if node.kind == NodeKind::Review {
+                            if !OUTCOMES.contains(&outcome.as_str()) {
+                                return Ok(Attempt::Again(
+                                    parsed.err().unwrap_or_default(),
+                                    Some("errors.outcome_required"),
+                                ));
+                            }
+                            Some(outcome)
+                        } else {
+                            None
+                        };
+                        match parsed {
+                            Ok(values) => Action::Complete { values, outcome },
+                            Err(errs) => return Ok(Attempt::Again(errs, None)),
+                        }
+                    }
+                    _ => {
+                        return Ok(Attempt::Mismatch(format!(
+                            "action {intent} on a {} node",
+                            node.kind.as_str()
+                        )));
+                    }
+                };
+                tickets::act(c, assignment, me, action, &comment, Channel::Web, &def)?;
+                Ok(Attempt::Done)
+            })
+            .await
     };
-    let def = loaded.def.clone();
-    let comment_saved = comment.clone();
-    let result = state
-        .db
-        .write(move |c| {
-            tickets::act(
-                c,
-                assignment,
-                me,
-                action,
-                &comment_saved,
-                Channel::Web,
-                &def,
-            )
-        })
-        .await;
-    match result {
-        Ok(_) => {
+    let refused = match attempt {
+        Ok(Attempt::Done) => {
             let key = match intent.as_str() {
                 "approve" => "flash.approved",
                 "reject" => "flash.rejected",
@@ -528,11 +451,98 @@ pub async fn act(
                 _ => "flash.completed",
             };
             ctx.flash(FlashKind::Success, ctx.t(key));
+            return Ok(see_other(&format!("/tickets/{id}")));
         }
-        Err(crate::store::StoreError::Rule { key, .. }) => ctx.flash(FlashKind::Error, ctx.t(key)),
+        Ok(Attempt::Refused(key)) | Err(StoreError::Rule { key, .. }) => key,
+        Ok(Attempt::Mismatch(what)) => return Err(AppError::BadRequest(what)),
+        Ok(Attempt::Again(errs, message)) => {
+            let loaded = state
+                .db
+                .read(move |c| load(c, id, me, admin))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let message = message.map(|key| ctx.t(key).into_owned());
+            let again = ShownAgain {
+                errors: errs,
+                message,
+                raw,
+                comment,
+                outcome,
+            };
+            let errors = HashMap::from([(assignment, again)]);
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors));
+        }
         Err(e) => return Err(e.into()),
-    }
+    };
+    ctx.flash(FlashKind::Error, ctx.t(refused));
     Ok(see_other(&format!("/tickets/{id}")))
+}
+
+/// Hands an assignment to someone else; a refusal is shown on the page.
+async fn transfer(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    (id, assignment): (ApplyId, ApproveUserId),
+    target: String,
+    comment: String,
+    outcome: String,
+    raw: HashMap<String, Vec<String>>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
+    let loaded = state
+        .db
+        .read(move |c| load(c, id, me, admin))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !loaded.mine.iter().any(|(a, _, _)| *a == assignment) {
+        // Not (or no longer) the viewer's to hand over: say what happened.
+        let status = state
+            .db
+            .read(move |c| Ok(tickets::target(c, id, assignment)?.map(|t| t.assignment.status)))
+            .await?;
+        let key = match status.as_deref() {
+            Some("decided") | Some("cancelled") => "errors.already_decided",
+            Some(_) => "errors.not_your_assignment",
+            None => return Err(AppError::NotFound),
+        };
+        ctx.flash(FlashKind::Error, ctx.t(key));
+        return Ok(see_other(&format!("/tickets/{id}")));
+    }
+    let refuse = |ctx: Ctx, loaded: Loaded, message: String| {
+        let again = ShownAgain {
+            errors: BTreeMap::new(),
+            message: Some(message),
+            raw: raw.clone(),
+            comment: comment.clone(),
+            outcome: outcome.clone(),
+        };
+        let errors = HashMap::from([(assignment, again)]);
+        render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
+    };
+    let Ok(target) = crate::domain::Username::parse(&target) else {
+        let message = ctx.t("errors.unknown_user").into_owned();
+        return refuse(ctx, loaded, message);
+    };
+    let note = comment.clone();
+    let result = state
+        .db
+        .write(move |c| {
+            let to = crate::store::users::resolve(c, "to", &target)?;
+            tickets::transfer(c, assignment, me, to, &note)
+        })
+        .await;
+    match result {
+        Ok(_) => {
+            ctx.flash(FlashKind::Success, ctx.t("flash.transferred"));
+            Ok(see_other(&format!("/tickets/{id}")))
+        }
+        Err(StoreError::Rule { key, .. }) => {
+            let message = ctx.t(key).into_owned();
+            refuse(ctx, loaded, message)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]

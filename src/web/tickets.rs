@@ -212,7 +212,6 @@ pub async fn post(
 ) -> Result<HttpResponse, AppError> {
     let user = ctx.require_user()?.clone();
     let id = ServiceId(path.into_inner());
-    let c = state.db.read(move |c| load(c, id, user.id)).await?;
     let raw = raw_map(&pairs);
     let intent = value_of(&pairs, "intent").to_string();
     let submit_token = match value_of(&pairs, "submit_token") {
@@ -222,15 +221,15 @@ pub async fn post(
     let business_input = value_of(&pairs, "business_id").to_string();
     let lang = ctx.lang;
 
-    // Parse the values and the business.
-    let fields: Vec<FieldDef> = submit_fields(&c.def).into_iter().cloned().collect();
+    // What the service needs, and the values parsed, in one unit of work.
     let raw_for_parse = raw.clone();
-    let parsed: Result<Values, BTreeMap<String, FieldError>> = state
+    let (c, parsed) = state
         .db
         .read(move |conn| {
-            let lookup = DbLookup::new(conn);
-            let refs: Vec<&FieldDef> = fields.iter().collect();
-            Ok(parse_form(&refs, &raw_for_parse, &lookup))
+            let c = load(conn, id, user.id)?;
+            let parsed: Result<Values, BTreeMap<String, FieldError>> =
+                parse_form(&submit_fields(&c.def), &raw_for_parse, &DbLookup::new(conn));
+            Ok((c, parsed))
         })
         .await?;
     let business = if c.def.business_required {
