@@ -343,7 +343,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                 .filter(au::apply_id.eq(apply))
                 .filter(n::position.lt(node.position))
                 .filter(n::kind.eq(NodeKind::Approval.as_str()))
-                .filter(au::decision.eq_any(["approve", "auto"]))
+                .filter(au::decision.eq("approve").or(au::decision.eq("auto")))
                 .select(au::user_id)
                 .load(conn)?;
             let pending: Vec<ApproveUser> = au::table
@@ -410,7 +410,8 @@ fn settle(
 ) -> StoreResult<bool> {
     let assignments: Vec<ApproveUser> = au::table
         .filter(au::approve_id.eq(node.id))
-        .filter(au::status.ne_all([status::CANCELLED, status::TRANSFERRED]))
+        .filter(au::status.ne(status::CANCELLED))
+        .filter(au::status.ne(status::TRANSFERRED))
         .order(au::position)
         .select(ApproveUser::as_select())
         .load(conn)?;
@@ -509,9 +510,11 @@ fn settle(
 
 fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
     diesel::update(
-        au::table
-            .filter(au::approve_id.eq(node))
-            .filter(au::status.eq_any([status::PENDING, status::WAITING])),
+        au::table.filter(au::approve_id.eq(node)).filter(
+            au::status
+                .eq(status::PENDING)
+                .or(au::status.eq(status::WAITING)),
+        ),
     )
     .set(au::status.eq(status::CANCELLED))
     .execute(conn)?;
@@ -521,9 +524,15 @@ fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
 /// Closes a ticket that did not finish: later nodes and their people are cancelled.
 fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()> {
     let at = now();
+    // Fixed alternatives are spelled out rather than `IN (…)`, which
+    // diesel cannot keep prepared on SQLite.
     let open: Vec<ApproveId> = n::table
         .filter(n::apply_id.eq(apply))
-        .filter(n::status.eq_any([status::WAITING, status::ACTIVE]))
+        .filter(
+            n::status
+                .eq(status::WAITING)
+                .or(n::status.eq(status::ACTIVE)),
+        )
         .select(n::id)
         .load(conn)?;
     diesel::update(n::table.filter(n::id.eq_any(&open)))
@@ -740,7 +749,8 @@ pub fn act(
     if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
         let others: Vec<ApproveUser> = au::table
             .filter(au::approve_id.eq(node.id))
-            .filter(au::status.ne_all([status::CANCELLED, status::TRANSFERRED]))
+            .filter(au::status.ne(status::CANCELLED))
+            .filter(au::status.ne(status::TRANSFERRED))
             .order(au::position)
             .select(ApproveUser::as_select())
             .load(conn)?;

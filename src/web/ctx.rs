@@ -80,7 +80,7 @@ impl FromRequest for Ctx {
                 Some(id) => {
                     state
                         .db
-                        .read(move |c| users::session_user(c, UserId(id)))
+                        .read_short(move |c| users::session_user(c, UserId(id)))
                         .await?
                 }
                 None => None,
