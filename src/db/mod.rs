@@ -149,9 +149,11 @@ impl Db {
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            // A broken connection fails its unit of work, which reports it;
-            // testing each one on checkout cost a statement per request.
-            .test_on_check_out(false)
+            // A SQLite connection is a file handle and does not go stale;
+            // testing it on checkout cost a statement per request. A
+            // PostgreSQL connection can die with the server or the network,
+            // and only the test keeps a dead one out of requests.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .context("cannot build the connection pool")?;

@@ -82,6 +82,13 @@ async fn deliver(
     Ok(())
 }
 
+/// Messages claimed at a time.
+const BATCH: i64 = 20;
+/// How long a claim keeps other workers off a batch: longer than sending
+/// all of it can take (each message may wait out the 10 s SMTP timeout),
+/// since the batch's outcomes are recorded together at its end.
+const LEASE_SECS: i64 = 300;
+
 /// Runs forever: every `poll`, sends what is due.
 pub async fn run(db: Db, transport: Transport, mail: MailConfig, base_url: String) {
     let worker = crate::web::ctx::random_token();
@@ -94,7 +101,10 @@ pub async fn run(db: Db, transport: Transport, mail: MailConfig, base_url: Strin
     };
     loop {
         let id = worker.clone();
-        match db.write(move |c| outbox::claim(c, &id, 20, 120)).await {
+        match db
+            .write(move |c| outbox::claim(c, &id, BATCH, LEASE_SECS))
+            .await
+        {
             Ok(batch) if !batch.is_empty() => {
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for message in batch {

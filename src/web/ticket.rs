@@ -341,7 +341,6 @@ fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 
 const OUTCOMES: [&str; 3] = ["successful", "with_issues", "unsuccessful"];
 
-/// Approve, reject, or complete a task or review, on one assignment.
 /// What became of an action on an assignment, decided in one unit of work.
 enum Attempt {
     Done,
@@ -353,6 +352,8 @@ enum Attempt {
     Mismatch(String),
 }
 
+/// Approve, reject, send back, complete a task or review, or transfer, on
+/// one assignment.
 pub async fn act(
     ctx: Ctx,
     state: web::Data<AppState>,
