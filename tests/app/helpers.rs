@@ -117,7 +117,12 @@ impl TestApp {
                     Some(s) if s.contains("://") && s.len() > "postgres://".len() => s,
                     _ => url.trim_end_matches('/').to_string(),
                 };
-                let admin_url = format!("{server}/postgres");
+                // Without SSL: the server is on this machine, and a test
+                // binary whose libpq had started OpenSSL was once seen to
+                // abort at exit ("free(): invalid pointer") after every
+                // test had passed, as OpenSSL's exit-time cleanup raced
+                // pool threads still holding connections.
+                let admin_url = format!("{server}/postgres?sslmode=disable");
                 let name = format!("countersign_test_{}", countersign::web::ctx::random_token());
                 let mut conn = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
                     panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
@@ -126,7 +131,7 @@ impl TestApp {
                     .execute(&mut conn)
                     .expect("create test database");
                 (
-                    format!("{server}/{name}"),
+                    format!("{server}/{name}?sslmode=disable"),
                     Some(PgDatabase { admin_url, name }),
                 )
             }
