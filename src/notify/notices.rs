@@ -57,10 +57,10 @@ pub struct Event<'a> {
 pub type Links = Vec<(&'static str, String)>;
 
 fn user(conn: &mut DbConn, id: UserId) -> StoreResult<User> {
-    Ok(users::table
+    Ok(crate::direct!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)?)
+        .first(c))?)
 }
 
 /// Writes one notice to `to` (or, when `to` is away, to whoever stands in).
@@ -179,10 +179,10 @@ pub fn recipients(
             Recipient::Assignees => out.extend_from_slice(assignees),
             Recipient::Applicant => out.push(ticket.applicant_id),
             Recipient::ApplicantManager => {
-                if let Some(m) = users::table
+                if let Some(m) = crate::direct!(conn, |c| users::table
                     .find(ticket.applicant_id)
                     .select(users::manager_id)
-                    .first::<Option<UserId>>(conn)?
+                    .first::<Option<UserId>>(c))?
                 {
                     out.push(m);
                 }
@@ -199,10 +199,10 @@ pub fn pending_people(
     conn: &mut DbConn,
     node: crate::db::ids::ApproveId,
 ) -> StoreResult<Vec<(crate::db::ids::ApproveUserId, UserId)>> {
-    Ok(au::table
+    Ok(crate::direct!(conn, |c| au::table
         .filter(au::approve_id.eq(node))
         .filter(au::status.eq(status::PENDING))
         .order(au::position)
         .select((au::id, au::user_id))
-        .load(conn)?)
+        .load(c))?)
 }

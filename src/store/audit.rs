@@ -65,7 +65,7 @@ impl<'a> Audit<'a> {
 }
 
 pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
-    diesel::insert_into(audit_events::table)
+    crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
         .values((
             audit_events::at.eq(now()),
             audit_events::actor_id.eq(event.actor),
@@ -77,7 +77,7 @@ pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
             audit_events::apply_id.eq(event.apply_id),
             audit_events::detail.eq(event.detail.to_string()),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

@@ -215,7 +215,7 @@ pub fn acting_for(
     at: NaiveDateTime,
     kind: ProcessKind,
 ) -> StoreResult<Option<UserId>> {
-    Ok(d::table
+    Ok(crate::direct!(conn, |c| d::table
         .filter(d::from_user_id.eq(from))
         .filter(d::starts_at.le(at))
         .filter(d::ends_at.gt(at))
@@ -226,6 +226,6 @@ pub fn acting_for(
         )
         .order(d::starts_at.desc())
         .select(d::to_user_id)
-        .first(conn)
-        .optional()?)
+        .first(c))
+    .optional()?)
 }

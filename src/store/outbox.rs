@@ -32,7 +32,7 @@ pub struct Mail<'a> {
 
 pub fn enqueue(conn: &mut DbConn, mail: &Mail<'_>) -> StoreResult<()> {
     let at = now();
-    diesel::insert_into(o::table)
+    crate::direct!(conn, |c| diesel::insert_into(o::table)
         .values((
             o::to_user_id.eq(mail.to_user),
             o::to_email.eq(mail.to_email),
@@ -46,7 +46,7 @@ pub fn enqueue(conn: &mut DbConn, mail: &Mail<'_>) -> StoreResult<()> {
             o::next_attempt_at.eq(at),
             o::created_at.eq(at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -60,32 +60,30 @@ pub fn claim(
     lease_secs: i64,
 ) -> StoreResult<Vec<OutboxMessage>> {
     let at = now();
-    let due: Vec<OutboxId> = o::table
+    let due: Vec<OutboxId> = crate::direct!(conn, |c| o::table
         .filter(o::status.eq(PENDING))
         .filter(o::next_attempt_at.le(at))
         .filter(o::claimed_until.is_null().or(o::claimed_until.lt(at)))
         .order(o::id)
         .limit(limit)
         .select(o::id)
-        .load(conn)?;
+        .load(c))?;
     let until = at + Duration::seconds(lease_secs);
     let mut claimed = Vec::new();
     for id in due {
-        let n = diesel::update(
+        let n = crate::direct!(conn, |c| diesel::update(
             o::table
                 .find(id)
                 .filter(o::status.eq(PENDING))
                 .filter(o::claimed_until.is_null().or(o::claimed_until.lt(at))),
         )
         .set((o::claimed_by.eq(worker), o::claimed_until.eq(until)))
-        .execute(conn)?;
+        .execute(c))?;
         if n == 1 {
-            claimed.push(
-                o::table
-                    .find(id)
-                    .select(OutboxMessage::as_select())
-                    .first(conn)?,
-            );
+            claimed.push(crate::direct!(conn, |c| o::table
+                .find(id)
+                .select(OutboxMessage::as_select())
+                .first(c))?);
         }
     }
     Ok(claimed)
@@ -110,20 +108,22 @@ fn redact(body: &str) -> String {
 }
 
 pub fn mark_sent(conn: &mut DbConn, id: OutboxId, worker: &str) -> StoreResult<()> {
-    let message: OutboxMessage = o::table
+    let message: OutboxMessage = crate::direct!(conn, |c| o::table
         .find(id)
         .select(OutboxMessage::as_select())
-        .first(conn)?;
-    diesel::update(o::table.find(id).filter(o::claimed_by.eq(worker)))
-        .set((
-            o::status.eq(SENT),
-            o::sent_at.eq(now()),
-            o::attempts.eq(o::attempts + 1),
-            o::claimed_until.eq(None::<NaiveDateTime>),
-            o::text_body.eq(redact(&message.text_body)),
-            o::html_body.eq(redact(&message.html_body)),
-        ))
-        .execute(conn)?;
+        .first(c))?;
+    crate::direct!(conn, |c| diesel::update(
+        o::table.find(id).filter(o::claimed_by.eq(worker))
+    )
+    .set((
+        o::status.eq(SENT),
+        o::sent_at.eq(now()),
+        o::attempts.eq(o::attempts + 1),
+        o::claimed_until.eq(None::<NaiveDateTime>),
+        o::text_body.eq(redact(&message.text_body)),
+        o::html_body.eq(redact(&message.html_body)),
+    ))
+    .execute(c))?;
     Ok(())
 }
 
@@ -139,25 +139,27 @@ pub fn mark_failed(
     error: &str,
     max_attempts: i32,
 ) -> StoreResult<()> {
-    let message: OutboxMessage = o::table
+    let message: OutboxMessage = crate::direct!(conn, |c| o::table
         .find(id)
         .select(OutboxMessage::as_select())
-        .first(conn)?;
+        .first(c))?;
     let attempts = message.attempts + 1;
     let status = if attempts >= max_attempts {
         FAILED
     } else {
         PENDING
     };
-    diesel::update(o::table.find(id).filter(o::claimed_by.eq(worker)))
-        .set((
-            o::status.eq(status),
-            o::attempts.eq(attempts),
-            o::next_attempt_at.eq(now() + backoff(attempts)),
-            o::claimed_until.eq(None::<NaiveDateTime>),
-            o::last_error.eq(error.chars().take(500).collect::<String>()),
-        ))
-        .execute(conn)?;
+    crate::direct!(conn, |c| diesel::update(
+        o::table.find(id).filter(o::claimed_by.eq(worker))
+    )
+    .set((
+        o::status.eq(status),
+        o::attempts.eq(attempts),
+        o::next_attempt_at.eq(now() + backoff(attempts)),
+        o::claimed_until.eq(None::<NaiveDateTime>),
+        o::last_error.eq(error.chars().take(500).collect::<String>()),
+    ))
+    .execute(c))?;
     Ok(())
 }
 

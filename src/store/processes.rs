@@ -244,7 +244,8 @@ const PARSED_MAX: usize = 512;
 
 /// The definition of a deployed version, parsed once.
 pub fn definition(conn: &mut DbConn, id: VersionId) -> StoreResult<Arc<ProcessDef>> {
-    let json: String = pv::table.find(id).select(pv::definition).first(conn)?;
+    let json: String =
+        crate::direct!(conn, |c| pv::table.find(id).select(pv::definition).first(c))?;
     let cache = PARSED.get_or_init(Default::default);
     if let Some(def) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&json) {
         return Ok(Arc::clone(def));

@@ -37,12 +37,12 @@ pub struct InboxRow {
 /// The people who delegate to `me` now, with the kind each delegation is limited to.
 fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<String>)>> {
     let at = now();
-    Ok(d::table
+    Ok(crate::direct!(conn, |c| d::table
         .filter(d::to_user_id.eq(me))
         .filter(d::starts_at.le(at))
         .filter(d::ends_at.gt(at))
         .select((d::from_user_id, d::process_kind))
-        .load(conn)?)
+        .load(c))?)
 }
 
 type InboxTuple = (
@@ -64,7 +64,7 @@ pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Inbox
     let stand_in = delegators(conn, me)?;
     let mut whom: Vec<UserId> = stand_in.iter().map(|(u, _)| *u).collect();
     whom.push(me);
-    let rows: Vec<InboxTuple> = au::table
+    let rows: Vec<InboxTuple> = crate::direct!(conn, |c| au::table
         .inner_join(a::table)
         .inner_join(n::table)
         .filter(au::user_id.eq_any(&whom))
@@ -84,7 +84,7 @@ pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Inbox
             n::kind,
             n::started_at,
         ))
-        .load(conn)?;
+        .load(c))?;
     // A delegation limited to one kind covers only tickets of that kind.
     let rows: Vec<InboxTuple> = rows
         .into_iter()
@@ -159,22 +159,25 @@ pub struct TicketView {
 }
 
 pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
-    let apply: Apply = a::table.find(id).select(Apply::as_select()).first(conn)?;
-    let nodes: Vec<Approve> = n::table
+    let apply: Apply = crate::direct!(conn, |c| a::table
+        .find(id)
+        .select(Apply::as_select())
+        .first(c))?;
+    let nodes: Vec<Approve> = crate::direct!(conn, |c| n::table
         .filter(n::apply_id.eq(id))
         .order(n::position)
         .select(Approve::as_select())
-        .load(conn)?;
-    let assignments: Vec<ApproveUser> = au::table
+        .load(c))?;
+    let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
         .filter(au::apply_id.eq(id))
         .order((au::approve_id, au::position))
         .select(ApproveUser::as_select())
-        .load(conn)?;
-    let events: Vec<AuditEvent> = ev::table
+        .load(c))?;
+    let events: Vec<AuditEvent> = crate::direct!(conn, |c| ev::table
         .filter(ev::apply_id.eq(id.0))
         .order(ev::id)
         .select(AuditEvent::as_select())
-        .load(conn)?;
+        .load(c))?;
     let mut ids: Vec<UserId> = vec![apply.applicant_id];
     ids.extend(
         assignments
@@ -233,11 +236,11 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     }
     let mut whom: Vec<UserId> = delegators(conn, me)?.into_iter().map(|(u, _)| u).collect();
     whom.push(me);
-    let n: i64 = au::table
+    let n: i64 = crate::direct!(conn, |c| au::table
         .filter(au::apply_id.eq(apply.id))
         .filter(au::user_id.eq_any(&whom).or(au::acted_by.eq(me)))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     Ok(n > 0)
 }
 

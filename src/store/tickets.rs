@@ -79,9 +79,11 @@ pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
 fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> StoreResult<String> {
     let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
     let bump = |conn: &mut DbConn| -> StoreResult<usize> {
-        Ok(diesel::update(sc::table.find(&prefix))
-            .set(sc::last.eq(sc::last + 1))
-            .execute(conn)?)
+        Ok(crate::direct!(conn, |c| diesel::update(
+            sc::table.find(&prefix)
+        )
+        .set(sc::last.eq(sc::last + 1))
+        .execute(c))?)
     };
     if bump(conn)? == 0 {
         let inserted = conn.transaction(|c| {
@@ -100,7 +102,7 @@ fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> Store
             Err(e) => return Err(e.into()),
         }
     }
-    let last: i32 = sc::table.find(&prefix).select(sc::last).first(conn)?;
+    let last: i32 = crate::direct!(conn, |c| sc::table.find(&prefix).select(sc::last).first(c))?;
     Ok(format!("{prefix}-{last:04}"))
 }
 
@@ -134,10 +136,10 @@ fn title_of(def: &ProcessDef, values: &Values, service_name: &str) -> String {
 }
 
 fn user_id(conn: &mut DbConn, username: &str) -> StoreResult<UserId> {
-    Ok(users::table
+    Ok(crate::direct!(conn, |c| users::table
         .filter(users::username.eq(username))
         .select(users::id)
-        .first(conn)?)
+        .first(c))?)
 }
 
 fn mode_json(mode: &Mode) -> String {
@@ -170,11 +172,11 @@ fn ticket_event<'a>(
 /// assignments and the audit events, then starts the first node. The same
 /// submit token again returns the ticket it made (a double-clicked submit).
 pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
-    if let Some(existing) = a::table
+    if let Some(existing) = crate::direct!(conn, |c| a::table
         .filter(a::submit_token.eq(&sub.submit_token))
         .select(a::id)
-        .first::<ApplyId>(conn)
-        .optional()?
+        .first::<ApplyId>(c))
+    .optional()?
     {
         return Ok(existing);
     }
@@ -182,7 +184,7 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
     let at = now();
     let serial = next_serial(conn, sub.def.kind, at)?;
     let form = serde_json::to_string(&sub.values).map_err(|e| StoreError::Unexpected(e.into()))?;
-    let apply: ApplyId = diesel::insert_into(a::table)
+    let apply: ApplyId = crate::direct!(conn, |c| diesel::insert_into(a::table)
         .values((
             a::serial.eq(&serial),
             a::service_id.eq(sub.service),
@@ -199,8 +201,8 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
             a::updated_at.eq(at),
         ))
         .returning(a::id)
-        .get_result(conn)
-        .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
+        .get_result(c))
+    .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
     audit::record(
         conn,
         ticket_event(
@@ -241,7 +243,7 @@ fn insert_plan(
             (_, true) => status::WAITING,
             (_, false) => status::SKIPPED,
         };
-        let approve: ApproveId = diesel::insert_into(n::table)
+        let approve: ApproveId = crate::direct!(conn, |c| diesel::insert_into(n::table)
             .values((
                 n::apply_id.eq(apply),
                 n::position.eq(position),
@@ -257,7 +259,7 @@ fn insert_plan(
                 n::decided_at.eq((planned.kind == NodeKind::Submit).then_some(at)),
             ))
             .returning(n::id)
-            .get_result(conn)?;
+            .get_result(c))?;
         if !planned.included {
             audit::record(
                 conn,
@@ -306,27 +308,27 @@ fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeD
 /// decide themselves. With no node left the ticket is finished.
 pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()> {
     loop {
-        let next: Option<Approve> = n::table
+        let next: Option<Approve> = crate::direct!(conn, |c| n::table
             .filter(n::apply_id.eq(apply))
             .filter(n::status.eq(status::WAITING))
             .order(n::position)
             .select(Approve::as_select())
-            .first(conn)
-            .optional()?;
+            .first(c))
+        .optional()?;
         let Some(node) = next else {
             return finish(conn, apply, def);
         };
         let at = now();
-        diesel::update(n::table.find(node.id))
+        crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
             .set((n::status.eq(status::ACTIVE), n::started_at.eq(at)))
-            .execute(conn)?;
-        diesel::update(
+            .execute(c))?;
+        crate::direct!(conn, |c| diesel::update(
             au::table
                 .filter(au::approve_id.eq(node.id))
                 .filter(au::status.eq(status::WAITING)),
         )
         .set(au::status.eq(status::PENDING))
-        .execute(conn)?;
+        .execute(c))?;
         audit::record(
             conn,
             ticket_event(
@@ -338,21 +340,21 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
         )?;
         let spec = node_def(def, &node)?;
         if spec.kind == NodeKind::Approval && spec.dedupe {
-            let earlier: Vec<UserId> = au::table
+            let earlier: Vec<UserId> = crate::direct!(conn, |c| au::table
                 .inner_join(n::table)
                 .filter(au::apply_id.eq(apply))
                 .filter(n::position.lt(node.position))
                 .filter(n::kind.eq(NodeKind::Approval.as_str()))
                 .filter(au::decision.eq("approve").or(au::decision.eq("auto")))
                 .select(au::user_id)
-                .load(conn)?;
-            let pending: Vec<ApproveUser> = au::table
+                .load(c))?;
+            let pending: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
                 .filter(au::approve_id.eq(node.id))
                 .filter(au::status.eq(status::PENDING))
                 .select(ApproveUser::as_select())
-                .load(conn)?;
+                .load(c))?;
             for assignment in pending.into_iter().filter(|x| earlier.contains(&x.user_id)) {
-                diesel::update(au::table.find(assignment.id))
+                crate::direct!(conn, |c| diesel::update(au::table.find(assignment.id))
                     .set((
                         au::status.eq(status::DECIDED),
                         au::decision.eq("auto"),
@@ -360,7 +362,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                         au::channel.eq(Channel::System.as_str()),
                         au::decided_at.eq(at),
                     ))
-                    .execute(conn)?;
+                    .execute(c))?;
                 audit::record(
                     conn,
                     Audit {
@@ -377,7 +379,8 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
         }
         if !settle(conn, apply, &node, spec, def)? {
             // Still open: tell its people (with one-click links on approvals).
-            let state: String = a::table.find(apply).select(a::status).first(conn)?;
+            let state: String =
+                crate::direct!(conn, |c| a::table.find(apply).select(a::status).first(c))?;
             if state == status::RUNNING {
                 let people = notices::pending_people(conn, node.id)?;
                 notify(
@@ -392,7 +395,8 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
             }
             return Ok(());
         }
-        let state: String = a::table.find(apply).select(a::status).first(conn)?;
+        let state: String =
+            crate::direct!(conn, |c| a::table.find(apply).select(a::status).first(c))?;
         if state != status::RUNNING {
             return Ok(());
         }
@@ -408,13 +412,13 @@ fn settle(
     spec: &NodeDef,
     def: &ProcessDef,
 ) -> StoreResult<bool> {
-    let assignments: Vec<ApproveUser> = au::table
+    let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
         .filter(au::approve_id.eq(node.id))
         .filter(au::status.ne(status::CANCELLED))
         .filter(au::status.ne(status::TRANSFERRED))
         .order(au::position)
         .select(ApproveUser::as_select())
-        .load(conn)?;
+        .load(c))?;
     let mut decided: Vec<&ApproveUser> = assignments
         .iter()
         .filter(|x| x.status == status::DECIDED)
@@ -451,9 +455,9 @@ fn settle(
             } else {
                 status::DONE
             };
-            diesel::update(n::table.find(node.id))
+            crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
                 .set((n::status.eq(done), n::decided_at.eq(at)))
-                .execute(conn)?;
+                .execute(c))?;
             cancel_pending(conn, node.id)?;
             audit::record(
                 conn,
@@ -468,9 +472,9 @@ fn settle(
             Ok(true)
         }
         Outcome::Rejected => {
-            diesel::update(n::table.find(node.id))
+            crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
                 .set((n::status.eq(status::REJECTED), n::decided_at.eq(at)))
-                .execute(conn)?;
+                .execute(c))?;
             cancel_pending(conn, node.id)?;
             let sent_back = decided
                 .iter()
@@ -509,7 +513,7 @@ fn settle(
 }
 
 fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
-    diesel::update(
+    crate::direct!(conn, |c| diesel::update(
         au::table.filter(au::approve_id.eq(node)).filter(
             au::status
                 .eq(status::PENDING)
@@ -517,7 +521,7 @@ fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
         ),
     )
     .set(au::status.eq(status::CANCELLED))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }
 
@@ -526,7 +530,7 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
     let at = now();
     // Fixed alternatives are spelled out rather than `IN (…)`, which
     // diesel cannot keep prepared on SQLite.
-    let open: Vec<ApproveId> = n::table
+    let open: Vec<ApproveId> = crate::direct!(conn, |c| n::table
         .filter(n::apply_id.eq(apply))
         .filter(
             n::status
@@ -534,20 +538,22 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
                 .or(n::status.eq(status::ACTIVE)),
         )
         .select(n::id)
-        .load(conn)?;
-    diesel::update(n::table.filter(n::id.eq_any(&open)))
-        .set(n::status.eq(status::CANCELLED))
-        .execute(conn)?;
+        .load(c))?;
+    crate::direct!(conn, |c| diesel::update(
+        n::table.filter(n::id.eq_any(&open))
+    )
+    .set(n::status.eq(status::CANCELLED))
+    .execute(c))?;
     for node in open {
         cancel_pending(conn, node)?;
     }
-    diesel::update(a::table.find(apply))
+    crate::direct!(conn, |c| diesel::update(a::table.find(apply))
         .set((
             a::status.eq(ticket_status),
             a::finished_at.eq(at),
             a::updated_at.eq(at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -555,20 +561,20 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
 /// ticket grants the applicant what it asked for.
 fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()> {
     let at = now();
-    let ticket: Apply = a::table
+    let ticket: Apply = crate::direct!(conn, |c| a::table
         .find(apply)
         .select(Apply::as_select())
-        .first(conn)?;
+        .first(c))?;
     if ticket.status != status::RUNNING {
         return Ok(());
     }
-    diesel::update(a::table.find(apply))
+    crate::direct!(conn, |c| diesel::update(a::table.find(apply))
         .set((
             a::status.eq(status::FINISHED),
             a::finished_at.eq(at),
             a::updated_at.eq(at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     audit::record(
         conn,
         ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
@@ -588,14 +594,14 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
             })
             .collect();
         for resource in wanted {
-            diesel::insert_into(grants::table)
+            crate::direct!(conn, |c| diesel::insert_into(grants::table)
                 .values((
                     grants::user_id.eq(ticket.applicant_id),
                     grants::resource_id.eq(resource),
                     grants::apply_id.eq(apply),
                     grants::granted_at.eq(at),
                 ))
-                .execute(conn)?;
+                .execute(c))?;
             audit::record(
                 conn,
                 ticket_event(
@@ -663,20 +669,20 @@ pub fn target(
     apply: ApplyId,
     assignment: ApproveUserId,
 ) -> StoreResult<Option<Target>> {
-    let Some((assignment, node_key)) = au::table
+    let Some((assignment, node_key)) = crate::direct!(conn, |c| au::table
         .inner_join(n::table)
         .filter(au::id.eq(assignment))
         .filter(au::apply_id.eq(apply))
         .select((ApproveUser::as_select(), n::node_key))
-        .first::<(ApproveUser, String)>(conn)
-        .optional()?
+        .first::<(ApproveUser, String)>(c))
+    .optional()?
     else {
         return Ok(None);
     };
-    let ticket: Apply = a::table
+    let ticket: Apply = crate::direct!(conn, |c| a::table
         .find(apply)
         .select(Apply::as_select())
-        .first(conn)?;
+        .first(c))?;
     Ok(Some(Target {
         assignment,
         ticket,
@@ -697,20 +703,20 @@ pub fn act(
     channel: Channel,
     def: &ProcessDef,
 ) -> StoreResult<ApplyId> {
-    let mine: ApproveUser = au::table
+    let mine: ApproveUser = crate::direct!(conn, |c| au::table
         .find(assignment)
         .select(ApproveUser::as_select())
-        .first(conn)?;
-    let ticket: Apply = a::table
+        .first(c))?;
+    let ticket: Apply = crate::direct!(conn, |c| a::table
         .find(mine.apply_id)
         .select(Apply::as_select())
-        .first(conn)?;
+        .first(c))?;
     let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
     if !acts_for(conn, actor, mine.user_id, kind)? {
         return Err(StoreError::rule("", "errors.not_your_assignment"));
     }
     // Lock the ticket, then the node, in that order, checking their state.
-    let running = diesel::update(
+    let running = crate::direct!(conn, |c| diesel::update(
         a::table
             .find(ticket.id)
             .filter(a::status.eq(status::RUNNING)),
@@ -719,24 +725,24 @@ pub fn act(
         a::row_version.eq(a::row_version + 1),
         a::updated_at.eq(now()),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     if running == 0 {
         return Err(StoreError::rule("", "errors.ticket_not_running"));
     }
-    let active = diesel::update(
+    let active = crate::direct!(conn, |c| diesel::update(
         n::table
             .find(mine.approve_id)
             .filter(n::status.eq(status::ACTIVE)),
     )
     .set(n::row_version.eq(n::row_version + 1))
-    .execute(conn)?;
+    .execute(c))?;
     if active == 0 {
         return Err(StoreError::rule("", "errors.node_already_decided"));
     }
-    let node: Approve = n::table
+    let node: Approve = crate::direct!(conn, |c| n::table
         .find(mine.approve_id)
         .select(Approve::as_select())
-        .first(conn)?;
+        .first(c))?;
     let spec = node_def(def, &node)?;
     match (&action, spec.kind) {
         (Action::Approve | Action::Reject | Action::SendBack, NodeKind::Approval) => {}
@@ -747,13 +753,13 @@ pub fn act(
         return Err(StoreError::rule("comment", "errors.comment_required"));
     }
     if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
-        let others: Vec<ApproveUser> = au::table
+        let others: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
             .filter(au::approve_id.eq(node.id))
             .filter(au::status.ne(status::CANCELLED))
             .filter(au::status.ne(status::TRANSFERRED))
             .order(au::position)
             .select(ApproveUser::as_select())
-            .load(conn)?;
+            .load(c))?;
         let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
         let votes: Vec<(usize, Vote)> = others
             .iter()
@@ -775,7 +781,7 @@ pub fn act(
         }
     }
     let at = now();
-    let decided = diesel::update(
+    let decided = crate::direct!(conn, |c| diesel::update(
         au::table
             .find(mine.id)
             .filter(au::status.eq(status::PENDING)),
@@ -788,7 +794,7 @@ pub fn act(
         au::comment.eq(comment.trim()),
         au::decided_at.eq(at),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     if decided == 0 {
         return Err(StoreError::rule("", "errors.already_decided"));
     }
@@ -796,13 +802,13 @@ pub fn act(
         let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
         form.extend(values.clone());
         let form = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
-        diesel::update(a::table.find(ticket.id))
+        crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
             .set(a::form.eq(form))
-            .execute(conn)?;
+            .execute(c))?;
         if let Some(outcome) = outcome {
-            diesel::update(a::table.find(ticket.id))
+            crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
                 .set(a::outcome.eq(outcome))
-                .execute(conn)?;
+                .execute(c))?;
         }
     }
     let event = match action {
@@ -1125,12 +1131,12 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Stri
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     let token = hex::encode(bytes);
     let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
-    diesel::update(au::table.find(assignment))
+    crate::direct!(conn, |c| diesel::update(au::table.find(assignment))
         .set((
             au::email_token_hash.eq(token_hash(&token)),
             au::email_token_expires_at.eq(now() + chrono::Duration::hours(ttl)),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(token)
 }
 
@@ -1163,10 +1169,10 @@ fn notify(
     if !def.notifications.iter().any(|r| r.event == event) {
         return Ok(());
     }
-    let ticket: Apply = a::table
+    let ticket: Apply = crate::direct!(conn, |c| a::table
         .find(apply)
         .select(Apply::as_select())
-        .first(conn)?;
+        .first(c))?;
     let ids: Vec<UserId> = people.iter().map(|(_, u)| *u).collect();
     let to = notices::recipients(conn, def, event, &ticket, &ids)?;
     let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));

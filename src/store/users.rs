@@ -76,12 +76,12 @@ pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<Session
         .filter(au::status.eq(super::tickets::status::PENDING))
         .count()
         .single_value();
-    let Some((user, is_admin, own)) = users::table
+    let Some((user, is_admin, own)) = crate::direct!(conn, |c| users::table
         .find(id)
         .filter(users::active.eq(true))
         .select((User::as_select(), diesel::dsl::exists(admin), waiting))
-        .first::<(User, bool, Option<i64>)>(conn)
-        .optional()?
+        .first::<(User, bool, Option<i64>)>(c))
+    .optional()?
     else {
         return Ok(None);
     };
@@ -312,10 +312,10 @@ pub fn people_by_id(conn: &mut DbConn, ids: &[UserId]) -> StoreResult<HashMap<Us
     let mut ids = ids.to_vec();
     ids.sort();
     ids.dedup();
-    let rows: Vec<(UserId, String, String)> = users::table
+    let rows: Vec<(UserId, String, String)> = crate::direct!(conn, |c| users::table
         .filter(users::id.eq_any(ids))
         .select((users::id, users::username, users::display_name))
-        .load(conn)?;
+        .load(c))?;
     Ok(rows
         .into_iter()
         .map(|(id, username, display_name)| {
