@@ -11,10 +11,10 @@ use crate::db::schema::{businesses, role_assignments};
 use crate::domain::Name;
 
 pub fn list(conn: &mut DbConn) -> StoreResult<Vec<Business>> {
-    Ok(businesses::table
+    Ok(crate::direct!(conn, |c| businesses::table
         .order(businesses::name)
         .select(Business::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn find(conn: &mut DbConn, id: BusinessId) -> StoreResult<Business> {

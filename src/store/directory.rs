@@ -57,12 +57,12 @@ impl<'a> DbDirectory<'a> {
     fn id_of(&self, username: &str) -> Option<UserId> {
         let username = username.to_string();
         self.run(|c| {
-            users::table
+            crate::direct!(c, |c| users::table
                 .filter(users::username.eq(username))
                 .filter(users::active.eq(true))
                 .select(users::id)
-                .first(c)
-                .optional()
+                .first(c))
+            .optional()
         })
     }
 }
@@ -71,13 +71,13 @@ impl Directory for DbDirectory<'_> {
     fn manager_of(&self, username: &str) -> Option<String> {
         let username = username.to_string();
         self.run(|c| {
-            users::table
+            crate::direct!(c, |c| users::table
                 .inner_join(managers.on(users::manager_id.eq(managers.field(users::id).nullable())))
                 .filter(users::username.eq(username))
                 .filter(managers.field(users::active).eq(true))
                 .select(managers.field(users::username))
-                .first(c)
-                .optional()
+                .first(c))
+            .optional()
         })
     }
 
@@ -85,41 +85,43 @@ impl Directory for DbDirectory<'_> {
         let role = role.to_string();
         let business = business.map(str::to_string);
         self.run(|c| {
-            let mut q = ra::table
-                .inner_join(roles::table)
-                .inner_join(users::table.on(users::id.eq(ra::user_id)))
-                .left_join(businesses::table)
-                .filter(roles::code.eq(role))
-                .filter(users::active.eq(true))
-                .select(users::username)
-                .distinct()
-                .order(users::username)
-                .into_boxed();
-            if let Some(b) = business {
-                q = q.filter(ra::business_id.is_null().or(businesses::name.eq(b)));
-            }
-            q.load(c)
+            crate::direct!(c, |c| {
+                let mut q = ra::table
+                    .inner_join(roles::table)
+                    .inner_join(users::table.on(users::id.eq(ra::user_id)))
+                    .left_join(businesses::table)
+                    .filter(roles::code.eq(role))
+                    .filter(users::active.eq(true))
+                    .select(users::username)
+                    .distinct()
+                    .order(users::username)
+                    .into_boxed();
+                if let Some(b) = business {
+                    q = q.filter(ra::business_id.is_null().or(businesses::name.eq(b)));
+                }
+                q.load(c)
+            })
         })
     }
 
     fn has_role(&self, username: &str, role: &str) -> bool {
         let (username, role) = (username.to_string(), role.to_string());
         self.run(|c| {
-            ra::table
+            crate::direct!(c, |c| ra::table
                 .inner_join(roles::table)
                 .inner_join(users::table.on(users::id.eq(ra::user_id)))
                 .filter(users::username.eq(username))
                 .filter(roles::code.eq(role))
                 .count()
-                .get_result::<i64>(c)
-                .map(|n| n > 0)
+                .get_result::<i64>(c))
+            .map(|n| n > 0)
         })
     }
 
     fn resource(&self, id: i64) -> Option<ResourceInfo> {
         let id = ResourceId(i32::try_from(id).ok()?);
         let row: Option<(String, bool, Option<String>)> = self.run(|c| {
-            resources::table
+            crate::direct!(c, |c| resources::table
                 .left_join(users::table.on(resources::owner_id.eq(users::id.nullable())))
                 .filter(resources::id.eq(id))
                 .select((
@@ -127,8 +129,8 @@ impl Directory for DbDirectory<'_> {
                     resources::managed,
                     users::username.nullable(),
                 ))
-                .first(c)
-                .optional()
+                .first(c))
+            .optional()
         });
         row.map(|(name, managed, owner)| ResourceInfo {
             name,
@@ -145,7 +147,7 @@ impl Directory for DbDirectory<'_> {
         let from = self.id_of(username)?;
         let now = self.now;
         self.run(|c| {
-            d::table
+            crate::direct!(c, |c| d::table
                 .inner_join(users::table.on(users::id.eq(d::to_user_id)))
                 .filter(d::from_user_id.eq(from))
                 .filter(d::starts_at.le(now))
@@ -158,14 +160,14 @@ impl Directory for DbDirectory<'_> {
                 .filter(users::active.eq(true))
                 .order(d::starts_at.desc())
                 .select(users::username)
-                .first(c)
-                .optional()
+                .first(c))
+            .optional()
         })
     }
 
     fn admins(&self) -> Vec<String> {
         self.run(|c| {
-            ra::table
+            crate::direct!(c, |c| ra::table
                 .inner_join(roles::table)
                 .inner_join(users::table.on(users::id.eq(ra::user_id)))
                 .filter(roles::code.eq("admin"))
@@ -174,7 +176,7 @@ impl Directory for DbDirectory<'_> {
                 .select(users::username)
                 .distinct()
                 .order(users::username)
-                .load(c)
+                .load(c))
         })
     }
 }

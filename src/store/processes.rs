@@ -260,7 +260,10 @@ pub fn definition(conn: &mut DbConn, id: VersionId) -> StoreResult<Arc<ProcessDe
 }
 
 pub fn version_number(conn: &mut DbConn, id: VersionId) -> StoreResult<i32> {
-    Ok(pv::table.find(id).select(pv::number).first(conn)?)
+    Ok(crate::direct!(conn, |c| pv::table
+        .find(id)
+        .select(pv::number)
+        .first(c))?)
 }
 
 pub fn version_by_id(conn: &mut DbConn, id: VersionId) -> StoreResult<ProcessVersion> {

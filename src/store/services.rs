@@ -68,7 +68,10 @@ pub fn list(conn: &mut DbConn, include_retired: bool) -> StoreResult<Vec<Service
 }
 
 pub fn find(conn: &mut DbConn, id: ServiceId) -> StoreResult<Service> {
-    Ok(s::table.find(id).select(Service::as_select()).first(conn)?)
+    Ok(crate::direct!(conn, |c| s::table
+        .find(id)
+        .select(Service::as_select())
+        .first(c))?)
 }
 
 fn check(conn: &mut DbConn, input: &ServiceInput) -> StoreResult<String> {
@@ -182,11 +185,11 @@ pub fn usable_by(conn: &mut DbConn, service: &Service, user: UserId) -> StoreRes
     if wanted.is_empty() {
         return Ok(true);
     }
-    let held: i64 = ra::table
+    let held: i64 = crate::direct!(conn, |c| ra::table
         .inner_join(roles::table)
         .filter(ra::user_id.eq(user))
         .filter(roles::code.eq_any(wanted))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     Ok(held > 0)
 }
