@@ -393,10 +393,7 @@ pub async fn act(
                     if !ticket_views::may_view(c, &target.ticket, me, admin)? {
                         return Err(StoreError::NotFound);
                     }
-                    return Ok(Attempt::Refused(match target.assignment.status.as_str() {
-                        "decided" | "cancelled" => "errors.already_decided",
-                        _ => "errors.not_your_assignment",
-                    }));
+                    return Ok(Attempt::Refused(refusal(&target.assignment.status)));
                 }
                 let def = processes::definition(c, target.ticket.version_id)?;
                 let node = def.node(&target.node_key).ok_or(StoreError::NotFound)?;
@@ -470,13 +467,31 @@ pub async fn act(
                 comment,
                 outcome,
             };
-            let errors = HashMap::from([(assignment, again)]);
-            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors));
+            return show_again(ctx, loaded, assignment, again);
         }
         Err(e) => return Err(e.into()),
     };
     ctx.flash(FlashKind::Error, ctx.t(refused));
     Ok(see_other(&format!("/tickets/{id}")))
+}
+
+/// Why an assignment the viewer may not act on was refused.
+fn refusal(status: &str) -> &'static str {
+    match status {
+        "decided" | "cancelled" => "errors.already_decided",
+        _ => "errors.not_your_assignment",
+    }
+}
+
+/// The ticket page again (422), with one assignment's form as it was sent.
+fn show_again(
+    ctx: Ctx,
+    loaded: Loaded,
+    assignment: ApproveUserId,
+    again: ShownAgain,
+) -> Result<HttpResponse, AppError> {
+    let errors = HashMap::from([(assignment, again)]);
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
 }
 
 /// Hands an assignment to someone else; a refusal is shown on the page.
@@ -502,11 +517,7 @@ async fn transfer(
             .db
             .read(move |c| Ok(tickets::target(c, id, assignment)?.map(|t| t.assignment.status)))
             .await?;
-        let key = match status.as_deref() {
-            Some("decided") | Some("cancelled") => "errors.already_decided",
-            Some(_) => "errors.not_your_assignment",
-            None => return Err(AppError::NotFound),
-        };
+        let key = refusal(&status.ok_or(AppError::NotFound)?);
         ctx.flash(FlashKind::Error, ctx.t(key));
         return Ok(see_other(&format!("/tickets/{id}")));
     }
@@ -518,8 +529,7 @@ async fn transfer(
             comment: comment.clone(),
             outcome: outcome.clone(),
         };
-        let errors = HashMap::from([(assignment, again)]);
-        render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
+        show_again(ctx, loaded, assignment, again)
     };
     let Ok(target) = crate::domain::Username::parse(&target) else {
         let message = ctx.t("errors.unknown_user").into_owned();
