@@ -59,32 +59,63 @@ type InboxTuple = (
     Option<NaiveDateTime>,
 );
 
-/// Pending assignments for `me` and for those I stand in for, newest first.
-pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<InboxRow>> {
+/// One page of an inbox, and where the next (older) page starts.
+#[derive(Debug, Clone, Default)]
+pub struct InboxPage {
+    pub rows: Vec<InboxRow>,
+    /// Pass as `before` for the next page; `None` on the last page.
+    pub older: Option<ApproveUserId>,
+}
+
+/// Pending assignments for `me` and for those I stand in for, newest
+/// first, at most `limit` of them older than `before`. With no one to
+/// stand in for, the index on (user, status, id) hands over exactly the
+/// page, so its cost does not grow with the inbox, let alone the tickets.
+pub fn inbox(
+    conn: &mut DbConn,
+    me: UserId,
+    before: Option<ApproveUserId>,
+    limit: i64,
+) -> StoreResult<InboxPage> {
     let stand_in = delegators(conn, me)?;
     let mut whom: Vec<UserId> = stand_in.iter().map(|(u, _)| *u).collect();
     whom.push(me);
-    let rows: Vec<InboxTuple> = crate::direct!(conn, |c| au::table
-        .inner_join(a::table)
-        .inner_join(n::table)
-        .filter(au::user_id.eq_any(&whom))
-        .filter(au::status.eq(status::PENDING))
-        .order(au::id.desc())
-        .limit(limit)
-        .select((
-            au::id,
-            au::user_id,
-            a::id,
-            a::serial,
-            a::title,
-            a::kind,
-            a::applicant_id,
-            n::name_en,
-            n::name_zh,
-            n::kind,
-            n::started_at,
-        ))
-        .load(c))?;
+    let mut rows: Vec<InboxTuple> = crate::direct!(conn, |c| {
+        let mut q = au::table
+            .inner_join(a::table)
+            .inner_join(n::table)
+            .filter(au::status.eq(status::PENDING))
+            .into_boxed();
+        q = match whom.as_slice() {
+            [only] => q.filter(au::user_id.eq(*only)),
+            all => q.filter(au::user_id.eq_any(all)),
+        };
+        if let Some(before) = before {
+            q = q.filter(au::id.lt(before));
+        }
+        q.order(au::id.desc())
+            .limit(limit + 1)
+            .select((
+                au::id,
+                au::user_id,
+                a::id,
+                a::serial,
+                a::title,
+                a::kind,
+                a::applicant_id,
+                n::name_en,
+                n::name_zh,
+                n::kind,
+                n::started_at,
+            ))
+            .load(c)
+    })?;
+    let older = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.0)
+    } else {
+        None
+    };
     // A delegation limited to one kind covers only tickets of that kind.
     let rows: Vec<InboxTuple> = rows
         .into_iter()
@@ -97,7 +128,7 @@ pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Inbox
         .collect();
     let ids: Vec<UserId> = rows.iter().flat_map(|r| [r.1, r.6]).collect();
     let people = people_by_id(conn, &ids)?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|r| InboxRow {
             assignment: r.0,
@@ -112,7 +143,8 @@ pub fn inbox(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Inbox
             node_kind: r.9,
             since: r.10,
         })
-        .collect())
+        .collect();
+    Ok(InboxPage { rows, older })
 }
 
 /// How many assignments of the people I stand in for now wait.

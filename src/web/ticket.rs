@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
 use super::csrf::CsrfForm;
 use super::ctx::{Ctx, FlashKind, see_other};
@@ -556,11 +557,18 @@ async fn transfer(
     }
 }
 
+/// How many assignments one inbox page lists.
+pub const INBOX_PAGE: i64 = 25;
+
 #[derive(Template)]
 #[template(path = "tickets/inbox.html")]
 struct InboxPage {
     ctx: Ctx,
     rows: Vec<InboxRow>,
+    /// Where the next, older page starts.
+    older: Option<ApproveUserId>,
+    /// Whether this is a later page (so there is a way back to the newest).
+    paged: bool,
 }
 
 impl InboxPage {
@@ -570,13 +578,33 @@ impl InboxPage {
     }
 }
 
-pub async fn inbox(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    /// An assignment id: the page lists older ones. Anything else is the first page.
+    before: Option<String>,
+}
+
+pub async fn inbox(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
     let me = ctx.require_user()?.id;
-    let rows = state
+    let before = query
+        .before
+        .as_deref()
+        .and_then(|b| b.parse().ok())
+        .map(ApproveUserId);
+    let page = state
         .db
-        .read(move |c| ticket_views::inbox(c, me, 200))
+        .read(move |c| ticket_views::inbox(c, me, before, INBOX_PAGE))
         .await?;
-    render(&InboxPage { ctx, rows })
+    render(&InboxPage {
+        ctx,
+        rows: page.rows,
+        older: page.older,
+        paged: before.is_some(),
+    })
 }
 
 #[derive(Template)]

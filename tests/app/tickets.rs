@@ -959,6 +959,56 @@ async fn the_inbox_count_shows_in_the_navigation() {
 }
 
 #[actix_web::test]
+async fn the_inbox_shows_a_page_at_a_time_newest_first() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let first = any_node_ticket(&app).await;
+    let service: i32 = app.query(move |c| {
+        applies::table
+            .find(ApplyId(first))
+            .select(applies::service_id)
+            .first::<countersign::db::ids::ServiceId>(c)
+    })
+    .0;
+    let applicant = browser_for(&app, "applicant").await;
+    for i in 0..29 {
+        let what = format!("Chair {i}");
+        post_from(
+            &app,
+            &applicant,
+            &format!("/services/{service}"),
+            &[("intent", "submit"), ("what", what.as_str())],
+        )
+        .await;
+    }
+    let mut newest_first: Vec<String> = app.query(|c| {
+        applies::table
+            .order(applies::id.desc())
+            .select(applies::serial)
+            .load(c)
+    });
+    assert_eq!(newest_first.len(), 30);
+
+    let approver = browser_for(&app, "approver3").await;
+    let page = get(&approver, &app.url("/inbox")).await;
+    assert_eq!(page.text("#inbox-count").as_deref(), Some("30"));
+    let shown = page.attrs("table.inbox tbody tr", "data-serial");
+    let rest = newest_first.split_off(25);
+    assert_eq!(shown, newest_first, "the newest 25, newest first");
+    assert_eq!(page.count("#inbox-newest"), 0);
+    let older = page.attr("#inbox-older", "href").expect("a link to older ones");
+
+    let page = get(&approver, &app.url(&older)).await;
+    assert_eq!(page.attrs("table.inbox tbody tr", "data-serial"), rest);
+    assert_eq!(page.count("#inbox-older"), 0, "the last page");
+    assert_eq!(page.attr("#inbox-newest", "href").as_deref(), Some("/inbox"));
+
+    // A cursor that is not a number shows the first page.
+    let page = get(&approver, &app.url("/inbox?before=soon")).await;
+    assert_eq!(page.count("table.inbox tbody tr"), 25);
+}
+
+#[actix_web::test]
 async fn a_deactivated_persons_pending_assignments_move_to_their_manager() {
     let app = TestApp::spawn().await;
     people_for_any_node(&app).await;
