@@ -7,7 +7,7 @@
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
 //! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -79,6 +79,8 @@ fn seed_tickets(url: &str, n: usize) -> anyhow::Result<()> {
         &mut pg
     } else {
         sqlite = diesel::sqlite::SqliteConnection::establish(url.trim_start_matches("sqlite://"))?;
+        // The app's threads may still be closing their connections.
+        sqlite.batch_execute("PRAGMA busy_timeout = 5000;")?;
         &mut sqlite
     };
     let chunk = 500;
@@ -267,8 +269,8 @@ fn main() -> anyhow::Result<()> {
             .env("DATABASE_URL", &url)
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("DATA_DIR", dir.path())
+            // Warnings and errors show beside the figures.
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
             .spawn()?,
     );
     let base = format!("http://127.0.0.1:{port}");
@@ -359,7 +361,12 @@ fn main() -> anyhow::Result<()> {
                         let mut form = vec![("csrf_token", token.as_str())];
                         form.extend(fields);
                         let res = client.post(format!("{base}{action}")).form(&form).send().await.unwrap();
-                        assert!(res.status().is_redirection());
+                        if !res.status().is_redirection() {
+                            let status = res.status();
+                            let body = res.text().await.unwrap_or_default();
+                            let said = body.split("<main").nth(1).unwrap_or(&body);
+                            panic!("{action} answered {status}: {}", &said[..said.len().min(1500)]);
+                        }
                         steps[2].push(t.elapsed());
                         requests += 2;
                     }

@@ -3,14 +3,16 @@
 
 pub mod ids;
 pub mod models;
+pub mod prepared;
 pub mod schema;
+mod writer;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
@@ -62,38 +64,92 @@ impl Backend {
     }
 }
 
-/// SQLite settings every pooled connection needs: foreign keys are off by
-/// default per connection, and a busy timeout lets other processes' writers finish.
+/// SQLite settings every connection needs: foreign keys are off by
+/// default per connection, and a busy timeout lets other processes'
+/// writers finish. Checkpoints are left to the checkpointer thread, so a
+/// commit never copies the log into the database (and syncs it) while
+/// holding the writer lock.
+fn sqlite_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    c.batch_execute(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+         PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+    )
+}
+
+/// A reading connection's page cache is emptied whenever another
+/// connection writes, so 1 MiB each is plenty (the default is 2 MiB,
+/// times the pool).
+fn sqlite_reader_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    sqlite_setup(c)?;
+    c.batch_execute("PRAGMA cache_size = -1024;")
+}
+
+/// The one writing connection keeps its cache (no one else writes), so
+/// it may hold the pages every change touches.
+fn sqlite_writer_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    sqlite_setup(c)?;
+    c.batch_execute("PRAGMA cache_size = -4096;")
+}
+
 #[derive(Debug)]
 struct SqlitePragmas;
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         if let DbConn::Sqlite(c) = conn {
-            // Checkpoints are left to the checkpointer thread, so a commit
-            // never copies the log into the database (and syncs it) while
-            // holding the writer lock. A connection's page cache is emptied
-            // whenever another connection writes, so 1 MiB each is plenty
-            // (the default is 2 MiB, times the pool).
-            c.batch_execute(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                 PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
-                 PRAGMA cache_size = -1024;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
+            sqlite_reader_setup(c).map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }
 }
 
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
+/// takes the write lock at once, waiting (busy timeout) if need be. A
+/// deferred transaction that has read first cannot wait when it comes to
+/// write: SQLite answers "database is locked" at once if anyone holds the
+/// write lock just then, and readers take it for a moment when they meet
+/// the log's index mid-update.
+fn begin_write(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Pg(_) => <DbConn as Connection>::TransactionManager::begin_transaction(conn),
+    }
+}
+
+/// Runs `f` in a write transaction (`begin_write`): committed if it
+/// succeeds, rolled back if it fails.
+fn in_write_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    type Tm = <DbConn as Connection>::TransactionManager;
+    begin_write(conn)?;
+    match f(conn) {
+        Ok(value) => match Tm::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = Tm::rollback_transaction(conn);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            Tm::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
 /// The shared database handle: the pool, and for SQLite a process-wide
-/// writer lock. SQLite allows one writer at a time; taking the lock before
-/// `BEGIN` means a write transaction never meets another writer half way,
-/// so it never fails with `SQLITE_BUSY` on lock upgrade.
+/// writer lock and the writer thread. SQLite allows one writer at a time;
+/// `write` queues the change for the writer thread, which commits what
+/// queued together (see `writer`), and `write_sync` takes the lock before
+/// `BEGIN`, so a write transaction never meets another writer half way
+/// and never fails with `SQLITE_BUSY` on lock upgrade.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager<DbConn>>,
     write_lock: Option<Arc<Mutex<()>>>,
+    writer: Option<writer::Writer>,
     backend: Backend,
     /// Held by every clone; the checkpointer stops when the last one goes.
     _alive: Arc<()>,
@@ -174,12 +230,21 @@ impl Db {
             .context("cannot build the connection pool")?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let alive = Arc::new(());
-        if backend == Backend::Sqlite {
-            checkpointer(sqlite_path(url).to_string(), Arc::downgrade(&alive))?;
-        }
+        let writer = match &write_lock {
+            Some(lock) => {
+                checkpointer(sqlite_path(url).to_string(), Arc::downgrade(&alive))?;
+                Some(writer::Writer::start(
+                    sqlite_path(url),
+                    sqlite_writer_setup,
+                    Arc::clone(lock),
+                )?)
+            }
+            None => None,
+        };
         Ok(Db {
             pool,
             write_lock,
+            writer,
             backend,
             _alive: alive,
         })
@@ -221,11 +286,16 @@ impl Db {
 
     /// Runs a unit of work as one transaction, off the async threads. The
     /// closure should check the state it expects; an error rolls back.
+    /// On SQLite the writer thread runs it, committed together with the
+    /// changes queued beside it; it succeeds or fails alone all the same.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(writer) = &self.writer {
+            return writer.run(f).await;
+        }
         let db = self.clone();
         actix_web::web::block(move || db.write_sync(f))
             .await
@@ -252,6 +322,6 @@ impl Db {
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
         let mut conn = self.pool.get()?;
-        conn.transaction(|c| f(c))
+        in_write_transaction(&mut conn, f)
     }
 }

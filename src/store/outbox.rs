@@ -9,6 +9,7 @@ use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, OutboxId, UserId};
 use crate::db::models::OutboxMessage;
+use crate::db::prepared::KeepPrepared;
 use crate::db::schema::outbox as o;
 
 pub const PENDING: &str = "pending";
@@ -78,6 +79,7 @@ pub fn claim(
                 .filter(o::claimed_until.is_null().or(o::claimed_until.lt(at))),
         )
         .set((o::claimed_by.eq(worker), o::claimed_until.eq(until)))
+        .keep_prepared()
         .execute(c))?;
         if n == 1 {
             claimed.push(crate::direct!(conn, |c| o::table
@@ -123,6 +125,7 @@ pub fn mark_sent(conn: &mut DbConn, id: OutboxId, worker: &str) -> StoreResult<(
         o::text_body.eq(redact(&message.text_body)),
         o::html_body.eq(redact(&message.html_body)),
     ))
+    .keep_prepared()
     .execute(c))?;
     Ok(())
 }
@@ -159,6 +162,7 @@ pub fn mark_failed(
         o::claimed_until.eq(None::<NaiveDateTime>),
         o::last_error.eq(error.chars().take(500).collect::<String>()),
     ))
+    .keep_prepared()
     .execute(c))?;
     Ok(())
 }

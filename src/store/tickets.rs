@@ -14,6 +14,7 @@ use crate::db::ids::{
     ApplyId, ApproveId, ApproveUserId, BusinessId, ResourceId, ServiceId, UserId, VersionId,
 };
 use crate::db::models::{Apply, Approve, ApproveUser};
+use crate::db::prepared::KeepPrepared;
 use crate::db::schema::{
     applies as a, approve_users as au, approves as n, grants, serial_counters as sc, users,
 };
@@ -83,6 +84,7 @@ fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> Store
             sc::table.find(&prefix)
         )
         .set(sc::last.eq(sc::last + 1))
+        .keep_prepared()
         .execute(c))?)
     };
     if bump(conn)? == 0 {
@@ -321,6 +323,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
         let at = now();
         crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
             .set((n::status.eq(status::ACTIVE), n::started_at.eq(at)))
+            .keep_prepared()
             .execute(c))?;
         crate::direct!(conn, |c| diesel::update(
             au::table
@@ -328,6 +331,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                 .filter(au::status.eq(status::WAITING)),
         )
         .set(au::status.eq(status::PENDING))
+        .keep_prepared()
         .execute(c))?;
         audit::record(
             conn,
@@ -362,6 +366,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                         au::channel.eq(Channel::System.as_str()),
                         au::decided_at.eq(at),
                     ))
+                    .keep_prepared()
                     .execute(c))?;
                 audit::record(
                     conn,
@@ -457,6 +462,7 @@ fn settle(
             };
             crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
                 .set((n::status.eq(done), n::decided_at.eq(at)))
+                .keep_prepared()
                 .execute(c))?;
             cancel_pending(conn, node.id)?;
             audit::record(
@@ -474,6 +480,7 @@ fn settle(
         Outcome::Rejected => {
             crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
                 .set((n::status.eq(status::REJECTED), n::decided_at.eq(at)))
+                .keep_prepared()
                 .execute(c))?;
             cancel_pending(conn, node.id)?;
             let sent_back = decided
@@ -521,6 +528,7 @@ fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
         ),
     )
     .set(au::status.eq(status::CANCELLED))
+    .keep_prepared()
     .execute(c))?;
     Ok(())
 }
@@ -543,6 +551,7 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
         n::table.filter(n::id.eq_any(&open))
     )
     .set(n::status.eq(status::CANCELLED))
+    .keep_prepared()
     .execute(c))?;
     for node in open {
         cancel_pending(conn, node)?;
@@ -553,6 +562,7 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
             a::finished_at.eq(at),
             a::updated_at.eq(at),
         ))
+        .keep_prepared()
         .execute(c))?;
     Ok(())
 }
@@ -574,6 +584,7 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
             a::finished_at.eq(at),
             a::updated_at.eq(at),
         ))
+        .keep_prepared()
         .execute(c))?;
     audit::record(
         conn,
@@ -725,6 +736,7 @@ pub fn act(
         a::row_version.eq(a::row_version + 1),
         a::updated_at.eq(now()),
     ))
+    .keep_prepared()
     .execute(c))?;
     if running == 0 {
         return Err(StoreError::rule("", "errors.ticket_not_running"));
@@ -735,6 +747,7 @@ pub fn act(
             .filter(n::status.eq(status::ACTIVE)),
     )
     .set(n::row_version.eq(n::row_version + 1))
+    .keep_prepared()
     .execute(c))?;
     if active == 0 {
         return Err(StoreError::rule("", "errors.node_already_decided"));
@@ -794,6 +807,7 @@ pub fn act(
         au::comment.eq(comment.trim()),
         au::decided_at.eq(at),
     ))
+    .keep_prepared()
     .execute(c))?;
     if decided == 0 {
         return Err(StoreError::rule("", "errors.already_decided"));
@@ -804,10 +818,12 @@ pub fn act(
         let form = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
         crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
             .set(a::form.eq(form))
+            .keep_prepared()
             .execute(c))?;
         if let Some(outcome) = outcome {
             crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
                 .set(a::outcome.eq(outcome))
+                .keep_prepared()
                 .execute(c))?;
         }
     }
@@ -1136,6 +1152,7 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Stri
             au::email_token_hash.eq(token_hash(&token)),
             au::email_token_expires_at.eq(now() + chrono::Duration::hours(ttl)),
         ))
+        .keep_prepared()
         .execute(c))?;
     Ok(token)
 }

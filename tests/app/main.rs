@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod catalog;
 mod cli;
+mod database;
 mod delegations;
 mod designer;
 mod email;

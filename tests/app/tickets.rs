@@ -963,13 +963,14 @@ async fn the_inbox_shows_a_page_at_a_time_newest_first() {
     let app = TestApp::spawn().await;
     people_for_any_node(&app).await;
     let first = any_node_ticket(&app).await;
-    let service: i32 = app.query(move |c| {
-        applies::table
-            .find(ApplyId(first))
-            .select(applies::service_id)
-            .first::<countersign::db::ids::ServiceId>(c)
-    })
-    .0;
+    let service: i32 = app
+        .query(move |c| {
+            applies::table
+                .find(ApplyId(first))
+                .select(applies::service_id)
+                .first::<countersign::db::ids::ServiceId>(c)
+        })
+        .0;
     let applicant = browser_for(&app, "applicant").await;
     for i in 0..29 {
         let what = format!("Chair {i}");
@@ -996,12 +997,17 @@ async fn the_inbox_shows_a_page_at_a_time_newest_first() {
     let rest = newest_first.split_off(25);
     assert_eq!(shown, newest_first, "the newest 25, newest first");
     assert_eq!(page.count("#inbox-newest"), 0);
-    let older = page.attr("#inbox-older", "href").expect("a link to older ones");
+    let older = page
+        .attr("#inbox-older", "href")
+        .expect("a link to older ones");
 
     let page = get(&approver, &app.url(&older)).await;
     assert_eq!(page.attrs("table.inbox tbody tr", "data-serial"), rest);
     assert_eq!(page.count("#inbox-older"), 0, "the last page");
-    assert_eq!(page.attr("#inbox-newest", "href").as_deref(), Some("/inbox"));
+    assert_eq!(
+        page.attr("#inbox-newest", "href").as_deref(),
+        Some("/inbox")
+    );
 
     // A cursor that is not a number shows the first page.
     let page = get(&approver, &app.url("/inbox?before=soon")).await;

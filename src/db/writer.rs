@@ -1,0 +1,164 @@
+//! SQLite's group commit: one thread owns the writing connection and runs
+//! the units of work that queue up while it is busy as one transaction,
+//! each in a savepoint of its own.
+//!
+//! SQLite allows one writer at a time, so writes wait their turn whatever
+//! we do. What batching saves is the commit: the pages that every change
+//! touches (the ends of the ticket tables and their indexes) are written
+//! to the log once per batch instead of once per change, and the single
+//! writing connection keeps its page cache, which another connection's
+//! write would have emptied. Each unit of work still succeeds or fails
+//! alone: an error rolls back its savepoint and nothing else. No one hears
+//! of a success before the batch has committed.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, anyhow};
+use diesel::connection::{Connection, TransactionManager};
+use diesel::sqlite::SqliteConnection;
+
+use super::DbConn;
+use crate::store::StoreError;
+
+/// Delivers a unit of work's result, told whether its batch committed.
+type Reply = Box<dyn FnOnce(bool) + Send>;
+/// A unit of work, run in a savepoint; it returns how to deliver its result.
+type Job = Box<dyn FnOnce(&mut DbConn) -> Reply + Send>;
+
+type Tm = <DbConn as Connection>::TransactionManager;
+
+/// The most units of work one transaction takes; the rest wait for the next.
+const MAX_BATCH: usize = 64;
+
+/// The queue to the writing thread. The thread stops when the last clone goes.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: Sender<Job>,
+}
+
+impl Writer {
+    /// Opens the writing connection (with `setup`) and starts its thread.
+    /// `lock` is the process's writer lock, held for each batch, so that
+    /// `Db::write_sync` on other threads takes its turn with the batches.
+    pub fn start(
+        path: &str,
+        setup: fn(&mut SqliteConnection) -> diesel::QueryResult<()>,
+        lock: Arc<Mutex<()>>,
+    ) -> anyhow::Result<Writer> {
+        let open = {
+            let path = path.to_string();
+            move || -> anyhow::Result<DbConn> {
+                let mut conn = SqliteConnection::establish(&path)
+                    .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
+                setup(&mut conn).map_err(|e| anyhow!("cannot set up {path}: {e}"))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        };
+        let conn = open()?;
+        let (jobs, queue) = channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(conn, open, queue, lock))
+            .context("cannot start the writer thread")?;
+        Ok(Writer { jobs })
+    }
+
+    /// Queues `f` and waits for its result, which arrives once the batch
+    /// it ran in has committed (or failed to).
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: &mut DbConn| {
+            // Nested in the batch's transaction, this is a savepoint.
+            let result = conn.transaction(f);
+            Box::new(move |committed: bool| {
+                let result = match result {
+                    Ok(_) if !committed => Err(StoreError::Unexpected(anyhow!(
+                        "the transaction this change was part of did not commit"
+                    ))),
+                    other => other,
+                };
+                let _ = tx.send(result);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Unexpected(anyhow!("the database writer has stopped")))?;
+        rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Unexpected(anyhow!(
+                "a change failed in the database writer"
+            )))
+        })
+    }
+}
+
+/// The writing thread: takes what has queued, runs it as one transaction,
+/// commits, then answers everyone in it.
+fn serve(
+    mut conn: DbConn,
+    open: impl Fn() -> anyhow::Result<DbConn>,
+    queue: Receiver<Job>,
+    lock: Arc<Mutex<()>>,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // A poisoned lock only means a `write_sync` caller panicked.
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let committed = run_batch(&mut conn, &mut batch, &mut replies);
+        drop(guard);
+        if !committed {
+            tracing::error!("a batch of changes did not commit; reopening the connection");
+            // Closing the connection rolls back whatever it still holds.
+            match open() {
+                Ok(fresh) => conn = fresh,
+                Err(e) => tracing::error!(error = %e, "cannot reopen the writing connection"),
+            }
+        }
+        for reply in replies.drain(..) {
+            reply(committed);
+        }
+    }
+}
+
+/// Runs `batch` in one transaction; returns whether it committed. A unit of
+/// work that panics is rolled back to its savepoint like one that failed
+/// (its caller hears of the failure when its reply is dropped).
+fn run_batch(conn: &mut DbConn, batch: &mut Vec<Job>, replies: &mut Vec<Reply>) -> bool {
+    if let Err(e) = super::begin_write(conn) {
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        return false;
+    }
+    for job in batch.drain(..) {
+        match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+            Ok(reply) => replies.push(reply),
+            Err(_) => {
+                tracing::error!("a change panicked in the database writer");
+                if Tm::rollback_transaction(conn).is_err() {
+                    let _ = Tm::rollback_transaction(conn);
+                    return false;
+                }
+            }
+        }
+    }
+    match Tm::commit_transaction(conn) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "committing a batch of changes failed");
+            let _ = Tm::rollback_transaction(conn);
+            false
+        }
+    }
+}
