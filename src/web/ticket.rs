@@ -326,7 +326,7 @@ pub async fn show(
     let id = ApplyId(path.into_inner());
     let loaded = state
         .db
-        .read(move |c| load(c, id, me, admin))
+        .read_short(move |c| load(c, id, me, admin))
         .await?
         .ok_or(AppError::NotFound)?;
     render(&page(ctx, loaded, HashMap::new()))
@@ -597,7 +597,7 @@ pub async fn inbox(
         .map(ApproveUserId);
     let page = state
         .db
-        .read(move |c| ticket_views::inbox(c, me, before, INBOX_PAGE))
+        .read_short(move |c| ticket_views::inbox(c, me, before, INBOX_PAGE))
         .await?;
     render(&InboxPage {
         ctx,
