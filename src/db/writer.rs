@@ -97,27 +97,19 @@ impl Writer {
     }
 }
 
-/// The writing thread: takes what has queued, runs it as one transaction,
-/// commits, then answers everyone in it.
+/// The writing thread: waits for a change, runs it and whatever queues
+/// meanwhile as one transaction, commits, then answers everyone in it.
 fn serve(
     mut conn: DbConn,
     open: impl Fn() -> anyhow::Result<DbConn>,
     queue: Receiver<Job>,
     lock: Arc<Mutex<()>>,
 ) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
         // A poisoned lock only means a `write_sync` caller panicked.
         let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let committed = run_batch(&mut conn, &mut batch, &mut replies);
+        let committed = run_batch(&mut conn, first, &queue, &mut replies);
         drop(guard);
         if !committed {
             tracing::error!("a batch of changes did not commit; reopening the connection");
@@ -133,15 +125,25 @@ fn serve(
     }
 }
 
-/// Runs `batch` in one transaction; returns whether it committed. A unit of
-/// work that panics is rolled back to its savepoint like one that failed
-/// (its caller hears of the failure when its reply is dropped).
-fn run_batch(conn: &mut DbConn, batch: &mut Vec<Job>, replies: &mut Vec<Reply>) -> bool {
+/// Runs `first`, then what has queued (up to `MAX_BATCH` in all, checking
+/// again after each: changes arriving while the batch runs join it), in
+/// one transaction; returns whether it committed. A unit of work that
+/// panics is rolled back to its savepoint like one that failed (its caller
+/// hears of the failure when its reply is dropped).
+fn run_batch(
+    conn: &mut DbConn,
+    first: Job,
+    queue: &Receiver<Job>,
+    replies: &mut Vec<Reply>,
+) -> bool {
     if let Err(e) = super::begin_write(conn) {
         tracing::error!(error = %e, "cannot begin a write transaction");
         return false;
     }
-    for job in batch.drain(..) {
+    let mut next = Some(first);
+    let mut ran = 0;
+    while let Some(job) = next.take() {
+        ran += 1;
         match catch_unwind(AssertUnwindSafe(|| job(conn))) {
             Ok(reply) => replies.push(reply),
             Err(_) => {
@@ -151,6 +153,9 @@ fn run_batch(conn: &mut DbConn, batch: &mut Vec<Job>, replies: &mut Vec<Reply>) 
                     return false;
                 }
             }
+        }
+        if ran < MAX_BATCH {
+            next = queue.try_recv().ok();
         }
     }
     match Tm::commit_transaction(conn) {

@@ -9,7 +9,7 @@ use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, OutboxId, UserId};
 use crate::db::models::OutboxMessage;
-use crate::db::prepared::KeepPrepared;
+use crate::db::prepared;
 use crate::db::schema::outbox as o;
 
 pub const PENDING: &str = "pending";
@@ -72,14 +72,13 @@ pub fn claim(
     let until = at + Duration::seconds(lease_secs);
     let mut claimed = Vec::new();
     for id in due {
-        let n = crate::direct!(conn, |c| diesel::update(
+        let n = crate::direct!(conn, |c| prepared::update(
             o::table
                 .find(id)
                 .filter(o::status.eq(PENDING))
                 .filter(o::claimed_until.is_null().or(o::claimed_until.lt(at))),
+            (o::claimed_by.eq(worker), o::claimed_until.eq(until)),
         )
-        .set((o::claimed_by.eq(worker), o::claimed_until.eq(until)))
-        .keep_prepared()
         .execute(c))?;
         if n == 1 {
             claimed.push(crate::direct!(conn, |c| o::table
@@ -114,18 +113,17 @@ pub fn mark_sent(conn: &mut DbConn, id: OutboxId, worker: &str) -> StoreResult<(
         .find(id)
         .select(OutboxMessage::as_select())
         .first(c))?;
-    crate::direct!(conn, |c| diesel::update(
-        o::table.find(id).filter(o::claimed_by.eq(worker))
+    crate::direct!(conn, |c| prepared::update(
+        o::table.find(id).filter(o::claimed_by.eq(worker)),
+        (
+            o::status.eq(SENT),
+            o::sent_at.eq(now()),
+            o::attempts.eq(o::attempts + 1),
+            o::claimed_until.eq(None::<NaiveDateTime>),
+            o::text_body.eq(redact(&message.text_body)),
+            o::html_body.eq(redact(&message.html_body)),
+        ),
     )
-    .set((
-        o::status.eq(SENT),
-        o::sent_at.eq(now()),
-        o::attempts.eq(o::attempts + 1),
-        o::claimed_until.eq(None::<NaiveDateTime>),
-        o::text_body.eq(redact(&message.text_body)),
-        o::html_body.eq(redact(&message.html_body)),
-    ))
-    .keep_prepared()
     .execute(c))?;
     Ok(())
 }
@@ -152,17 +150,16 @@ pub fn mark_failed(
     } else {
         PENDING
     };
-    crate::direct!(conn, |c| diesel::update(
-        o::table.find(id).filter(o::claimed_by.eq(worker))
+    crate::direct!(conn, |c| prepared::update(
+        o::table.find(id).filter(o::claimed_by.eq(worker)),
+        (
+            o::status.eq(status),
+            o::attempts.eq(attempts),
+            o::next_attempt_at.eq(now() + backoff(attempts)),
+            o::claimed_until.eq(None::<NaiveDateTime>),
+            o::last_error.eq(error.chars().take(500).collect::<String>()),
+        ),
     )
-    .set((
-        o::status.eq(status),
-        o::attempts.eq(attempts),
-        o::next_attempt_at.eq(now() + backoff(attempts)),
-        o::claimed_until.eq(None::<NaiveDateTime>),
-        o::last_error.eq(error.chars().take(500).collect::<String>()),
-    ))
-    .keep_prepared()
     .execute(c))?;
     Ok(())
 }

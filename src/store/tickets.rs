@@ -14,7 +14,7 @@ use crate::db::ids::{
     ApplyId, ApproveId, ApproveUserId, BusinessId, ResourceId, ServiceId, UserId, VersionId,
 };
 use crate::db::models::{Apply, Approve, ApproveUser};
-use crate::db::prepared::KeepPrepared;
+use crate::db::prepared;
 use crate::db::schema::{
     applies as a, approve_users as au, approves as n, grants, serial_counters as sc, users,
 };
@@ -80,11 +80,10 @@ pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
 fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> StoreResult<String> {
     let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
     let bump = |conn: &mut DbConn| -> StoreResult<usize> {
-        Ok(crate::direct!(conn, |c| diesel::update(
-            sc::table.find(&prefix)
+        Ok(crate::direct!(conn, |c| prepared::update(
+            sc::table.find(&prefix),
+            sc::last.eq(sc::last + 1),
         )
-        .set(sc::last.eq(sc::last + 1))
-        .keep_prepared()
         .execute(c))?)
     };
     if bump(conn)? == 0 {
@@ -321,17 +320,17 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
             return finish(conn, apply, def);
         };
         let at = now();
-        crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
-            .set((n::status.eq(status::ACTIVE), n::started_at.eq(at)))
-            .keep_prepared()
-            .execute(c))?;
-        crate::direct!(conn, |c| diesel::update(
+        crate::direct!(conn, |c| prepared::update(
+            n::table.find(node.id),
+            (n::status.eq(status::ACTIVE), n::started_at.eq(at)),
+        )
+        .execute(c))?;
+        crate::direct!(conn, |c| prepared::update(
             au::table
                 .filter(au::approve_id.eq(node.id))
                 .filter(au::status.eq(status::WAITING)),
+            au::status.eq(status::PENDING),
         )
-        .set(au::status.eq(status::PENDING))
-        .keep_prepared()
         .execute(c))?;
         audit::record(
             conn,
@@ -358,16 +357,17 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                 .select(ApproveUser::as_select())
                 .load(c))?;
             for assignment in pending.into_iter().filter(|x| earlier.contains(&x.user_id)) {
-                crate::direct!(conn, |c| diesel::update(au::table.find(assignment.id))
-                    .set((
+                crate::direct!(conn, |c| prepared::update(
+                    au::table.find(assignment.id),
+                    (
                         au::status.eq(status::DECIDED),
                         au::decision.eq("auto"),
                         au::acted_by.eq(assignment.user_id),
                         au::channel.eq(Channel::System.as_str()),
                         au::decided_at.eq(at),
-                    ))
-                    .keep_prepared()
-                    .execute(c))?;
+                    ),
+                )
+                .execute(c))?;
                 audit::record(
                     conn,
                     Audit {
@@ -460,10 +460,11 @@ fn settle(
             } else {
                 status::DONE
             };
-            crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
-                .set((n::status.eq(done), n::decided_at.eq(at)))
-                .keep_prepared()
-                .execute(c))?;
+            crate::direct!(conn, |c| prepared::update(
+                n::table.find(node.id),
+                (n::status.eq(done), n::decided_at.eq(at)),
+            )
+            .execute(c))?;
             cancel_pending(conn, node.id)?;
             audit::record(
                 conn,
@@ -478,10 +479,11 @@ fn settle(
             Ok(true)
         }
         Outcome::Rejected => {
-            crate::direct!(conn, |c| diesel::update(n::table.find(node.id))
-                .set((n::status.eq(status::REJECTED), n::decided_at.eq(at)))
-                .keep_prepared()
-                .execute(c))?;
+            crate::direct!(conn, |c| prepared::update(
+                n::table.find(node.id),
+                (n::status.eq(status::REJECTED), n::decided_at.eq(at)),
+            )
+            .execute(c))?;
             cancel_pending(conn, node.id)?;
             let sent_back = decided
                 .iter()
@@ -520,15 +522,14 @@ fn settle(
 }
 
 fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
-    crate::direct!(conn, |c| diesel::update(
+    crate::direct!(conn, |c| prepared::update(
         au::table.filter(au::approve_id.eq(node)).filter(
             au::status
                 .eq(status::PENDING)
                 .or(au::status.eq(status::WAITING)),
         ),
+        au::status.eq(status::CANCELLED),
     )
-    .set(au::status.eq(status::CANCELLED))
-    .keep_prepared()
     .execute(c))?;
     Ok(())
 }
@@ -547,23 +548,23 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
         )
         .select(n::id)
         .load(c))?;
-    crate::direct!(conn, |c| diesel::update(
-        n::table.filter(n::id.eq_any(&open))
+    crate::direct!(conn, |c| prepared::update(
+        n::table.filter(n::id.eq_any(&open)),
+        n::status.eq(status::CANCELLED),
     )
-    .set(n::status.eq(status::CANCELLED))
-    .keep_prepared()
     .execute(c))?;
     for node in open {
         cancel_pending(conn, node)?;
     }
-    crate::direct!(conn, |c| diesel::update(a::table.find(apply))
-        .set((
+    crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply),
+        (
             a::status.eq(ticket_status),
             a::finished_at.eq(at),
             a::updated_at.eq(at),
-        ))
-        .keep_prepared()
-        .execute(c))?;
+        ),
+    )
+    .execute(c))?;
     Ok(())
 }
 
@@ -578,14 +579,15 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
     if ticket.status != status::RUNNING {
         return Ok(());
     }
-    crate::direct!(conn, |c| diesel::update(a::table.find(apply))
-        .set((
+    crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply),
+        (
             a::status.eq(status::FINISHED),
             a::finished_at.eq(at),
             a::updated_at.eq(at),
-        ))
-        .keep_prepared()
-        .execute(c))?;
+        ),
+    )
+    .execute(c))?;
     audit::record(
         conn,
         ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
@@ -727,27 +729,25 @@ pub fn act(
         return Err(StoreError::rule("", "errors.not_your_assignment"));
     }
     // Lock the ticket, then the node, in that order, checking their state.
-    let running = crate::direct!(conn, |c| diesel::update(
+    let running = crate::direct!(conn, |c| prepared::update(
         a::table
             .find(ticket.id)
             .filter(a::status.eq(status::RUNNING)),
+        (
+            a::row_version.eq(a::row_version + 1),
+            a::updated_at.eq(now()),
+        ),
     )
-    .set((
-        a::row_version.eq(a::row_version + 1),
-        a::updated_at.eq(now()),
-    ))
-    .keep_prepared()
     .execute(c))?;
     if running == 0 {
         return Err(StoreError::rule("", "errors.ticket_not_running"));
     }
-    let active = crate::direct!(conn, |c| diesel::update(
+    let active = crate::direct!(conn, |c| prepared::update(
         n::table
             .find(mine.approve_id)
             .filter(n::status.eq(status::ACTIVE)),
+        n::row_version.eq(n::row_version + 1),
     )
-    .set(n::row_version.eq(n::row_version + 1))
-    .keep_prepared()
     .execute(c))?;
     if active == 0 {
         return Err(StoreError::rule("", "errors.node_already_decided"));
@@ -794,20 +794,19 @@ pub fn act(
         }
     }
     let at = now();
-    let decided = crate::direct!(conn, |c| diesel::update(
+    let decided = crate::direct!(conn, |c| prepared::update(
         au::table
             .find(mine.id)
             .filter(au::status.eq(status::PENDING)),
+        (
+            au::status.eq(status::DECIDED),
+            au::decision.eq(action.decision()),
+            au::acted_by.eq(actor),
+            au::channel.eq(channel.as_str()),
+            au::comment.eq(comment.trim()),
+            au::decided_at.eq(at),
+        ),
     )
-    .set((
-        au::status.eq(status::DECIDED),
-        au::decision.eq(action.decision()),
-        au::acted_by.eq(actor),
-        au::channel.eq(channel.as_str()),
-        au::comment.eq(comment.trim()),
-        au::decided_at.eq(at),
-    ))
-    .keep_prepared()
     .execute(c))?;
     if decided == 0 {
         return Err(StoreError::rule("", "errors.already_decided"));
@@ -816,15 +815,17 @@ pub fn act(
         let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
         form.extend(values.clone());
         let form = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
-        crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
-            .set(a::form.eq(form))
-            .keep_prepared()
-            .execute(c))?;
+        crate::direct!(conn, |c| prepared::update(
+            a::table.find(ticket.id),
+            a::form.eq(form),
+        )
+        .execute(c))?;
         if let Some(outcome) = outcome {
-            crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
-                .set(a::outcome.eq(outcome))
-                .keep_prepared()
-                .execute(c))?;
+            crate::direct!(conn, |c| prepared::update(
+                a::table.find(ticket.id),
+                a::outcome.eq(outcome),
+            )
+            .execute(c))?;
         }
     }
     let event = match action {
@@ -1147,13 +1148,14 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Stri
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     let token = hex::encode(bytes);
     let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
-    crate::direct!(conn, |c| diesel::update(au::table.find(assignment))
-        .set((
+    crate::direct!(conn, |c| prepared::update(
+        au::table.find(assignment),
+        (
             au::email_token_hash.eq(token_hash(&token)),
             au::email_token_expires_at.eq(now() + chrono::Duration::hours(ttl)),
-        ))
-        .keep_prepared()
-        .execute(c))?;
+        ),
+    )
+    .execute(c))?;
     Ok(token)
 }
 
