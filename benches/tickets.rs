@@ -1,7 +1,8 @@
 //! Ticket benchmark: stores many tickets, then measures (1) the inbox page's
 //! latency at 32 concurrent clients and (2) how many complete change tickets
 //! (submit → ops-lead approval → change summary → QC review, all over HTTP)
-//! the server finishes per second, and its resident memory.
+//! the server finishes per second with as many clients working at once,
+//! its CPU time per ticket and its resident memory.
 //!
 //! `cargo bench --bench tickets` (SQLite, 100,000 tickets); with
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
@@ -319,13 +320,15 @@ fn main() -> anyhow::Result<()> {
 
         // 2. Complete change tickets over HTTP, one worker per business.
         // Everyone signs in first: password hashing is not what this measures.
-        let workers = clients.min(BUSINESSES);
+        // One worker per client, spread over the businesses: each files as
+        // an ops person of its own, and its business's lead and QC decide.
         let mut people = Vec::new();
-        for w in 0..workers {
+        for w in 0..clients {
+            let (b, o) = (w % BUSINESSES, w / BUSINESSES % OPS_PER_BUSINESS);
             people.push((
-                signed_in(&base, &format!("ops.{w:02}.00")).await,
-                signed_in(&base, &format!("lead.{w:02}")).await,
-                signed_in(&base, &format!("qc.{w:02}")).await,
+                signed_in(&base, &format!("ops.{b:02}.{o:02}")).await,
+                signed_in(&base, &format!("lead.{b:02}")).await,
+                signed_in(&base, &format!("qc.{b:02}")).await,
             ));
         }
         let mut tasks = Vec::new();
@@ -333,7 +336,7 @@ fn main() -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         for (w, ((ops, ops_token), (lead, lead_token), (qc, qc_token))) in people.into_iter().enumerate() {
             let base = base.clone();
-            let business = (w + 2).to_string();
+            let business = (w % BUSINESSES + 2).to_string();
             tasks.push(tokio::spawn(async move {
                 let mut done = 0usize;
                 let mut requests = 0usize;

@@ -16,7 +16,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, MultiConnection};
+use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::store::StoreError;
@@ -158,19 +158,22 @@ pub struct Db {
 }
 
 /// How often the checkpointer copies the write-ahead log into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the thread that checkpoints a SQLite database in the background
 /// (pooled connections never do), with a connection of its own.
 ///
-/// First a passive checkpoint copies the log into the database without
-/// waiting for anyone. Then a restarting one copies what came since and
-/// waits briefly (its busy timeout) for readers to leave the log, so the
-/// next commit writes the log from its start again. Without it, under
-/// steady reading the log never restarts: it grew by 100 MB a second in
-/// the ticket benchmark, every frame landing on a fresh file block. The
-/// restart holds the writer lock for its wait, hence the short timeout;
-/// when readers take longer, the next round tries again.
+/// Every second a passive checkpoint copies the log into the database
+/// without waiting for anyone. Once the log holds `RESTART_AFTER_FRAMES`,
+/// a restarting checkpoint also waits briefly (its busy timeout) for
+/// readers to leave the log, so the next commit writes it from its start
+/// again. Without that, under steady reading the log never restarts: it
+/// grew by 100 MB a second in the ticket benchmark, every frame landing on
+/// a fresh file block. The restart holds the writer lock while it waits,
+/// hence the short timeout; when readers take longer, the next round
+/// tries again. Checkpointing four times a second instead cost the
+/// benchmark a tenth of its tickets: each one syncs the log and the
+/// database while the writer appends.
 fn checkpointer(path: String, alive: std::sync::Weak<()>) -> anyhow::Result<()> {
     let mut conn = SqliteConnection::establish(&path)
         .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
@@ -181,16 +184,35 @@ fn checkpointer(path: String, alive: std::sync::Weak<()>) -> anyhow::Result<()> 
         .spawn(move || {
             while alive.upgrade().is_some() {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.batch_execute(
-                    "PRAGMA wal_checkpoint(PASSIVE); PRAGMA wal_checkpoint(RESTART);",
-                ) {
-                    tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+                let passive = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .get_result::<Checkpoint>(&mut conn);
+                let restart = match passive {
+                    Ok(done) => done.log >= RESTART_AFTER_FRAMES,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+                        false
+                    }
+                };
+                if restart && let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(RESTART);") {
+                    tracing::warn!(error = %e, "restarting the SQLite log failed");
                 }
             }
         })
         .context("cannot start the checkpointer thread")?;
     Ok(())
 }
+
+/// What `PRAGMA wal_checkpoint` answers: frames in the log, and how many
+/// of them are now in the database.
+#[derive(diesel::QueryableByName)]
+struct Checkpoint {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
+/// The log is restarted once it holds this many frames (64 MiB of 4 KiB
+/// pages); each restart makes the writer wait for it a moment.
+const RESTART_AFTER_FRAMES: i32 = 16_384;
 
 /// Strips the `sqlite://` prefix so both `sqlite://data/x.db` and a bare path work.
 fn sqlite_path(url: &str) -> &str {
