@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use diesel::connection::{Connection, TransactionManager};
+use diesel::connection::{Connection, SimpleConnection, TransactionManager};
 use diesel::sqlite::SqliteConnection;
 
 use super::DbConn;
@@ -24,8 +24,9 @@ use crate::store::StoreError;
 
 /// Delivers a unit of work's result, told whether its batch committed.
 type Reply = Box<dyn FnOnce(bool) + Send>;
-/// A unit of work, run in a savepoint; it returns how to deliver its result.
-type Job = Box<dyn FnOnce(&mut DbConn) -> Reply + Send>;
+/// A unit of work, run in a savepoint; it returns whether it succeeded (so
+/// its changes stay) and how to deliver its result.
+type Job = Box<dyn FnOnce(&mut DbConn) -> (bool, Reply) + Send>;
 
 type Tm = <DbConn as Connection>::TransactionManager;
 
@@ -74,9 +75,9 @@ impl Writer {
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn: &mut DbConn| {
-            // Nested in the batch's transaction, this is a savepoint.
-            let result = conn.transaction(f);
-            Box::new(move |committed: bool| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |committed: bool| {
                 let result = match result {
                     Ok(_) if !committed => Err(StoreError::Unexpected(anyhow!(
                         "the transaction this change was part of did not commit"
@@ -84,7 +85,8 @@ impl Writer {
                     other => other,
                 };
                 let _ = tx.send(result);
-            })
+            });
+            (ok, reply)
         });
         self.jobs
             .send(job)
@@ -127,9 +129,15 @@ fn serve(
 
 /// Runs `first`, then what has queued (up to `MAX_BATCH` in all, checking
 /// again after each: changes arriving while the batch runs join it), in
-/// one transaction; returns whether it committed. A unit of work that
-/// panics is rolled back to its savepoint like one that failed (its caller
-/// hears of the failure when its reply is dropped).
+/// one transaction; returns whether it committed.
+///
+/// Each change runs in a savepoint of the writer's own: released when the
+/// change succeeds, rolled back when it fails or panics. Anything unusual
+/// — a savepoint that cannot be released or rolled back, or a transaction
+/// SQLite has ended by itself (a full disk, an I/O error) — ends the whole
+/// batch: it is rolled back and everyone in it hears it failed, rather
+/// than a change being kept that was reported failed or the other way
+/// round.
 fn run_batch(
     conn: &mut DbConn,
     first: Job,
@@ -142,27 +150,82 @@ fn run_batch(
     }
     let mut next = Some(first);
     let mut ran = 0;
+    let mut sound = true;
     while let Some(job) = next.take() {
         ran += 1;
-        match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-            Ok(reply) => replies.push(reply),
-            Err(_) => {
-                tracing::error!("a change panicked in the database writer");
-                if Tm::rollback_transaction(conn).is_err() {
-                    let _ = Tm::rollback_transaction(conn);
-                    return false;
-                }
+        if let Err(e) = conn.batch_execute("SAVEPOINT change") {
+            tracing::error!(error = %e, "cannot open a savepoint for a change");
+            sound = false;
+            break;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
+        let kept = match outcome {
+            Ok((true, reply)) => {
+                replies.push(reply);
+                true
             }
+            Ok((false, reply)) => {
+                replies.push(reply);
+                false
+            }
+            Err(_) => {
+                // Its reply is gone with it: its caller hears of a failure.
+                tracing::error!("a change panicked in the database writer");
+                false
+            }
+        };
+        sound = close_savepoint(conn, kept);
+        if !sound {
+            break;
         }
         if ran < MAX_BATCH {
             next = queue.try_recv().ok();
         }
+    }
+    if !sound {
+        let _ = Tm::rollback_transaction(conn);
+        return false;
     }
     match Tm::commit_transaction(conn) {
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "committing a batch of changes failed");
             let _ = Tm::rollback_transaction(conn);
+            false
+        }
+    }
+}
+
+/// Ends a change's savepoint: released if the change is `kept`, else
+/// rolled back. First closes any transaction the change left open (a
+/// panic inside a nested one). Returns whether the batch's transaction is
+/// still whole, at the depth it began.
+fn close_savepoint(conn: &mut DbConn, kept: bool) -> bool {
+    let depth = |conn: &mut DbConn| {
+        Tm::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .ok()
+            .flatten()
+            .map(|d| d.get())
+    };
+    while depth(conn).is_some_and(|d| d > 1) {
+        if Tm::rollback_transaction(conn).is_err() {
+            return false;
+        }
+    }
+    if depth(conn) != Some(1) {
+        tracing::error!("the write transaction ended in the middle of a batch");
+        return false;
+    }
+    let sql = if kept {
+        "RELEASE SAVEPOINT change"
+    } else {
+        "ROLLBACK TO SAVEPOINT change; RELEASE SAVEPOINT change"
+    };
+    match conn.batch_execute(sql) {
+        Ok(()) => depth(conn) == Some(1),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot close a change's savepoint");
             false
         }
     }

@@ -4,6 +4,7 @@
 use countersign::db::schema::businesses;
 use countersign::domain::Name;
 use countersign::store::{StoreError, businesses as store};
+use diesel::Connection;
 use diesel::prelude::*;
 
 use crate::helpers::*;
@@ -68,6 +69,10 @@ async fn a_change_that_panics_fails_alone_and_writing_goes_on() {
                 let name = Name::parse(&format!("Crew {i}")).unwrap();
                 store::create(c, &name, "", admin)?;
                 assert!(i != 2, "a bug in one change");
+                if i == 4 {
+                    // A bug inside a transaction of the change's own.
+                    c.transaction::<(), StoreError, _>(|_| panic!("a bug one level down"))?;
+                }
                 Ok(())
             })
             .await
@@ -78,7 +83,12 @@ async fn a_change_that_panics_fails_alone_and_writing_goes_on() {
         results[2].is_err(),
         "the panicking change reports a failure"
     );
-    for (i, result) in results.iter().enumerate().filter(|(i, _)| *i != 2) {
+    assert!(results[4].is_err(), "so does the one that panicked deeper");
+    for (i, result) in results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2 && *i != 4)
+    {
         assert!(result.is_ok(), "change {i}: {result:?}");
     }
     let later = app
@@ -90,8 +100,5 @@ async fn a_change_that_panics_fails_alone_and_writing_goes_on() {
         .into_iter()
         .filter(|n| n.starts_with("Crew"))
         .collect();
-    assert_eq!(
-        crews,
-        ["Crew 0", "Crew 1", "Crew 3", "Crew 4", "Crew 5", "Crew 9"]
-    );
+    assert_eq!(crews, ["Crew 0", "Crew 1", "Crew 3", "Crew 5", "Crew 9"]);
 }
