@@ -105,6 +105,9 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// The transaction manager of either backend's connection.
+type Tm = <DbConn as Connection>::TransactionManager;
+
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
 /// takes the write lock at once, waiting (busy timeout) if need be. A
 /// deferred transaction that has read first cannot wait when it comes to
@@ -114,7 +117,7 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
 fn begin_write(conn: &mut DbConn) -> diesel::QueryResult<()> {
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
-        DbConn::Pg(_) => <DbConn as Connection>::TransactionManager::begin_transaction(conn),
+        DbConn::Pg(_) => Tm::begin_transaction(conn),
     }
 }
 
@@ -124,7 +127,6 @@ fn in_write_transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    type Tm = <DbConn as Connection>::TransactionManager;
     begin_write(conn)?;
     match f(conn) {
         Ok(value) => match Tm::commit_transaction(conn) {
@@ -202,8 +204,8 @@ fn checkpointer(path: String, alive: std::sync::Weak<()>) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// What `PRAGMA wal_checkpoint` answers: frames in the log, and how many
-/// of them are now in the database.
+/// What `PRAGMA wal_checkpoint` answers that the checkpointer uses: the
+/// frames now in the log.
 #[derive(diesel::QueryableByName)]
 struct Checkpoint {
     #[diesel(sql_type = diesel::sql_types::Integer)]

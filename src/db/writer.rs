@@ -19,7 +19,7 @@ use anyhow::{Context, anyhow};
 use diesel::connection::{Connection, SimpleConnection, TransactionManager};
 use diesel::sqlite::SqliteConnection;
 
-use super::DbConn;
+use super::{DbConn, Tm};
 use crate::store::StoreError;
 
 /// Delivers a unit of work's result, told whether its batch committed.
@@ -27,8 +27,6 @@ type Reply = Box<dyn FnOnce(bool) + Send>;
 /// A unit of work, run in a savepoint; it returns whether it succeeded (so
 /// its changes stay) and how to deliver its result.
 type Job = Box<dyn FnOnce(&mut DbConn) -> (bool, Reply) + Send>;
-
-type Tm = <DbConn as Connection>::TransactionManager;
 
 /// The most units of work one transaction takes; the rest wait for the next.
 const MAX_BATCH: usize = 64;
