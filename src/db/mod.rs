@@ -5,6 +5,7 @@ pub mod ids;
 pub mod models;
 pub mod prepared;
 pub mod schema;
+pub mod stamp;
 mod writer;
 
 use std::path::Path;

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::ids::*;
 use super::schema::*;
+use super::stamp::At;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -32,8 +33,8 @@ pub struct NewUser<'a> {
     pub manager_id: Option<UserId>,
     pub language: Option<&'a str>,
     pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: At,
+    pub updated_at: At,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

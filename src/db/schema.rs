@@ -1,6 +1,9 @@
 //! Diesel table definitions, kept in step with `migrations/` by hand.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     users (id) {
         id -> Integer,
         username -> Text,
@@ -10,22 +13,28 @@ diesel::table! {
         manager_id -> Nullable<Integer>,
         language -> Nullable<Text>,
         active -> Bool,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
-        deactivated_at -> Nullable<Timestamp>,
+        created_at -> Stamp,
+        updated_at -> Stamp,
+        deactivated_at -> Nullable<Stamp>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     businesses (id) {
         id -> Integer,
         name -> Text,
         description -> Text,
-        created_at -> Timestamp,
+        created_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     roles (id) {
         id -> Integer,
         code -> Text,
@@ -33,39 +42,48 @@ diesel::table! {
         name_zh -> Text,
         description -> Text,
         builtin -> Bool,
-        created_at -> Timestamp,
+        created_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     role_assignments (id) {
         id -> Integer,
         user_id -> Integer,
         role_id -> Integer,
         business_id -> Nullable<Integer>,
         created_by -> Nullable<Integer>,
-        created_at -> Timestamp,
+        created_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     delegations (id) {
         id -> Integer,
         from_user_id -> Integer,
         to_user_id -> Integer,
-        starts_at -> Timestamp,
-        ends_at -> Timestamp,
+        starts_at -> Stamp,
+        ends_at -> Stamp,
         process_kind -> Nullable<Text>,
         note -> Text,
         created_by -> Nullable<Integer>,
-        created_at -> Timestamp,
+        created_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     audit_events (id) {
         id -> Integer,
-        at -> Timestamp,
+        at -> Stamp,
         actor_id -> Nullable<Integer>,
         on_behalf_of_id -> Nullable<Integer>,
         channel -> Text,
@@ -78,14 +96,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     sign_in_failures (id) {
         id -> Integer,
         username -> Text,
-        at -> Timestamp,
+        at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     processes (id) {
         id -> Integer,
         name -> Text,
@@ -94,12 +118,15 @@ diesel::table! {
         enabled -> Bool,
         revision -> Integer,
         created_by -> Nullable<Integer>,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        created_at -> Stamp,
+        updated_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     process_versions (id) {
         id -> Integer,
         process_id -> Integer,
@@ -107,11 +134,14 @@ diesel::table! {
         definition -> Text,
         message -> Text,
         deployed_by -> Nullable<Integer>,
-        deployed_at -> Timestamp,
+        deployed_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     services (id) {
         id -> Integer,
         name_en -> Text,
@@ -121,20 +151,23 @@ diesel::table! {
         process_id -> Integer,
         version_id -> Integer,
         visible_roles -> Text,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
-        retired_at -> Nullable<Timestamp>,
+        created_at -> Stamp,
+        updated_at -> Stamp,
+        retired_at -> Nullable<Stamp>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     catalog_nodes (id) {
         id -> Integer,
         parent_id -> Nullable<Integer>,
         name_en -> Text,
         name_zh -> Text,
         position -> Integer,
-        created_at -> Timestamp,
+        created_at -> Stamp,
     }
 }
 
@@ -148,6 +181,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     resources (id) {
         id -> Integer,
         name -> Text,
@@ -155,11 +191,14 @@ diesel::table! {
         owner_id -> Nullable<Integer>,
         managed -> Bool,
         description -> Text,
-        created_at -> Timestamp,
+        created_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     applies (id) {
         id -> Integer,
         serial -> Text,
@@ -174,14 +213,17 @@ diesel::table! {
         outcome -> Nullable<Text>,
         submit_token -> Text,
         row_version -> Integer,
-        last_urged_at -> Nullable<Timestamp>,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
-        finished_at -> Nullable<Timestamp>,
+        last_urged_at -> Nullable<Stamp>,
+        created_at -> Stamp,
+        updated_at -> Stamp,
+        finished_at -> Nullable<Stamp>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     approves (id) {
         id -> Integer,
         apply_id -> Integer,
@@ -194,12 +236,15 @@ diesel::table! {
         status -> Text,
         notes -> Text,
         row_version -> Integer,
-        started_at -> Nullable<Timestamp>,
-        decided_at -> Nullable<Timestamp>,
+        started_at -> Nullable<Stamp>,
+        decided_at -> Nullable<Stamp>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     approve_users (id) {
         id -> Integer,
         approve_id -> Integer,
@@ -211,21 +256,24 @@ diesel::table! {
         acted_by -> Nullable<Integer>,
         channel -> Nullable<Text>,
         comment -> Text,
-        decided_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Stamp>,
         email_token_hash -> Nullable<Text>,
-        email_token_expires_at -> Nullable<Timestamp>,
-        created_at -> Timestamp,
+        email_token_expires_at -> Nullable<Stamp>,
+        created_at -> Stamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     grants (id) {
         id -> Integer,
         user_id -> Integer,
         resource_id -> Integer,
         apply_id -> Integer,
-        granted_at -> Timestamp,
-        revoked_at -> Nullable<Timestamp>,
+        granted_at -> Stamp,
+        revoked_at -> Nullable<Stamp>,
         revoked_by -> Nullable<Integer>,
         revoke_reason -> Text,
     }
@@ -239,6 +287,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     outbox (id) {
         id -> Integer,
         to_user_id -> Nullable<Integer>,
@@ -250,12 +301,12 @@ diesel::table! {
         apply_id -> Nullable<Integer>,
         status -> Text,
         attempts -> Integer,
-        next_attempt_at -> Timestamp,
+        next_attempt_at -> Stamp,
         claimed_by -> Nullable<Text>,
-        claimed_until -> Nullable<Timestamp>,
+        claimed_until -> Nullable<Stamp>,
         last_error -> Text,
-        created_at -> Timestamp,
-        sent_at -> Nullable<Timestamp>,
+        created_at -> Stamp,
+        sent_at -> Nullable<Stamp>,
     }
 }
 

@@ -109,10 +109,17 @@ pub async fn run(db: Db, transport: Transport, mail: MailConfig, base_url: Strin
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for message in batch {
                     let result = deliver(&transport, &from, &base_url, &message).await;
-                    if let Err(e) = &result {
-                        tracing::warn!(error = %e, to = %message.to_email, attempt = message.attempts + 1, "sending mail failed");
-                    }
-                    outcomes.push((message.id, result.map_err(|e| e.to_string())));
+                    let outcome = match result {
+                        Ok(()) => Ok((
+                            outbox::redact(&message.text_body),
+                            outbox::redact(&message.html_body),
+                        )),
+                        Err(e) => {
+                            tracing::warn!(error = %e, to = %message.to_email, attempt = message.attempts + 1, "sending mail failed");
+                            Err(e.to_string())
+                        }
+                    };
+                    outcomes.push((message.id, message.attempts, outcome));
                 }
                 // One transaction records the whole batch. Were the process
                 // to stop before it, the lease runs out and the batch is
@@ -120,10 +127,10 @@ pub async fn run(db: Db, transport: Transport, mail: MailConfig, base_url: Strin
                 let (wid, max) = (worker.clone(), mail.max_attempts);
                 let recorded = db
                     .write(move |c| {
-                        for (id, result) in &outcomes {
-                            match result {
-                                Ok(()) => outbox::mark_sent(c, *id, &wid)?,
-                                Err(why) => outbox::mark_failed(c, *id, &wid, why, max)?,
+                        for (id, tried, outcome) in &outcomes {
+                            match outcome {
+                                Ok((text, html)) => outbox::mark_sent(c, *id, &wid, text, html)?,
+                                Err(why) => outbox::mark_failed(c, *id, &wid, *tried, why, max)?,
                             }
                         }
                         Ok(())

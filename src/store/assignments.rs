@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::db::ids::{AssignmentId, BusinessId, RoleId, UserId};
 use crate::db::models::RoleAssignment;
 use crate::db::schema::{businesses, role_assignments as ra, roles, users};
+use crate::db::stamp::At;
 
 /// Where an assignment applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +164,7 @@ pub fn create(
             ra::role_id.eq(role),
             ra::business_id.eq(scope.business_id()),
             ra::created_by.eq(actor),
-            ra::created_at.eq(now()),
+            ra::created_at.eq(At(now())),
         ))
         .returning(ra::id)
         .get_result(conn)

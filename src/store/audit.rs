@@ -7,6 +7,7 @@ use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::AuditEvent;
 use crate::db::schema::audit_events;
+use crate::db::stamp::At;
 
 /// How an action reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +68,7 @@ impl<'a> Audit<'a> {
 pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
     crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
         .values((
-            audit_events::at.eq(now()),
+            audit_events::at.eq(At(now())),
             audit_events::actor_id.eq(event.actor),
             audit_events::on_behalf_of_id.eq(event.on_behalf_of),
             audit_events::channel.eq(event.channel.as_str()),

@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::db::ids::{BusinessId, UserId};
 use crate::db::models::Business;
 use crate::db::schema::{businesses, role_assignments};
+use crate::db::stamp::At;
 use crate::domain::Name;
 
 pub fn list(conn: &mut DbConn) -> StoreResult<Vec<Business>> {
@@ -49,7 +50,7 @@ pub fn create(
         .values((
             businesses::name.eq(name.as_str()),
             businesses::description.eq(description),
-            businesses::created_at.eq(now()),
+            businesses::created_at.eq(At(now())),
         ))
         .returning(businesses::id)
         .get_result(conn)

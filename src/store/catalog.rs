@@ -9,6 +9,7 @@ use crate::db::DbConn;
 use crate::db::ids::{CatalogNodeId, ServiceId, UserId};
 use crate::db::models::{CatalogNode, Service};
 use crate::db::schema::{catalog_nodes as n, catalog_services as cs, services as s};
+use crate::db::stamp::At;
 use crate::domain::Name;
 
 /// The whole tree, flattened depth-first, with each folder's services.
@@ -102,7 +103,7 @@ pub fn add_folder(
             n::name_en.eq(en.as_str()),
             n::name_zh.eq(zh),
             n::position.eq(position),
-            n::created_at.eq(now()),
+            n::created_at.eq(At(now())),
         ))
         .returning(n::id)
         .get_result(conn)?;

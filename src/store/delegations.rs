@@ -10,6 +10,7 @@ use crate::db::DbConn;
 use crate::db::ids::{DelegationId, UserId};
 use crate::db::models::Delegation;
 use crate::db::schema::{delegations as d, users};
+use crate::db::stamp::At;
 use crate::domain::ProcessKind;
 use crate::store::users::{Person, people_by_id};
 
@@ -115,8 +116,8 @@ fn check(
     // make "who acts for A now" ambiguous.
     let mut overlapping = d::table
         .filter(d::from_user_id.eq(input.from))
-        .filter(d::starts_at.lt(input.ends_at))
-        .filter(d::ends_at.gt(input.starts_at))
+        .filter(d::starts_at.lt(At(input.ends_at)))
+        .filter(d::ends_at.gt(At(input.starts_at)))
         .select(Delegation::as_select())
         .into_boxed();
     if let Some(id) = except {
@@ -144,12 +145,12 @@ pub fn create(
         .values((
             d::from_user_id.eq(input.from),
             d::to_user_id.eq(input.to),
-            d::starts_at.eq(input.starts_at),
-            d::ends_at.eq(input.ends_at),
+            d::starts_at.eq(At(input.starts_at)),
+            d::ends_at.eq(At(input.ends_at)),
             d::process_kind.eq(input.kind.map(ProcessKind::as_str)),
             d::note.eq(&input.note),
             d::created_by.eq(actor),
-            d::created_at.eq(now()),
+            d::created_at.eq(At(now())),
         ))
         .returning(d::id)
         .get_result(conn)?;
@@ -178,8 +179,8 @@ pub fn update(
         .set((
             d::from_user_id.eq(input.from),
             d::to_user_id.eq(input.to),
-            d::starts_at.eq(input.starts_at),
-            d::ends_at.eq(input.ends_at),
+            d::starts_at.eq(At(input.starts_at)),
+            d::ends_at.eq(At(input.ends_at)),
             d::process_kind.eq(input.kind.map(ProcessKind::as_str)),
             d::note.eq(&input.note),
         ))
@@ -217,8 +218,8 @@ pub fn acting_for(
 ) -> StoreResult<Option<UserId>> {
     Ok(crate::direct!(conn, |c| d::table
         .filter(d::from_user_id.eq(from))
-        .filter(d::starts_at.le(at))
-        .filter(d::ends_at.gt(at))
+        .filter(d::starts_at.le(At(at)))
+        .filter(d::ends_at.gt(At(at)))
         .filter(
             d::process_kind
                 .is_null()

@@ -3,6 +3,7 @@
 //! transaction, so a plan and the ticket it belongs to are consistent.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,14 +14,22 @@ use crate::db::ids::{ResourceId, UserId};
 use crate::db::schema::{
     businesses, delegations as d, resources, role_assignments as ra, roles, users,
 };
+use crate::db::stamp::At;
 use crate::flow::ProcessKind;
 use crate::flow::plan::{Directory, ResourceInfo};
 
 diesel::alias!(users as managers: Managers);
 
+/// Active people's ids by username.
+pub type UserIds = HashMap<String, UserId>;
+
 pub struct DbDirectory<'a> {
     conn: RefCell<&'a mut DbConn>,
     now: NaiveDateTime,
+    /// Whom planning asked about, and whether they are active: planning
+    /// asks about each candidate more than once, and the ticket's
+    /// assignments are written with these ids.
+    ids: RefCell<HashMap<String, Option<UserId>>>,
     /// The first database error met; the trait cannot return one, so the
     /// caller checks `finish` after planning.
     error: RefCell<Option<StoreError>>,
@@ -31,15 +40,21 @@ impl<'a> DbDirectory<'a> {
         DbDirectory {
             conn: RefCell::new(conn),
             now,
+            ids: RefCell::new(HashMap::new()),
             error: RefCell::new(None),
         }
     }
 
-    /// Whether every lookup succeeded.
-    pub fn finish(self) -> StoreResult<()> {
+    /// Whether every lookup succeeded; if so, the active people met.
+    pub fn finish(self) -> StoreResult<UserIds> {
         match self.error.into_inner() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(self
+                .ids
+                .into_inner()
+                .into_iter()
+                .filter_map(|(name, id)| Some((name, id?)))
+                .collect()),
         }
     }
 
@@ -55,15 +70,19 @@ impl<'a> DbDirectory<'a> {
     }
 
     fn id_of(&self, username: &str) -> Option<UserId> {
-        let username = username.to_string();
-        self.run(|c| {
+        if let Some(known) = self.ids.borrow().get(username) {
+            return *known;
+        }
+        let id = self.run(|c| {
             crate::direct!(c, |c| users::table
                 .filter(users::username.eq(username))
                 .filter(users::active.eq(true))
                 .select(users::id)
                 .first(c))
             .optional()
-        })
+        });
+        self.ids.borrow_mut().insert(username.to_string(), id);
+        id
     }
 }
 
@@ -150,8 +169,8 @@ impl Directory for DbDirectory<'_> {
             crate::direct!(c, |c| d::table
                 .inner_join(users::table.on(users::id.eq(d::to_user_id)))
                 .filter(d::from_user_id.eq(from))
-                .filter(d::starts_at.le(now))
-                .filter(d::ends_at.gt(now))
+                .filter(d::starts_at.le(At(now)))
+                .filter(d::ends_at.gt(At(now)))
                 .filter(
                     d::process_kind
                         .is_null()

@@ -11,6 +11,7 @@ use crate::db::DbConn;
 use crate::db::ids::{ApplyId, GrantId, UserId};
 use crate::db::models::Grant;
 use crate::db::schema::{applies as a, grants as g, resources as r};
+use crate::db::stamp::At;
 
 /// A grant with the names a page shows.
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ pub fn revoke(conn: &mut DbConn, id: GrantId, reason: &str, actor: UserId) -> St
     }
     let n = diesel::update(g::table.find(id).filter(g::revoked_at.is_null()))
         .set((
-            g::revoked_at.eq(now()),
+            g::revoked_at.eq(At(now())),
             g::revoked_by.eq(actor),
             g::revoke_reason.eq(reason.trim()),
         ))

@@ -2,7 +2,7 @@
 //! causes it, claimed by one worker at a time, sent, and retried with
 //! exponential backoff until it is sent or has failed too often.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::Duration;
 use diesel::prelude::*;
 
 use super::{StoreError, StoreResult, now};
@@ -11,6 +11,7 @@ use crate::db::ids::{ApplyId, OutboxId, UserId};
 use crate::db::models::OutboxMessage;
 use crate::db::prepared;
 use crate::db::schema::outbox as o;
+use crate::db::stamp::At;
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -44,8 +45,8 @@ pub fn enqueue(conn: &mut DbConn, mail: &Mail<'_>) -> StoreResult<()> {
             o::apply_id.eq(mail.apply),
             o::status.eq(PENDING),
             o::attempts.eq(0),
-            o::next_attempt_at.eq(at),
-            o::created_at.eq(at),
+            o::next_attempt_at.eq(At(at)),
+            o::created_at.eq(At(at)),
         ))
         .execute(c))?;
     Ok(())
@@ -61,30 +62,30 @@ pub fn claim(
     lease_secs: i64,
 ) -> StoreResult<Vec<OutboxMessage>> {
     let at = now();
-    let due: Vec<OutboxId> = crate::direct!(conn, |c| o::table
+    let due: Vec<OutboxMessage> = crate::direct!(conn, |c| o::table
         .filter(o::status.eq(PENDING))
-        .filter(o::next_attempt_at.le(at))
-        .filter(o::claimed_until.is_null().or(o::claimed_until.lt(at)))
+        .filter(o::next_attempt_at.le(At(at)))
+        .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at))))
         .order(o::id)
         .limit(limit)
-        .select(o::id)
+        .select(OutboxMessage::as_select())
         .load(c))?;
     let until = at + Duration::seconds(lease_secs);
     let mut claimed = Vec::new();
-    for id in due {
+    for mut message in due {
         let n = crate::direct!(conn, |c| prepared::update(
             o::table
-                .find(id)
+                .find(message.id)
                 .filter(o::status.eq(PENDING))
-                .filter(o::claimed_until.is_null().or(o::claimed_until.lt(at))),
-            (o::claimed_by.eq(worker), o::claimed_until.eq(until)),
+                .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at)))),
+            (o::claimed_by.eq(worker), o::claimed_until.eq(At(until))),
         )
         .execute(c))?;
+        // Another worker may have claimed it since the read; then it is theirs.
         if n == 1 {
-            claimed.push(crate::direct!(conn, |c| o::table
-                .find(id)
-                .select(OutboxMessage::as_select())
-                .first(c))?);
+            message.claimed_by = Some(worker.to_string());
+            message.claimed_until = Some(until);
+            claimed.push(message);
         }
     }
     Ok(claimed)
@@ -92,7 +93,7 @@ pub fn claim(
 
 /// Removes one-click tokens from a sent message: the links were delivered,
 /// and a stored copy must not be usable by whoever reads the table.
-fn redact(body: &str) -> String {
+pub fn redact(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(i) = rest.find("/email/") {
@@ -108,20 +109,24 @@ fn redact(body: &str) -> String {
     out
 }
 
-pub fn mark_sent(conn: &mut DbConn, id: OutboxId, worker: &str) -> StoreResult<()> {
-    let message: OutboxMessage = crate::direct!(conn, |c| o::table
-        .find(id)
-        .select(OutboxMessage::as_select())
-        .first(c))?;
+/// Records a claimed message as sent, keeping its bodies as `redact`ed
+/// by the caller (who has them from the claim).
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: OutboxId,
+    worker: &str,
+    text_body: &str,
+    html_body: &str,
+) -> StoreResult<()> {
     crate::direct!(conn, |c| prepared::update(
         o::table.find(id).filter(o::claimed_by.eq(worker)),
         (
             o::status.eq(SENT),
-            o::sent_at.eq(now()),
+            o::sent_at.eq(At(now())),
             o::attempts.eq(o::attempts + 1),
-            o::claimed_until.eq(None::<NaiveDateTime>),
-            o::text_body.eq(redact(&message.text_body)),
-            o::html_body.eq(redact(&message.html_body)),
+            o::claimed_until.eq(None::<At>),
+            o::text_body.eq(text_body),
+            o::html_body.eq(html_body),
         ),
     )
     .execute(c))?;
@@ -133,18 +138,17 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds(2i64.saturating_pow(attempts.clamp(0, 12) as u32).min(3600))
 }
 
+/// Records a failed attempt at a claimed message that had been tried
+/// `tried` times before, putting it back in line or giving it up.
 pub fn mark_failed(
     conn: &mut DbConn,
     id: OutboxId,
     worker: &str,
+    tried: i32,
     error: &str,
     max_attempts: i32,
 ) -> StoreResult<()> {
-    let message: OutboxMessage = crate::direct!(conn, |c| o::table
-        .find(id)
-        .select(OutboxMessage::as_select())
-        .first(c))?;
-    let attempts = message.attempts + 1;
+    let attempts = tried + 1;
     let status = if attempts >= max_attempts {
         FAILED
     } else {
@@ -155,8 +159,8 @@ pub fn mark_failed(
         (
             o::status.eq(status),
             o::attempts.eq(attempts),
-            o::next_attempt_at.eq(now() + backoff(attempts)),
-            o::claimed_until.eq(None::<NaiveDateTime>),
+            o::next_attempt_at.eq(At(now() + backoff(attempts))),
+            o::claimed_until.eq(None::<At>),
             o::last_error.eq(error.chars().take(500).collect::<String>()),
         ),
     )
@@ -179,8 +183,8 @@ pub fn retry(conn: &mut DbConn, id: OutboxId) -> StoreResult<()> {
     let n = diesel::update(o::table.find(id).filter(o::status.ne(SENT)))
         .set((
             o::status.eq(PENDING),
-            o::next_attempt_at.eq(now()),
-            o::claimed_until.eq(None::<NaiveDateTime>),
+            o::next_attempt_at.eq(At(now())),
+            o::claimed_until.eq(None::<At>),
         ))
         .execute(conn)?;
     if n == 0 {

@@ -12,6 +12,7 @@ use crate::db::DbConn;
 use crate::db::ids::{ProcessId, UserId, VersionId};
 use crate::db::models::{Process, ProcessVersion};
 use crate::db::schema::{process_versions as pv, processes as p, users};
+use crate::db::stamp::At;
 use crate::flow::validate::{Known, Problem, validate};
 use crate::flow::{ProcessDef, ProcessKind};
 
@@ -81,8 +82,8 @@ pub fn create(conn: &mut DbConn, def: &ProcessDef, actor: UserId) -> StoreResult
             p::enabled.eq(false),
             p::revision.eq(1),
             p::created_by.eq(actor),
-            p::created_at.eq(at),
-            p::updated_at.eq(at),
+            p::created_at.eq(At(at)),
+            p::updated_at.eq(At(at)),
         ))
         .returning(p::id)
         .get_result(conn)?;
@@ -107,7 +108,7 @@ pub fn save_draft(
             p::kind.eq(def.kind.as_str()),
             p::draft.eq(to_json(def)?),
             p::revision.eq(expected_revision + 1),
-            p::updated_at.eq(now()),
+            p::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     if n == 0 {
@@ -148,7 +149,7 @@ pub fn set_enabled(
         .set((
             p::enabled.eq(enabled),
             p::revision.eq(expected_revision + 1),
-            p::updated_at.eq(now()),
+            p::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     if n == 0 {
@@ -197,7 +198,7 @@ pub fn deploy(
             pv::definition.eq(to_json(&def)?),
             pv::message.eq(message),
             pv::deployed_by.eq(actor),
-            pv::deployed_at.eq(now()),
+            pv::deployed_at.eq(At(now())),
         ))
         .returning(pv::id)
         .get_result(conn)

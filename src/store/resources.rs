@@ -10,6 +10,7 @@ use crate::db::DbConn;
 use crate::db::ids::{ResourceId, UserId};
 use crate::db::models::Resource;
 use crate::db::schema::resources as r;
+use crate::db::stamp::At;
 use crate::domain::Name;
 
 /// The validated fields of the resource form (the owner already resolved).
@@ -81,7 +82,7 @@ pub fn create(conn: &mut DbConn, input: &ResourceInput, actor: UserId) -> StoreR
             r::owner_id.eq(input.owner),
             r::managed.eq(input.managed),
             r::description.eq(&input.description),
-            r::created_at.eq(now()),
+            r::created_at.eq(At(now())),
         ))
         .returning(r::id)
         .get_result(conn)

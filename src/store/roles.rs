@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::db::ids::{RoleId, UserId};
 use crate::db::models::Role;
 use crate::db::schema::{role_assignments, roles};
+use crate::db::stamp::At;
 use crate::domain::{Name, RoleCode};
 
 /// The validated fields of the role form.
@@ -59,7 +60,7 @@ pub fn create(
             roles::name_zh.eq(input.name_zh.as_str()),
             roles::description.eq(&input.description),
             roles::builtin.eq(false),
-            roles::created_at.eq(now()),
+            roles::created_at.eq(At(now())),
         ))
         .returning(roles::id)
         .get_result(conn)

@@ -11,6 +11,7 @@ use crate::db::models::Service;
 use crate::db::schema::{
     process_versions as pv, processes as p, role_assignments as ra, roles, services as s,
 };
+use crate::db::stamp::At;
 use crate::domain::Name;
 
 /// The validated fields of the service form.
@@ -110,8 +111,8 @@ pub fn create(conn: &mut DbConn, input: &ServiceInput, actor: UserId) -> StoreRe
             s::version_id.eq(input.version),
             s::visible_roles
                 .eq(serde_json::to_string(&input.roles).unwrap_or_else(|_| "[]".into())),
-            s::created_at.eq(at),
-            s::updated_at.eq(at),
+            s::created_at.eq(At(at)),
+            s::updated_at.eq(At(at)),
         ))
         .returning(s::id)
         .get_result(conn)?;
@@ -139,7 +140,7 @@ pub fn update(
             s::version_id.eq(input.version),
             s::visible_roles
                 .eq(serde_json::to_string(&input.roles).unwrap_or_else(|_| "[]".into())),
-            s::updated_at.eq(now()),
+            s::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     audit::record(conn, Audit::web(actor, "service.updated", "service", id.0))?;
@@ -163,8 +164,8 @@ pub fn set_retired(
     find(conn, id)?;
     diesel::update(s::table.find(id))
         .set((
-            s::retired_at.eq(if retired { Some(now()) } else { None }),
-            s::updated_at.eq(now()),
+            s::retired_at.eq(if retired { Some(At(now())) } else { None }),
+            s::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     let action = if retired {

@@ -15,6 +15,7 @@ use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
 use crate::db::schema::{
     applies as a, approve_users as au, approves as n, audit_events as ev, delegations as d,
 };
+use crate::db::stamp::At;
 use crate::store::tickets::status;
 
 /// One pending assignment in someone's inbox.
@@ -39,8 +40,8 @@ fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<
     let at = now();
     Ok(crate::direct!(conn, |c| d::table
         .filter(d::to_user_id.eq(me))
-        .filter(d::starts_at.le(at))
-        .filter(d::ends_at.gt(at))
+        .filter(d::starts_at.le(At(at)))
+        .filter(d::ends_at.gt(At(at)))
         .select((d::from_user_id, d::process_kind))
         .load(c))?)
 }
@@ -147,7 +148,8 @@ pub fn inbox(
     Ok(InboxPage { rows, older })
 }
 
-/// How many assignments of the people I stand in for now wait.
+/// How many assignments of the people I stand in for now wait, counted
+/// up to `INBOX_COUNT_CAP` like the rest of the menu count.
 pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64> {
     let mut total = 0;
     for (from, kind) in delegators(conn, me)? {
@@ -159,7 +161,14 @@ pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64>
         if let Some(kind) = kind {
             q = q.filter(a::kind.eq(kind));
         }
-        total += q.count().get_result::<i64>(conn)?;
+        let capped: Vec<ApproveUserId> = q
+            .select(au::id)
+            .limit(super::users::INBOX_COUNT_CAP)
+            .load(conn)?;
+        total += capped.len() as i64;
+        if total >= super::users::INBOX_COUNT_CAP {
+            break;
+        }
     }
     Ok(total)
 }
@@ -318,10 +327,10 @@ pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec
         q = q.filter(a::applicant_id.eq(v));
     }
     if let Some(v) = search.from {
-        q = q.filter(a::created_at.ge(v));
+        q = q.filter(a::created_at.ge(At(v)));
     }
     if let Some(v) = search.until {
-        q = q.filter(a::created_at.lt(v));
+        q = q.filter(a::created_at.lt(At(v)));
     }
     let rows: Vec<(Apply, String, Option<String>)> = q.limit(limit).load(conn)?;
     let ids: Vec<UserId> = rows.iter().map(|r| r.0.applicant_id).collect();

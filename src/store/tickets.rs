@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, Audit, Channel};
-use super::directory::DbDirectory;
+use super::directory::{DbDirectory, UserIds};
 use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{
@@ -18,6 +18,7 @@ use crate::db::prepared;
 use crate::db::schema::{
     applies as a, approve_users as au, approves as n, grants, serial_counters as sc, users,
 };
+use crate::db::stamp::At;
 use crate::flow::decision::{self, Outcome, Vote};
 use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
@@ -60,6 +61,11 @@ pub struct Submission {
 
 /// Plans a submission against the directory as it is now.
 pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
+    Ok(plan_with_ids(conn, sub)?.0)
+}
+
+/// The plan, and the ids of the people the directory looked up for it.
+fn plan_with_ids(conn: &mut DbConn, sub: &Submission) -> StoreResult<(Plan, UserIds)> {
     let dir = DbDirectory::new(conn, now());
     let input = PlanInput {
         def: &sub.def,
@@ -68,8 +74,8 @@ pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
         values: &sub.values,
     };
     let plan = plan::plan(&input, &dir);
-    dir.finish()?;
-    Ok(plan)
+    let ids = dir.finish()?;
+    Ok((plan, ids))
 }
 
 /// The next serial number of `kind` for today: CHG-20261121-0001. The
@@ -181,11 +187,11 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
     {
         return Ok(existing);
     }
-    let plan = preview(conn, sub)?;
+    let (plan, ids) = plan_with_ids(conn, sub)?;
     let at = now();
     let serial = next_serial(conn, sub.def.kind, at)?;
     let form = serde_json::to_string(&sub.values).map_err(|e| StoreError::Unexpected(e.into()))?;
-    let apply: ApplyId = crate::direct!(conn, |c| diesel::insert_into(a::table)
+    let ticket: Apply = crate::direct!(conn, |c| diesel::insert_into(a::table)
         .values((
             a::serial.eq(&serial),
             a::service_id.eq(sub.service),
@@ -198,12 +204,13 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
             a::form.eq(form),
             a::submit_token.eq(&sub.submit_token),
             a::row_version.eq(1),
-            a::created_at.eq(at),
-            a::updated_at.eq(at),
+            a::created_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
         ))
-        .returning(a::id)
+        .returning(Apply::as_returning())
         .get_result(c))
     .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
+    let apply = ticket.id;
     audit::record(
         conn,
         ticket_event(
@@ -214,8 +221,8 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
         ),
     )?;
 
-    insert_plan(conn, apply, &plan, &sub.def, 0)?;
-    advance(conn, apply, &sub.def)?;
+    insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
+    advance(conn, &ticket, &sub.def)?;
     Ok(apply)
 }
 
@@ -229,10 +236,12 @@ pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<App
 }
 
 /// Writes a plan's node rows (from position `offset` on) and assignments.
+/// `ids` are people planning already looked up; others are looked up here.
 fn insert_plan(
     conn: &mut DbConn,
     apply: ApplyId,
     plan: &Plan,
+    ids: &UserIds,
     def: &ProcessDef,
     offset: i32,
 ) -> StoreResult<()> {
@@ -256,8 +265,8 @@ fn insert_plan(
                 n::status.eq(node_status),
                 n::notes.eq(serde_json::to_string(&planned.notes).unwrap_or_else(|_| "[]".into())),
                 n::row_version.eq(1),
-                n::started_at.eq((planned.kind == NodeKind::Submit).then_some(at)),
-                n::decided_at.eq((planned.kind == NodeKind::Submit).then_some(at)),
+                n::started_at.eq((planned.kind == NodeKind::Submit).then_some(At(at))),
+                n::decided_at.eq((planned.kind == NodeKind::Submit).then_some(At(at))),
             ))
             .returning(n::id)
             .get_result(c))?;
@@ -273,7 +282,10 @@ fn insert_plan(
             )?;
         }
         for (i, assignee) in planned.assignees.iter().enumerate() {
-            let user = user_id(conn, &assignee.user)?;
+            let user = match ids.get(&assignee.user) {
+                Some(id) => *id,
+                None => user_id(conn, &assignee.user)?,
+            };
             let submit = planned.kind == NodeKind::Submit;
             diesel::insert_into(au::table)
                 .values((
@@ -289,8 +301,8 @@ fn insert_plan(
                     au::decision.eq(submit.then_some("submit")),
                     au::acted_by.eq(submit.then_some(user)),
                     au::channel.eq(submit.then_some(Channel::Web.as_str())),
-                    au::decided_at.eq(submit.then_some(at)),
-                    au::created_at.eq(at),
+                    au::decided_at.eq(submit.then_some(At(at))),
+                    au::created_at.eq(At(at)),
                 ))
                 .execute(conn)?;
         }
@@ -307,7 +319,10 @@ fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeD
 /// Starts the next waiting node, auto-approving people who already approved
 /// an earlier node when the node de-duplicates, and keeps going while nodes
 /// decide themselves. With no node left the ticket is finished.
-pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()> {
+/// `ticket` is running; only its fixed fields (id, serial, title,
+/// applicant, kind) are read.
+pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
+    let apply = ticket.id;
     loop {
         let next: Option<Approve> = crate::direct!(conn, |c| n::table
             .filter(n::apply_id.eq(apply))
@@ -317,12 +332,12 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
             .first(c))
         .optional()?;
         let Some(node) = next else {
-            return finish(conn, apply, def);
+            return finish(conn, ticket, def);
         };
         let at = now();
         crate::direct!(conn, |c| prepared::update(
             n::table.find(node.id),
-            (n::status.eq(status::ACTIVE), n::started_at.eq(at)),
+            (n::status.eq(status::ACTIVE), n::started_at.eq(At(at))),
         )
         .execute(c))?;
         crate::direct!(conn, |c| prepared::update(
@@ -364,7 +379,7 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                         au::decision.eq("auto"),
                         au::acted_by.eq(assignment.user_id),
                         au::channel.eq(Channel::System.as_str()),
-                        au::decided_at.eq(at),
+                        au::decided_at.eq(At(at)),
                     ),
                 )
                 .execute(c))?;
@@ -382,41 +397,47 @@ pub fn advance(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResu
                 )?;
             }
         }
-        if !settle(conn, apply, &node, spec, def)? {
-            // Still open: tell its people (with one-click links on approvals).
-            let state: String =
-                crate::direct!(conn, |c| a::table.find(apply).select(a::status).first(c))?;
-            if state == status::RUNNING {
+        match settle(conn, ticket, &node, spec, def)? {
+            Settled::Passed => {}
+            Settled::Open => {
+                // Tell its people (with one-click links on approvals).
                 let people = notices::pending_people(conn, node.id)?;
                 notify(
                     conn,
                     def,
                     NotifyEvent::Waiting,
-                    apply,
+                    ticket,
                     Some(&node),
                     "",
                     &people,
                 )?;
+                return Ok(());
             }
-            return Ok(());
-        }
-        let state: String =
-            crate::direct!(conn, |c| a::table.find(apply).select(a::status).first(c))?;
-        if state != status::RUNNING {
-            return Ok(());
+            Settled::Ended => return Ok(()),
         }
     }
 }
 
-/// Decides the node from its votes if they suffice. Returns whether the
-/// node was approved or done (so the ticket moves on).
+/// What a node's votes came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Still waiting for votes.
+    Open,
+    /// Approved or done: the ticket moves on.
+    Passed,
+    /// Rejected or sent back: the ticket has stopped.
+    Ended,
+}
+
+/// Decides the node from its votes if they suffice.
 fn settle(
     conn: &mut DbConn,
-    apply: ApplyId,
+    ticket: &Apply,
     node: &Approve,
     spec: &NodeDef,
     def: &ProcessDef,
-) -> StoreResult<bool> {
+) -> StoreResult<Settled> {
+    let apply = ticket.id;
     let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
         .filter(au::approve_id.eq(node.id))
         .filter(au::status.ne(status::CANCELLED))
@@ -453,7 +474,7 @@ fn settle(
     };
     let at = now();
     match outcome {
-        Outcome::Pending => Ok(false),
+        Outcome::Pending => Ok(Settled::Open),
         Outcome::Approved => {
             let done = if spec.kind == NodeKind::Approval {
                 status::APPROVED
@@ -462,7 +483,7 @@ fn settle(
             };
             crate::direct!(conn, |c| prepared::update(
                 n::table.find(node.id),
-                (n::status.eq(done), n::decided_at.eq(at)),
+                (n::status.eq(done), n::decided_at.eq(At(at))),
             )
             .execute(c))?;
             cancel_pending(conn, node.id)?;
@@ -475,13 +496,21 @@ fn settle(
                     serde_json::json!({ "node": node.node_key }),
                 ),
             )?;
-            notify(conn, def, NotifyEvent::NodeDone, apply, Some(node), "", &[])?;
-            Ok(true)
+            notify(
+                conn,
+                def,
+                NotifyEvent::NodeDone,
+                ticket,
+                Some(node),
+                "",
+                &[],
+            )?;
+            Ok(Settled::Passed)
         }
         Outcome::Rejected => {
             crate::direct!(conn, |c| prepared::update(
                 n::table.find(node.id),
-                (n::status.eq(status::REJECTED), n::decided_at.eq(at)),
+                (n::status.eq(status::REJECTED), n::decided_at.eq(At(at))),
             )
             .execute(c))?;
             cancel_pending(conn, node.id)?;
@@ -515,8 +544,8 @@ fn settle(
             } else {
                 NotifyEvent::Rejected
             };
-            notify(conn, def, event, apply, Some(node), &comment, &[])?;
-            Ok(false)
+            notify(conn, def, event, ticket, Some(node), &comment, &[])?;
+            Ok(Settled::Ended)
         }
     }
 }
@@ -560,31 +589,25 @@ fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()
         a::table.find(apply),
         (
             a::status.eq(ticket_status),
-            a::finished_at.eq(at),
-            a::updated_at.eq(at),
+            a::finished_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
         ),
     )
     .execute(c))?;
     Ok(())
 }
 
-/// Every node approved or done: the ticket is finished, and an access
-/// ticket grants the applicant what it asked for.
-fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()> {
+/// Every node approved or done: the running ticket is finished, and an
+/// access ticket grants the applicant what it asked for.
+fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
     let at = now();
-    let ticket: Apply = crate::direct!(conn, |c| a::table
-        .find(apply)
-        .select(Apply::as_select())
-        .first(c))?;
-    if ticket.status != status::RUNNING {
-        return Ok(());
-    }
+    let apply = ticket.id;
     crate::direct!(conn, |c| prepared::update(
         a::table.find(apply),
         (
             a::status.eq(status::FINISHED),
-            a::finished_at.eq(at),
-            a::updated_at.eq(at),
+            a::finished_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
         ),
     )
     .execute(c))?;
@@ -592,9 +615,11 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
         conn,
         ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
     )?;
-    notify(conn, def, NotifyEvent::Finished, apply, None, "", &[])?;
+    notify(conn, def, NotifyEvent::Finished, ticket, None, "", &[])?;
     if def.kind == ProcessKind::Access {
-        let values: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+        // As it is now: the form may have grown since `ticket` was read.
+        let form: String = crate::direct!(conn, |c| a::table.find(apply).select(a::form).first(c))?;
+        let values: Values = serde_json::from_str(&form).unwrap_or_default();
         let wanted: Vec<ResourceId> = def
             .fields()
             .filter(|(_, f)| f.kind == FieldKind::Resource)
@@ -612,7 +637,7 @@ fn finish(conn: &mut DbConn, apply: ApplyId, def: &ProcessDef) -> StoreResult<()
                     grants::user_id.eq(ticket.applicant_id),
                     grants::resource_id.eq(resource),
                     grants::apply_id.eq(apply),
-                    grants::granted_at.eq(at),
+                    grants::granted_at.eq(At(at)),
                 ))
                 .execute(c))?;
             audit::record(
@@ -724,6 +749,22 @@ pub fn act(
         .find(mine.apply_id)
         .select(Apply::as_select())
         .first(c))?;
+    act_on(conn, &mine, &ticket, actor, action, comment, channel, def)
+}
+
+/// `act` on an assignment and its ticket the caller read in this same
+/// transaction (`target`), so they are not read twice.
+#[allow(clippy::too_many_arguments)]
+pub fn act_on(
+    conn: &mut DbConn,
+    mine: &ApproveUser,
+    ticket: &Apply,
+    actor: UserId,
+    action: Action,
+    comment: &str,
+    channel: Channel,
+    def: &ProcessDef,
+) -> StoreResult<ApplyId> {
     let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
     if !acts_for(conn, actor, mine.user_id, kind)? {
         return Err(StoreError::rule("", "errors.not_your_assignment"));
@@ -735,7 +776,7 @@ pub fn act(
             .filter(a::status.eq(status::RUNNING)),
         (
             a::row_version.eq(a::row_version + 1),
-            a::updated_at.eq(now()),
+            a::updated_at.eq(At(now())),
         ),
     )
     .execute(c))?;
@@ -804,7 +845,7 @@ pub fn act(
             au::acted_by.eq(actor),
             au::channel.eq(channel.as_str()),
             au::comment.eq(comment.trim()),
-            au::decided_at.eq(at),
+            au::decided_at.eq(At(at)),
         ),
     )
     .execute(c))?;
@@ -848,8 +889,8 @@ pub fn act(
             )
         },
     )?;
-    if settle(conn, ticket.id, &node, spec, def)? {
-        advance(conn, ticket.id, def)?;
+    if settle(conn, ticket, &node, spec, def)? == Settled::Passed {
+        advance(conn, ticket, def)?;
     }
     Ok(ticket.id)
 }
@@ -892,7 +933,7 @@ pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult
         conn,
         &def,
         NotifyEvent::Withdrawn,
-        apply,
+        &ticket,
         None,
         "",
         &waiting,
@@ -918,9 +959,13 @@ pub fn urge(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Vec
         a::table
             .find(apply)
             .filter(a::status.eq(status::RUNNING))
-            .filter(a::last_urged_at.is_null().or(a::last_urged_at.le(earliest))),
+            .filter(
+                a::last_urged_at
+                    .is_null()
+                    .or(a::last_urged_at.le(At(earliest))),
+            ),
     )
-    .set(a::last_urged_at.eq(at))
+    .set(a::last_urged_at.eq(At(at)))
     .execute(conn)?;
     if n == 0 {
         return Err(StoreError::rule("", "errors.urged_recently"));
@@ -941,7 +986,7 @@ pub fn urge(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Vec
         ),
     )?;
     let def = def_of(conn, &ticket)?;
-    notify(conn, &def, NotifyEvent::Urged, apply, None, "", &waiting)?;
+    notify(conn, &def, NotifyEvent::Urged, &ticket, None, "", &waiting)?;
     Ok(pending)
 }
 
@@ -990,9 +1035,9 @@ pub fn resubmit(
         .set((
             a::status.eq(status::RUNNING),
             a::form.eq(json),
-            a::finished_at.eq(None::<NaiveDateTime>),
+            a::finished_at.eq(None::<At>),
             a::row_version.eq(a::row_version + 1),
-            a::updated_at.eq(now()),
+            a::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     if n == 0 {
@@ -1011,7 +1056,7 @@ pub fn resubmit(
         ),
         None => None,
     };
-    let plan = {
+    let (plan, ids) = {
         let dir = DbDirectory::new(conn, now());
         let input = PlanInput {
             def,
@@ -1020,14 +1065,13 @@ pub fn resubmit(
             values: &form,
         };
         let plan = plan::plan(&input, &dir);
-        dir.finish()?;
-        plan
+        (plan, dir.finish()?)
     };
     let offset: Option<i32> = n::table
         .filter(n::apply_id.eq(apply))
         .select(diesel::dsl::max(n::position))
         .first(conn)?;
-    insert_plan(conn, apply, &plan, def, offset.unwrap_or(0) + 1)?;
+    insert_plan(conn, apply, &plan, &ids, def, offset.unwrap_or(0) + 1)?;
     audit::record(
         conn,
         ticket_event(
@@ -1037,7 +1081,7 @@ pub fn resubmit(
             serde_json::json!({}),
         ),
     )?;
-    advance(conn, apply, def)
+    advance(conn, &ticket, def)
 }
 
 /// Hands a pending assignment to someone else (转交). The new person takes
@@ -1092,7 +1136,7 @@ pub fn transfer(
     .set((
         au::status.eq(status::TRANSFERRED),
         au::acted_by.eq(actor),
-        au::decided_at.eq(at),
+        au::decided_at.eq(At(at)),
         au::comment.eq(comment.trim()),
     ))
     .execute(conn)?;
@@ -1106,7 +1150,7 @@ pub fn transfer(
             au::position.eq(mine.position),
             au::user_id.eq(to),
             au::status.eq(status::PENDING),
-            au::created_at.eq(at),
+            au::created_at.eq(At(at)),
         ))
         .execute(conn)?;
     let target: String = users::table
@@ -1152,7 +1196,7 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Stri
         au::table.find(assignment),
         (
             au::email_token_hash.eq(token_hash(&token)),
-            au::email_token_expires_at.eq(now() + chrono::Duration::hours(ttl)),
+            au::email_token_expires_at.eq(At(now() + chrono::Duration::hours(ttl))),
         ),
     )
     .execute(c))?;
@@ -1180,7 +1224,7 @@ fn notify(
     conn: &mut DbConn,
     def: &ProcessDef,
     event: NotifyEvent,
-    apply: ApplyId,
+    ticket: &Apply,
     node: Option<&Approve>,
     comment: &str,
     people: &[(ApproveUserId, UserId)],
@@ -1188,12 +1232,8 @@ fn notify(
     if !def.notifications.iter().any(|r| r.event == event) {
         return Ok(());
     }
-    let ticket: Apply = crate::direct!(conn, |c| a::table
-        .find(apply)
-        .select(Apply::as_select())
-        .first(c))?;
     let ids: Vec<UserId> = people.iter().map(|(_, u)| *u).collect();
-    let to = notices::recipients(conn, def, event, &ticket, &ids)?;
+    let to = notices::recipients(conn, def, event, ticket, &ids)?;
     let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));
     let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
     for user in to {
@@ -1205,7 +1245,7 @@ fn notify(
         };
         let e = notices::Event {
             kind: event,
-            ticket: &ticket,
+            ticket,
             node: names,
             comment,
         };

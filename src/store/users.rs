@@ -10,14 +10,19 @@ use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::{NewUser, User};
 use crate::db::schema::{role_assignments, roles, users};
+use crate::db::stamp::At;
 use crate::domain::{Email, Name, Username};
 use crate::i18n::Lang;
+
+/// How far the menu counts waiting assignments; beyond, it shows "99+".
+pub const INBOX_COUNT_CAP: i64 = 100;
 
 /// The signed-in person as every page needs them.
 #[derive(Debug, Clone)]
 pub struct SessionUser {
     pub id: UserId,
-    /// Assignments waiting for them (and those they stand in for).
+    /// Assignments waiting for them (and those they stand in for),
+    /// counted up to `INBOX_COUNT_CAP`.
     pub inbox: i64,
     pub username: String,
     pub display_name: String,
@@ -63,29 +68,34 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
 
 /// The active user behind a session, or `None` if gone or deactivated.
 pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
+    use crate::db::ids::ApproveUserId;
     use crate::db::schema::approve_users as au;
-    // One statement for the person, whether they are an administrator and
-    // how much waits for them: every page asks.
+    // Every page asks who the person is, whether they administer and how
+    // much waits for them. The count stops at the cap (the menu shows
+    // "99+"), so a long backlog costs no more than that; it is a second
+    // statement because diesel would prepare a capped count anew each time.
     let admin = role_assignments::table
         .inner_join(roles::table)
         .filter(role_assignments::user_id.eq(id))
         .filter(role_assignments::business_id.is_null())
         .filter(roles::code.eq("admin"));
-    let waiting = au::table
-        .filter(au::user_id.eq(id))
-        .filter(au::status.eq(super::tickets::status::PENDING))
-        .count()
-        .single_value();
-    let Some((user, is_admin, own)) = crate::direct!(conn, |c| users::table
+    let Some((user, is_admin)) = crate::direct!(conn, |c| users::table
         .find(id)
         .filter(users::active.eq(true))
-        .select((User::as_select(), diesel::dsl::exists(admin), waiting))
-        .first::<(User, bool, Option<i64>)>(c))
+        .select((User::as_select(), diesel::dsl::exists(admin)))
+        .first::<(User, bool)>(c))
     .optional()?
     else {
         return Ok(None);
     };
-    let inbox = own.unwrap_or(0) + super::ticket_views::inbox_count_for_others(conn, id)?;
+    let waiting: Vec<ApproveUserId> = crate::direct!(conn, |c| au::table
+        .filter(au::user_id.eq(id))
+        .filter(au::status.eq(super::tickets::status::PENDING))
+        .select(au::id)
+        .limit(INBOX_COUNT_CAP)
+        .load(c))?;
+    let own = waiting.len() as i64;
+    let inbox = (own + super::ticket_views::inbox_count_for_others(conn, id)?).min(INBOX_COUNT_CAP);
     Ok(Some(SessionUser {
         id: user.id,
         inbox,
@@ -178,8 +188,8 @@ pub fn create(
             manager_id: input.manager_id,
             language: input.language.map(Lang::code),
             active: true,
-            created_at: at,
-            updated_at: at,
+            created_at: At(at),
+            updated_at: At(at),
         })
         .returning(users::id)
         .get_result(conn)
@@ -210,7 +220,7 @@ pub fn update(conn: &mut DbConn, id: UserId, input: &UserInput, actor: UserId) -
             users::email.eq(input.email.as_str()),
             users::manager_id.eq(input.manager_id),
             users::language.eq(input.language.map(Lang::code)),
-            users::updated_at.eq(now()),
+            users::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     audit::record(conn, Audit::web(actor, "user.updated", "user", id.0))
@@ -227,7 +237,7 @@ pub fn update_profile(
         .set((
             users::display_name.eq(display_name.as_str()),
             users::language.eq(language.map(Lang::code)),
-            users::updated_at.eq(now()),
+            users::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     if n == 0 {
@@ -252,7 +262,7 @@ pub fn set_password(
     let n = diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),
-            users::updated_at.eq(now()),
+            users::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     if n == 0 {
@@ -283,8 +293,8 @@ pub fn set_active(conn: &mut DbConn, id: UserId, active: bool, actor: UserId) ->
     diesel::update(users::table.find(id).filter(users::active.eq(!active)))
         .set((
             users::active.eq(active),
-            users::deactivated_at.eq(if active { None } else { Some(now()) }),
-            users::updated_at.eq(now()),
+            users::deactivated_at.eq(if active { None } else { Some(At(now())) }),
+            users::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
     let action = if active {

@@ -436,7 +436,16 @@ pub async fn act(
                         )));
                     }
                 };
-                tickets::act(c, assignment, me, action, &comment, Channel::Web, &def)?;
+                tickets::act_on(
+                    c,
+                    &target.assignment,
+                    &target.ticket,
+                    me,
+                    action,
+                    &comment,
+                    Channel::Web,
+                    &def,
+                )?;
                 Ok(Attempt::Done)
             })
             .await

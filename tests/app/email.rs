@@ -213,8 +213,9 @@ async fn altered_expired_and_withdrawn_links_explain_themselves() {
                 approve_users::table.filter(approve_users::email_token_hash.is_not_null()),
             )
             .set(
-                approve_users::email_token_expires_at
-                    .eq(countersign::store::now() - chrono::Duration::hours(1)),
+                approve_users::email_token_expires_at.eq(countersign::db::stamp::At(
+                    countersign::store::now() - chrono::Duration::hours(1),
+                )),
             )
             .execute(c)?;
             Ok(())
@@ -233,8 +234,9 @@ async fn altered_expired_and_withdrawn_links_explain_themselves() {
                 approve_users::table.filter(approve_users::email_token_hash.is_not_null()),
             )
             .set(
-                approve_users::email_token_expires_at
-                    .eq(countersign::store::now() + chrono::Duration::hours(1)),
+                approve_users::email_token_expires_at.eq(countersign::db::stamp::At(
+                    countersign::store::now() + chrono::Duration::hours(1),
+                )),
             )
             .execute(c)?;
             Ok(())

@@ -958,6 +958,73 @@ async fn the_inbox_count_shows_in_the_navigation() {
     );
 }
 
+/// Copies `approver3`'s assignment on `apply` `n` times, still pending:
+/// a backlog without filing a ticket for each.
+fn pile_up(app: &TestApp, apply: i32, n: usize) {
+    app.db
+        .write_sync(move |c| {
+            let mine: ApproveUser = approve_users::table
+                .inner_join(users::table.on(users::id.eq(approve_users::user_id)))
+                .filter(approve_users::apply_id.eq(apply))
+                .filter(users::username.eq("approver3"))
+                .select(ApproveUser::as_select())
+                .first(c)?;
+            for i in 0..n {
+                diesel::insert_into(approve_users::table)
+                    .values((
+                        approve_users::approve_id.eq(mine.approve_id),
+                        approve_users::apply_id.eq(mine.apply_id),
+                        approve_users::position.eq(100 + i as i32),
+                        approve_users::user_id.eq(mine.user_id),
+                        approve_users::status.eq("pending"),
+                        approve_users::created_at.eq(countersign::db::stamp::At(mine.created_at)),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn the_menu_counts_waiting_work_up_to_99_and_then_says_99_plus() {
+    let app = TestApp::spawn().await;
+    people_for_any_node(&app).await;
+    let apply = any_node_ticket(&app).await;
+    let approver = browser_for(&app, "approver3").await;
+    let count = |page: Page| page.text("#inbox-count");
+    assert_eq!(
+        count(get(&approver, &app.url("/")).await).as_deref(),
+        Some("1")
+    );
+
+    pile_up(&app, apply, 98);
+    assert_eq!(
+        count(get(&approver, &app.url("/")).await).as_deref(),
+        Some("99")
+    );
+
+    pile_up(&app, apply, 1);
+    assert_eq!(
+        count(get(&approver, &app.url("/")).await).as_deref(),
+        Some("99+")
+    );
+    pile_up(&app, apply, 50);
+    assert_eq!(
+        count(get(&approver, &app.url("/")).await).as_deref(),
+        Some("99+")
+    );
+    let waiting: i64 = app.query(|c| {
+        approve_users::table
+            .inner_join(users::table.on(users::id.eq(approve_users::user_id)))
+            .filter(users::username.eq("approver3"))
+            .filter(approve_users::status.eq("pending"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(waiting, 150, "the inbox itself still holds every one");
+}
+
 #[actix_web::test]
 async fn the_inbox_shows_a_page_at_a_time_newest_first() {
     let app = TestApp::spawn().await;
