@@ -275,14 +275,24 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     if is_admin || apply.applicant_id == me {
         return Ok(true);
     }
-    let mut whom: Vec<UserId> = delegators(conn, me)?.into_iter().map(|(u, _)| u).collect();
-    whom.push(me);
-    let n: i64 = crate::direct!(conn, |c| au::table
+    let mine: i64 = crate::direct!(conn, |c| au::table
         .filter(au::apply_id.eq(apply.id))
-        .filter(au::user_id.eq_any(&whom).or(au::acted_by.eq(me)))
+        .filter(au::user_id.eq(me).or(au::acted_by.eq(me)))
         .count()
         .get_result(c))?;
-    Ok(n > 0)
+    if mine > 0 {
+        return Ok(true);
+    }
+    let whom: Vec<UserId> = delegators(conn, me)?.into_iter().map(|(u, _)| u).collect();
+    if whom.is_empty() {
+        return Ok(false);
+    }
+    let theirs: i64 = crate::direct!(conn, |c| au::table
+        .filter(au::apply_id.eq(apply.id))
+        .filter(au::user_id.eq_any(&whom))
+        .count()
+        .get_result(c))?;
+    Ok(theirs > 0)
 }
 
 /// Filters of the admins' ticket list; `None` means any.

@@ -57,39 +57,42 @@ pub fn safe_local_path(next: &str) -> &str {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/app.css", web::get().to(assets::css))
-        .route("/healthz", web::get().to(assets::health))
+    // Matched in order, and each pattern with a `{}` is a regular
+    // expression to try: the everyday work (inbox, ticket pages and their
+    // actions, filing) comes first.
+    cfg.route("/inbox", web::get().to(ticket::inbox))
+        .route("/inbox", web::post().to(ticket::batch))
         .route("/", web::get().to(home::home))
+        .route("/static/app.css", web::get().to(assets::css))
+        .route(
+            "/tickets/{id}/assignments/{assignment}",
+            web::post().to(ticket::act),
+        )
+        .route("/tickets/{id}", web::get().to(ticket::show))
+        .route("/tickets/{id}", web::post().to(ticket::ticket_action))
+        .route("/services/{id}", web::get().to(tickets::new_form))
+        .route("/services/{id}", web::post().to(tickets::post))
+        .route("/healthz", web::get().to(assets::health))
         .route("/sign-in", web::get().to(auth::sign_in_form))
         .route("/sign-in", web::post().to(auth::sign_in))
         .route("/sign-out", web::post().to(auth::sign_out))
         .route("/language", web::post().to(profile::switch_language))
         .route("/catalog", web::get().to(catalog::show))
-        .route("/services/{id}", web::get().to(tickets::new_form))
-        .route("/services/{id}", web::post().to(tickets::post))
-        .route("/inbox", web::get().to(ticket::inbox))
-        .route("/inbox", web::post().to(ticket::batch))
         .route("/handled", web::get().to(ticket::handled))
-        .route("/email/{token}", web::get().to(email_link::confirm))
-        .route("/email/{token}", web::head().to(email_link::confirm))
-        .route("/email/{token}", web::post().to(email_link::decide))
         .route("/access", web::get().to(access::mine))
-        .route("/admin/grants", web::get().to(access::all))
-        .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))
         .route("/tickets", web::get().to(ticket::mine))
-        .route("/tickets/{id}", web::get().to(ticket::show))
-        .route("/tickets/{id}", web::post().to(ticket::ticket_action))
-        .route("/tickets/{id}/resubmit", web::post().to(ticket::resubmit))
-        .route(
-            "/tickets/{id}/assignments/{assignment}",
-            web::post().to(ticket::act),
-        )
         .route("/profile", web::get().to(profile::show))
         .route("/profile", web::post().to(profile::update))
         .route(
             "/profile/password",
             web::post().to(profile::change_password),
         )
+        .route("/email/{token}", web::get().to(email_link::confirm))
+        .route("/email/{token}", web::head().to(email_link::confirm))
+        .route("/email/{token}", web::post().to(email_link::decide))
+        .route("/tickets/{id}/resubmit", web::post().to(ticket::resubmit))
+        .route("/admin/grants", web::get().to(access::all))
+        .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))
         .route(
             "/profile/delegations",
             web::post().to(profile::add_delegation),
