@@ -144,6 +144,33 @@ fn in_write_transaction<T>(
     }
 }
 
+/// Runs a read-only unit of work. On SQLite it is one deferred transaction,
+/// so the unit reads one snapshot (a ticket page's nodes, people and
+/// timeline agree), and the connection checks for newer commits once:
+/// outside a transaction every statement is its own read, and each read
+/// that finds a commit since the last one drops the connection's page
+/// cache. PostgreSQL reads statement by statement, as before, where a
+/// `BEGIN` would cost two more round trips.
+fn in_read_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if matches!(conn, DbConn::Pg(_)) {
+        return f(conn);
+    }
+    Tm::begin_transaction(conn)?;
+    match f(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            Tm::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
 /// The shared database handle: the pool, and for SQLite a process-wide
 /// writer lock and the writer thread. SQLite allows one writer at a time;
 /// `write` queues the change for the writer thread, which commits what
@@ -318,7 +345,7 @@ impl Db {
         if self.backend == Backend::Sqlite
             && let Some(mut conn) = self.pool.try_get()
         {
-            return f(&mut conn);
+            return in_read_transaction(&mut conn, f);
         }
         self.read(f).await
     }
@@ -346,7 +373,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
     {
         let mut conn = self.pool.get()?;
-        f(&mut conn)
+        in_read_transaction(&mut conn, f)
     }
 
     pub fn write_sync<T, F>(&self, f: F) -> Result<T, StoreError>
