@@ -68,12 +68,10 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
 
 /// The active user behind a session, or `None` if gone or deactivated.
 pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
-    use crate::db::ids::ApproveUserId;
     use crate::db::schema::approve_users as au;
     // Every page asks who the person is, whether they administer and how
     // much waits for them. The count stops at the cap (the menu shows
-    // "99+"), so a long backlog costs no more than that; it is a second
-    // statement because diesel would prepare a capped count anew each time.
+    // "99+"), so a long backlog costs no more than that.
     let admin = role_assignments::table
         .inner_join(roles::table)
         .filter(role_assignments::user_id.eq(id))
@@ -88,13 +86,14 @@ pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<Session
     else {
         return Ok(None);
     };
-    let waiting: Vec<ApproveUserId> = crate::direct!(conn, |c| au::table
-        .filter(au::user_id.eq(id))
-        .filter(au::status.eq(super::tickets::status::PENDING))
-        .select(au::id)
-        .limit(INBOX_COUNT_CAP)
-        .load(c))?;
-    let own = waiting.len() as i64;
+    let own: i64 = crate::direct!(conn, |c| crate::db::prepared::count_of(
+        au::table
+            .filter(au::user_id.eq(id))
+            .filter(au::status.eq(super::tickets::status::PENDING))
+            .select(au::id)
+            .limit(INBOX_COUNT_CAP)
+    )
+    .get_result(c))?;
     let inbox = (own + super::ticket_views::inbox_count_for_others(conn, id)?).min(INBOX_COUNT_CAP);
     Ok(Some(SessionUser {
         id: user.id,
