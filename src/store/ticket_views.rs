@@ -161,11 +161,12 @@ pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64>
         if let Some(kind) = kind {
             q = q.filter(a::kind.eq(kind));
         }
-        let capped: Vec<ApproveUserId> = q
-            .select(au::id)
-            .limit(super::users::INBOX_COUNT_CAP)
-            .load(conn)?;
-        total += capped.len() as i64;
+        let waiting: i64 = crate::db::prepared::count_of(
+            q.select(au::id)
+                .limit(super::users::INBOX_COUNT_CAP - total),
+        )
+        .get_result(conn)?;
+        total += waiting;
         if total >= super::users::INBOX_COUNT_CAP {
             break;
         }

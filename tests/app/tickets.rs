@@ -1173,12 +1173,9 @@ async fn after_a_delegation_ends_the_stand_in_can_no_longer_act() {
         .write_sync(|c| countersign::store::delegations::create(c, &past, from))
         .unwrap();
     let standin = browser_for(&app, "standin").await;
-    assert_eq!(
-        get(&standin, &app.url("/inbox"))
-            .await
-            .count("table.inbox tbody tr"),
-        0
-    );
+    let inbox = get(&standin, &app.url("/inbox")).await;
+    assert_eq!(inbox.count("table.inbox tbody tr"), 0);
+    assert_eq!(inbox.count("#inbox-count"), 0, "nothing waits for them");
     assert_eq!(
         get(&standin, &app.url(&format!("/tickets/{id}")))
             .await
@@ -1199,6 +1196,11 @@ async fn after_a_delegation_ends_the_stand_in_can_no_longer_act() {
     assert_eq!(
         inbox.text("table.inbox .badge.for").as_deref(),
         Some("for approver1 Person")
+    );
+    assert_eq!(
+        inbox.text("#inbox-count").as_deref(),
+        Some("1"),
+        "the menu counts what they stand in for"
     );
     let page = approve_first(&app, &standin, id).await;
     assert_eq!(page.flash().as_deref(), Some("Approved."));
