@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench tickets` (SQLite, 100,000 tickets); with
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
-//! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it.
+//! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it;
+//! `BENCH_SERVER` runs another build of the server (to compare two builds).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -265,14 +266,19 @@ fn main() -> anyhow::Result<()> {
         .local_addr()?
         .port();
     let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_countersign"))
-            .arg("serve")
-            .env("DATABASE_URL", &url)
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("DATA_DIR", dir.path())
-            // Warnings and errors show beside the figures.
-            .env("RUST_LOG", "warn")
-            .spawn()?,
+        Command::new(
+            std::env::var("BENCH_SERVER")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_countersign").to_string()),
+        )
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("DATA_DIR", dir.path())
+        // Warnings and errors show beside the figures.
+        .env("RUST_LOG", "warn")
+        .spawn()?,
     );
     let base = format!("http://127.0.0.1:{port}");
     let rt = tokio::runtime::Builder::new_multi_thread()
