@@ -5,7 +5,9 @@
 //! connection's statement cache keeps it under its SQL text, which names
 //! exactly the columns being set. Preparing the updates of the decision
 //! path was a tenth of the writer thread's time. `count_of` counts a
-//! query's rows the same way.
+//! query's rows, and `capped_count` does so inside another query's select
+//! list; both keep the query's own id, so a query of a static type is
+//! found in the cache without its SQL being built.
 
 use diesel::associations::HasTable;
 use diesel::backend::Backend;
@@ -66,9 +68,54 @@ impl<F, W, S> QueryId for Update<F, W, S> {
 
 impl<F, W, S, Conn> RunQueryDsl<Conn> for Update<F, W, S> {}
 
+impl<F, W, S> Update<F, W, S> {
+    /// `… RETURNING columns`: the updated rows, read by the same statement.
+    pub fn returning<R>(self, columns: R) -> UpdateReturning<F, W, S, R> {
+        UpdateReturning {
+            update: self,
+            columns,
+        }
+    }
+}
+
+/// An `Update` that returns its rows (see `Update::returning`).
+#[derive(Debug, Clone)]
+pub struct UpdateReturning<F, W, S, R> {
+    update: Update<F, W, S>,
+    columns: R,
+}
+
+impl<F, W, S, R> diesel::query_builder::Query for UpdateReturning<F, W, S, R>
+where
+    R: diesel::expression::Expression,
+{
+    type SqlType = R::SqlType;
+}
+
+impl<F, W, S, R, DB> QueryFragment<DB> for UpdateReturning<F, W, S, R>
+where
+    DB: Backend,
+    Update<F, W, S>: QueryFragment<DB>,
+    R: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.update.walk_ast(out.reborrow())?;
+        out.push_sql(" RETURNING ");
+        self.columns.walk_ast(out.reborrow())
+    }
+}
+
+/// No static id: the cache key is the statement's SQL text.
+impl<F, W, S, R> QueryId for UpdateReturning<F, W, S, R> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<F, W, S, R, Conn> RunQueryDsl<Conn> for UpdateReturning<F, W, S, R> {}
+
 /// `SELECT count(*) FROM (query) AS capped`: how many rows `query` gives,
 /// counted inside the database. With a `LIMIT` in `query` the count stops
-/// there, however many rows match. Kept prepared like `update`.
+/// there, however many rows match.
 pub fn count_of<Q>(query: Q) -> CountOf<Q> {
     CountOf { query }
 }
@@ -96,10 +143,57 @@ where
     }
 }
 
-/// No static id: the cache key is the statement's SQL text.
-impl<Q> QueryId for CountOf<Q> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// Its SQL follows from the query's, and so may its id: a query of a
+/// static type stays cached by type, without its SQL being built first.
+impl<Q: QueryId> QueryId for CountOf<Q> {
+    type QueryId = CountOf<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for CountOf<Q> {}
+
+/// `(SELECT count(*) FROM (query) AS capped)` as a column of another
+/// query, so one statement can say how many rows `query` has (up to its
+/// `LIMIT`) beside what else it selects.
+pub fn capped_count<Q>(query: Q) -> CappedCount<Q> {
+    CappedCount { query }
+}
+
+/// See `capped_count`.
+#[derive(Debug, Clone)]
+pub struct CappedCount<Q> {
+    query: Q,
+}
+
+impl<Q> diesel::expression::Expression for CappedCount<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q, QS> diesel::expression::AppearsOnTable<QS> for CappedCount<Q> {}
+
+impl<Q, QS> diesel::expression::SelectableExpression<QS> for CappedCount<Q> {}
+
+/// A subquery is a single value, never an aggregate of the outer rows.
+impl<Q> diesel::expression::ValidGrouping<()> for CappedCount<Q> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<Q, DB> QueryFragment<DB> for CappedCount<Q>
+where
+    DB: Backend,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("(SELECT count(*) FROM (");
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(") AS capped)");
+        Ok(())
+    }
+}
+
+/// Its SQL follows from the query's, and so may its id: a query of a
+/// static type stays cached by type, without its SQL being built first.
+impl<Q: QueryId> QueryId for CappedCount<Q> {
+    type QueryId = CappedCount<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}

@@ -68,36 +68,50 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
 
 /// The active user behind a session, or `None` if gone or deactivated.
 pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
-    use crate::db::schema::approve_users as au;
-    // Every page asks who the person is, whether they administer and how
-    // much waits for them. The count stops at the cap (the menu shows
-    // "99+"), so a long backlog costs no more than that.
+    use crate::db::schema::{approve_users as au, delegations as d};
+    // Every page asks who the person is, whether they administer, how much
+    // waits for them and whether they stand in for anyone: one statement.
+    // The count stops at the cap (the menu shows "99+"), so a long backlog
+    // costs no more than that.
+    let at = now();
     let admin = role_assignments::table
         .inner_join(roles::table)
         .filter(role_assignments::user_id.eq(id))
         .filter(role_assignments::business_id.is_null())
         .filter(roles::code.eq("admin"));
-    let Some((user, is_admin)) = crate::direct!(conn, |c| users::table
-        .find(id)
-        .filter(users::active.eq(true))
-        .select((User::as_select(), diesel::dsl::exists(admin)))
-        .first::<(User, bool)>(c))
-    .optional()?
-    else {
-        return Ok(None);
-    };
-    let own: i64 = crate::direct!(conn, |c| crate::db::prepared::count_of(
+    let own = crate::db::prepared::capped_count(
         au::table
             .filter(au::user_id.eq(id))
             .filter(au::status.eq(super::tickets::status::PENDING))
             .select(au::id)
-            .limit(INBOX_COUNT_CAP)
-    )
-    .get_result(c))?;
-    let inbox = (own + super::ticket_views::inbox_count_for_others(conn, id)?).min(INBOX_COUNT_CAP);
+            .limit(INBOX_COUNT_CAP),
+    );
+    let standing_in = d::table
+        .filter(d::to_user_id.eq(id))
+        .filter(d::starts_at.le(At(at)))
+        .filter(d::ends_at.gt(At(at)));
+    let Some((user, is_admin, own, stands_in)) = crate::direct!(conn, |c| users::table
+        .find(id)
+        .filter(users::active.eq(true))
+        .select((
+            User::as_select(),
+            diesel::dsl::exists(admin),
+            own,
+            diesel::dsl::exists(standing_in),
+        ))
+        .first::<(User, bool, i64, bool)>(c))
+    .optional()?
+    else {
+        return Ok(None);
+    };
+    let others = if stands_in {
+        super::ticket_views::inbox_count_for_others(conn, id)?
+    } else {
+        0
+    };
     Ok(Some(SessionUser {
         id: user.id,
-        inbox,
+        inbox: (own + others).min(INBOX_COUNT_CAP),
         language: user.language.as_deref().and_then(Lang::parse),
         username: user.username,
         display_name: user.display_name,
@@ -315,7 +329,7 @@ pub struct Person {
     pub display_name: String,
 }
 
-/// Up to how many people `people_by_id` looks up one by one.
+/// Up to how many people `people_by_id` looks up one by one on SQLite.
 const FEW_PEOPLE: usize = 16;
 
 /// The people with the given ids, for lists that refer to people by id.
@@ -324,10 +338,12 @@ pub fn people_by_id(conn: &mut DbConn, ids: &[UserId]) -> StoreResult<HashMap<Us
     let mut ids = ids.to_vec();
     ids.sort();
     ids.dedup();
-    // A ticket names a handful of people. One prepared lookup each is
-    // cheaper than `id IN (…)`, which SQLite would prepare afresh every
-    // time because the list's length varies.
-    let rows: Vec<(UserId, String, String)> = if ids.len() <= FEW_PEOPLE {
+    // A ticket names a handful of people. On SQLite one prepared lookup
+    // each is cheaper than `id IN (…)`, which it would prepare afresh
+    // every time because the list's length varies. PostgreSQL takes the
+    // list as one array parameter (`= ANY($1)`), in one round trip.
+    let one_by_one = ids.len() <= FEW_PEOPLE && matches!(conn, DbConn::Sqlite(_));
+    let rows: Vec<(UserId, String, String)> = if one_by_one {
         let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
             rows.extend(
