@@ -8,14 +8,16 @@ pub mod schema;
 pub mod stamp;
 mod writer;
 
+use std::cell::Cell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -179,6 +181,8 @@ fn in_read_transaction<T>(
 /// and never fails with `SQLITE_BUSY` on lock upgrade.
 #[derive(Clone)]
 pub struct Db {
+    /// Tells this database from others the process has open (see `unit_of`).
+    id: u64,
     pool: Pool<ConnectionManager<DbConn>>,
     write_lock: Option<Arc<Mutex<()>>>,
     writer: Option<writer::Writer>,
@@ -286,20 +290,23 @@ impl Db {
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            // A SQLite connection is a file handle and does not go stale;
-            // testing it on checkout cost a statement per request. A
-            // PostgreSQL connection can die with the server or the network,
-            // and only the test keeps a dead one out of requests.
-            .test_on_check_out(backend == Backend::Postgres)
+            // Testing every connection on checkout cost a statement (on
+            // PostgreSQL a round trip) per unit of work. A SQLite
+            // connection is a file handle and does not go stale; a
+            // PostgreSQL one is checked by `checkout` when it has been
+            // idle, and dropped once it has failed.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .context("cannot build the connection pool")?;
+        let id = NEXT_DB.fetch_add(1, Ordering::Relaxed);
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let alive = Arc::new(());
         let writer = match &write_lock {
             Some(lock) => {
                 checkpointer(sqlite_path(url).to_string(), Arc::downgrade(&alive))?;
                 Some(writer::Writer::start(
+                    id,
                     sqlite_path(url),
                     sqlite_writer_setup,
                     Arc::clone(lock),
@@ -308,6 +315,7 @@ impl Db {
             None => None,
         };
         Ok(Db {
+            id,
             pool,
             write_lock,
             writer,
@@ -345,6 +353,7 @@ impl Db {
         if self.backend == Backend::Sqlite
             && let Some(mut conn) = self.pool.try_get()
         {
+            let _unit = UnitOf::enter(self.id);
             return in_read_transaction(&mut conn, f);
         }
         self.read(f).await
@@ -372,8 +381,11 @@ impl Db {
     where
         F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
     {
-        let mut conn = self.pool.get()?;
-        in_read_transaction(&mut conn, f)
+        let mut conn = self.checkout()?;
+        let _unit = UnitOf::enter(self.id);
+        let result = in_read_transaction(&mut conn, f);
+        self.checked_in(&mut conn, &result);
+        result
     }
 
     pub fn write_sync<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -387,7 +399,114 @@ impl Db {
             .write_lock
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut conn = self.pool.get()?;
-        in_write_transaction(&mut conn, f)
+        let mut conn = self.checkout()?;
+        let _unit = UnitOf::enter(self.id);
+        let result = in_write_transaction(&mut conn, f);
+        self.checked_in(&mut conn, &result);
+        result
     }
+
+    /// A pooled connection for a unit of work. A PostgreSQL connection
+    /// that has not worked within `TRUSTED_FOR` is asked first whether the
+    /// server is still there (the server may have restarted or the
+    /// network dropped it); one that does not answer is dropped from the
+    /// pool and the next is tried.
+    fn checkout(&self) -> Result<Pooled, StoreError> {
+        let mut tries = 0;
+        loop {
+            let mut conn = self.pool.get()?;
+            if self.backend == Backend::Sqlite || worked_recently(&conn) {
+                return Ok(conn);
+            }
+            match diesel::r2d2::R2D2Connection::ping(&mut *conn) {
+                Ok(()) => {
+                    worked(&mut conn);
+                    return Ok(conn);
+                }
+                Err(e) => {
+                    discard(&mut conn);
+                    tries += 1;
+                    if tries > self.pool.max_size() {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notes how a unit of work on a PostgreSQL connection went: a lost
+    /// connection is dropped from the pool when it goes back; any other
+    /// outcome shows the connection works.
+    fn checked_in<T>(&self, conn: &mut Pooled, result: &Result<T, StoreError>) {
+        if self.backend == Backend::Sqlite {
+            return;
+        }
+        match result {
+            Err(e) if e.is_unavailable() => discard(conn),
+            _ => worked(conn),
+        }
+    }
+}
+
+/// Numbers the `Db`s a process opens.
+static NEXT_DB: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The `Db` whose unit of work this thread is running, 0 for none.
+    static UNIT_OF: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Which database the unit of work running on this thread belongs to:
+/// a key for caches of what never changes once written (a deployed
+/// process version), so they need not read anything to tell one
+/// database's rows from another's. `None` outside a unit of work.
+pub fn unit_of() -> Option<u64> {
+    Some(UNIT_OF.get()).filter(|id| *id != 0)
+}
+
+/// Marks this thread as working for one `Db` until dropped.
+pub(crate) struct UnitOf(u64);
+
+impl UnitOf {
+    pub(crate) fn enter(db: u64) -> UnitOf {
+        UnitOf(UNIT_OF.replace(db))
+    }
+}
+
+impl Drop for UnitOf {
+    fn drop(&mut self) {
+        UNIT_OF.set(self.0);
+    }
+}
+
+type Pooled = PooledConnection<ConnectionManager<DbConn>>;
+
+/// How long a PostgreSQL connection that worked is used without checking
+/// it first. A connection the server dropped within that time fails the
+/// one unit of work that meets it, and is then dropped itself.
+const TRUSTED_FOR: Duration = Duration::from_secs(2);
+
+/// When a pooled connection last did its work, kept with it in the pool.
+struct LastWorked(std::time::Instant);
+
+fn worked_recently(conn: &Pooled) -> bool {
+    PooledConnection::extensions(conn)
+        .get::<LastWorked>()
+        .is_some_and(|t| t.0.elapsed() < TRUSTED_FOR)
+}
+
+fn worked(conn: &mut Pooled) {
+    let now = std::time::Instant::now();
+    let extensions = PooledConnection::extensions_mut(conn);
+    match extensions.get_mut::<LastWorked>() {
+        Some(t) => t.0 = now,
+        None => {
+            extensions.insert(LastWorked(now));
+        }
+    }
+}
+
+/// Marks a connection broken, so the pool closes it instead of taking it back.
+fn discard(conn: &mut Pooled) {
+    Tm::transaction_manager_status_mut(conn).set_in_error();
 }

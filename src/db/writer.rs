@@ -38,10 +38,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Opens the writing connection (with `setup`) and starts its thread.
+    /// Opens the writing connection (with `setup`) and starts its thread,
+    /// which works for the `Db` numbered `db`.
     /// `lock` is the process's writer lock, held for each batch, so that
     /// `Db::write_sync` on other threads takes its turn with the batches.
     pub fn start(
+        db: u64,
         path: &str,
         setup: fn(&mut SqliteConnection) -> diesel::QueryResult<()>,
         lock: Arc<Mutex<()>>,
@@ -59,7 +61,11 @@ impl Writer {
         let (jobs, queue) = channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(conn, open, queue, lock))
+            .spawn(move || {
+                // Every unit of work this thread runs is for `db`.
+                let _unit = super::UnitOf::enter(db);
+                serve(conn, open, queue, lock)
+            })
             .context("cannot start the writer thread")?;
         Ok(Writer { jobs })
     }

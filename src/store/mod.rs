@@ -57,6 +57,19 @@ impl StoreError {
         StoreError::Rule { field, key }
     }
 
+    /// Whether the database could not be reached: the connection was lost,
+    /// or the pool had none to give in time.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Pool(_)
+                | StoreError::Db(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _
+                ))
+        )
+    }
+
     /// Maps a unique-constraint violation (a race the explicit check lost)
     /// to the same message the check gives.
     pub fn unique_as(e: DieselError, field: &'static str, key: &'static str) -> StoreError {

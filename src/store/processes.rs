@@ -235,28 +235,41 @@ pub fn version(conn: &mut DbConn, id: ProcessId, number: i32) -> StoreResult<Pro
         .first(conn)?)
 }
 
-/// Parsed definitions of deployed versions, keyed by their JSON. Versions
-/// never change, so a ticket's definition is parsed once per process
-/// rather than on every page and action; keying by the text keeps this
-/// right when one process serves several databases (the tests do).
-static PARSED: OnceLock<Mutex<HashMap<String, Arc<ProcessDef>>>> = OnceLock::new();
+/// Parsed definitions of deployed versions, keyed by database and version.
+/// Versions never change and are never deleted, so a ticket's definition
+/// is read and parsed once per process rather than on every page and
+/// action. The database key (`db::unit_of`) keeps one process serving
+/// several databases right (the tests do).
+static PARSED: OnceLock<Mutex<Parsed>> = OnceLock::new();
+/// Definitions by (database, version).
+type Parsed = HashMap<(u64, VersionId), Arc<ProcessDef>>;
 /// Enough for every version in use; past it the cache starts over.
 const PARSED_MAX: usize = 512;
 
 /// The definition of a deployed version, parsed once.
 pub fn definition(conn: &mut DbConn, id: VersionId) -> StoreResult<Arc<ProcessDef>> {
-    let json: String =
-        crate::direct!(conn, |c| pv::table.find(id).select(pv::definition).first(c))?;
+    let read = |conn: &mut DbConn| -> StoreResult<ProcessDef> {
+        let json: String =
+            crate::direct!(conn, |c| pv::table.find(id).select(pv::definition).first(c))?;
+        parse_def(&json)
+    };
+    let Some(db) = crate::db::unit_of() else {
+        return Ok(Arc::new(read(conn)?));
+    };
     let cache = PARSED.get_or_init(Default::default);
-    if let Some(def) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&json) {
+    if let Some(def) = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(db, id))
+    {
         return Ok(Arc::clone(def));
     }
-    let def = Arc::new(parse_def(&json)?);
+    let def = Arc::new(read(conn)?);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     if cache.len() >= PARSED_MAX {
         cache.clear();
     }
-    cache.insert(json, Arc::clone(&def));
+    cache.insert((db, id), Arc::clone(&def));
     Ok(def)
 }
 

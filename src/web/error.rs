@@ -26,6 +26,10 @@ pub enum AppError {
     BadRequest(String),
     #[error("request body too large")]
     TooLarge,
+    /// The database could not be reached (a lost connection, or none
+    /// free in time); the unit of work did not happen.
+    #[error("database unavailable: {0}")]
+    Unavailable(StoreError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -38,6 +42,7 @@ impl From<StoreError> for AppError {
                 // A rule that reached here had no form to show it beside.
                 AppError::BadRequest(format!("{field}: {key}"))
             }
+            other if other.is_unavailable() => AppError::Unavailable(other),
             other => AppError::Unexpected(other.into()),
         }
     }
@@ -79,6 +84,10 @@ impl ErrorPage {
                 title_key: "errors.page.413_title",
                 message_key: "errors.page.413",
             },
+            503 => ErrorPage {
+                title_key: "errors.page.503_title",
+                message_key: "errors.page.503",
+            },
             _ if status.is_client_error() => ErrorPage {
                 title_key: "errors.page.400_title",
                 message_key: "errors.page.400",
@@ -99,6 +108,7 @@ impl ResponseError for AppError {
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +122,7 @@ impl ResponseError for AppError {
                     .finish();
             }
             AppError::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
+            AppError::Unavailable(e) => tracing::warn!(error = %e, "the database is unavailable"),
             AppError::BadRequest(why) => tracing::info!(%why, "bad request"),
             _ => {}
         }

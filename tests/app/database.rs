@@ -102,3 +102,75 @@ async fn a_change_that_panics_fails_alone_and_writing_goes_on() {
         .collect();
     assert_eq!(crews, ["Crew 0", "Crew 1", "Crew 3", "Crew 5", "Crew 9"]);
 }
+
+/// The server's processes serving this app's PostgreSQL database, ended
+/// from outside the app, as a server restart or a network failure would.
+fn drop_connections_of(app: &TestApp) {
+    let url = app.database_url();
+    let (server, rest) = url.rsplit_once('/').expect("a database URL");
+    let name = rest.split('?').next().unwrap_or(rest);
+    let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres?sslmode=disable"))
+        .expect("connect to the server");
+    let ended: Vec<bool> = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .load::<Ended>(&mut admin)
+    .expect("end the app's connections")
+    .into_iter()
+    .map(|e| e.ended)
+    .collect();
+    assert!(
+        !ended.is_empty() && ended.iter().all(|e| *e),
+        "the app had connections to end: {ended:?}"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Ended {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ended: bool,
+}
+
+#[actix_web::test]
+async fn pages_keep_working_after_postgresql_drops_the_apps_connections() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != countersign::db::Backend::Postgres {
+        // A SQLite connection is a file handle; nothing can drop it.
+        return;
+    }
+    app.create_user("ops.wang", false);
+    app.sign_in("ops.wang").await;
+    assert_eq!(app.get("/").await.h1(), "Welcome, ops.wang Person");
+
+    drop_connections_of(&app);
+    // Connections idle this long are checked before use; a dropped one is
+    // replaced instead of failing the page.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    for _ in 0..6 {
+        let page = app.get("/").await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.text(".me-name").as_deref(), Some("ops.wang Person"));
+    }
+
+    // A connection dropped while it was in use fails that one unit of
+    // work, with an error page; it is not used again.
+    drop_connections_of(&app);
+    let mut failed = 0;
+    for _ in 0..12 {
+        let page = app.get("/").await;
+        if page.status == 200 {
+            assert_eq!(page.text(".me-name").as_deref(), Some("ops.wang Person"));
+        } else {
+            assert_eq!(page.status, 503, "a lost connection: {:?}", page.h1());
+            assert_eq!(page.h1(), "The database is not answering");
+            failed += 1;
+        }
+    }
+    assert!(
+        (1..=4).contains(&failed),
+        "each of the 4 pooled connections fails once at most, {failed} failed"
+    );
+    let page = app.get("/").await;
+    assert_eq!(page.status, 200, "then every page works again");
+}
