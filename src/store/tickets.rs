@@ -707,20 +707,17 @@ pub fn target(
     apply: ApplyId,
     assignment: ApproveUserId,
 ) -> StoreResult<Option<Target>> {
-    let Some((assignment, node_key)) = crate::direct!(conn, |c| au::table
+    let Some((assignment, node_key, ticket)) = crate::direct!(conn, |c| au::table
         .inner_join(n::table)
+        .inner_join(a::table)
         .filter(au::id.eq(assignment))
         .filter(au::apply_id.eq(apply))
-        .select((ApproveUser::as_select(), n::node_key))
-        .first::<(ApproveUser, String)>(c))
+        .select((ApproveUser::as_select(), n::node_key, Apply::as_select()))
+        .first::<(ApproveUser, String, Apply)>(c))
     .optional()?
     else {
         return Ok(None);
     };
-    let ticket: Apply = crate::direct!(conn, |c| a::table
-        .find(apply)
-        .select(Apply::as_select())
-        .first(c))?;
     Ok(Some(Target {
         assignment,
         ticket,
@@ -783,20 +780,18 @@ pub fn act_on(
     if running == 0 {
         return Err(StoreError::rule("", "errors.ticket_not_running"));
     }
-    let active = crate::direct!(conn, |c| prepared::update(
+    let Some(node) = crate::direct!(conn, |c| prepared::update(
         n::table
             .find(mine.approve_id)
             .filter(n::status.eq(status::ACTIVE)),
         n::row_version.eq(n::row_version + 1),
     )
-    .execute(c))?;
-    if active == 0 {
+    .returning(Approve::as_returning())
+    .get_result::<Approve>(c))
+    .optional()?
+    else {
         return Err(StoreError::rule("", "errors.node_already_decided"));
-    }
-    let node: Approve = crate::direct!(conn, |c| n::table
-        .find(mine.approve_id)
-        .select(Approve::as_select())
-        .first(c))?;
+    };
     let spec = node_def(def, &node)?;
     match (&action, spec.kind) {
         (Action::Approve | Action::Reject | Action::SendBack, NodeKind::Approval) => {}
@@ -856,18 +851,18 @@ pub fn act_on(
         let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
         form.extend(values.clone());
         let form = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
-        crate::direct!(conn, |c| prepared::update(
-            a::table.find(ticket.id),
-            a::form.eq(form),
-        )
-        .execute(c))?;
-        if let Some(outcome) = outcome {
-            crate::direct!(conn, |c| prepared::update(
+        match outcome {
+            Some(outcome) => crate::direct!(conn, |c| prepared::update(
                 a::table.find(ticket.id),
-                a::outcome.eq(outcome),
+                (a::form.eq(form), a::outcome.eq(outcome)),
             )
-            .execute(c))?;
-        }
+            .execute(c))?,
+            None => crate::direct!(conn, |c| prepared::update(
+                a::table.find(ticket.id),
+                a::form.eq(form),
+            )
+            .execute(c))?,
+        };
     }
     let event = match action {
         Action::Approve => "assignment.approved",
