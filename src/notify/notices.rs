@@ -8,11 +8,10 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::{Apply, User};
-use crate::db::schema::{approve_users as au, users};
+use crate::db::schema::users;
 use crate::flow::{NotifyEvent, ProcessDef, ProcessKind, Recipient};
 use crate::i18n::Lang;
 use crate::store::outbox::{self, BASE, Mail};
-use crate::store::tickets::status;
 use crate::store::{StoreResult, delegations, now};
 
 #[derive(Template)]
@@ -63,6 +62,21 @@ fn user(conn: &mut DbConn, id: UserId) -> StoreResult<User> {
         .first(c))?)
 }
 
+/// Two people read with one statement (the same person twice if `a` is `b`).
+fn pair(conn: &mut DbConn, a: UserId, b: UserId) -> StoreResult<(User, User)> {
+    let rows: Vec<User> = crate::direct!(conn, |c| users::table
+        .filter(users::id.eq(a).or(users::id.eq(b)))
+        .select(User::as_select())
+        .load(c))?;
+    let find = |id: UserId| {
+        rows.iter()
+            .find(|u| u.id == id)
+            .cloned()
+            .ok_or(crate::store::StoreError::NotFound)
+    };
+    Ok((find(a)?, find(b)?))
+}
+
 /// Writes one notice to `to` (or, when `to` is away, to whoever stands in).
 pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> StoreResult<()> {
     let kind = ProcessKind::parse(&event.ticket.kind).unwrap_or(ProcessKind::Request);
@@ -71,7 +85,7 @@ pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> S
     } else {
         None
     };
-    let assignee = user(conn, to)?;
+    let (assignee, applicant) = pair(conn, to, event.ticket.applicant_id)?;
     let recipient = match delegate {
         Some(d) => user(conn, d)?,
         None => assignee.clone(),
@@ -84,7 +98,6 @@ pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> S
         .as_deref()
         .and_then(Lang::parse)
         .unwrap_or_default();
-    let applicant = user(conn, event.ticket.applicant_id)?;
     let node = event
         .node
         .map(|(en, zh)| {
@@ -192,17 +205,4 @@ pub fn recipients(
     out.sort();
     out.dedup();
     Ok(out)
-}
-
-/// The people a node is waiting for now.
-pub fn pending_people(
-    conn: &mut DbConn,
-    node: crate::db::ids::ApproveId,
-) -> StoreResult<Vec<(crate::db::ids::ApproveUserId, UserId)>> {
-    Ok(crate::direct!(conn, |c| au::table
-        .filter(au::approve_id.eq(node))
-        .filter(au::status.eq(status::PENDING))
-        .order(au::position)
-        .select((au::id, au::user_id))
-        .load(c))?)
 }

@@ -399,9 +399,8 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
         }
         match settle(conn, ticket, &node, spec, def)? {
             Settled::Passed => {}
-            Settled::Open => {
+            Settled::Open { pending: people } => {
                 // Tell its people (with one-click links on approvals).
-                let people = notices::pending_people(conn, node.id)?;
                 notify(
                     conn,
                     def,
@@ -419,10 +418,12 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
 }
 
 /// What a node's votes came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Settled {
-    /// Still waiting for votes.
-    Open,
+    /// Still waiting for votes from `pending` (assignment, person), in order.
+    Open {
+        pending: Vec<(ApproveUserId, UserId)>,
+    },
     /// Approved or done: the ticket moves on.
     Passed,
     /// Rejected or sent back: the ticket has stopped.
@@ -474,7 +475,13 @@ fn settle(
     };
     let at = now();
     match outcome {
-        Outcome::Pending => Ok(Settled::Open),
+        Outcome::Pending => Ok(Settled::Open {
+            pending: assignments
+                .iter()
+                .filter(|x| x.status == status::PENDING)
+                .map(|x| (x.id, x.user_id))
+                .collect(),
+        }),
         Outcome::Approved => {
             let done = if spec.kind == NodeKind::Approval {
                 status::APPROVED
