@@ -156,13 +156,15 @@ impl<Q, Conn> RunQueryDsl<Conn> for CountOf<Q> {}
 /// query, so one statement can say how many rows `query` has (up to its
 /// `LIMIT`) beside what else it selects.
 pub fn capped_count<Q>(query: Q) -> CappedCount<Q> {
-    CappedCount { query }
+    CappedCount {
+        count: count_of(query),
+    }
 }
 
-/// See `capped_count`.
+/// See `capped_count`: a `count_of` in parentheses.
 #[derive(Debug, Clone)]
 pub struct CappedCount<Q> {
-    query: Q,
+    count: CountOf<Q>,
 }
 
 impl<Q> diesel::expression::Expression for CappedCount<Q> {
@@ -184,9 +186,9 @@ where
     Q: QueryFragment<DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("(SELECT count(*) FROM (");
-        self.query.walk_ast(out.reborrow())?;
-        out.push_sql(") AS capped)");
+        out.push_sql("(");
+        self.count.walk_ast(out.reborrow())?;
+        out.push_sql(")");
         Ok(())
     }
 }
