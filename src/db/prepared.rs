@@ -2,9 +2,11 @@
 //! updates afresh on every execution, because a changeset's SQL may change
 //! with its values (an `Option` field is left out when `None`). The
 //! statement built here is the same `UPDATE … SET … WHERE …`, and the
-//! connection's statement cache keeps it under its SQL text, which names
-//! exactly the columns being set. Preparing the updates of the decision
-//! path was a tenth of the writer thread's time. `count_of` counts a
+//! connection's statement cache keeps it: by type when the table, filter
+//! and changes have static ids (their SQL cannot vary), else under its SQL
+//! text, which names exactly the columns being set. Preparing the updates
+//! of the decision path was a tenth of the writer thread's time, and
+//! building their SQL to find them in the cache a twentieth. `count_of` counts a
 //! query's rows, and `capped_count` does so inside another query's select
 //! list; both keep the query's own id, so a query of a static type is
 //! found in the cache without its SQL being built.
@@ -13,6 +15,7 @@ use diesel::associations::HasTable;
 use diesel::backend::Backend;
 use diesel::query_builder::{AsChangeset, AstPass, IntoUpdateTarget, QueryFragment, QueryId};
 use diesel::query_source::QuerySource;
+use std::marker::PhantomData;
 use diesel::{QueryResult, RunQueryDsl};
 
 /// `update(target, changes)`: like `diesel::update(target).set(changes)`.
@@ -23,6 +26,7 @@ pub fn update<T, V>(
     <<T as HasTable>::Table as QuerySource>::FromClause,
     <T as IntoUpdateTarget>::WhereClause,
     <V as AsChangeset>::Changeset,
+    (<T as HasTable>::Table, V),
 >
 where
     T: IntoUpdateTarget,
@@ -33,18 +37,21 @@ where
         from: target.table.from_clause(),
         filter: target.where_clause,
         changes: changes.as_changeset(),
+        id: PhantomData,
     }
 }
 
-/// An `UPDATE` that the statement cache keeps (see the module).
+/// An `UPDATE` that the statement cache keeps (see the module). `I` is
+/// what its id is made of: the table and the changes as given.
 #[derive(Debug, Clone)]
-pub struct Update<F, W, S> {
+pub struct Update<F, W, S, I> {
     from: F,
     filter: W,
     changes: S,
+    id: PhantomData<fn() -> I>,
 }
 
-impl<F, W, S, DB> QueryFragment<DB> for Update<F, W, S>
+impl<F, W, S, I, DB> QueryFragment<DB> for Update<F, W, S, I>
 where
     DB: Backend,
     F: QueryFragment<DB>,
@@ -60,17 +67,22 @@ where
     }
 }
 
-/// No static id: the cache key is the statement's SQL text.
-impl<F, W, S> QueryId for Update<F, W, S> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// Its SQL follows from its parts' types when they all have static ids
+/// (columns set to bound values, a filter of bound values): the cache then
+/// finds it by type, without building its SQL on every execution. A part
+/// whose SQL varies (an `IN` list) has no static id, and the cache keys the
+/// statement by its SQL text.
+impl<F, W: QueryId, S, T: QueryId, V: QueryId> QueryId for Update<F, W, S, (T, V)> {
+    type QueryId = Update<(), (), (), (T::QueryId, W::QueryId, V::QueryId)>;
+    const HAS_STATIC_QUERY_ID: bool =
+        T::HAS_STATIC_QUERY_ID && W::HAS_STATIC_QUERY_ID && V::HAS_STATIC_QUERY_ID;
 }
 
-impl<F, W, S, Conn> RunQueryDsl<Conn> for Update<F, W, S> {}
+impl<F, W, S, I, Conn> RunQueryDsl<Conn> for Update<F, W, S, I> {}
 
-impl<F, W, S> Update<F, W, S> {
+impl<F, W, S, I> Update<F, W, S, I> {
     /// `… RETURNING columns`: the updated rows, read by the same statement.
-    pub fn returning<R>(self, columns: R) -> UpdateReturning<F, W, S, R> {
+    pub fn returning<R>(self, columns: R) -> UpdateReturning<Self, R> {
         UpdateReturning {
             update: self,
             columns,
@@ -80,22 +92,22 @@ impl<F, W, S> Update<F, W, S> {
 
 /// An `Update` that returns its rows (see `Update::returning`).
 #[derive(Debug, Clone)]
-pub struct UpdateReturning<F, W, S, R> {
-    update: Update<F, W, S>,
+pub struct UpdateReturning<U, R> {
+    update: U,
     columns: R,
 }
 
-impl<F, W, S, R> diesel::query_builder::Query for UpdateReturning<F, W, S, R>
+impl<U, R> diesel::query_builder::Query for UpdateReturning<U, R>
 where
     R: diesel::expression::Expression,
 {
     type SqlType = R::SqlType;
 }
 
-impl<F, W, S, R, DB> QueryFragment<DB> for UpdateReturning<F, W, S, R>
+impl<U, R, DB> QueryFragment<DB> for UpdateReturning<U, R>
 where
     DB: Backend,
-    Update<F, W, S>: QueryFragment<DB>,
+    U: QueryFragment<DB>,
     R: QueryFragment<DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -105,13 +117,13 @@ where
     }
 }
 
-/// No static id: the cache key is the statement's SQL text.
-impl<F, W, S, R> QueryId for UpdateReturning<F, W, S, R> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// Static when the update's and the returned columns' ids are (see `Update`).
+impl<U: QueryId, R: QueryId> QueryId for UpdateReturning<U, R> {
+    type QueryId = UpdateReturning<U::QueryId, R::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = U::HAS_STATIC_QUERY_ID && R::HAS_STATIC_QUERY_ID;
 }
 
-impl<F, W, S, R, Conn> RunQueryDsl<Conn> for UpdateReturning<F, W, S, R> {}
+impl<U, R, Conn> RunQueryDsl<Conn> for UpdateReturning<U, R> {}
 
 /// `SELECT count(*) FROM (query) AS capped`: how many rows `query` gives,
 /// counted inside the database. With a `LIMIT` in `query` the count stops

@@ -101,11 +101,11 @@ impl Directory for DbDirectory<'_> {
     }
 
     fn holders_of_role(&self, role: &str, business: Option<&str>) -> Vec<String> {
-        let role = role.to_string();
-        let business = business.map(str::to_string);
+        // Two fixed statements rather than one built per call, so each
+        // stays prepared and is found in the cache by its type.
         self.run(|c| {
             crate::direct!(c, |c| {
-                let mut q = ra::table
+                let holders = ra::table
                     .inner_join(roles::table)
                     .inner_join(users::table.on(users::id.eq(ra::user_id)))
                     .left_join(businesses::table)
@@ -113,12 +113,13 @@ impl Directory for DbDirectory<'_> {
                     .filter(users::active.eq(true))
                     .select(users::username)
                     .distinct()
-                    .order(users::username)
-                    .into_boxed();
-                if let Some(b) = business {
-                    q = q.filter(ra::business_id.is_null().or(businesses::name.eq(b)));
+                    .order(users::username);
+                match business {
+                    Some(b) => holders
+                        .filter(ra::business_id.is_null().or(businesses::name.eq(b)))
+                        .load(c),
+                    None => holders.load(c),
                 }
-                q.load(c)
             })
         })
     }

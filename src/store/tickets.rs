@@ -287,7 +287,7 @@ fn insert_plan(
                 None => user_id(conn, &assignee.user)?,
             };
             let submit = planned.kind == NodeKind::Submit;
-            diesel::insert_into(au::table)
+            crate::direct!(conn, |c| diesel::insert_into(au::table)
                 .values((
                     au::approve_id.eq(approve),
                     au::apply_id.eq(apply),
@@ -304,7 +304,7 @@ fn insert_plan(
                     au::decided_at.eq(submit.then_some(At(at))),
                     au::created_at.eq(At(at)),
                 ))
-                .execute(conn)?;
+                .execute(c))?;
         }
     }
     Ok(())
