@@ -2,6 +2,7 @@
 //! server process they measure (its memory read from /proc).
 
 use std::process::Child;
+use std::time::{Duration, Instant};
 
 pub fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -10,11 +11,24 @@ pub fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The release binary running as its own process; killed when dropped.
+/// The release binary running as its own process; stopped when dropped.
 pub struct Server(pub Child);
 
 impl Drop for Server {
+    /// Asks the server to stop (SIGTERM, so a profiler wrapping it writes
+    /// its data) and kills it if it is still there after 10 s.
     fn drop(&mut self) {
+        let asked = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while asked && Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
