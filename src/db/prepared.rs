@@ -15,8 +15,8 @@ use diesel::associations::HasTable;
 use diesel::backend::Backend;
 use diesel::query_builder::{AsChangeset, AstPass, IntoUpdateTarget, QueryFragment, QueryId};
 use diesel::query_source::QuerySource;
-use std::marker::PhantomData;
 use diesel::{QueryResult, RunQueryDsl};
+use std::marker::PhantomData;
 
 /// `update(target, changes)`: like `diesel::update(target).set(changes)`.
 pub fn update<T, V>(

@@ -6,6 +6,7 @@
 //! CSS can still theme the drawing. All words come from the caller's labels.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use super::definition::{HandlerRule, Mode, NodeDef, NodeKind, ProcessDef};
 
@@ -147,22 +148,25 @@ pub fn render(
 
     let boxes_height: i32 = boxes.iter().map(|b| b.height + GAP).sum();
     let height = 2 * MARGIN + 4 * TERMINAL_RADIUS + GAP + boxes_height;
-    let title = escape(&clean(def.name.text(labels.zh)));
+    let title = clean(def.name.text(labels.zh));
+    let title = Escaped(&title);
 
     let mut out = String::with_capacity(1024 + boxes.len() * 1024);
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-diagram\" \
          viewBox=\"0 0 {VIEW_WIDTH} {height}\" width=\"100%\" role=\"img\" \
          aria-label=\"{title}\" font-family=\"system-ui, sans-serif\">"
-    ));
-    out.push_str(&format!("<title>{title}</title>"));
+    );
+    let _ = write!(out, "<title>{title}</title>");
 
     let mut y = MARGIN;
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "<circle class=\"start\" cx=\"{CENTER_X}\" cy=\"{}\" r=\"{TERMINAL_RADIUS}\" \
          fill=\"#607d8b\"/>",
         y + TERMINAL_RADIUS
-    ));
+    );
     y += 2 * TERMINAL_RADIUS;
 
     for node_box in &boxes {
@@ -175,12 +179,13 @@ pub fn render(
     push_arrow(&mut out, y, y + GAP);
     y += GAP;
     let cy = y + TERMINAL_RADIUS;
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "<g class=\"end\"><circle cx=\"{CENTER_X}\" cy=\"{cy}\" r=\"{TERMINAL_RADIUS}\" \
          fill=\"#ffffff\" stroke=\"#607d8b\" stroke-width=\"2\"/>\
          <circle cx=\"{CENTER_X}\" cy=\"{cy}\" r=\"{}\" fill=\"#607d8b\"/></g>",
         TERMINAL_RADIUS - 4
-    ));
+    );
     out.push_str("</svg>");
     out
 }
@@ -278,41 +283,46 @@ impl<'d> NodeBox<'d> {
         };
         let current = if active { " aria-current=\"step\"" } else { "" };
 
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "<g class=\"step\" data-key=\"{}\"{current}>",
-            escape(&self.node.key)
-        ));
-        out.push_str(&format!(
+            Escaped(&self.node.key)
+        );
+        let _ = write!(
+            out,
             "<rect class=\"{class}\" x=\"{BOX_X}\" y=\"{top}\" width=\"{BOX_WIDTH}\" \
              height=\"{}\" rx=\"{RADIUS}\" fill=\"{}\" stroke=\"{}\" \
              stroke-width=\"{stroke_width}\"{dash}/>",
             self.height, palette.fill, palette.stroke
-        ));
+        );
 
         let left = BOX_X + PAD_X;
         let right = BOX_X + BOX_WIDTH - PAD_X;
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "<text class=\"node-name\" x=\"{left}\" y=\"{}\" font-size=\"{NAME_FONT}\" \
              font-weight=\"bold\" fill=\"#212121\">{}</text>",
             top + NAME_BASELINE,
-            escape(&self.name)
-        ));
+            Escaped(&self.name)
+        );
         if let Some(text) = &self.status_text {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "<text class=\"node-status\" x=\"{right}\" y=\"{}\" font-size=\"{STATUS_FONT}\" \
                  font-weight=\"bold\" text-anchor=\"end\" fill=\"{}\">{}</text>",
                 top + NAME_BASELINE,
                 palette.stroke,
-                escape(text)
-            ));
+                Escaped(text)
+            );
         }
         if !self.meta.is_empty() {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "<text class=\"node-meta\" x=\"{left}\" y=\"{}\" font-size=\"{TEXT_FONT}\" \
                  fill=\"#546e7a\">{}</text>",
                 top + META_BASELINE,
-                escape(&self.meta)
-            ));
+                Escaped(&self.meta)
+            );
         }
         let details_class = if self.status.is_some() {
             "node-people"
@@ -320,17 +330,19 @@ impl<'d> NodeBox<'d> {
             "node-handlers"
         };
         for (i, line) in self.details.iter().enumerate() {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "<text class=\"{details_class}\" x=\"{left}\" y=\"{}\" \
                  font-size=\"{TEXT_FONT}\" fill=\"#37474f\">{}</text>",
                 top + META_BASELINE + LINE_HEIGHT * (i as i32 + 1),
-                escape(line)
-            ));
+                Escaped(line)
+            );
         }
         if let Some(tag) = &self.tag {
             let tag_width = px_for(width(tag), TAG_FONT, REGULAR_EM) + 2 * TAG_PAD;
             let tag_x = right - tag_width;
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "<g class=\"condition-tag\"><rect x=\"{tag_x}\" y=\"{}\" width=\"{tag_width}\" \
                  height=\"{TAG_HEIGHT}\" rx=\"{}\" fill=\"#fff8e1\" stroke=\"#f9a825\"/>\
                  <text x=\"{}\" y=\"{}\" font-size=\"{TAG_FONT}\" text-anchor=\"middle\" \
@@ -339,8 +351,8 @@ impl<'d> NodeBox<'d> {
                 TAG_HEIGHT / 2,
                 tag_x + tag_width / 2,
                 top + TAG_FONT / 2 - 1,
-                escape(tag)
-            ));
+                Escaped(tag)
+            );
         }
         out.push_str("</g>");
     }
@@ -351,14 +363,15 @@ impl<'d> NodeBox<'d> {
 /// share a page.
 fn push_arrow(out: &mut String, from: i32, to: i32) {
     let tip = to - 1;
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "<path class=\"arrow\" d=\"M{CENTER_X} {from}V{tip}M{} {}L{CENTER_X} {tip}L{} {}\" \
          fill=\"none\" stroke=\"#90a4ae\" stroke-width=\"1.5\"/>",
         CENTER_X - 5,
         tip - 7,
         CENTER_X + 5,
         tip - 7
-    ));
+    );
 }
 
 /// How many width units fit in `px` at `font` size.
@@ -460,39 +473,57 @@ fn wrap(text: &str, max_units: usize, max_lines: usize) -> Vec<String> {
 /// forbids) become spaces, and whitespace runs collapse as SVG would show them,
 /// so widths are measured on what is drawn.
 fn clean(text: &str) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() || is_xml_forbidden(c) {
-                ' '
-            } else {
-                c
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_control() || is_xml_forbidden(c) || c.is_whitespace() {
+            space = !out.is_empty();
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
             }
-        })
-        .collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn is_xml_forbidden(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
-/// Escapes text for XML content and double- or single-quoted attributes;
-/// characters XML cannot carry at all are dropped.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if is_xml_forbidden(c) => {}
-            c => out.push(c),
+/// Text escaped for XML content and double- or single-quoted attributes,
+/// written straight into the drawing; characters XML cannot carry at all
+/// are dropped.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some(i) =
+            rest.find(|c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || is_xml_forbidden(c))
+        {
+            f.write_str(&rest[..i])?;
+            let c = rest[i..].chars().next().unwrap_or(' ');
+            match c {
+                '&' => f.write_str("&amp;")?,
+                '<' => f.write_str("&lt;")?,
+                '>' => f.write_str("&gt;")?,
+                '"' => f.write_str("&quot;")?,
+                '\'' => f.write_str("&apos;")?,
+                _ => {}
+            }
+            rest = &rest[i + c.len_utf8()..];
         }
+        f.write_str(rest)
     }
-    out
+}
+
+/// `Escaped` as a string, for the tests.
+#[cfg(test)]
+fn escape(text: &str) -> String {
+    Escaped(text).to_string()
 }
 
 #[cfg(test)]
