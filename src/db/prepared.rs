@@ -18,16 +18,17 @@ use diesel::query_source::QuerySource;
 use diesel::{QueryResult, RunQueryDsl};
 use std::marker::PhantomData;
 
-/// `update(target, changes)`: like `diesel::update(target).set(changes)`.
-pub fn update<T, V>(
-    target: T,
-    changes: V,
-) -> Update<
+/// What `update(target, changes)` makes: the table's from clause, the
+/// target's filter, the changeset, and (for its id) the table and changes.
+pub type UpdateOf<T, V> = Update<
     <<T as HasTable>::Table as QuerySource>::FromClause,
     <T as IntoUpdateTarget>::WhereClause,
     <V as AsChangeset>::Changeset,
     (<T as HasTable>::Table, V),
->
+>;
+
+/// `update(target, changes)`: like `diesel::update(target).set(changes)`.
+pub fn update<T, V>(target: T, changes: V) -> UpdateOf<T, V>
 where
     T: IntoUpdateTarget,
     V: AsChangeset<Target = <T as HasTable>::Table>,
