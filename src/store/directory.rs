@@ -102,22 +102,30 @@ impl Directory for DbDirectory<'_> {
 
     fn holders_of_role(&self, role: &str, business: Option<&str>) -> Vec<String> {
         // Two fixed statements rather than one built per call, so each
-        // stays prepared and is found in the cache by its type.
+        // stays prepared and is found in the cache by its type. The
+        // business is looked up by name first, so only its own and the
+        // company-wide holders are read (through the index on role and
+        // business), not every holder of the role.
         self.run(|c| {
             crate::direct!(c, |c| {
                 let holders = ra::table
                     .inner_join(roles::table)
                     .inner_join(users::table.on(users::id.eq(ra::user_id)))
-                    .left_join(businesses::table)
                     .filter(roles::code.eq(role))
                     .filter(users::active.eq(true))
                     .select(users::username)
                     .distinct()
                     .order(users::username);
                 match business {
-                    Some(b) => holders
-                        .filter(ra::business_id.is_null().or(businesses::name.eq(b)))
-                        .load(c),
+                    Some(b) => {
+                        let id = businesses::table
+                            .filter(businesses::name.eq(b))
+                            .select(businesses::id)
+                            .single_value();
+                        holders
+                            .filter(ra::business_id.is_null().or(ra::business_id.eq(id)))
+                            .load(c)
+                    }
                     None => holders.load(c),
                 }
             })
