@@ -18,6 +18,15 @@ pub fn list(conn: &mut DbConn) -> StoreResult<Vec<Business>> {
         .load(c))?)
 }
 
+/// The name of business `id`, if there is one.
+pub fn name_of(conn: &mut DbConn, id: BusinessId) -> StoreResult<Option<String>> {
+    Ok(crate::direct!(conn, |c| businesses::table
+        .find(id)
+        .select(businesses::name)
+        .first(c)
+        .optional())?)
+}
+
 pub fn find(conn: &mut DbConn, id: BusinessId) -> StoreResult<Business> {
     Ok(businesses::table
         .find(id)

@@ -33,37 +33,49 @@ struct Context {
     resources: Vec<Resource>,
 }
 
+/// The service `me` may use, with what its form offers to choose from.
 fn load(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
+    let mut context = load_service(c, id, me)?;
+    load_choices(c, &mut context)?;
+    Ok(context)
+}
+
+/// The service `me` may use, its choices not yet read.
+fn load_service(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
     let service = services::find(c, id)?;
     if !services::usable_by(c, &service, me)? {
         return Err(StoreError::NotFound);
     }
     let def = processes::definition(c, service.version_id)?;
     let version_number = processes::version_number(c, service.version_id)?;
-    let businesses = if def.business_required {
-        businesses::list(c)?
-            .into_iter()
-            .map(|b| SelectOption::new(b.id, b.name))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let wants_resources = def.fields().any(|(_, f)| f.kind == FieldKind::Resource);
-    let resources = if wants_resources {
-        resources::list(c)?
-            .into_iter()
-            .map(|r| r.resource)
-            .collect()
-    } else {
-        Vec::new()
-    };
     Ok(Context {
         service,
         def,
         version_number,
-        businesses,
-        resources,
+        businesses: Vec::new(),
+        resources: Vec::new(),
     })
+}
+
+/// The businesses and resources the form offers, when it asks for them.
+fn load_choices(c: &mut DbConn, context: &mut Context) -> StoreResult<()> {
+    if context.def.business_required {
+        context.businesses = businesses::list(c)?
+            .into_iter()
+            .map(|b| SelectOption::new(b.id, b.name))
+            .collect();
+    }
+    if context
+        .def
+        .fields()
+        .any(|(_, f)| f.kind == FieldKind::Resource)
+    {
+        context.resources = resources::list(c)?
+            .into_iter()
+            .map(|r| r.resource)
+            .collect();
+    }
+    Ok(())
 }
 
 fn submit_fields(def: &ProcessDef) -> Vec<&FieldDef> {
@@ -221,30 +233,34 @@ pub async fn post(
     let business_input = value_of(&pairs, "business_id").to_string();
     let lang = ctx.lang;
 
-    // What the service needs, and the values parsed, in one unit of work.
+    // What the service needs, the values parsed and the business chosen,
+    // in one unit of work; the form's choices are read only when the form
+    // is shown again.
     let raw_for_parse = raw.clone();
-    let (c, parsed) = state
+    let chosen: Option<BusinessId> = business_input.trim().parse().ok().map(BusinessId);
+    let editing = intent == "edit";
+    let (c, parsed, chosen) = state
         .db
         .read(move |conn| {
-            let c = load(conn, id, user.id)?;
+            let mut c = load_service(conn, id, user.id)?;
             let parsed: Result<Values, BTreeMap<String, FieldError>> =
                 parse_form(&submit_fields(&c.def), &raw_for_parse, &DbLookup::new(conn));
-            Ok((c, parsed))
+            let chosen = match chosen {
+                Some(b) if c.def.business_required => {
+                    businesses::name_of(conn, b)?.map(|name| (b, name))
+                }
+                _ => None,
+            };
+            if editing || parsed.is_err() || (c.def.business_required && chosen.is_none()) {
+                load_choices(conn, &mut c)?;
+            }
+            Ok((c, parsed, chosen))
         })
         .await?;
-    let business = if c.def.business_required {
-        let chosen: Option<BusinessId> = business_input.trim().parse().ok().map(BusinessId);
-        match chosen.and_then(|b| {
-            c.businesses
-                .iter()
-                .find(|o| o.value == b.to_string())
-                .map(|o| (b, o.label.clone()))
-        }) {
-            Some(b) => Ok(Some(b)),
-            None => Err(lang.t("errors.business_required").into_owned()),
-        }
-    } else {
-        Ok(None)
+    let business = match (c.def.business_required, chosen) {
+        (false, _) => Ok(None),
+        (true, Some(b)) => Ok(Some(b)),
+        (true, None) => Err(lang.t("errors.business_required").into_owned()),
     };
 
     let show_form = |ctx: Ctx,

@@ -330,6 +330,66 @@ async fn a_form_with_bad_values_comes_back_with_each_message_and_the_input_kept(
 }
 
 #[actix_web::test]
+async fn going_back_to_edit_or_missing_the_business_shows_the_form_with_every_business() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let service = service_id(&app, "Environment change");
+    let ops = app.demo_browser("ops.wang").await;
+    let form = get(&ops, &app.url(&format!("/services/{service}"))).await;
+    let offered = form.attrs("#f-business_id option", "value");
+    assert!(!offered.is_empty(), "the demo has businesses");
+    let chosen = offered[0].clone();
+    let values = |intent: &'static str, business: String| {
+        vec![
+            ("intent", intent.to_string()),
+            ("business_id", business),
+            ("reason", "Rotate certificates".to_string()),
+            ("scope", "infrastructure".to_string()),
+            ("window.start", "2026-11-28T01:00".to_string()),
+            ("window.end", "2026-11-28T03:00".to_string()),
+            ("rollback_plan", "Keep the old ones".to_string()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (app, ops) = (&app, &ops);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_from(app, ops, &format!("/services/{service}"), &fields).await
+        }
+    };
+
+    // Back from the preview: the form again, the business still chosen.
+    let edit = post(values("edit", chosen.clone())).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert_eq!(edit.attrs("#f-business_id option", "value"), offered);
+    assert_eq!(
+        edit.attr("#f-business_id option[selected]", "value"),
+        Some(chosen.clone())
+    );
+    assert_eq!(edit.field_error("business_id"), None);
+
+    // Every other field right, the business gone: only its error, and the list.
+    let missing = post(values("preview", String::new())).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing.attrs("#f-business_id option", "value"), offered);
+    assert_eq!(
+        missing.field_error("business_id").as_deref(),
+        Some("Choose the business this concerns.")
+    );
+    assert_eq!(missing.field_error("reason"), None);
+
+    // The preview names the business chosen.
+    let preview = post(values("preview", chosen.clone())).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert_eq!(
+        preview.attr("input[name=business_id]", "value"),
+        Some(chosen)
+    );
+    let count: i64 = app.query(|c| applies::table.count().get_result(c));
+    assert_eq!(count, 0);
+}
+
+#[actix_web::test]
 async fn a_double_clicked_submit_files_one_ticket() {
     let app = TestApp::spawn().await;
     app.load_demo();
