@@ -67,17 +67,53 @@ impl Lang {
 
     /// The text for `key` with `%{name}` placeholders filled in.
     pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
-        let mut text = self.t(key).into_owned();
-        for (name, value) in args {
-            text = text.replace(&format!("%{{{name}}}"), value);
-        }
-        text
+        fill(&self.t(key), args)
     }
+}
+
+/// `text` with each `%{name}` placeholder replaced by its value in `args`,
+/// in one pass: values are not searched again (a value that contains
+/// `%{…}` shows as written), and a name without a value stays as it is.
+fn fill(text: &str, args: &[(&str, &str)]) -> String {
+    let mut out =
+        String::with_capacity(text.len() + args.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = text;
+    while let Some(at) = rest.find("%{") {
+        let (before, placeholder) = rest.split_at(at);
+        out.push_str(before);
+        let Some(end) = placeholder.find('}') else {
+            rest = placeholder;
+            break;
+        };
+        let name = &placeholder[2..end];
+        match args.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(&placeholder[..=end]),
+        }
+        rest = &placeholder[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_filled_once_and_unknown_ones_stay() {
+        let args = [("who", "Ann %{what}"), ("what", "a change")];
+        assert_eq!(
+            fill("%{who} filed %{what} (%{unknown}) 100%{", &args),
+            "Ann %{what} filed a change (%{unknown}) 100%{"
+        );
+        assert_eq!(fill("no placeholders", &args), "no placeholders");
+        assert_eq!(fill("%{what}%{what}", &args), "a changea change");
+        assert_eq!(
+            fill("审批人：%{who}。", &[("who", "张三")]),
+            "审批人：张三。"
+        );
+    }
 
     #[test]
     fn accept_language_picks_the_highest_ranked_supported_language() {
