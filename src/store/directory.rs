@@ -105,17 +105,16 @@ impl Directory for DbDirectory<'_> {
         // stays prepared and is found in the cache by its type. The
         // business is looked up by name first, so only its own and the
         // company-wide holders are read (through the index on role and
-        // business), not every holder of the role.
-        self.run(|c| {
+        // business), not every holder of the role. Sorted and de-duplicated
+        // here: `DISTINCT` made SQLite build a temporary b-tree per call.
+        let mut holders: Vec<String> = self.run(|c| {
             crate::direct!(c, |c| {
                 let holders = ra::table
                     .inner_join(roles::table)
                     .inner_join(users::table.on(users::id.eq(ra::user_id)))
                     .filter(roles::code.eq(role))
                     .filter(users::active.eq(true))
-                    .select(users::username)
-                    .distinct()
-                    .order(users::username);
+                    .select(users::username);
                 match business {
                     Some(b) => {
                         let id = businesses::table
@@ -129,7 +128,10 @@ impl Directory for DbDirectory<'_> {
                     None => holders.load(c),
                 }
             })
-        })
+        });
+        holders.sort_unstable();
+        holders.dedup();
+        holders
     }
 
     fn has_role(&self, username: &str, role: &str) -> bool {
