@@ -8,11 +8,12 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::{Apply, User};
-use crate::db::schema::users;
+use crate::db::schema::{delegations as d, users};
+use crate::db::stamp::At;
 use crate::flow::{NotifyEvent, ProcessDef, ProcessKind, Recipient};
 use crate::i18n::Lang;
 use crate::store::outbox::{self, BASE, Mail};
-use crate::store::{StoreResult, delegations, now};
+use crate::store::{StoreResult, now};
 
 #[derive(Template)]
 #[template(path = "email/notice.txt")]
@@ -55,41 +56,71 @@ pub struct Event<'a> {
 /// One-click links for one recipient (the approval links of issue 5).
 pub type Links = Vec<(&'static str, String)>;
 
-fn user(conn: &mut DbConn, id: UserId) -> StoreResult<User> {
-    Ok(crate::direct!(conn, |c| users::table
-        .find(id)
-        .select(User::as_select())
-        .first(c))?)
-}
-
-/// Two people read with one statement (the same person twice if `a` is `b`).
-fn pair(conn: &mut DbConn, a: UserId, b: UserId) -> StoreResult<(User, User)> {
-    let rows: Vec<User> = crate::direct!(conn, |c| users::table
-        .filter(users::id.eq(a).or(users::id.eq(b)))
-        .select(User::as_select())
-        .load(c))?;
+/// The assignee `to` and the applicant, and with `away` (the ticket's kind,
+/// for a notice a stand-in takes over) whoever stands in for `to` now. One
+/// statement reads both people and, as a subselect, the stand-in's id.
+fn people(
+    conn: &mut DbConn,
+    to: UserId,
+    applicant: UserId,
+    away: Option<ProcessKind>,
+) -> StoreResult<(User, User, Option<User>)> {
+    let rows: Vec<(User, Option<UserId>)> = match away {
+        None => crate::direct!(conn, |c| users::table
+            .filter(users::id.eq(to).or(users::id.eq(applicant)))
+            .select(User::as_select())
+            .load::<User>(c))?
+        .into_iter()
+        .map(|u| (u, None))
+        .collect(),
+        Some(kind) => {
+            let at = At(now());
+            let stand_in = d::table
+                .filter(d::from_user_id.eq(to))
+                .filter(d::starts_at.le(at))
+                .filter(d::ends_at.gt(at))
+                .filter(
+                    d::process_kind
+                        .is_null()
+                        .or(d::process_kind.eq(kind.as_str())),
+                )
+                .order(d::starts_at.desc())
+                .select(d::to_user_id)
+                .single_value();
+            crate::direct!(conn, |c| users::table
+                .filter(users::id.eq(to).or(users::id.eq(applicant)))
+                .select((User::as_select(), stand_in))
+                .load(c))?
+        }
+    };
     let find = |id: UserId| {
         rows.iter()
-            .find(|u| u.id == id)
-            .cloned()
+            .find(|(u, _)| u.id == id)
+            .map(|(u, _)| u.clone())
             .ok_or(crate::store::StoreError::NotFound)
     };
-    Ok((find(a)?, find(b)?))
+    // Someone stands in now and then; only then is a second statement read.
+    let stand_in = match rows.first().and_then(|(_, d)| *d) {
+        Some(d) => match rows.iter().find(|(u, _)| u.id == d) {
+            Some((u, _)) => Some(u.clone()),
+            None => Some(crate::direct!(conn, |c| users::table
+                .find(d)
+                .select(User::as_select())
+                .first(c))?),
+        },
+        None => None,
+    };
+    Ok((find(to)?, find(applicant)?, stand_in))
 }
 
 /// Writes one notice to `to` (or, when `to` is away, to whoever stands in).
 pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> StoreResult<()> {
     let kind = ProcessKind::parse(&event.ticket.kind).unwrap_or(ProcessKind::Request);
-    let delegate = if event.kind == NotifyEvent::Waiting || event.kind == NotifyEvent::Urged {
-        delegations::acting_for(conn, to, now(), kind)?
-    } else {
-        None
-    };
-    let (assignee, applicant) = pair(conn, to, event.ticket.applicant_id)?;
-    let recipient = match delegate {
-        Some(d) => user(conn, d)?,
-        None => assignee.clone(),
-    };
+    let away =
+        (event.kind == NotifyEvent::Waiting || event.kind == NotifyEvent::Urged).then_some(kind);
+    let (assignee, applicant, stand_in) = people(conn, to, event.ticket.applicant_id, away)?;
+    let standing_in = stand_in.is_some();
+    let recipient = stand_in.unwrap_or_else(|| assignee.clone());
     if !recipient.active {
         return Ok(());
     }
@@ -116,7 +147,7 @@ pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> S
     ];
     let subject = lang.tf(&format!("{key}_subject"), &args);
     let mut headline = lang.tf(&format!("{key}_headline"), &args);
-    if delegate.is_some() {
+    if standing_in {
         headline = format!(
             "{headline} {}",
             lang.tf("email.for", &[("name", &assignee.display_name)])
