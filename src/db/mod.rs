@@ -5,7 +5,6 @@ pub mod ids;
 pub mod models;
 pub mod prepared;
 pub mod schema;
-mod sqlite_memory;
 pub mod stamp;
 mod writer;
 
@@ -270,7 +269,6 @@ impl Db {
                 url.to_string()
             }
             Backend::Sqlite => {
-                sqlite_memory::install();
                 let path = sqlite_path(url);
                 if let Some(dir) = Path::new(path).parent()
                     && !dir.as_os_str().is_empty()
