@@ -8,12 +8,12 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::{Apply, User};
-use crate::db::schema::{delegations as d, users};
+use crate::db::schema::users;
 use crate::db::stamp::At;
 use crate::flow::{NotifyEvent, ProcessDef, ProcessKind, Recipient};
 use crate::i18n::Lang;
 use crate::store::outbox::{self, BASE, Mail};
-use crate::store::{StoreResult, now};
+use crate::store::{StoreResult, delegations, now};
 
 #[derive(Template)]
 #[template(path = "email/notice.txt")]
@@ -74,19 +74,7 @@ fn people(
         .map(|u| (u, None))
         .collect(),
         Some(kind) => {
-            let at = At(now());
-            let stand_in = d::table
-                .filter(d::from_user_id.eq(to))
-                .filter(d::starts_at.le(at))
-                .filter(d::ends_at.gt(at))
-                .filter(
-                    d::process_kind
-                        .is_null()
-                        .or(d::process_kind.eq(kind.as_str())),
-                )
-                .order(d::starts_at.desc())
-                .select(d::to_user_id)
-                .single_value();
+            let stand_in = delegations::stand_in(to, At(now()), kind.as_str()).single_value();
             crate::direct!(conn, |c| users::table
                 .filter(users::id.eq(to).or(users::id.eq(applicant)))
                 .select((User::as_select(), stand_in))

@@ -209,6 +209,20 @@ pub fn delete(
     )
 }
 
+/// The query for whoever acts for `from` at `at` for a process of `kind`
+/// (the latest-started delegation in effect): the stand-in's id. Also read
+/// as a subselect where a notice reads its people.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn stand_in(from: UserId, at: At, kind: &'static str) -> _ {
+    d::table
+        .filter(d::from_user_id.eq(from))
+        .filter(d::starts_at.le(at))
+        .filter(d::ends_at.gt(at))
+        .filter(d::process_kind.is_null().or(d::process_kind.eq(kind)))
+        .order(d::starts_at.desc())
+        .select(d::to_user_id)
+}
+
 /// Who acts for `from` at `at` for a process of `kind`, if anyone.
 pub fn acting_for(
     conn: &mut DbConn,
@@ -216,17 +230,5 @@ pub fn acting_for(
     at: NaiveDateTime,
     kind: ProcessKind,
 ) -> StoreResult<Option<UserId>> {
-    Ok(crate::direct!(conn, |c| d::table
-        .filter(d::from_user_id.eq(from))
-        .filter(d::starts_at.le(At(at)))
-        .filter(d::ends_at.gt(At(at)))
-        .filter(
-            d::process_kind
-                .is_null()
-                .or(d::process_kind.eq(kind.as_str())),
-        )
-        .order(d::starts_at.desc())
-        .select(d::to_user_id)
-        .first(c))
-    .optional()?)
+    Ok(crate::direct!(conn, |c| stand_in(from, At(at), kind.as_str()).first(c)).optional()?)
 }
