@@ -13,7 +13,7 @@ use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
 use crate::db::schema::{
-    applies as a, approve_users as au, approves as n, audit_events as ev, delegations as d,
+    applies as a, approve_users as au, approves as n, audit_events as ev, delegations as d, users,
 };
 use crate::db::stamp::At;
 use crate::store::tickets::status;
@@ -46,18 +46,16 @@ fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<
         .load(c))?)
 }
 
+diesel::alias!(users as applicants: Applicants, users as assignees: Assignees);
+
+/// An inbox row as read: assignment, assignee, ticket, node, and the
+/// applicant's and assignee's usernames and names.
 type InboxTuple = (
-    ApproveUserId,
-    UserId,
-    ApplyId,
-    String,
-    String,
-    String,
-    UserId,
-    String,
-    String,
-    String,
-    Option<NaiveDateTime>,
+    (ApproveUserId, UserId, Option<NaiveDateTime>),
+    (ApplyId, String, String, String),
+    (String, String, String),
+    (String, String),
+    (String, String),
 );
 
 /// One page of an inbox, and where the next (older) page starts.
@@ -68,23 +66,35 @@ pub struct InboxPage {
     pub older: Option<ApproveUserId>,
 }
 
-/// Pending assignments for `me` and for those I stand in for, newest
-/// first, at most `limit` of them older than `before`. With no one to
-/// stand in for, the index on (user, status, id) hands over exactly the
-/// page, so its cost does not grow with the inbox, let alone the tickets.
+/// Pending assignments for `me` and, when `stands_in` (the session read
+/// says whether anyone delegates to me now), for those I stand in for,
+/// newest first, at most `limit` of them older than `before`. With no
+/// one to stand in for, the index on (user, status, id) hands over
+/// exactly the page, so its cost does not grow with the inbox, let alone
+/// the tickets; the page and its people are one statement (on
+/// PostgreSQL, one round trip).
 pub fn inbox(
     conn: &mut DbConn,
     me: UserId,
+    stands_in: bool,
     before: Option<ApproveUserId>,
     limit: i64,
 ) -> StoreResult<InboxPage> {
-    let stand_in = delegators(conn, me)?;
+    let stand_in = if stands_in {
+        delegators(conn, me)?
+    } else {
+        Vec::new()
+    };
     let mut whom: Vec<UserId> = stand_in.iter().map(|(u, _)| *u).collect();
     whom.push(me);
+    let applicant = applicants.fields((users::username, users::display_name));
+    let assignee = assignees.fields((users::username, users::display_name));
     let mut rows: Vec<InboxTuple> = crate::direct!(conn, |c| {
         let mut q = au::table
             .inner_join(a::table)
             .inner_join(n::table)
+            .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
+            .inner_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
             .filter(au::status.eq(status::PENDING))
             .into_boxed();
         q = match whom.as_slice() {
@@ -97,53 +107,56 @@ pub fn inbox(
         q.order(au::id.desc())
             .limit(limit + 1)
             .select((
-                au::id,
-                au::user_id,
-                a::id,
-                a::serial,
-                a::title,
-                a::kind,
-                a::applicant_id,
-                n::name_en,
-                n::name_zh,
-                n::kind,
-                n::started_at,
+                (au::id, au::user_id, n::started_at),
+                (a::id, a::serial, a::title, a::kind),
+                (n::name_en, n::name_zh, n::kind),
+                applicant,
+                assignee,
             ))
             .load(c)
     })?;
     let older = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| r.0)
+        rows.last().map(|r| r.0.0)
     } else {
         None
     };
+    let person = |(username, display_name)| Person {
+        username,
+        display_name,
+    };
     // A delegation limited to one kind covers only tickets of that kind.
-    let rows: Vec<InboxTuple> = rows
-        .into_iter()
-        .filter(|r| {
-            r.1 == me
-                || stand_in
-                    .iter()
-                    .any(|(from, kind)| *from == r.1 && kind.as_deref().is_none_or(|k| k == r.5))
-        })
-        .collect();
-    let ids: Vec<UserId> = rows.iter().flat_map(|r| [r.1, r.6]).collect();
-    let people = people_by_id(conn, &ids)?;
     let rows = rows
         .into_iter()
-        .map(|r| InboxRow {
-            assignment: r.0,
-            for_person: (r.1 != me).then(|| people.get(&r.1).cloned().unwrap_or_default()),
-            apply: r.2,
-            serial: r.3,
-            title: r.4,
-            kind: r.5,
-            applicant: people.get(&r.6).cloned().unwrap_or_default(),
-            node_en: r.7,
-            node_zh: r.8,
-            node_kind: r.9,
-            since: r.10,
+        .filter(|((_, user, _), (_, _, _, kind), ..)| {
+            *user == me
+                || stand_in
+                    .iter()
+                    .any(|(from, only)| from == user && only.as_deref().is_none_or(|k| k == kind))
         })
+        .map(
+            |(
+                (assignment, user, since),
+                (apply, serial, title, kind),
+                node,
+                applicant,
+                assignee,
+            )| {
+                InboxRow {
+                    assignment,
+                    for_person: (user != me).then(|| person(assignee)),
+                    apply,
+                    serial,
+                    title,
+                    kind,
+                    applicant: person(applicant),
+                    node_en: node.0,
+                    node_zh: node.1,
+                    node_kind: node.2,
+                    since,
+                }
+            },
+        )
         .collect();
     Ok(InboxPage { rows, older })
 }

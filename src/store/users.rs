@@ -28,6 +28,9 @@ pub struct SessionUser {
     pub display_name: String,
     pub language: Option<Lang>,
     pub is_admin: bool,
+    /// Whether anyone delegates to them now (their inbox shows that
+    /// person's assignments too).
+    pub stands_in: bool,
 }
 
 /// The validated fields of the admin's user form.
@@ -116,6 +119,7 @@ pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<Session
         username: user.username,
         display_name: user.display_name,
         is_admin,
+        stands_in,
     }))
 }
 

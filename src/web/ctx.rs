@@ -63,62 +63,142 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// What a request brings before the database is asked who is signed in.
+struct Arrival {
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    user_id: Option<i32>,
+}
+
+impl Arrival {
+    fn of(req: &HttpRequest) -> Result<Arrival, AppError> {
+        let session = req.get_session();
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("application state missing"))?;
+        let user_id = session.get::<i32>(SESSION_USER).ok().flatten();
+        Ok(Arrival {
+            req: req.clone(),
+            session,
+            state,
+            user_id,
+        })
+    }
+
+    /// The context, given who the session's person turned out to be.
+    fn into_ctx(self, user: Option<SessionUser>) -> Result<Ctx, AppError> {
+        let Arrival {
+            req,
+            session,
+            user_id,
+            ..
+        } = self;
+        if user_id.is_some() && user.is_none() {
+            // Deactivated or deleted since signing in.
+            session.remove(SESSION_USER);
+        }
+        let lang = user
+            .as_ref()
+            .and_then(|u| u.language)
+            .unwrap_or_else(|| super::error::request_lang(&req));
+        let csrf = match session.get::<String>(SESSION_CSRF).ok().flatten() {
+            Some(token) => token,
+            None => {
+                let token = random_token();
+                session
+                    .insert(SESSION_CSRF, &token)
+                    .map_err(|e| anyhow::anyhow!("session insert failed: {e}"))?;
+                token
+            }
+        };
+        // Removing marks the session changed (a new cookie on the
+        // response), so only when there is a message to show.
+        let has_flash = session.contains_key(SESSION_FLASH);
+        let flash = has_flash
+            .then(|| session.remove_as::<Flash>(SESSION_FLASH))
+            .flatten()
+            .and_then(Result::ok);
+        Ok(Ctx {
+            lang,
+            user,
+            csrf,
+            flash,
+            path: req.path().to_string(),
+            session,
+        })
+    }
+}
+
 impl FromRequest for Ctx {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Ctx, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let arrival = Arrival::of(req);
         Box::pin(async move {
-            let session = req.get_session();
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("application state missing"))?;
-            let user_id = session.get::<i32>(SESSION_USER).ok().flatten();
-            let user = match user_id {
+            let arrival = arrival?;
+            let user = match arrival.user_id {
                 Some(id) => {
-                    state
+                    arrival
+                        .state
                         .db
                         .read_short(move |c| users::session_user(c, UserId(id)))
                         .await?
                 }
                 None => None,
             };
-            if user_id.is_some() && user.is_none() {
-                // Deactivated or deleted since signing in.
-                session.remove(SESSION_USER);
-            }
-            let lang = user
-                .as_ref()
-                .and_then(|u| u.language)
-                .unwrap_or_else(|| super::error::request_lang(&req));
-            let csrf = match session.get::<String>(SESSION_CSRF).ok().flatten() {
-                Some(token) => token,
-                None => {
-                    let token = random_token();
-                    session
-                        .insert(SESSION_CSRF, &token)
-                        .map_err(|e| anyhow::anyhow!("session insert failed: {e}"))?;
-                    token
-                }
-            };
-            // Removing marks the session changed (a new cookie on the
-            // response), so only when there is a message to show.
-            let has_flash = session.contains_key(SESSION_FLASH);
-            let flash = has_flash
-                .then(|| session.remove_as::<Flash>(SESSION_FLASH))
-                .flatten()
-                .and_then(Result::ok);
-            Ok(Ctx {
-                lang,
-                user,
-                csrf,
-                flash,
-                path: req.path().to_string(),
-                session,
-            })
+            arrival.into_ctx(user)
         })
+    }
+}
+
+/// A page for signed-in people that reads who they are and what it shows
+/// in one unit of work: one turn at a connection and, on PostgreSQL, one
+/// trip to a blocking thread instead of two. For the pages everyone keeps
+/// open (the inbox); others take `Ctx` and read afterwards.
+pub struct SignedIn(Arrival);
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<SignedIn, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Arrival::of(req).map(SignedIn))
+    }
+}
+
+impl SignedIn {
+    /// Reads the signed-in person and then `f` for them, as one unit; the
+    /// sign-in page for a visitor who is not (or no longer) signed in.
+    pub async fn read<T, F>(self, f: F) -> Result<(Ctx, T), AppError>
+    where
+        F: FnOnce(&mut crate::db::DbConn, &SessionUser) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let arrival = self.0;
+        let (user, value) = match arrival.user_id {
+            Some(id) => {
+                arrival
+                    .state
+                    .db
+                    .read_short(move |c| {
+                        let Some(user) = users::session_user(c, UserId(id))? else {
+                            return Ok((None, None));
+                        };
+                        let value = f(c, &user)?;
+                        Ok((Some(user), Some(value)))
+                    })
+                    .await?
+            }
+            None => (None, None),
+        };
+        let ctx = arrival.into_ctx(user)?;
+        match value {
+            Some(value) => Ok((ctx, value)),
+            None => Err(AppError::SignInRequired { next: ctx.path }),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::ctx::{Ctx, FlashKind, see_other};
+use super::ctx::{Ctx, FlashKind, SignedIn, see_other};
 use super::ticket_form::{FieldView, raw_map, views};
 use super::{AppError, AppState, render, render_status};
 use crate::db::DbConn;
@@ -594,19 +594,16 @@ pub struct InboxQuery {
 }
 
 pub async fn inbox(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    signed_in: SignedIn,
     query: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.require_user()?.id;
     let before = query
         .before
         .as_deref()
         .and_then(|b| b.parse().ok())
         .map(ApproveUserId);
-    let page = state
-        .db
-        .read_short(move |c| ticket_views::inbox(c, me, before, INBOX_PAGE))
+    let (ctx, page) = signed_in
+        .read(move |c, me| ticket_views::inbox(c, me.id, me.stands_in, before, INBOX_PAGE))
         .await?;
     render(&InboxPage {
         ctx,

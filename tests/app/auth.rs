@@ -145,6 +145,26 @@ async fn a_person_deactivated_while_signed_in_is_signed_out_on_the_next_request(
 }
 
 #[actix_web::test]
+async fn the_inbox_sends_visitors_and_deactivated_people_to_sign_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user("admin", true);
+    let id = app.create_user("ops.lead", false);
+    assert_eq!(app.get("/inbox").await.path, "/sign-in?next=/inbox");
+
+    app.sign_in("ops.lead").await;
+    let page = app.get("/inbox").await;
+    assert_eq!(page.path, "/inbox");
+    assert_eq!(page.text(".me-name").as_deref(), Some("ops.lead Person"));
+
+    app.db
+        .write_sync(|c| countersign::store::users::set_active(c, id, false, admin))
+        .unwrap();
+    assert_eq!(app.get("/inbox").await.path, "/sign-in?next=/inbox");
+    // The session forgot the person: other pages need signing in too.
+    assert_eq!(app.get("/profile").await.path, "/sign-in?next=/profile");
+}
+
+#[actix_web::test]
 async fn a_page_that_needs_sign_in_comes_back_after_it() {
     let app = TestApp::spawn().await;
     app.create_user("ops.wang", false);
