@@ -87,6 +87,31 @@ impl Arrival {
         })
     }
 
+    /// Reads who is signed in and, for them, `f`, as one unit of work;
+    /// then the context. No value when no one (active) is signed in.
+    async fn read<T, F>(self, f: F) -> Result<(Ctx, Option<T>), AppError>
+    where
+        F: FnOnce(&mut crate::db::DbConn, &SessionUser) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (user, value) = match self.user_id {
+            Some(id) => {
+                self.state
+                    .db
+                    .read_short(move |c| {
+                        let Some(user) = users::session_user(c, UserId(id))? else {
+                            return Ok((None, None));
+                        };
+                        let value = f(c, &user)?;
+                        Ok((Some(user), Some(value)))
+                    })
+                    .await?
+            }
+            None => (None, None),
+        };
+        Ok((self.into_ctx(user)?, value))
+    }
+
     /// The context, given who the session's person turned out to be.
     fn into_ctx(self, user: Option<SessionUser>) -> Result<Ctx, AppError> {
         let Arrival {
@@ -137,20 +162,7 @@ impl FromRequest for Ctx {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let arrival = Arrival::of(req);
-        Box::pin(async move {
-            let arrival = arrival?;
-            let user = match arrival.user_id {
-                Some(id) => {
-                    arrival
-                        .state
-                        .db
-                        .read_short(move |c| users::session_user(c, UserId(id)))
-                        .await?
-                }
-                None => None,
-            };
-            arrival.into_ctx(user)
-        })
+        Box::pin(async move { Ok(arrival?.read(|_, _| Ok(())).await?.0) })
     }
 }
 
@@ -177,27 +189,9 @@ impl SignedIn {
         F: FnOnce(&mut crate::db::DbConn, &SessionUser) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let arrival = self.0;
-        let (user, value) = match arrival.user_id {
-            Some(id) => {
-                arrival
-                    .state
-                    .db
-                    .read_short(move |c| {
-                        let Some(user) = users::session_user(c, UserId(id))? else {
-                            return Ok((None, None));
-                        };
-                        let value = f(c, &user)?;
-                        Ok((Some(user), Some(value)))
-                    })
-                    .await?
-            }
-            None => (None, None),
-        };
-        let ctx = arrival.into_ctx(user)?;
-        match value {
-            Some(value) => Ok((ctx, value)),
-            None => Err(AppError::SignInRequired { next: ctx.path }),
+        match self.0.read(f).await? {
+            (ctx, Some(value)) => Ok((ctx, value)),
+            (ctx, None) => Err(AppError::SignInRequired { next: ctx.path }),
         }
     }
 }
