@@ -212,3 +212,55 @@ impl<Q: QueryId> QueryId for CappedCount<Q> {
     type QueryId = CappedCount<Q::QueryId>;
     const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
 }
+
+/// `SELECT * FROM (one) AS one LEFT JOIN (rows) AS rows ON TRUE`: the
+/// single row of `one` beside each row of `rows`, or beside nulls when
+/// `rows` has none. A page that needs who is signed in and its own rows
+/// asks both in one statement: on PostgreSQL one round trip instead of
+/// two. The rows come back in no promised order; sort them after loading.
+pub fn beside_each<A, B>(one: A, rows: B) -> BesideEach<A, B> {
+    BesideEach { one, rows }
+}
+
+/// See `beside_each`.
+#[derive(Debug, Clone)]
+pub struct BesideEach<A, B> {
+    one: A,
+    rows: B,
+}
+
+impl<A, B> diesel::query_builder::Query for BesideEach<A, B>
+where
+    A: diesel::query_builder::Query,
+    B: diesel::query_builder::Query,
+    B::SqlType: diesel::sql_types::IntoNullable,
+{
+    type SqlType = (
+        A::SqlType,
+        <B::SqlType as diesel::sql_types::IntoNullable>::Nullable,
+    );
+}
+
+impl<A, B, DB> QueryFragment<DB> for BesideEach<A, B>
+where
+    DB: Backend,
+    A: QueryFragment<DB>,
+    B: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT * FROM (");
+        self.one.walk_ast(out.reborrow())?;
+        out.push_sql(") AS one LEFT JOIN (");
+        self.rows.walk_ast(out.reborrow())?;
+        out.push_sql(") AS rows ON TRUE");
+        Ok(())
+    }
+}
+
+/// Static when both queries' ids are.
+impl<A: QueryId, B: QueryId> QueryId for BesideEach<A, B> {
+    type QueryId = BesideEach<A::QueryId, B::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = A::HAS_STATIC_QUERY_ID && B::HAS_STATIC_QUERY_ID;
+}
+
+impl<A, B, Conn> RunQueryDsl<Conn> for BesideEach<A, B> {}

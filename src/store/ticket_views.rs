@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::users::{Person, people_by_id};
+use super::users::{
+    Person, SessionFacts, SessionUser, people_by_id, session_select, session_user_of,
+};
 use super::{StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
+use crate::db::prepared::beside_each;
 use crate::db::schema::{
     applies as a, approve_users as au, approves as n, audit_events as ev, delegations as d, users,
 };
@@ -66,6 +69,41 @@ pub struct InboxPage {
     pub older: Option<ApproveUserId>,
 }
 
+/// The pending assignments of `whom` (a slice of `UserId`s) older than
+/// `before`, newest first, at most `limit` of them, joined to their
+/// ticket, node, applicant and assignee (`InboxTuple`s). One person's go
+/// through the index on (user, status, id), which hands over exactly the
+/// page. A macro, as the boxed query's type depends on the backend.
+macro_rules! inbox_query {
+    ($whom:expr, $before:expr, $limit:expr) => {{
+        let (whom, before, limit): (&[UserId], Option<ApproveUserId>, i64) =
+            ($whom, $before, $limit);
+        let applicant = applicants.fields((users::username, users::display_name));
+        let assignee = assignees.fields((users::username, users::display_name));
+        let mut q = au::table
+            .inner_join(a::table)
+            .inner_join(n::table)
+            .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
+            .inner_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
+            .filter(au::status.eq(status::PENDING))
+            .into_boxed();
+        q = match whom {
+            [only] => q.filter(au::user_id.eq(*only)),
+            all => q.filter(au::user_id.eq_any(all.to_vec())),
+        };
+        if let Some(before) = before {
+            q = q.filter(au::id.lt(before));
+        }
+        q.order(au::id.desc()).limit(limit + 1).select((
+            (au::id, au::user_id, n::started_at),
+            (a::id, a::serial, a::title, a::kind),
+            (n::name_en, n::name_zh, n::kind),
+            applicant,
+            assignee,
+        ))
+    }};
+}
+
 /// Pending assignments for `me` and, when `stands_in` (the session read
 /// says whether anyone delegates to me now), for those I stand in for,
 /// newest first, at most `limit` of them older than `before`. With no
@@ -87,34 +125,56 @@ pub fn inbox(
     };
     let mut whom: Vec<UserId> = stand_in.iter().map(|(u, _)| *u).collect();
     whom.push(me);
-    let applicant = applicants.fields((users::username, users::display_name));
-    let assignee = assignees.fields((users::username, users::display_name));
-    let mut rows: Vec<InboxTuple> = crate::direct!(conn, |c| {
-        let mut q = au::table
-            .inner_join(a::table)
-            .inner_join(n::table)
-            .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
-            .inner_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
-            .filter(au::status.eq(status::PENDING))
-            .into_boxed();
-        q = match whom.as_slice() {
-            [only] => q.filter(au::user_id.eq(*only)),
-            all => q.filter(au::user_id.eq_any(all)),
+    let rows: Vec<InboxTuple> =
+        crate::direct!(conn, |c| inbox_query!(&whom, before, limit).load(c))?;
+    Ok(page_of(rows, me, &stand_in, limit))
+}
+
+/// Who is signed in (`users::session_user`) and their inbox page. On
+/// PostgreSQL one statement: one round trip instead of two, a tenth more
+/// pages a second. The page is asked for as if they stood in for no one,
+/// as nearly everyone does at any time; when the session row says they
+/// do, it is read again with the people they stand in for. SQLite, which
+/// has no round trips to save, runs the two statements: joined, they
+/// cost it a tenth more. `None` for someone gone or deactivated.
+pub fn session_and_inbox(
+    conn: &mut DbConn,
+    me: UserId,
+    before: Option<ApproveUserId>,
+    limit: i64,
+) -> StoreResult<Option<(SessionUser, InboxPage)>> {
+    let DbConn::Pg(pg) = conn else {
+        let Some(user) = super::users::session_user(conn, me)? else {
+            return Ok(None);
         };
-        if let Some(before) = before {
-            q = q.filter(au::id.lt(before));
-        }
-        q.order(au::id.desc())
-            .limit(limit + 1)
-            .select((
-                (au::id, au::user_id, n::started_at),
-                (a::id, a::serial, a::title, a::kind),
-                (n::name_en, n::name_zh, n::kind),
-                applicant,
-                assignee,
-            ))
-            .load(c)
-    })?;
+        let page = inbox(conn, me, user.stands_in, before, limit)?;
+        return Ok(Some((user, page)));
+    };
+    let at = At(now());
+    let rows: Vec<(SessionFacts, Option<InboxTuple>)> =
+        beside_each(session_select!(me, at), inbox_query!(&[me], before, limit)).load(pg)?;
+    let Some((facts, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let user = session_user_of(conn, facts.clone())?;
+    if user.stands_in {
+        let page = inbox(conn, me, true, before, limit)?;
+        return Ok(Some((user, page)));
+    }
+    let mut rows: Vec<InboxTuple> = rows.into_iter().filter_map(|(_, row)| row).collect();
+    rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.0.0));
+    Ok(Some((user, page_of(rows, me, &[], limit))))
+}
+
+/// The inbox page `rows` (as many as `limit` and one more, to tell
+/// whether there is an older page) make for `me`, standing in for
+/// `stand_in` (people, and the kind each delegation is limited to).
+fn page_of(
+    mut rows: Vec<InboxTuple>,
+    me: UserId,
+    stand_in: &[(UserId, Option<String>)],
+    limit: i64,
+) -> InboxPage {
     let older = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.0.0)
@@ -158,7 +218,7 @@ pub fn inbox(
             },
         )
         .collect();
-    Ok(InboxPage { rows, older })
+    InboxPage { rows, older }
 }
 
 /// How many assignments of the people I stand in for now wait, counted

@@ -69,58 +69,82 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
     Ok(n > 0)
 }
 
-/// The active user behind a session, or `None` if gone or deactivated.
-pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
-    use crate::db::schema::{approve_users as au, delegations as d};
-    // Every page asks who the person is, whether they administer, how much
-    // waits for them and whether they stand in for anyone: one statement.
-    // The count stops at the cap (the menu shows "99+"), so a long backlog
-    // costs no more than that.
-    let at = now();
-    let admin = role_assignments::table
-        .inner_join(roles::table)
-        .filter(role_assignments::user_id.eq(id))
-        .filter(role_assignments::business_id.is_null())
-        .filter(roles::code.eq("admin"));
-    let own = crate::db::prepared::capped_count(
-        au::table
-            .filter(au::user_id.eq(id))
-            .filter(au::status.eq(super::tickets::status::PENDING))
-            .select(au::id)
-            .limit(INBOX_COUNT_CAP),
-    );
-    let standing_in = d::table
-        .filter(d::to_user_id.eq(id))
-        .filter(d::starts_at.le(At(at)))
-        .filter(d::ends_at.gt(At(at)));
-    let Some((user, is_admin, own, stands_in)) = crate::direct!(conn, |c| users::table
-        .find(id)
-        .filter(users::active.eq(true))
-        .select((
-            User::as_select(),
-            diesel::dsl::exists(admin),
-            own,
-            diesel::dsl::exists(standing_in),
-        ))
-        .first::<(User, bool, i64, bool)>(c))
-    .optional()?
-    else {
-        return Ok(None);
-    };
+/// The select every page makes of the person behind a session: who they
+/// are, whether they administer, how much waits for them and whether they
+/// stand in for anyone, in one statement (a `SessionFacts` row, none for
+/// someone gone or deactivated). The count stops at the cap (the menu
+/// shows "99+"), so a long backlog costs no more than that. A macro, as
+/// the query's type is too long to name: `session_user` runs it alone,
+/// the inbox beside its page (`ticket_views::session_and_inbox`).
+macro_rules! session_select {
+    ($id:expr, $at:expr) => {{
+        use $crate::db::schema::{
+            approve_users as au, delegations as d, role_assignments, roles, users,
+        };
+        let (id, at): ($crate::db::ids::UserId, $crate::db::stamp::At) = ($id, $at);
+        let admin = role_assignments::table
+            .inner_join(roles::table)
+            .filter(role_assignments::user_id.eq(id))
+            .filter(role_assignments::business_id.is_null())
+            .filter(roles::code.eq("admin"));
+        let own = $crate::db::prepared::capped_count(
+            au::table
+                .filter(au::user_id.eq(id))
+                .filter(au::status.eq($crate::store::tickets::status::PENDING))
+                .select(au::id)
+                .limit($crate::store::users::INBOX_COUNT_CAP),
+        );
+        let standing_in = d::table
+            .filter(d::to_user_id.eq(id))
+            .filter(d::starts_at.le(at))
+            .filter(d::ends_at.gt(at));
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::active.eq(true))
+            .select((
+                users::id,
+                users::username,
+                users::display_name,
+                users::language,
+                diesel::dsl::exists(admin),
+                own,
+                diesel::dsl::exists(standing_in),
+            ))
+    }};
+}
+pub(crate) use session_select;
+
+/// A row of `session_select`: id, username, name, language, whether
+/// admin, own waiting assignments (capped), whether standing in for anyone.
+pub(crate) type SessionFacts = (UserId, String, String, Option<String>, bool, i64, bool);
+
+/// The session user a `session_select` row describes. Someone who stands
+/// in for others also counts what waits for them (another statement; few
+/// people stand in for anyone at a time).
+pub(crate) fn session_user_of(conn: &mut DbConn, facts: SessionFacts) -> StoreResult<SessionUser> {
+    let (id, username, display_name, language, is_admin, own, stands_in) = facts;
     let others = if stands_in {
         super::ticket_views::inbox_count_for_others(conn, id)?
     } else {
         0
     };
-    Ok(Some(SessionUser {
-        id: user.id,
+    Ok(SessionUser {
+        id,
         inbox: (own + others).min(INBOX_COUNT_CAP),
-        language: user.language.as_deref().and_then(Lang::parse),
-        username: user.username,
-        display_name: user.display_name,
+        language: language.as_deref().and_then(Lang::parse),
+        username,
+        display_name,
         is_admin,
         stands_in,
-    }))
+    })
+}
+
+/// The active user behind a session, or `None` if gone or deactivated.
+pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
+    let at = At(now());
+    let facts =
+        crate::direct!(conn, |c| session_select!(id, at).first::<SessionFacts>(c)).optional()?;
+    facts.map(|f| session_user_of(conn, f)).transpose()
 }
 
 /// Users whose username, name or email contains `q`, by username.

@@ -94,21 +94,31 @@ impl Arrival {
         F: FnOnce(&mut crate::db::DbConn, &SessionUser) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let (user, value) = match self.user_id {
-            Some(id) => {
-                self.state
-                    .db
-                    .read_short(move |c| {
-                        let Some(user) = users::session_user(c, UserId(id))? else {
-                            return Ok((None, None));
-                        };
-                        let value = f(c, &user)?;
-                        Ok((Some(user), Some(value)))
-                    })
-                    .await?
+        self.read_with(move |c, id| match users::session_user(c, id)? {
+            Some(user) => {
+                let value = f(c, &user)?;
+                Ok(Some((user, value)))
             }
-            None => (None, None),
+            None => Ok(None),
+        })
+        .await
+    }
+
+    /// Like `read`, for a page that reads the person itself (beside what
+    /// it shows): `f` gets the session's user id and gives the person
+    /// with the value, or `None` when they are gone or deactivated.
+    async fn read_with<T, F>(self, f: F) -> Result<(Ctx, Option<T>), AppError>
+    where
+        F: FnOnce(&mut crate::db::DbConn, UserId) -> Result<Option<(SessionUser, T)>, StoreError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let read = match self.user_id {
+            Some(id) => self.state.db.read_short(move |c| f(c, UserId(id))).await?,
+            None => None,
         };
+        let (user, value) = read.map_or((None, None), |(user, value)| (Some(user), Some(value)));
         Ok((self.into_ctx(user)?, value))
     }
 
@@ -168,8 +178,8 @@ impl FromRequest for Ctx {
 
 /// A page for signed-in people that reads who they are and what it shows
 /// in one unit of work: one turn at a connection and, on PostgreSQL, one
-/// trip to a blocking thread instead of two. For the pages everyone keeps
-/// open (the inbox); others take `Ctx` and read afterwards.
+/// trip to a blocking thread instead of two. For the pages people open
+/// most (the inbox, a ticket); others take `Ctx` and read afterwards.
 pub struct SignedIn(Arrival);
 
 impl FromRequest for SignedIn {
@@ -189,10 +199,28 @@ impl SignedIn {
         F: FnOnce(&mut crate::db::DbConn, &SessionUser) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        match self.0.read(f).await? {
-            (ctx, Some(value)) => Ok((ctx, value)),
-            (ctx, None) => Err(AppError::SignInRequired { next: ctx.path }),
-        }
+        signed_in_or_not(self.0.read(f).await?)
+    }
+
+    /// Like `read`, for a page that reads the person itself beside what
+    /// it shows (see `Arrival::read_with`).
+    pub async fn read_with<T, F>(self, f: F) -> Result<(Ctx, T), AppError>
+    where
+        F: FnOnce(&mut crate::db::DbConn, UserId) -> Result<Option<(SessionUser, T)>, StoreError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        signed_in_or_not(self.0.read_with(f).await?)
+    }
+}
+
+/// The page's value, or the sign-in page for a visitor who is not (or no
+/// longer) signed in.
+fn signed_in_or_not<T>(read: (Ctx, Option<T>)) -> Result<(Ctx, T), AppError> {
+    match read {
+        (ctx, Some(value)) => Ok((ctx, value)),
+        (ctx, None) => Err(AppError::SignInRequired { next: ctx.path }),
     }
 }
 

@@ -316,20 +316,16 @@ fn page_with(
     }
 }
 
-pub async fn show(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    path: web::Path<i32>,
-) -> Result<HttpResponse, AppError> {
-    let user = ctx.require_user()?;
-    let (me, admin) = (user.id, user.is_admin);
+pub async fn show(signed_in: SignedIn, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
     let id = ApplyId(path.into_inner());
-    let loaded = state
-        .db
-        .read_short(move |c| load(c, id, me, admin))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    render(&page(ctx, loaded, HashMap::new()))
+    let (ctx, loaded) = signed_in
+        .read(move |c, me| load(c, id, me.id, me.is_admin))
+        .await?;
+    render(&page(
+        ctx,
+        loaded.ok_or(AppError::NotFound)?,
+        HashMap::new(),
+    ))
 }
 
 fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
@@ -603,7 +599,7 @@ pub async fn inbox(
         .and_then(|b| b.parse().ok())
         .map(ApproveUserId);
     let (ctx, page) = signed_in
-        .read(move |c, me| ticket_views::inbox(c, me.id, me.stands_in, before, INBOX_PAGE))
+        .read_with(move |c, me| ticket_views::session_and_inbox(c, me, before, INBOX_PAGE))
         .await?;
     render(&InboxPage {
         ctx,
