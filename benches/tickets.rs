@@ -260,12 +260,20 @@ fn main() -> anyhow::Result<()> {
             let name = format!("countersign_bench_t{}", std::process::id());
             let mut conn = PgConnection::establish(&format!("{server}/postgres{options}"))?;
             diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
-            Some((server, options, name))
+            Some(ScratchPg {
+                server,
+                options,
+                name,
+            })
         }
         _ => None,
     };
     let url = match &pg {
-        Some((server, options, name)) => format!("{server}/{name}{options}"),
+        Some(ScratchPg {
+            server,
+            options,
+            name,
+        }) => format!("{server}/{name}{options}"),
         None => format!("sqlite://{}", dir.path().join("bench.db").display()),
     };
     let started = Instant::now();
@@ -448,10 +456,35 @@ fn main() -> anyhow::Result<()> {
         }
     });
     drop(server);
-    if let Some((server, options, name)) = pg {
-        let mut conn = PgConnection::establish(&format!("{server}/postgres{options}"))?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)?;
-    }
+    drop(pg);
     Ok(())
+}
+
+/// The PostgreSQL database made for one run: the server's URL, its
+/// options (such as `?sslmode=disable`) and the database's name. Dropped
+/// with the run, also when the run fails half way.
+struct ScratchPg {
+    server: String,
+    options: String,
+    name: String,
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        let ScratchPg {
+            server,
+            options,
+            name,
+        } = self;
+        let dropped = PgConnection::establish(&format!("{server}/postgres{options}"))
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| {
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .map_err(anyhow::Error::from)
+            });
+        if let Err(e) = dropped {
+            eprintln!("could not drop the benchmark database {name}: {e}");
+        }
+    }
 }
