@@ -217,7 +217,9 @@ impl<Q: QueryId> QueryId for CappedCount<Q> {
 /// single row of `one` beside each row of `rows`, or beside nulls when
 /// `rows` has none. A page that needs who is signed in and its own rows
 /// asks both in one statement: on PostgreSQL one round trip instead of
-/// two. The rows come back in no promised order; sort them after loading.
+/// two. `one` must give at most one row (more would repeat the rows), and
+/// the result is read by position: both sides may repeat column names.
+/// The rows come back in no promised order; sort them after loading.
 pub fn beside_each<A, B>(one: A, rows: B) -> BesideEach<A, B> {
     BesideEach { one, rows }
 }

@@ -74,8 +74,9 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
 /// stand in for anyone, in one statement (a `SessionFacts` row, none for
 /// someone gone or deactivated). The count stops at the cap (the menu
 /// shows "99+"), so a long backlog costs no more than that. A macro, as
-/// the query's type is too long to name: `session_user` runs it alone,
-/// the inbox beside its page (`ticket_views::session_and_inbox`).
+/// the query's type is too long to name: `session_user` runs it alone;
+/// on PostgreSQL the inbox runs it beside its page
+/// (`ticket_views::session_and_inbox`).
 macro_rules! session_select {
     ($id:expr, $at:expr) => {{
         use $crate::db::schema::{
