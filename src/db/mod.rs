@@ -371,11 +371,11 @@ impl Db {
             .map_err(|e| StoreError::Unexpected(anyhow!("connection gate closed: {e}")))
     }
 
-    /// Runs a short read that every request makes (who is signed in) on
-    /// the calling thread when the database is SQLite and a connection is
-    /// idle: an indexed SQLite read costs less than handing it to a
-    /// blocking thread and back. Otherwise, and always for PostgreSQL
-    /// (a network round trip), it is `read`.
+    /// Runs a short, indexed read (who is signed in, and with `SignedIn`
+    /// the inbox or a ticket page) on the calling thread when the database
+    /// is SQLite and a connection is idle: such a SQLite read costs less
+    /// than handing it to a blocking thread and back. Otherwise, and
+    /// always for PostgreSQL (a network round trip), it is `read`.
     pub async fn read_short<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
