@@ -9,7 +9,10 @@
 //! self-approval policy is applied (approval nodes only), the empty policy
 //! decides what happens when nobody is left, and each assignee's current
 //! delegate, if any, is recorded as acting for them. Every left-out node and
-//! every substituted or dropped person gets a [`Note`] saying why.
+//! every substituted or dropped person gets a [`Note`] saying why. On a
+//! de-duplicating approval node, a person also asked on an earlier approval
+//! node gets a note that their approval there will count here too (the
+//! store approves them automatically as the node starts).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -118,17 +121,49 @@ pub enum Note {
     Delegated { from: String, to: String },
     /// A rule could not be evaluated and found nobody.
     Unresolved { rule_index: usize },
+    /// `user` is also asked at the earlier approval node `earlier`; once
+    /// they approve there, this node counts it (de-duplication, 去重).
+    Deduplicated { user: String, earlier: String },
 }
 
 /// Plans every node of the definition.
 pub fn plan(input: &PlanInput, dir: &dyn Directory) -> Plan {
-    Plan {
-        nodes: input
-            .def
+    let mut nodes: Vec<PlannedNode> = input
+        .def
+        .nodes
+        .iter()
+        .map(|node| plan_one(input, node, dir))
+        .collect();
+    note_duplicates(input.def, &mut nodes);
+    Plan { nodes }
+}
+
+/// Notes, on each included de-duplicating approval node, the people asked
+/// at an earlier included approval node (the first such node is named).
+fn note_duplicates(def: &ProcessDef, nodes: &mut [PlannedNode]) {
+    for i in 0..nodes.len() {
+        let dedupes = def
             .nodes
-            .iter()
-            .map(|node| plan_one(input, node, dir))
-            .collect(),
+            .get(i)
+            .is_some_and(|spec| spec.kind == NodeKind::Approval && spec.dedupe);
+        if !dedupes || !nodes[i].included {
+            continue;
+        }
+        let (earlier, rest) = nodes.split_at_mut(i);
+        let node = &mut rest[0];
+        for assignee in &node.assignees {
+            let first = earlier.iter().find(|n| {
+                n.included
+                    && n.kind == NodeKind::Approval
+                    && n.assignees.iter().any(|a| a.user == assignee.user)
+            });
+            if let Some(first) = first {
+                node.notes.push(Note::Deduplicated {
+                    user: assignee.user.clone(),
+                    earlier: first.key.clone(),
+                });
+            }
+        }
     }
 }
 
@@ -1198,6 +1233,57 @@ mod tests {
                 manager: "lead".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_person_asked_at_an_earlier_approval_is_noted_on_a_deduplicating_node() {
+        let def = process(
+            ProcessKind::Change,
+            &[],
+            vec![
+                approval("first", vec![users(&["lead", "peer"])]),
+                node("work", NodeKind::Task, vec![users(&["lead"])]),
+                approval("second", vec![users(&["lead", "vp"])]),
+            ],
+        );
+        let planned = plan(&input(&def, "dev", &no_values()), &Dir::default());
+        let second = planned.node("second").unwrap();
+        assert_eq!(
+            second.notes,
+            vec![Note::Deduplicated {
+                user: "lead".into(),
+                earlier: "first".into()
+            }]
+        );
+        // Both are still asked: the note says what will happen, the store does it.
+        assert_eq!(who(second), vec!["lead", "vp"]);
+        assert!(planned.node("work").unwrap().notes.is_empty());
+    }
+
+    #[test]
+    fn no_duplicate_is_noted_when_the_node_does_not_deduplicate_or_the_earlier_one_is_left_out() {
+        let mut second = approval("second", vec![users(&["lead"])]);
+        second.dedupe = false;
+        let mut skipped = approval("skipped", vec![users(&["vp"])]);
+        skipped.condition = Some(Condition {
+            all: vec![Predicate::FieldNotEmpty {
+                field: "missing".into(),
+            }],
+        });
+        let third = approval("third", vec![users(&["vp"])]);
+        let def = process(
+            ProcessKind::Change,
+            &[],
+            vec![
+                approval("first", vec![users(&["lead"])]),
+                second,
+                skipped,
+                third,
+            ],
+        );
+        let planned = plan(&input(&def, "dev", &no_values()), &Dir::default());
+        assert!(planned.node("second").unwrap().notes.is_empty());
+        assert!(planned.node("third").unwrap().notes.is_empty());
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn value_of<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 /// Words for a planning note.
-fn note_text(lang: Lang, note: &Note) -> String {
+fn note_text(lang: Lang, def: &ProcessDef, note: &Note) -> String {
     match note {
         Note::ConditionFalse => lang.t("plan.condition_false").into_owned(),
         Note::NoneFound => lang.t("plan.none_found").into_owned(),
@@ -178,6 +178,13 @@ fn note_text(lang: Lang, note: &Note) -> String {
         Note::Inactive { user } => lang.tf("plan.inactive", &[("user", user)]),
         Note::Delegated { from, to } => lang.tf("plan.delegated", &[("from", from), ("to", to)]),
         Note::Unresolved { .. } => lang.t("plan.unresolved").into_owned(),
+        Note::Deduplicated { user, earlier } => {
+            let node = def
+                .node(earlier)
+                .map(|n| n.name.text(lang == Lang::ZhCn))
+                .unwrap_or(earlier);
+            lang.tf("plan.deduplicated", &[("user", user), ("node", node)])
+        }
     }
 }
 
@@ -202,7 +209,7 @@ fn preview_nodes(lang: Lang, def: &ProcessDef, plan: &Plan) -> Vec<PreviewNode> 
             notes: p
                 .notes
                 .iter()
-                .map(|n| note_text(lang, n))
+                .map(|n| note_text(lang, def, n))
                 .chain(match p.skip {
                     Some(Skip::Condition) if p.notes.is_empty() => {
                         Some(lang.t("plan.condition_false").into_owned())
