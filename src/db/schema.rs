@@ -260,6 +260,7 @@ diesel::table! {
         email_token_hash -> Nullable<Text>,
         email_token_expires_at -> Nullable<Stamp>,
         created_at -> Stamp,
+        email_token_to -> Nullable<Integer>,
     }
 }
 

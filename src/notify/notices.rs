@@ -101,17 +101,27 @@ fn people(
     Ok((find(to)?, find(applicant)?, stand_in))
 }
 
-/// Writes one notice to `to` (or, when `to` is away, to whoever stands in).
-pub fn send(conn: &mut DbConn, event: &Event<'_>, to: UserId, links: Links) -> StoreResult<()> {
+/// Writes one notice to `to` (or, when `to` is away, to whoever stands in
+/// — unless that is the applicant, who is not asked about their own
+/// ticket for someone else). `links` makes the one-click links for the
+/// recipient it is given.
+pub fn send(
+    conn: &mut DbConn,
+    event: &Event<'_>,
+    to: UserId,
+    links: impl FnOnce(&mut DbConn, UserId) -> StoreResult<Links>,
+) -> StoreResult<()> {
     let kind = ProcessKind::parse(&event.ticket.kind).unwrap_or(ProcessKind::Request);
     let away =
         (event.kind == NotifyEvent::Waiting || event.kind == NotifyEvent::Urged).then_some(kind);
     let (assignee, applicant, stand_in) = people(conn, to, event.ticket.applicant_id, away)?;
+    let stand_in = stand_in.filter(|s| s.id != applicant.id);
     let standing_in = stand_in.is_some();
     let recipient = stand_in.unwrap_or_else(|| assignee.clone());
     if !recipient.active {
         return Ok(());
     }
+    let links = links(conn, recipient.id)?;
     let lang = recipient
         .language
         .as_deref()

@@ -345,7 +345,8 @@ pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
 }
 
 /// Whether `me` may see a ticket: its applicant, an administrator, one of
-/// its people, or someone standing in for one of them now.
+/// its people, or someone standing in for one of them now for this kind
+/// of ticket.
 pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) -> StoreResult<bool> {
     if is_admin || apply.applicant_id == me {
         return Ok(true);
@@ -358,7 +359,12 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     if mine > 0 {
         return Ok(true);
     }
-    let whom: Vec<UserId> = delegators(conn, me)?.into_iter().map(|(u, _)| u).collect();
+    // Only those whose delegation covers this kind of ticket.
+    let whom: Vec<UserId> = delegators(conn, me)?
+        .into_iter()
+        .filter(|(_, kind)| kind.as_deref().is_none_or(|k| k == apply.kind))
+        .map(|(u, _)| u)
+        .collect();
     if whom.is_empty() {
         return Ok(false);
     }

@@ -24,6 +24,7 @@ use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
 use crate::flow::{
     FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind, Recipient,
+    SelfPolicy,
 };
 use crate::notify::notices;
 
@@ -317,10 +318,10 @@ fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeD
 }
 
 /// Starts the next waiting node, auto-approving people who already approved
-/// an earlier node when the node de-duplicates, and keeps going while nodes
-/// decide themselves. With no node left the ticket is finished.
-/// `ticket` is running; only its fixed fields (id, serial, title,
-/// applicant, kind) are read.
+/// an earlier node of this round when the node de-duplicates, and keeps
+/// going while nodes decide themselves. With no node left the ticket is
+/// finished. `ticket` is running; only its fixed fields (id, serial,
+/// title, applicant, kind) are read.
 pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
     let apply = ticket.id;
     loop {
@@ -340,13 +341,6 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
             (n::status.eq(status::ACTIVE), n::started_at.eq(At(at))),
         )
         .execute(c))?;
-        crate::direct!(conn, |c| prepared::update(
-            au::table
-                .filter(au::approve_id.eq(node.id))
-                .filter(au::status.eq(status::WAITING)),
-            au::status.eq(status::PENDING),
-        )
-        .execute(c))?;
         audit::record(
             conn,
             ticket_event(
@@ -358,48 +352,11 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
         )?;
         let spec = node_def(def, &node)?;
         if spec.kind == NodeKind::Approval && spec.dedupe {
-            let earlier: Vec<UserId> = crate::direct!(conn, |c| au::table
-                .inner_join(n::table)
-                .filter(au::apply_id.eq(apply))
-                .filter(n::position.lt(node.position))
-                .filter(n::kind.eq(NodeKind::Approval.as_str()))
-                .filter(au::decision.eq("approve").or(au::decision.eq("auto")))
-                .select(au::user_id)
-                .load(c))?;
-            let pending: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
-                .filter(au::approve_id.eq(node.id))
-                .filter(au::status.eq(status::PENDING))
-                .select(ApproveUser::as_select())
-                .load(c))?;
-            for assignment in pending.into_iter().filter(|x| earlier.contains(&x.user_id)) {
-                crate::direct!(conn, |c| prepared::update(
-                    au::table.find(assignment.id),
-                    (
-                        au::status.eq(status::DECIDED),
-                        au::decision.eq("auto"),
-                        au::acted_by.eq(assignment.user_id),
-                        au::channel.eq(Channel::System.as_str()),
-                        au::decided_at.eq(At(at)),
-                    ),
-                )
-                .execute(c))?;
-                audit::record(
-                    conn,
-                    Audit {
-                        on_behalf_of: Some(assignment.user_id),
-                        ..ticket_event(
-                            None,
-                            "node.auto_approved",
-                            apply,
-                            serde_json::json!({ "node": node.node_key }),
-                        )
-                    },
-                )?;
-            }
+            auto_approve(conn, apply, &node, at)?;
         }
-        match settle(conn, ticket, &node, spec, def)? {
+        match settle(conn, ticket, &node, spec, def, Moment::NodeStarts)? {
             Settled::Passed => {}
-            Settled::Open { pending: people } => {
+            Settled::Open { newly_pending } => {
                 // Tell its people (with one-click links on approvals).
                 notify(
                     conn,
@@ -408,7 +365,7 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
                     ticket,
                     Some(&node),
                     "",
-                    &people,
+                    &newly_pending,
                 )?;
                 return Ok(());
             }
@@ -417,12 +374,95 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
     }
 }
 
+/// Decides, as "auto", the assignments of a starting node whose people
+/// approved an earlier node of the same round (since the ticket was last
+/// submitted: approvals of a form that was sent back do not count).
+fn auto_approve(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    node: &Approve,
+    at: NaiveDateTime,
+) -> StoreResult<()> {
+    // Each round starts with a submit node, whose assignment is decided
+    // as "submit": one statement finds both the rounds and the approvals.
+    let earlier: Vec<(UserId, Option<String>, i32)> = crate::direct!(conn, |c| au::table
+        .inner_join(n::table)
+        .filter(au::apply_id.eq(apply))
+        .filter(n::position.lt(node.position))
+        .filter(
+            au::decision
+                .eq("approve")
+                .or(au::decision.eq("auto"))
+                .or(au::decision.eq("submit")),
+        )
+        .select((au::user_id, au::decision, n::position))
+        .load(c))?;
+    let round = earlier
+        .iter()
+        .filter(|(_, d, _)| d.as_deref() == Some("submit"))
+        .map(|(_, _, p)| *p)
+        .max()
+        .unwrap_or(0);
+    let approved: Vec<UserId> = earlier
+        .iter()
+        .filter(|(_, d, p)| *p > round && d.as_deref() != Some("submit"))
+        .map(|(u, _, _)| *u)
+        .collect();
+    if approved.is_empty() {
+        return Ok(());
+    }
+    let waiting: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
+        .filter(au::approve_id.eq(node.id))
+        .filter(au::status.eq(status::WAITING))
+        .select(ApproveUser::as_select())
+        .load(c))?;
+    for assignment in waiting
+        .into_iter()
+        .filter(|x| approved.contains(&x.user_id))
+    {
+        crate::direct!(conn, |c| prepared::update(
+            au::table.find(assignment.id),
+            (
+                au::status.eq(status::DECIDED),
+                au::decision.eq("auto"),
+                au::acted_by.eq(assignment.user_id),
+                au::channel.eq(Channel::System.as_str()),
+                au::decided_at.eq(At(at)),
+            ),
+        )
+        .execute(c))?;
+        audit::record(
+            conn,
+            Audit {
+                on_behalf_of: Some(assignment.user_id),
+                ..ticket_event(
+                    None,
+                    "node.auto_approved",
+                    apply,
+                    serde_json::json!({ "node": node.node_key }),
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// When `settle` runs: as the node starts (its people are still
+/// waiting), or after a vote on the active node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    NodeStarts,
+    AfterVote,
+}
+
 /// What a node's votes came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Settled {
-    /// Still waiting for votes from `pending` (assignment, person), in order.
+    /// Still waiting for votes; `newly_pending` (assignment, person), in
+    /// order, have just been asked: everyone as the node starts, or in a
+    /// sequence the next person once the one before approved.
     Open {
-        pending: Vec<(ApproveUserId, UserId)>,
+        newly_pending: Vec<(ApproveUserId, UserId)>,
     },
     /// Approved or done: the ticket moves on.
     Passed,
@@ -437,6 +477,7 @@ fn settle(
     node: &Approve,
     spec: &NodeDef,
     def: &ProcessDef,
+    moment: Moment,
 ) -> StoreResult<Settled> {
     let apply = ticket.id;
     let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
@@ -446,11 +487,23 @@ fn settle(
         .order(au::position)
         .select(ApproveUser::as_select())
         .load(c))?;
+    // One person completes a task or review.
+    let mode = if spec.kind == NodeKind::Approval {
+        spec.mode
+    } else {
+        Mode::Any
+    };
     let mut decided: Vec<&ApproveUser> = assignments
         .iter()
         .filter(|x| x.status == status::DECIDED)
         .collect();
-    decided.sort_by_key(|x| (x.decided_at, x.id));
+    // Votes count in the order they were cast; in a sequence, where each
+    // person's turn comes after the one before, in the people's order, so
+    // that someone later in line who was approved automatically (they
+    // approved an earlier node) counts when their turn comes.
+    if mode != Mode::Sequence {
+        decided.sort_by_key(|x| (x.decided_at, x.id));
+    }
     let votes: Vec<(usize, Vote)> = decided
         .iter()
         .filter_map(|x| {
@@ -462,12 +515,6 @@ fn settle(
             Some((index, vote))
         })
         .collect();
-    // One person completes a task or review.
-    let mode = if spec.kind == NodeKind::Approval {
-        spec.mode
-    } else {
-        Mode::Any
-    };
     let outcome = if assignments.is_empty() {
         Outcome::Approved
     } else {
@@ -475,13 +522,43 @@ fn settle(
     };
     let at = now();
     match outcome {
-        Outcome::Pending => Ok(Settled::Open {
-            pending: assignments
-                .iter()
-                .filter(|x| x.status == status::PENDING)
-                .map(|x| (x.id, x.user_id))
-                .collect(),
-        }),
+        Outcome::Pending => {
+            let newly_pending: Vec<(ApproveUserId, UserId)> = if mode == Mode::Sequence {
+                // Only the next in line is asked; the rest wait their turn.
+                match assignments
+                    .iter()
+                    .find(|x| x.status == status::WAITING || x.status == status::PENDING)
+                {
+                    Some(next) if next.status == status::WAITING => {
+                        crate::direct!(conn, |c| prepared::update(
+                            au::table
+                                .find(next.id)
+                                .filter(au::status.eq(status::WAITING)),
+                            au::status.eq(status::PENDING),
+                        )
+                        .execute(c))?;
+                        vec![(next.id, next.user_id)]
+                    }
+                    _ => Vec::new(),
+                }
+            } else if moment == Moment::NodeStarts {
+                crate::direct!(conn, |c| prepared::update(
+                    au::table
+                        .filter(au::approve_id.eq(node.id))
+                        .filter(au::status.eq(status::WAITING)),
+                    au::status.eq(status::PENDING),
+                )
+                .execute(c))?;
+                assignments
+                    .iter()
+                    .filter(|x| x.status == status::WAITING)
+                    .map(|x| (x.id, x.user_id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(Settled::Open { newly_pending })
+        }
         Outcome::Approved => {
             let done = if spec.kind == NodeKind::Approval {
                 status::APPROVED
@@ -700,6 +777,22 @@ pub fn acts_for(
     Ok(super::delegations::acting_for(conn, assignee, now(), kind)? == Some(actor))
 }
 
+/// Whether `node` keeps the applicant of `ticket` from deciding it as
+/// someone else's stand-in (`actor` acting on `assignee`'s assignment):
+/// approvals that do not allow self-approval, the planner's rule, checked
+/// again because a delegation may have started since the plan was made.
+pub fn applicant_for_other(
+    ticket: &Apply,
+    actor: UserId,
+    assignee: UserId,
+    node: &NodeDef,
+) -> bool {
+    actor != assignee
+        && actor == ticket.applicant_id
+        && node.kind == NodeKind::Approval
+        && node.self_approval != SelfPolicy::Allow
+}
+
 /// An assignment on a ticket, with its ticket and node key: what deciding
 /// it needs to know.
 pub struct Target {
@@ -785,7 +878,7 @@ pub fn act_on(
     )
     .execute(c))?;
     if running == 0 {
-        return Err(StoreError::rule("", "errors.ticket_not_running"));
+        return Err(not_running(conn, ticket.id)?);
     }
     let Some(node) = crate::direct!(conn, |c| prepared::update(
         n::table
@@ -800,6 +893,9 @@ pub fn act_on(
         return Err(StoreError::rule("", "errors.node_already_decided"));
     };
     let spec = node_def(def, &node)?;
+    if applicant_for_other(ticket, actor, mine.user_id, spec) {
+        return Err(StoreError::rule("", "errors.applicant_for_other"));
+    }
     match (&action, spec.kind) {
         (Action::Approve | Action::Reject | Action::SendBack, NodeKind::Approval) => {}
         (Action::Complete { .. }, NodeKind::Task | NodeKind::Review) => {}
@@ -891,10 +987,32 @@ pub fn act_on(
             )
         },
     )?;
-    if settle(conn, ticket, &node, spec, def)? == Settled::Passed {
-        advance(conn, ticket, def)?;
+    match settle(conn, ticket, &node, spec, def, Moment::AfterVote)? {
+        Settled::Passed => advance(conn, ticket, def)?,
+        // In a sequence, the next person's turn has come.
+        Settled::Open { newly_pending } if !newly_pending.is_empty() => notify(
+            conn,
+            def,
+            NotifyEvent::Waiting,
+            ticket,
+            Some(&node),
+            "",
+            &newly_pending,
+        )?,
+        Settled::Open { .. } | Settled::Ended => {}
     }
     Ok(ticket.id)
+}
+
+/// Why a ticket that was expected to run does not: withdrawn, or
+/// otherwise closed.
+fn not_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<StoreError> {
+    let now: String = a::table.find(apply).select(a::status).first(conn)?;
+    Ok(if now == status::WITHDRAWN {
+        StoreError::rule("", "errors.ticket_withdrawn")
+    } else {
+        StoreError::rule("", "errors.ticket_not_running")
+    })
 }
 
 /// How long after urging the applicant may urge again.
@@ -1030,7 +1148,27 @@ pub fn resubmit(
     if ticket.applicant_id != actor {
         return Err(StoreError::rule("", "errors.not_applicant"));
     }
+    // The submit form's values are replaced as a whole (a field the
+    // applicant cleared is gone); what each changed field held before is
+    // kept in the audit trail.
     let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+    let mut changed = Vec::new();
+    for field in def
+        .nodes
+        .first()
+        .map(|n| n.fields.as_slice())
+        .unwrap_or_default()
+    {
+        let before = form.remove(&field.key);
+        let after = values.get(&field.key);
+        if before.as_ref() != after {
+            changed.push(serde_json::json!({
+                "field": field.key,
+                "before": before,
+                "after": after,
+            }));
+        }
+    }
     form.extend(values.clone());
     let json = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
     let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::SENT_BACK)))
@@ -1080,7 +1218,7 @@ pub fn resubmit(
             Some(actor),
             "ticket.resubmitted",
             apply,
-            serde_json::json!({}),
+            serde_json::json!({ "changed": changed }),
         ),
     )?;
     advance(conn, &ticket, def)
@@ -1109,6 +1247,21 @@ pub fn transfer(
     }
     if to == mine.user_id {
         return Err(StoreError::rule("to", "errors.transfer_to_self"));
+    }
+    let node_key: String = n::table
+        .find(mine.approve_id)
+        .select(n::node_key)
+        .first(conn)?;
+    let def = def_of(conn, &ticket)?;
+    let spec = def
+        .node(&node_key)
+        .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("node {node_key} not in version")))?;
+    if applicant_for_other(&ticket, actor, mine.user_id, spec) {
+        return Err(StoreError::rule("", "errors.applicant_for_other"));
+    }
+    // Handing it to the applicant would let them decide their own ticket.
+    if applicant_for_other(&ticket, to, mine.user_id, spec) {
+        return Err(StoreError::rule("to", "errors.transfer_to_applicant"));
     }
     let already: i64 = au::table
         .filter(au::approve_id.eq(mine.approve_id))
@@ -1159,10 +1312,6 @@ pub fn transfer(
         .find(to)
         .select(users::display_name)
         .first(conn)?;
-    let node_key: String = n::table
-        .find(mine.approve_id)
-        .select(n::node_key)
-        .first(conn)?;
     audit::record(
         conn,
         Audit {
@@ -1188,8 +1337,9 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A fresh 256-bit link token for an assignment; only its hash is kept.
-fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<String> {
+/// A fresh 256-bit link token for an assignment, mailed to `to` (the
+/// assignee or their stand-in); only its hash is kept.
+fn issue_token(conn: &mut DbConn, assignment: ApproveUserId, to: UserId) -> StoreResult<String> {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     let token = hex::encode(bytes);
@@ -1199,16 +1349,21 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Stri
         (
             au::email_token_hash.eq(token_hash(&token)),
             au::email_token_expires_at.eq(At(now() + chrono::Duration::hours(ttl))),
+            au::email_token_to.eq(to),
         ),
     )
     .execute(c))?;
     Ok(token)
 }
 
-/// A fresh approve and reject link pair for one assignment (replacing any
-/// link mailed before).
-fn approval_links(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<notices::Links> {
-    let token = issue_token(conn, assignment)?;
+/// A fresh approve and reject link pair for one assignment, mailed to `to`
+/// (replacing any link mailed before).
+fn approval_links(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    to: UserId,
+) -> StoreResult<notices::Links> {
+    let token = issue_token(conn, assignment, to)?;
     Ok(vec![
         ("email.approve", format!("/email/{token}?action=approve")),
         ("email.reject", format!("/email/{token}?action=reject")),
@@ -1239,11 +1394,9 @@ fn notify(
     let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));
     let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
     for user in to {
-        let links = match people.iter().find(|(_, u)| *u == user) {
-            Some((assignment, _)) if event == NotifyEvent::Waiting && approval => {
-                approval_links(conn, *assignment)?
-            }
-            _ => Vec::new(),
+        let assignment = match people.iter().find(|(_, u)| *u == user) {
+            Some((assignment, _)) if event == NotifyEvent::Waiting && approval => Some(*assignment),
+            _ => None,
         };
         let e = notices::Event {
             kind: event,
@@ -1251,7 +1404,10 @@ fn notify(
             node: names,
             comment,
         };
-        notices::send(conn, &e, user, links)?;
+        notices::send(conn, &e, user, |c, recipient| match assignment {
+            Some(assignment) => approval_links(c, assignment, recipient),
+            None => Ok(Vec::new()),
+        })?;
     }
     Ok(())
 }
@@ -1284,18 +1440,20 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
         .find(row.approve_id)
         .select(Approve::as_select())
         .first(conn)?;
-    let links = if node.kind == NodeKind::Approval.as_str() {
-        approval_links(conn, assignment)?
-    } else {
-        Vec::new()
-    };
+    let approval = node.kind == NodeKind::Approval.as_str();
     let event = notices::Event {
         kind: NotifyEvent::Waiting,
         ticket: &ticket,
         node: Some((node.name_en.as_str(), node.name_zh.as_str())),
         comment: "",
     };
-    notices::send(conn, &event, row.user_id, links)
+    notices::send(conn, &event, row.user_id, |c, recipient| {
+        if approval {
+            approval_links(c, assignment, recipient)
+        } else {
+            Ok(Vec::new())
+        }
+    })
 }
 
 /// What a one-click link leads to, checked against the live state.
@@ -1305,10 +1463,16 @@ pub enum LinkState {
     Expired,
     /// The assignment was decided, handed over or cancelled.
     Used,
+    /// The link went to a stand-in whose delegation has ended: the
+    /// assignment is the assignee's own again.
+    Returned,
     /// The ticket no longer runs (withdrawn, finished, rejected, sent back).
     Closed(Box<Apply>),
     Valid {
         assignment: Box<ApproveUser>,
+        /// Who the link was mailed to, and so who decides: the assignee,
+        /// or the stand-in acting for them.
+        sent_to: UserId,
         ticket: Box<Apply>,
         node: Box<Approve>,
     },
@@ -1316,14 +1480,15 @@ pub enum LinkState {
 
 pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
     let hash = token_hash(token);
-    let Some(assignment) = au::table
+    let Some((assignment, sent_to)) = au::table
         .filter(au::email_token_hash.eq(&hash))
-        .select(ApproveUser::as_select())
-        .first(conn)
+        .select((ApproveUser::as_select(), au::email_token_to))
+        .first::<(ApproveUser, Option<UserId>)>(conn)
         .optional()?
     else {
         return Ok(LinkState::Unknown);
     };
+    let sent_to = sent_to.unwrap_or(assignment.user_id);
     let ticket: Apply = a::table
         .find(assignment.apply_id)
         .select(Apply::as_select())
@@ -1340,19 +1505,34 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
     {
         return Ok(LinkState::Expired);
     }
+    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    if !acts_for(conn, sent_to, assignment.user_id, kind)? {
+        return Ok(LinkState::Returned);
+    }
     let node: Approve = n::table
         .find(assignment.approve_id)
         .select(Approve::as_select())
         .first(conn)?;
     Ok(LinkState::Valid {
         assignment: Box::new(assignment),
+        sent_to,
         ticket: Box::new(ticket),
         node: Box::new(node),
     })
 }
 
-/// Decides through a one-click link, as the person it was sent for, with
-/// channel "email link"; the token is spent in the same transaction.
+/// The assignee of the assignment a link token is for, if any.
+pub fn link_assignee(conn: &mut DbConn, token: &str) -> StoreResult<Option<UserId>> {
+    Ok(au::table
+        .filter(au::email_token_hash.eq(token_hash(token)))
+        .select(au::user_id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Decides through a one-click link, as the person it was mailed to (the
+/// assignee, or their stand-in: "B for A"), with channel "email link";
+/// the token is spent in the same transaction.
 pub fn act_by_link(
     conn: &mut DbConn,
     token: &str,
@@ -1360,7 +1540,10 @@ pub fn act_by_link(
     comment: &str,
 ) -> StoreResult<ApplyId> {
     let LinkState::Valid {
-        assignment, ticket, ..
+        assignment,
+        sent_to,
+        ticket,
+        ..
     } = link_state(conn, token)?
     else {
         return Err(StoreError::rule("", "errors.link_not_valid"));
@@ -1374,7 +1557,7 @@ pub fn act_by_link(
     let id = act(
         conn,
         assignment.id,
-        assignment.user_id,
+        sent_to,
         action,
         comment,
         Channel::EmailLink,

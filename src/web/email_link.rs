@@ -59,7 +59,9 @@ pub struct LinkQuery {
 
 struct Loaded {
     state: LinkState,
+    /// The assignee, and the stand-in the link went to (if it did).
     approver: String,
+    stand_in: Option<String>,
     applicant: String,
 }
 
@@ -68,25 +70,47 @@ async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
         .db
         .read(move |c| {
             let link = tickets::link_state(c, &token)?;
-            let (approver, applicant) = match &link {
+            let (approver, stand_in, applicant) = match &link {
                 LinkState::Valid {
-                    assignment, ticket, ..
+                    assignment,
+                    sent_to,
+                    ticket,
+                    ..
                 } => {
-                    let people =
-                        users::people_by_id(c, &[assignment.user_id, ticket.applicant_id])?;
+                    let people = users::people_by_id(
+                        c,
+                        &[assignment.user_id, *sent_to, ticket.applicant_id],
+                    )?;
                     let name = |id| {
                         people
                             .get(&id)
                             .map(|p| p.display_name.clone())
                             .unwrap_or_default()
                     };
-                    (name(assignment.user_id), name(ticket.applicant_id))
+                    let stand_in = (*sent_to != assignment.user_id).then(|| name(*sent_to));
+                    (
+                        name(assignment.user_id),
+                        stand_in,
+                        name(ticket.applicant_id),
+                    )
                 }
-                _ => (String::new(), String::new()),
+                LinkState::Returned => {
+                    // Whose the decision is again, for the page to say.
+                    let assignee = tickets::link_assignee(c, &token)?;
+                    let people = users::people_by_id(c, &assignee.into_iter().collect::<Vec<_>>())?;
+                    let name = people
+                        .into_values()
+                        .next()
+                        .map(|p| p.display_name)
+                        .unwrap_or_default();
+                    (name, None, String::new())
+                }
+                _ => (String::new(), None, String::new()),
             };
             Ok(Loaded {
                 state: link,
                 approver,
+                stand_in,
                 applicant,
             })
         })
@@ -124,6 +148,13 @@ fn page(
             None,
         ),
         LinkState::Used => ("used", StatusCode::CONFLICT, "email_link.used", None, None),
+        LinkState::Returned => (
+            "returned",
+            StatusCode::CONFLICT,
+            "email_link.returned",
+            None,
+            None,
+        ),
         LinkState::Closed(ticket) => {
             let key = match ticket.status.as_str() {
                 "withdrawn" => "email_link.withdrawn",
@@ -133,7 +164,15 @@ fn page(
             ("closed", StatusCode::CONFLICT, key, Some(*ticket), None)
         }
     };
-    let message = ctx.t(key).into_owned();
+    let message = ctx.tf(key, &[("name", &loaded.approver)]);
+    // "Lin Tao for He Jun" when the link went to a stand-in.
+    let approver = match &loaded.stand_in {
+        Some(stand_in) => ctx.tf(
+            "timeline.for",
+            &[("actor", stand_in), ("for", &loaded.approver)],
+        ),
+        None => loaded.approver,
+    };
     let action = if action == "reject" {
         "reject".to_string()
     } else {
@@ -149,7 +188,7 @@ fn page(
             action,
             ticket,
             node,
-            approver: loaded.approver,
+            approver,
             applicant: loaded.applicant,
             comment,
             error,
@@ -185,7 +224,8 @@ pub struct DecideForm {
     comment: String,
 }
 
-/// POST from the confirmation page: decide, as the person the link is for.
+/// POST from the confirmation page: decide, as the person the link was
+/// mailed to (the assignee or their stand-in).
 pub async fn decide(
     ctx: Ctx,
     state: web::Data<AppState>,

@@ -114,8 +114,13 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     let kind = ProcessKind::parse(&view.apply.kind).unwrap_or(ProcessKind::Request);
     let mut mine = Vec::new();
     for node in &view.nodes {
+        let blocked = |assignee| {
+            def.node(&node.node.node_key)
+                .is_some_and(|spec| tickets::applicant_for_other(&view.apply, me, assignee, spec))
+        };
         for (assignment, person, _) in &node.people {
             if assignment.status == status::PENDING
+                && !blocked(assignment.user_id)
                 && tickets::acts_for(c, me, assignment.user_id, kind)?
             {
                 let for_person = (assignment.user_id != me).then(|| person.display_name.clone());
@@ -184,6 +189,31 @@ fn event_text(
         "{}{channel}",
         lang.tf(&key, &[("who", &who), ("node", &node), ("to", to)])
     )
+}
+
+/// What a resubmission changed, field by field: "Scope: “db” → “app”".
+fn changes_text(lang: Lang, def: &ProcessDef, changed: &serde_json::Value) -> String {
+    let zh = lang == Lang::ZhCn;
+    let none = lang.t("timeline.no_value");
+    changed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|change| {
+            let field = def.field(change.get("field")?.as_str()?)?;
+            let shown = |key| match change.get(key) {
+                Some(serde_json::Value::Null) | None => none.to_string(),
+                Some(v) => format!("“{}”", display_value(field, v, zh)),
+            };
+            Some(format!(
+                "{}: {} → {}",
+                field.label.text(zh),
+                shown("before"),
+                shown("after")
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn page(ctx: Ctx, l: Loaded, errors: HashMap<ApproveUserId, ShownAgain>) -> TicketPage {
@@ -281,11 +311,14 @@ fn page_with(
                     actor.as_ref().map(|p| p.display_name.as_str()),
                     behalf.as_ref().map(|p| p.display_name.as_str()),
                 ),
-                comment: detail
-                    .get("comment")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
+                comment: match detail.get("changed") {
+                    Some(changed) => changes_text(lang, &l.def, changed),
+                    None => detail
+                        .get("comment")
+                        .and_then(|c| c.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                },
             }
         })
         .collect();
@@ -390,10 +423,13 @@ pub async fn act(
                     if !ticket_views::may_view(c, &target.ticket, me, admin)? {
                         return Err(StoreError::NotFound);
                     }
-                    return Ok(Attempt::Refused(refusal(&target.assignment.status)));
+                    return Ok(Attempt::Refused(refusal(&target)));
                 }
                 let def = processes::definition(c, target.ticket.version_id)?;
                 let node = def.node(&target.node_key).ok_or(StoreError::NotFound)?;
+                if tickets::applicant_for_other(&target.ticket, me, assignee, node) {
+                    return Ok(Attempt::Refused("errors.applicant_for_other"));
+                }
                 let action = match (intent.as_str(), node.kind) {
                     ("reject" | "send_back", NodeKind::Approval) if comment.trim().is_empty() => {
                         return Ok(Attempt::Again(
@@ -482,9 +518,19 @@ pub async fn act(
 }
 
 /// Why an assignment the viewer may not act on was refused.
-fn refusal(status: &str) -> &'static str {
-    match status {
-        "decided" | "cancelled" => "errors.already_decided",
+/// What to say when an assignment may not be acted on: what happened to
+/// the ticket or the assignment, else that it is someone else's.
+fn refusal(target: &tickets::Target) -> &'static str {
+    match (
+        target.ticket.status.as_str(),
+        target.assignment.status.as_str(),
+    ) {
+        (status::WITHDRAWN, _) => "errors.ticket_withdrawn",
+        (_, status::DECIDED) => "errors.already_decided",
+        (_, status::CANCELLED) => "errors.node_already_decided",
+        (_, status::TRANSFERRED) => "errors.assignment_transferred",
+        (ticket, _) if ticket != status::RUNNING => "errors.ticket_not_running",
+        (_, status::WAITING) => "errors.not_your_turn",
         _ => "errors.not_your_assignment",
     }
 }
@@ -519,11 +565,11 @@ async fn transfer(
         .ok_or(AppError::NotFound)?;
     if !loaded.mine.iter().any(|(a, _, _)| *a == assignment) {
         // Not (or no longer) the viewer's to hand over: say what happened.
-        let status = state
+        let key = state
             .db
-            .read(move |c| Ok(tickets::target(c, id, assignment)?.map(|t| t.assignment.status)))
-            .await?;
-        let key = refusal(&status.ok_or(AppError::NotFound)?);
+            .read(move |c| Ok(tickets::target(c, id, assignment)?.as_ref().map(refusal)))
+            .await?
+            .ok_or(AppError::NotFound)?;
         ctx.flash(FlashKind::Error, ctx.t(key));
         return Ok(see_other(&format!("/tickets/{id}")));
     }

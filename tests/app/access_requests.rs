@@ -308,3 +308,81 @@ async fn a_reject_ends_the_request_and_nobody_else_is_asked() {
         StatusCode::OK
     );
 }
+
+#[actix_web::test]
+async fn tables_of_two_owners_wait_for_both_owners_managers_before_the_authorisers() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let admin = user_id(&app, "admin");
+    let boss = app.create_user("boss.sun", false);
+    let owner = app.create_user_with("owner.sun", false, Some(boss));
+    app.db
+        .write_sync(|c| {
+            use countersign::domain::Name;
+            use countersign::store::resources::{ResourceInput, create};
+            let input = ResourceInput {
+                name: Name::parse("dw.refunds").unwrap(),
+                kind: Name::parse("table").unwrap(),
+                owner: Some(owner),
+                managed: true,
+                description: String::new(),
+            };
+            create(c, &input, admin)
+        })
+        .unwrap();
+    let (orders, refunds) = (
+        resource_id(&app, "dw.orders"),
+        resource_id(&app, "dw.refunds"),
+    );
+    let rd = app.demo_browser("rd.zhao").await;
+    let page = post_as(
+        &app,
+        &rd,
+        &format!("/services/{}", rd_service(&app)),
+        &[
+            ("intent", "submit"),
+            ("resources", orders.as_str()),
+            ("resources", refunds.as_str()),
+            ("reason", "Refund analysis"),
+        ],
+    )
+    .await;
+    let id: i32 = page.path.trim_start_matches("/tickets/").parse().unwrap();
+    approve(&app, &app.demo_browser("rd.manager").await, id).await;
+
+    let owners_manager = app.demo_browser("owner.manager").await;
+    assert_eq!(
+        approve(&app, &owners_manager, id).await.flash().as_deref(),
+        Some("Approved.")
+    );
+    // One of the two owners' managers is not enough.
+    let authoriser = app.demo_browser("grant.wu").await;
+    assert_eq!(
+        get(&authoriser, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+    let other = TestApp::browser();
+    sign_in_as(&app, &other, "boss.sun", PASSWORD).await;
+    let inbox = get(&other, &app.url("/inbox")).await;
+    assert_eq!(inbox.count("table.inbox tbody tr"), 1);
+    approve(&app, &other, id).await;
+    assert_eq!(
+        get(&authoriser, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        1
+    );
+    approve(&app, &authoriser, id).await;
+    assert_eq!(status(&app, id), "finished");
+    let granted: Vec<String> = app.query(move |c| {
+        grants::table
+            .inner_join(resources::table)
+            .filter(grants::apply_id.eq(ApplyId(id)))
+            .order(resources::name)
+            .select(resources::name)
+            .load(c)
+    });
+    assert_eq!(granted, vec!["dw.orders", "dw.refunds"]);
+}

@@ -430,14 +430,15 @@ async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_
     );
     let approve = link(&mail, "action=approve").unwrap();
     let browser = TestApp::browser();
-    let token = csrf_from(&browser, &approve).await;
-    let path = approve
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.find('/').map(|i| s[i..].to_string()))
+    let confirm = get(&browser, &approve).await;
+    assert_eq!(
+        confirm.text("#link-approver").as_deref(),
+        Some("Li Na for Zhang Lei")
+    );
+    let token = confirm
+        .attr("#link-form input[name=csrf_token]", "value")
         .unwrap();
-    let path = path.split('?').next().unwrap().to_string();
-    let page = post_as_raw(&app, &browser, &path, &token).await;
+    let page = post_as_raw(&app, &browser, &link_path(&approve), &token).await;
     assert_eq!(
         page.text("#link-message").as_deref(),
         Some("Approved. Thank you — the ticket moves on.")
@@ -446,17 +447,122 @@ async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_
     let decided: (
         countersign::db::ids::UserId,
         Option<countersign::db::ids::UserId>,
+        Option<String>,
     ) = app.query(|c| {
         approve_users::table
             .filter(approve_users::decision.eq("approve"))
-            .select((approve_users::user_id, approve_users::acted_by))
+            .select((
+                approve_users::user_id,
+                approve_users::acted_by,
+                approve_users::channel,
+            ))
             .first(c)
     });
     assert_eq!(
         decided,
-        (lead, Some(lead)),
-        "recorded as the person the link is bound to"
+        (lead, Some(ops_li), Some("email_link".to_string())),
+        "recorded as the stand-in the link was mailed to, for the assignee"
     );
+    let ticket = get(
+        &app.demo_browser("ops.wang").await,
+        &app.url(&format!("/tickets/{id}")),
+    )
+    .await;
+    let timeline = ticket.texts("#timeline li");
+    assert!(
+        timeline.iter().any(
+            |l| l.contains("Li Na for Zhang Lei approved Ops lead review")
+                && l.contains("from the email link")
+        ),
+        "{timeline:?}"
+    );
+}
+
+/// The path of a link in a mail, without its query.
+fn link_path(url: &str) -> String {
+    let path = url
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.find('/').map(|i| s[i..].to_string()))
+        .unwrap();
+    path.split('?').next().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn a_stand_ins_link_stops_working_once_the_delegation_ends() {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    let (lead, ops_li) = app.query(|c| {
+        use countersign::db::schema::users;
+        let id = |name: &str, c: &mut countersign::db::DbConn| {
+            users::table
+                .filter(users::username.eq(name.to_string()))
+                .select(users::id)
+                .first::<countersign::db::ids::UserId>(c)
+        };
+        Ok((id("ops.lead", c)?, id("ops.li", c)?))
+    });
+    let now = countersign::store::now();
+    let away = countersign::store::delegations::DelegationInput {
+        from: lead,
+        to: ops_li,
+        starts_at: now - chrono::Duration::hours(1),
+        ends_at: now + chrono::Duration::days(2),
+        kind: None,
+        note: String::new(),
+    };
+    app.db
+        .write_sync(|c| countersign::store::delegations::create(c, &away, lead))
+        .unwrap();
+    let id = file_change(&app).await;
+    let mail = inbox
+        .wait_for(1, |m| {
+            m.contains("To: ops.li@example.com") && m.contains("Ops lead review")
+        })
+        .await
+        .remove(0);
+    let approve = link(&mail, "action=approve").unwrap();
+    let browser = TestApp::browser();
+    let token = csrf_from(&browser, &approve).await;
+    // Zhang Lei is back early: the delegation ends now.
+    app.query(move |c| {
+        use countersign::db::schema::delegations as d;
+        diesel::update(d::table.filter(d::from_user_id.eq(lead)))
+            .set(d::ends_at.eq(countersign::db::stamp::At(
+                countersign::store::now() - chrono::Duration::minutes(1),
+            )))
+            .execute(c)
+    });
+    let page = get(&browser, &approve).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert_eq!(
+        page.attr("#email-link", "data-state").as_deref(),
+        Some("returned")
+    );
+    assert!(
+        page.text("#link-message")
+            .unwrap()
+            .contains("the decision is Zhang Lei's again"),
+        "{:?}",
+        page.text("#link-message")
+    );
+    assert_eq!(page.count("#link-form"), 0);
+    let refused = post_as_raw(&app, &browser, &link_path(&approve), &token).await;
+    assert_eq!(
+        refused.attr("#email-link", "data-state").as_deref(),
+        Some("returned")
+    );
+    let pending: Vec<String> = app.query(move |c| {
+        approve_users::table
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approve_users::user_id.eq(lead))
+            .select(approve_users::status)
+            .load(c)
+    });
+    assert_eq!(pending, vec!["pending"]);
+    assert_eq!(status(&app, id), "running");
 }
 
 async fn post_as_raw(app: &TestApp, browser: &reqwest::Client, path: &str, csrf: &str) -> Page {

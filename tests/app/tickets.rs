@@ -559,7 +559,7 @@ async fn acting_on_a_decided_assignment_or_someone_elses_says_so_and_changes_not
     .await;
     assert_eq!(
         late.flash().as_deref(),
-        Some("This has already been decided; nothing was changed.")
+        Some("This step has already been decided by someone else; nothing was changed.")
     );
 
     let outsider = TestApp::browser();
@@ -657,7 +657,7 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
     let late = post_from(&app, &approver, &action, &[("intent", "approve")]).await;
     assert_eq!(
         late.flash().as_deref(),
-        Some("This has already been decided; nothing was changed.")
+        Some("The applicant withdrew this ticket; nothing was changed.")
     );
     assert_eq!(
         get(&approver, &app.url("/inbox"))
@@ -689,7 +689,13 @@ async fn an_approval_racing_a_withdrawal_has_exactly_one_outcome() {
                     "This ticket is no longer running (finished, rejected or withdrawn); nothing was changed."
                 )
             ),
-            "withdrawn" => assert_ne!(a.flash().as_deref(), Some("Approved.")),
+            "withdrawn" => {
+                assert_eq!(a.status, StatusCode::OK);
+                assert_eq!(
+                    a.flash().as_deref(),
+                    Some("The applicant withdrew this ticket; nothing was changed.")
+                );
+            }
             other => panic!("unexpected state {other}"),
         }
         let approvals: i64 = app.query(move |c| {

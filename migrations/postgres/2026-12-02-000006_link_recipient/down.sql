@@ -1,0 +1,1 @@
+ALTER TABLE approve_users DROP COLUMN email_token_to;

@@ -1,0 +1,556 @@
+//! Approval rules as tickets run: a sequence asks one person at a time,
+//! de-duplication counts only this round's approvals, the applicant never
+//! decides their own ticket through a stand-in or a hand-over, and a
+//! delegation for one kind of process shows only that kind.
+
+use countersign::db::ids::{ApplyId, UserId};
+use countersign::db::schema::{applies, approve_users, approves, outbox, users};
+use countersign::flow::form::Values;
+use countersign::flow::*;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+fn user(app: &TestApp, name: &str) -> UserId {
+    let name = name.to_string();
+    app.query(move |c| {
+        users::table
+            .filter(users::username.eq(name))
+            .select(users::id)
+            .first(c)
+    })
+}
+
+/// Deploys a request process with a required "what" and an optional
+/// "note" field and `nodes` after its submit node; returns its service.
+fn deploy(app: &TestApp, nodes: Vec<NodeDef>) -> i32 {
+    let admin = user(app, "admin");
+    let mut def = ProcessDef::new(LocalText::new("Purchase", "采购"), ProcessKind::Request);
+    def.nodes[0].fields.push(FieldDef {
+        required: true,
+        ..FieldDef::new("what", LocalText::new("What", "内容"), FieldKind::Text)
+    });
+    def.nodes[0].fields.push(FieldDef::new(
+        "note",
+        LocalText::new("Note", "备注"),
+        FieldKind::Text,
+    ));
+    def.nodes.extend(nodes);
+    app.db
+        .write_sync(|c| {
+            use countersign::store::{processes, services};
+            let id = processes::create(c, &def, admin)?;
+            processes::set_enabled(c, id, 1, true, admin)?;
+            let (version, _) = processes::deploy(c, id, "v1", admin)?.expect("valid");
+            let input = services::ServiceInput {
+                name_en: countersign::domain::Name::parse("Purchase").unwrap(),
+                name_zh: String::new(),
+                description: String::new(),
+                process: id,
+                version,
+                roles: vec![],
+            };
+            services::create(c, &input, admin)
+        })
+        .unwrap()
+        .0
+}
+
+fn approval(key: &str, mode: Mode, people: &[&str]) -> NodeDef {
+    let mut node = NodeDef::new(key, LocalText::new(key, ""), NodeKind::Approval);
+    node.mode = mode;
+    node.handlers = vec![HandlerRule::Users {
+        usernames: people.iter().map(|p| p.to_string()).collect(),
+    }];
+    node
+}
+
+async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
+    let b = TestApp::browser();
+    sign_in_as(app, &b, username, PASSWORD).await;
+    b
+}
+
+/// Files a ticket as "applicant"; returns its id.
+async fn file(app: &TestApp, service: i32, fields: &[(&str, &str)]) -> i32 {
+    let applicant = browser_for(app, "applicant").await;
+    let mut form = vec![("intent", "submit")];
+    form.extend_from_slice(fields);
+    let page = post_as(app, &applicant, &format!("/services/{service}"), &form).await;
+    page.path
+        .strip_prefix("/tickets/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a ticket page: {}", page.path))
+}
+
+/// Every assignment of a ticket: (node, person, status, decision), in
+/// node and then planned order.
+fn assignments(app: &TestApp, id: i32) -> Vec<(String, String, String, Option<String>)> {
+    app.query(move |c| {
+        approve_users::table
+            .inner_join(approves::table)
+            .inner_join(users::table.on(users::id.eq(approve_users::user_id)))
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .order((
+                approves::position,
+                approve_users::position,
+                approve_users::id,
+            ))
+            .select((
+                approves::node_key,
+                users::username,
+                approve_users::status,
+                approve_users::decision,
+            ))
+            .load(c)
+    })
+}
+
+fn ticket_status(app: &TestApp, id: i32) -> String {
+    app.query(move |c| {
+        applies::table
+            .find(ApplyId(id))
+            .select(applies::status)
+            .first(c)
+    })
+}
+
+/// How many "waiting" mails went to `username` about ticket `id`.
+fn waiting_mails(app: &TestApp, id: i32, username: &str) -> i64 {
+    let to = user(app, username);
+    app.query(move |c| {
+        outbox::table
+            .filter(outbox::apply_id.eq(ApplyId(id)))
+            .filter(outbox::to_user_id.eq(to))
+            .filter(outbox::kind.eq("waiting"))
+            .count()
+            .get_result(c)
+    })
+}
+
+fn people(app: &TestApp, names: &[&str]) {
+    app.create_user("admin", true);
+    app.create_user("applicant", false);
+    for name in names {
+        app.create_user(name, false);
+    }
+}
+
+/// Approves the viewer's first action on the ticket page.
+async fn approve(app: &TestApp, browser: &reqwest::Client, id: i32) -> Page {
+    let page = get(browser, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page
+        .attr("section.action form", "action")
+        .expect("an action for the viewer");
+    post_as(app, browser, &action, &[("intent", "approve")]).await
+}
+
+fn row(
+    node: &str,
+    who: &str,
+    status: &str,
+    decision: Option<&str>,
+) -> (String, String, String, Option<String>) {
+    (
+        node.into(),
+        who.into(),
+        status.into(),
+        decision.map(str::to_string),
+    )
+}
+
+#[actix_web::test]
+async fn a_sequence_asks_one_person_at_a_time_in_their_order() {
+    let app = TestApp::spawn().await;
+    people(&app, &["first", "second", "third"]);
+    let service = deploy(
+        &app,
+        vec![approval(
+            "line",
+            Mode::Sequence,
+            &["first", "second", "third"],
+        )],
+    );
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let line = |a: &TestApp| {
+        assignments(a, id)
+            .into_iter()
+            .filter(|(n, ..)| n == "line")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line(&app),
+        vec![
+            row("line", "first", "pending", None),
+            row("line", "second", "waiting", None),
+            row("line", "third", "waiting", None),
+        ]
+    );
+    let second = browser_for(&app, "second").await;
+    assert_eq!(
+        get(&second, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+    let page = get(&second, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "the people in line may follow it"
+    );
+    assert_eq!(
+        page.count("section.action"),
+        0,
+        "but not act before their turn"
+    );
+    assert_eq!(waiting_mails(&app, id, "first"), 1);
+    assert_eq!(waiting_mails(&app, id, "second"), 0);
+
+    let first = browser_for(&app, "first").await;
+    assert_eq!(
+        approve(&app, &first, id).await.flash().as_deref(),
+        Some("Approved.")
+    );
+    assert_eq!(
+        line(&app),
+        vec![
+            row("line", "first", "decided", Some("approve")),
+            row("line", "second", "pending", None),
+            row("line", "third", "waiting", None),
+        ]
+    );
+    assert_eq!(waiting_mails(&app, id, "second"), 1, "their turn is mailed");
+    assert_eq!(waiting_mails(&app, id, "third"), 0);
+    assert_eq!(
+        get(&second, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        1
+    );
+
+    approve(&app, &second, id).await;
+    let third = browser_for(&app, "third").await;
+    approve(&app, &third, id).await;
+    assert_eq!(ticket_status(&app, id), "finished");
+}
+
+#[actix_web::test]
+async fn a_sequence_counts_an_automatic_approval_when_that_persons_turn_comes() {
+    let app = TestApp::spawn().await;
+    people(&app, &["first", "second", "third"]);
+    let service = deploy(
+        &app,
+        vec![
+            approval("check", Mode::Any, &["second"]),
+            approval("line", Mode::Sequence, &["first", "second", "third"]),
+        ],
+    );
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let second = browser_for(&app, "second").await;
+    approve(&app, &second, id).await;
+    let line = |a: &TestApp| {
+        assignments(a, id)
+            .into_iter()
+            .filter(|(n, ..)| n == "line")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line(&app),
+        vec![
+            row("line", "first", "pending", None),
+            row("line", "second", "decided", Some("auto")),
+            row("line", "third", "waiting", None),
+        ]
+    );
+
+    let first = browser_for(&app, "first").await;
+    approve(&app, &first, id).await;
+    assert_eq!(
+        line(&app)[2],
+        row("line", "third", "pending", None),
+        "the automatic approval counted in its place, so the third is asked"
+    );
+    let third = browser_for(&app, "third").await;
+    approve(&app, &third, id).await;
+    assert_eq!(ticket_status(&app, id), "finished");
+}
+
+#[actix_web::test]
+async fn approvals_before_a_send_back_do_not_approve_the_corrected_form() {
+    let app = TestApp::spawn().await;
+    people(&app, &["lead", "vp"]);
+    let service = deploy(
+        &app,
+        vec![
+            approval("check", Mode::Any, &["lead"]),
+            approval("sign", Mode::Any, &["vp"]),
+            approval("confirm", Mode::Any, &["lead"]),
+        ],
+    );
+    let id = file(&app, service, &[("what", "A laptop"), ("note", "Urgent")]).await;
+    let lead = browser_for(&app, "lead").await;
+    approve(&app, &lead, id).await;
+    let vp = browser_for(&app, "vp").await;
+    let page = get(&vp, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page.attr("section.action form", "action").unwrap();
+    let page = post_as(
+        &app,
+        &vp,
+        &action,
+        &[("intent", "send_back"), ("comment", "Which laptop?")],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Sent back to the applicant."));
+
+    let applicant = browser_for(&app, "applicant").await;
+    let page = post_as(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}/resubmit"),
+        &[("what", "A 14-inch laptop"), ("note", "")],
+    )
+    .await;
+    assert_eq!(
+        page.flash().as_deref(),
+        Some("Resubmitted; the flow starts again.")
+    );
+    let form: Values = app
+        .query(move |c| {
+            applies::table
+                .find(ApplyId(id))
+                .select(applies::form)
+                .first::<String>(c)
+        })
+        .parse::<serde_json::Value>()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .unwrap();
+    assert_eq!(
+        form.get("what").and_then(|v| v.as_str()),
+        Some("A 14-inch laptop")
+    );
+    assert!(
+        !form.contains_key("note"),
+        "the cleared note is gone: {form:?}"
+    );
+    let timeline = page.texts("#timeline li");
+    assert!(
+        timeline.iter().any(|l| l.contains("resubmitted the ticket")
+            && l.contains("What: “A laptop” → “A 14-inch laptop”")
+            && l.contains("Note: “Urgent” → (empty)")),
+        "{timeline:?}"
+    );
+
+    // The new round asks the lead again: their approval was of the old form.
+    let rows = assignments(&app, id);
+    let check: Vec<_> = rows.iter().filter(|(n, ..)| n == "check").collect();
+    assert_eq!(check.len(), 2);
+    assert_eq!(check[1], &row("check", "lead", "pending", None));
+    approve(&app, &lead, id).await;
+    approve(&app, &vp, id).await;
+    // At "confirm" the lead's approval of this round counts.
+    let confirm: Vec<_> = assignments(&app, id)
+        .into_iter()
+        .filter(|(n, ..)| n == "confirm")
+        .collect();
+    assert_eq!(
+        confirm.last(),
+        Some(&row("confirm", "lead", "decided", Some("auto")))
+    );
+    assert_eq!(ticket_status(&app, id), "finished");
+}
+
+/// A delegation from `from` to `to`, running now, for `kind` or everything.
+fn delegate(app: &TestApp, from: &str, to: &str, kind: Option<ProcessKind>) {
+    let (from, to) = (user(app, from), user(app, to));
+    let now = countersign::store::now();
+    let input = countersign::store::delegations::DelegationInput {
+        from,
+        to,
+        starts_at: now - chrono::Duration::hours(1),
+        ends_at: now + chrono::Duration::days(1),
+        kind,
+        note: String::new(),
+    };
+    app.db
+        .write_sync(|c| countersign::store::delegations::create(c, &input, from))
+        .unwrap();
+}
+
+fn guarded(key: &str, people: &[&str]) -> NodeDef {
+    let mut node = approval(key, Mode::Any, people);
+    node.self_approval = SelfPolicy::Block;
+    node
+}
+
+#[actix_web::test]
+async fn an_applicant_standing_in_for_an_approver_cannot_approve_their_own_ticket() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![guarded("check", &["approver"])]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    // The approver goes away after the ticket was filed, leaving it to the applicant.
+    delegate(&app, "approver", "applicant", None);
+    let applicant = browser_for(&app, "applicant").await;
+    let page = get(&applicant, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(page.count("section.action"), 0);
+    let assignment: i32 = app
+        .query(move |c| {
+            approve_users::table
+                .filter(approve_users::apply_id.eq(ApplyId(id)))
+                .filter(approve_users::status.eq("pending"))
+                .select(approve_users::id)
+                .first::<countersign::db::ids::ApproveUserId>(c)
+        })
+        .0;
+    let refused = post_as(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}/assignments/{assignment}"),
+        &[("intent", "approve")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert_eq!(
+        refused.flash().as_deref(),
+        Some("You filed this ticket, so you cannot approve it for someone else.")
+    );
+    assert_eq!(
+        assignments(&app, id)[1],
+        row("check", "approver", "pending", None)
+    );
+    assert_eq!(ticket_status(&app, id), "running");
+}
+
+#[actix_web::test]
+async fn an_approval_cannot_be_handed_over_to_the_applicant() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver", "colleague"]);
+    let service = deploy(&app, vec![guarded("check", &["approver"])]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let approver = browser_for(&app, "approver").await;
+    let page = get(&approver, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page.attr("section.action form", "action").unwrap();
+    let refused = post_as(
+        &app,
+        &approver,
+        &action,
+        &[("intent", "transfer"), ("to", "applicant"), ("comment", "")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused.form_error().as_deref(),
+        Some("The applicant cannot approve their own ticket; choose someone else.")
+    );
+    assert_eq!(
+        assignments(&app, id)[1],
+        row("check", "approver", "pending", None)
+    );
+
+    let handed = post_as(
+        &app,
+        &approver,
+        &action,
+        &[("intent", "transfer"), ("to", "colleague"), ("comment", "")],
+    )
+    .await;
+    assert_eq!(handed.status, StatusCode::OK);
+    let late = post_as(&app, &approver, &action, &[("intent", "approve")]).await;
+    assert_eq!(
+        late.flash().as_deref(),
+        Some("This was handed over to someone else; nothing was changed.")
+    );
+}
+
+#[actix_web::test]
+async fn a_stand_in_for_one_kind_of_process_does_not_see_the_other_kinds() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver", "standin"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    delegate(&app, "approver", "standin", Some(ProcessKind::Access));
+    let standin = browser_for(&app, "standin").await;
+    assert_eq!(
+        get(&standin, &app.url(&format!("/tickets/{id}")))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&standin, &app.url("/inbox"))
+            .await
+            .count("table.inbox tbody tr"),
+        0
+    );
+
+    delegate(&app, "approver", "standin", Some(ProcessKind::Request));
+    let page = get(&standin, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.count("section.action"), 1);
+}
+
+#[actix_web::test]
+async fn a_batch_decides_each_chosen_assignment_and_refuses_anyone_elses() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver", "other"]);
+    let mine = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let first = file(&app, mine, &[("what", "A laptop")]).await;
+    let second = file(&app, mine, &[("what", "A screen")]).await;
+    let theirs = {
+        let id = file(&app, mine, &[("what", "A desk")]).await;
+        // Handed to someone else before the batch.
+        let approver = browser_for(&app, "approver").await;
+        let page = get(&approver, &app.url(&format!("/tickets/{id}"))).await;
+        let action = page.attr("section.action form", "action").unwrap();
+        post_as(
+            &app,
+            &approver,
+            &action,
+            &[("intent", "transfer"), ("to", "other")],
+        )
+        .await;
+        id
+    };
+    let approver = browser_for(&app, "approver").await;
+    let inbox = get(&approver, &app.url("/inbox")).await;
+    let mut chosen = inbox.attrs("table.inbox tbody tr", "data-assignment");
+    assert_eq!(chosen.len(), 2);
+    let other_assignment: i32 = app
+        .query(move |c| {
+            approve_users::table
+                .filter(approve_users::apply_id.eq(ApplyId(theirs)))
+                .filter(approve_users::status.eq("pending"))
+                .select(approve_users::id)
+                .first::<countersign::db::ids::ApproveUserId>(c)
+        })
+        .0;
+    chosen.push(other_assignment.to_string());
+    let mut form = vec![("intent", "approve"), ("comment", "Fine by me")];
+    form.extend(chosen.iter().map(|a| ("assignment", a.as_str())));
+    let page = post_as(&app, &approver, "/inbox", &form).await;
+
+    assert_eq!(
+        page.flash().as_deref(),
+        Some("2 approved. 1 could not be decided (already decided or not your turn).")
+    );
+    assert_eq!(ticket_status(&app, first), "finished");
+    assert_eq!(ticket_status(&app, second), "finished");
+    assert_eq!(ticket_status(&app, theirs), "running");
+    let channels: Vec<(Option<String>, String)> = app.query(move |c| {
+        approve_users::table
+            .filter(approve_users::apply_id.eq_any([ApplyId(first), ApplyId(second)]))
+            .filter(approve_users::decision.eq("approve"))
+            .select((approve_users::channel, approve_users::comment))
+            .load(c)
+    });
+    assert_eq!(
+        channels,
+        vec![(Some("batch".into()), "Fine by me".into()); 2]
+    );
+    assert_eq!(
+        assignments(&app, theirs).last(),
+        Some(&row("check", "other", "pending", None))
+    );
+}
