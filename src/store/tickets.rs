@@ -617,10 +617,11 @@ fn settle(
                     serde_json::json!({ "node": node.node_key }),
                 ),
             )?;
+            // The reason of the vote that rejected or sent it back.
             let comment = decided
                 .iter()
-                .rev()
-                .find(|x| x.decision.is_some())
+                .filter(|x| matches!(x.decision.as_deref(), Some("reject" | "send_back")))
+                .max_by_key(|x| (x.decided_at, x.id))
                 .map(|x| x.comment.clone())
                 .unwrap_or_default();
             let event = if sent_back {
@@ -791,6 +792,28 @@ pub fn applicant_for_other(
         && actor == ticket.applicant_id
         && node.kind == NodeKind::Approval
         && node.self_approval != SelfPolicy::Allow
+}
+
+/// Whether handing `assignment` to `to` would let the ticket's applicant
+/// decide their own ticket on a node that does not allow it.
+pub fn would_approve_own(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    to: UserId,
+) -> StoreResult<bool> {
+    let (mine, node_key, ticket) = au::table
+        .inner_join(n::table)
+        .inner_join(a::table)
+        .filter(au::id.eq(assignment))
+        .select((ApproveUser::as_select(), n::node_key, Apply::as_select()))
+        .first::<(ApproveUser, String, Apply)>(conn)?;
+    if ticket.applicant_id != to {
+        return Ok(false);
+    }
+    let def = def_of(conn, &ticket)?;
+    Ok(def
+        .node(&node_key)
+        .is_some_and(|spec| applicant_for_other(&ticket, to, mine.user_id, spec)))
 }
 
 /// An assignment on a ticket, with its ticket and node key: what deciding
@@ -1263,15 +1286,8 @@ pub fn transfer(
     if applicant_for_other(&ticket, to, mine.user_id, spec) {
         return Err(StoreError::rule("to", "errors.transfer_to_applicant"));
     }
-    let already: i64 = au::table
-        .filter(au::approve_id.eq(mine.approve_id))
-        .filter(au::user_id.eq(to))
-        .filter(au::status.eq_any([status::PENDING, status::DECIDED]))
-        .count()
-        .get_result(conn)?;
-    if already > 0 {
-        return Err(StoreError::rule("to", "errors.already_on_node"));
-    }
+    // Lock the ticket before looking at the node's people, so two
+    // hand-overs to the same person cannot both pass the check.
     let running = diesel::update(
         a::table
             .find(ticket.id)
@@ -1280,7 +1296,18 @@ pub fn transfer(
     .set(a::row_version.eq(a::row_version + 1))
     .execute(conn)?;
     if running == 0 {
-        return Err(StoreError::rule("", "errors.ticket_not_running"));
+        return Err(not_running(conn, ticket.id)?);
+    }
+    // Anyone still to decide here, or who decided, is already on the node
+    // (in a sequence, later people are waiting for their turn).
+    let already: i64 = au::table
+        .filter(au::approve_id.eq(mine.approve_id))
+        .filter(au::user_id.eq(to))
+        .filter(au::status.eq_any([status::PENDING, status::WAITING, status::DECIDED]))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Err(StoreError::rule("to", "errors.already_on_node"));
     }
     let at = now();
     let moved = diesel::update(

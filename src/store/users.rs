@@ -451,12 +451,24 @@ fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreRe
         .select((au::id, au::apply_id))
         .load(conn)?;
     for (assignment, apply) in open {
+        // A manager who filed the ticket does not approve it where the node
+        // does not allow self-approval: their own manager does.
+        let to = if crate::store::tickets::would_approve_own(conn, assignment, manager)? {
+            let above: Option<UserId> = users::table
+                .find(manager)
+                .select(users::manager_id)
+                .first::<Option<UserId>>(conn)?;
+            match above {
+                Some(m) if m != user.id && is_active(conn, m)? => m,
+                // Nobody to move it to: it stays, and an admin can see why.
+                _ => continue,
+            }
+        } else {
+            manager
+        };
         // The old person's mail link must not act for the manager.
         diesel::update(au::table.find(assignment))
-            .set((
-                au::user_id.eq(manager),
-                au::email_token_hash.eq(None::<String>),
-            ))
+            .set((au::user_id.eq(to), au::email_token_hash.eq(None::<String>)))
             .execute(conn)?;
         audit::record(
             conn,
@@ -464,9 +476,19 @@ fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreRe
                 apply_id: Some(apply.0),
                 ..Audit::web(actor, "assignment.reassigned", "apply", apply.0)
             }
-            .with_detail(serde_json::json!({ "from": user.username, "to_id": manager.0 })),
+            .with_detail(serde_json::json!({ "from": user.username, "to_id": to.0 })),
         )?;
         crate::store::tickets::mail_new_assignee(conn, assignment)?;
     }
     Ok(())
+}
+
+/// Whether `id` is someone active.
+fn is_active(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
+    Ok(users::table
+        .find(id)
+        .select(users::active)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false))
 }

@@ -273,9 +273,12 @@ pub async fn decide(
             respond(StatusCode::OK, &done)
         }
         // Someone or something got there first: say what, from the live state.
-        Err(StoreError::Rule { .. }) => {
+        Err(StoreError::Rule { key, .. }) => {
             let loaded = load(&state, token.clone()).await?;
-            let (status, page) = page(ctx, token, String::new(), loaded, String::new(), None);
+            // Still valid by the live state: the refusal itself says why.
+            let error =
+                matches!(loaded.state, LinkState::Valid { .. }).then(|| ctx.t(key).into_owned());
+            let (status, page) = page(ctx, token, String::new(), loaded, form.comment, error);
             respond(
                 if status == StatusCode::OK {
                     StatusCode::CONFLICT

@@ -554,3 +554,161 @@ async fn a_batch_decides_each_chosen_assignment_and_refuses_anyone_elses() {
         Some(&row("check", "other", "pending", None))
     );
 }
+
+#[actix_web::test]
+async fn people_may_not_act_on_what_is_not_theirs_and_are_told_so() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver", "colleague", "outsider"]);
+    let mut check = approval("check", Mode::All, &["approver", "colleague"]);
+    check.on_reject = OnReject::SendBack;
+    let service = deploy(&app, vec![check]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let approver = browser_for(&app, "approver").await;
+    let colleague = browser_for(&app, "colleague").await;
+    let theirs = get(&colleague, &app.url(&format!("/tickets/{id}")))
+        .await
+        .attr("section.action form", "action")
+        .unwrap();
+
+    // A co-assignee's own assignment is not theirs to decide or hand over.
+    let refused = post_as(&app, &approver, &theirs, &[("intent", "approve")]).await;
+    assert_eq!(
+        refused.flash().as_deref(),
+        Some("This is not yours to decide.")
+    );
+    let refused = post_as(
+        &app,
+        &approver,
+        &theirs,
+        &[("intent", "transfer"), ("to", "outsider")],
+    )
+    .await;
+    assert_eq!(
+        refused.flash().as_deref(),
+        Some("This is not yours to decide.")
+    );
+    assert_eq!(
+        assignments(&app, id)[2],
+        row("check", "colleague", "pending", None)
+    );
+
+    // Only the applicant urges, withdraws and resubmits.
+    for intent in ["urge", "withdraw"] {
+        let refused = post_as(
+            &app,
+            &approver,
+            &format!("/tickets/{id}"),
+            &[("intent", intent)],
+        )
+        .await;
+        assert_eq!(
+            refused.flash().as_deref(),
+            Some("Only the applicant can do this."),
+            "{intent}"
+        );
+    }
+    let page = get(&colleague, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page.attr("section.action form", "action").unwrap();
+    post_as(
+        &app,
+        &colleague,
+        &action,
+        &[("intent", "send_back"), ("comment", "Which one?")],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, id), "sent_back");
+    let refused = post_as(
+        &app,
+        &approver,
+        &format!("/tickets/{id}/resubmit"),
+        &[("what", "Something else")],
+    )
+    .await;
+    assert_eq!(
+        refused.flash().as_deref(),
+        Some("Only the applicant can do this.")
+    );
+    assert_eq!(ticket_status(&app, id), "sent_back");
+
+    // Someone who is not on the ticket does not even see it.
+    let outsider = browser_for(&app, "outsider").await;
+    for path in [format!("/tickets/{id}"), theirs.clone()] {
+        let res = post_as(&app, &outsider, &path, &[("intent", "urge")]).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn a_reject_in_a_sequence_mails_its_reason_and_a_turn_is_not_handed_to_someone_later_in_line()
+{
+    let app = TestApp::spawn().await;
+    people(&app, &["first", "second", "third"]);
+    let service = deploy(
+        &app,
+        vec![
+            approval("check", Mode::Any, &["third"]),
+            approval("line", Mode::Sequence, &["first", "second", "third"]),
+        ],
+    );
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    approve(&app, &browser_for(&app, "third").await, id).await;
+    let first = browser_for(&app, "first").await;
+    let page = get(&first, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page.attr("section.action form", "action").unwrap();
+    let refused = post_as(
+        &app,
+        &first,
+        &action,
+        &[("intent", "transfer"), ("to", "second")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused.form_error().as_deref(),
+        Some("This person already handles this step.")
+    );
+
+    post_as(
+        &app,
+        &first,
+        &action,
+        &[("intent", "reject"), ("comment", "Not this quarter")],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, id), "rejected");
+    let applicant = user(&app, "applicant");
+    let told: Vec<String> = app.query(move |c| {
+        outbox::table
+            .filter(outbox::apply_id.eq(ApplyId(id)))
+            .filter(outbox::to_user_id.eq(applicant))
+            .filter(outbox::kind.eq("rejected"))
+            .select(outbox::text_body)
+            .load(c)
+    });
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("Not this quarter"), "{}", told[0]);
+}
+
+#[actix_web::test]
+async fn a_leavers_approval_on_their_managers_own_ticket_goes_one_manager_higher() {
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    let top = app.create_user("top", false);
+    let manager = app.create_user_with("applicant", false, Some(top));
+    let leaver = app.create_user_with("leaver", false, Some(manager));
+    let service = deploy(&app, vec![guarded("check", &["leaver"])]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let admin = user(&app, "admin");
+    app.db
+        .write_sync(|c| countersign::store::users::set_active(c, leaver, false, admin))
+        .unwrap();
+    let (who, status) = app.query(move |c| {
+        approve_users::table
+            .inner_join(users::table.on(users::id.eq(approve_users::user_id)))
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approve_users::status.ne("decided"))
+            .select((users::username, approve_users::status))
+            .first::<(String, String)>(c)
+    });
+    assert_eq!((who.as_str(), status.as_str()), ("top", "pending"));
+}
