@@ -13,19 +13,12 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 fn user(app: &TestApp, name: &str) -> UserId {
-    let name = name.to_string();
-    app.query(move |c| {
-        users::table
-            .filter(users::username.eq(name))
-            .select(users::id)
-            .first(c)
-    })
+    app.user_id(name)
 }
 
 /// Deploys a request process with a required "what" and an optional
 /// "note" field and `nodes` after its submit node; returns its service.
 fn deploy(app: &TestApp, nodes: Vec<NodeDef>) -> i32 {
-    let admin = user(app, "admin");
     let mut def = ProcessDef::new(LocalText::new("Purchase", "采购"), ProcessKind::Request);
     def.nodes[0].fields.push(FieldDef {
         required: true,
@@ -37,24 +30,7 @@ fn deploy(app: &TestApp, nodes: Vec<NodeDef>) -> i32 {
         FieldKind::Text,
     ));
     def.nodes.extend(nodes);
-    app.db
-        .write_sync(|c| {
-            use countersign::store::{processes, services};
-            let id = processes::create(c, &def, admin)?;
-            processes::set_enabled(c, id, 1, true, admin)?;
-            let (version, _) = processes::deploy(c, id, "v1", admin)?.expect("valid");
-            let input = services::ServiceInput {
-                name_en: countersign::domain::Name::parse("Purchase").unwrap(),
-                name_zh: String::new(),
-                description: String::new(),
-                process: id,
-                version,
-                roles: vec![],
-            };
-            services::create(c, &input, admin)
-        })
-        .unwrap()
-        .0
+    app.deploy_service(&def, "Purchase").0
 }
 
 fn approval(key: &str, mode: Mode, people: &[&str]) -> NodeDef {
@@ -361,21 +337,8 @@ async fn approvals_before_a_send_back_do_not_approve_the_corrected_form() {
     assert_eq!(ticket_status(&app, id), "finished");
 }
 
-/// A delegation from `from` to `to`, running now, for `kind` or everything.
 fn delegate(app: &TestApp, from: &str, to: &str, kind: Option<ProcessKind>) {
-    let (from, to) = (user(app, from), user(app, to));
-    let now = countersign::store::now();
-    let input = countersign::store::delegations::DelegationInput {
-        from,
-        to,
-        starts_at: now - chrono::Duration::hours(1),
-        ends_at: now + chrono::Duration::days(1),
-        kind,
-        note: String::new(),
-    };
-    app.db
-        .write_sync(|c| countersign::store::delegations::create(c, &input, from))
-        .unwrap();
+    app.delegate(from, to, kind)
 }
 
 fn guarded(key: &str, people: &[&str]) -> NodeDef {

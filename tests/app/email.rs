@@ -391,28 +391,8 @@ async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_
     let inbox = smtp::serve(listener);
     let app = TestApp::spawn_with_smtp(port).await;
     app.load_demo();
-    let (lead, ops_li) = app.query(|c| {
-        use countersign::db::schema::users;
-        let id = |name: &str, c: &mut countersign::db::DbConn| {
-            users::table
-                .filter(users::username.eq(name.to_string()))
-                .select(users::id)
-                .first::<countersign::db::ids::UserId>(c)
-        };
-        Ok((id("ops.lead", c)?, id("ops.li", c)?))
-    });
-    let now = countersign::store::now();
-    let away = countersign::store::delegations::DelegationInput {
-        from: lead,
-        to: ops_li,
-        starts_at: now - chrono::Duration::hours(1),
-        ends_at: now + chrono::Duration::days(2),
-        kind: None,
-        note: String::new(),
-    };
-    app.db
-        .write_sync(|c| countersign::store::delegations::create(c, &away, lead))
-        .unwrap();
+    let (lead, ops_li) = (app.user_id("ops.lead"), app.user_id("ops.li"));
+    app.delegate("ops.lead", "ops.li", None);
     let id = file_change(&app).await;
 
     let mail = inbox
@@ -494,28 +474,8 @@ async fn a_stand_ins_link_stops_working_once_the_delegation_ends() {
     let inbox = smtp::serve(listener);
     let app = TestApp::spawn_with_smtp(port).await;
     app.load_demo();
-    let (lead, ops_li) = app.query(|c| {
-        use countersign::db::schema::users;
-        let id = |name: &str, c: &mut countersign::db::DbConn| {
-            users::table
-                .filter(users::username.eq(name.to_string()))
-                .select(users::id)
-                .first::<countersign::db::ids::UserId>(c)
-        };
-        Ok((id("ops.lead", c)?, id("ops.li", c)?))
-    });
-    let now = countersign::store::now();
-    let away = countersign::store::delegations::DelegationInput {
-        from: lead,
-        to: ops_li,
-        starts_at: now - chrono::Duration::hours(1),
-        ends_at: now + chrono::Duration::days(2),
-        kind: None,
-        note: String::new(),
-    };
-    app.db
-        .write_sync(|c| countersign::store::delegations::create(c, &away, lead))
-        .unwrap();
+    let lead = app.user_id("ops.lead");
+    app.delegate("ops.lead", "ops.li", None);
     let id = file_change(&app).await;
     let mail = inbox
         .wait_for(1, |m| {

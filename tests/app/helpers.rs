@@ -408,6 +408,63 @@ impl Page {
 }
 
 impl TestApp {
+    /// The id of the person with this username.
+    pub fn user_id(&self, username: &str) -> UserId {
+        let username = username.to_string();
+        self.query(move |c| {
+            use countersign::db::schema::users;
+            use diesel::prelude::*;
+            users::table
+                .filter(users::username.eq(username))
+                .select(users::id)
+                .first(c)
+        })
+    }
+
+    /// `from` is away now and for a day; `to` stands in, for processes of
+    /// `kind` or, with `None`, for all.
+    pub fn delegate(&self, from: &str, to: &str, kind: Option<countersign::flow::ProcessKind>) {
+        let (from, to) = (self.user_id(from), self.user_id(to));
+        let now = countersign::store::now();
+        let input = countersign::store::delegations::DelegationInput {
+            from,
+            to,
+            starts_at: now - chrono::Duration::hours(1),
+            ends_at: now + chrono::Duration::days(1),
+            kind,
+            note: String::new(),
+        };
+        self.db
+            .write_sync(|c| countersign::store::delegations::create(c, &input, from))
+            .unwrap();
+    }
+
+    /// Deploys `def` as admin and publishes it as a service named `name`.
+    pub fn deploy_service(
+        &self,
+        def: &countersign::flow::ProcessDef,
+        name: &str,
+    ) -> countersign::db::ids::ServiceId {
+        use countersign::store::{processes, services};
+        let admin = self.user_id("admin");
+        self.db
+            .write_sync(|c| {
+                let id = processes::create(c, def, admin)?;
+                processes::set_enabled(c, id, 1, true, admin)?;
+                let (version, _) = processes::deploy(c, id, "v1", admin)?.expect("valid");
+                let input = services::ServiceInput {
+                    name_en: Name::parse(name).unwrap(),
+                    name_zh: String::new(),
+                    description: String::new(),
+                    process: id,
+                    version,
+                    roles: vec![],
+                };
+                services::create(c, &input, admin)
+            })
+            .unwrap()
+    }
+
     /// Loads the demo: the people of both stories and their published processes.
     pub fn load_demo(&self) {
         let hash = countersign::password::hash(countersign::store::demo::PASSWORD).unwrap();

@@ -420,12 +420,6 @@ async fn a_double_clicked_submit_files_one_ticket() {
 /// Files a ticket whose second node is one `any` node of `people`.
 async fn any_node_ticket(app: &TestApp) -> i32 {
     use countersign::flow::*;
-    let admin: UserId = app.query(|c| {
-        users::table
-            .filter(users::username.eq("admin"))
-            .select(users::id)
-            .first(c)
-    });
     let mut def = ProcessDef::new(
         LocalText::new("Quick approval", "快速审批"),
         ProcessKind::Request,
@@ -443,24 +437,7 @@ async fn any_node_ticket(app: &TestApp) -> i32 {
         usernames: (1..=6).map(|i| format!("approver{i}")).collect(),
     }];
     def.nodes.push(node);
-    let service = app
-        .db
-        .write_sync(|c| {
-            use countersign::store::{processes, services};
-            let id = processes::create(c, &def, admin)?;
-            processes::set_enabled(c, id, 1, true, admin)?;
-            let (version, _) = processes::deploy(c, id, "v1", admin)?.expect("valid");
-            let input = services::ServiceInput {
-                name_en: countersign::domain::Name::parse("Quick approval").unwrap(),
-                name_zh: String::new(),
-                description: String::new(),
-                process: id,
-                version,
-                roles: vec![],
-            };
-            services::create(c, &input, admin)
-        })
-        .unwrap();
+    let service = app.deploy_service(&def, "Quick approval");
     let applicant = TestApp::browser();
     sign_in_as(app, &applicant, "applicant", PASSWORD).await;
     let page = post_from(
