@@ -83,6 +83,14 @@ fn assignments(app: &TestApp, id: i32) -> Vec<(String, String, String, Option<St
     })
 }
 
+/// The assignments of one node of a ticket, as `assignments` lists them.
+fn on_node(app: &TestApp, id: i32, node: &str) -> Vec<(String, String, String, Option<String>)> {
+    assignments(app, id)
+        .into_iter()
+        .filter(|(n, ..)| n == node)
+        .collect()
+}
+
 fn ticket_status(app: &TestApp, id: i32) -> String {
     app.query(move |c| {
         applies::table
@@ -149,14 +157,8 @@ async fn a_sequence_asks_one_person_at_a_time_in_their_order() {
         )],
     );
     let id = file(&app, service, &[("what", "A laptop")]).await;
-    let line = |a: &TestApp| {
-        assignments(a, id)
-            .into_iter()
-            .filter(|(n, ..)| n == "line")
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        line(&app),
+        on_node(&app, id, "line"),
         vec![
             row("line", "first", "pending", None),
             row("line", "second", "waiting", None),
@@ -190,7 +192,7 @@ async fn a_sequence_asks_one_person_at_a_time_in_their_order() {
         Some("Approved.")
     );
     assert_eq!(
-        line(&app),
+        on_node(&app, id, "line"),
         vec![
             row("line", "first", "decided", Some("approve")),
             row("line", "second", "pending", None),
@@ -226,14 +228,8 @@ async fn a_sequence_counts_an_automatic_approval_when_that_persons_turn_comes() 
     let id = file(&app, service, &[("what", "A laptop")]).await;
     let second = browser_for(&app, "second").await;
     approve(&app, &second, id).await;
-    let line = |a: &TestApp| {
-        assignments(a, id)
-            .into_iter()
-            .filter(|(n, ..)| n == "line")
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        line(&app),
+        on_node(&app, id, "line"),
         vec![
             row("line", "first", "pending", None),
             row("line", "second", "decided", Some("auto")),
@@ -244,7 +240,7 @@ async fn a_sequence_counts_an_automatic_approval_when_that_persons_turn_comes() 
     let first = browser_for(&app, "first").await;
     approve(&app, &first, id).await;
     assert_eq!(
-        line(&app)[2],
+        on_node(&app, id, "line")[2],
         row("line", "third", "pending", None),
         "the automatic approval counted in its place, so the third is asked"
     );
@@ -326,10 +322,7 @@ async fn approvals_before_a_send_back_do_not_approve_the_corrected_form() {
     approve(&app, &lead, id).await;
     approve(&app, &vp, id).await;
     // At "confirm" the lead's approval of this round counts.
-    let confirm: Vec<_> = assignments(&app, id)
-        .into_iter()
-        .filter(|(n, ..)| n == "confirm")
-        .collect();
+    let confirm = on_node(&app, id, "confirm");
     assert_eq!(
         confirm.last(),
         Some(&row("confirm", "lead", "decided", Some("auto")))
