@@ -357,21 +357,32 @@ pub fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResu
         match settle(conn, ticket, &node, spec, def, Moment::NodeStarts)? {
             Settled::Passed => {}
             Settled::Open { newly_pending } => {
-                // Tell its people (with one-click links on approvals).
-                notify(
-                    conn,
-                    def,
-                    NotifyEvent::Waiting,
-                    ticket,
-                    Some(&node),
-                    "",
-                    &newly_pending,
-                )?;
+                ask(conn, def, ticket, &node, &newly_pending)?;
                 return Ok(());
             }
             Settled::Ended => return Ok(()),
         }
     }
+}
+
+/// Tells people a node now waits for them (with one-click links on
+/// approvals).
+fn ask(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    ticket: &Apply,
+    node: &Approve,
+    people: &[(ApproveUserId, UserId)],
+) -> StoreResult<()> {
+    notify(
+        conn,
+        def,
+        NotifyEvent::Waiting,
+        ticket,
+        Some(node),
+        "",
+        people,
+    )
 }
 
 /// Decides, as "auto", the assignments of a starting node whose people
@@ -1013,15 +1024,9 @@ pub fn act_on(
     match settle(conn, ticket, &node, spec, def, Moment::AfterVote)? {
         Settled::Passed => advance(conn, ticket, def)?,
         // In a sequence, the next person's turn has come.
-        Settled::Open { newly_pending } if !newly_pending.is_empty() => notify(
-            conn,
-            def,
-            NotifyEvent::Waiting,
-            ticket,
-            Some(&node),
-            "",
-            &newly_pending,
-        )?,
+        Settled::Open { newly_pending } if !newly_pending.is_empty() => {
+            ask(conn, def, ticket, &node, &newly_pending)?
+        }
         Settled::Open { .. } | Settled::Ended => {}
     }
     Ok(ticket.id)
@@ -1491,8 +1496,10 @@ pub enum LinkState {
     /// The assignment was decided, handed over or cancelled.
     Used,
     /// The link went to a stand-in whose delegation has ended: the
-    /// assignment is the assignee's own again.
-    Returned,
+    /// assignment is `assignee`'s own again.
+    Returned {
+        assignee: UserId,
+    },
     /// The ticket no longer runs (withdrawn, finished, rejected, sent back).
     Closed(Box<Apply>),
     Valid {
@@ -1534,7 +1541,9 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
     }
     let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
     if !acts_for(conn, sent_to, assignment.user_id, kind)? {
-        return Ok(LinkState::Returned);
+        return Ok(LinkState::Returned {
+            assignee: assignment.user_id,
+        });
     }
     let node: Approve = n::table
         .find(assignment.approve_id)
@@ -1546,15 +1555,6 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
         ticket: Box::new(ticket),
         node: Box::new(node),
     })
-}
-
-/// The assignee of the assignment a link token is for, if any.
-pub fn link_assignee(conn: &mut DbConn, token: &str) -> StoreResult<Option<UserId>> {
-    Ok(au::table
-        .filter(au::email_token_hash.eq(token_hash(token)))
-        .select(au::user_id)
-        .first(conn)
-        .optional()?)
 }
 
 /// Decides through a one-click link, as the person it was mailed to (the

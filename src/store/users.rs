@@ -438,11 +438,7 @@ fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreRe
     let Some(manager) = user.manager_id else {
         return Ok(());
     };
-    let manager_active: bool = users::table
-        .find(manager)
-        .select(users::active)
-        .first(conn)?;
-    if !manager_active {
+    if !is_active(conn, manager)? {
         return Ok(());
     }
     let open: Vec<(crate::db::ids::ApproveUserId, crate::db::ids::ApplyId)> = au::table

@@ -94,13 +94,10 @@ async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
                         name(ticket.applicant_id),
                     )
                 }
-                LinkState::Returned => {
+                LinkState::Returned { assignee } => {
                     // Whose the decision is again, for the page to say.
-                    let assignee = tickets::link_assignee(c, &token)?;
-                    let people = users::people_by_id(c, &assignee.into_iter().collect::<Vec<_>>())?;
-                    let name = people
-                        .into_values()
-                        .next()
+                    let name = users::people_by_id(c, &[*assignee])?
+                        .remove(assignee)
                         .map(|p| p.display_name)
                         .unwrap_or_default();
                     (name, None, String::new())
@@ -148,7 +145,7 @@ fn page(
             None,
         ),
         LinkState::Used => ("used", StatusCode::CONFLICT, "email_link.used", None, None),
-        LinkState::Returned => (
+        LinkState::Returned { .. } => (
             "returned",
             StatusCode::CONFLICT,
             "email_link.returned",

@@ -517,7 +517,6 @@ pub async fn act(
     Ok(see_other(&format!("/tickets/{id}")))
 }
 
-/// Why an assignment the viewer may not act on was refused.
 /// What to say when an assignment may not be acted on: what happened to
 /// the ticket or the assignment, else that it is someone else's.
 fn refusal(target: &tickets::Target) -> &'static str {

@@ -392,15 +392,7 @@ async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_
     let app = TestApp::spawn_with_smtp(port).await;
     app.load_demo();
     let (lead, ops_li) = (app.user_id("ops.lead"), app.user_id("ops.li"));
-    app.delegate("ops.lead", "ops.li", None);
-    let id = file_change(&app).await;
-
-    let mail = inbox
-        .wait_for(1, |m| {
-            m.contains("To: ops.li@example.com") && m.contains("Ops lead review")
-        })
-        .await
-        .remove(0);
+    let (id, mail) = change_mailed_to_stand_in(&app, &inbox).await;
     assert!(mail.contains("(for Zhang Lei, who is away)"), "{mail}");
     assert!(
         inbox
@@ -458,6 +450,20 @@ async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_
     );
 }
 
+/// With the ops lead away and ops.li standing in, files the tutorial's
+/// change; returns the ticket and the mail that asks ops.li to review it.
+async fn change_mailed_to_stand_in(app: &TestApp, inbox: &smtp::Inbox) -> (i32, String) {
+    app.delegate("ops.lead", "ops.li", None);
+    let id = file_change(app).await;
+    let mail = inbox
+        .wait_for(1, |m| {
+            m.contains("To: ops.li@example.com") && m.contains("Ops lead review")
+        })
+        .await
+        .remove(0);
+    (id, mail)
+}
+
 /// The path of a link in a mail, without its query.
 fn link_path(url: &str) -> String {
     let path = url
@@ -475,14 +481,7 @@ async fn a_stand_ins_link_stops_working_once_the_delegation_ends() {
     let app = TestApp::spawn_with_smtp(port).await;
     app.load_demo();
     let lead = app.user_id("ops.lead");
-    app.delegate("ops.lead", "ops.li", None);
-    let id = file_change(&app).await;
-    let mail = inbox
-        .wait_for(1, |m| {
-            m.contains("To: ops.li@example.com") && m.contains("Ops lead review")
-        })
-        .await
-        .remove(0);
+    let (id, mail) = change_mailed_to_stand_in(&app, &inbox).await;
     let approve = link(&mail, "action=approve").unwrap();
     let browser = TestApp::browser();
     let token = csrf_from(&browser, &approve).await;
