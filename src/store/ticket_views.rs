@@ -125,7 +125,17 @@ pub fn inbox(
         [only] => inbox_query!(au::user_id.eq(*only), before, limit).load(c),
         all => inbox_query!(au::user_id.eq_any(all.to_vec()), before, limit).load(c),
     })?;
-    Ok(page_of(rows, me, &stand_in, limit))
+    // Someone else's approvals on a ticket I filed, which I may not decide
+    // for them, are not mine to do (`tickets::applicant_for_other`).
+    let mut barred = Vec::new();
+    for ((assignment, user, _), ..) in &rows {
+        if *user != me && super::tickets::would_approve_own(conn, *assignment, me)? {
+            barred.push(*assignment);
+        }
+    }
+    let mut page = page_of(rows, me, &stand_in, limit);
+    page.rows.retain(|row| !barred.contains(&row.assignment));
+    Ok(page)
 }
 
 /// Who is signed in (`users::session_user`) and their inbox page. On
@@ -223,24 +233,40 @@ fn page_of(
 }
 
 /// How many assignments of the people I stand in for now wait, counted
-/// up to `INBOX_COUNT_CAP` like the rest of the menu count.
+/// up to `INBOX_COUNT_CAP` like the rest of the menu count: not those on
+/// tickets I filed that I may not decide for them (as the inbox).
 pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64> {
     let mut total = 0;
     for (from, kind) in delegators(conn, me)? {
-        let mut q = au::table
-            .inner_join(a::table)
-            .filter(au::user_id.eq(from))
-            .filter(au::status.eq(status::PENDING))
-            .into_boxed();
-        if let Some(kind) = kind {
-            q = q.filter(a::kind.eq(kind));
-        }
-        let waiting: i64 = crate::db::prepared::count_of(
-            q.select(au::id)
+        let waiting = || {
+            let mut q = au::table
+                .inner_join(a::table)
+                .filter(au::user_id.eq(from))
+                .filter(au::status.eq(status::PENDING))
+                .into_boxed();
+            if let Some(kind) = &kind {
+                q = q.filter(a::kind.eq(kind.clone()));
+            }
+            q
+        };
+        let others: i64 = crate::db::prepared::count_of(
+            waiting()
+                .filter(a::applicant_id.ne(me))
+                .select(au::id)
                 .limit(super::users::INBOX_COUNT_CAP - total),
         )
         .get_result(conn)?;
-        total += waiting;
+        total += others;
+        let on_mine: Vec<ApproveUserId> = waiting()
+            .filter(a::applicant_id.eq(me))
+            .select(au::id)
+            .limit(super::users::INBOX_COUNT_CAP)
+            .load(conn)?;
+        for assignment in on_mine {
+            if !super::tickets::would_approve_own(conn, assignment, me)? {
+                total += 1;
+            }
+        }
         if total >= super::users::INBOX_COUNT_CAP {
             break;
         }

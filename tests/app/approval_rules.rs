@@ -343,12 +343,25 @@ fn guarded(key: &str, people: &[&str]) -> NodeDef {
 #[actix_web::test]
 async fn an_applicant_standing_in_for_an_approver_cannot_approve_their_own_ticket() {
     let app = TestApp::spawn().await;
-    people(&app, &["approver"]);
+    people(&app, &["approver", "colleague"]);
     let service = deploy(&app, vec![guarded("check", &["approver"])]);
     let id = file(&app, service, &[("what", "A laptop")]).await;
-    // The approver goes away after the ticket was filed, leaving it to the applicant.
+    let colleague = browser_for(&app, "colleague").await;
+    let theirs = post_as(
+        &app,
+        &colleague,
+        &format!("/services/{service}"),
+        &[("intent", "submit"), ("what", "A desk")],
+    )
+    .await
+    .path;
+    // The approver goes away after the tickets were filed, leaving them to the applicant.
     delegate(&app, "approver", "applicant", None);
     let applicant = browser_for(&app, "applicant").await;
+    // The inbox and its count show the colleague's ticket, not their own.
+    let inbox = get(&applicant, &app.url("/inbox")).await;
+    assert_eq!(inbox.attrs("table.inbox tbody tr td a", "href"), [theirs]);
+    assert_eq!(inbox.text("#inbox-count").as_deref(), Some("1"));
     let page = get(&applicant, &app.url(&format!("/tickets/{id}"))).await;
     assert_eq!(page.count("section.action"), 0);
     let assignment: i32 = app
