@@ -50,7 +50,12 @@ async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
 
 /// Files a ticket as "applicant"; returns its id.
 async fn file(app: &TestApp, service: i32, fields: &[(&str, &str)]) -> i32 {
-    let applicant = browser_for(app, "applicant").await;
+    file_as(app, "applicant", service, fields).await
+}
+
+/// Files a ticket as `username`; returns its id.
+async fn file_as(app: &TestApp, username: &str, service: i32, fields: &[(&str, &str)]) -> i32 {
+    let applicant = browser_for(app, username).await;
     let mut form = vec![("intent", "submit")];
     form.extend_from_slice(fields);
     let page = post_as(app, &applicant, &format!("/services/{service}"), &form).await;
@@ -346,21 +351,16 @@ async fn an_applicant_standing_in_for_an_approver_cannot_approve_their_own_ticke
     people(&app, &["approver", "colleague"]);
     let service = deploy(&app, vec![guarded("check", &["approver"])]);
     let id = file(&app, service, &[("what", "A laptop")]).await;
-    let colleague = browser_for(&app, "colleague").await;
-    let theirs = post_as(
-        &app,
-        &colleague,
-        &format!("/services/{service}"),
-        &[("intent", "submit"), ("what", "A desk")],
-    )
-    .await
-    .path;
+    let theirs = file_as(&app, "colleague", service, &[("what", "A desk")]).await;
     // The approver goes away after the tickets were filed, leaving them to the applicant.
     delegate(&app, "approver", "applicant", None);
     let applicant = browser_for(&app, "applicant").await;
     // The inbox and its count show the colleague's ticket, not their own.
     let inbox = get(&applicant, &app.url("/inbox")).await;
-    assert_eq!(inbox.attrs("table.inbox tbody tr td a", "href"), [theirs]);
+    assert_eq!(
+        inbox.attrs("table.inbox tbody tr td a", "href"),
+        [format!("/tickets/{theirs}")]
+    );
     assert_eq!(inbox.text("#inbox-count").as_deref(), Some("1"));
     let page = get(&applicant, &app.url(&format!("/tickets/{id}"))).await;
     assert_eq!(page.count("section.action"), 0);
