@@ -1,6 +1,7 @@
 //! The database: one connection enum over PostgreSQL and SQLite, one r2d2
 //! pool, embedded migrations, and the `Db` handle that runs units of work.
 
+mod clock;
 pub mod ids;
 pub mod models;
 pub mod prepared;
@@ -23,6 +24,7 @@ use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::store::StoreError;
+pub use clock::{Clock, now as clock_now};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -203,6 +205,8 @@ pub struct Db {
     /// served to the units that go to a blocking thread (see `read`).
     gate: Arc<tokio::sync::Semaphore>,
     backend: Backend,
+    /// The time this database's units of work see (`store::now`).
+    clock: Clock,
     /// Held by every clone; the checkpointer stops when the last one goes.
     _alive: Arc<()>,
 }
@@ -318,11 +322,13 @@ impl Db {
         let id = NEXT_DB.fetch_add(1, Ordering::Relaxed);
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let alive = Arc::new(());
+        let clock = Clock::default();
         let writer = match &write_lock {
             Some(lock) => {
                 checkpointer(sqlite_path(url).to_string(), Arc::downgrade(&alive))?;
                 Some(writer::Writer::start(
                     id,
+                    clock.clone(),
                     sqlite_path(url),
                     sqlite_writer_setup,
                     Arc::clone(lock),
@@ -337,12 +343,24 @@ impl Db {
             writer,
             gate: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
             backend,
+            clock,
             _alive: alive,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The clock this database's units of work read (`store::now`); tests
+    /// move it forward instead of sleeping.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The time now, as this database's units of work see it.
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now()
     }
 
     /// Runs a read-only unit of work on a pooled connection, off the async
@@ -384,7 +402,7 @@ impl Db {
         if self.backend == Backend::Sqlite
             && let Some(mut conn) = self.pool.try_get()
         {
-            let _unit = UnitOf::enter(self.id);
+            let _unit = UnitOf::enter(self.id, &self.clock);
             return in_read_transaction(&mut conn, f);
         }
         self.read(f).await
@@ -414,7 +432,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, StoreError>,
     {
         let mut conn = self.checkout()?;
-        let _unit = UnitOf::enter(self.id);
+        let _unit = UnitOf::enter(self.id, &self.clock);
         let result = in_read_transaction(&mut conn, f);
         self.checked_in(&mut conn, &result);
         result
@@ -432,7 +450,7 @@ impl Db {
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
         let mut conn = self.checkout()?;
-        let _unit = UnitOf::enter(self.id);
+        let _unit = UnitOf::enter(self.id, &self.clock);
         let result = in_write_transaction(&mut conn, f);
         self.checked_in(&mut conn, &result);
         result
@@ -496,18 +514,20 @@ pub fn unit_of() -> Option<u64> {
     Some(UNIT_OF.get()).filter(|id| *id != 0)
 }
 
-/// Marks this thread as working for one `Db` until dropped.
-pub(crate) struct UnitOf(u64);
+/// Marks this thread as working for one `Db` (and reading its clock)
+/// until dropped.
+pub(crate) struct UnitOf(u64, Option<Clock>);
 
 impl UnitOf {
-    pub(crate) fn enter(db: u64) -> UnitOf {
-        UnitOf(UNIT_OF.replace(db))
+    pub(crate) fn enter(db: u64, clock: &Clock) -> UnitOf {
+        UnitOf(UNIT_OF.replace(db), clock::enter(clock))
     }
 }
 
 impl Drop for UnitOf {
     fn drop(&mut self) {
         UNIT_OF.set(self.0);
+        clock::leave(self.1.take());
     }
 }
 

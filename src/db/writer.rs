@@ -44,6 +44,7 @@ impl Writer {
     /// `Db::write_sync` on other threads takes its turn with the batches.
     pub fn start(
         db: u64,
+        clock: super::Clock,
         path: &str,
         setup: fn(&mut SqliteConnection) -> diesel::QueryResult<()>,
         lock: Arc<Mutex<()>>,
@@ -63,7 +64,7 @@ impl Writer {
             .name("sqlite-writer".into())
             .spawn(move || {
                 // Every unit of work this thread runs is for `db`.
-                let _unit = super::UnitOf::enter(db);
+                let _unit = super::UnitOf::enter(db, &clock);
                 serve(conn, open, queue, lock)
             })
             .context("cannot start the writer thread")?;

@@ -84,9 +84,10 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The current time in UTC, as stored (timestamps are UTC without zone).
+/// The current time in UTC, as stored (timestamps are UTC without zone),
+/// on the clock of the database this thread's unit of work is for.
 pub fn now() -> NaiveDateTime {
-    chrono::Utc::now().naive_utc()
+    crate::db::clock_now()
 }
 
 diesel::define_sql_function! {
