@@ -23,19 +23,66 @@ pub struct Config {
     pub pool_size: u32,
     /// How mail leaves: SMTP, or `.eml` files under `DATA_DIR/mail`.
     pub mail: MailConfig,
+    /// How long sessions last.
+    pub session: SessionConfig,
+    /// How long a client may take to send its request.
+    pub http: HttpConfig,
+    /// `TRUST_FORWARDED_FOR`: behind a reverse proxy, throttle sign-ins by
+    /// the address it adds to `X-Forwarded-For` rather than its own.
+    pub trust_forwarded_for: bool,
+}
+
+/// `SESSION_IDLE_MINUTES` (480): a session unused this long has ended.
+/// `SESSION_LIFETIME_HOURS` (168): a session this old has ended, however
+/// busy. Both are checked on every request against the signed cookie.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub idle_secs: i64,
+    pub lifetime_secs: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_secs: 480 * 60,
+            lifetime_secs: 168 * 3600,
+        }
+    }
+}
+
+/// `REQUEST_HEADER_TIMEOUT_SECS` (5): time to send a request's head.
+/// `REQUEST_BODY_TIMEOUT_SECS` (30): time to send its body, however slowly
+/// it trickles; a client that takes longer gets 408 and is disconnected.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout: std::time::Duration::from_secs(5),
+            body_timeout: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// `SMTP_HOST` unset: mail is written as `.eml` files (and logged with its
 /// links). Otherwise `SMTP_PORT` (587), `SMTP_SECURITY` (starttls | tls |
 /// none; default from the port), `SMTP_USERNAME`, `SMTP_PASSWORD`,
-/// `MAIL_FROM` (countersign <countersign@localhost>), and for all:
-/// `OUTBOX_POLL_MS` (1000), `OUTBOX_MAX_ATTEMPTS` (8), `EMAIL_LINK_TTL_HOURS` (72).
+/// `SMTP_CONNECTIONS` (4), `MAIL_FROM` (countersign <countersign@localhost>),
+/// and for all: `OUTBOX_POLL_MS` (1000), `OUTBOX_GIVE_UP_HOURS` (24),
+/// `EMAIL_LINK_TTL_HOURS` (72).
 #[derive(Clone)]
 pub struct MailConfig {
     pub smtp: Option<SmtpConfig>,
     pub from: String,
+    /// How often the worker looks for mail when there was none to send.
     pub poll_ms: u64,
-    pub max_attempts: i32,
+    /// How long a message that cannot be sent is retried before it is
+    /// marked failed.
+    pub give_up_after: chrono::Duration,
     pub link_ttl_hours: i64,
 }
 
@@ -45,6 +92,8 @@ pub struct SmtpConfig {
     pub port: u16,
     pub security: SmtpSecurity,
     pub credentials: Option<(String, String)>,
+    /// Messages sent at once, each over a pooled connection.
+    pub connections: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,24 +110,16 @@ impl MailConfig {
             smtp: None,
             from: "countersign <countersign@localhost>".into(),
             poll_ms: 1000,
-            max_attempts: 8,
+            give_up_after: chrono::Duration::hours(24),
             link_ttl_hours: 72,
         }
     }
 
     fn from_env() -> anyhow::Result<MailConfig> {
-        let number = |name: &str, default: i64| -> anyhow::Result<i64> {
-            match var(name) {
-                Some(v) => v
-                    .parse()
-                    .with_context(|| format!("{name} must be a whole number")),
-                None => Ok(default),
-            }
-        };
         let smtp = match var("SMTP_HOST") {
             None => None,
             Some(host) => {
-                let port = number("SMTP_PORT", 587)? as u16;
+                let port = bounded("SMTP_PORT", 587, 1, 65_535)? as u16;
                 let security = match var("SMTP_SECURITY").as_deref() {
                     Some("none") => SmtpSecurity::None,
                     Some("tls") => SmtpSecurity::Tls,
@@ -97,16 +138,39 @@ impl MailConfig {
                     port,
                     security,
                     credentials,
+                    connections: bounded("SMTP_CONNECTIONS", 4, 1, 64)? as u32,
                 })
             }
         };
         Ok(MailConfig {
             smtp,
             from: var("MAIL_FROM").unwrap_or_else(|| "countersign <countersign@localhost>".into()),
-            poll_ms: number("OUTBOX_POLL_MS", 1000)? as u64,
-            max_attempts: number("OUTBOX_MAX_ATTEMPTS", 8)? as i32,
-            link_ttl_hours: number("EMAIL_LINK_TTL_HOURS", 72)?,
+            poll_ms: bounded("OUTBOX_POLL_MS", 1000, 10, 60_000)? as u64,
+            give_up_after: chrono::Duration::hours(bounded("OUTBOX_GIVE_UP_HOURS", 24, 1, 720)?),
+            link_ttl_hours: bounded("EMAIL_LINK_TTL_HOURS", 72, 1, 8_760)?,
         })
+    }
+}
+
+/// A whole-number setting between `min` and `max` (inclusive), or its
+/// default when unset; anything else stops the server with a message that
+/// names the variable and its bounds.
+fn bounded(name: &str, default: i64, min: i64, max: i64) -> anyhow::Result<i64> {
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => bail!("{name} must be a whole number from {min} to {max}, not {raw:?}"),
+    }
+}
+
+/// A yes/no setting: true, false, 1, 0, yes, no (unset is `false`).
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("0" | "false" | "no") => Ok(false),
+        Some("1" | "true" | "yes") => Ok(true),
+        Some(other) => bail!("{name} must be true or false, not {other:?}"),
     }
 }
 
@@ -164,9 +228,27 @@ impl Config {
             Some(_) => bail!("SECRET_KEY must be at least 32 characters"),
             None => load_or_create_secret(&data_dir)?,
         };
-        let pool_size = match var("DB_POOL_SIZE") {
-            Some(v) => v.parse().context("DB_POOL_SIZE must be a whole number")?,
-            None => 8,
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            bail!("BASE_URL must start with http:// or https://, not {base_url:?}");
+        }
+        let pool_size = bounded("DB_POOL_SIZE", 8, 1, 256)? as u32;
+        let session = SessionConfig {
+            idle_secs: bounded("SESSION_IDLE_MINUTES", 480, 1, 525_600)? * 60,
+            lifetime_secs: bounded("SESSION_LIFETIME_HOURS", 168, 1, 8_760)? * 3600,
+        };
+        let http = HttpConfig {
+            header_timeout: std::time::Duration::from_secs(bounded(
+                "REQUEST_HEADER_TIMEOUT_SECS",
+                5,
+                1,
+                300,
+            )? as u64),
+            body_timeout: std::time::Duration::from_secs(bounded(
+                "REQUEST_BODY_TIMEOUT_SECS",
+                30,
+                1,
+                3_600,
+            )? as u64),
         };
         Ok(Config {
             database_url,
@@ -176,6 +258,9 @@ impl Config {
             data_dir,
             pool_size,
             mail: MailConfig::from_env()?,
+            session,
+            http,
+            trust_forwarded_for: flag("TRUST_FORWARDED_FOR")?,
         })
     }
 

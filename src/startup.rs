@@ -8,14 +8,14 @@ use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::middleware::{Compress, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::web::{AppState, error::render_error_page, routes, security};
+use crate::web::{AppState, error::render_error_page, limits, routes, security};
 
 /// Largest form body we accept; anything bigger gets a 413 page.
 const MAX_BODY: usize = 256 * 1024;
@@ -33,11 +33,30 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
-    mail: Option<(
-        crate::notify::worker::Transport,
-        crate::config::MailConfig,
-        String,
-    )>,
+    mail: Option<Mail>,
+}
+
+/// What the outbox worker needs, until `run_until_stopped` starts it.
+struct Mail {
+    transport: crate::notify::worker::Transport,
+    config: crate::config::MailConfig,
+    base_url: String,
+    /// The name its claims go under: this host and the address it serves.
+    worker: String,
+}
+
+/// How long a stopping server waits for the mail in flight to be sent
+/// and recorded (each message may wait out the 10 s SMTP timeout).
+const MAIL_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// This machine's name, for the outbox worker's claims.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl Application {
@@ -59,13 +78,19 @@ impl Application {
         let key = Key::derive_from(&config.secret_key);
         let transport =
             crate::notify::worker::Transport::from_config(&config.mail, &config.data_dir)?;
-        let mail = Some((transport, config.mail.clone(), config.base_url.clone()));
-        crate::store::tickets::LINK_TTL_HOURS.store(
+        let mail = Some(Mail {
+            transport,
+            config: config.mail.clone(),
+            base_url: config.base_url.clone(),
+            worker: format!("{}@{}", hostname(), config.bind),
+        });
+        crate::store::links::LINK_TTL_HOURS.store(
             config.mail.link_ttl_hours,
             std::sync::atomic::Ordering::Relaxed,
         );
         let secure = config.secure_cookies();
         let blocking_threads = (config.pool_size as usize).max(2);
+        let http = config.http.clone();
         let state = web::Data::new(AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -77,13 +102,17 @@ impl Application {
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(secure)
                 .build();
+            let body_timeout = http.body_timeout;
             App::new()
                 .app_data(state.clone())
                 .app_data(actix_web::web::PayloadConfig::new(MAX_BODY))
                 .app_data(actix_web::web::FormConfig::default().limit(MAX_BODY))
+                .wrap(from_fn(move |req, next| {
+                    limits::request_body(body_timeout, req, next)
+                }))
                 .wrap(ErrorHandlers::new().default_handler(render_error_page))
                 .wrap(session)
-                .wrap(security::headers())
+                .wrap(security::headers(secure))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
                 .configure(routes)
@@ -92,6 +121,7 @@ impl Application {
         // connection, and each one costs memory (stack, malloc arena).
         .workers(http_workers())
         .worker_max_blocking_threads(blocking_threads)
+        .client_request_timeout(http.header_timeout)
         .listen(listener)?
         .run();
         Ok(Application {
@@ -110,16 +140,33 @@ impl Application {
         &self.db
     }
 
-    /// Serves until stopped, with the outbox worker running beside the server.
+    /// Serves until stopped (SIGTERM or SIGINT: requests under way are
+    /// finished first), with the outbox worker running beside the server.
+    /// Once the server has stopped, the worker finishes the mail in
+    /// flight, records it and hands back the rest of its claim.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
-        if let Some((transport, mail, base_url)) = self.mail.take() {
-            actix_web::rt::spawn(crate::notify::worker::run(
+        let worker = self.mail.take().map(|mail| {
+            let (stop, stopping) = crate::notify::worker::Stop::new();
+            let task = actix_web::rt::spawn(crate::notify::worker::run(
                 self.db.clone(),
-                transport,
-                mail,
-                base_url,
+                mail.transport,
+                mail.config,
+                mail.base_url,
+                mail.worker,
+                stopping,
             ));
+            (stop, task)
+        });
+        let served = self.server.await;
+        if let Some((stop, task)) = worker {
+            stop.stop();
+            if actix_web::rt::time::timeout(MAIL_STOP_GRACE, task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the mail worker did not stop in time");
+            }
         }
-        self.server.await
+        served
     }
 }

@@ -188,6 +188,20 @@ fn in_read_transaction<T>(
     }
 }
 
+/// The PostgreSQL advisory lock that migrating and loading the demo hold,
+/// so that instances starting together do them one at a time.
+const SETUP_LOCK: i64 = 0x0063_6f75_6e74_6572; // "counter" in ASCII
+
+/// Takes the setup lock for the rest of the caller's transaction (on
+/// PostgreSQL; on SQLite every write transaction holds the database's
+/// write lock anyway).
+pub fn lock_setup(conn: &mut DbConn) -> Result<(), StoreError> {
+    if let DbConn::Pg(pg) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})")).execute(pg)?;
+    }
+    Ok(())
+}
+
 /// The shared database handle: the pool, and for SQLite a process-wide
 /// writer lock and the writer thread. SQLite allows one writer at a time;
 /// `write` queues the change for the writer thread, which commits what
@@ -284,8 +298,18 @@ impl Db {
             Backend::Postgres => {
                 let mut conn = PgConnection::establish(url)
                     .map_err(|e| anyhow!("cannot connect to PostgreSQL: {e}"))?;
-                conn.run_pending_migrations(PG_MIGRATIONS)
-                    .map_err(|e| anyhow!("migrating PostgreSQL failed: {e}"))?;
+                // Instances starting together migrate one at a time; the
+                // later ones find nothing left to do.
+                diesel::sql_query(format!("SELECT pg_advisory_lock({SETUP_LOCK})"))
+                    .execute(&mut conn)
+                    .map_err(|e| anyhow!("cannot lock PostgreSQL for migrating: {e}"))?;
+                let migrated = conn
+                    .run_pending_migrations(PG_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(|e| anyhow!("migrating PostgreSQL failed: {e}"));
+                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({SETUP_LOCK})"))
+                    .execute(&mut conn);
+                migrated?;
                 url.to_string()
             }
             Backend::Sqlite => {
@@ -298,10 +322,17 @@ impl Db {
                 }
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
-                conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
+                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
                     .map_err(|e| anyhow!("cannot set SQLite to WAL mode: {e}"))?;
-                conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map_err(|e| anyhow!("migrating SQLite failed: {e}"))?;
+                // Holding the write lock while looking for and applying
+                // migrations: processes starting together take turns.
+                let mut conn = DbConn::Sqlite(conn);
+                in_write_transaction(&mut conn, |c| {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|_| ())
+                        .map_err(|e| StoreError::Unexpected(anyhow!("{e}")))
+                })
+                .map_err(|e| anyhow!("migrating SQLite failed: {e}"))?;
                 path.to_string()
             }
         };

@@ -21,6 +21,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deactivated_at: Option<NaiveDateTime>,
+    /// The generation of this person's sessions; earlier ones have ended.
+    pub session_epoch: i32,
 }
 
 #[derive(Debug, Insertable)]

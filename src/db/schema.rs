@@ -16,6 +16,7 @@ diesel::table! {
         created_at -> Stamp,
         updated_at -> Stamp,
         deactivated_at -> Nullable<Stamp>,
+        session_epoch -> Integer,
     }
 }
 
@@ -99,10 +100,10 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::db::stamp::Stamp;
 
-    sign_in_failures (id) {
-        id -> Integer,
-        username -> Text,
-        at -> Stamp,
+    sign_in_throttle (key) {
+        key -> Text,
+        window_start -> Stamp,
+        attempts -> Integer,
     }
 }
 
@@ -311,6 +312,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    retired_links (token_hash) {
+        token_hash -> Text,
+        approve_user_id -> Integer,
+        sent_to -> Nullable<Integer>,
+        reason -> Text,
+        retired_at -> Stamp,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(approve_users -> approves (approve_id));
 diesel::joinable!(approve_users -> applies (apply_id));
@@ -330,7 +344,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_assignments,
     delegations,
     audit_events,
-    sign_in_failures,
+    sign_in_throttle,
     processes,
     process_versions,
     services,
@@ -343,4 +357,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     serial_counters,
     outbox,
+    retired_links,
 );

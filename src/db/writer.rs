@@ -22,8 +22,9 @@ use diesel::sqlite::SqliteConnection;
 use super::{DbConn, Tm};
 use crate::store::StoreError;
 
-/// Delivers a unit of work's result, told whether its batch committed.
-type Reply = Box<dyn FnOnce(bool) + Send>;
+/// Delivers a unit of work's result, told whether its batch committed:
+/// `None` if it did, else why not.
+type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
 /// A unit of work, run in a savepoint; it returns whether it succeeded (so
 /// its changes stay) and how to deliver its result.
 type Job = Box<dyn FnOnce(&mut DbConn) -> (bool, Reply) + Send>;
@@ -82,12 +83,15 @@ impl Writer {
         let job: Job = Box::new(move |conn: &mut DbConn| {
             let result = f(conn);
             let ok = result.is_ok();
-            let reply: Reply = Box::new(move |committed: bool| {
-                let result = match result {
-                    Ok(_) if !committed => Err(StoreError::Unexpected(anyhow!(
-                        "the transaction this change was part of did not commit"
+            let reply: Reply = Box::new(move |failed: Option<&str>| {
+                let result = match (result, failed) {
+                    (Ok(_), Some(why)) if crate::store::is_full(why) => {
+                        Err(StoreError::StorageFull(why.to_string()))
+                    }
+                    (Ok(_), Some(why)) => Err(StoreError::Unexpected(anyhow!(
+                        "the transaction this change was part of did not commit: {why}"
                     ))),
-                    other => other,
+                    (other, _) => other,
                 };
                 let _ = tx.send(result);
             });
@@ -116,9 +120,9 @@ fn serve(
     while let Ok(first) = queue.recv() {
         // A poisoned lock only means a `write_sync` caller panicked.
         let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let committed = run_batch(&mut conn, first, &queue, &mut replies);
+        let outcome = run_batch(&mut conn, first, &queue, &mut replies);
         drop(guard);
-        if !committed {
+        if outcome.is_err() {
             tracing::error!("a batch of changes did not commit; reopening the connection");
             // Closing the connection rolls back whatever it still holds.
             match open() {
@@ -126,15 +130,16 @@ fn serve(
                 Err(e) => tracing::error!(error = %e, "cannot reopen the writing connection"),
             }
         }
+        let failed = outcome.as_ref().err().map(String::as_str);
         for reply in replies.drain(..) {
-            reply(committed);
+            reply(failed);
         }
     }
 }
 
 /// Runs `first`, then what has queued (up to `MAX_BATCH` in all, checking
 /// again after each: changes arriving while the batch runs join it), in
-/// one transaction; returns whether it committed.
+/// one transaction; returns whether it committed, or why not.
 ///
 /// Each change runs in a savepoint of the writer's own: released when the
 /// change succeeds, rolled back when it fails or panics. Anything unusual
@@ -148,10 +153,10 @@ fn run_batch(
     first: Job,
     queue: &Receiver<Job>,
     replies: &mut Vec<Reply>,
-) -> bool {
+) -> Result<(), String> {
     if let Err(e) = super::begin_write(conn) {
         tracing::error!(error = %e, "cannot begin a write transaction");
-        return false;
+        return Err(e.to_string());
     }
     let mut next = Some(first);
     let mut ran = 0;
@@ -189,14 +194,14 @@ fn run_batch(
     }
     if !sound {
         let _ = Tm::rollback_transaction(conn);
-        return false;
+        return Err("the batch's transaction broke off".into());
     }
     match Tm::commit_transaction(conn) {
-        Ok(()) => true,
+        Ok(()) => Ok(()),
         Err(e) => {
             tracing::error!(error = %e, "committing a batch of changes failed");
             let _ = Tm::rollback_transaction(conn);
-            false
+            Err(e.to_string())
         }
     }
 }

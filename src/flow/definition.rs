@@ -201,7 +201,7 @@ impl NodeDef {
             mode: Mode::Any,
             condition: None,
             empty_assignees: EmptyPolicy::Skip,
-            self_approval: SelfPolicy::Allow,
+            self_approval: SelfPolicy::Manager,
             dedupe: true,
             on_reject: OnReject::End,
             field_access: BTreeMap::new(),
@@ -366,13 +366,16 @@ pub enum EmptyPolicy {
     Admins,
 }
 
-/// What happens when the applicant is among a node's assignees.
+/// What happens when the applicant is among the people a node's rules
+/// find. Whatever it says, the applicant never decides an approval of
+/// their own ticket as someone's stand-in, by a hand-over, or as an
+/// administrator it was routed to. New nodes ask the manager.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SelfPolicy {
-    #[default]
     Allow,
     /// Ask the applicant's manager instead.
+    #[default]
     Manager,
     /// Leave the applicant out.
     Block,

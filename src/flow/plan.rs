@@ -211,9 +211,17 @@ fn plan_one(input: &PlanInput, node: &NodeDef, dir: &dyn Directory) -> PlannedNo
         users = apply_self_policy(input, node.self_approval, users, dir, &mut notes);
     }
     if users.0.is_empty() {
-        let admins = match node.empty_assignees {
+        // The applicant is never one of the admins an approval is routed
+        // to: whatever the node's self-approval policy (which is about
+        // being planned by the node's own rules), nobody decides their
+        // own ticket because they happen to administer countersign.
+        let admins: Vec<String> = match node.empty_assignees {
             EmptyPolicy::Skip => Vec::new(),
-            EmptyPolicy::Admins => dir.admins(),
+            EmptyPolicy::Admins => dir
+                .admins()
+                .into_iter()
+                .filter(|a| node.kind != NodeKind::Approval || a != input.applicant)
+                .collect(),
         };
         if admins.is_empty() {
             notes.push(Note::NoneFound);
@@ -388,7 +396,8 @@ fn apply_self_policy(
 
 /// The delegate acting for `user` on this node, if any. Delegations are not
 /// chained; a delegate who is inactive, or who is the applicant on an
-/// approval node that does not allow self-approval, does not act.
+/// approval node (whatever its self-approval policy: nobody approves
+/// their own ticket as someone's stand-in), does not act.
 fn acting_for(
     input: &PlanInput,
     node: &NodeDef,
@@ -396,9 +405,7 @@ fn acting_for(
     dir: &dyn Directory,
 ) -> Option<String> {
     let delegate = dir.delegate_of(user, input.def.kind)?;
-    let self_approval = node.kind == NodeKind::Approval
-        && node.self_approval != SelfPolicy::Allow
-        && delegate == input.applicant;
+    let self_approval = node.kind == NodeKind::Approval && delegate == input.applicant;
     (delegate != user && dir.is_active(&delegate) && !self_approval).then_some(delegate)
 }
 
@@ -1423,25 +1430,64 @@ mod tests {
     }
 
     #[test]
-    fn a_delegation_to_the_applicant_does_not_bypass_the_self_policy() {
+    fn a_delegation_to_the_applicant_never_lets_them_approve_for_someone_else() {
         let dir = Dir::default().delegate("peer", ProcessKind::Change, "dev");
-        let blocked = plan_single(
+        for policy in [SelfPolicy::Allow, SelfPolicy::Manager, SelfPolicy::Block] {
+            let planned = plan_single(
+                NodeDef {
+                    self_approval: policy,
+                    ..approval("a", vec![users(&["peer"])])
+                },
+                "dev",
+                &no_values(),
+                &dir,
+            );
+            assert_eq!(acting(&planned), vec![("peer", None)], "{policy:?}");
+        }
+        // A task is work, not a decision: the stand-in does it.
+        let task = plan_single(
+            node("t", NodeKind::Task, vec![users(&["peer"])]),
+            "dev",
+            &no_values(),
+            &dir,
+        );
+        assert_eq!(acting(&task), vec![("peer", Some("dev"))]);
+    }
+
+    #[test]
+    fn the_applicant_is_never_one_of_the_admins_an_approval_is_routed_to() {
+        let dir = Dir::default().admins(&["admin", "dev"]);
+        for policy in [SelfPolicy::Allow, SelfPolicy::Manager, SelfPolicy::Block] {
+            let planned = plan_single(
+                NodeDef {
+                    empty_assignees: EmptyPolicy::Admins,
+                    self_approval: policy,
+                    ..approval("a", vec![])
+                },
+                "dev",
+                &no_values(),
+                &dir,
+            );
+            assert_eq!(who(&planned), vec!["admin"], "{policy:?}");
+        }
+        // The only administrator filed it: nobody is left to ask.
+        let alone = plan_single(
             NodeDef {
-                self_approval: SelfPolicy::Block,
-                ..approval("a", vec![users(&["peer"])])
+                empty_assignees: EmptyPolicy::Admins,
+                ..approval("a", vec![])
             },
             "dev",
             &no_values(),
-            &dir,
+            &Dir::default().admins(&["dev"]),
         );
-        assert_eq!(acting(&blocked), vec![("peer", None)]);
-        let allowed = plan_single(
-            approval("a", vec![users(&["peer"])]),
-            "dev",
-            &no_values(),
-            &dir,
-        );
-        assert_eq!(acting(&allowed), vec![("peer", Some("dev"))]);
+        assert!(!alone.included);
+        assert_eq!(alone.notes, vec![Note::NoneFound]);
+    }
+
+    #[test]
+    fn a_new_node_asks_the_applicants_manager_instead_of_the_applicant() {
+        let node = NodeDef::new("a", t("a"), NodeKind::Approval);
+        assert_eq!(node.self_approval, SelfPolicy::Manager);
     }
 
     #[test]

@@ -115,7 +115,9 @@ pub fn send(
     let away =
         (event.kind == NotifyEvent::Waiting || event.kind == NotifyEvent::Urged).then_some(kind);
     let (assignee, applicant, stand_in) = people(conn, to, event.ticket.applicant_id, away)?;
-    let stand_in = stand_in.filter(|s| s.id != applicant.id);
+    // An inactive person stands in for no one; the applicant is never
+    // asked about their own ticket for someone else.
+    let stand_in = stand_in.filter(|s| s.active && s.id != applicant.id);
     let standing_in = stand_in.is_some();
     let recipient = stand_in.unwrap_or_else(|| assignee.clone());
     if !recipient.active {

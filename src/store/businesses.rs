@@ -93,7 +93,8 @@ pub fn update(
     )
 }
 
-/// Deletes a business nobody holds a role in.
+/// Deletes a business nobody holds a role in and no ticket was filed in
+/// (tickets keep naming their business for good).
 pub fn delete(conn: &mut DbConn, id: BusinessId, actor: UserId) -> StoreResult<()> {
     find(conn, id)?;
     let in_use: i64 = role_assignments::table
@@ -103,7 +104,24 @@ pub fn delete(conn: &mut DbConn, id: BusinessId, actor: UserId) -> StoreResult<(
     if in_use > 0 {
         return Err(StoreError::rule("", "errors.business_in_use"));
     }
-    diesel::delete(businesses::table.find(id)).execute(conn)?;
+    let filed: i64 = crate::db::schema::applies::table
+        .filter(crate::db::schema::applies::business_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if filed > 0 {
+        return Err(StoreError::rule("", "errors.business_has_tickets"));
+    }
+    // Anything else that still refers to it (a race with a filing) is the
+    // same refusal, not an error page.
+    diesel::delete(businesses::table.find(id))
+        .execute(conn)
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            ) => StoreError::rule("", "errors.business_has_tickets"),
+            other => other.into(),
+        })?;
     audit::record(
         conn,
         Audit::web(actor, "business.deleted", "business", id.0),

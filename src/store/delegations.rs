@@ -211,7 +211,8 @@ pub fn delete(
 
 /// The query for whoever acts for `from` at `at` for a process of `kind`
 /// (the latest-started delegation in effect): the stand-in's id. Also read
-/// as a subselect where a notice reads its people.
+/// as a subselect where a notice reads its people. It may name someone
+/// since deactivated: `acting_for` and the notice leave them out.
 #[diesel::dsl::auto_type(no_type_alias)]
 pub fn stand_in(from: UserId, at: At, kind: &'static str) -> _ {
     d::table
@@ -223,12 +224,50 @@ pub fn stand_in(from: UserId, at: At, kind: &'static str) -> _ {
         .select(d::to_user_id)
 }
 
-/// Who acts for `from` at `at` for a process of `kind`, if anyone.
+/// Ends the delegations by and to `user` (who is being deactivated): one
+/// in effect ends now, one not yet begun is removed.
+pub fn end_for(conn: &mut DbConn, user: UserId, actor: UserId) -> StoreResult<()> {
+    let at = now();
+    let theirs = || d::from_user_id.eq(user).or(d::to_user_id.eq(user));
+    let affected: Vec<DelegationId> = d::table
+        .filter(theirs())
+        .filter(d::ends_at.gt(At(at)))
+        .select(d::id)
+        .load(conn)?;
+    if affected.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(d::table.filter(theirs()).filter(d::starts_at.gt(At(at)))).execute(conn)?;
+    diesel::update(d::table.filter(theirs()).filter(d::ends_at.gt(At(at))))
+        .set(d::ends_at.eq(At(at)))
+        .execute(conn)?;
+    for id in affected {
+        audit::record(
+            conn,
+            Audit::web(actor, "delegation.ended", "delegation", id.0)
+                .with_detail(serde_json::json!({ "deactivated": user.0 })),
+        )?;
+    }
+    Ok(())
+}
+
+/// Who acts for `from` at `at` for a process of `kind`, if anyone. An
+/// inactive person is never a stand-in, whatever delegations name them.
 pub fn acting_for(
     conn: &mut DbConn,
     from: UserId,
     at: NaiveDateTime,
     kind: ProcessKind,
 ) -> StoreResult<Option<UserId>> {
-    Ok(crate::direct!(conn, |c| stand_in(from, At(at), kind.as_str()).first(c)).optional()?)
+    let Some(to) = crate::direct!(conn, |c| stand_in(from, At(at), kind.as_str())
+        .first::<UserId>(c))
+    .optional()?
+    else {
+        return Ok(None);
+    };
+    let active: bool = crate::direct!(conn, |c| users::table
+        .find(to)
+        .select(users::active)
+        .first(c))?;
+    Ok(active.then_some(to))
 }

@@ -131,6 +131,9 @@ pub const PEOPLE: &[DemoPerson] = &[
 
 /// Loads the demo people. Returns whether anything was created.
 pub fn load(conn: &mut DbConn, password_hash: &str) -> StoreResult<bool> {
+    // Several instances started together with `--demo` load it one after
+    // the other: the later ones find it there.
+    crate::db::lock_setup(conn)?;
     let mut created = false;
     let mut admin_id: Option<UserId> = None;
     for person in PEOPLE {

@@ -10,6 +10,8 @@ pub mod demo;
 pub mod demo_processes;
 pub mod directory;
 pub mod grants;
+pub mod leavers;
+pub mod links;
 pub mod outbox;
 pub mod processes;
 pub mod resources;
@@ -37,6 +39,11 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Db(DieselError),
+    /// The disk (or the database's quota) is full: the change was not
+    /// stored. Pages keep working, and writes succeed again once there
+    /// is room.
+    #[error("no room to store the change: {0}")]
+    StorageFull(String),
     #[error("connection pool error: {0}")]
     Pool(#[from] r2d2::Error),
     #[error(transparent)]
@@ -47,9 +54,20 @@ impl From<DieselError> for StoreError {
     fn from(e: DieselError) -> Self {
         match e {
             DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(_, ref info) if is_full(info.message()) => {
+                StoreError::StorageFull(info.message().to_string())
+            }
             other => StoreError::Db(other),
         }
     }
+}
+
+/// Whether a database's message says it ran out of room: SQLite's
+/// `SQLITE_FULL` ("database or disk is full"), or PostgreSQL failing to
+/// extend a file or write its log ("No space left on device", SQLSTATE
+/// 53100).
+pub fn is_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
 }
 
 impl StoreError {

@@ -1,6 +1,7 @@
 //! The outbox: mail written in the same transaction as the change that
-//! causes it, claimed by one worker at a time, sent, and retried with
-//! exponential backoff until it is sent or has failed too often.
+//! causes it, claimed by one worker at a time, recorded as sent the moment
+//! the mail server accepts it, and retried with capped exponential backoff
+//! for a configurable period (a day by default) before it is marked failed.
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -52,9 +53,12 @@ pub fn enqueue(conn: &mut DbConn, mail: &Mail<'_>) -> StoreResult<()> {
     Ok(())
 }
 
-/// Claims up to `limit` due messages for `worker` for `lease_secs`. Each
-/// claim is a conditional update, so two workers (two server instances on
-/// one PostgreSQL) never take the same message.
+diesel::alias!(o as due_mail: DueMail);
+
+/// Claims up to `limit` due messages for `worker` for `lease_secs`, oldest
+/// first, in one conditional update: two workers (two server instances on
+/// one PostgreSQL) never take the same message, as the second finds the
+/// first's claim when it re-checks each row it would update.
 pub fn claim(
     conn: &mut DbConn,
     worker: &str,
@@ -62,33 +66,44 @@ pub fn claim(
     lease_secs: i64,
 ) -> StoreResult<Vec<OutboxMessage>> {
     let at = now();
-    let due: Vec<OutboxMessage> = crate::direct!(conn, |c| o::table
-        .filter(o::status.eq(PENDING))
-        .filter(o::next_attempt_at.le(At(at)))
-        .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at))))
-        .order(o::id)
-        .limit(limit)
-        .select(OutboxMessage::as_select())
-        .load(c))?;
     let until = at + Duration::seconds(lease_secs);
-    let mut claimed = Vec::new();
-    for mut message in due {
-        let n = crate::direct!(conn, |c| prepared::update(
-            o::table
-                .find(message.id)
-                .filter(o::status.eq(PENDING))
-                .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at)))),
-            (o::claimed_by.eq(worker), o::claimed_until.eq(At(until))),
+    let due = due_mail
+        .filter(due_mail.field(o::status).eq(PENDING))
+        .filter(due_mail.field(o::next_attempt_at).le(At(at)))
+        .filter(
+            due_mail
+                .field(o::claimed_until)
+                .is_null()
+                .or(due_mail.field(o::claimed_until).lt(At(at))),
         )
-        .execute(c))?;
-        // Another worker may have claimed it since the read; then it is theirs.
-        if n == 1 {
-            message.claimed_by = Some(worker.to_string());
-            message.claimed_until = Some(until);
-            claimed.push(message);
-        }
-    }
+        .order(due_mail.field(o::id))
+        .limit(limit)
+        .select(due_mail.field(o::id));
+    let mut claimed: Vec<OutboxMessage> = crate::direct!(conn, |c| diesel::update(
+        o::table
+            .filter(o::id.eq_any(due))
+            .filter(o::status.eq(PENDING))
+            .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at)))),
+    )
+    .set((o::claimed_by.eq(worker), o::claimed_until.eq(At(until))))
+    .returning(OutboxMessage::as_returning())
+    .get_results(c))?;
+    claimed.sort_by_key(|m| m.id);
     Ok(claimed)
+}
+
+/// Hands back what `worker` claimed and has not sent: at a stop, and when
+/// a server starts again under the same name after a crash, so its
+/// claims need not lapse first.
+pub fn release(conn: &mut DbConn, worker: &str) -> StoreResult<usize> {
+    Ok(crate::direct!(conn, |c| diesel::update(
+        o::table
+            .filter(o::claimed_by.eq(worker))
+            .filter(o::status.eq(PENDING))
+            .filter(o::claimed_until.is_not_null()),
+    )
+    .set(o::claimed_until.eq(None::<At>))
+    .execute(c))?)
 }
 
 /// Removes one-click tokens from a sent message: the links were delivered,
@@ -133,27 +148,31 @@ pub fn mark_sent(
     Ok(())
 }
 
-/// The wait before attempt `n + 1`: 2^n seconds, at most an hour.
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF_SECS: i64 = 600;
+
+/// The wait before attempt `n + 1`: 2^n seconds, at most ten minutes.
 pub fn backoff(attempts: i32) -> Duration {
-    Duration::seconds(2i64.saturating_pow(attempts.clamp(0, 12) as u32).min(3600))
+    Duration::seconds(
+        2i64.saturating_pow(attempts.clamp(0, 12) as u32)
+            .min(MAX_BACKOFF_SECS),
+    )
 }
 
 /// Records a failed attempt at a claimed message that had been tried
-/// `tried` times before, putting it back in line or giving it up.
+/// `tried` times before: put back in line after its backoff, or marked
+/// failed when `give_up` (the mail server refused it for good, or it has
+/// been retried for as long as it may be).
 pub fn mark_failed(
     conn: &mut DbConn,
     id: OutboxId,
     worker: &str,
     tried: i32,
     error: &str,
-    max_attempts: i32,
+    give_up: bool,
 ) -> StoreResult<()> {
     let attempts = tried + 1;
-    let status = if attempts >= max_attempts {
-        FAILED
-    } else {
-        PENDING
-    };
+    let status = if give_up { FAILED } else { PENDING };
     crate::direct!(conn, |c| prepared::update(
         o::table.find(id).filter(o::claimed_by.eq(worker)),
         (
@@ -178,19 +197,72 @@ pub fn unsent(conn: &mut DbConn, limit: i64) -> StoreResult<Vec<OutboxMessage>> 
         .load(conn)?)
 }
 
-/// Puts a message back in line now.
+/// Puts a message back in line now, with a fresh retry period.
 pub fn retry(conn: &mut DbConn, id: OutboxId) -> StoreResult<()> {
+    let at = now();
     let n = diesel::update(o::table.find(id).filter(o::status.ne(SENT)))
         .set((
             o::status.eq(PENDING),
-            o::next_attempt_at.eq(At(now())),
+            o::next_attempt_at.eq(At(at)),
             o::claimed_until.eq(None::<At>),
+            o::created_at.eq(At(at)),
         ))
         .execute(conn)?;
     if n == 0 {
         return Err(StoreError::rule("", "errors.already_sent"));
     }
     Ok(())
+}
+
+/// Puts every failed message back in line now (after an outage longer
+/// than the retry period); returns how many.
+pub fn retry_failed(conn: &mut DbConn) -> StoreResult<usize> {
+    let at = now();
+    Ok(diesel::update(o::table.filter(o::status.eq(FAILED)))
+        .set((
+            o::status.eq(PENDING),
+            o::next_attempt_at.eq(At(at)),
+            o::claimed_until.eq(None::<At>),
+            o::created_at.eq(At(at)),
+        ))
+        .execute(conn)?)
+}
+
+/// How the mail is doing, for `/healthz` and the admin page.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    /// Messages waiting to be sent, counted up to `HEALTH_COUNT_CAP`.
+    pub pending: i64,
+    /// When the oldest waiting message was written.
+    pub oldest_pending: Option<chrono::NaiveDateTime>,
+    /// Messages given up on, counted up to `HEALTH_COUNT_CAP`.
+    pub failed: i64,
+}
+
+/// How far `health` counts; a backlog beyond it costs no more to read.
+pub const HEALTH_COUNT_CAP: i64 = 100_000;
+
+pub fn health(conn: &mut DbConn) -> StoreResult<Health> {
+    let count = |conn: &mut DbConn, status: &'static str| -> StoreResult<i64> {
+        Ok(prepared::count_of(
+            o::table
+                .filter(o::status.eq(status))
+                .select(o::id)
+                .limit(HEALTH_COUNT_CAP),
+        )
+        .get_result(conn)?)
+    };
+    let oldest_pending = o::table
+        .filter(o::status.eq(PENDING))
+        .order(o::id)
+        .select(o::created_at)
+        .first(conn)
+        .optional()?;
+    Ok(Health {
+        pending: count(conn, PENDING)?,
+        oldest_pending,
+        failed: count(conn, FAILED)?,
+    })
 }
 
 #[cfg(test)]
@@ -207,9 +279,11 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_an_hour() {
+    fn backoff_doubles_up_to_ten_minutes() {
         assert_eq!(backoff(1), Duration::seconds(2));
         assert_eq!(backoff(3), Duration::seconds(8));
-        assert_eq!(backoff(30), Duration::seconds(3600));
+        assert_eq!(backoff(9), Duration::seconds(512));
+        assert_eq!(backoff(10), Duration::seconds(600));
+        assert_eq!(backoff(30), Duration::seconds(600));
     }
 }

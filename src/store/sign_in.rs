@@ -1,41 +1,181 @@
-//! Sign-in throttling: failed attempts per username within a window.
+//! Sign-in throttling, as OWASP describes it: attempts are counted per
+//! username from one address (a burst from one place stops there, and the
+//! person can still sign in from their own desk) and, with a slower limit,
+//! per username from anywhere (many addresses guessing one password).
+//! Each attempt is counted before its password is checked, in one
+//! transaction that locks the counters, so parallel guesses cannot slip
+//! past the limit while the hashes are being computed.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{StoreResult, now};
 use crate::db::DbConn;
-use crate::db::schema::sign_in_failures as f;
+use crate::db::prepared;
+use crate::db::schema::sign_in_throttle as t;
 use crate::db::stamp::At;
 
-/// Failures allowed in the window before sign-in for that name is refused.
-pub const MAX_FAILURES: i64 = 5;
-/// How far back failures count.
-pub const WINDOW_MINUTES: i64 = 15;
-
-/// Whether this username has failed too often recently.
-pub fn is_throttled(conn: &mut DbConn, username: &str) -> StoreResult<bool> {
-    let since = now() - Duration::minutes(WINDOW_MINUTES);
-    let count: i64 = f::table
-        .filter(f::username.eq(username))
-        .filter(f::at.gt(At(since)))
-        .count()
-        .get_result(conn)?;
-    Ok(count >= MAX_FAILURES)
+/// How many attempts a window allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub attempts: i32,
+    pub window_minutes: i64,
 }
 
-pub fn record_failure(conn: &mut DbConn, username: &str) -> StoreResult<()> {
+/// One username from one address.
+pub const PER_ADDRESS: Limit = Limit {
+    attempts: 5,
+    window_minutes: 15,
+};
+
+/// One username from anywhere: slower, so a burst from one address never
+/// reaches it, while many addresses together are still held back.
+pub const PER_NAME: Limit = Limit {
+    attempts: 20,
+    window_minutes: 60,
+};
+
+fn address_key(username: &str, address: &str) -> String {
+    format!("a:{username}|{address}")
+}
+
+fn name_key(username: &str) -> String {
+    format!("u:{username}")
+}
+
+/// A counter row, locked for the rest of the transaction: created when
+/// missing, then updated in place (on PostgreSQL the update takes the
+/// row's lock; SQLite's writer holds the database's).
+fn locked(conn: &mut DbConn, key: &str, at: NaiveDateTime) -> StoreResult<(NaiveDateTime, i32)> {
+    crate::direct!(conn, |c| diesel::insert_into(t::table)
+        .values((
+            t::key.eq(key),
+            t::window_start.eq(At(at)),
+            t::attempts.eq(0)
+        ))
+        .on_conflict(t::key)
+        .do_nothing()
+        .execute(c))?;
+    crate::direct!(conn, |c| prepared::update(
+        t::table.find(key),
+        t::attempts.eq(t::attempts)
+    )
+    .execute(c))?;
+    Ok(crate::direct!(conn, |c| t::table
+        .find(key)
+        .select((t::window_start, t::attempts))
+        .first::<(NaiveDateTime, i32)>(c))?)
+}
+
+/// The attempts a counter holds in the window that includes `at`.
+fn in_window(row: (NaiveDateTime, i32), limit: Limit, at: NaiveDateTime) -> i32 {
+    let (start, attempts) = row;
+    if at - start >= Duration::minutes(limit.window_minutes) {
+        0
+    } else {
+        attempts
+    }
+}
+
+/// Counts one more attempt on `key`, starting a new window if the last one
+/// has passed.
+fn count(
+    conn: &mut DbConn,
+    key: &str,
+    row: (NaiveDateTime, i32),
+    limit: Limit,
+    at: NaiveDateTime,
+) -> StoreResult<()> {
+    let (start, attempts) = row;
+    let fresh = at - start >= Duration::minutes(limit.window_minutes);
+    let (start, attempts) = if fresh {
+        (at, 1)
+    } else {
+        (start, attempts + 1)
+    };
+    crate::direct!(conn, |c| prepared::update(
+        t::table.find(key),
+        (t::window_start.eq(At(start)), t::attempts.eq(attempts)),
+    )
+    .execute(c))?;
+    Ok(())
+}
+
+/// Asks to check a password for `username` from `address`: `false` when
+/// either limit is reached (the password must not be checked), else the
+/// attempt is counted against both and `true`. Refused attempts are not
+/// counted, so a burst from one address stops at its own limit and never
+/// uses up the username's.
+pub fn begin(conn: &mut DbConn, username: &str, address: &str) -> StoreResult<bool> {
     let at = now();
-    // Old rows only matter for the window; drop them as we go.
-    diesel::delete(f::table.filter(f::at.lt(At(at - Duration::minutes(WINDOW_MINUTES)))))
-        .execute(conn)?;
-    diesel::insert_into(f::table)
-        .values((f::username.eq(username), f::at.eq(At(at))))
-        .execute(conn)?;
+    // Counters whose window has long passed are of no use any more.
+    let stale = at - Duration::minutes(PER_NAME.window_minutes.max(PER_ADDRESS.window_minutes));
+    crate::direct!(conn, |c| diesel::delete(
+        t::table.filter(t::window_start.lt(At(stale)))
+    )
+    .execute(c))?;
+    let (by_address, by_name) = (address_key(username, address), name_key(username));
+    let address_row = locked(conn, &by_address, at)?;
+    let name_row = locked(conn, &by_name, at)?;
+    if in_window(address_row, PER_ADDRESS, at) >= PER_ADDRESS.attempts
+        || in_window(name_row, PER_NAME, at) >= PER_NAME.attempts
+    {
+        return Ok(false);
+    }
+    count(conn, &by_address, address_row, PER_ADDRESS, at)?;
+    count(conn, &by_name, name_row, PER_NAME, at)?;
+    Ok(true)
+}
+
+/// The password was right: the failures from this address are forgotten,
+/// and this attempt no longer counts against the username.
+pub fn succeeded(conn: &mut DbConn, username: &str, address: &str) -> StoreResult<()> {
+    crate::direct!(conn, |c| diesel::delete(
+        t::table.find(address_key(username, address))
+    )
+    .execute(c))?;
+    crate::direct!(conn, |c| prepared::update(
+        t::table.find(name_key(username)).filter(t::attempts.gt(0)),
+        t::attempts.eq(t::attempts - 1),
+    )
+    .execute(c))?;
     Ok(())
 }
 
+/// Forgets every count for `username` (an administrator reset their password).
 pub fn clear(conn: &mut DbConn, username: &str) -> StoreResult<()> {
-    diesel::delete(f::table.filter(f::username.eq(username))).execute(conn)?;
+    let escaped = username
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    diesel::delete(
+        t::table.filter(
+            t::key
+                .eq(name_key(username))
+                .or(t::key.like(format!("a:{escaped}|%")).escape('\\')),
+        ),
+    )
+    .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_that_has_passed_holds_no_attempts() {
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 12, 3)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        assert_eq!(
+            in_window((start, 4), PER_ADDRESS, start + Duration::minutes(14)),
+            4
+        );
+        assert_eq!(
+            in_window((start, 4), PER_ADDRESS, start + Duration::minutes(15)),
+            0
+        );
+    }
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::users::{
-    Person, SessionFacts, SessionUser, people_by_id, session_select, session_user_of,
+    Person, SessionFacts, SessionKey, SessionUser, people_by_id, session_select, session_user_of,
 };
 use super::{StoreResult, now};
 use crate::db::DbConn;
@@ -147,12 +147,13 @@ pub fn inbox(
 /// cost it a tenth more. `None` for someone gone or deactivated.
 pub fn session_and_inbox(
     conn: &mut DbConn,
-    me: UserId,
+    key: SessionKey,
     before: Option<ApproveUserId>,
     limit: i64,
 ) -> StoreResult<Option<(SessionUser, InboxPage)>> {
+    let me = key.user;
     let DbConn::Pg(pg) = conn else {
-        let Some(user) = super::users::session_user(conn, me)? else {
+        let Some(user) = super::users::session_user(conn, key)? else {
             return Ok(None);
         };
         let page = inbox(conn, me, user.stands_in, before, limit)?;
@@ -160,7 +161,7 @@ pub fn session_and_inbox(
     };
     let at = At(now());
     let rows: Vec<(SessionFacts, Option<InboxTuple>)> = beside_each(
-        session_select!(me, at),
+        session_select!(key, at),
         inbox_query!(au::user_id.eq(me), before, limit),
     )
     .load(pg)?;
@@ -272,6 +273,21 @@ pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64>
         }
     }
     Ok(total)
+}
+
+/// The serial numbers of the tickets some assignments belong to (for
+/// saying which ones a batch could not decide).
+pub fn serials_of(
+    conn: &mut DbConn,
+    assignments: &[ApproveUserId],
+) -> StoreResult<HashMap<ApproveUserId, String>> {
+    Ok(au::table
+        .inner_join(a::table)
+        .filter(au::id.eq_any(assignments.to_vec()))
+        .select((au::id, a::serial))
+        .load::<(ApproveUserId, String)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// Tickets `me` filed, newest first.
@@ -542,8 +558,9 @@ mod tests {
             Some(ApproveUserId(9)),
             25
         )));
+        let key = SessionKey { user: me, epoch: 0 };
         assert!(found_by_type(&beside_each(
-            session_select!(me, at),
+            session_select!(key, at),
             inbox_query!(au::user_id.eq(me), None, 25)
         )));
     }

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Audit, Channel};
 use super::directory::{DbDirectory, UserIds};
+use super::links;
 use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{
@@ -24,7 +25,6 @@ use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
 use crate::flow::{
     FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind, Recipient,
-    SelfPolicy,
 };
 use crate::notify::notices;
 
@@ -789,42 +789,34 @@ pub fn acts_for(
     Ok(super::delegations::acting_for(conn, assignee, now(), kind)? == Some(actor))
 }
 
-/// Whether `node` keeps the applicant of `ticket` from deciding it as
-/// someone else's stand-in (`actor` acting on `assignee`'s assignment):
-/// approvals that do not allow self-approval, the planner's rule, checked
-/// again because a delegation may have started since the plan was made.
+/// Whether the applicant of `ticket` would be deciding an approval of
+/// their own ticket for someone else (`actor` acting on `assignee`'s
+/// assignment: as a stand-in, or having been handed it). Segregation of
+/// duties holds whatever the node's self-approval policy, which is about
+/// whom the plan asks: a delegation or hand-over may come after planning.
 pub fn applicant_for_other(
     ticket: &Apply,
     actor: UserId,
     assignee: UserId,
     node: &NodeDef,
 ) -> bool {
-    actor != assignee
-        && actor == ticket.applicant_id
-        && node.kind == NodeKind::Approval
-        && node.self_approval != SelfPolicy::Allow
+    actor != assignee && actor == ticket.applicant_id && node.kind == NodeKind::Approval
 }
 
 /// Whether handing `assignment` to `to` would let the ticket's applicant
-/// decide their own ticket on a node that does not allow it.
+/// decide an approval of their own ticket.
 pub fn would_approve_own(
     conn: &mut DbConn,
     assignment: ApproveUserId,
     to: UserId,
 ) -> StoreResult<bool> {
-    let (mine, node_key, ticket) = au::table
+    let (mine, node_kind, applicant) = au::table
         .inner_join(n::table)
         .inner_join(a::table)
         .filter(au::id.eq(assignment))
-        .select((ApproveUser::as_select(), n::node_key, Apply::as_select()))
-        .first::<(ApproveUser, String, Apply)>(conn)?;
-    if ticket.applicant_id != to {
-        return Ok(false);
-    }
-    let def = def_of(conn, &ticket)?;
-    Ok(def
-        .node(&node_key)
-        .is_some_and(|spec| applicant_for_other(&ticket, to, mine.user_id, spec)))
+        .select((au::user_id, n::kind, a::applicant_id))
+        .first::<(UserId, String, UserId)>(conn)?;
+    Ok(applicant == to && mine != to && node_kind == NodeKind::Approval.as_str())
 }
 
 /// An assignment on a ticket, with its ticket and node key: what deciding
@@ -833,6 +825,8 @@ pub struct Target {
     pub assignment: ApproveUser,
     pub ticket: Apply,
     pub node_key: String,
+    /// Whether the assignee may still act in countersign at all.
+    pub assignee_active: bool,
 }
 
 /// The assignment `assignment` of ticket `apply`, if it is one of its own.
@@ -841,22 +835,46 @@ pub fn target(
     apply: ApplyId,
     assignment: ApproveUserId,
 ) -> StoreResult<Option<Target>> {
-    let Some((assignment, node_key, ticket)) = crate::direct!(conn, |c| au::table
+    let found = crate::direct!(conn, |c| au::table
         .inner_join(n::table)
         .inner_join(a::table)
+        .inner_join(users::table.on(users::id.eq(au::user_id)))
         .filter(au::id.eq(assignment))
         .filter(au::apply_id.eq(apply))
-        .select((ApproveUser::as_select(), n::node_key, Apply::as_select()))
-        .first::<(ApproveUser, String, Apply)>(c))
-    .optional()?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Target {
-        assignment,
-        ticket,
-        node_key,
-    }))
+        .select((
+            ApproveUser::as_select(),
+            n::node_key,
+            Apply::as_select(),
+            users::active
+        ))
+        .first::<(ApproveUser, String, Apply, bool)>(c))
+    .optional()?;
+    Ok(
+        found.map(|(assignment, node_key, ticket, assignee_active)| Target {
+            assignment,
+            ticket,
+            node_key,
+            assignee_active,
+        }),
+    )
+}
+
+/// What to say when an assignment may not be acted on: what happened to
+/// the ticket or the assignment, else that it is someone else's.
+pub fn refusal(target: &Target) -> &'static str {
+    match (
+        target.ticket.status.as_str(),
+        target.assignment.status.as_str(),
+    ) {
+        (status::WITHDRAWN, _) => "errors.ticket_withdrawn",
+        (_, status::DECIDED) => "errors.already_decided",
+        (_, status::CANCELLED) => "errors.node_already_decided",
+        (_, status::TRANSFERRED) => "errors.assignment_transferred",
+        (ticket, _) if ticket != status::RUNNING => "errors.ticket_not_running",
+        (_, status::WAITING) => "errors.not_your_turn",
+        _ if !target.assignee_active => "errors.assignee_inactive",
+        _ => "errors.not_your_assignment",
+    }
 }
 
 /// Records one decision and moves the ticket on, in the caller's
@@ -872,31 +890,37 @@ pub fn act(
     channel: Channel,
     def: &ProcessDef,
 ) -> StoreResult<ApplyId> {
-    let mine: ApproveUser = crate::direct!(conn, |c| au::table
+    let apply: ApplyId = crate::direct!(conn, |c| au::table
         .find(assignment)
-        .select(ApproveUser::as_select())
+        .select(au::apply_id)
         .first(c))?;
-    let ticket: Apply = crate::direct!(conn, |c| a::table
-        .find(mine.apply_id)
-        .select(Apply::as_select())
-        .first(c))?;
-    act_on(conn, &mine, &ticket, actor, action, comment, channel, def)
+    let target = target(conn, apply, assignment)?.ok_or(StoreError::NotFound)?;
+    act_on(conn, &target, actor, action, comment, channel, def)
 }
 
 /// `act` on an assignment and its ticket the caller read in this same
-/// transaction (`target`), so they are not read twice.
-#[allow(clippy::too_many_arguments)]
+/// transaction (`target`), so they are not read twice. This is where the
+/// rules of who may decide hold for every way of deciding (the ticket
+/// page, the inbox batch, a mailed link): the person whose assignment it
+/// is, or their stand-in now, both still active; never the applicant for
+/// someone else.
 pub fn act_on(
     conn: &mut DbConn,
-    mine: &ApproveUser,
-    ticket: &Apply,
+    target: &Target,
     actor: UserId,
     action: Action,
     comment: &str,
     channel: Channel,
     def: &ProcessDef,
 ) -> StoreResult<ApplyId> {
+    let (mine, ticket) = (&target.assignment, &target.ticket);
+    // As read in this transaction: already decided, handed over, not yet
+    // this person's turn, or theirs no longer to decide.
+    if mine.status != status::PENDING || !target.assignee_active {
+        return Err(StoreError::rule("", refusal(target)));
+    }
     let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    // A stand-in is only found while active (`delegations::stand_in`).
     if !acts_for(conn, actor, mine.user_id, kind)? {
         return Err(StoreError::rule("", "errors.not_your_assignment"));
     }
@@ -1021,15 +1045,49 @@ pub fn act_on(
             )
         },
     )?;
-    match settle(conn, ticket, &node, spec, def, Moment::AfterVote)? {
-        Settled::Passed => advance(conn, ticket, def)?,
+    after_vote(conn, ticket, &node, spec, def)?;
+    Ok(ticket.id)
+}
+
+/// Moves the ticket on from a step whose votes changed: passed, the next
+/// step starts; in a sequence, the next person is asked.
+fn after_vote(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: &Approve,
+    spec: &NodeDef,
+    def: &ProcessDef,
+) -> StoreResult<()> {
+    match settle(conn, ticket, node, spec, def, Moment::AfterVote)? {
+        Settled::Passed => advance(conn, ticket, def),
         // In a sequence, the next person's turn has come.
         Settled::Open { newly_pending } if !newly_pending.is_empty() => {
-            ask(conn, def, ticket, &node, &newly_pending)?
+            ask(conn, def, ticket, node, &newly_pending)
         }
-        Settled::Open { .. } | Settled::Ended => {}
+        Settled::Open { .. } | Settled::Ended => Ok(()),
     }
-    Ok(ticket.id)
+}
+
+/// Settles an active step again after one of its people was dropped (a
+/// deactivated person's place skipped): the votes it has may now decide
+/// it. A step that has not started settles when it starts.
+pub(crate) fn resettle(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: ApproveId,
+    def: &ProcessDef,
+) -> StoreResult<()> {
+    let Some(node) = n::table
+        .find(node)
+        .filter(n::status.eq(status::ACTIVE))
+        .select(Approve::as_select())
+        .first::<Approve>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let spec = node_def(def, &node)?;
+    after_vote(conn, ticket, &node, spec, def)
 }
 
 /// Why a ticket that was expected to run does not: withdrawn, or
@@ -1359,50 +1417,7 @@ pub fn transfer(
     Ok(ticket.id)
 }
 
-/// How long one-click links stay valid, in hours (set from the config at
-/// start; 72 by default).
-pub static LINK_TTL_HOURS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(72);
-
-/// The SHA-256 of a link token, as stored; the token itself is not.
-pub fn token_hash(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A fresh 256-bit link token for an assignment, mailed to `to` (the
-/// assignee or their stand-in); only its hash is kept.
-fn issue_token(conn: &mut DbConn, assignment: ApproveUserId, to: UserId) -> StoreResult<String> {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    let token = hex::encode(bytes);
-    let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
-    crate::direct!(conn, |c| prepared::update(
-        au::table.find(assignment),
-        (
-            au::email_token_hash.eq(token_hash(&token)),
-            au::email_token_expires_at.eq(At(now() + chrono::Duration::hours(ttl))),
-            au::email_token_to.eq(to),
-        ),
-    )
-    .execute(c))?;
-    Ok(token)
-}
-
-/// A fresh approve and reject link pair for one assignment, mailed to `to`
-/// (replacing any link mailed before).
-fn approval_links(
-    conn: &mut DbConn,
-    assignment: ApproveUserId,
-    to: UserId,
-) -> StoreResult<notices::Links> {
-    let token = issue_token(conn, assignment, to)?;
-    Ok(vec![
-        ("email.approve", format!("/email/{token}?action=approve")),
-        ("email.reject", format!("/email/{token}?action=reject")),
-    ])
-}
-
-fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<std::sync::Arc<ProcessDef>> {
+pub(crate) fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<std::sync::Arc<ProcessDef>> {
     super::processes::definition(conn, ticket.version_id)
 }
 
@@ -1437,7 +1452,7 @@ fn notify(
             comment,
         };
         notices::send(conn, &e, user, |c, recipient| match assignment {
-            Some(assignment) => approval_links(c, assignment, recipient),
+            Some(assignment) => links::approval_links(c, assignment, recipient),
             None => Ok(Vec::new()),
         })?;
     }
@@ -1481,117 +1496,9 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
     };
     notices::send(conn, &event, row.user_id, |c, recipient| {
         if approval {
-            approval_links(c, assignment, recipient)
+            links::approval_links(c, assignment, recipient)
         } else {
             Ok(Vec::new())
         }
     })
-}
-
-/// What a one-click link leads to, checked against the live state.
-pub enum LinkState {
-    /// No assignment has this token (altered, or replaced by a newer mail).
-    Unknown,
-    Expired,
-    /// The assignment was decided, handed over or cancelled.
-    Used,
-    /// The link went to a stand-in whose delegation has ended: the
-    /// assignment is `assignee`'s own again.
-    Returned {
-        assignee: UserId,
-    },
-    /// The ticket no longer runs (withdrawn, finished, rejected, sent back).
-    Closed(Box<Apply>),
-    Valid {
-        assignment: Box<ApproveUser>,
-        /// Who the link was mailed to, and so who decides: the assignee,
-        /// or the stand-in acting for them.
-        sent_to: UserId,
-        ticket: Box<Apply>,
-        node: Box<Approve>,
-    },
-}
-
-pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
-    let hash = token_hash(token);
-    let Some((assignment, sent_to)) = au::table
-        .filter(au::email_token_hash.eq(&hash))
-        .select((ApproveUser::as_select(), au::email_token_to))
-        .first::<(ApproveUser, Option<UserId>)>(conn)
-        .optional()?
-    else {
-        return Ok(LinkState::Unknown);
-    };
-    let sent_to = sent_to.unwrap_or(assignment.user_id);
-    let ticket: Apply = a::table
-        .find(assignment.apply_id)
-        .select(Apply::as_select())
-        .first(conn)?;
-    if ticket.status != status::RUNNING {
-        return Ok(LinkState::Closed(Box::new(ticket)));
-    }
-    if assignment.status != status::PENDING {
-        return Ok(LinkState::Used);
-    }
-    if assignment
-        .email_token_expires_at
-        .is_none_or(|at| at <= now())
-    {
-        return Ok(LinkState::Expired);
-    }
-    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
-    if !acts_for(conn, sent_to, assignment.user_id, kind)? {
-        return Ok(LinkState::Returned {
-            assignee: assignment.user_id,
-        });
-    }
-    let node: Approve = n::table
-        .find(assignment.approve_id)
-        .select(Approve::as_select())
-        .first(conn)?;
-    Ok(LinkState::Valid {
-        assignment: Box::new(assignment),
-        sent_to,
-        ticket: Box::new(ticket),
-        node: Box::new(node),
-    })
-}
-
-/// Decides through a one-click link, as the person it was mailed to (the
-/// assignee, or their stand-in: "B for A"), with channel "email link";
-/// the token is spent in the same transaction.
-pub fn act_by_link(
-    conn: &mut DbConn,
-    token: &str,
-    approve: bool,
-    comment: &str,
-) -> StoreResult<ApplyId> {
-    let LinkState::Valid {
-        assignment,
-        sent_to,
-        ticket,
-        ..
-    } = link_state(conn, token)?
-    else {
-        return Err(StoreError::rule("", "errors.link_not_valid"));
-    };
-    let def = def_of(conn, &ticket)?;
-    let action = if approve {
-        Action::Approve
-    } else {
-        Action::Reject
-    };
-    let id = act(
-        conn,
-        assignment.id,
-        sent_to,
-        action,
-        comment,
-        Channel::EmailLink,
-        &def,
-    )?;
-    diesel::update(au::table.find(assignment.id))
-        .set(au::email_token_hash.eq(None::<String>))
-        .execute(conn)?;
-    Ok(id)
 }

@@ -17,6 +17,15 @@ use crate::i18n::Lang;
 /// How far the menu counts waiting assignments; beyond, it shows "99+".
 pub const INBOX_COUNT_CAP: i64 = 100;
 
+/// What a session names: a person, and the generation of their sessions
+/// it was signed in at. A session of an earlier generation has ended
+/// (signed out, password changed or reset, deactivated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey {
+    pub user: UserId,
+    pub epoch: i32,
+}
+
 /// The signed-in person as every page needs them.
 #[derive(Debug, Clone)]
 pub struct SessionUser {
@@ -72,17 +81,18 @@ pub fn is_admin(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
 /// The select every page makes of the person behind a session: who they
 /// are, whether they administer, how much waits for them and whether they
 /// stand in for anyone, in one statement (a `SessionFacts` row, none for
-/// someone gone or deactivated). The count stops at the cap (the menu
+/// someone gone or deactivated, or a session of an earlier generation). The count stops at the cap (the menu
 /// shows "99+"), so a long backlog costs no more than that. A macro, as
 /// the query's type is too long to name: `session_user` runs it alone;
 /// on PostgreSQL the inbox runs it beside its page
 /// (`ticket_views::session_and_inbox`).
 macro_rules! session_select {
-    ($id:expr, $at:expr) => {{
+    ($key:expr, $at:expr) => {{
         use $crate::db::schema::{
             approve_users as au, delegations as d, role_assignments, roles, users,
         };
-        let (id, at): ($crate::db::ids::UserId, $crate::db::stamp::At) = ($id, $at);
+        let (key, at): ($crate::store::users::SessionKey, $crate::db::stamp::At) = ($key, $at);
+        let id = key.user;
         let admin = role_assignments::table
             .inner_join(roles::table)
             .filter(role_assignments::user_id.eq(id))
@@ -102,6 +112,7 @@ macro_rules! session_select {
         users::table
             .filter(users::id.eq(id))
             .filter(users::active.eq(true))
+            .filter(users::session_epoch.eq(key.epoch))
             .select((
                 users::id,
                 users::username,
@@ -140,12 +151,23 @@ pub(crate) fn session_user_of(conn: &mut DbConn, facts: SessionFacts) -> StoreRe
     })
 }
 
-/// The active user behind a session, or `None` if gone or deactivated.
-pub fn session_user(conn: &mut DbConn, id: UserId) -> StoreResult<Option<SessionUser>> {
+/// The active user behind a session, or `None` if gone, deactivated or
+/// the session has ended.
+pub fn session_user(conn: &mut DbConn, key: SessionKey) -> StoreResult<Option<SessionUser>> {
     let at = At(now());
     let facts =
-        crate::direct!(conn, |c| session_select!(id, at).first::<SessionFacts>(c)).optional()?;
+        crate::direct!(conn, |c| session_select!(key, at).first::<SessionFacts>(c)).optional()?;
     facts.map(|f| session_user_of(conn, f)).transpose()
+}
+
+/// Ends every session of `id` by moving on to the next generation, which
+/// is returned: a session the caller signs in afresh with it survives.
+pub fn end_sessions(conn: &mut DbConn, id: UserId) -> StoreResult<i32> {
+    let epoch: i32 = diesel::update(users::table.find(id))
+        .set(users::session_epoch.eq(users::session_epoch + 1))
+        .returning(users::session_epoch)
+        .get_result(conn)?;
+    Ok(epoch)
 }
 
 /// Users whose username, name or email contains `q`, by username.
@@ -295,12 +317,15 @@ pub fn set_language(conn: &mut DbConn, id: UserId, language: Lang) -> StoreResul
     Ok(())
 }
 
+/// Sets a new password and ends every session signed in with the old
+/// one. Returns the new generation of the person's sessions, for the
+/// session that changed its own password to carry on with.
 pub fn set_password(
     conn: &mut DbConn,
     id: UserId,
     password_hash: &str,
     actor: UserId,
-) -> StoreResult<()> {
+) -> StoreResult<i32> {
     let n = diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),
@@ -310,12 +335,25 @@ pub fn set_password(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
+    let epoch = end_sessions(conn, id)?;
     let action = if actor == id {
         "user.password_changed"
     } else {
+        // A new password from an administrator also lifts any throttle.
+        let username: String = users::table.find(id).select(users::username).first(conn)?;
+        super::sign_in::clear(conn, &username)?;
         "user.password_reset"
     };
-    audit::record(conn, Audit::web(actor, action, "user", id.0))
+    audit::record(conn, Audit::web(actor, action, "user", id.0))?;
+    Ok(epoch)
+}
+
+/// Ends the person's other sessions ("sign out everywhere else"); the
+/// caller's own carries on with the returned generation.
+pub fn end_other_sessions(conn: &mut DbConn, id: UserId) -> StoreResult<i32> {
+    let epoch = end_sessions(conn, id)?;
+    audit::record(conn, Audit::web(id, "user.sessions_ended", "user", id.0))?;
+    Ok(epoch)
 }
 
 /// Deactivates or reactivates an account. Refuses to lock out the last admin.
@@ -346,7 +384,9 @@ pub fn set_active(conn: &mut DbConn, id: UserId, active: bool, actor: UserId) ->
     };
     audit::record(conn, Audit::web(actor, action, "user", id.0))?;
     if !active {
-        reassign_to_manager(conn, &user, actor)?;
+        // Their sessions end at once, and their work moves on.
+        end_sessions(conn, id)?;
+        super::leavers::leave(conn, &user, actor)?;
     }
     Ok(())
 }
@@ -428,63 +468,4 @@ pub fn role_codes(conn: &mut DbConn, id: UserId) -> StoreResult<Vec<String>> {
         .select(roles::code)
         .distinct()
         .load(conn)?)
-}
-
-/// Moves a deactivated person's open assignments to their manager (if they
-/// have an active one), with an audit event on each ticket.
-fn reassign_to_manager(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<()> {
-    use crate::db::schema::approve_users as au;
-    use crate::store::tickets::status;
-    let Some(manager) = user.manager_id else {
-        return Ok(());
-    };
-    if !is_active(conn, manager)? {
-        return Ok(());
-    }
-    let open: Vec<(crate::db::ids::ApproveUserId, crate::db::ids::ApplyId)> = au::table
-        .filter(au::user_id.eq(user.id))
-        .filter(au::status.eq_any([status::PENDING, status::WAITING]))
-        .select((au::id, au::apply_id))
-        .load(conn)?;
-    for (assignment, apply) in open {
-        // A manager who filed the ticket does not approve it where the node
-        // does not allow self-approval: their own manager does.
-        let to = if crate::store::tickets::would_approve_own(conn, assignment, manager)? {
-            let above: Option<UserId> = users::table
-                .find(manager)
-                .select(users::manager_id)
-                .first::<Option<UserId>>(conn)?;
-            match above {
-                Some(m) if m != user.id && is_active(conn, m)? => m,
-                // Nobody to move it to: it stays, and an admin can see why.
-                _ => continue,
-            }
-        } else {
-            manager
-        };
-        // The old person's mail link must not act for the manager.
-        diesel::update(au::table.find(assignment))
-            .set((au::user_id.eq(to), au::email_token_hash.eq(None::<String>)))
-            .execute(conn)?;
-        audit::record(
-            conn,
-            Audit {
-                apply_id: Some(apply.0),
-                ..Audit::web(actor, "assignment.reassigned", "apply", apply.0)
-            }
-            .with_detail(serde_json::json!({ "from": user.username, "to_id": to.0 })),
-        )?;
-        crate::store::tickets::mail_new_assignee(conn, assignment)?;
-    }
-    Ok(())
-}
-
-/// Whether `id` is someone active.
-fn is_active(conn: &mut DbConn, id: UserId) -> StoreResult<bool> {
-    Ok(users::table
-        .find(id)
-        .select(users::active)
-        .first(conn)
-        .optional()?
-        .unwrap_or(false))
 }

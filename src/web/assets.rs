@@ -1,7 +1,11 @@
-//! Static assets, compiled into the binary so one file deploys everything.
+//! Static assets, compiled into the binary so one file deploys everything,
+//! and the health check.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use super::AppState;
+use crate::store::outbox;
 
 const APP_CSS: &str = include_str!("../../static/app.css");
 
@@ -12,7 +16,26 @@ pub async fn css() -> HttpResponse {
         .body(APP_CSS)
 }
 
-/// For load balancers and the test harness: the process is up.
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok")
+/// For load balancers, monitoring and the test harness: `ok` when the
+/// process is up and its database answers, then how the mail is doing
+/// (messages waiting and given up on, and how old the oldest waiting one
+/// is), one `name value` a line. 503 when the database does not answer.
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.read(outbox::health).await {
+        Ok(mail) => {
+            let oldest = mail
+                .oldest_pending
+                .map_or(0, |at| (state.db.now() - at).num_seconds().max(0));
+            HttpResponse::Ok().content_type("text/plain").body(format!(
+                "ok\nmail_pending {}\nmail_failed {}\nmail_oldest_pending_seconds {oldest}\n",
+                mail.pending, mail.failed
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the database did not answer");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unavailable\n")
+        }
+    }
 }

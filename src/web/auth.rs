@@ -1,8 +1,10 @@
-//! Signing in and out. Failed attempts are throttled per username, and an
-//! unknown username costs the same argon2 time as a wrong password.
+//! Signing in and out. Attempts are throttled per username and address and,
+//! more slowly, per username (`store::sign_in`); an unknown username costs
+//! the same argon2 time as a wrong password. Signing out ends every session
+//! of the person.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -33,7 +35,7 @@ pub async fn sign_in_form(
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     if ctx.user.is_some() {
-        return Ok(see_other(safe_local_path(&query.next)));
+        return Ok(see_other(&safe_local_path(&query.next)));
     }
     let errors = FieldErrors::new(ctx.lang);
     render(&SignInPage {
@@ -56,6 +58,7 @@ pub struct SignInForm {
 
 pub async fn sign_in(
     ctx: Ctx,
+    req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -77,12 +80,16 @@ pub async fn sign_in(
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
 
-    let name = username.clone();
-    let throttled = state
+    // The attempt is counted before the password is checked, so guesses
+    // sent in parallel cannot all be checked while the count lags.
+    let address = client_address(&req, state.config.trust_forwarded_for);
+    let (name, from) = (username.clone(), address.clone());
+    let allowed = state
         .db
-        .read(move |c| throttle::is_throttled(c, &name))
+        .write(move |c| throttle::begin(c, &name, &from))
         .await?;
-    if throttled {
+    if !allowed {
+        tracing::info!(user = %username, %address, "sign-in throttled");
         errors.add("", "errors.sign_in_throttled");
         let page = SignInPage {
             ctx,
@@ -110,21 +117,21 @@ pub async fn sign_in(
     .await
     .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
 
-    let name = username.clone();
     match candidate.filter(|_| ok) {
         Some(user) => {
-            state.db.write(move |c| throttle::clear(c, &name)).await?;
-            let lang = user.language.as_deref().and_then(crate::i18n::Lang::parse);
-            ctx.sign_in(user.id, lang)?;
-            tracing::info!(user = %user.username, "signed in");
-            Ok(see_other(safe_local_path(&form.next)))
-        }
-        None => {
+            let name = username.clone();
             state
                 .db
-                .write(move |c| throttle::record_failure(c, &name))
+                .write(move |c| throttle::succeeded(c, &name, &address))
                 .await?;
-            tracing::info!(user = %username, "sign-in failed");
+            let lang = user.language.as_deref().and_then(crate::i18n::Lang::parse);
+            let now = state.db.now().and_utc().timestamp();
+            ctx.sign_in(user.id, user.session_epoch, now, lang)?;
+            tracing::info!(user = %user.username, "signed in");
+            Ok(see_other(&safe_local_path(&form.next)))
+        }
+        None => {
+            tracing::info!(user = %username, %address, "sign-in failed");
             errors.add("", "errors.sign_in_failed");
             let page = SignInPage {
                 ctx,
@@ -137,7 +144,38 @@ pub async fn sign_in(
     }
 }
 
-pub async fn sign_out(ctx: Ctx, _form: CsrfForm<NoFields>) -> HttpResponse {
+/// Where a request comes from, for throttling: the connection's address,
+/// or behind a trusted proxy (`TRUST_FORWARDED_FOR`) the address the
+/// proxy added last to `X-Forwarded-For` (earlier ones are the client's
+/// own say).
+fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    match forwarded {
+        Some(address) => address.to_string(),
+        None => req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Ends every session of the person, on every browser and device: a
+/// session cookie copied before signing out no longer opens anything.
+pub async fn sign_out(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(user) = &ctx.user {
+        let id = user.id;
+        state.db.write(move |c| users::end_sessions(c, id)).await?;
+    }
     ctx.sign_out();
-    see_other("/sign-in")
+    Ok(see_other("/sign-in"))
 }

@@ -41,9 +41,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         Box::pin(async move {
             let body = bytes.await.map_err(|e| {
                 let status = e.as_response_error().status_code();
-                let overflow = matches!(e.as_error::<PayloadError>(), Some(PayloadError::Overflow));
+                let payload = e.as_error::<PayloadError>();
+                let overflow = matches!(payload, Some(PayloadError::Overflow));
+                let late = matches!(payload, Some(PayloadError::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut);
                 if overflow || status == StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::TooLarge
+                } else if late {
+                    AppError::RequestTimeout
                 } else {
                     AppError::BadRequest(format!("reading form: {e}"))
                 }

@@ -16,12 +16,22 @@ use super::error::AppError;
 use crate::db::ids::UserId;
 use crate::i18n::Lang;
 use crate::store::StoreError;
-use crate::store::users::{self, SessionUser};
+use crate::store::users::{self, SessionKey, SessionUser};
 
 pub const SESSION_USER: &str = "uid";
+/// The generation of the person's sessions this one was signed in at.
+const SESSION_EPOCH: &str = "gen";
+/// When the person signed in (seconds since 1970, on the app's clock).
+const SESSION_SINCE: &str = "since";
+/// When the session was last used, to the minute.
+const SESSION_SEEN: &str = "seen";
 pub const SESSION_LANG: &str = "lang";
 pub const SESSION_CSRF: &str = "csrf";
 const SESSION_FLASH: &str = "flash";
+
+/// How often a session in use records that it was: the cookie is written
+/// again at most this often, not on every response.
+const SEEN_EVERY_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,7 +78,44 @@ struct Arrival {
     req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    user_id: Option<i32>,
+    /// Whom the session names, if it names anyone and has not expired.
+    key: Option<SessionKey>,
+    /// The session named someone but ran out (idle, or too old).
+    expired: bool,
+    /// Now, in seconds, when the session's last use should be recorded.
+    seen_now: Option<i64>,
+}
+
+/// Whom a session names, if anyone, and whether it has expired: idle for
+/// longer than the idle limit, or signed in longer ago than the lifetime.
+/// The times are in the signed cookie and checked against the app's clock.
+fn session_key(
+    session: &Session,
+    config: &crate::config::SessionConfig,
+    now: i64,
+) -> (Option<SessionKey>, bool, Option<i64>) {
+    let get = |key: &str| session.get::<i64>(key).ok().flatten();
+    let Some(user) = session.get::<i32>(SESSION_USER).ok().flatten() else {
+        return (None, false, None);
+    };
+    let (Some(epoch), Some(since), Some(seen)) =
+        (get(SESSION_EPOCH), get(SESSION_SINCE), get(SESSION_SEEN))
+    else {
+        // A session from before sessions carried these: it has ended.
+        return (None, true, None);
+    };
+    if now - seen >= config.idle_secs || now - since >= config.lifetime_secs {
+        return (None, true, None);
+    }
+    let key = SessionKey {
+        user: UserId(user),
+        epoch: i32::try_from(epoch).unwrap_or(-1),
+    };
+    (
+        Some(key),
+        false,
+        (now - seen >= SEEN_EVERY_SECS).then_some(now),
+    )
 }
 
 impl Arrival {
@@ -78,12 +125,15 @@ impl Arrival {
             .app_data::<web::Data<AppState>>()
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("application state missing"))?;
-        let user_id = session.get::<i32>(SESSION_USER).ok().flatten();
+        let now = state.db.now().and_utc().timestamp();
+        let (key, expired, seen_now) = session_key(&session, &state.config.session, now);
         Ok(Arrival {
             req: req.clone(),
             session,
             state,
-            user_id,
+            key,
+            expired,
+            seen_now,
         })
     }
 
@@ -94,7 +144,7 @@ impl Arrival {
         F: FnOnce(&mut crate::db::DbConn, &SessionUser) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        self.read_with(move |c, id| match users::session_user(c, id)? {
+        self.read_with(move |c, key| match users::session_user(c, key)? {
             Some(user) => {
                 let value = f(c, &user)?;
                 Ok(Some((user, value)))
@@ -105,17 +155,21 @@ impl Arrival {
     }
 
     /// Like `read`, for a page that reads the person itself (beside what
-    /// it shows): `f` gets the session's user id and gives the person
-    /// with the value, or `None` when they are gone or deactivated.
+    /// it shows): `f` gets whom the session names and gives the person
+    /// with the value, or `None` when they are gone or deactivated or
+    /// the session has ended.
     async fn read_with<T, F>(self, f: F) -> Result<(Ctx, Option<T>), AppError>
     where
-        F: FnOnce(&mut crate::db::DbConn, UserId) -> Result<Option<(SessionUser, T)>, StoreError>
+        F: FnOnce(
+                &mut crate::db::DbConn,
+                SessionKey,
+            ) -> Result<Option<(SessionUser, T)>, StoreError>
             + Send
             + 'static,
         T: Send + 'static,
     {
-        let read = match self.user_id {
-            Some(id) => self.state.db.read_short(move |c| f(c, UserId(id))).await?,
+        let read = match self.key {
+            Some(key) => self.state.db.read_short(move |c| f(c, key)).await?,
             None => None,
         };
         let (user, value) = read.map_or((None, None), |(user, value)| (Some(user), Some(value)));
@@ -127,12 +181,17 @@ impl Arrival {
         let Arrival {
             req,
             session,
-            user_id,
+            key,
+            expired,
+            seen_now,
             ..
         } = self;
-        if user_id.is_some() && user.is_none() {
-            // Deactivated or deleted since signing in.
-            session.remove(SESSION_USER);
+        if expired || (key.is_some() && user.is_none()) {
+            // Ran out, ended elsewhere, or the person was deactivated or
+            // deleted since signing in: the session is over.
+            end_session(&session);
+        } else if let (Some(now), Some(_)) = (seen_now, &user) {
+            put(&session, SESSION_SEEN, &now)?;
         }
         let lang = user
             .as_ref()
@@ -155,6 +214,17 @@ impl Arrival {
             .then(|| session.remove_as::<Flash>(SESSION_FLASH))
             .flatten()
             .and_then(Result::ok);
+        if expired {
+            // For the page the visitor is sent to: the sign-in page.
+            put(
+                &session,
+                SESSION_FLASH,
+                &Flash {
+                    kind: FlashKind::Error,
+                    text: lang.t("sign_in.session_expired").into_owned(),
+                },
+            )?;
+        }
         Ok(Ctx {
             lang,
             user,
@@ -206,7 +276,10 @@ impl SignedIn {
     /// it shows (see `Arrival::read_with`).
     pub async fn read_with<T, F>(self, f: F) -> Result<(Ctx, T), AppError>
     where
-        F: FnOnce(&mut crate::db::DbConn, UserId) -> Result<Option<(SessionUser, T)>, StoreError>
+        F: FnOnce(
+                &mut crate::db::DbConn,
+                SessionKey,
+            ) -> Result<Option<(SessionUser, T)>, StoreError>
             + Send
             + 'static,
         T: Send + 'static,
@@ -288,15 +361,36 @@ impl Ctx {
         );
     }
 
-    /// Starts a fresh session for `user` (a new session id and CSRF token).
-    pub fn sign_in(&self, user: UserId, lang: Option<Lang>) -> Result<(), AppError> {
+    /// Starts a fresh session for `user` at generation `epoch` of their
+    /// sessions (a new session and CSRF token), signed in `now` (seconds
+    /// since 1970 on the app's clock).
+    pub fn sign_in(
+        &self,
+        user: UserId,
+        epoch: i32,
+        now: i64,
+        lang: Option<Lang>,
+    ) -> Result<(), AppError> {
         self.session.renew();
         self.session.clear();
         put(&self.session, SESSION_USER, &user.0)?;
+        put(&self.session, SESSION_EPOCH, &i64::from(epoch))?;
+        put(&self.session, SESSION_SINCE, &now)?;
+        put(&self.session, SESSION_SEEN, &now)?;
         put(&self.session, SESSION_CSRF, &random_token())?;
         if let Some(lang) = lang {
             put(&self.session, SESSION_LANG, lang.code())?;
         }
+        Ok(())
+    }
+
+    /// Keeps this session going at generation `epoch` after the person's
+    /// other sessions were ended (a password change, "sign out my other
+    /// sessions"), with a new session and CSRF token.
+    pub fn keep_session(&self, epoch: i32) -> Result<(), AppError> {
+        self.session.renew();
+        put(&self.session, SESSION_EPOCH, &i64::from(epoch))?;
+        put(&self.session, SESSION_CSRF, &random_token())?;
         Ok(())
     }
 
@@ -307,6 +401,16 @@ impl Ctx {
     /// Remembers the language in the session (also for signed-out visitors).
     pub fn remember_lang(&self, lang: Lang) {
         let _ = self.session.insert(SESSION_LANG, lang.code());
+    }
+}
+
+/// Forgets who the session names, keeping only the language chosen.
+fn end_session(session: &Session) {
+    let lang = session.get::<String>(SESSION_LANG).ok().flatten();
+    session.clear();
+    session.renew();
+    if let Some(lang) = lang {
+        let _ = session.insert(SESSION_LANG, lang);
     }
 }
 

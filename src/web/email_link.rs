@@ -12,7 +12,7 @@ use super::csrf::CsrfForm;
 use super::ctx::Ctx;
 use super::{AppError, AppState};
 use crate::db::models::{Apply, Approve};
-use crate::store::tickets::{self, LinkState};
+use crate::store::links::{self, LinkState};
 use crate::store::{StoreError, users};
 
 #[derive(Template)]
@@ -59,17 +59,20 @@ pub struct LinkQuery {
 
 struct Loaded {
     state: LinkState,
-    /// The assignee, and the stand-in the link went to (if it did).
+    /// The assignee, and the stand-in the link went to (if it did); for a
+    /// link of someone deactivated, that person.
     approver: String,
     stand_in: Option<String>,
     applicant: String,
+    /// For a link of someone deactivated: who has the step now.
+    now_with: Option<String>,
 }
 
 async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
     Ok(state
         .db
         .read(move |c| {
-            let link = tickets::link_state(c, &token)?;
+            let link = links::link_state(c, &token)?;
             let (approver, stand_in, applicant) = match &link {
                 LinkState::Valid {
                     assignment,
@@ -102,6 +105,24 @@ async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
                         .unwrap_or_default();
                     (name, None, String::new())
                 }
+                LinkState::Deactivated { person, now_with } => {
+                    let ids: Vec<_> = std::iter::once(*person).chain(*now_with).collect();
+                    let people = users::people_by_id(c, &ids)?;
+                    let name = |id| {
+                        people
+                            .get(&id)
+                            .map(|p| p.display_name.clone())
+                            .unwrap_or_default()
+                    };
+                    let with = now_with.map(name);
+                    return Ok(Loaded {
+                        approver: name(*person),
+                        now_with: with,
+                        state: link,
+                        stand_in: None,
+                        applicant: String::new(),
+                    });
+                }
                 _ => (String::new(), None, String::new()),
             };
             Ok(Loaded {
@@ -109,6 +130,7 @@ async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
                 approver,
                 stand_in,
                 applicant,
+                now_with: None,
             })
         })
         .await?)
@@ -145,6 +167,17 @@ fn page(
             None,
         ),
         LinkState::Used => ("used", StatusCode::CONFLICT, "email_link.used", None, None),
+        LinkState::Deactivated { now_with, .. } => (
+            "deactivated",
+            StatusCode::GONE,
+            if now_with.is_some() {
+                "email_link.deactivated_moved"
+            } else {
+                "email_link.deactivated"
+            },
+            None,
+            None,
+        ),
         LinkState::Returned { .. } => (
             "returned",
             StatusCode::CONFLICT,
@@ -161,7 +194,8 @@ fn page(
             ("closed", StatusCode::CONFLICT, key, Some(*ticket), None)
         }
     };
-    let message = ctx.tf(key, &[("name", &loaded.approver)]);
+    let now_with = loaded.now_with.clone().unwrap_or_default();
+    let message = ctx.tf(key, &[("name", &loaded.approver), ("now_with", &now_with)]);
     // "Lin Tao for He Jun" when the link went to a stand-in.
     let approver = match &loaded.stand_in {
         Some(stand_in) => ctx.tf(
@@ -244,7 +278,7 @@ pub async fn decide(
     let (t, comment) = (token.clone(), form.comment.clone());
     match state
         .db
-        .write(move |c| tickets::act_by_link(c, &t, approve, &comment))
+        .write(move |c| links::act_by_link(c, &t, approve, &comment))
         .await
     {
         Ok(_) => {

@@ -26,6 +26,15 @@ pub enum AppError {
     BadRequest(String),
     #[error("request body too large")]
     TooLarge,
+    /// The body came too slowly (`REQUEST_BODY_TIMEOUT_SECS`).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    /// A compressed request body, which is never inflated.
+    #[error("compressed request bodies are not accepted")]
+    CompressedBody,
+    /// The database has no room left for the change; nothing was stored.
+    #[error("storage is full: {0}")]
+    StorageFull(StoreError),
     /// The database could not be reached (a lost connection, or none
     /// free in time); the unit of work did not happen.
     #[error("database unavailable: {0}")]
@@ -38,6 +47,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound,
+            StoreError::StorageFull(_) => AppError::StorageFull(e),
             StoreError::Rule { field, key } => {
                 // A rule that reached here had no form to show it beside.
                 AppError::BadRequest(format!("{field}: {key}"))
@@ -80,9 +90,17 @@ impl ErrorPage {
                 title_key: "errors.page.405_title",
                 message_key: "errors.page.405",
             },
+            408 => ErrorPage {
+                title_key: "errors.page.408_title",
+                message_key: "errors.page.408",
+            },
             413 => ErrorPage {
                 title_key: "errors.page.413_title",
                 message_key: "errors.page.413",
+            },
+            415 => ErrorPage {
+                title_key: "errors.page.415_title",
+                message_key: "errors.page.415",
             },
             503 => ErrorPage {
                 title_key: "errors.page.503_title",
@@ -108,7 +126,9 @@ impl ResponseError for AppError {
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            AppError::CompressedBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unavailable(_) | AppError::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,16 +143,27 @@ impl ResponseError for AppError {
             }
             AppError::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
             AppError::Unavailable(e) => tracing::warn!(error = %e, "the database is unavailable"),
+            AppError::StorageFull(e) => tracing::error!(error = %e, "no room to store a change"),
+            AppError::RequestTimeout => tracing::info!("a request body did not arrive in time"),
             AppError::BadRequest(why) => tracing::info!(%why, "bad request"),
             _ => {}
         }
         let status = self.status_code();
         let mut page = ErrorPage::for_status(status);
-        if let AppError::Csrf = self {
-            page = ErrorPage {
-                title_key: "errors.page.csrf_title",
-                message_key: "errors.page.csrf",
-            };
+        match self {
+            AppError::Csrf => {
+                page = ErrorPage {
+                    title_key: "errors.page.csrf_title",
+                    message_key: "errors.page.csrf",
+                }
+            }
+            AppError::StorageFull(_) => {
+                page = ErrorPage {
+                    title_key: "errors.page.full_title",
+                    message_key: "errors.page.full",
+                }
+            }
+            _ => {}
         }
         let mut res = HttpResponse::build(status).finish();
         res.extensions_mut().insert(page);
@@ -194,6 +225,11 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     let mut new_res = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(body);
+    // A response to a body that was never read to the end closes the
+    // connection (the server sets it); the page keeps that.
+    new_res
+        .head_mut()
+        .set_connection_type(res.head().connection_type());
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new_res.headers_mut().insert(name.clone(), value.clone());

@@ -12,6 +12,7 @@ pub mod email_link;
 pub mod error;
 pub mod forms;
 pub mod home;
+pub mod limits;
 pub mod profile;
 pub mod security;
 pub mod ticket;
@@ -46,14 +47,33 @@ pub fn render(page: &impl Template) -> Result<HttpResponse, AppError> {
     render_status(StatusCode::OK, page)
 }
 
-/// Only local paths are followed after sign-in or a language switch, so
-/// a crafted link cannot send people elsewhere.
-pub fn safe_local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/"
+/// Only absolute paths on this site are followed after sign-in or a
+/// language switch, so a crafted link cannot send people elsewhere:
+/// nothing starting `//` (another host), no backslash (which browsers
+/// read as a slash) and no control character (a tab or newline, which
+/// browsers drop, so `/\t/evil.example` becomes `//evil.example`; a
+/// newline would also break the `Location` header). Anything else goes
+/// home. Spaces and letters beyond ASCII are percent-encoded, as a
+/// `Location` header carries visible ASCII only.
+pub fn safe_local_path(next: &str) -> std::borrow::Cow<'_, str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.chars().any(|c| c == '\\' || c.is_control());
+    if !local {
+        return "/".into();
     }
+    if next.bytes().all(|b| b.is_ascii_graphic()) {
+        return next.into();
+    }
+    let mut out = String::with_capacity(next.len() + 16);
+    for b in next.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.into()
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -87,6 +107,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/profile/password",
             web::post().to(profile::change_password),
         )
+        .route(
+            "/profile/sessions/end",
+            web::post().to(profile::end_other_sessions),
+        )
         .route("/email/{token}", web::get().to(email_link::confirm))
         .route("/email/{token}", web::head().to(email_link::confirm))
         .route("/email/{token}", web::post().to(email_link::decide))
@@ -103,4 +127,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .configure(admin::routes)
         .configure(design::routes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        for (next, followed) in [
+            ("/inbox", "/inbox"),
+            ("/catalog?q=a b", "/catalog?q=a%20b"),
+            ("/catalog?q=变更", "/catalog?q=%E5%8F%98%E6%9B%B4"),
+            ("//evil.example", "/"),
+            ("/\t/evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/\r\nSet-Cookie: x=1", "/"),
+            ("/\u{0b}/evil.example", "/"),
+            ("/\u{0c}/evil.example", "/"),
+            ("https://evil.example", "/"),
+            ("evil.example", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(safe_local_path(next), followed, "{next:?}");
+        }
+    }
 }

@@ -153,16 +153,35 @@ pub async fn change_password(
         let hash = web::block(move || password::hash(new.expose()))
             .await
             .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))??;
-        state
+        // Every other session signed in with the old password ends.
+        let epoch = state
             .db
             .write(move |c| users::set_password(c, me, &hash, me))
             .await?;
+        ctx.keep_session(epoch)?;
         ctx.flash(FlashKind::Success, ctx.t("flash.password_changed"));
         return Ok(see_other("/profile"));
     }
     let mut page = ProfilePage::load(ctx, &state).await?;
     page.password_errors = errors;
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// Signs the person out of every other browser and device; this session
+/// carries on.
+pub async fn end_other_sessions(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let epoch = state
+        .db
+        .write(move |c| users::end_other_sessions(c, me))
+        .await?;
+    ctx.keep_session(epoch)?;
+    ctx.flash(FlashKind::Success, ctx.t("flash.other_sessions_ended"));
+    Ok(see_other("/profile"))
 }
 
 pub async fn add_delegation(
@@ -234,5 +253,5 @@ pub async fn switch_language(
             .write(move |c| users::set_language(c, id, lang))
             .await?;
     }
-    Ok(see_other(safe_local_path(&form.back)))
+    Ok(see_other(&safe_local_path(&form.back)))
 }

@@ -180,14 +180,19 @@ fn event_text(
         "batch" => format!(" · {}", lang.t("timeline.in_batch")),
         _ => String::new(),
     };
-    let to = detail
-        .get("to")
-        .and_then(|t| t.as_str())
-        .unwrap_or_default();
+    let text = |key: &str| detail.get(key).and_then(|t| t.as_str()).unwrap_or_default();
     let key = format!("timeline.{}", e.action.replace('.', "_"));
     format!(
         "{}{channel}",
-        lang.tf(&key, &[("who", &who), ("node", &node), ("to", to)])
+        lang.tf(
+            &key,
+            &[
+                ("who", &who),
+                ("node", &node),
+                ("to", text("to")),
+                ("from", text("from"))
+            ]
+        )
     )
 }
 
@@ -423,7 +428,7 @@ pub async fn act(
                     if !ticket_views::may_view(c, &target.ticket, me, admin)? {
                         return Err(StoreError::NotFound);
                     }
-                    return Ok(Attempt::Refused(refusal(&target)));
+                    return Ok(Attempt::Refused(tickets::refusal(&target)));
                 }
                 let def = processes::definition(c, target.ticket.version_id)?;
                 let node = def.node(&target.node_key).ok_or(StoreError::NotFound)?;
@@ -468,16 +473,7 @@ pub async fn act(
                         )));
                     }
                 };
-                tickets::act_on(
-                    c,
-                    &target.assignment,
-                    &target.ticket,
-                    me,
-                    action,
-                    &comment,
-                    Channel::Web,
-                    &def,
-                )?;
+                tickets::act_on(c, &target, me, action, &comment, Channel::Web, &def)?;
                 Ok(Attempt::Done)
             })
             .await
@@ -517,23 +513,6 @@ pub async fn act(
     Ok(see_other(&format!("/tickets/{id}")))
 }
 
-/// What to say when an assignment may not be acted on: what happened to
-/// the ticket or the assignment, else that it is someone else's.
-fn refusal(target: &tickets::Target) -> &'static str {
-    match (
-        target.ticket.status.as_str(),
-        target.assignment.status.as_str(),
-    ) {
-        (status::WITHDRAWN, _) => "errors.ticket_withdrawn",
-        (_, status::DECIDED) => "errors.already_decided",
-        (_, status::CANCELLED) => "errors.node_already_decided",
-        (_, status::TRANSFERRED) => "errors.assignment_transferred",
-        (ticket, _) if ticket != status::RUNNING => "errors.ticket_not_running",
-        (_, status::WAITING) => "errors.not_your_turn",
-        _ => "errors.not_your_assignment",
-    }
-}
-
 /// The ticket page again (422), with one assignment's form as it was sent.
 fn show_again(
     ctx: Ctx,
@@ -566,7 +545,11 @@ async fn transfer(
         // Not (or no longer) the viewer's to hand over: say what happened.
         let key = state
             .db
-            .read(move |c| Ok(tickets::target(c, id, assignment)?.as_ref().map(refusal)))
+            .read(move |c| {
+                Ok(tickets::target(c, id, assignment)?
+                    .as_ref()
+                    .map(tickets::refusal))
+            })
             .await?
             .ok_or(AppError::NotFound)?;
         ctx.flash(FlashKind::Error, ctx.t(key));
@@ -699,7 +682,9 @@ pub async fn batch(
         "reject" => Action::Reject,
         _ => return Err(AppError::BadRequest("batch intent".into())),
     };
-    let (mut done, mut refused) = (0, 0);
+    let mut done = 0;
+    // What could not be decided, and why, by the ticket's serial number.
+    let mut refused: Vec<(ApproveUserId, &'static str)> = Vec::new();
     for assignment in chosen {
         let (action, comment) = (action.clone(), comment.clone());
         let result = state
@@ -721,8 +706,8 @@ pub async fn batch(
             .await;
         match result {
             Ok(_) => done += 1,
-            Err(crate::store::StoreError::Rule { .. })
-            | Err(crate::store::StoreError::NotFound) => refused += 1,
+            Err(StoreError::Rule { key, .. }) => refused.push((assignment, key)),
+            Err(StoreError::NotFound) => refused.push((assignment, "errors.not_your_assignment")),
             Err(e) => return Err(e.into()),
         }
     }
@@ -732,12 +717,27 @@ pub async fn batch(
         "flash.batch_rejected"
     };
     let mut text = ctx.tf(key, &[("n", &done.to_string())]);
-    if refused > 0 {
+    if !refused.is_empty() {
+        let ids: Vec<ApproveUserId> = refused.iter().map(|(a, _)| *a).collect();
+        let serials = state
+            .db
+            .read(move |c| ticket_views::serials_of(c, &ids))
+            .await?;
+        let why: Vec<String> = refused
+            .iter()
+            .map(|(assignment, key)| {
+                let serial = serials.get(assignment).map_or("?", String::as_str);
+                format!("{serial}: {}", ctx.t(key))
+            })
+            .collect();
         text.push(' ');
-        text.push_str(&ctx.tf("flash.batch_refused", &[("n", &refused.to_string())]));
+        text.push_str(&ctx.tf(
+            "flash.batch_refused",
+            &[("n", &refused.len().to_string()), ("why", &why.join(" "))],
+        ));
     }
     ctx.flash(
-        if refused > 0 {
+        if !refused.is_empty() {
             FlashKind::Error
         } else {
             FlashKind::Success

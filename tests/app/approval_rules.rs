@@ -18,7 +18,7 @@ fn user(app: &TestApp, name: &str) -> UserId {
 
 /// Deploys a request process with a required "what" and an optional
 /// "note" field and `nodes` after its submit node; returns its service.
-fn deploy(app: &TestApp, nodes: Vec<NodeDef>) -> i32 {
+pub(crate) fn deploy(app: &TestApp, nodes: Vec<NodeDef>) -> i32 {
     let mut def = ProcessDef::new(LocalText::new("Purchase", "采购"), ProcessKind::Request);
     def.nodes[0].fields.push(FieldDef {
         required: true,
@@ -33,7 +33,7 @@ fn deploy(app: &TestApp, nodes: Vec<NodeDef>) -> i32 {
     app.deploy_service(&def, "Purchase").0
 }
 
-fn approval(key: &str, mode: Mode, people: &[&str]) -> NodeDef {
+pub(crate) fn approval(key: &str, mode: Mode, people: &[&str]) -> NodeDef {
     let mut node = NodeDef::new(key, LocalText::new(key, ""), NodeKind::Approval);
     node.mode = mode;
     node.handlers = vec![HandlerRule::Users {
@@ -42,19 +42,18 @@ fn approval(key: &str, mode: Mode, people: &[&str]) -> NodeDef {
     node
 }
 
-async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
-    let b = TestApp::browser();
-    sign_in_as(app, &b, username, PASSWORD).await;
-    b
-}
-
 /// Files a ticket as "applicant"; returns its id.
-async fn file(app: &TestApp, service: i32, fields: &[(&str, &str)]) -> i32 {
+pub(crate) async fn file(app: &TestApp, service: i32, fields: &[(&str, &str)]) -> i32 {
     file_as(app, "applicant", service, fields).await
 }
 
 /// Files a ticket as `username`; returns its id.
-async fn file_as(app: &TestApp, username: &str, service: i32, fields: &[(&str, &str)]) -> i32 {
+pub(crate) async fn file_as(
+    app: &TestApp,
+    username: &str,
+    service: i32,
+    fields: &[(&str, &str)],
+) -> i32 {
     let applicant = browser_for(app, username).await;
     let mut form = vec![("intent", "submit")];
     form.extend_from_slice(fields);
@@ -67,7 +66,7 @@ async fn file_as(app: &TestApp, username: &str, service: i32, fields: &[(&str, &
 
 /// Every assignment of a ticket: (node, person, status, decision), in
 /// node and then planned order.
-fn assignments(app: &TestApp, id: i32) -> Vec<(String, String, String, Option<String>)> {
+pub(crate) fn assignments(app: &TestApp, id: i32) -> Vec<(String, String, String, Option<String>)> {
     app.query(move |c| {
         approve_users::table
             .inner_join(approves::table)
@@ -89,14 +88,18 @@ fn assignments(app: &TestApp, id: i32) -> Vec<(String, String, String, Option<St
 }
 
 /// The assignments of one node of a ticket, as `assignments` lists them.
-fn on_node(app: &TestApp, id: i32, node: &str) -> Vec<(String, String, String, Option<String>)> {
+pub(crate) fn on_node(
+    app: &TestApp,
+    id: i32,
+    node: &str,
+) -> Vec<(String, String, String, Option<String>)> {
     assignments(app, id)
         .into_iter()
         .filter(|(n, ..)| n == node)
         .collect()
 }
 
-fn ticket_status(app: &TestApp, id: i32) -> String {
+pub(crate) fn ticket_status(app: &TestApp, id: i32) -> String {
     app.query(move |c| {
         applies::table
             .find(ApplyId(id))
@@ -106,7 +109,7 @@ fn ticket_status(app: &TestApp, id: i32) -> String {
 }
 
 /// How many "waiting" mails went to `username` about ticket `id`.
-fn waiting_mails(app: &TestApp, id: i32, username: &str) -> i64 {
+pub(crate) fn waiting_mails(app: &TestApp, id: i32, username: &str) -> i64 {
     let to = user(app, username);
     app.query(move |c| {
         outbox::table
@@ -118,7 +121,7 @@ fn waiting_mails(app: &TestApp, id: i32, username: &str) -> i64 {
     })
 }
 
-fn people(app: &TestApp, names: &[&str]) {
+pub(crate) fn people(app: &TestApp, names: &[&str]) {
     app.create_user("admin", true);
     app.create_user("applicant", false);
     for name in names {
@@ -135,7 +138,7 @@ async fn approve(app: &TestApp, browser: &reqwest::Client, id: i32) -> Page {
     post_as(app, browser, &action, &[("intent", "approve")]).await
 }
 
-fn row(
+pub(crate) fn row(
     node: &str,
     who: &str,
     status: &str,
@@ -500,9 +503,17 @@ async fn a_batch_decides_each_chosen_assignment_and_refuses_anyone_elses() {
     form.extend(chosen.iter().map(|a| ("assignment", a.as_str())));
     let page = post_as(&app, &approver, "/inbox", &form).await;
 
+    let serial: String = app.query(move |c| {
+        applies::table
+            .find(ApplyId(theirs))
+            .select(applies::serial)
+            .first(c)
+    });
     assert_eq!(
-        page.flash().as_deref(),
-        Some("2 approved. 1 could not be decided (already decided or not your turn).")
+        page.flash(),
+        Some(format!(
+            "2 approved. 1 could not be decided: {serial}: This is not yours to decide."
+        ))
     );
     assert_eq!(ticket_status(&app, first), "finished");
     assert_eq!(ticket_status(&app, second), "finished");
@@ -676,6 +687,7 @@ async fn a_leavers_approval_on_their_managers_own_ticket_goes_one_manager_higher
             .inner_join(users::table.on(users::id.eq(approve_users::user_id)))
             .filter(approve_users::apply_id.eq(ApplyId(id)))
             .filter(approve_users::status.ne("decided"))
+            .filter(approve_users::status.ne("transferred"))
             .select((users::username, approve_users::status))
             .first::<(String, String)>(c)
     });

@@ -1,6 +1,6 @@
 //! Signing in and out, throttling, and sessions.
 
-use countersign::db::schema::sign_in_failures;
+use countersign::db::schema::sign_in_throttle;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
@@ -73,18 +73,19 @@ async fn empty_sign_in_fields_are_marked_beside_each_field() {
 }
 
 #[actix_web::test]
-async fn five_failed_sign_ins_lock_the_username_even_for_the_right_password() {
+async fn five_failed_sign_ins_from_one_address_lock_the_username_there_even_for_the_right_password()
+{
     let app = TestApp::spawn().await;
     app.create_user("ops.wang", false);
     for _ in 0..5 {
         let page = sign_in_as(&app, &app.client, "ops.wang", "guess-guess").await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     }
-    let failures: i64 = app.query(|c| {
-        sign_in_failures::table
-            .filter(sign_in_failures::username.eq("ops.wang"))
-            .count()
-            .get_result(c)
+    let failures: i32 = app.query(|c| {
+        sign_in_throttle::table
+            .find("a:ops.wang|127.0.0.1")
+            .select(sign_in_throttle::attempts)
+            .first(c)
     });
     assert_eq!(failures, 5);
 
@@ -107,8 +108,23 @@ async fn a_successful_sign_in_clears_earlier_failures() {
 
     app.sign_in("ops.wang").await;
 
-    let failures: i64 = app.query(|c| sign_in_failures::table.count().get_result(c));
-    assert_eq!(failures, 0);
+    let from_here: i64 = app.query(|c| {
+        sign_in_throttle::table
+            .filter(sign_in_throttle::key.eq("a:ops.wang|127.0.0.1"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(from_here, 0, "the failures from this address are forgotten");
+    let for_the_name: i32 = app.query(|c| {
+        sign_in_throttle::table
+            .find("u:ops.wang")
+            .select(sign_in_throttle::attempts)
+            .first(c)
+    });
+    assert_eq!(
+        for_the_name, 1,
+        "the wrong guess still counts for the username"
+    );
 }
 
 #[actix_web::test]
@@ -250,4 +266,118 @@ async fn signing_out_ends_the_session() {
 
     assert_eq!(page.path, "/sign-in");
     assert_eq!(app.get("/").await.path, "/sign-in?next=/");
+}
+
+/// A browser whose connections come from `address` (another machine, as
+/// far as the server can tell: any 127.x.y.z reaches it on loopback).
+fn browser_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .local_address(Some(address.parse().unwrap()))
+        .build()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn forty_guesses_in_parallel_for_one_name_have_only_five_passwords_checked() {
+    let app = TestApp::spawn().await;
+    app.create_user("ops.wang", false);
+    // Each guess from a browser of its own, form token ready, sent at once.
+    let mut ready = Vec::new();
+    for _ in 0..40 {
+        let browser = TestApp::browser();
+        let token = csrf_token(&app, &browser).await;
+        ready.push((browser, token));
+    }
+    let url = app.url("/sign-in");
+    let guesses = ready.into_iter().map(|(browser, token)| {
+        let url = url.clone();
+        actix_web::rt::spawn(async move {
+            browser
+                .post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("username", "ops.wang"),
+                    ("password", "guess-guess"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    let mut statuses = Vec::new();
+    for guess in guesses.collect::<Vec<_>>() {
+        statuses.push(guess.await.unwrap());
+    }
+
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 35), "{statuses:?}");
+}
+
+#[actix_web::test]
+async fn a_burst_of_guesses_from_one_address_does_not_lock_the_person_out_from_their_own_desk() {
+    let app = TestApp::spawn().await;
+    app.create_user("ops.wang", false);
+    let attacker = browser_from("127.0.0.2");
+    for _ in 0..5 {
+        let page = sign_in_as(&app, &attacker, "ops.wang", "guess-guess").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let page = sign_in_as(&app, &attacker, "ops.wang", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+
+    let desk = browser_from("127.0.0.3");
+    let page = sign_in_as(&app, &desk, "ops.wang", PASSWORD).await;
+
+    assert_eq!(page.path, "/");
+}
+
+#[actix_web::test]
+async fn guesses_spread_over_many_addresses_meet_the_slower_limit_for_the_name() {
+    let app = TestApp::spawn().await;
+    app.create_user("ops.wang", false);
+    // Twenty wrong guesses from five addresses, four each: under the limit
+    // of each address, at the limit of the name.
+    for host in 10..15 {
+        let from = browser_from(&format!("127.0.0.{host}"));
+        for _ in 0..4 {
+            let page = sign_in_as(&app, &from, "ops.wang", "guess-guess").await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    let fresh = browser_from("127.0.0.20");
+    let page = sign_in_as(&app, &fresh, "ops.wang", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // An hour later the name's window has passed.
+    app.db.clock().advance(chrono::Duration::minutes(61));
+    let page = sign_in_as(&app, &fresh, "ops.wang", PASSWORD).await;
+    assert_eq!(page.path, "/");
+}
+
+#[actix_web::test]
+async fn an_address_may_try_again_once_its_fifteen_minutes_have_passed() {
+    let app = TestApp::spawn().await;
+    app.create_user("ops.wang", false);
+    for _ in 0..5 {
+        sign_in_as(&app, &app.client, "ops.wang", "guess-guess").await;
+    }
+    app.db.clock().advance(chrono::Duration::minutes(14));
+    assert_eq!(
+        app.sign_in("ops.wang").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    app.db.clock().advance(chrono::Duration::minutes(2));
+
+    assert_eq!(app.sign_in("ops.wang").await.path, "/");
 }

@@ -226,12 +226,6 @@ impl Browser {
     }
 }
 
-fn free_port() -> (std::net::TcpListener, u16) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
 /// The change-management tutorial from the first click: the admin assigns
 /// roles, designs the environment change in the wizard, deploys it, makes
 /// the service and its catalog folder; ops files a change; the ops lead

@@ -14,8 +14,19 @@ fn countersign(
     args: &[&str],
     stdin: &str,
 ) -> std::process::Output {
+    countersign_with(app, database_url, args, stdin, &[])
+}
+
+fn countersign_with(
+    app: &TestApp,
+    database_url: &str,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("DATA_DIR", app.data_dir())
         .env("RUST_LOG", "warn")
@@ -182,4 +193,39 @@ async fn an_unreachable_database_stops_the_server_at_once_with_the_databases_own
     let out = countersign(&app, &bad_sqlite, &["migrate"], "");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create folder"));
+}
+
+#[actix_web::test]
+async fn settings_out_of_bounds_stop_the_server_at_start_with_a_message_naming_them() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+    for (name, value, said) in [
+        (
+            "EMAIL_LINK_TTL_HOURS",
+            "9223372036854775807",
+            "EMAIL_LINK_TTL_HOURS must be a whole number from 1 to 8760, not \"9223372036854775807\"",
+        ),
+        (
+            "SMTP_PORT",
+            "70000",
+            "SMTP_PORT must be a whole number from 1 to 65535, not \"70000\"",
+        ),
+        (
+            "DB_POOL_SIZE",
+            "0",
+            "DB_POOL_SIZE must be a whole number from 1 to 256, not \"0\"",
+        ),
+        (
+            "SESSION_IDLE_MINUTES",
+            "soon",
+            "SESSION_IDLE_MINUTES must be a whole number from 1 to 525600, not \"soon\"",
+        ),
+    ] {
+        let env = [(name, value), ("SMTP_HOST", "127.0.0.1")];
+        let out = countersign_with(&app, &url, &["serve"], "", &env);
+        assert!(!out.status.success(), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{name}={value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }

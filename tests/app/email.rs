@@ -9,12 +9,6 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 use crate::smtp::{self, link};
 
-fn free_port() -> (std::net::TcpListener, u16) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
 fn status(app: &TestApp, id: i32) -> String {
     app.query(move |c| {
         applies::table
@@ -25,7 +19,7 @@ fn status(app: &TestApp, id: i32) -> String {
 }
 
 /// Files the tutorial's change as ops.wang; returns the ticket id.
-async fn file_change(app: &TestApp) -> i32 {
+pub(crate) async fn file_change(app: &TestApp) -> i32 {
     let service: i32 = app
         .query(|c| {
             countersign::db::schema::services::table
@@ -313,6 +307,7 @@ async fn mail_waits_while_smtp_is_down_and_arrives_once_when_it_is_back_even_aft
             port,
             security: countersign::config::SmtpSecurity::None,
             credentials: None,
+            connections: 4,
         }),
         poll_ms: 50,
         ..countersign::config::MailConfig::files()
@@ -579,11 +574,19 @@ async fn a_deactivated_persons_old_mail_link_is_refused_and_the_manager_who_took
 
     let page = get(&TestApp::browser(), &approve).await;
 
-    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(page.status, StatusCode::GONE);
     assert_eq!(
         page.attr("#email-link", "data-state").as_deref(),
-        Some("unknown")
+        Some("deactivated")
     );
+    assert_eq!(
+        page.text("#link-message").as_deref(),
+        Some(
+            "This link was mailed to Zhang Lei, who can no longer act in countersign, so it \
+             decides nothing. The step is now with Zhou Qiang; nothing was changed."
+        )
+    );
+    assert_eq!(page.count("#link-form"), 0);
     let moved: i64 = app.query(move |c| {
         approve_users::table
             .filter(approve_users::user_id.eq(vp))

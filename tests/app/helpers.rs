@@ -25,6 +25,57 @@ pub const PASSWORD: &str = "correct horse battery";
 static PASSWORD_HASH: LazyLock<String> =
     LazyLock::new(|| countersign::password::hash(PASSWORD).unwrap());
 
+/// A fresh, empty database for one test and a temporary folder beside it:
+/// a SQLite file in that folder, or, with `TEST_DATABASE_URL=postgres://…`,
+/// a new PostgreSQL database, dropped when the test ends.
+pub struct Scratch {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if Backend::of_url(&url) == Backend::Postgres => {
+                let server = url
+                    .trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map(|(s, _)| s.to_string());
+                // A URL with no database name is the server itself.
+                let server = match server {
+                    Some(s) if s.contains("://") && s.len() > "postgres://".len() => s,
+                    _ => url.trim_end_matches('/').to_string(),
+                };
+                // Without SSL: the server is on this machine, and a test
+                // binary whose libpq had started OpenSSL was once seen to
+                // abort at exit ("free(): invalid pointer") after every
+                // test had passed, as OpenSSL's exit-time cleanup raced
+                // pool threads still holding connections.
+                let admin_url = format!("{server}/postgres?sslmode=disable");
+                let name = format!("countersign_test_{}", countersign::web::ctx::random_token());
+                let mut conn = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                Scratch {
+                    url: format!("{server}/{name}?sslmode=disable"),
+                    dir,
+                    pg: Some(PgDatabase { admin_url, name }),
+                }
+            }
+            _ => Scratch {
+                url: format!("sqlite://{}", dir.path().join("countersign.db").display()),
+                dir,
+                pg: None,
+            },
+        }
+    }
+}
+
 /// A PostgreSQL database made for one test, dropped when the test ends.
 struct PgDatabase {
     admin_url: String,
@@ -76,6 +127,7 @@ impl TestApp {
                 port: smtp_port,
                 security: countersign::config::SmtpSecurity::None,
                 credentials: None,
+                connections: 4,
             }),
             poll_ms: 50,
             ..countersign::config::MailConfig::files()
@@ -96,6 +148,9 @@ impl TestApp {
             data_dir: self._dir.path().to_path_buf(),
             pool_size: 4,
             mail,
+            session: Default::default(),
+            http: Default::default(),
+            trust_forwarded_for: false,
         };
         let db = Db::connect(&self.database_url, 4).expect("connect");
         let app = Application::build_with(config, db, listener).expect("build");
@@ -104,45 +159,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(mail: countersign::config::MailConfig) -> TestApp {
+        Self::spawn_configured(mail, |_| {}).await
+    }
+
+    /// An app with settings of its own (`adjust` sees the test's config).
+    pub async fn spawn_configured(
+        mail: countersign::config::MailConfig,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         init_logs();
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let (database_url, pg) = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if Backend::of_url(&url) == Backend::Postgres => {
-                let server = url
-                    .trim_end_matches('/')
-                    .rsplit_once('/')
-                    .map(|(s, _)| s.to_string());
-                // A URL with no database name is the server itself.
-                let server = match server {
-                    Some(s) if s.contains("://") && s.len() > "postgres://".len() => s,
-                    _ => url.trim_end_matches('/').to_string(),
-                };
-                // Without SSL: the server is on this machine, and a test
-                // binary whose libpq had started OpenSSL was once seen to
-                // abort at exit ("free(): invalid pointer") after every
-                // test had passed, as OpenSSL's exit-time cleanup raced
-                // pool threads still holding connections.
-                let admin_url = format!("{server}/postgres?sslmode=disable");
-                let name = format!("countersign_test_{}", countersign::web::ctx::random_token());
-                let mut conn = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-                });
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create test database");
-                (
-                    format!("{server}/{name}?sslmode=disable"),
-                    Some(PgDatabase { admin_url, name }),
-                )
-            }
-            _ => (
-                format!("sqlite://{}", dir.path().join("countersign.db").display()),
-                None,
-            ),
-        };
+        let Scratch {
+            url: database_url,
+            dir,
+            pg,
+        } = Scratch::new();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let port = listener.local_addr().unwrap().port();
-        let config = Config {
+        let mut config = Config {
             database_url: database_url.clone(),
             bind: format!("127.0.0.1:{port}"),
             base_url: format!("http://127.0.0.1:{port}"),
@@ -150,7 +183,11 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             pool_size: 4,
             mail,
+            session: Default::default(),
+            http: Default::default(),
+            trust_forwarded_for: false,
         };
+        adjust(&mut config);
         let db = Db::connect(&database_url, 4).expect("connect and migrate");
         let app =
             Application::build_with(config, db.clone(), listener).expect("build the application");
@@ -245,6 +282,20 @@ impl TestApp {
     ) -> T {
         self.db.read_sync(|c| Ok(f(c)?)).unwrap()
     }
+}
+
+/// A new browser signed in as `username` (with the tests' password).
+pub async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
+    let b = TestApp::browser();
+    sign_in_as(app, &b, username, PASSWORD).await;
+    b
+}
+
+/// A listener on a free port of this machine, and its port.
+pub fn free_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
 }
 
 pub async fn sign_in_as(

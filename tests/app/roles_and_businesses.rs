@@ -272,3 +272,40 @@ async fn a_role_that_people_hold_cannot_be_deleted() {
     );
     assert!(role(&app, "dba").is_some());
 }
+
+#[actix_web::test]
+async fn a_business_tickets_were_filed_in_cannot_be_deleted_and_says_why() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    crate::email::file_change(&app).await;
+    let payments = business(&app, "Payments").unwrap().id;
+    // Nobody holds a role there any more; the tickets still name it.
+    app.db
+        .write_sync(move |c| {
+            use countersign::db::schema::role_assignments;
+            diesel::delete(
+                role_assignments::table.filter(role_assignments::business_id.eq(payments)),
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    let admin = app.demo_browser("admin").await;
+
+    let page = post_as(
+        &app,
+        &admin,
+        &format!("/admin/businesses/{payments}/delete"),
+        &[],
+    )
+    .await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.flash().as_deref(),
+        Some(
+            "Tickets were filed in this business, and they keep referring to it, so it cannot be deleted."
+        )
+    );
+    assert!(business(&app, "Payments").is_some());
+}

@@ -10,11 +10,44 @@ use tokio::net::TcpListener;
 #[derive(Clone, Default)]
 pub struct Inbox {
     messages: Arc<Mutex<Vec<String>>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Inbox {
     pub fn all(&self) -> Vec<String> {
         self.messages.lock().unwrap().clone()
+    }
+
+    /// How many connections clients have opened.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The `Message-ID` of every message received, in order (repeats kept).
+    pub fn message_ids(&self) -> Vec<String> {
+        self.all()
+            .iter()
+            .filter_map(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("Message-ID: "))
+                    .map(|id| id.trim().to_string())
+            })
+            .collect()
+    }
+
+    /// Waits (up to `within`) until messages with `count` different
+    /// `Message-ID`s arrived; returns how many have arrived.
+    pub async fn wait_for_distinct(&self, count: usize, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut ids = self.message_ids();
+            ids.sort();
+            ids.dedup();
+            if ids.len() >= count || Instant::now() > deadline {
+                return ids.len();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Waits (up to 10 s) until `count` messages matching `filter` arrived.
@@ -70,12 +103,20 @@ pub fn link(message: &str, prefix: &str) -> Option<String> {
 
 /// Serves SMTP on `listener` until the test ends.
 pub fn serve(listener: std::net::TcpListener) -> Inbox {
+    serve_slowly(listener, Duration::ZERO)
+}
+
+/// Like `serve`, taking `each` to accept each message (a mail server
+/// under load), so that messages are in flight when the test acts.
+pub fn serve_slowly(listener: std::net::TcpListener, each: Duration) -> Inbox {
     listener.set_nonblocking(true).unwrap();
     let listener = TcpListener::from_std(listener).unwrap();
     let inbox = Inbox::default();
     let keep = inbox.clone();
     actix_web::rt::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            keep.connections
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let keep = keep.clone();
             actix_web::rt::spawn(async move {
                 let (read, mut write) = stream.into_split();
@@ -85,6 +126,9 @@ pub fn serve(listener: std::net::TcpListener) -> Inbox {
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Some(body) = data.as_mut() {
                         if line == "." {
+                            if !each.is_zero() {
+                                tokio::time::sleep(each).await;
+                            }
                             keep.messages.lock().unwrap().push(std::mem::take(body));
                             data = None;
                             let _ = write.write_all(b"250 queued\r\n").await;

@@ -593,12 +593,6 @@ async fn people_for_any_node(app: &TestApp) {
     }
 }
 
-async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
-    let b = TestApp::browser();
-    sign_in_as(app, &b, username, PASSWORD).await;
-    b
-}
-
 #[actix_web::test]
 async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_so() {
     let app = TestApp::spawn().await;
@@ -1166,22 +1160,25 @@ async fn a_deactivated_persons_pending_assignments_move_to_their_manager() {
             .count("table.inbox tbody tr"),
         1
     );
-    let moved: i64 = app.query(move |c| {
+    let left: Vec<String> = app.query(move |c| {
         approve_users::table
             .filter(approve_users::apply_id.eq(ApplyId(id)))
             .filter(approve_users::user_id.eq(leaver))
-            .count()
-            .get_result(c)
+            .select(approve_users::status)
+            .load(c)
     });
-    assert_eq!(moved, 0);
+    assert_eq!(
+        left,
+        vec!["transferred"],
+        "kept as handed over, nothing open"
+    );
     let timeline = get(&admin, &app.url(&format!("/tickets/{id}")))
         .await
         .texts("#timeline li");
     assert!(
-        timeline
-            .iter()
-            .any(|l| l
-                .contains("A deactivated person's part moved to their manager (by admin Person)")),
+        timeline.iter().any(|l| l.contains(
+            "admin Person deactivated Leaver; their part of Approve moved to their manager, boss Person"
+        )),
         "{timeline:?}"
     );
 }

@@ -107,6 +107,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tickets", web::get().to(tickets::list))
         .route("/admin/tickets.csv", web::get().to(tickets::csv))
         .route("/admin/outbox", web::get().to(outbox::list))
+        .route(
+            "/admin/outbox/retry-failed",
+            web::post().to(outbox::retry_failed),
+        )
         .route("/admin/outbox/{id}/retry", web::post().to(outbox::retry));
 }
 

@@ -1,5 +1,6 @@
 //! Admin: mail not yet sent — pending (with its attempts and last error)
-//! and failed — with a button to try again now.
+//! and failed — how long the oldest has waited, and buttons to send one or
+//! every failed message again now.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -8,7 +9,7 @@ use crate::db::ids::OutboxId;
 use crate::db::models::OutboxMessage;
 use crate::store::outbox;
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::ctx::{Ctx, see_other};
+use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::{AppError, AppState, render};
 
 #[derive(Template)]
@@ -16,12 +17,56 @@ use crate::web::{AppError, AppState, render};
 struct OutboxPage {
     ctx: Ctx,
     rows: Vec<OutboxMessage>,
+    health: outbox::Health,
+    now: chrono::NaiveDateTime,
+}
+
+impl OutboxPage {
+    /// How long the oldest waiting message has waited, in words.
+    fn oldest_waiting(&self) -> Option<String> {
+        let waited = self.now - self.health.oldest_pending?;
+        let (n, unit) = if waited.num_days() >= 2 {
+            (waited.num_days(), "outbox.days")
+        } else if waited.num_hours() >= 2 {
+            (waited.num_hours(), "outbox.hours")
+        } else if waited.num_minutes() >= 2 {
+            (waited.num_minutes(), "outbox.minutes")
+        } else {
+            (waited.num_seconds().max(0), "outbox.seconds")
+        };
+        Some(self.ctx.tf(unit, &[("n", &n.to_string())]))
+    }
 }
 
 pub async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
-    let rows = state.db.read(|c| outbox::unsent(c, 500)).await?;
-    render(&OutboxPage { ctx, rows })
+    let (rows, health) = state
+        .db
+        .read(|c| Ok((outbox::unsent(c, 500)?, outbox::health(c)?)))
+        .await?;
+    let now = state.db.now();
+    render(&OutboxPage {
+        ctx,
+        rows,
+        health,
+        now,
+    })
+}
+
+/// Puts every failed message back in line (after an outage longer than
+/// the retry period).
+pub async fn retry_failed(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    _f: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let n = state.db.write(outbox::retry_failed).await?;
+    ctx.flash(
+        FlashKind::Success,
+        ctx.tf("flash.mail_retry_failed", &[("n", &n.to_string())]),
+    );
+    Ok(see_other("/admin/outbox"))
 }
 
 pub async fn retry(

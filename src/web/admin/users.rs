@@ -340,10 +340,15 @@ pub async fn reset_password(
     if let Some(new_password) = errors.check("new_password", NewPassword::parse(&form.new_password))
     {
         let hash = hash_off_thread(new_password).await?;
-        state
+        let epoch = state
             .db
             .write(move |c| users::set_password(c, id, &hash, actor))
             .await?;
+        // Every session of that person has ended; an administrator who
+        // reset their own password keeps this one.
+        if id == actor {
+            ctx.keep_session(epoch)?;
+        }
         ctx.flash(FlashKind::Success, ctx.t("flash.password_reset"));
         return Ok(see_other(&format!("/admin/users/{id}")));
     }

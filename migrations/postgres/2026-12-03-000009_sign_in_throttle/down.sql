@@ -1,0 +1,7 @@
+DROP TABLE sign_in_throttle;
+CREATE TABLE sign_in_failures (
+    id SERIAL PRIMARY KEY,
+    username TEXT NOT NULL,
+    at TIMESTAMP NOT NULL
+);
+CREATE INDEX sign_in_failures_username ON sign_in_failures(username, at);

@@ -1,0 +1,281 @@
+//! One-click links in approval mail: a 256-bit token per assignment, kept
+//! only as its hash, bound to the person it was mailed to, expiring and
+//! single-use; what a link leads to, checked against the live state; and
+//! deciding through one. A link never acts for someone who can no longer
+//! act (deactivated), whatever has become of their work since.
+
+use diesel::prelude::*;
+
+use super::audit::Channel;
+use super::tickets::{self, Action, acts_for, status};
+use super::{StoreError, StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::models::{Apply, Approve, ApproveUser};
+use crate::db::prepared;
+use crate::db::schema::{
+    applies as a, approve_users as au, approves as n, retired_links as r, users,
+};
+use crate::db::stamp::At;
+use crate::flow::ProcessKind;
+use crate::notify::notices;
+
+/// How long one-click links stay valid, in hours (set from the config at
+/// start; 72 by default).
+pub static LINK_TTL_HOURS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(72);
+
+/// The SHA-256 of a link token, as stored; the token itself is not.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh 256-bit link token for an assignment, mailed to `to` (the
+/// assignee or their stand-in); only its hash is kept.
+fn issue_token(conn: &mut DbConn, assignment: ApproveUserId, to: UserId) -> StoreResult<String> {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let token = hex::encode(bytes);
+    let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
+    let ttl = chrono::Duration::try_hours(ttl).unwrap_or(chrono::Duration::hours(72));
+    crate::direct!(conn, |c| prepared::update(
+        au::table.find(assignment),
+        (
+            au::email_token_hash.eq(token_hash(&token)),
+            au::email_token_expires_at.eq(At(now() + ttl)),
+            au::email_token_to.eq(to),
+        ),
+    )
+    .execute(c))?;
+    Ok(token)
+}
+
+/// A fresh approve and reject link pair for one assignment, mailed to `to`
+/// (replacing any link mailed before).
+pub(crate) fn approval_links(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    to: UserId,
+) -> StoreResult<notices::Links> {
+    let token = issue_token(conn, assignment, to)?;
+    Ok(vec![
+        ("email.approve", format!("/email/{token}?action=approve")),
+        ("email.reject", format!("/email/{token}?action=reject")),
+    ])
+}
+
+/// Why a link was retired before it was used.
+pub const RETIRED_DEACTIVATED: &str = "deactivated";
+
+/// Takes the link of `assignment` out of use, remembering why, so that
+/// opening it later says what happened rather than "unknown link".
+pub(crate) fn retire(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    reason: &str,
+) -> StoreResult<()> {
+    let Some((Some(hash), sent_to)) = au::table
+        .find(assignment)
+        .select((au::email_token_hash, au::email_token_to))
+        .first::<(Option<String>, Option<UserId>)>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    crate::direct!(conn, |c| diesel::insert_into(r::table)
+        .values((
+            r::token_hash.eq(&hash),
+            r::approve_user_id.eq(assignment),
+            r::sent_to.eq(sent_to),
+            r::reason.eq(reason),
+            r::retired_at.eq(At(now())),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    diesel::update(au::table.find(assignment))
+        .set(au::email_token_hash.eq(None::<String>))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What a one-click link leads to, checked against the live state.
+pub enum LinkState {
+    /// No assignment has this token (altered, or replaced by a newer mail).
+    Unknown,
+    Expired,
+    /// The assignment was decided, handed over or cancelled.
+    Used,
+    /// The link went to a stand-in whose delegation has ended: the
+    /// assignment is `assignee`'s own again.
+    Returned {
+        assignee: UserId,
+    },
+    /// The link went to `person`, who can no longer act in countersign
+    /// (deactivated); the step is now with `now_with`, if anyone.
+    Deactivated {
+        person: UserId,
+        now_with: Option<UserId>,
+    },
+    /// The ticket no longer runs (withdrawn, finished, rejected, sent back).
+    Closed(Box<Apply>),
+    Valid {
+        assignment: Box<ApproveUser>,
+        /// Who the link was mailed to, and so who decides: the assignee,
+        /// or the stand-in acting for them.
+        sent_to: UserId,
+        ticket: Box<Apply>,
+        node: Box<Approve>,
+    },
+}
+
+/// Which of `ids` are active people.
+fn active_among(conn: &mut DbConn, ids: [UserId; 2]) -> StoreResult<Vec<UserId>> {
+    Ok(users::table
+        .filter(users::id.eq(ids[0]).or(users::id.eq(ids[1])))
+        .filter(users::active.eq(true))
+        .select(users::id)
+        .load(conn)?)
+}
+
+/// Who has the step an assignment stood for now: its assignee, or, once
+/// it was handed over, whoever took its place.
+fn now_with(conn: &mut DbConn, assignment: &ApproveUser) -> StoreResult<Option<UserId>> {
+    if assignment.status != status::TRANSFERRED {
+        return Ok(Some(assignment.user_id));
+    }
+    Ok(au::table
+        .filter(au::approve_id.eq(assignment.approve_id))
+        .filter(au::position.eq(assignment.position))
+        .filter(au::id.gt(assignment.id))
+        .filter(au::status.ne(status::TRANSFERRED))
+        .order(au::id)
+        .select(au::user_id)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
+    let hash = token_hash(token);
+    let Some((assignment, sent_to)) = au::table
+        .filter(au::email_token_hash.eq(&hash))
+        .select((ApproveUser::as_select(), au::email_token_to))
+        .first::<(ApproveUser, Option<UserId>)>(conn)
+        .optional()?
+    else {
+        return retired(conn, &hash);
+    };
+    let sent_to = sent_to.unwrap_or(assignment.user_id);
+    let ticket: Apply = a::table
+        .find(assignment.apply_id)
+        .select(Apply::as_select())
+        .first(conn)?;
+    if ticket.status != status::RUNNING {
+        return Ok(LinkState::Closed(Box::new(ticket)));
+    }
+    if assignment.status == status::DECIDED || assignment.status == status::CANCELLED {
+        return Ok(LinkState::Used);
+    }
+    // Whoever the link went to must still be someone who may act, and so
+    // must the person it decides for.
+    let active = active_among(conn, [sent_to, assignment.user_id])?;
+    if !active.contains(&sent_to) {
+        let now_with = now_with(conn, &assignment)?;
+        return Ok(LinkState::Deactivated {
+            person: sent_to,
+            now_with,
+        });
+    }
+    if !active.contains(&assignment.user_id) {
+        return Ok(LinkState::Deactivated {
+            person: assignment.user_id,
+            now_with: None,
+        });
+    }
+    if assignment.status != status::PENDING {
+        return Ok(LinkState::Used);
+    }
+    if assignment
+        .email_token_expires_at
+        .is_none_or(|at| at <= now())
+    {
+        return Ok(LinkState::Expired);
+    }
+    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    if !acts_for(conn, sent_to, assignment.user_id, kind)? {
+        return Ok(LinkState::Returned {
+            assignee: assignment.user_id,
+        });
+    }
+    let node: Approve = n::table
+        .find(assignment.approve_id)
+        .select(Approve::as_select())
+        .first(conn)?;
+    Ok(LinkState::Valid {
+        assignment: Box::new(assignment),
+        sent_to,
+        ticket: Box::new(ticket),
+        node: Box::new(node),
+    })
+}
+
+/// A link no assignment holds: one retired for a reason (its person was
+/// deactivated), or unknown.
+fn retired(conn: &mut DbConn, hash: &str) -> StoreResult<LinkState> {
+    let Some((assignment, sent_to)) = r::table
+        .find(hash)
+        .filter(r::reason.eq(RETIRED_DEACTIVATED))
+        .select((r::approve_user_id, r::sent_to))
+        .first::<(ApproveUserId, Option<UserId>)>(conn)
+        .optional()?
+    else {
+        return Ok(LinkState::Unknown);
+    };
+    let row: ApproveUser = au::table
+        .find(assignment)
+        .select(ApproveUser::as_select())
+        .first(conn)?;
+    let open = row.status == status::PENDING || row.status == status::WAITING;
+    Ok(LinkState::Deactivated {
+        person: sent_to.unwrap_or(row.user_id),
+        now_with: if open { now_with(conn, &row)? } else { None },
+    })
+}
+
+/// Decides through a one-click link, as the person it was mailed to (the
+/// assignee, or their stand-in: "B for A"), with channel "email link";
+/// the token is spent in the same transaction.
+pub fn act_by_link(
+    conn: &mut DbConn,
+    token: &str,
+    approve: bool,
+    comment: &str,
+) -> StoreResult<ApplyId> {
+    let LinkState::Valid {
+        assignment,
+        sent_to,
+        ticket,
+        ..
+    } = link_state(conn, token)?
+    else {
+        return Err(StoreError::rule("", "errors.link_not_valid"));
+    };
+    let def = tickets::def_of(conn, &ticket)?;
+    let action = if approve {
+        Action::Approve
+    } else {
+        Action::Reject
+    };
+    let id = tickets::act(
+        conn,
+        assignment.id,
+        sent_to,
+        action,
+        comment,
+        Channel::EmailLink,
+        &def,
+    )?;
+    diesel::update(au::table.find(assignment.id))
+        .set(au::email_token_hash.eq(None::<String>))
+        .execute(conn)?;
+    Ok(id)
+}
