@@ -2,7 +2,8 @@
 //! latency at 32 concurrent clients and (2) how many complete change tickets
 //! (submit → ops-lead approval → change summary → QC review, all over HTTP)
 //! the server finishes per second with as many clients working at once,
-//! its CPU time per ticket and its resident memory.
+//! its CPU time per ticket and its resident memory, and how fast the mail
+//! those tickets write is sent to a mail server of the benchmark's own.
 //!
 //! `cargo bench --bench tickets` (SQLite, 100,000 tickets); with
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
@@ -294,6 +295,12 @@ fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // Mail goes to a mail server of the benchmark's own, as in production.
+    let (smtp_port, mails) = rt.block_on(common::smtp::sink());
     let server = Server(
         Command::new(
             std::env::var("BENCH_SERVER")
@@ -305,15 +312,15 @@ fn main() -> anyhow::Result<()> {
         .env("DATABASE_URL", &url)
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("DATA_DIR", dir.path())
+        .env("SMTP_HOST", "127.0.0.1")
+        .env("SMTP_PORT", smtp_port.to_string())
+        .env("SMTP_SECURITY", "none")
         // Warnings and errors show beside the figures.
         .env("RUST_LOG", "warn")
         .spawn()?,
     );
     let base = format!("http://127.0.0.1:{port}");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let outbox = Outbox(Db::connect(&url, 1)?);
     rt.block_on(async {
         while reqwest::get(format!("{base}/healthz")).await.is_err() {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -370,6 +377,7 @@ fn main() -> anyhow::Result<()> {
         println!("filing tickets with {clients} workers");
         let mut tasks = Vec::new();
         let cpu_before = server.cpu_secs();
+        let (written_before, sent_before) = (outbox.written(), mails.count());
         let deadline = Instant::now() + Duration::from_secs(seconds);
         for (w, ((ops, ops_token), (lead, lead_token), (qc, qc_token))) in people.into_iter().enumerate() {
             let base = base.clone();
@@ -433,6 +441,17 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let cpu = server.cpu_secs() - cpu_before;
+        let (written, sent, waiting) = (
+            outbox.written() - written_before,
+            mails.count() - sent_before,
+            outbox.waiting(),
+        );
+        // How long the mail the phase wrote takes to leave once it is over.
+        let drain_started = Instant::now();
+        while outbox.waiting() > 0 && drain_started.elapsed() < Duration::from_secs(120) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let drained = drain_started.elapsed();
         println!(
             "complete tickets    {:>7.1} /s      ({} tickets, {} requests, {:.0} req/s)   server RSS {:>5.1} MiB",
             done as f64 / seconds as f64,
@@ -446,6 +465,14 @@ fn main() -> anyhow::Result<()> {
             cpu * 1000.0 / done.max(1) as f64,
             cpu / seconds as f64
         );
+        println!(
+            "  mail              {:>6.0} /s written, {:.0} /s sent ({:.1} per ticket); {} waiting at the end, sent {:.1} s later",
+            written as f64 / seconds as f64,
+            sent as f64 / seconds as f64,
+            written as f64 / done.max(1) as f64,
+            waiting,
+            drained.as_secs_f64()
+        );
         for (name, times) in ["POST submit", "GET ticket", "POST action"].iter().zip(steps.iter_mut()) {
             times.sort();
             println!(
@@ -456,8 +483,39 @@ fn main() -> anyhow::Result<()> {
         }
     });
     drop(server);
+    drop(outbox);
     drop(pg);
     Ok(())
+}
+
+/// The run's outbox, read beside the server.
+struct Outbox(Db);
+
+impl Outbox {
+    fn count(&self, waiting_only: bool) -> i64 {
+        use countersign::db::schema::outbox as o;
+        use diesel::prelude::*;
+        self.0
+            .read_sync(|c| {
+                let all = o::table.count();
+                Ok(if waiting_only {
+                    all.filter(o::status.eq("pending")).get_result(c)?
+                } else {
+                    all.get_result(c)?
+                })
+            })
+            .unwrap_or(0)
+    }
+
+    /// Messages written so far.
+    fn written(&self) -> i64 {
+        self.count(false)
+    }
+
+    /// Messages waiting to be sent.
+    fn waiting(&self) -> i64 {
+        self.count(true)
+    }
 }
 
 /// The PostgreSQL database made for one run: the server's URL, its

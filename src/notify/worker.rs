@@ -1,13 +1,18 @@
 //! The outbox worker: claims due messages a few at a time, sends several
-//! at once over pooled SMTP connections (or into `.eml` files), and records
-//! each one as sent the moment the mail server accepts it, so a crash sends
-//! again at most the messages that were in flight at that instant. Failed
-//! attempts are retried with capped backoff for `OUTBOX_GIVE_UP_HOURS`.
-//! A stop (SIGTERM) lets the messages in flight finish and hands back the
-//! rest; nothing is lost and nothing is sent twice.
+//! at once over kept SMTP connections (or into `.eml` files), and records
+//! each as sent in the next write after the mail server accepts it (one
+//! write records all that arrived meanwhile), so a crash sends again at
+//! most the messages that were in flight at that instant: being handed to
+//! the mail server, or accepted and not yet recorded (`UNRECORDED_AT_MOST`).
+//! Failed attempts are retried with capped backoff for
+//! `OUTBOX_GIVE_UP_HOURS`. A stop (SIGTERM) lets the messages in flight
+//! finish and be recorded, and hands back the rest: nothing is lost and
+//! nothing is sent twice.
 
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use std::sync::Mutex;
@@ -16,12 +21,13 @@ use std::time::Instant;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::config::{MailConfig, SmtpSecurity};
 use crate::db::Db;
+use crate::db::ids::OutboxId;
 use crate::db::models::OutboxMessage;
 use crate::store::outbox::{self, BASE};
 
@@ -83,29 +89,45 @@ const CLOSE_IDLE_AFTER: Duration = Duration::from_secs(30);
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Smtp {
+    /// Opens a connection: TCP with Nagle's algorithm off (lettre writes a
+    /// message's final "." on its own, which would otherwise wait for the
+    /// server's delayed acknowledgement: 40 ms a message), TLS at once or
+    /// after STARTTLS as configured, and the credentials.
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
-        let tls = || {
-            TlsParameters::new(self.host.clone()).map_err(|e| Failure {
-                text: e.to_string(),
-                permanent: false,
-            })
+        let failed = |e: &dyn std::fmt::Display| Failure {
+            text: e.to_string(),
+            permanent: false,
         };
-        let timeout = Some(Duration::from_secs(10));
-        let address = (self.host.as_str(), self.port);
-        let implicit = match self.security {
-            SmtpSecurity::Tls => Some(tls()?),
-            SmtpSecurity::None | SmtpSecurity::StartTls => None,
+        let tls = || TlsParameters::new(self.host.clone()).map_err(|e| failed(&e));
+        let tcp = actix_web::rt::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| failed(&"connecting to the mail server timed out"))?
+        .map_err(|e| failed(&e))?;
+        tcp.set_nodelay(true).map_err(|e| failed(&e))?;
+        let stream: Box<dyn AsyncTokioStream> = match self.security {
+            SmtpSecurity::Tls => {
+                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                    .map_err(|e| failed(&e))?;
+                let tls = tls_connector()
+                    .map_err(|e| failed(&e))?
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                Box::new(Encrypted(tls))
+            }
+            SmtpSecurity::None | SmtpSecurity::StartTls => Box::new(tcp),
         };
-        let mut conn =
-            AsyncSmtpConnection::connect_tokio1(address, timeout, &self.hello, implicit, None)
-                .await
-                .map_err(Failure::from)?;
+        let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+            .await
+            .map_err(Failure::from)?;
         if self.security == SmtpSecurity::StartTls {
             if !conn.can_starttls() {
-                return Err(Failure {
-                    text: "the mail server does not offer STARTTLS (SMTP_SECURITY=starttls)".into(),
-                    permanent: false,
-                });
+                return Err(failed(
+                    &"the mail server does not offer STARTTLS (SMTP_SECURITY=starttls)",
+                ));
             }
             conn.starttls(tls()?, &self.hello)
                 .await
@@ -167,6 +189,59 @@ impl Smtp {
         for (mut conn, _) in idle {
             let _ = actix_web::rt::time::timeout(Duration::from_secs(2), conn.quit()).await;
         }
+    }
+}
+
+/// TLS for a mail server that expects it at once (SMTP_SECURITY=tls, port
+/// 465), checked against the web's root certificates as lettre does.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// A TLS connection over a socket of ours (Nagle's algorithm off), for
+/// lettre to talk SMTP over.
+#[derive(Debug)]
+struct Encrypted(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl tokio::io::AsyncRead for Encrypted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Encrypted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Encrypted {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
     }
 }
 
@@ -238,14 +313,16 @@ async fn deliver(
     Ok(())
 }
 
-/// Messages claimed at a time, per message in flight: enough to keep every
-/// connection busy between claims.
-const CLAIM_PER_CONNECTION: usize = 8;
-/// How long a claim keeps other workers off a message: longer than a
-/// claimed batch can take to send (each message may wait out the 10 s SMTP
-/// timeout). After a crash a server starting again under the same name
-/// hands its old claims back at once; another instance waits this long.
-const LEASE_SECS: i64 = 120;
+/// Messages claimed at a time, per message in flight. The next claim is
+/// made while the last one is still being sent (at most two claims wait),
+/// so the connections never sit idle while a claim waits its turn at the
+/// database, which under load takes a while.
+const CLAIM_PER_CONNECTION: usize = 16;
+/// How long a claim keeps other workers off a message: longer than two
+/// claims can take to send. After a crash a server starting again under
+/// the same name hands its old claims back at once; another instance
+/// waits this long.
+const LEASE_SECS: i64 = 300;
 
 /// Tells the worker to stop: it finishes the messages in flight, records
 /// them, hands back the rest of its claim and returns.
@@ -263,51 +340,143 @@ impl Stop {
     }
 }
 
+/// What became of one attempt at a claimed message.
+enum Outcome {
+    /// The mail server accepted it: recorded with its bodies redacted.
+    Sent {
+        id: OutboxId,
+        text: String,
+        html: String,
+    },
+    /// It failed: back in line, or given up.
+    Failed {
+        id: OutboxId,
+        tried: i32,
+        error: String,
+        give_up: bool,
+    },
+}
+
+/// How many outcomes may wait to be recorded before sending waits for
+/// them: the most a crash can leave sent but not recorded (and so send
+/// again), beside the messages being handed to the mail server.
+pub const UNRECORDED_AT_MOST: usize = 64;
+
 /// What the worker needs to send one message.
 struct Sender {
     db: Db,
     transport: Transport,
     from: Mailbox,
     base_url: String,
-    worker: String,
     give_up_after: chrono::Duration,
+    outcomes: mpsc::Sender<Outcome>,
 }
 
 impl Sender {
-    /// Sends one claimed message and records the outcome at once.
+    /// Sends one claimed message and hands its outcome to the recorder.
     async fn send(&self, message: OutboxMessage) {
         let result = deliver(&self.transport, &self.from, &self.base_url, &message).await;
-        let (id, tried, wid) = (message.id, message.attempts, self.worker.clone());
-        let recorded = match result {
-            Ok(()) => {
-                let (text, html) = (
-                    outbox::redact(&message.text_body),
-                    outbox::redact(&message.html_body),
-                );
-                self.db
-                    .write(move |c| outbox::mark_sent(c, id, &wid, &text, &html))
-                    .await
-            }
+        let outcome = match result {
+            Ok(()) => Outcome::Sent {
+                id: message.id,
+                text: outbox::redact(&message.text_body),
+                html: outbox::redact(&message.html_body),
+            },
             Err(failure) => {
                 // Retried for the configured period from when it was
                 // written (or last put back in line by an administrator).
+                let tried = message.attempts;
                 let next = self.db.now() + outbox::backoff(tried + 1);
                 let give_up = failure.permanent || next > message.created_at + self.give_up_after;
                 tracing::warn!(error = %failure.text, to = %message.to_email, attempt = tried + 1, give_up, "sending mail failed");
-                self.db
-                    .write(move |c| outbox::mark_failed(c, id, &wid, tried, &failure.text, give_up))
-                    .await
+                Outcome::Failed {
+                    id: message.id,
+                    tried,
+                    error: failure.text,
+                    give_up,
+                }
             }
         };
+        let _ = self.outcomes.send(outcome).await;
+    }
+}
+
+/// Records outcomes as they come, each time all that have arrived in one
+/// transaction: a message is recorded as sent within one write of its
+/// acceptance, and under load one write records many.
+async fn record(db: Db, worker: String, mut outcomes: mpsc::Receiver<Outcome>) {
+    let mut batch = Vec::with_capacity(UNRECORDED_AT_MOST);
+    while outcomes.recv_many(&mut batch, UNRECORDED_AT_MOST).await > 0 {
+        let (done, wid) = (std::mem::take(&mut batch), worker.clone());
+        let recorded = db
+            .write(move |c| {
+                for outcome in &done {
+                    match outcome {
+                        Outcome::Sent { id, text, html } => {
+                            outbox::mark_sent(c, *id, &wid, text, html)?
+                        }
+                        Outcome::Failed {
+                            id,
+                            tried,
+                            error,
+                            give_up,
+                        } => outbox::mark_failed(c, *id, &wid, *tried, error, *give_up)?,
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        // Unrecorded, they stay claimed until the claim lapses, and are
+        // sent again: at least once, never lost.
         if let Err(e) = recorded {
-            tracing::error!(error = %e, message = id.0, "recording a message's outcome failed");
+            tracing::error!(error = %e, "recording sent mail failed");
         }
     }
 }
 
-/// Runs until `stop`: sends what is due, several messages at once, and
-/// looks again at once while there is more; when nothing is due, waits
-/// `OUTBOX_POLL_MS`. `worker` names this server (host and address), so a
+/// Claims due messages ahead of sending them, a claim at a time whenever
+/// there is room for one; when nothing is due, waits `OUTBOX_POLL_MS`.
+async fn claim_ahead(
+    db: Db,
+    worker: String,
+    claim: usize,
+    poll: Duration,
+    claimed: mpsc::Sender<OutboxMessage>,
+    mut stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        // Wait for room for a whole claim (or the stop).
+        let room = claimed.reserve_many(claim);
+        let room =
+            match futures_util::future::select(Box::pin(room), Box::pin(stop.changed())).await {
+                futures_util::future::Either::Left((Ok(room), _)) => room,
+                _ => return,
+            };
+        let id = worker.clone();
+        let batch = match db
+            .write(move |c| outbox::claim(c, &id, claim as i64, LEASE_SECS))
+            .await
+        {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming mail failed");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            drop(room);
+            let wait = actix_web::rt::time::sleep(poll);
+            futures_util::future::select(Box::pin(wait), Box::pin(stop.changed())).await;
+            continue;
+        }
+        for (permit, message) in room.zip(batch) {
+            permit.send(message);
+        }
+    }
+}
+
+/// Runs until `stop`: sends what is due, several messages at once, while
+/// the next claim is made. `worker` names this server (host and address), so a
 /// server starting again after a crash takes back its own claims at once.
 pub async fn run(
     db: Db,
@@ -325,13 +494,15 @@ pub async fn run(
         }
     };
     let in_flight = transport.in_flight(&mail);
+    let (outcomes, recorded) = mpsc::channel(UNRECORDED_AT_MOST);
+    let recorder = actix_web::rt::spawn(record(db.clone(), worker.clone(), recorded));
     let sender = Arc::new(Sender {
         db: db.clone(),
         transport,
         from,
         base_url,
-        worker: worker.clone(),
         give_up_after: mail.give_up_after,
+        outcomes,
     });
     let release = |db: Db, worker: String| async move {
         match db.write(move |c| outbox::release(c, &worker)).await {
@@ -342,47 +513,49 @@ pub async fn run(
     };
     // A claim left by this server before it stopped or crashed.
     release(db.clone(), worker.clone()).await;
+    let claim = in_flight * CLAIM_PER_CONNECTION;
+    let (claimed, mut due) = mpsc::channel(2 * claim);
+    let claimer = actix_web::rt::spawn(claim_ahead(
+        db.clone(),
+        worker.clone(),
+        claim,
+        Duration::from_millis(mail.poll_ms),
+        claimed,
+        stop.clone(),
+    ));
     let slots = Arc::new(Semaphore::new(in_flight));
-    let claim = (in_flight * CLAIM_PER_CONNECTION) as i64;
-    while !*stop.borrow() {
-        let id = worker.clone();
-        let batch = match db
-            .write(move |c| outbox::claim(c, &id, claim, LEASE_SECS))
-            .await
-        {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::error!(error = %e, "claiming mail failed");
-                Vec::new()
-            }
+    let mut sending = Vec::new();
+    loop {
+        let next = futures_util::future::select(Box::pin(due.recv()), Box::pin(stop.changed()));
+        let message = match next.await {
+            futures_util::future::Either::Left((Some(message), _)) => message,
+            // Stopping, or the claimer has stopped.
+            _ => break,
         };
-        if batch.is_empty() {
-            let wait = actix_web::rt::time::sleep(Duration::from_millis(mail.poll_ms));
-            let stopped = stop.changed();
-            futures_util::future::select(Box::pin(wait), Box::pin(stopped)).await;
-            continue;
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        // Stopping: what has not started stays for the hand-back.
+        if *stop.borrow() {
+            break;
         }
-        let mut sending = Vec::with_capacity(batch.len());
-        for message in batch {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                break;
-            };
-            // Stopping: what has not started stays for the hand-back.
-            if *stop.borrow() {
-                break;
-            }
-            let sender = Arc::clone(&sender);
-            sending.push(actix_web::rt::spawn(async move {
-                sender.send(message).await;
-                drop(slot);
-            }));
-        }
-        for task in sending {
-            let _ = task.await;
-        }
+        let sender = Arc::clone(&sender);
+        sending.retain(|task: &actix_web::rt::task::JoinHandle<()>| !task.is_finished());
+        sending.push(actix_web::rt::spawn(async move {
+            sender.send(message).await;
+            drop(slot);
+        }));
+    }
+    drop(due);
+    let _ = claimer.await;
+    for task in sending {
+        let _ = task.await;
     }
     if let Transport::Smtp(smtp) = &sender.transport {
         smtp.close().await;
     }
+    // Everything sent is recorded before the rest of the claim goes back.
+    drop(sender);
+    let _ = recorder.await;
     release(db, worker).await;
 }

@@ -13,7 +13,7 @@ use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::header::{CONTENT_ENCODING, HeaderValue};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING};
 use actix_web::middleware::Next;
 use actix_web::rt::time::{Instant, Sleep, sleep_until};
 use actix_web::web::Bytes;
@@ -33,6 +33,19 @@ pub async fn request_body(
         // A response like a handler's, so the error page renders it.
         let refused = AppError::CompressedBody.error_response();
         return Ok(req.into_response(refused).map_into_right_body());
+    }
+    // Most requests (every GET) have no body: nothing to time.
+    let has_body = req.headers().contains_key(TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    if !has_body {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let payload = req.take_payload();
     let deadline = Deadline {
