@@ -396,10 +396,12 @@ async fn an_applicant_standing_in_for_an_approver_cannot_approve_their_own_ticke
 }
 
 #[actix_web::test]
-async fn an_approval_cannot_be_handed_over_to_the_applicant() {
+async fn an_approval_cannot_be_handed_over_to_the_applicant_even_where_self_approval_is_allowed() {
     let app = TestApp::spawn().await;
     people(&app, &["approver", "colleague"]);
-    let service = deploy(&app, vec![guarded("check", &["approver"])]);
+    let mut check = approval("check", Mode::Any, &["approver"]);
+    check.self_approval = SelfPolicy::Allow;
+    let service = deploy(&app, vec![check]);
     let id = file(&app, service, &[("what", "A laptop")]).await;
     let approver = browser_for(&app, "approver").await;
     let page = get(&approver, &app.url(&format!("/tickets/{id}"))).await;

@@ -74,16 +74,10 @@ async fn a_deactivated_approvers_link_never_acts_and_with_no_manager_their_step_
     );
     assert_eq!(page.count("#link-form"), 0);
     // Posting the form anyway (a tab left open) decides nothing either.
-    let scanner = TestApp::browser();
-    let token = csrf_token(&app, &scanner).await;
-    let res = scanner
-        .post(&approve)
-        .form(&[("csrf_token", token.as_str()), ("intent", "approve")])
-        .send()
-        .await
-        .unwrap();
-    let page = Page::from(res).await;
-    assert_eq!(page.status, StatusCode::GONE);
+    assert_eq!(
+        press(&app, &approve, "approve").await.status,
+        StatusCode::GONE
+    );
     assert_eq!(decisions(&app, id), 0);
     assert_eq!(ticket_status(&app, id), "running");
 
@@ -142,23 +136,7 @@ fn assignments_of(app: &TestApp, id: i32, node: &'static str) -> Vec<(String, St
 #[actix_web::test]
 async fn a_deactivated_stand_ins_link_never_acts_and_the_step_returns_to_the_person_away_with_a_fresh_link()
  {
-    let (listener, port) = free_port();
-    let inbox = smtp::serve(listener);
-    let app = TestApp::spawn_with_smtp(port).await;
-    app.load_demo();
-    app.delegate("owner.manager", "data.lin", Some(ProcessKind::Access));
-    let id = file_rd_request(&app).await;
-    // The RD manager approves; the owner's manager's step starts and its
-    // mail goes to the stand-in.
-    let manager = app.demo_browser("rd.manager").await;
-    let page = get(&manager, &app.url(&format!("/tickets/{id}"))).await;
-    let action = page.attr("section.action form", "action").unwrap();
-    post_as(&app, &manager, &action, &[("intent", "approve")]).await;
-    let mail = inbox
-        .wait_for(1, |m| m.contains("To: data.lin@example.com"))
-        .await
-        .remove(0);
-    let stand_ins = link(&mail, "action=approve").unwrap();
+    let (app, inbox, id, stand_ins) = stand_in_mailed().await;
 
     deactivate(&app, "data.lin").await;
 
@@ -203,15 +181,7 @@ async fn a_deactivated_stand_ins_link_never_acts_and_the_step_returns_to_the_per
     let own = link(&mail, "action=approve").unwrap();
     let page = get(&TestApp::browser(), &own).await;
     assert_eq!(page.text("#link-approver").as_deref(), Some("He Jun"));
-    let form = TestApp::browser();
-    let token = csrf_token(&app, &form).await;
-    let res = form
-        .post(&own)
-        .form(&[("csrf_token", token.as_str()), ("intent", "approve")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(press(&app, &own, "approve").await.status, StatusCode::OK);
     let by: Vec<(Option<UserId>, UserId)> = app.query(move |c| {
         approve_users::table
             .filter(approve_users::apply_id.eq(ApplyId(id)))
@@ -223,8 +193,45 @@ async fn a_deactivated_stand_ins_link_never_acts_and_the_step_returns_to_the_per
     assert_eq!(by, [(Some(he), he)]);
 }
 
+/// The demo with owner.manager away (data.lin stands in for access
+/// requests) and rd.zhao's request past his manager: the owner's
+/// manager's step has started, and its approve link was mailed to the
+/// stand-in. The app, its mail, the ticket and that link.
+async fn stand_in_mailed() -> (TestApp, smtp::Inbox, i32, String) {
+    let (listener, port) = free_port();
+    let inbox = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    app.delegate("owner.manager", "data.lin", Some(ProcessKind::Access));
+    let id = file_rd_request(&app).await;
+    let manager = app.demo_browser("rd.manager").await;
+    let page = get(&manager, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page.attr("section.action form", "action").unwrap();
+    post_as(&app, &manager, &action, &[("intent", "approve")]).await;
+    let mail = inbox
+        .wait_for(1, |m| m.contains("To: data.lin@example.com"))
+        .await
+        .remove(0);
+    let link = link(&mail, "action=approve").unwrap();
+    (app, inbox, id, link)
+}
+
+/// Presses the button of a link's confirmation page (or a tab left open
+/// on it): posts `intent` to the link, with a fresh browser's form token.
+async fn press(app: &TestApp, link: &str, intent: &str) -> Page {
+    let browser = TestApp::browser();
+    let token = csrf_token(app, &browser).await;
+    let res = browser
+        .post(link)
+        .form(&[("csrf_token", token.as_str()), ("intent", intent)])
+        .send()
+        .await
+        .unwrap();
+    Page::from(res).await
+}
+
 /// rd.zhao files the RD access request for dw.orders; returns its id.
-async fn file_rd_request(app: &TestApp) -> i32 {
+pub(crate) async fn file_rd_request(app: &TestApp) -> i32 {
     use countersign::db::schema::{resources, services};
     let service: i32 = app
         .query(|c| {
@@ -260,21 +267,7 @@ async fn file_rd_request(app: &TestApp) -> i32 {
 #[actix_web::test]
 async fn someone_deactivated_behind_countersigns_back_is_no_stand_in_and_their_link_decides_nothing()
  {
-    let (listener, port) = free_port();
-    let inbox = smtp::serve(listener);
-    let app = TestApp::spawn_with_smtp(port).await;
-    app.load_demo();
-    app.delegate("owner.manager", "data.lin", Some(ProcessKind::Access));
-    let id = file_rd_request(&app).await;
-    let manager = app.demo_browser("rd.manager").await;
-    let page = get(&manager, &app.url(&format!("/tickets/{id}"))).await;
-    let action = page.attr("section.action form", "action").unwrap();
-    post_as(&app, &manager, &action, &[("intent", "approve")]).await;
-    let mail = inbox
-        .wait_for(1, |m| m.contains("To: data.lin@example.com"))
-        .await
-        .remove(0);
-    let stand_ins = link(&mail, "action=approve").unwrap();
+    let (app, _inbox, id, stand_ins) = stand_in_mailed().await;
     // Marked inactive straight in the database (a directory sync, a
     // script): the delegation still names them, but the door checks.
     let lin = app.user_id("data.lin");
@@ -292,15 +285,10 @@ async fn someone_deactivated_behind_countersigns_back_is_no_stand_in_and_their_l
         page.attr("#email-link", "data-state").as_deref(),
         Some("deactivated")
     );
-    let form = TestApp::browser();
-    let token = csrf_token(&app, &form).await;
-    let res = form
-        .post(&stand_ins)
-        .form(&[("csrf_token", token.as_str()), ("intent", "approve")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(
+        press(&app, &stand_ins, "approve").await.status,
+        StatusCode::GONE
+    );
     assert_eq!(decisions(&app, id), 1, "only the RD manager's");
     // The owner's manager sees the step as their own again.
     let owner_manager = app.demo_browser("owner.manager").await;

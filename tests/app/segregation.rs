@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 
 use crate::approval_rules::{approval, assignments, deploy, file, people, row, ticket_status};
 use crate::helpers::*;
+use crate::leavers::file_rd_request;
 
 /// An approval whose designer allowed self-approval: the most permissive
 /// setting, which still must not let the applicant decide for others.
@@ -134,35 +135,6 @@ async fn a_delegation_that_starts_after_filing_gives_the_applicant_nothing_to_ap
 }
 
 #[actix_web::test]
-async fn an_approval_is_never_handed_over_to_its_applicant_even_where_self_approval_is_allowed() {
-    let app = TestApp::spawn().await;
-    people(&app, &["approver"]);
-    let service = deploy(&app, vec![permissive("check", &["approver"])]);
-    let id = file(&app, service, &[("what", "A laptop")]).await;
-    let approver = browser_for(&app, "approver").await;
-    let page = get(&approver, &app.url(&format!("/tickets/{id}"))).await;
-    let action = page.attr("section.action form", "action").unwrap();
-
-    let refused = post_as(
-        &app,
-        &approver,
-        &action,
-        &[("intent", "transfer"), ("to", "applicant")],
-    )
-    .await;
-
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        refused.form_error().as_deref(),
-        Some("The applicant cannot approve their own ticket; choose someone else.")
-    );
-    assert_eq!(
-        assignments(&app, id)[1],
-        row("check", "approver", "pending", None)
-    );
-}
-
-#[actix_web::test]
 async fn an_administrator_who_files_a_ticket_is_not_among_the_admins_its_approval_is_routed_to() {
     let app = TestApp::spawn().await;
     app.create_user("admin", true);
@@ -201,23 +173,6 @@ async fn an_administrator_who_files_a_ticket_is_not_among_the_admins_its_approva
 async fn rd_zhao_cannot_approve_his_own_access_request_for_his_manager_away_on_leave() {
     let app = TestApp::spawn().await;
     app.load_demo();
-    let service: i32 = app
-        .query(|c| {
-            services::table
-                .filter(services::name_en.eq("Access request (RD)"))
-                .select(services::id)
-                .first::<countersign::db::ids::ServiceId>(c)
-        })
-        .0;
-    let orders: i32 = app
-        .query(|c| {
-            use countersign::db::schema::resources;
-            resources::table
-                .filter(resources::name.eq("dw.orders"))
-                .select(resources::id)
-                .first::<countersign::db::ids::ResourceId>(c)
-        })
-        .0;
     // The demo's processes ask the manager where the applicant would be
     // asked themselves: the safe default.
     let def: String = app.query(|c| {
@@ -236,19 +191,8 @@ async fn rd_zhao_cannot_approve_his_own_access_request_for_his_manager_away_on_l
     );
 
     app.delegate("rd.manager", "rd.zhao", None);
+    let id = file_rd_request(&app).await;
     let rd = app.demo_browser("rd.zhao").await;
-    let filed = post_as(
-        &app,
-        &rd,
-        &format!("/services/{service}"),
-        &[
-            ("intent", "submit"),
-            ("resources", orders.to_string().as_str()),
-            ("reason", "Order analysis"),
-        ],
-    )
-    .await;
-    let id: i32 = filed.path.trim_start_matches("/tickets/").parse().unwrap();
 
     let assignment = pending_assignment(&app, id);
     let refused = post_as(
