@@ -43,11 +43,14 @@ struct Mail {
     base_url: String,
     /// The name its claims go under: this host and the address it serves.
     worker: String,
+    /// The file whose lock says this server's name is in use.
+    lock: std::path::PathBuf,
 }
 
 /// How long a stopping server waits for the mail in flight to be sent
-/// and recorded (each message may wait out the 10 s SMTP timeout).
-const MAIL_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+/// and recorded: a send's longest wait, and a moment to record it.
+const MAIL_STOP_GRACE: std::time::Duration =
+    std::time::Duration::from_secs(crate::notify::worker::SEND_TIMEOUT.as_secs() + 5);
 
 /// This machine's name, for the outbox worker's claims.
 fn hostname() -> String {
@@ -83,6 +86,12 @@ impl Application {
             config: config.mail.clone(),
             base_url: config.base_url.clone(),
             worker: format!("{}@{}", hostname(), config.bind),
+            lock: config.data_dir.join(format!(
+                "mail-worker-{}.lock",
+                config
+                    .bind
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+            )),
         });
         crate::store::links::LINK_TTL_HOURS.store(
             config.mail.link_ttl_hours,
@@ -153,6 +162,7 @@ impl Application {
                 mail.config,
                 mail.base_url,
                 mail.worker,
+                mail.lock,
                 stopping,
             ));
             (stop, task)

@@ -298,4 +298,6 @@ pub struct OutboxMessage {
     pub last_error: String,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// When an administrator last put it back in line, if ever.
+    pub retry_since: Option<NaiveDateTime>,
 }

@@ -309,6 +309,7 @@ diesel::table! {
         last_error -> Text,
         created_at -> Stamp,
         sent_at -> Nullable<Stamp>,
+        retry_since -> Nullable<Stamp>,
     }
 }
 

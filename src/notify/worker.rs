@@ -86,7 +86,7 @@ const CHECK_IDLE_AFTER: Duration = Duration::from_secs(5);
 /// A connection idle longer than this is closed rather than reused.
 const CLOSE_IDLE_AFTER: Duration = Duration::from_secs(30);
 /// The longest one message may take, connecting included.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Smtp {
     /// Opens a connection: TCP with Nagle's algorithm off (lettre writes a
@@ -340,17 +340,19 @@ impl Stop {
     }
 }
 
-/// What became of one attempt at a claimed message.
-enum Outcome {
+/// What became of one attempt at a claimed message (`id`, under the claim
+/// that lasts `until`).
+struct Outcome {
+    id: OutboxId,
+    until: chrono::NaiveDateTime,
+    result: Attempt,
+}
+
+enum Attempt {
     /// The mail server accepted it: recorded with its bodies redacted.
-    Sent {
-        id: OutboxId,
-        text: String,
-        html: String,
-    },
+    Sent { text: String, html: String },
     /// It failed: back in line, or given up.
     Failed {
-        id: OutboxId,
         tried: i32,
         error: String,
         give_up: bool,
@@ -373,29 +375,40 @@ struct Sender {
 }
 
 impl Sender {
-    /// Sends one claimed message and hands its outcome to the recorder.
+    /// Sends one claimed message and hands its outcome to the recorder. A
+    /// message whose claim would lapse before a send could end is left
+    /// alone: by then another worker may have it, and it is claimed again.
     async fn send(&self, message: OutboxMessage) {
-        let result = deliver(&self.transport, &self.from, &self.base_url, &message).await;
-        let outcome = match result {
-            Ok(()) => Outcome::Sent {
-                id: message.id,
+        let Some(until) = message.claimed_until else {
+            return;
+        };
+        if self.db.now() + chrono::Duration::from_std(SEND_TIMEOUT).unwrap_or_default() >= until {
+            return;
+        }
+        let result = match deliver(&self.transport, &self.from, &self.base_url, &message).await {
+            Ok(()) => Attempt::Sent {
                 text: outbox::redact(&message.text_body),
                 html: outbox::redact(&message.html_body),
             },
             Err(failure) => {
                 // Retried for the configured period from when it was
-                // written (or last put back in line by an administrator).
+                // written, or last put back in line by an administrator.
                 let tried = message.attempts;
                 let next = self.db.now() + outbox::backoff(tried + 1);
-                let give_up = failure.permanent || next > message.created_at + self.give_up_after;
+                let since = message.retry_since.unwrap_or(message.created_at);
+                let give_up = failure.permanent || next > since + self.give_up_after;
                 tracing::warn!(error = %failure.text, to = %message.to_email, attempt = tried + 1, give_up, "sending mail failed");
-                Outcome::Failed {
-                    id: message.id,
+                Attempt::Failed {
                     tried,
                     error: failure.text,
                     give_up,
                 }
             }
+        };
+        let outcome = Outcome {
+            id: message.id,
+            until,
+            result,
         };
         let _ = self.outcomes.send(outcome).await;
     }
@@ -411,16 +424,18 @@ async fn record(db: Db, worker: String, mut outcomes: mpsc::Receiver<Outcome>) {
         let recorded = db
             .write(move |c| {
                 for outcome in &done {
-                    match outcome {
-                        Outcome::Sent { id, text, html } => {
-                            outbox::mark_sent(c, *id, &wid, text, html)?
-                        }
-                        Outcome::Failed {
-                            id,
+                    let claim = outbox::Claim {
+                        id: outcome.id,
+                        worker: &wid,
+                        until: outcome.until,
+                    };
+                    match &outcome.result {
+                        Attempt::Sent { text, html } => outbox::mark_sent(c, &claim, text, html)?,
+                        Attempt::Failed {
                             tried,
                             error,
                             give_up,
-                        } => outbox::mark_failed(c, *id, &wid, *tried, error, *give_up)?,
+                        } => outbox::mark_failed(c, &claim, *tried, error, *give_up)?,
                     }
                 }
                 Ok(())
@@ -475,17 +490,61 @@ async fn claim_ahead(
     }
 }
 
+/// Waits until no other process works the outbox under this server's name
+/// (one still finishing its mail after a stop, on this host and address):
+/// an exclusive lock on a file in the data folder, which the system lets go
+/// of when its holder exits, even by `kill -9`. `None` if stopped meanwhile.
+async fn sole_holder(
+    lock: &std::path::Path,
+    stop: &watch::Receiver<bool>,
+) -> Option<Option<std::fs::File>> {
+    let file = match std::fs::File::create(lock) {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!(error = %e, file = %lock.display(), "cannot make the mail worker's lock file; going on without it");
+            return Some(None);
+        }
+    };
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Some(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !said {
+                    tracing::info!(
+                        "waiting for the previous server on this address to finish its mail"
+                    );
+                    said = true;
+                }
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(error = %e, "cannot lock the mail worker's lock file; going on without it");
+                return Some(None);
+            }
+        }
+        if *stop.borrow() {
+            return None;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs until `stop`: sends what is due, several messages at once, while
-/// the next claim is made. `worker` names this server (host and address), so a
-/// server starting again after a crash takes back its own claims at once.
+/// the next claim is made. `worker` names this server (host and address),
+/// so a server starting again after a crash takes back its own claims at
+/// once; `lock` makes sure no earlier process of that name is still at work.
 pub async fn run(
     db: Db,
     transport: Transport,
     mail: MailConfig,
     base_url: String,
     worker: String,
+    lock: std::path::PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Some(_sole) = sole_holder(&lock, &stop).await else {
+        return;
+    };
     let from: Mailbox = match mail.from.parse() {
         Ok(f) => f,
         Err(e) => {

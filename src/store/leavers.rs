@@ -151,9 +151,12 @@ fn by_empty_policy(
         return Ok(());
     };
     if spec.empty_assignees == EmptyPolicy::Skip && !on_node.is_empty() {
-        diesel::update(au::table.find(row.id).filter(au::status.eq(&row.status)))
+        let dropped = diesel::update(au::table.find(row.id).filter(au::status.eq(&row.status)))
             .set(au::status.eq(status::CANCELLED))
             .execute(conn)?;
+        if dropped == 0 {
+            return Ok(());
+        }
         record(conn, row, "assignment.skipped", &[], actor)?;
         return tickets::resettle(conn, ticket, row.approve_id, &def);
     }

@@ -124,17 +124,29 @@ pub fn redact(body: &str) -> String {
     out
 }
 
+/// One claim of one message: whose, and until when. An outcome is recorded
+/// only while that very claim holds, so a message whose claim lapsed and
+/// was taken again (by another instance, or by this one) is recorded by
+/// its new claim alone.
+pub struct Claim<'a> {
+    pub id: OutboxId,
+    pub worker: &'a str,
+    pub until: chrono::NaiveDateTime,
+}
+
 /// Records a claimed message as sent, keeping its bodies as `redact`ed
 /// by the caller (who has them from the claim).
 pub fn mark_sent(
     conn: &mut DbConn,
-    id: OutboxId,
-    worker: &str,
+    claim: &Claim<'_>,
     text_body: &str,
     html_body: &str,
 ) -> StoreResult<()> {
     crate::direct!(conn, |c| prepared::update(
-        o::table.find(id).filter(o::claimed_by.eq(worker)),
+        o::table
+            .find(claim.id)
+            .filter(o::claimed_by.eq(claim.worker))
+            .filter(o::claimed_until.eq(At(claim.until))),
         (
             o::status.eq(SENT),
             o::sent_at.eq(At(now())),
@@ -165,8 +177,7 @@ pub fn backoff(attempts: i32) -> Duration {
 /// been retried for as long as it may be).
 pub fn mark_failed(
     conn: &mut DbConn,
-    id: OutboxId,
-    worker: &str,
+    claim: &Claim<'_>,
     tried: i32,
     error: &str,
     give_up: bool,
@@ -174,7 +185,10 @@ pub fn mark_failed(
     let attempts = tried + 1;
     let status = if give_up { FAILED } else { PENDING };
     crate::direct!(conn, |c| prepared::update(
-        o::table.find(id).filter(o::claimed_by.eq(worker)),
+        o::table
+            .find(claim.id)
+            .filter(o::claimed_by.eq(claim.worker))
+            .filter(o::claimed_until.eq(At(claim.until))),
         (
             o::status.eq(status),
             o::attempts.eq(attempts),
@@ -197,19 +211,34 @@ pub fn unsent(conn: &mut DbConn, limit: i64) -> StoreResult<Vec<OutboxMessage>> 
         .load(conn)?)
 }
 
-/// Puts a message back in line now, with a fresh retry period.
+/// Puts a message back in line now, with a fresh retry period: a failed
+/// one, or a pending one no worker is sending just now (a live claim is
+/// left alone, or it would be sent twice).
 pub fn retry(conn: &mut DbConn, id: OutboxId) -> StoreResult<()> {
     let at = now();
-    let n = diesel::update(o::table.find(id).filter(o::status.ne(SENT)))
-        .set((
-            o::status.eq(PENDING),
-            o::next_attempt_at.eq(At(at)),
-            o::claimed_until.eq(None::<At>),
-            o::created_at.eq(At(at)),
-        ))
-        .execute(conn)?;
+    let unclaimed = o::claimed_until.is_null().or(o::claimed_until.lt(At(at)));
+    let n = diesel::update(
+        o::table.find(id).filter(
+            o::status
+                .eq(FAILED)
+                .or(o::status.eq(PENDING).and(unclaimed)),
+        ),
+    )
+    .set((
+        o::status.eq(PENDING),
+        o::next_attempt_at.eq(At(at)),
+        o::claimed_until.eq(None::<At>),
+        o::retry_since.eq(At(at)),
+    ))
+    .execute(conn)?;
     if n == 0 {
-        return Err(StoreError::rule("", "errors.already_sent"));
+        let status: String = o::table.find(id).select(o::status).first(conn)?;
+        let key = if status == SENT {
+            "errors.already_sent"
+        } else {
+            "errors.mail_being_sent"
+        };
+        return Err(StoreError::rule("", key));
     }
     Ok(())
 }
@@ -223,7 +252,7 @@ pub fn retry_failed(conn: &mut DbConn) -> StoreResult<usize> {
             o::status.eq(PENDING),
             o::next_attempt_at.eq(At(at)),
             o::claimed_until.eq(None::<At>),
-            o::created_at.eq(At(at)),
+            o::retry_since.eq(At(at)),
         ))
         .execute(conn)?)
 }

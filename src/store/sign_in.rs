@@ -28,10 +28,12 @@ pub const PER_ADDRESS: Limit = Limit {
     window_minutes: 15,
 };
 
-/// One username from anywhere: slower, so a burst from one address never
-/// reaches it, while many addresses together are still held back.
+/// One username from anywhere: slower, and higher than one address can
+/// reach in its windows of the hour (4 × 5 = 20), so one address never
+/// locks the person out elsewhere, while many addresses together are
+/// still held back.
 pub const PER_NAME: Limit = Limit {
-    attempts: 20,
+    attempts: 50,
     window_minutes: 60,
 };
 
@@ -43,28 +45,21 @@ fn name_key(username: &str) -> String {
     format!("u:{username}")
 }
 
-/// A counter row, locked for the rest of the transaction: created when
-/// missing, then updated in place (on PostgreSQL the update takes the
-/// row's lock; SQLite's writer holds the database's).
+/// A counter row, locked for the rest of the transaction, in one
+/// statement: created when missing, else "updated" to itself, which on
+/// PostgreSQL takes the row's lock (SQLite's writer holds the database's).
 fn locked(conn: &mut DbConn, key: &str, at: NaiveDateTime) -> StoreResult<(NaiveDateTime, i32)> {
-    crate::direct!(conn, |c| diesel::insert_into(t::table)
+    Ok(crate::direct!(conn, |c| diesel::insert_into(t::table)
         .values((
             t::key.eq(key),
             t::window_start.eq(At(at)),
             t::attempts.eq(0)
         ))
         .on_conflict(t::key)
-        .do_nothing()
-        .execute(c))?;
-    crate::direct!(conn, |c| prepared::update(
-        t::table.find(key),
-        t::attempts.eq(t::attempts)
-    )
-    .execute(c))?;
-    Ok(crate::direct!(conn, |c| t::table
-        .find(key)
-        .select((t::window_start, t::attempts))
-        .first::<(NaiveDateTime, i32)>(c))?)
+        .do_update()
+        .set(t::attempts.eq(t::attempts))
+        .returning((t::window_start, t::attempts))
+        .get_result::<(NaiveDateTime, i32)>(c))?)
 }
 
 /// The attempts a counter holds in the window that includes `at`.
@@ -108,23 +103,40 @@ fn count(
 /// uses up the username's.
 pub fn begin(conn: &mut DbConn, username: &str, address: &str) -> StoreResult<bool> {
     let at = now();
-    // Counters whose window has long passed are of no use any more.
-    let stale = at - Duration::minutes(PER_NAME.window_minutes.max(PER_ADDRESS.window_minutes));
-    crate::direct!(conn, |c| diesel::delete(
-        t::table.filter(t::window_start.lt(At(stale)))
-    )
-    .execute(c))?;
     let (by_address, by_name) = (address_key(username, address), name_key(username));
     let address_row = locked(conn, &by_address, at)?;
     let name_row = locked(conn, &by_name, at)?;
-    if in_window(address_row, PER_ADDRESS, at) >= PER_ADDRESS.attempts
-        || in_window(name_row, PER_NAME, at) >= PER_NAME.attempts
-    {
-        return Ok(false);
+    let allowed = in_window(address_row, PER_ADDRESS, at) < PER_ADDRESS.attempts
+        && in_window(name_row, PER_NAME, at) < PER_NAME.attempts;
+    if allowed {
+        count(conn, &by_address, address_row, PER_ADDRESS, at)?;
+        count(conn, &by_name, name_row, PER_NAME, at)?;
     }
-    count(conn, &by_address, address_row, PER_ADDRESS, at)?;
-    count(conn, &by_name, name_row, PER_NAME, at)?;
-    Ok(true)
+    forget_stale(conn, at)?;
+    Ok(allowed)
+}
+
+diesel::alias!(t as counters: Counters);
+
+/// Drops counters whose window passed long ago (each guessed name and
+/// address leaves one). On PostgreSQL it skips rows another sign-in has
+/// locked, so it never waits for one (and two sign-ins never deadlock).
+fn forget_stale(conn: &mut DbConn, at: NaiveDateTime) -> StoreResult<()> {
+    let stale = At(at - Duration::minutes(PER_NAME.window_minutes.max(PER_ADDRESS.window_minutes)));
+    match conn {
+        DbConn::Pg(pg) => {
+            let unlocked = counters
+                .filter(counters.field(t::window_start).lt(stale))
+                .select(counters.field(t::key))
+                .for_update()
+                .skip_locked();
+            diesel::delete(t::table.filter(t::key.eq_any(unlocked))).execute(pg)?;
+        }
+        DbConn::Sqlite(sqlite) => {
+            diesel::delete(t::table.filter(t::window_start.lt(stale))).execute(sqlite)?;
+        }
+    }
+    Ok(())
 }
 
 /// The password was right: the failures from this address are forgotten,

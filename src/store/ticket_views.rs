@@ -275,6 +275,17 @@ pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64>
     Ok(total)
 }
 
+/// The pending assignments of a ticket whose people can no longer act.
+pub fn inactive_assignees(conn: &mut DbConn, id: ApplyId) -> StoreResult<Vec<ApproveUserId>> {
+    Ok(au::table
+        .inner_join(users::table.on(users::id.eq(au::user_id)))
+        .filter(au::apply_id.eq(id))
+        .filter(au::status.eq(status::PENDING))
+        .filter(users::active.eq(false))
+        .select(au::id)
+        .load(conn)?)
+}
+
 /// The serial numbers of the tickets some assignments belong to (for
 /// saying which ones a batch could not decide).
 pub fn serials_of(

@@ -859,6 +859,26 @@ pub fn target(
     )
 }
 
+/// Which of `people` are active. On PostgreSQL their rows stay share-locked
+/// until the transaction ends, so a deactivation (which updates the row)
+/// either waits for this action or this action sees it: someone being
+/// deactivated at that very moment never decides, nor is handed a step.
+/// Taken before the ticket's lock, in the order a deactivation takes its
+/// locks (the person, then their tickets), so the two never deadlock.
+fn still_active(conn: &mut DbConn, people: &[UserId]) -> StoreResult<Vec<UserId>> {
+    let mut ids = people.to_vec();
+    ids.sort();
+    ids.dedup();
+    let active = users::table
+        .filter(users::id.eq_any(ids))
+        .filter(users::active.eq(true))
+        .select(users::id);
+    Ok(match conn {
+        DbConn::Pg(pg) => active.for_share().load(pg)?,
+        DbConn::Sqlite(sqlite) => active.load(sqlite)?,
+    })
+}
+
 /// What to say when an assignment may not be acted on: what happened to
 /// the ticket or the assignment, else that it is someone else's.
 pub fn refusal(target: &Target) -> &'static str {
@@ -914,14 +934,23 @@ pub fn act_on(
     def: &ProcessDef,
 ) -> StoreResult<ApplyId> {
     let (mine, ticket) = (&target.assignment, &target.ticket);
+    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    // Whose it is comes first: someone else's assignment says nothing
+    // more about itself. A stand-in is only found while active.
+    if !acts_for(conn, actor, mine.user_id, kind)? {
+        return Err(StoreError::rule("", "errors.not_your_assignment"));
+    }
     // As read in this transaction: already decided, handed over, not yet
-    // this person's turn, or theirs no longer to decide.
+    // this person's turn, or its person no longer active.
     if mine.status != status::PENDING || !target.assignee_active {
         return Err(StoreError::rule("", refusal(target)));
     }
-    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
-    // A stand-in is only found while active (`delegations::stand_in`).
-    if !acts_for(conn, actor, mine.user_id, kind)? {
+    // Both people are still active, and stay so until this commits.
+    let active = still_active(conn, &[actor, mine.user_id])?;
+    if !active.contains(&mine.user_id) {
+        return Err(StoreError::rule("", "errors.assignee_inactive"));
+    }
+    if !active.contains(&actor) {
         return Err(StoreError::rule("", "errors.not_your_assignment"));
     }
     // Lock the ticket, then the node, in that order, checking their state.
@@ -1328,8 +1357,19 @@ pub fn transfer(
         .select(Apply::as_select())
         .first(conn)?;
     let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
-    if !acts_for(conn, actor, mine.user_id, kind)? {
+    // Theirs, or their stand-in's; or, for an administrator, a step whose
+    // person can no longer act (nobody could take it when they left).
+    let active = still_active(conn, &[actor, mine.user_id, to])?;
+    let stranded = !active.contains(&mine.user_id) && super::users::is_admin(conn, actor)?;
+    if !active.contains(&actor) || !(stranded || acts_for(conn, actor, mine.user_id, kind)?) {
         return Err(StoreError::rule("", "errors.not_your_assignment"));
+    }
+    // Nor does an administrator pick who approves their own ticket.
+    if stranded && actor == ticket.applicant_id {
+        return Err(StoreError::rule("", "errors.applicant_hands_over"));
+    }
+    if !active.contains(&to) {
+        return Err(StoreError::rule("to", "errors.unknown_user"));
     }
     if to == mine.user_id {
         return Err(StoreError::rule("to", "errors.transfer_to_self"));

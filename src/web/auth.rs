@@ -80,6 +80,19 @@ pub async fn sign_in(
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
 
+    // Not a username anyone could have (too long, odd characters): the
+    // same answer as a wrong password, and nothing counted or stored.
+    if crate::domain::Username::parse(&username).is_err() {
+        errors.add("", "errors.sign_in_failed");
+        let page = SignInPage {
+            ctx,
+            username: username.chars().take(64).collect(),
+            next: form.next,
+            errors,
+        };
+        return render_status(StatusCode::UNAUTHORIZED, &page);
+    }
+
     // The attempt is counted before the password is checked, so guesses
     // sent in parallel cannot all be checked while the count lags.
     let address = client_address(&req, state.config.trust_forwarded_for);

@@ -74,7 +74,17 @@ struct TicketPage {
     fields: Vec<ShownField>,
     diagram: String,
     actions: Vec<ActionView>,
+    /// Steps of people who can no longer act, for an administrator to hand over.
+    stranded: Vec<StrandedView>,
     timeline: Vec<EventLine>,
+}
+
+/// A step whose person can no longer act, which an administrator may hand over.
+pub struct StrandedView {
+    pub assignment: ApproveUserId,
+    pub node: String,
+    pub person: String,
+    pub error: Option<String>,
 }
 
 impl TicketPage {
@@ -103,6 +113,10 @@ struct Loaded {
     /// Pending assignments the viewer may act on, with the assignee's name
     /// when that is someone else.
     mine: Vec<(ApproveUserId, String, Option<String>)>,
+    /// For an administrator: pending assignments of people who can no
+    /// longer act (nobody could take them when they left), which they may
+    /// hand over, with the node's key and the person's name.
+    stranded: Vec<(ApproveUserId, String, String)>,
 }
 
 fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<Option<Loaded>> {
@@ -136,11 +150,23 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     } else {
         Vec::new()
     };
+    let stranded = if is_admin && view.apply.status == status::RUNNING {
+        let inactive = ticket_views::inactive_assignees(c, id)?;
+        view.nodes
+            .iter()
+            .flat_map(|n| n.people.iter().map(move |p| (n, p)))
+            .filter(|(_, (a, _, _))| a.status == status::PENDING && inactive.contains(&a.id))
+            .map(|(n, (a, person, _))| (a.id, n.node.node_key.clone(), person.display_name.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Some(Loaded {
         view,
         def,
         resources,
         mine,
+        stranded,
     }))
 }
 
@@ -343,6 +369,20 @@ fn page_with(
     } else {
         Vec::new()
     };
+    let stranded = l
+        .stranded
+        .iter()
+        .map(|(assignment, node_key, person)| StrandedView {
+            assignment: *assignment,
+            node: l
+                .def
+                .node(node_key)
+                .map(|n| n.name.text(zh).to_string())
+                .unwrap_or_default(),
+            person: person.clone(),
+            error: errors.get(assignment).and_then(|e| e.message.clone()),
+        })
+        .collect();
     TicketPage {
         ctx,
         view: l.view,
@@ -350,6 +390,7 @@ fn page_with(
         fields,
         diagram,
         actions,
+        stranded,
         timeline,
     }
 }
@@ -541,7 +582,9 @@ async fn transfer(
         .read(move |c| load(c, id, me, admin))
         .await?
         .ok_or(AppError::NotFound)?;
-    if !loaded.mine.iter().any(|(a, _, _)| *a == assignment) {
+    let handed = loaded.mine.iter().any(|(a, _, _)| *a == assignment)
+        || loaded.stranded.iter().any(|(a, _, _)| *a == assignment);
+    if !handed {
         // Not (or no longer) the viewer's to hand over: say what happened.
         let key = state
             .db
@@ -723,11 +766,15 @@ pub async fn batch(
             .db
             .read(move |c| ticket_views::serials_of(c, &ids))
             .await?;
+        // A ticket is named only where the item was the person's own:
+        // someone else's says nothing about it.
         let why: Vec<String> = refused
             .iter()
-            .map(|(assignment, key)| {
-                let serial = serials.get(assignment).map_or("?", String::as_str);
-                format!("{serial}: {}", ctx.t(key))
+            .map(|(assignment, key)| match serials.get(assignment) {
+                Some(serial) if *key != "errors.not_your_assignment" => {
+                    format!("{serial}: {}", ctx.t(key))
+                }
+                _ => ctx.t(key).into_owned(),
             })
             .collect();
         text.push(' ');

@@ -344,11 +344,11 @@ async fn a_burst_of_guesses_from_one_address_does_not_lock_the_person_out_from_t
 async fn guesses_spread_over_many_addresses_meet_the_slower_limit_for_the_name() {
     let app = TestApp::spawn().await;
     app.create_user("ops.wang", false);
-    // Twenty wrong guesses from five addresses, four each: under the limit
-    // of each address, at the limit of the name.
-    for host in 10..15 {
+    // Fifty wrong guesses from ten addresses, five each: each address at
+    // its own limit, and the name at its.
+    for host in 10..20 {
         let from = browser_from(&format!("127.0.0.{host}"));
-        for _ in 0..4 {
+        for _ in 0..5 {
             let page = sign_in_as(&app, &from, "ops.wang", "guess-guess").await;
             assert_eq!(page.status, StatusCode::UNAUTHORIZED);
         }
@@ -380,4 +380,43 @@ async fn an_address_may_try_again_once_its_fifteen_minutes_have_passed() {
     app.db.clock().advance(chrono::Duration::minutes(2));
 
     assert_eq!(app.sign_in("ops.wang").await.path, "/");
+}
+
+#[actix_web::test]
+async fn one_address_guessing_all_hour_never_locks_the_person_out_from_elsewhere() {
+    let app = TestApp::spawn().await;
+    app.create_user("ops.wang", false);
+    let attacker = browser_from("127.0.0.2");
+    // Five guesses in each of four quarters of an hour: all one address may.
+    for quarter in 0..4 {
+        for _ in 0..5 {
+            let page = sign_in_as(&app, &attacker, "ops.wang", "guess-guess").await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED, "quarter {quarter}");
+        }
+        let page = sign_in_as(&app, &attacker, "ops.wang", "guess-guess").await;
+        assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+        app.db.clock().advance(chrono::Duration::minutes(15));
+    }
+
+    let desk = browser_from("127.0.0.3");
+    assert_eq!(
+        sign_in_as(&app, &desk, "ops.wang", PASSWORD).await.path,
+        "/"
+    );
+}
+
+#[actix_web::test]
+async fn a_name_no_one_could_have_is_refused_like_a_wrong_password_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let huge = "x".repeat(100 * 1024);
+    for name in [huge.as_str(), "Ops Wang", "<script>"] {
+        let page = sign_in_as(&app, &app.client, name, "guess-guess").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            page.form_error().as_deref(),
+            Some("Wrong username or password.")
+        );
+    }
+    let counters: i64 = app.query(|c| sign_in_throttle::table.count().get_result(c));
+    assert_eq!(counters, 0);
 }

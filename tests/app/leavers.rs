@@ -334,3 +334,120 @@ async fn a_leaver_with_no_manager_is_dropped_from_a_step_others_still_hold_when_
     assert_eq!(events(&app, id, "assignment.skipped"), 1);
     assert_eq!(ticket_status(&app, id), "finished");
 }
+
+#[actix_web::test]
+async fn a_step_nobody_could_take_over_is_handed_over_by_an_administrator_but_not_by_its_applicant()
+{
+    let app = TestApp::spawn().await;
+    // The applicant administers countersign too; the other administrators
+    // already hold the step beside the leaver; the leaver has no manager.
+    app.create_user("admin", true);
+    let applicant = app.create_user("applicant", true);
+    app.create_user("other.admin", true);
+    app.create_user("leaver", false);
+    app.create_user("newcomer", false);
+    let mut check = approval("check", Mode::All, &["leaver", "other.admin", "admin"]);
+    check.empty_assignees = EmptyPolicy::Admins;
+    let service = deploy(&app, vec![check]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let leaver = app.user_id("leaver");
+    app.db
+        .write_sync(move |c| countersign::store::users::set_active(c, leaver, false, applicant))
+        .unwrap();
+    assert_eq!(events(&app, id, "assignment.stranded"), 1);
+
+    // Its applicant may not pick who approves it.
+    let own = browser_for(&app, "applicant").await;
+    let page = get(&own, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page.attr("section.stranded form", "action").unwrap();
+    let refused = post_as(
+        &app,
+        &own,
+        &action,
+        &[("intent", "transfer"), ("to", "newcomer")],
+    )
+    .await;
+    assert_eq!(
+        refused.form_error().as_deref(),
+        Some("You filed this ticket, so another administrator must hand this step over.")
+    );
+
+    let other = browser_for(&app, "other.admin").await;
+    let page = get(&other, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(
+        page.text("section.stranded p").as_deref(),
+        Some(
+            "leaver Person can no longer act in countersign, and nobody could take over this \
+             step when they left. As an administrator you may hand it over."
+        )
+    );
+    let handed = post_as(
+        &app,
+        &other,
+        &action,
+        &[("intent", "transfer"), ("to", "newcomer")],
+    )
+    .await;
+    assert_eq!(handed.flash().as_deref(), Some("Handed over."));
+    assert_eq!(
+        assignments(&app, id)[1..],
+        [
+            row("check", "leaver", "transferred", None),
+            row("check", "newcomer", "pending", None),
+            row("check", "other.admin", "pending", None),
+            row("check", "admin", "pending", None),
+        ]
+    );
+}
+
+#[actix_web::test]
+async fn a_stand_in_deciding_as_they_are_deactivated_decides_only_if_the_decision_came_first() {
+    for _ in 0..5 {
+        let (app, _inbox, id, stand_ins) = stand_in_mailed().await;
+        let lin = app.user_id("data.lin");
+        let admin = app.user_id("admin");
+        // The stand-in presses the button as the administrator deactivates them.
+        let decide = {
+            let (app_url, link) = (app.base.clone(), stand_ins.clone());
+            actix_web::rt::spawn(async move {
+                let browser = TestApp::browser();
+                let token = get(&browser, &format!("{app_url}/sign-in"))
+                    .await
+                    .attr("meta[name=csrf-token]", "content")
+                    .unwrap();
+                browser
+                    .post(&link)
+                    .form(&[("csrf_token", token.as_str()), ("intent", "approve")])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        };
+        let db = app.db.clone();
+        let deactivate = actix_web::rt::task::spawn_blocking(move || {
+            db.write_sync(move |c| countersign::store::users::set_active(c, lin, false, admin))
+        });
+        decide.await.unwrap();
+        deactivate.await.unwrap().unwrap();
+
+        // Decided by the stand-in only if that committed before they left.
+        let (decided, deactivated): (Option<i32>, i32) = app.query(move |c| {
+            let decided = audit_events::table
+                .filter(audit_events::apply_id.eq(id))
+                .filter(audit_events::action.eq("assignment.approved"))
+                .filter(audit_events::actor_id.eq(lin))
+                .select(audit_events::id)
+                .first(c)
+                .optional()?;
+            let deactivated = audit_events::table
+                .filter(audit_events::action.eq("user.deactivated"))
+                .select(audit_events::id)
+                .first(c)?;
+            Ok((decided, deactivated))
+        });
+        if let Some(decided) = decided {
+            assert!(decided < deactivated, "decided after being deactivated");
+        }
+    }
+}

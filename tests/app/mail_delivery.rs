@@ -280,3 +280,81 @@ async fn mail_waits_out_an_outage_for_a_day_then_is_given_up_and_an_administrato
     assert!(drained(&app.db, Duration::from_secs(10)).await);
     assert_eq!(count_with_status(&app.db, "sent"), 3);
 }
+
+#[actix_web::test]
+async fn an_administrator_cannot_resend_a_message_a_worker_is_sending_just_now() {
+    let (listener, port) = free_port();
+    drop(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    // Another instance has just claimed the message and is sending it.
+    let id: OutboxId = app
+        .db
+        .write_sync(|c| {
+            write_one(c)?;
+            let claimed = countersign::store::outbox::claim(c, "elsewhere", 1, 300)?;
+            Ok(claimed[0].id)
+        })
+        .unwrap();
+    let admin = app.demo_browser("admin").await;
+
+    let page = post_as(&app, &admin, &format!("/admin/outbox/{id}/retry"), &[]).await;
+
+    assert_eq!(
+        page.flash().as_deref(),
+        Some("This message is being sent just now; nothing was changed.")
+    );
+    let claimed_by: Option<String> =
+        app.query(move |c| outbox::table.find(id).select(outbox::claimed_by).first(c));
+    assert_eq!(claimed_by.as_deref(), Some("elsewhere"));
+}
+
+fn write_one(c: &mut countersign::db::DbConn) -> countersign::store::StoreResult<()> {
+    enqueue(
+        c,
+        &Mail {
+            to_user: None,
+            to_email: "someone@example.com",
+            subject: "One",
+            text: "One",
+            html: "One",
+            kind: "waiting",
+            apply: None,
+        },
+    )
+}
+
+#[actix_web::test]
+async fn the_outcome_of_a_claim_that_lapsed_and_was_taken_again_records_nothing() {
+    use countersign::store::outbox::{Claim, claim, mark_sent};
+    let scratch = Scratch::new();
+    let db = Db::connect(&scratch.url, 2).unwrap();
+    db.write_sync(write_one).unwrap();
+    let first = db
+        .write_sync(|c| claim(c, "here", 1, 60))
+        .unwrap()
+        .remove(0);
+    // The claim lapses while the message is still in the queue…
+    db.clock().advance(chrono::Duration::seconds(61));
+    let again = db
+        .write_sync(|c| claim(c, "here", 1, 60))
+        .unwrap()
+        .remove(0);
+    assert_eq!(again.id, first.id);
+
+    // …so what comes of the first claim records nothing; the second's does.
+    let late = Claim {
+        id: first.id,
+        worker: "here",
+        until: first.claimed_until.unwrap(),
+    };
+    db.write_sync(|c| mark_sent(c, &late, "x", "x")).unwrap();
+    assert_eq!(count_with_status(&db, "pending"), 1);
+    let current = Claim {
+        id: again.id,
+        worker: "here",
+        until: again.claimed_until.unwrap(),
+    };
+    db.write_sync(|c| mark_sent(c, &current, "x", "x")).unwrap();
+    assert_eq!(count_with_status(&db, "sent"), 1);
+}
