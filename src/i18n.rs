@@ -65,6 +65,17 @@ impl Lang {
         rust_i18n::t!(key, locale = self.code())
     }
 
+    /// The text for `key`, or `fallback` where there is none (words people
+    /// entered, such as a resource's kind, that countersign may know).
+    pub fn t_or<'a>(self, key: &str, fallback: &'a str) -> Cow<'a, str> {
+        let text = rust_i18n::t!(key, locale = self.code());
+        if text == key {
+            Cow::Borrowed(fallback)
+        } else {
+            Cow::Owned(text.into_owned())
+        }
+    }
+
     /// The text for `key` with `%{name}` placeholders filled in.
     pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
         fill(&self.t(key), args)

@@ -555,23 +555,53 @@ fn is_link(text: &str) -> bool {
     host_ok && port_ok
 }
 
-/// A stored value as people read it, in the reader's language.
-pub fn display_value(field: &FieldDef, value: &Value, zh: bool) -> String {
+/// What showing a stored value needs besides the value: the reader's
+/// language, their words for yes and no, and how to name a resource (by
+/// id: "dw.orders (table · managed)") and a person (by username: "Wang Wei
+/// (ops.wang)"); `None` shows the id or username as stored.
+pub struct Shown<'a> {
+    pub zh: bool,
+    pub yes: &'a str,
+    pub no: &'a str,
+    pub resource: &'a dyn Fn(i64) -> Option<String>,
+    pub person: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Shown<'_> {
+    /// Between the items of a list: a comma, or in Chinese the list comma.
+    fn separator(&self) -> &'static str {
+        if self.zh { "、" } else { ", " }
+    }
+}
+
+/// A stored value as people read it: choices by their label, yes or no,
+/// ranges with an arrow, resources and people by name.
+pub fn display_value(field: &FieldDef, value: &Value, shown: &Shown<'_>) -> String {
     let choice_label = |v: &Value| {
         let text = plain(v);
         match field.choices.iter().find(|c| c.value == text) {
-            Some(choice) => choice.label.text(zh).to_string(),
+            Some(choice) => choice.label.text(shown.zh).to_string(),
             // A value whose choice was since removed still shows as itself.
             None => text,
         }
     };
+    let each = |items: &[Value], one: &dyn Fn(&Value) -> String| {
+        items
+            .iter()
+            .map(one)
+            .collect::<Vec<_>>()
+            .join(shown.separator())
+    };
+    let person = |v: &Value| {
+        let username = plain(v);
+        (shown.person)(&username).unwrap_or(username)
+    };
     match (field.kind, value) {
         (FieldKind::Select | FieldKind::Radio, v) => choice_label(v),
-        (FieldKind::MultiSelect, Value::Array(items)) => items
-            .iter()
-            .map(choice_label)
-            .collect::<Vec<_>>()
-            .join(", "),
+        (FieldKind::MultiSelect, Value::Array(items)) => each(items, &choice_label),
+        (FieldKind::Checkbox, Value::Bool(yes)) => {
+            if *yes { shown.yes } else { shown.no }.to_string()
+        }
         (FieldKind::Datetime, v) => plain(v).replace('T', " "),
         (FieldKind::DatetimeRange, Value::Object(range)) => {
             let part = |name: &str| {
@@ -583,11 +613,13 @@ pub fn display_value(field: &FieldDef, value: &Value, zh: bool) -> String {
             };
             format!("{} → {}", part("start"), part("end"))
         }
-        (FieldKind::Resource, Value::Array(ids)) => ids
-            .iter()
-            .map(|id| format!("#{}", plain(id)))
-            .collect::<Vec<_>>()
-            .join(", "),
+        (FieldKind::Resource, Value::Array(ids)) => each(ids, &|id| {
+            id.as_i64()
+                .and_then(|id| (shown.resource)(id))
+                .unwrap_or_else(|| format!("#{}", plain(id)))
+        }),
+        (FieldKind::Member, v) => person(v),
+        (FieldKind::Members, Value::Array(items)) => each(items, &person),
         (_, v) => plain(v),
     }
 }
@@ -1686,38 +1718,63 @@ mod tests {
 
     // Display
 
+    /// How the tests read values: no names known, English words.
+    fn shown(zh: bool) -> Shown<'static> {
+        Shown {
+            zh,
+            yes: if zh { "是" } else { "Yes" },
+            no: if zh { "否" } else { "No" },
+            resource: &|_| None,
+            person: &|_| None,
+        }
+    }
+
     #[test]
     fn display_value_shows_choice_labels_in_the_readers_language() {
         let select = with_choices(FieldKind::Select);
-        assert_eq!(display_value(&select, &json!("high"), false), "High");
-        assert_eq!(display_value(&select, &json!("high"), true), "高");
-        assert_eq!(display_value(&select, &json!("retired"), true), "retired");
+        assert_eq!(
+            display_value(&select, &json!("high"), &shown(false)),
+            "High"
+        );
+        assert_eq!(display_value(&select, &json!("high"), &shown(true)), "高");
+        assert_eq!(
+            display_value(&select, &json!("retired"), &shown(true)),
+            "retired"
+        );
         let multi = with_choices(FieldKind::MultiSelect);
         assert_eq!(
-            display_value(&multi, &json!(["low", "high"]), true),
-            "低, 高"
+            display_value(&multi, &json!(["low", "high"]), &shown(true)),
+            "低、高"
         );
         assert_eq!(
-            display_value(&with_choices(FieldKind::Radio), &json!("mid"), false),
+            display_value(&multi, &json!(["low", "high"]), &shown(false)),
+            "Low, High"
+        );
+        assert_eq!(
+            display_value(
+                &with_choices(FieldKind::Radio),
+                &json!("mid"),
+                &shown(false)
+            ),
             "Medium"
         );
     }
 
     #[test]
-    fn display_value_shows_checkboxes_ranges_people_and_resources_readably() {
-        assert_eq!(
-            display_value(&field(FieldKind::Checkbox), &json!(true), false),
-            "✓"
-        );
-        assert_eq!(
-            display_value(&field(FieldKind::Checkbox), &json!(false), false),
-            "—"
-        );
+    fn display_value_says_yes_or_no_for_a_checkbox_in_the_readers_words() {
+        let checkbox = field(FieldKind::Checkbox);
+        assert_eq!(display_value(&checkbox, &json!(true), &shown(false)), "Yes");
+        assert_eq!(display_value(&checkbox, &json!(false), &shown(false)), "No");
+        assert_eq!(display_value(&checkbox, &json!(false), &shown(true)), "否");
+    }
+
+    #[test]
+    fn display_value_shows_ranges_people_and_resources_readably() {
         assert_eq!(
             display_value(
                 &field(FieldKind::DatetimeRange),
                 &json!({"start": "2026-11-21T22:00", "end": "2026-11-22T02:00"}),
-                false
+                &shown(false)
             ),
             "2026-11-21 22:00 → 2026-11-22 02:00"
         );
@@ -1725,52 +1782,54 @@ mod tests {
             display_value(
                 &field(FieldKind::Datetime),
                 &json!("2026-11-21T22:00"),
-                true
+                &shown(true)
             ),
             "2026-11-21 22:00"
         );
+        let named = Shown {
+            resource: &|id| (id == 3).then(|| "dw.orders (table · managed)".to_string()),
+            person: &|u| (u == "ops.wang").then(|| "Wang Wei (ops.wang)".to_string()),
+            ..shown(false)
+        };
         assert_eq!(
             display_value(
                 &field(FieldKind::Members),
                 &json!(["ops.wang", "qc.chen"]),
-                false
+                &named
             ),
-            "ops.wang, qc.chen"
+            "Wang Wei (ops.wang), qc.chen"
         );
         assert_eq!(
-            display_value(&field(FieldKind::Resource), &json!([3, 1]), false),
-            "#3, #1"
+            display_value(&field(FieldKind::Member), &json!("ops.wang"), &named),
+            "Wang Wei (ops.wang)"
+        );
+        assert_eq!(
+            display_value(&field(FieldKind::Resource), &json!([3, 1]), &named),
+            "dw.orders (table · managed), #1"
         );
     }
 
     #[test]
     fn display_value_shows_plain_values_as_they_are() {
+        let en = shown(false);
         assert_eq!(
-            display_value(&field(FieldKind::Text), &json!("hello"), false),
+            display_value(&field(FieldKind::Text), &json!("hello"), &en),
             "hello"
         );
         assert_eq!(
-            display_value(&field(FieldKind::Number), &json!(3), false),
+            display_value(&field(FieldKind::Number), &json!(3), &en),
             "3"
         );
         assert_eq!(
-            display_value(&field(FieldKind::Number), &json!(2.5), false),
+            display_value(&field(FieldKind::Number), &json!(2.5), &en),
             "2.5"
         );
         assert_eq!(
-            display_value(&field(FieldKind::Date), &json!("2026-11-21"), false),
+            display_value(&field(FieldKind::Date), &json!("2026-11-21"), &en),
             "2026-11-21"
         );
         assert_eq!(
-            display_value(&field(FieldKind::Member), &json!("ops.wang"), false),
-            "ops.wang"
-        );
-        assert_eq!(
-            display_value(
-                &field(FieldKind::Link),
-                &json!("https://example.com"),
-                false
-            ),
+            display_value(&field(FieldKind::Link), &json!("https://example.com"), &en),
             "https://example.com"
         );
     }

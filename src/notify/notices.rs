@@ -13,18 +13,21 @@ use crate::db::stamp::At;
 use crate::flow::{NotifyEvent, ProcessDef, ProcessKind, Recipient};
 use crate::i18n::Lang;
 use crate::store::outbox::{self, BASE, Mail};
+use crate::store::request::Request;
 use crate::store::{StoreResult, delegations, now};
 
 #[derive(Template)]
 #[template(path = "email/notice.txt")]
 struct TextMail<'a> {
+    /// Between a label and its value: ": ", or in Chinese "：".
+    colon: &'a str,
     greeting: &'a str,
     headline: &'a str,
     serial: &'a str,
     title: &'a str,
     facts: &'a [(String, String)],
     comment: &'a str,
-    links: &'a [(String, String)],
+    links: &'a [(String, String, bool)],
     open_label: &'a str,
     ticket_link: &'a str,
 }
@@ -39,7 +42,7 @@ struct HtmlMail<'a> {
     title: &'a str,
     facts: &'a [(String, String)],
     comment: &'a str,
-    links: &'a [(String, String)],
+    links: &'a [(String, String, bool)],
     open_label: &'a str,
     ticket_link: &'a str,
 }
@@ -51,6 +54,8 @@ pub struct Event<'a> {
     /// The node's name in English and Chinese.
     pub node: Option<(&'a str, &'a str)>,
     pub comment: &'a str,
+    /// What is being decided, for a mail that asks someone to decide.
+    pub request: Option<&'a Request>,
 }
 
 /// One-click links for one recipient (the approval links of issue 5).
@@ -154,20 +159,31 @@ pub fn send(
         );
     }
     let greeting = lang.tf("email.greeting", &[("name", &recipient.display_name)]);
-    let facts = vec![
+    let mut facts = vec![
         (
             lang.t("tickets.applicant").into_owned(),
             applicant.display_name.clone(),
         ),
         (lang.t("design.node").into_owned(), node.to_string()),
     ];
-    let links: Vec<(String, String)> = links
+    if let Some(request) = event.request {
+        facts.extend(request.lines(lang));
+    }
+    // Rejecting is the action to think twice about: it looks like one.
+    let links: Vec<(String, String, bool)> = links
         .into_iter()
-        .map(|(label, path)| (lang.t(label).into_owned(), format!("{BASE}{path}")))
+        .map(|(label, path)| {
+            (
+                lang.t(label).into_owned(),
+                format!("{BASE}{path}"),
+                label == "email.reject",
+            )
+        })
         .collect();
     let ticket_link = format!("{BASE}/tickets/{}", event.ticket.id);
     let open_label = lang.t("email.open_ticket");
     let text = TextMail {
+        colon: if lang == Lang::ZhCn { "：" } else { ": " },
         greeting: &greeting,
         headline: &headline,
         serial: &event.ticket.serial,

@@ -12,13 +12,16 @@ use super::users::{
 };
 use super::{StoreResult, now};
 use crate::db::DbConn;
-use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, UserId};
+use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, UserId, VersionId};
 use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
 use crate::db::prepared::beside_each;
 use crate::db::schema::{
-    applies as a, approve_users as au, approves as n, audit_events as ev, delegations as d, users,
+    applies as a, approve_users as au, approves as n, audit_events as ev, businesses as b,
+    delegations as d, services as sv, users,
 };
 use crate::db::stamp::At;
+use crate::store::names::Names;
+use crate::store::request::Request;
 use crate::store::tickets::status;
 
 /// One pending assignment in someone's inbox.
@@ -36,6 +39,15 @@ pub struct InboxRow {
     /// Set when the assignment is someone else's and I stand in for them.
     pub for_person: Option<Person>,
     pub since: Option<NaiveDateTime>,
+    /// What is being decided (service, business, the fields the step may
+    /// read), filled in by `with_requests`.
+    pub request: Option<Request>,
+    /// As read, for `with_requests`: the version, the form and the node.
+    version: VersionId,
+    form: String,
+    node_key: String,
+    service: (String, String),
+    business: Option<String>,
 }
 
 /// The people who delegate to `me` now, with the kind each delegation is limited to.
@@ -51,14 +63,17 @@ fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<
 
 diesel::alias!(users as applicants: Applicants, users as assignees: Assignees);
 
-/// An inbox row as read: assignment, assignee, ticket, node, and the
-/// applicant's and assignee's usernames and names.
+/// An inbox row as read: assignment, assignee, ticket, node, the
+/// applicant's and assignee's usernames and names, and the request (the
+/// ticket's version and form, the node's key, the service's names and
+/// the business).
 type InboxTuple = (
     (ApproveUserId, UserId, Option<NaiveDateTime>),
     (ApplyId, String, String, String),
     (String, String, String),
     (String, String),
     (String, String),
+    (VersionId, String, String, String, String, Option<String>),
 );
 
 /// One page of an inbox, and where the next (older) page starts.
@@ -85,6 +100,8 @@ macro_rules! inbox_query {
             .inner_join(n::table)
             .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
             .inner_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
+            .inner_join(sv::table.on(sv::id.eq(a::service_id)))
+            .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
             .filter(au::status.eq(status::PENDING))
             .filter($whose)
             .filter(au::id.lt(before.unwrap_or(ApproveUserId(i32::MAX))))
@@ -96,6 +113,14 @@ macro_rules! inbox_query {
                 (n::name_en, n::name_zh, n::kind),
                 applicants.fields((users::username, users::display_name)),
                 assignees.fields((users::username, users::display_name)),
+                (
+                    a::version_id,
+                    a::form,
+                    n::node_key,
+                    sv::name_en,
+                    sv::name_zh,
+                    b::name.nullable(),
+                ),
             ))
     }};
 }
@@ -213,6 +238,7 @@ fn page_of(
                 node,
                 applicant,
                 assignee,
+                (version, form, node_key, service_en, service_zh, business),
             )| {
                 InboxRow {
                     assignment,
@@ -226,11 +252,43 @@ fn page_of(
                     node_zh: node.1,
                     node_kind: node.2,
                     since,
+                    request: None,
+                    version,
+                    form,
+                    node_key,
+                    service: (service_en, service_zh),
+                    business,
                 }
             },
         )
         .collect();
     InboxPage { rows, older }
+}
+
+/// Fills in each row's request (what is being decided), reading the
+/// processes' definitions (cached) and, in one go for the page, the
+/// resources and people the forms name.
+pub fn with_requests(conn: &mut DbConn, mut page: InboxPage) -> StoreResult<InboxPage> {
+    let mut parsed = Vec::with_capacity(page.rows.len());
+    for row in &page.rows {
+        let def = super::processes::definition(conn, row.version)?;
+        let values: crate::flow::form::Values = serde_json::from_str(&row.form).unwrap_or_default();
+        parsed.push((def, values));
+    }
+    let forms: Vec<(&crate::flow::ProcessDef, &crate::flow::form::Values)> =
+        parsed.iter().map(|(d, v)| (d.as_ref(), v)).collect();
+    let names = std::sync::Arc::new(Names::for_forms(conn, &forms)?);
+    for (row, (def, values)) in page.rows.iter_mut().zip(parsed) {
+        row.request = Some(Request::from_parts(
+            def,
+            std::mem::take(&mut row.node_key),
+            values,
+            names.clone(),
+            std::mem::take(&mut row.service),
+            row.business.take(),
+        ));
+    }
+    Ok(page)
 }
 
 /// How many assignments of the people I stand in for now wait, counted

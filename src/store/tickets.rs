@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use super::audit::{self, Audit, Channel};
 use super::directory::{DbDirectory, UserIds};
 use super::links;
+use super::request::Request;
 use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{
@@ -727,7 +728,7 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
                     .map(ResourceId)
             })
             .collect();
-        for resource in wanted {
+        for resource in &wanted {
             crate::direct!(conn, |c| diesel::insert_into(grants::table)
                 .values((
                     grants::user_id.eq(ticket.applicant_id),
@@ -736,13 +737,16 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
                     grants::granted_at.eq(At(at)),
                 ))
                 .execute(c))?;
+        }
+        // One line in the timeline for all that was granted.
+        if !wanted.is_empty() {
             audit::record(
                 conn,
                 ticket_event(
                     None,
                     "grant.recorded",
                     apply,
-                    serde_json::json!({ "resource": resource.0 }),
+                    serde_json::json!({ "resources": wanted.iter().map(|r| r.0).collect::<Vec<_>>() }),
                 ),
             )?;
         }
@@ -1480,6 +1484,13 @@ fn notify(
     let to = notices::recipients(conn, def, event, ticket, &ids)?;
     let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));
     let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
+    // Someone asked to decide sees what they decide on.
+    let request = match node {
+        Some(n) if approval && event == NotifyEvent::Waiting => {
+            Some(Request::read(conn, ticket, &n.node_key)?)
+        }
+        _ => None,
+    };
     for user in to {
         let assignment = match people.iter().find(|(_, u)| *u == user) {
             Some((assignment, _)) if event == NotifyEvent::Waiting && approval => Some(*assignment),
@@ -1490,6 +1501,7 @@ fn notify(
             ticket,
             node: names,
             comment,
+            request: request.as_ref(),
         };
         notices::send(conn, &e, user, |c, recipient| match assignment {
             Some(assignment) => links::approval_links(c, assignment, recipient),
@@ -1528,11 +1540,17 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
         .select(Approve::as_select())
         .first(conn)?;
     let approval = node.kind == NodeKind::Approval.as_str();
+    let request = if approval {
+        Some(Request::read(conn, &ticket, &node.node_key)?)
+    } else {
+        None
+    };
     let event = notices::Event {
         kind: NotifyEvent::Waiting,
         ticket: &ticket,
         node: Some((node.name_en.as_str(), node.name_zh.as_str())),
         comment: "",
+        request: request.as_ref(),
     };
     notices::send(conn, &event, row.user_id, |c, recipient| {
         if approval {

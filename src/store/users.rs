@@ -444,6 +444,22 @@ pub fn people_by_id(conn: &mut DbConn, ids: &[UserId]) -> StoreResult<HashMap<Us
         .collect())
 }
 
+/// Display names by username, for those of `usernames` who exist.
+pub fn display_names(
+    conn: &mut DbConn,
+    usernames: &[String],
+) -> StoreResult<HashMap<String, String>> {
+    if usernames.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(users::table
+        .filter(users::username.eq_any(usernames.to_vec()))
+        .select((users::username, users::display_name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// The id of the active person with this username, if any.
 pub fn active_id(conn: &mut DbConn, username: &Username) -> StoreResult<Option<UserId>> {
     Ok(users::table

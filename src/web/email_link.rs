@@ -12,7 +12,9 @@ use super::csrf::CsrfForm;
 use super::ctx::Ctx;
 use super::{AppError, AppState};
 use crate::db::models::{Apply, Approve};
+use crate::i18n::Lang;
 use crate::store::links::{self, LinkState};
+use crate::store::request::Request;
 use crate::store::{StoreError, users};
 
 #[derive(Template)]
@@ -30,6 +32,7 @@ struct LinkPage {
     applicant: String,
     comment: String,
     error: Option<String>,
+    facts: Vec<(String, String)>,
 }
 
 impl LinkPage {
@@ -66,13 +69,22 @@ struct Loaded {
     applicant: String,
     /// For a link of someone deactivated: who has the step now.
     now_with: Option<String>,
+    /// What is being decided: service, business and the fields the step
+    /// may read, in the reader's language.
+    facts: Vec<(String, String)>,
 }
 
-async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
+async fn load(state: &AppState, token: String, lang: Lang) -> Result<Loaded, AppError> {
     Ok(state
         .db
         .read(move |c| {
             let link = links::link_state(c, &token)?;
+            let facts = match &link {
+                LinkState::Valid { ticket, node, .. } => {
+                    Request::read(c, ticket, &node.node_key)?.lines(lang)
+                }
+                _ => Vec::new(),
+            };
             let (approver, stand_in, applicant) = match &link {
                 LinkState::Valid {
                     assignment,
@@ -121,6 +133,7 @@ async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
                         state: link,
                         stand_in: None,
                         applicant: String::new(),
+                        facts,
                     });
                 }
                 _ => (String::new(), None, String::new()),
@@ -131,6 +144,7 @@ async fn load(state: &AppState, token: String) -> Result<Loaded, AppError> {
                 stand_in,
                 applicant,
                 now_with: None,
+                facts,
             })
         })
         .await?)
@@ -223,6 +237,7 @@ fn page(
             applicant: loaded.applicant,
             comment,
             error,
+            facts: loaded.facts,
         },
     )
 }
@@ -235,7 +250,7 @@ pub async fn confirm(
     query: web::Query<LinkQuery>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let loaded = load(&state, token.clone()).await?;
+    let loaded = load(&state, token.clone(), ctx.lang).await?;
     let (status, page) = page(
         ctx,
         token,
@@ -270,7 +285,7 @@ pub async fn decide(
         _ => return Err(AppError::BadRequest("email link intent".into())),
     };
     if !approve && form.comment.trim().is_empty() {
-        let loaded = load(&state, token.clone()).await?;
+        let loaded = load(&state, token.clone(), ctx.lang).await?;
         let error = Some(ctx.t("errors.comment_required").into_owned());
         let (_, page) = page(ctx, token, "reject".into(), loaded, form.comment, error);
         return respond(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -300,12 +315,13 @@ pub async fn decide(
                 applicant: String::new(),
                 comment: String::new(),
                 error: None,
+                facts: Vec::new(),
             };
             respond(StatusCode::OK, &done)
         }
         // Someone or something got there first: say what, from the live state.
         Err(StoreError::Rule { key, .. }) => {
-            let loaded = load(&state, token.clone()).await?;
+            let loaded = load(&state, token.clone(), ctx.lang).await?;
             // Still valid by the live state: the refusal itself says why.
             let error =
                 matches!(loaded.state, LinkState::Valid { .. }).then(|| ctx.t(key).into_owned());

@@ -17,11 +17,12 @@ use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::{Apply, Resource};
 use crate::flow::diagram::{NodeState, NodeStatus};
-use crate::flow::form::{FieldError, Values, display_value, parse_form};
+use crate::flow::form::{FieldError, Values, parse_form};
 use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef, ProcessKind};
 use crate::i18n::Lang;
 use crate::store::audit::Channel;
 use crate::store::directory::DbLookup;
+use crate::store::names::Names;
 use crate::store::ticket_views::{self, InboxRow, TicketView};
 use crate::store::tickets::{self, Action, status};
 use crate::store::{StoreError, StoreResult, processes, resources};
@@ -113,6 +114,8 @@ struct Loaded {
     /// Pending assignments the viewer may act on, with the assignee's name
     /// when that is someone else.
     mine: Vec<(ApproveUserId, String, Option<String>)>,
+    /// Names of the resources and people the ticket's values refer to.
+    names: Names,
     /// For an administrator: pending assignments of people who can no
     /// longer act (nobody could take them when they left), which they may
     /// hand over, with the node's key and the person's name.
@@ -161,11 +164,14 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     } else {
         Vec::new()
     };
+    let values: Values = serde_json::from_str(&view.apply.form).unwrap_or_default();
+    let names = Names::for_values(c, &def, &values)?;
     Ok(Some(Loaded {
         view,
         def,
         resources,
         mine,
+        names,
         stranded,
     }))
 }
@@ -184,11 +190,22 @@ fn node_status(status: &str) -> NodeStatus {
 fn event_text(
     lang: Lang,
     def: &ProcessDef,
+    names: &Names,
     e: &crate::db::models::AuditEvent,
     actor: Option<&str>,
     behalf: Option<&str>,
 ) -> String {
     let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+    // What was granted, by name (one resource each in older events).
+    let granted: Vec<String> = match (detail.get("resources"), detail.get("resource")) {
+        (Some(serde_json::Value::Array(ids)), _) => ids.iter().filter_map(|v| v.as_i64()).collect(),
+        (_, Some(id)) => id.as_i64().into_iter().collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .map(|id| names.resource(id, lang).unwrap_or_else(|| format!("#{id}")))
+    .collect();
+    let granted = granted.join(if lang == Lang::ZhCn { "、" } else { ", " });
     let node = detail
         .get("node")
         .and_then(|n| n.as_str())
@@ -216,14 +233,20 @@ fn event_text(
                 ("who", &who),
                 ("node", &node),
                 ("to", text("to")),
-                ("from", text("from"))
+                ("from", text("from")),
+                ("granted", &granted)
             ]
         )
     )
 }
 
 /// What a resubmission changed, field by field: "Scope: “db” → “app”".
-fn changes_text(lang: Lang, def: &ProcessDef, changed: &serde_json::Value) -> String {
+fn changes_text(
+    lang: Lang,
+    def: &ProcessDef,
+    names: &Names,
+    changed: &serde_json::Value,
+) -> String {
     let zh = lang == Lang::ZhCn;
     let none = lang.t("timeline.no_value");
     changed
@@ -234,7 +257,7 @@ fn changes_text(lang: Lang, def: &ProcessDef, changed: &serde_json::Value) -> St
             let field = def.field(change.get("field")?.as_str()?)?;
             let shown = |key| match change.get(key) {
                 Some(serde_json::Value::Null) | None => none.to_string(),
-                Some(v) => format!("“{}”", display_value(field, v, zh)),
+                Some(v) => format!("“{}”", names.show(lang, field, v)),
             };
             Some(format!(
                 "{}: {} → {}",
@@ -267,7 +290,7 @@ fn page_with(
             values.get(&f.key).map(|v| ShownField {
                 node: node.name.text(zh).to_string(),
                 label: f.label.text(zh).to_string(),
-                value: display_value(f, v, zh),
+                value: l.names.show(lang, f, v),
             })
         })
         .collect();
@@ -338,12 +361,13 @@ fn page_with(
                 text: event_text(
                     lang,
                     &l.def,
+                    &l.names,
                     e,
                     actor.as_ref().map(|p| p.display_name.as_str()),
                     behalf.as_ref().map(|p| p.display_name.as_str()),
                 ),
                 comment: match detail.get("changed") {
-                    Some(changed) => changes_text(lang, &l.def, changed),
+                    Some(changed) => changes_text(lang, &l.def, &l.names, changed),
                     None => detail
                         .get("comment")
                         .and_then(|c| c.as_str())
@@ -670,7 +694,11 @@ pub async fn inbox(
         .and_then(|b| b.parse().ok())
         .map(ApproveUserId);
     let (ctx, page) = signed_in
-        .read_with(move |c, me| ticket_views::session_and_inbox(c, me, before, INBOX_PAGE))
+        .read_with(move |c, me| {
+            ticket_views::session_and_inbox(c, me, before, INBOX_PAGE)?
+                .map(|(user, page)| Ok((user, ticket_views::with_requests(c, page)?)))
+                .transpose()
+        })
         .await?;
     render(&InboxPage {
         ctx,

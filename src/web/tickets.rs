@@ -105,7 +105,9 @@ pub struct PreviewNode {
     pub name: String,
     pub kind: String,
     pub included: bool,
-    pub people: Vec<String>,
+    /// Each person asked: their name, and their username for the hover
+    /// text; with a stand-in, "Lin Tao for He Jun".
+    pub people: Vec<(String, String)>,
     pub notes: Vec<String>,
 }
 
@@ -167,29 +169,72 @@ fn value_of<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// Words for a planning note.
-fn note_text(lang: Lang, def: &ProcessDef, note: &Note) -> String {
+/// Words for a planning note, with people by their names.
+fn note_text(lang: Lang, def: &ProcessDef, name: &dyn Fn(&str) -> String, note: &Note) -> String {
     match note {
         Note::ConditionFalse => lang.t("plan.condition_false").into_owned(),
         Note::NoneFound => lang.t("plan.none_found").into_owned(),
         Note::RoutedToAdmins => lang.t("plan.routed_to_admins").into_owned(),
-        Note::SelfReplaced { manager } => lang.tf("plan.self_replaced", &[("manager", manager)]),
+        Note::SelfReplaced { manager } => {
+            lang.tf("plan.self_replaced", &[("manager", &name(manager))])
+        }
         Note::SelfRemoved => lang.t("plan.self_removed").into_owned(),
-        Note::Inactive { user } => lang.tf("plan.inactive", &[("user", user)]),
-        Note::Delegated { from, to } => lang.tf("plan.delegated", &[("from", from), ("to", to)]),
+        Note::Inactive { user } => lang.tf("plan.inactive", &[("user", &name(user))]),
+        Note::Delegated { from, to } => lang.tf(
+            "plan.delegated",
+            &[("from", &name(from)), ("to", &name(to))],
+        ),
         Note::Unresolved { .. } => lang.t("plan.unresolved").into_owned(),
         Note::Deduplicated { user, earlier } => {
             let node = def
                 .node(earlier)
                 .map(|n| n.name.text(lang == Lang::ZhCn))
                 .unwrap_or(earlier);
-            lang.tf("plan.deduplicated", &[("user", user), ("node", node)])
+            lang.tf(
+                "plan.deduplicated",
+                &[("user", &name(user)), ("node", node)],
+            )
         }
     }
 }
 
-fn preview_nodes(lang: Lang, def: &ProcessDef, plan: &Plan) -> Vec<PreviewNode> {
+/// Everyone a plan names, by username.
+fn planned_people(plan: &Plan) -> Vec<String> {
+    let mut people: Vec<String> = Vec::new();
+    for node in &plan.nodes {
+        for a in &node.assignees {
+            people.push(a.user.clone());
+            people.extend(a.acting.clone());
+        }
+        for note in &node.notes {
+            match note {
+                Note::SelfReplaced { manager } => people.push(manager.clone()),
+                Note::Inactive { user } | Note::Deduplicated { user, .. } => {
+                    people.push(user.clone())
+                }
+                Note::Delegated { from, to } => people.extend([from.clone(), to.clone()]),
+                _ => {}
+            }
+        }
+    }
+    people.sort();
+    people.dedup();
+    people
+}
+
+fn preview_nodes(
+    lang: Lang,
+    def: &ProcessDef,
+    plan: &Plan,
+    names: &HashMap<String, String>,
+) -> Vec<PreviewNode> {
     let zh = lang == Lang::ZhCn;
+    let name = |username: &str| {
+        names
+            .get(username)
+            .cloned()
+            .unwrap_or_else(|| username.to_string())
+    };
     plan.nodes
         .iter()
         .zip(&def.nodes)
@@ -202,14 +247,20 @@ fn preview_nodes(lang: Lang, def: &ProcessDef, plan: &Plan) -> Vec<PreviewNode> 
                 .assignees
                 .iter()
                 .map(|a| match &a.acting {
-                    Some(d) => lang.tf("plan.acting", &[("user", &a.user), ("delegate", d)]),
-                    None => a.user.clone(),
+                    Some(d) => (
+                        lang.tf(
+                            "plan.acting",
+                            &[("user", &name(&a.user)), ("delegate", &name(d))],
+                        ),
+                        format!("{d} → {}", a.user),
+                    ),
+                    None => (name(&a.user), a.user.clone()),
                 })
                 .collect(),
             notes: p
                 .notes
                 .iter()
-                .map(|n| note_text(lang, def, n))
+                .map(|n| note_text(lang, def, &name, n))
                 .chain(match p.skip {
                     Some(Skip::Condition) if p.notes.is_empty() => {
                         Some(lang.t("plan.condition_false").into_owned())
@@ -341,11 +392,15 @@ pub async fn post(
         ctx.flash(FlashKind::Success, ctx.t("flash.ticket_submitted"));
         return Ok(see_other(&format!("/tickets/{apply}")));
     }
-    let plan = state
+    let (plan, names) = state
         .db
-        .read(move |conn| tickets::preview(conn, &submission))
+        .read(move |conn| {
+            let plan = tickets::preview(conn, &submission)?;
+            let names = crate::store::users::display_names(conn, &planned_people(&plan))?;
+            Ok((plan, names))
+        })
         .await?;
-    let nodes = preview_nodes(lang, &c.def, &plan);
+    let nodes = preview_nodes(lang, &c.def, &plan, &names);
     render(&PreviewPage {
         ctx,
         service: c.service,

@@ -103,15 +103,15 @@ async fn an_rd_request_for_a_managed_table_runs_through_the_owners_managers_the_
     assert_eq!(
         page.texts("#plan li .people"),
         vec![
-            "rd.manager",
-            "data.lin for owner.manager",
-            "vp.zhou",
-            "grant.wu, grant.zheng"
+            "Sun Hao",
+            "Lin Tao for He Jun",
+            "Zhou Qiang",
+            "Wu Fang, Zheng Yi"
         ]
     );
     assert!(
         page.texts("#plan li .note")
-            .contains(&"owner.manager is away; data.lin decides for them.".to_string())
+            .contains(&"He Jun is away; Lin Tao decides for them.".to_string())
     );
     let mut submit = fields.to_vec();
     submit.push(("intent", "submit"));
@@ -254,7 +254,7 @@ async fn an_ordinary_request_for_an_unmanaged_table_skips_the_owners_and_the_vp_
     );
     assert_eq!(
         page.texts("#plan li.included .people"),
-        vec!["rd.manager", "grant.wu, grant.zheng"]
+        vec!["Sun Hao", "Wu Fang, Zheng Yi"]
     );
 }
 

@@ -401,7 +401,7 @@ async fn the_change_management_tutorial_in_a_browser() {
     b.submit("#preview").await;
     assert_eq!(
         b.texts("#plan li .people").await,
-        vec!["ops.lead", "ops.wang", "qc.chen"]
+        vec!["ops.lead Person", "ops.wang Person", "qc.chen Person"]
     );
     b.shot("new-change-preview").await;
     b.submit("#submit").await;
@@ -510,9 +510,9 @@ async fn permission_request(chinese: bool) {
     assert!(
         b.texts("#plan li .people").await.contains(
             &(if chinese {
-                "data.lin 代 owner.manager"
+                "Lin Tao 代 He Jun"
             } else {
-                "data.lin for owner.manager"
+                "Lin Tao for He Jun"
             })
             .to_string()
         )

@@ -20,6 +20,7 @@ mod leavers;
 mod mail_delivery;
 mod process;
 mod profile;
+mod request_view;
 mod roles_and_businesses;
 mod security;
 mod segregation;

@@ -105,7 +105,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
     assert_eq!(preview.status, StatusCode::OK);
     assert_eq!(
         preview.texts("#plan li .people"),
-        vec!["ops.lead", "ops.wang", "qc.chen"]
+        vec!["Zhang Lei", "Wang Wei", "Chen Jing"]
     );
     let mut submit_fields = fields.to_vec();
     submit_fields.push(("intent", "submit"));
