@@ -143,6 +143,61 @@ mod tests {
         assert_eq!(Lang::from_accept_language("fr, de"), None);
     }
 
+    /// Every text of a catalog file, with its key.
+    fn texts(file: &str) -> Vec<(String, String)> {
+        fn walk(prefix: &str, value: &serde_yaml::Value, out: &mut Vec<(String, String)>) {
+            match value {
+                serde_yaml::Value::Mapping(map) => {
+                    for (k, v) in map {
+                        let k = k.as_str().map(str::to_string).unwrap_or_else(|| {
+                            serde_yaml::to_string(k)
+                                .unwrap_or_default()
+                                .trim()
+                                .to_string()
+                        });
+                        walk(&format!("{prefix}.{k}"), v, out);
+                    }
+                }
+                serde_yaml::Value::String(text) => out.push((prefix.to_string(), text.clone())),
+                _ => {}
+            }
+        }
+        let text =
+            std::fs::read_to_string(format!("{}/locales/{file}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        let mut out = Vec::new();
+        walk("", &serde_yaml::from_str(&text).unwrap(), &mut out);
+        out
+    }
+
+    fn is_chinese(c: char) -> bool {
+        ('\u{4e00}'..='\u{9fff}').contains(&c)
+    }
+
+    #[test]
+    fn the_english_interface_has_no_chinese_glosses() {
+        let glossed: Vec<(String, String)> = texts("en.yml")
+            .into_iter()
+            .filter(|(_, text)| text.chars().any(is_chinese))
+            .collect();
+        assert!(glossed.is_empty(), "{glossed:#?}");
+    }
+
+    #[test]
+    fn chinese_sentences_use_full_width_punctuation() {
+        let ascii: Vec<(String, String)> = texts("zh-CN.yml")
+            .into_iter()
+            .filter(|(_, text)| {
+                let chars: Vec<char> = text.chars().collect();
+                chars.windows(2).any(|w| {
+                    let mark = |c: char| ",;?!()".contains(c) || c == ':';
+                    (is_chinese(w[0]) && mark(w[1])) || (mark(w[0]) && is_chinese(w[1]))
+                })
+            })
+            .collect();
+        assert!(ascii.is_empty(), "{ascii:#?}");
+    }
+
     #[test]
     fn both_languages_have_the_same_keys() {
         fn keys(prefix: &str, value: &serde_yaml::Value, out: &mut Vec<String>) {

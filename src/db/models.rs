@@ -23,6 +23,8 @@ pub struct User {
     pub deactivated_at: Option<NaiveDateTime>,
     /// The generation of this person's sessions; earlier ones have ended.
     pub session_epoch: i32,
+    /// The language they last used (at sign-in), when they never chose one.
+    pub last_language: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -66,6 +68,18 @@ impl Role {
         match lang {
             crate::i18n::Lang::ZhCn if !self.name_zh.is_empty() => &self.name_zh,
             _ => &self.name_en,
+        }
+    }
+
+    /// The description in the reader's language: a built-in role's as
+    /// countersign words it, unless an administrator rewrote it.
+    pub fn description_in(&self, lang: crate::i18n::Lang) -> std::borrow::Cow<'_, str> {
+        let key = format!("role_descriptions.{}", self.code);
+        let stock = crate::i18n::Lang::En.t_or(&key, "");
+        if self.builtin && !stock.is_empty() && stock == self.description {
+            lang.t_or(&key, &self.description).into_owned().into()
+        } else {
+            std::borrow::Cow::Borrowed(&self.description)
         }
     }
 }
@@ -122,6 +136,19 @@ pub struct Process {
     pub created_by: Option<UserId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The name in Chinese, empty where none was given.
+    pub name_zh: String,
+}
+
+impl Process {
+    /// The name in the reader's language (English where no Chinese was given).
+    pub fn name_in(&self, lang: crate::i18n::Lang) -> &str {
+        if lang == crate::i18n::Lang::ZhCn && !self.name_zh.trim().is_empty() {
+            &self.name_zh
+        } else {
+            &self.name
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

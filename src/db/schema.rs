@@ -17,6 +17,7 @@ diesel::table! {
         updated_at -> Stamp,
         deactivated_at -> Nullable<Stamp>,
         session_epoch -> Integer,
+        last_language -> Nullable<Text>,
     }
 }
 
@@ -121,6 +122,7 @@ diesel::table! {
         created_by -> Nullable<Integer>,
         created_at -> Stamp,
         updated_at -> Stamp,
+        name_zh -> Text,
     }
 }
 

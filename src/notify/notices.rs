@@ -129,9 +129,11 @@ pub fn send(
         return Ok(());
     }
     let links = links(conn, recipient.id)?;
+    // Their chosen language, else the one they last used countersign in.
     let lang = recipient
         .language
         .as_deref()
+        .or(recipient.last_language.as_deref())
         .and_then(Lang::parse)
         .unwrap_or_default();
     let node = event

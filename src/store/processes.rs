@@ -77,6 +77,7 @@ pub fn create(conn: &mut DbConn, def: &ProcessDef, actor: UserId) -> StoreResult
     let id: ProcessId = diesel::insert_into(p::table)
         .values((
             p::name.eq(&def.name.en),
+            p::name_zh.eq(&def.name.zh),
             p::kind.eq(def.kind.as_str()),
             p::draft.eq(to_json(def)?),
             p::enabled.eq(false),
@@ -105,6 +106,7 @@ pub fn save_draft(
     let n = diesel::update(p::table.find(id).filter(p::revision.eq(expected_revision)))
         .set((
             p::name.eq(&def.name.en),
+            p::name_zh.eq(&def.name.zh),
             p::kind.eq(def.kind.as_str()),
             p::draft.eq(to_json(def)?),
             p::revision.eq(expected_revision + 1),

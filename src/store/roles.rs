@@ -40,6 +40,64 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> StoreResult<Role> {
         .first(conn)?)
 }
 
+/// Role names by code: English and Chinese.
+pub type RoleNames = std::collections::HashMap<String, (String, String)>;
+
+/// How long another instance's role names may be out of date; a change
+/// made through this one clears its own at once.
+const NAMES_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+type NamesCache = std::collections::HashMap<u64, (std::time::Instant, std::sync::Arc<RoleNames>)>;
+
+static NAMES: std::sync::Mutex<Option<NamesCache>> = std::sync::Mutex::new(None);
+
+/// Every role's names by code, for labels (a rule "role Operations lead
+/// within the ticket's business"), kept per database for a minute: pages
+/// such as a ticket's draw them, and roles rarely change.
+pub fn names(conn: &mut DbConn) -> StoreResult<std::sync::Arc<RoleNames>> {
+    let db = crate::db::unit_of().unwrap_or(0);
+    if let Some((at, names)) = NAMES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .get(&db)
+        && at.elapsed() < NAMES_FOR
+    {
+        return Ok(names.clone());
+    }
+    let rows: Vec<(String, String, String)> = crate::direct!(conn, |c| roles::table
+        .select((roles::code, roles::name_en, roles::name_zh))
+        .load(c))?;
+    let names = std::sync::Arc::new(
+        rows.into_iter()
+            .map(|(code, en, zh)| (code, (en, zh)))
+            .collect::<RoleNames>(),
+    );
+    NAMES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(db, (std::time::Instant::now(), names.clone()));
+    Ok(names)
+}
+
+/// Forgets this database's role names (a role was made, renamed or removed).
+fn forget_names() {
+    let db = crate::db::unit_of().unwrap_or(0);
+    if let Some(cache) = NAMES.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        cache.remove(&db);
+    }
+}
+
+/// A role's name in the reader's language, else its code.
+pub fn name_of<'a>(names: &'a RoleNames, code: &'a str, lang: crate::i18n::Lang) -> &'a str {
+    match names.get(code) {
+        Some((_, zh)) if lang == crate::i18n::Lang::ZhCn && !zh.trim().is_empty() => zh,
+        Some((en, _)) => en,
+        None => code,
+    }
+}
+
 pub fn create(
     conn: &mut DbConn,
     code: &RoleCode,
@@ -66,6 +124,7 @@ pub fn create(
         .get_result(conn)
         .map_err(|e| StoreError::unique_as(e, "code", "errors.code_taken"))?;
     audit::record(conn, Audit::web(actor, "role.created", "role", id.0))?;
+    forget_names();
     Ok(id)
 }
 
@@ -78,6 +137,7 @@ pub fn update(conn: &mut DbConn, id: RoleId, input: &RoleInput, actor: UserId) -
             roles::description.eq(&input.description),
         ))
         .execute(conn)?;
+    forget_names();
     audit::record(conn, Audit::web(actor, "role.updated", "role", id.0))
 }
 
@@ -95,5 +155,6 @@ pub fn delete(conn: &mut DbConn, id: RoleId, actor: UserId) -> StoreResult<()> {
         return Err(StoreError::rule("", "errors.role_in_use"));
     }
     diesel::delete(roles::table.find(id)).execute(conn)?;
+    forget_names();
     audit::record(conn, Audit::web(actor, "role.deleted", "role", id.0))
 }

@@ -26,11 +26,24 @@ pub struct ServiceInput {
     pub roles: Vec<String>,
 }
 
+impl ServiceRow {
+    /// The process's name in the reader's language.
+    pub fn process_name_in(&self, lang: crate::i18n::Lang) -> &str {
+        let (en, zh) = &self.process_name;
+        if lang == crate::i18n::Lang::ZhCn && !zh.trim().is_empty() {
+            zh
+        } else {
+            en
+        }
+    }
+}
+
 /// A service with the names of its process and version, for lists.
 #[derive(Debug, Clone)]
 pub struct ServiceRow {
     pub service: Service,
-    pub process_name: String,
+    /// The process's name in English and Chinese.
+    pub process_name: (String, String),
     pub version_number: i32,
     /// The process has a newer version than the one the service uses.
     pub newer_version: Option<i32>,
@@ -41,12 +54,12 @@ pub fn list(conn: &mut DbConn, include_retired: bool) -> StoreResult<Vec<Service
         .inner_join(pv::table)
         .inner_join(p::table.on(p::id.eq(s::process_id)))
         .order(s::name_en)
-        .select((Service::as_select(), p::name, pv::number))
+        .select((Service::as_select(), (p::name, p::name_zh), pv::number))
         .into_boxed();
     if !include_retired {
         q = q.filter(s::retired_at.is_null());
     }
-    let rows: Vec<(Service, String, i32)> = q.load(conn)?;
+    let rows: Vec<(Service, (String, String), i32)> = q.load(conn)?;
     let latest: Vec<(ProcessId, Option<i32>)> = pv::table
         .group_by(pv::process_id)
         .select((pv::process_id, diesel::dsl::max(pv::number)))

@@ -502,9 +502,22 @@ pub struct Search {
 #[derive(Debug, Clone)]
 pub struct ListedTicket {
     pub apply: Apply,
-    pub service: String,
+    /// The service's name in English and Chinese.
+    pub service: (String, String),
     pub applicant: Person,
     pub business: Option<String>,
+}
+
+impl ListedTicket {
+    /// The service's name in the reader's language.
+    pub fn service_in(&self, lang: crate::i18n::Lang) -> &str {
+        let (en, zh) = &self.service;
+        if lang == crate::i18n::Lang::ZhCn && !zh.trim().is_empty() {
+            zh
+        } else {
+            en
+        }
+    }
 }
 
 /// Tickets matching `search`, newest first, at most `limit`.
@@ -514,7 +527,11 @@ pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec
         .inner_join(s::table)
         .left_join(b::table.on(a::business_id.eq(b::id.nullable())))
         .order(a::id.desc())
-        .select((Apply::as_select(), s::name_en, b::name.nullable()))
+        .select((
+            Apply::as_select(),
+            (s::name_en, s::name_zh),
+            b::name.nullable(),
+        ))
         .into_boxed();
     if let Some(v) = search.service {
         q = q.filter(a::service_id.eq(v));
@@ -534,7 +551,7 @@ pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec
     if let Some(v) = search.until {
         q = q.filter(a::created_at.lt(At(v)));
     }
-    let rows: Vec<(Apply, String, Option<String>)> = q.limit(limit).load(conn)?;
+    let rows: Vec<(Apply, (String, String), Option<String>)> = q.limit(limit).load(conn)?;
     let ids: Vec<UserId> = rows.iter().map(|r| r.0.applicant_id).collect();
     let people = people_by_id(conn, &ids)?;
     Ok(rows

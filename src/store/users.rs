@@ -310,6 +310,14 @@ pub fn update_profile(
     audit::record(conn, Audit::web(id, "user.profile_updated", "user", id.0))
 }
 
+/// Remembers the language someone who never chose one uses countersign in.
+pub fn used_language(conn: &mut DbConn, id: UserId, language: Lang) -> StoreResult<()> {
+    diesel::update(users::table.find(id).filter(users::language.is_null()))
+        .set(users::last_language.eq(Some(language.code())))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn set_language(conn: &mut DbConn, id: UserId, language: Lang) -> StoreResult<()> {
     diesel::update(users::table.find(id))
         .set(users::language.eq(Some(language.code())))

@@ -133,11 +133,17 @@ pub async fn sign_in(
     match candidate.filter(|_| ok) {
         Some(user) => {
             let name = username.clone();
+            let lang = user.language.as_deref().and_then(crate::i18n::Lang::parse);
+            // Someone who never chose a language gets mail in the one
+            // their browser asks for.
+            let (id, used) = (user.id, lang.is_none().then_some(ctx.lang));
             state
                 .db
-                .write(move |c| throttle::succeeded(c, &name, &address))
+                .write(move |c| {
+                    throttle::succeeded(c, &name, &address)?;
+                    used.map_or(Ok(()), |used| users::used_language(c, id, used))
+                })
                 .await?;
-            let lang = user.language.as_deref().and_then(crate::i18n::Lang::parse);
             let now = state.db.now().and_utc().timestamp();
             ctx.sign_in(user.id, user.session_epoch, now, lang)?;
             tracing::info!(user = %user.username, "signed in");

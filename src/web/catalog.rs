@@ -104,20 +104,20 @@ pub async fn service(
 ) -> Result<HttpResponse, AppError> {
     let me = ctx.require_user()?.id;
     let id = ServiceId(path.into_inner());
-    let (service, version, usable) = state
+    let (service, version, usable, roles) = state
         .db
         .read(move |c| {
             let service = services::find(c, id)?;
             let version = processes::version_by_id(c, service.version_id)?;
             let usable = services::usable_by(c, &service, me)?;
-            Ok((service, version, usable))
+            Ok((service, version, usable, crate::store::roles::names(c)?))
         })
         .await?;
     if !usable {
         return Err(AppError::NotFound);
     }
     let def = processes::parse_def(&version.definition)?;
-    let diagram = super::design::draw(ctx.lang, &def, None);
+    let diagram = super::design::draw(ctx.lang, &def, &roles, None);
     render(&ServicePage {
         ctx,
         service,

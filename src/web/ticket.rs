@@ -116,6 +116,8 @@ struct Loaded {
     mine: Vec<(ApproveUserId, String, Option<String>)>,
     /// Names of the resources and people the ticket's values refer to.
     names: Names,
+    /// Role names by code, for the diagram's rules.
+    roles: std::sync::Arc<crate::store::roles::RoleNames>,
     /// For an administrator: pending assignments of people who can no
     /// longer act (nobody could take them when they left), which they may
     /// hand over, with the node's key and the person's name.
@@ -166,12 +168,14 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     };
     let values: Values = serde_json::from_str(&view.apply.form).unwrap_or_default();
     let names = Names::for_values(c, &def, &values)?;
+    let roles = crate::store::roles::names(c)?;
     Ok(Some(Loaded {
         view,
         def,
         resources,
         mine,
         names,
+        roles,
         stranded,
     }))
 }
@@ -320,7 +324,7 @@ fn page_with(
             )
         })
         .collect();
-    let diagram = super::design::draw(lang, &l.def, Some(&states));
+    let diagram = super::design::draw(lang, &l.def, &l.roles, Some(&states));
     let actions = l
         .mine
         .iter()

@@ -31,6 +31,7 @@ struct Context {
     version_number: i32,
     businesses: Vec<SelectOption>,
     resources: Vec<Resource>,
+    roles: std::sync::Arc<crate::store::roles::RoleNames>,
 }
 
 /// The service `me` may use, with what its form offers to choose from.
@@ -54,6 +55,7 @@ fn load_service(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Contex
         version_number,
         businesses: Vec::new(),
         resources: Vec::new(),
+        roles: crate::store::roles::names(c)?,
     })
 }
 
@@ -141,7 +143,7 @@ pub async fn new_form(
         &BTreeMap::new(),
         &c.resources,
     );
-    let diagram = super::design::draw(ctx.lang, &c.def, None);
+    let diagram = super::design::draw(ctx.lang, &c.def, &c.roles, None);
     let business_id = c
         .businesses
         .first()
@@ -332,7 +334,7 @@ pub async fn post(
             &errors,
             &c.resources,
         );
-        let diagram = super::design::draw(ctx.lang, &c.def, None);
+        let diagram = super::design::draw(ctx.lang, &c.def, &c.roles, None);
         FormPage {
             ctx,
             diagram,

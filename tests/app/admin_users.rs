@@ -67,7 +67,7 @@ async fn an_admin_creates_a_person_who_can_then_sign_in() {
 
     let browser = TestApp::browser();
     let home = sign_in_as(&app, &browser, "ops.wang", "a-long-password").await;
-    assert_eq!(home.h1(), "欢迎,Wang Wei");
+    assert_eq!(home.h1(), "欢迎，Wang Wei");
 }
 
 #[actix_web::test]

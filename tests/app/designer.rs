@@ -1355,6 +1355,6 @@ async fn a_node_gets_a_condition_a_quorum_and_its_view_of_earlier_fields_through
     let page = app.get(&format!("/admin/processes/{id}/nodes")).await;
     assert_eq!(
         page.text("#draft-problems li").as_deref(),
-        Some("节点 2(VP 审批)：审批节点至少需要一条处理人规则")
+        Some("节点 2（VP 审批）：审批节点至少需要一条处理人规则")
     );
 }

@@ -88,7 +88,7 @@ async fn a_signed_in_persons_choice_is_saved_on_their_account_and_follows_them()
         .unwrap();
     assert_eq!(Page::from(res).await.h1(), "Sign in");
     let home = sign_in_as(&app, &elsewhere, "ops.wang", PASSWORD).await;
-    assert_eq!(home.h1(), "欢迎,ops.wang Person");
+    assert_eq!(home.h1(), "欢迎，ops.wang Person");
     assert_eq!(home.text("#sign-out").as_deref(), Some("退出登录"));
 }
 

@@ -10,6 +10,7 @@ mod assignments;
 mod auth;
 mod browser;
 mod catalog;
+mod chinese;
 mod cli;
 mod database;
 mod delegations;

@@ -13,7 +13,7 @@ use crate::smtp::{self, link};
 
 /// A purchase with a reason everyone may read, a budget code hidden from
 /// the approval, a flag and a person picked in the form.
-fn deploy_purchase(app: &TestApp) -> i32 {
+pub(crate) fn deploy_purchase(app: &TestApp) -> i32 {
     let mut def = ProcessDef::new(LocalText::new("Purchase", "采购"), ProcessKind::Request);
     def.nodes[0].fields = vec![
         FieldDef {
@@ -52,7 +52,7 @@ fn deploy_purchase(app: &TestApp) -> i32 {
     app.deploy_service(&def, "Purchase").0
 }
 
-fn people(app: &TestApp) {
+pub(crate) fn people(app: &TestApp) {
     app.create_user("admin", true);
     app.create_user("applicant", false);
     app.create_user("approver", false);

@@ -943,20 +943,45 @@ async fn admins_filter_all_tickets_and_export_them_as_csv() {
     let res = admin.get(app.url(&csv_link)).send().await.unwrap();
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let body = res.text().await.unwrap();
+    // A byte-order mark, so that Excel reads UTF-8 (and Chinese) right.
+    let body = body.strip_prefix('\u{feff}').expect("a byte-order mark");
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(
         lines[0],
-        "serial,title,service,kind,status,applicant,business,created_at,finished_at,outcome"
+        "Serial,Title,Service,Kind,Status,Applicant,Business,Filed at,Finished at,Outcome"
     );
     assert_eq!(lines.len(), 2);
     assert!(
         lines[1].starts_with(&format!(
-            "{},A new laptop,Quick approval,request,running,applicant,,",
+            "{},A new laptop,Quick approval,Request,In progress,applicant Person (applicant),,",
             ticket(&app, second).serial
         )),
         "{}",
         lines[1]
     );
+
+    // In Chinese: headers and words in Chinese.
+    post_from(
+        &app,
+        &admin,
+        "/language",
+        &[("lang", "zh-CN"), ("back", "/")],
+    )
+    .await;
+    let body = admin
+        .get(app.url(&csv_link))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = body.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines[0],
+        "单号,标题,服务,类型,状态,申请人,业务,提交时间,完成时间,评估结果"
+    );
+    assert!(lines[1].contains(",请求,进行中,"), "{}", lines[1]);
 
     let applicant = browser_for(&app, "applicant").await;
     assert_eq!(

@@ -77,7 +77,7 @@ fn choices(
         for v in processes::versions(c, row.process.id)? {
             versions.push(SelectOption::new(
                 v.version.id,
-                format!("{} · v{}", row.process.name, v.version.number),
+                format!("{} · v{}", row.process.name_in(lang), v.version.number),
             ));
         }
     }

@@ -158,24 +158,53 @@ pub async fn csv(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let rows = find(&state, &query.into_inner(), 100_000).await?;
-    let mut out = String::from(
-        "serial,title,service,kind,status,applicant,business,created_at,finished_at,outcome\r\n",
-    );
+    let lang = ctx.lang;
+    // A byte-order mark first: Excel then reads the file as UTF-8 (and
+    // shows Chinese as Chinese). Headers and words in the reader's language.
+    let mut out = String::from("\u{feff}");
+    let headers: Vec<String> = [
+        "serial",
+        "title",
+        "service",
+        "kind",
+        "status",
+        "applicant",
+        "business",
+        "created_at",
+        "finished_at",
+        "outcome",
+    ]
+    .iter()
+    .map(|h| cell(&lang.t(&format!("csv.{h}"))))
+    .collect();
+    out.push_str(&headers.join(","));
+    out.push_str("\r\n");
+    let word = |prefix: &str, value: &str| -> String {
+        if value.is_empty() {
+            String::new()
+        } else {
+            lang.t_or(&format!("{prefix}.{value}"), value).into_owned()
+        }
+    };
     for r in rows {
         let a = &r.apply;
         let line = [
             cell(&a.serial),
             cell(&a.title),
-            cell(&r.service),
-            cell(&a.kind),
-            cell(&a.status),
-            cell(&r.applicant.username),
+            cell(r.service_in(lang)),
+            cell(&word("kind", &a.kind)),
+            cell(&word("ticket_status", &a.status)),
+            cell(&crate::store::names::person_text(
+                lang,
+                &r.applicant.display_name,
+                &r.applicant.username,
+            )),
             cell(r.business.as_deref().unwrap_or_default()),
             a.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             a.finished_at
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
-            cell(a.outcome.as_deref().unwrap_or_default()),
+            cell(&word("outcome", a.outcome.as_deref().unwrap_or_default())),
         ]
         .join(",");
         out.push_str(&line);

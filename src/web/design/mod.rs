@@ -15,6 +15,7 @@ use crate::flow::diagram::{self, Labels, NodeState};
 use crate::flow::validate::{Arg, Problem};
 use crate::flow::{HandlerRule, Mode, NodeKind, ProcessDef};
 use crate::i18n::Lang;
+use crate::store::roles::RoleNames;
 use crate::store::{StoreError, StoreResult, processes};
 use crate::web::ctx::{Ctx, FlashKind};
 use crate::web::forms::FieldErrors;
@@ -115,6 +116,8 @@ pub struct Draft {
     pub def: ProcessDef,
     pub problems: Vec<String>,
     pub diagram: String,
+    /// Role names by code, for the rules' labels.
+    pub roles: std::sync::Arc<RoleNames>,
 }
 
 impl Draft {
@@ -124,12 +127,12 @@ impl Draft {
 }
 
 pub async fn load(ctx: &Ctx, state: &AppState, id: ProcessId) -> Result<Draft, AppError> {
-    let (process, def, problems) = state
+    let (process, def, problems, roles) = state
         .db
         .read(move |c| {
             let (process, def) = processes::find_draft(c, id)?;
             let problems = processes::problems(c, &def)?;
-            Ok((process, def, problems))
+            Ok((process, def, problems, crate::store::roles::names(c)?))
         })
         .await?;
     let lang = ctx.lang;
@@ -138,9 +141,10 @@ pub async fn load(ctx: &Ctx, state: &AppState, id: ProcessId) -> Result<Draft, A
             .iter()
             .map(|p| problem_text(lang, &def, p))
             .collect(),
-        diagram: draw(lang, &def, None),
+        diagram: draw(lang, &def, &roles, None),
         process,
         def,
+        roles,
     })
 }
 
@@ -198,30 +202,52 @@ pub fn mode_label(lang: Lang, mode: &Mode) -> String {
     }
 }
 
-pub fn handler_label(lang: Lang, rule: &HandlerRule) -> String {
+/// A handler rule as people read it: roles and fields by their names in
+/// the reader's language ("role Operations lead within the ticket's
+/// business", "people picked in Approvers").
+pub fn handler_label(
+    lang: Lang,
+    rule: &HandlerRule,
+    def: &ProcessDef,
+    roles: &RoleNames,
+) -> String {
+    let zh = lang == Lang::ZhCn;
+    let field = |key: &str| {
+        def.field(key)
+            .map(|f| f.label.text(zh).to_string())
+            .unwrap_or_else(|| key.to_string())
+    };
     match rule {
-        HandlerRule::Users { usernames } => {
-            lang.tf("handler.users_of", &[("names", &usernames.join(", "))])
-        }
+        HandlerRule::Users { usernames } => lang.tf(
+            "handler.users_of",
+            &[("names", &usernames.join(if zh { "、" } else { ", " }))],
+        ),
         HandlerRule::Role {
             role,
             in_business: true,
-        } => lang.tf("handler.role_in_business_of", &[("role", role)]),
+        } => lang.tf(
+            "handler.role_in_business_of",
+            &[("role", crate::store::roles::name_of(roles, role, lang))],
+        ),
         HandlerRule::Role {
             role,
             in_business: false,
-        } => lang.tf("handler.role_of", &[("role", role)]),
+        } => lang.tf(
+            "handler.role_of",
+            &[("role", crate::store::roles::name_of(roles, role, lang))],
+        ),
         HandlerRule::Applicant => lang.t("handler.applicant").into_owned(),
         HandlerRule::ApplicantManager => lang.t("handler.applicant_manager").into_owned(),
         HandlerRule::ManagerChain { levels } => {
             lang.tf("handler.manager_chain_of", &[("n", &levels.to_string())])
         }
-        HandlerRule::MemberField { field } => {
-            lang.tf("handler.member_field_of", &[("field", field)])
+        HandlerRule::MemberField { field: key } => {
+            lang.tf("handler.member_field_of", &[("field", &field(key))])
         }
-        HandlerRule::ResourceOwnersManagers { field } => {
-            lang.tf("handler.resource_owners_managers_of", &[("field", field)])
-        }
+        HandlerRule::ResourceOwnersManagers { field: key } => lang.tf(
+            "handler.resource_owners_managers_of",
+            &[("field", &field(key))],
+        ),
     }
 }
 
@@ -229,11 +255,12 @@ pub fn handler_label(lang: Lang, rule: &HandlerRule) -> String {
 pub fn draw(
     lang: Lang,
     def: &ProcessDef,
+    roles: &RoleNames,
     states: Option<&std::collections::HashMap<String, NodeState>>,
 ) -> String {
     let kind = |k: NodeKind| kind_label(lang, k);
     let mode = |m: &Mode| mode_label(lang, m);
-    let handler = |h: &HandlerRule| handler_label(lang, h);
+    let handler = |h: &HandlerRule| handler_label(lang, h, def, roles);
     let status = |s: diagram::NodeStatus| {
         lang.t(&format!("node_status.{}", format!("{s:?}").to_lowercase()))
             .into_owned()

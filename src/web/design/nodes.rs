@@ -13,9 +13,10 @@ use crate::db::ids::ProcessId;
 use crate::domain::{Name, Username};
 use crate::flow::{
     Condition, EmptyPolicy, FieldAccess, FieldDef, HandlerRule, LocalText, Mode, NodeDef, NodeKind,
-    OnReject, Predicate, SelfPolicy,
+    OnReject, Predicate, ProcessDef, SelfPolicy,
 };
 use crate::i18n::Lang;
+use crate::store::roles::RoleNames;
 use crate::store::{StoreError, roles, users};
 use crate::web::csrf::CsrfForm;
 use crate::web::ctx::{Ctx, FlashKind, see_other};
@@ -85,12 +86,12 @@ impl StepPage {
     }
 
     fn summary(&self, node: &NodeDef) -> String {
-        summary(self.ctx.lang, node)
+        summary(self.ctx.lang, node, &self.draft.def, &self.draft.roles)
     }
 }
 
 /// One line about a node: kind, mode and who handles it.
-pub fn summary(lang: Lang, node: &NodeDef) -> String {
+pub fn summary(lang: Lang, node: &NodeDef, def: &ProcessDef, roles: &RoleNames) -> String {
     let mut parts = vec![kind_label(lang, node.kind)];
     // Only approvals weigh several people's votes; a task or review is
     // completed by one of its handlers.
@@ -98,7 +99,11 @@ pub fn summary(lang: Lang, node: &NodeDef) -> String {
         parts.push(mode_label(lang, &node.mode));
     }
     if node.kind != NodeKind::Submit {
-        parts.extend(node.handlers.iter().map(|h| handler_label(lang, h)));
+        parts.extend(
+            node.handlers
+                .iter()
+                .map(|h| handler_label(lang, h, def, roles)),
+        );
     }
     parts.join(" · ")
 }
@@ -477,7 +482,7 @@ impl NodePage {
     }
 
     pub fn handler_text(&self, rule: &HandlerRule) -> String {
-        handler_label(self.lang(), rule)
+        handler_label(self.lang(), rule, &self.draft.def, &self.draft.roles)
     }
 
     pub fn predicate_text(&self, p: &Predicate) -> String {

@@ -216,13 +216,18 @@ pub async fn version(
     ctx.require_admin()?;
     let (id, number) = path.into_inner();
     let process_id = ProcessId(id);
-    let version = state
+    let (version, roles) = state
         .db
-        .read(move |c| processes::version(c, process_id, number))
+        .read(move |c| {
+            Ok((
+                processes::version(c, process_id, number)?,
+                crate::store::roles::names(c)?,
+            ))
+        })
         .await?;
     let def = processes::parse_def(&version.definition)?;
     let json = serde_json::to_string_pretty(&def).map_err(|e| AppError::Unexpected(e.into()))?;
-    let diagram = draw(ctx.lang, &def, None);
+    let diagram = draw(ctx.lang, &def, &roles, None);
     render(&VersionPage {
         ctx,
         process_id,
