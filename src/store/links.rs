@@ -103,8 +103,13 @@ pub enum LinkState {
     /// No assignment has this token (altered, or replaced by a newer mail).
     Unknown,
     Expired,
-    /// The assignment was decided, handed over or cancelled.
-    Used,
+    /// The assignment was decided, handed over, or its step decided by
+    /// others: what became of it, and when.
+    Used {
+        became: Became,
+        sent_to: UserId,
+        ticket: Box<Apply>,
+    },
     /// The link went to a stand-in whose delegation has ended: the
     /// assignment is `assignee`'s own again.
     Returned {
@@ -126,6 +131,59 @@ pub enum LinkState {
         ticket: Box<Apply>,
         node: Box<Approve>,
     },
+}
+
+/// What became of an assignment that is no longer open.
+#[derive(Debug, Clone)]
+pub enum Became {
+    /// `by` decided it (`decision`: approve, reject, send_back, done, auto).
+    Decided {
+        by: UserId,
+        decision: String,
+        at: Option<chrono::NaiveDateTime>,
+    },
+    /// Its step was decided by `by`'s vote, so it was no longer needed.
+    StepDecided {
+        by: Option<UserId>,
+        decision: Option<String>,
+        at: Option<chrono::NaiveDateTime>,
+    },
+    /// It was handed over to `to`.
+    HandedOver {
+        to: Option<UserId>,
+        at: Option<chrono::NaiveDateTime>,
+    },
+}
+
+/// What became of an assignment that is no longer open.
+pub fn became(conn: &mut DbConn, assignment: &ApproveUser) -> StoreResult<Became> {
+    Ok(match assignment.status.as_str() {
+        status::DECIDED => Became::Decided {
+            by: assignment.acted_by.unwrap_or(assignment.user_id),
+            decision: assignment.decision.clone().unwrap_or_default(),
+            at: assignment.decided_at,
+        },
+        status::TRANSFERRED => Became::HandedOver {
+            to: now_with(conn, assignment)?,
+            at: assignment.decided_at,
+        },
+        _ => {
+            // The vote that decided the step: the last one cast on it.
+            let last: Option<(
+                Option<UserId>,
+                Option<String>,
+                Option<chrono::NaiveDateTime>,
+            )> = au::table
+                .filter(au::approve_id.eq(assignment.approve_id))
+                .filter(au::status.eq(status::DECIDED))
+                .order((au::decided_at.desc(), au::id.desc()))
+                .select((au::acted_by, au::decision, au::decided_at))
+                .first(conn)
+                .optional()?;
+            let (by, decision, at) = last.unwrap_or((None, None, None));
+            Became::StepDecided { by, decision, at }
+        }
+    })
 }
 
 /// Which of `ids` are active people.
@@ -169,11 +227,22 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
         .find(assignment.apply_id)
         .select(Apply::as_select())
         .first(conn)?;
+    // Decided (by this link or otherwise), or its step decided by someone
+    // else's vote: say who and when, even once the ticket has ended.
+    if assignment.status == status::DECIDED || assignment.status == status::CANCELLED {
+        let became = became(conn, &assignment)?;
+        let decided = !matches!(became, Became::StepDecided { by: None, .. });
+        if decided {
+            return Ok(LinkState::Used {
+                became,
+                sent_to,
+                ticket: Box::new(ticket),
+            });
+        }
+    }
+    // Otherwise a closed ticket says why it closed (withdrawn, sent back…).
     if ticket.status != status::RUNNING {
         return Ok(LinkState::Closed(Box::new(ticket)));
-    }
-    if assignment.status == status::DECIDED || assignment.status == status::CANCELLED {
-        return Ok(LinkState::Used);
     }
     // Whoever the link went to must still be someone who may act, and so
     // must the person it decides for.
@@ -192,7 +261,11 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
         });
     }
     if assignment.status != status::PENDING {
-        return Ok(LinkState::Used);
+        return Ok(LinkState::Used {
+            became: became(conn, &assignment)?,
+            sent_to,
+            ticket: Box::new(ticket),
+        });
     }
     if assignment
         .email_token_expires_at
@@ -243,7 +316,7 @@ fn retired(conn: &mut DbConn, hash: &str) -> StoreResult<LinkState> {
 
 /// Decides through a one-click link, as the person it was mailed to (the
 /// assignee, or their stand-in: "B for A"), with channel "email link";
-/// the token is spent in the same transaction.
+/// deciding spends it: the assignment is no longer pending.
 pub fn act_by_link(
     conn: &mut DbConn,
     token: &str,
@@ -265,7 +338,9 @@ pub fn act_by_link(
     } else {
         Action::Reject
     };
-    let id = tickets::act(
+    // Single use: once decided, the link finds its assignment decided
+    // and says so (who, what, when) rather than acting again.
+    tickets::act(
         conn,
         assignment.id,
         sent_to,
@@ -273,9 +348,5 @@ pub fn act_by_link(
         comment,
         Channel::EmailLink,
         &def,
-    )?;
-    diesel::update(au::table.find(assignment.id))
-        .set(au::email_token_hash.eq(None::<String>))
-        .execute(conn)?;
-    Ok(id)
+    )
 }

@@ -177,17 +177,25 @@ fn ticket_event<'a>(
     }
 }
 
+/// A filed ticket, and whether this submission filed it or found it
+/// filed already by the same form (a double click, Back and Submit again).
+#[derive(Debug, Clone)]
+pub struct Filed {
+    pub id: ApplyId,
+    pub serial: String,
+    pub fresh: bool,
+}
+
 /// Files a ticket: one transaction writes it, its planned nodes and
 /// assignments and the audit events, then starts the first node. The same
 /// submit token again returns the ticket it made (a double-clicked submit).
-pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
-    if let Some(existing) = crate::direct!(conn, |c| a::table
-        .filter(a::submit_token.eq(&sub.submit_token))
-        .select(a::id)
-        .first::<ApplyId>(c))
-    .optional()?
-    {
-        return Ok(existing);
+pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
+    if let Some((id, serial)) = by_submit_token(conn, &sub.submit_token)? {
+        return Ok(Filed {
+            id,
+            serial,
+            fresh: false,
+        });
     }
     let (plan, ids) = plan_with_ids(conn, sub)?;
     let at = now();
@@ -225,16 +233,20 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<ApplyId> {
 
     insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
     advance(conn, &ticket, &sub.def)?;
-    Ok(apply)
+    Ok(Filed {
+        id: apply,
+        serial,
+        fresh: true,
+    })
 }
 
-/// The ticket a submit token made, if any.
-pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<ApplyId>> {
-    Ok(a::table
+/// The ticket a submit token made, if any, with its serial number.
+pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<(ApplyId, String)>> {
+    Ok(crate::direct!(conn, |c| a::table
         .filter(a::submit_token.eq(token))
-        .select(a::id)
-        .first(conn)
-        .optional()?)
+        .select((a::id, a::serial))
+        .first(c))
+    .optional()?)
 }
 
 /// Writes a plan's node rows (from position `offset` on) and assignments.

@@ -40,11 +40,32 @@ fn visible(service: &Service, roles: &[String]) -> bool {
     service.retired_at.is_none() && (wanted.is_empty() || wanted.iter().any(|r| roles.contains(r)))
 }
 
-fn matches(service: &Service, q: &str) -> bool {
+/// Whether a service matches the search: its names, its description, or
+/// the labels of its form's fields (in either language) contain `q`.
+fn matches(service: &Service, labels: &[String], q: &str) -> bool {
     q.is_empty()
         || [&service.name_en, &service.name_zh, &service.description]
-            .iter()
+            .into_iter()
+            .chain(labels)
             .any(|t| t.to_lowercase().contains(q))
+}
+
+/// The labels of each service's form fields, in both languages.
+fn field_labels(
+    c: &mut crate::db::DbConn,
+    tree: &[catalog::Folder],
+) -> crate::store::StoreResult<std::collections::HashMap<ServiceId, Vec<String>>> {
+    let mut labels = std::collections::HashMap::new();
+    for service in tree.iter().flat_map(|f| f.services.iter()) {
+        let def = processes::definition(c, service.version_id)?;
+        let texts = def
+            .fields()
+            .flat_map(|(_, f)| [f.label.en.clone(), f.label.zh.clone()])
+            .filter(|t| !t.is_empty())
+            .collect();
+        labels.insert(service.id, texts);
+    }
+    Ok(labels)
 }
 
 pub async fn show(
@@ -55,9 +76,18 @@ pub async fn show(
     let me = ctx.require_user()?.id;
     let q = query.into_inner().q;
     let needle = q.trim().to_lowercase();
-    let (tree, roles) = state
+    let searching = !needle.is_empty();
+    let (tree, roles, labels) = state
         .db
-        .read(move |c| Ok((catalog::tree(c, false)?, users::role_codes(c, me)?)))
+        .read(move |c| {
+            let tree = catalog::tree(c, false)?;
+            let labels = if searching {
+                field_labels(c, &tree)?
+            } else {
+                Default::default()
+            };
+            Ok((tree, users::role_codes(c, me)?, labels))
+        })
         .await?;
     let mut folders: Vec<VisibleFolder> = tree
         .into_iter()
@@ -65,7 +95,10 @@ pub async fn show(
             services: f
                 .services
                 .into_iter()
-                .filter(|s| visible(s, &roles) && matches(s, &needle))
+                .filter(|s| {
+                    let mine = labels.get(&s.id).map(Vec::as_slice).unwrap_or_default();
+                    visible(s, &roles) && matches(s, mine, &needle)
+                })
                 .collect(),
             node: f.node,
             depth: f.depth,

@@ -13,7 +13,7 @@ use super::ctx::Ctx;
 use super::{AppError, AppState};
 use crate::db::models::{Apply, Approve};
 use crate::i18n::Lang;
-use crate::store::links::{self, LinkState};
+use crate::store::links::{self, Became, LinkState};
 use crate::store::request::Request;
 use crate::store::{StoreError, users};
 
@@ -72,6 +72,46 @@ struct Loaded {
     /// What is being decided: service, business and the fields the step
     /// may read, in the reader's language.
     facts: Vec<(String, String)>,
+    /// For a link already used: what became of it, who did it and when.
+    used: Option<String>,
+}
+
+/// "You approved this on 3 Dec at 14:28; nothing was changed." — or who
+/// else did, or to whom it was handed over, in the reader's language.
+pub(crate) fn became_text(
+    c: &mut crate::db::DbConn,
+    lang: Lang,
+    became: &Became,
+    reader: crate::db::ids::UserId,
+) -> Result<String, StoreError> {
+    let (who, decision, at, key) = match became {
+        Became::Decided { by, decision, at } => {
+            let key = if *by == reader {
+                "email_link.used_by_you"
+            } else {
+                "email_link.used_by"
+            };
+            (Some(*by), Some(decision.clone()), *at, key)
+        }
+        Became::StepDecided { by, decision, at } => {
+            (*by, decision.clone(), *at, "email_link.step_decided")
+        }
+        Became::HandedOver { to, at } => (*to, None, *at, "email_link.handed_over"),
+    };
+    let name = match who {
+        Some(id) => users::people_by_id(c, &[id])?
+            .remove(&id)
+            .map(|p| p.display_name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let what = decision
+        .map(|d| lang.t(&format!("decided.{d}")).into_owned())
+        .unwrap_or_default();
+    let when = at
+        .map(|at| at.format(&lang.t("email_link.when_format")).to_string())
+        .unwrap_or_default();
+    Ok(lang.tf(key, &[("name", &name), ("what", &what), ("when", &when)]))
 }
 
 async fn load(state: &AppState, token: String, lang: Lang) -> Result<Loaded, AppError> {
@@ -84,6 +124,12 @@ async fn load(state: &AppState, token: String, lang: Lang) -> Result<Loaded, App
                     Request::read(c, ticket, &node.node_key)?.lines(lang)
                 }
                 _ => Vec::new(),
+            };
+            let used = match &link {
+                LinkState::Used {
+                    became, sent_to, ..
+                } => Some(became_text(c, lang, became, *sent_to)?),
+                _ => None,
             };
             let (approver, stand_in, applicant) = match &link {
                 LinkState::Valid {
@@ -134,6 +180,7 @@ async fn load(state: &AppState, token: String, lang: Lang) -> Result<Loaded, App
                         stand_in: None,
                         applicant: String::new(),
                         facts,
+                        used,
                     });
                 }
                 _ => (String::new(), None, String::new()),
@@ -145,6 +192,7 @@ async fn load(state: &AppState, token: String, lang: Lang) -> Result<Loaded, App
                 applicant,
                 now_with: None,
                 facts,
+                used,
             })
         })
         .await?)
@@ -180,7 +228,13 @@ fn page(
             None,
             None,
         ),
-        LinkState::Used => ("used", StatusCode::CONFLICT, "email_link.used", None, None),
+        LinkState::Used { ticket, .. } => (
+            "used",
+            StatusCode::CONFLICT,
+            "email_link.used",
+            Some(*ticket),
+            None,
+        ),
         LinkState::Deactivated { now_with, .. } => (
             "deactivated",
             StatusCode::GONE,
@@ -209,7 +263,10 @@ fn page(
         }
     };
     let now_with = loaded.now_with.clone().unwrap_or_default();
-    let message = ctx.tf(key, &[("name", &loaded.approver), ("now_with", &now_with)]);
+    let message = match &loaded.used {
+        Some(used) => used.clone(),
+        None => ctx.tf(key, &[("name", &loaded.approver), ("now_with", &now_with)]),
+    };
     // "Lin Tao for He Jun" when the link went to a stand-in.
     let approver = match &loaded.stand_in {
         Some(stand_in) => ctx.tf(

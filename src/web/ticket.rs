@@ -78,6 +78,9 @@ struct TicketPage {
     /// Steps of people who can no longer act, for an administrator to hand over.
     stranded: Vec<StrandedView>,
     timeline: Vec<EventLine>,
+    /// An action someone else's got ahead of: what happened, and the
+    /// comment the viewer typed, which was not sent.
+    overtaken: Option<(String, String)>,
 }
 
 /// A step whose person can no longer act, which an administrator may hand over.
@@ -420,6 +423,7 @@ fn page_with(
         actions,
         stranded,
         timeline,
+        overtaken: None,
     }
 }
 
@@ -578,6 +582,35 @@ pub async fn act(
         }
         Err(e) => return Err(e.into()),
     };
+    // Someone got there first (a tab left open): say who did what and
+    // when, and keep what was typed, which was not sent.
+    let overtaken = matches!(
+        refused,
+        "errors.already_decided" | "errors.node_already_decided" | "errors.assignment_transferred"
+    );
+    if overtaken && !comment.trim().is_empty() {
+        let lang = ctx.lang;
+        let (loaded, said) = state
+            .db
+            .read(move |c| {
+                let Some(loaded) = load(c, id, me, admin)? else {
+                    return Ok(None);
+                };
+                let said = match tickets::target(c, id, assignment)? {
+                    Some(t) => {
+                        let became = crate::store::links::became(c, &t.assignment)?;
+                        super::email_link::became_text(c, lang, &became, me)?
+                    }
+                    None => lang.t(refused).into_owned(),
+                };
+                Ok(Some((loaded, said)))
+            })
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let mut page = page(ctx, loaded, HashMap::new());
+        page.overtaken = Some((said, comment));
+        return render_status(StatusCode::CONFLICT, &page);
+    }
     ctx.flash(FlashKind::Error, ctx.t(refused));
     Ok(see_other(&format!("/tickets/{id}")))
 }

@@ -371,28 +371,41 @@ pub async fn post(
         submit_token: submit_token.clone(),
     };
     if intent == "submit" {
-        let apply = match state
+        let filed = match state
             .db
             .write(move |conn| tickets::submit(conn, &submission))
             .await
         {
-            Ok(apply) => apply,
+            Ok(filed) => filed,
             // The other click of a double click got there first: show its ticket.
             Err(StoreError::Rule {
                 key: "errors.already_submitted",
                 ..
             }) => {
                 let token = submit_token.clone();
-                state
+                let (id, serial) = state
                     .db
                     .read(move |conn| tickets::by_submit_token(conn, &token))
                     .await?
-                    .ok_or(AppError::NotFound)?
+                    .ok_or(AppError::NotFound)?;
+                tickets::Filed {
+                    id,
+                    serial,
+                    fresh: false,
+                }
             }
             Err(e) => return Err(e.into()),
         };
-        ctx.flash(FlashKind::Success, ctx.t("flash.ticket_submitted"));
-        return Ok(see_other(&format!("/tickets/{apply}")));
+        if filed.fresh {
+            ctx.flash(FlashKind::Success, ctx.t("flash.ticket_submitted"));
+        } else {
+            // Back and Submit again (or a double click): the form was filed once.
+            ctx.flash(
+                FlashKind::Error,
+                ctx.tf("flash.already_submitted", &[("serial", &filed.serial)]),
+            );
+        }
+        return Ok(see_other(&format!("/tickets/{}", filed.id)));
     }
     let (plan, names) = state
         .db

@@ -259,7 +259,7 @@ async fn the_catalog_shows_people_the_services_they_may_use_and_finds_them_by_se
     );
     let page = app.get("/catalog?q=nothing-like-this").await;
     assert_eq!(page.count("#catalog a"), 0);
-    assert!(page.text("#no-services").is_some());
+    assert!(page.text("#no-match").is_some());
 
     let rd = TestApp::browser();
     sign_in_as(&app, &rd, "rd.zhao", PASSWORD).await;

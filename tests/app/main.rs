@@ -29,3 +29,4 @@ mod sessions;
 mod smtp;
 mod startup;
 mod tickets;
+mod what_happened;

@@ -534,10 +534,16 @@ async fn acting_on_a_decided_assignment_or_someone_elses_says_so_and_changes_not
         &[("intent", "reject"), ("comment", "No")],
     )
     .await;
-    assert_eq!(
-        late.flash().as_deref(),
-        Some("This step has already been decided by someone else; nothing was changed.")
+    // Who got there first is named, and the comment typed is kept.
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert!(
+        late.text("#overtaken .form-error")
+            .unwrap()
+            .starts_with("approver1 Person approved this step on "),
+        "{:?}",
+        late.text("#overtaken")
     );
+    assert_eq!(late.text("#kept-comment").as_deref(), Some("No"));
 
     let outsider = TestApp::browser();
     sign_in_as(&app, &outsider, "outsider", PASSWORD).await;
