@@ -16,6 +16,26 @@ use crate::flow::form::Values;
 use crate::flow::{FieldAccess, ProcessDef};
 use crate::i18n::Lang;
 
+/// The service a ticket was filed for (its names in English and Chinese)
+/// and the business it was filed in, if any.
+pub fn filed_where(
+    conn: &mut DbConn,
+    ticket: &Apply,
+) -> StoreResult<((String, String), Option<String>)> {
+    let service: (String, String) = crate::direct!(conn, |c| services::table
+        .find(ticket.service_id)
+        .select((services::name_en, services::name_zh))
+        .first(c))?;
+    let business = match ticket.business_id {
+        Some(id) => Some(crate::direct!(conn, |c| businesses::table
+            .find(id)
+            .select(businesses::name)
+            .first::<String>(c))?),
+        None => None,
+    };
+    Ok((service, business))
+}
+
 /// A ticket's request as one of its steps may see it.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -33,17 +53,7 @@ impl Request {
         let def = super::processes::definition(conn, ticket.version_id)?;
         let values: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
         let names = Names::for_values(conn, &def, &values)?;
-        let service: (String, String) = crate::direct!(conn, |c| services::table
-            .find(ticket.service_id)
-            .select((services::name_en, services::name_zh))
-            .first(c))?;
-        let business = match ticket.business_id {
-            Some(id) => Some(crate::direct!(conn, |c| businesses::table
-                .find(id)
-                .select(businesses::name)
-                .first::<String>(c))?),
-            None => None,
-        };
+        let (service, business) = filed_where(conn, ticket)?;
         Ok(Request {
             def,
             node_key: node_key.to_string(),

@@ -1149,14 +1149,22 @@ fn not_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<StoreError> {
 /// How long after urging the applicant may urge again.
 pub const URGE_INTERVAL_MINUTES: i64 = 60;
 
-/// The applicant withdraws a running ticket; everything still open is cancelled.
-pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<()> {
+/// The applicant withdraws a running ticket, saying why; everything still
+/// open is cancelled, and the people it waited for are told the reason.
+pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId, reason: &str) -> StoreResult<()> {
     let ticket: Apply = a::table
         .find(apply)
         .select(Apply::as_select())
         .first(conn)?;
     if ticket.applicant_id != actor {
         return Err(StoreError::rule("", "errors.not_applicant"));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(StoreError::rule("comment", "errors.reason_required"));
+    }
+    if reason.chars().count() > 2000 {
+        return Err(StoreError::rule("comment", "errors.too_long"));
     }
     let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::RUNNING)))
         .set(a::row_version.eq(a::row_version + 1))
@@ -1176,7 +1184,7 @@ pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult
             Some(actor),
             "ticket.withdrawn",
             apply,
-            serde_json::json!({}),
+            serde_json::json!({ "comment": reason }),
         ),
     )?;
     let def = def_of(conn, &ticket)?;
@@ -1186,7 +1194,7 @@ pub fn withdraw(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult
         NotifyEvent::Withdrawn,
         &ticket,
         None,
-        "",
+        reason,
         &waiting,
     )
 }

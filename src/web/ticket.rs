@@ -72,7 +72,14 @@ struct TicketPage {
     view: TicketView,
     /// The submit form again, for the applicant of a sent-back ticket.
     resubmit: Vec<FieldView>,
-    fields: Vec<ShownField>,
+    /// The header's facts: service, business, the step it is at and whom
+    /// it waits for, the change window; (id, label, value).
+    head: Vec<(&'static str, String, String)>,
+    /// The fields filled so far, grouped by the node that asked for them.
+    field_groups: Vec<(String, Vec<ShownField>)>,
+    /// Whether the ticket waits for someone other than its applicant (so
+    /// reminding them makes sense).
+    waits_on_others: bool,
     diagram: String,
     actions: Vec<ActionView>,
     /// Steps of people who can no longer act, for an administrator to hand over.
@@ -121,6 +128,8 @@ struct Loaded {
     names: Names,
     /// Role names by code, for the diagram's rules.
     roles: std::sync::Arc<crate::store::roles::RoleNames>,
+    /// The service (English and Chinese) and the business it was filed in.
+    filed: ((String, String), Option<String>),
     /// For an administrator: pending assignments of people who can no
     /// longer act (nobody could take them when they left), which they may
     /// hand over, with the node's key and the person's name.
@@ -172,6 +181,7 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     let values: Values = serde_json::from_str(&view.apply.form).unwrap_or_default();
     let names = Names::for_values(c, &def, &values)?;
     let roles = crate::store::roles::names(c)?;
+    let filed = crate::store::request::filed_where(c, &view.apply)?;
     Ok(Some(Loaded {
         view,
         def,
@@ -179,6 +189,7 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
         mine,
         names,
         roles,
+        filed,
         stranded,
     }))
 }
@@ -277,6 +288,81 @@ fn changes_text(
         .join("; ")
 }
 
+/// The header's facts — service, business, the step it is at and whom it
+/// waits for, the change window — and whether it waits on someone other
+/// than its applicant.
+fn head_of(lang: Lang, l: &Loaded, values: &Values) -> (Vec<(&'static str, String, String)>, bool) {
+    let zh = lang == Lang::ZhCn;
+    let ((service_en, service_zh), business) = &l.filed;
+    let service = if zh && !service_zh.trim().is_empty() {
+        service_zh
+    } else {
+        service_en
+    };
+    let mut head = vec![(
+        "head-service",
+        lang.t("tickets.service").into_owned(),
+        service.clone(),
+    )];
+    if let Some(business) = business {
+        head.push((
+            "head-business",
+            lang.t("tickets.business").into_owned(),
+            business.clone(),
+        ));
+    }
+    let mut waiting_for = Vec::new();
+    let mut steps = Vec::new();
+    for n in l
+        .view
+        .nodes
+        .iter()
+        .filter(|n| n.node.status == status::ACTIVE)
+    {
+        steps.push(n.node.name(&lang).to_string());
+        waiting_for.extend(
+            n.people
+                .iter()
+                .filter(|(a, _, _)| a.status == status::PENDING)
+                .map(|(a, p, _)| (a.user_id, p.display_name.clone())),
+        );
+    }
+    let separator = if zh { "、" } else { ", " };
+    if !steps.is_empty() {
+        head.push((
+            "head-step",
+            lang.t("tickets.current_step").into_owned(),
+            steps.join(separator),
+        ));
+        let names: Vec<String> = waiting_for.iter().map(|(_, n)| n.clone()).collect();
+        head.push((
+            "head-waiting",
+            lang.t("tickets.waiting_for").into_owned(),
+            names.join(separator),
+        ));
+    }
+    // The change window: the first date-time range the form filled.
+    if let Some((field, value)) = l
+        .def
+        .nodes
+        .first()
+        .into_iter()
+        .flat_map(|n| n.fields.iter())
+        .filter(|f| f.kind == FieldKind::DatetimeRange)
+        .find_map(|f| values.get(&f.key).map(|v| (f, v)))
+    {
+        head.push((
+            "head-window",
+            field.label.text(zh).to_string(),
+            l.names.show(lang, field, value),
+        ));
+    }
+    let waits_on_others = waiting_for
+        .iter()
+        .any(|(user, _)| *user != l.view.apply.applicant_id);
+    (head, waits_on_others)
+}
+
 fn page(ctx: Ctx, l: Loaded, errors: HashMap<ApproveUserId, ShownAgain>) -> TicketPage {
     page_with(ctx, l, errors, BTreeMap::new())
 }
@@ -290,17 +376,24 @@ fn page_with(
     let lang = ctx.lang;
     let zh = lang == Lang::ZhCn;
     let values: Values = serde_json::from_str(&l.view.apply.form).unwrap_or_default();
-    let fields = l
-        .def
-        .fields()
-        .filter_map(|(node, f)| {
-            values.get(&f.key).map(|v| ShownField {
-                node: node.name.text(zh).to_string(),
-                label: f.label.text(zh).to_string(),
-                value: l.names.show(lang, f, v),
+    let mut field_groups: Vec<(String, Vec<ShownField>)> = Vec::new();
+    for node in &l.def.nodes {
+        let shown: Vec<ShownField> = node
+            .fields
+            .iter()
+            .filter_map(|f| {
+                values.get(&f.key).map(|v| ShownField {
+                    node: node.name.text(zh).to_string(),
+                    label: f.label.text(zh).to_string(),
+                    value: l.names.show(lang, f, v),
+                })
             })
-        })
-        .collect();
+            .collect();
+        if !shown.is_empty() {
+            field_groups.push((node.name.text(zh).to_string(), shown));
+        }
+    }
+    let (head, waits_on_others) = head_of(lang, &l, &values);
     let states: HashMap<String, NodeState> = l
         .view
         .nodes
@@ -357,10 +450,28 @@ fn page_with(
             })
         })
         .collect();
+    // Each thing once: a step "completed" right after the vote that
+    // completed it says nothing new.
+    let mut last_vote: Option<String> = None;
     let timeline = l
         .view
         .events
         .iter()
+        .filter(|(e, _, _)| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+            let node = detail
+                .get("node")
+                .and_then(|n| n.as_str())
+                .map(str::to_string);
+            let repeat = e.action == "node.approved" && node.is_some() && node == last_vote;
+            last_vote = matches!(
+                e.action.as_str(),
+                "assignment.approved" | "assignment.completed" | "node.auto_approved"
+            )
+            .then_some(node)
+            .flatten();
+            !repeat
+        })
         .map(|(e, actor, behalf)| {
             let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
             EventLine {
@@ -418,7 +529,9 @@ fn page_with(
         ctx,
         view: l.view,
         resubmit,
-        fields,
+        head,
+        field_groups,
+        waits_on_others,
         diagram,
         actions,
         stranded,
@@ -879,7 +992,10 @@ pub async fn ticket_action(
     let text = pick(&pairs, "comment").to_string();
     let (outcome, key) = match intent.as_str() {
         "withdraw" => (
-            state.db.write(move |c| tickets::withdraw(c, id, me)).await,
+            state
+                .db
+                .write(move |c| tickets::withdraw(c, id, me, &text))
+                .await,
             "flash.withdrawn",
         ),
         "urge" => (

@@ -241,7 +241,7 @@ async fn altered_expired_and_withdrawn_links_explain_themselves() {
         &app,
         &ops,
         &format!("/tickets/{id}"),
-        &[("intent", "withdraw")],
+        &[("intent", "withdraw"), ("comment", "Not needed any more")],
     )
     .await;
     let page = get(&browser, &approve).await;

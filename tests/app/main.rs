@@ -28,5 +28,6 @@ mod segregation;
 mod sessions;
 mod smtp;
 mod startup;
+mod ticket_page;
 mod tickets;
 mod what_happened;

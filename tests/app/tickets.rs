@@ -611,7 +611,7 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
         &app,
         &stranger,
         &format!("/tickets/{id}"),
-        &[("intent", "withdraw")],
+        &[("intent", "withdraw"), ("comment", "Not needed any more")],
     )
     .await;
     assert_eq!(
@@ -620,14 +620,28 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
     );
 
     let applicant = browser_for(&app, "applicant").await;
+    // Withdrawing asks why.
+    let unsaid = post_from(
+        &app,
+        &applicant,
+        &format!("/tickets/{id}"),
+        &[("intent", "withdraw"), ("comment", " ")],
+    )
+    .await;
+    assert_eq!(unsaid.flash().as_deref(), Some("Give a reason."));
+    assert_eq!(ticket(&app, id).status, "running");
     let page = post_from(
         &app,
         &applicant,
         &format!("/tickets/{id}"),
-        &[("intent", "withdraw")],
+        &[("intent", "withdraw"), ("comment", "Not needed any more")],
     )
     .await;
     assert_eq!(page.flash().as_deref(), Some("The ticket was withdrawn."));
+    assert!(
+        page.texts("#timeline li blockquote")
+            .contains(&"Not needed any more".to_string())
+    );
     assert_eq!(ticket(&app, id).status, "withdrawn");
     assert_eq!(page.count("#applicant-actions"), 0);
 
@@ -656,7 +670,12 @@ async fn an_approval_racing_a_withdrawal_has_exactly_one_outcome() {
         let ticket_path = format!("/tickets/{id}");
         let (a, w) = tokio::join!(
             post_from(&app, &approver, &action, &[("intent", "approve")]),
-            post_from(&app, &applicant, &ticket_path, &[("intent", "withdraw")])
+            post_from(
+                &app,
+                &applicant,
+                &ticket_path,
+                &[("intent", "withdraw"), ("comment", "Not needed")]
+            )
         );
         let state = ticket(&app, id).status;
         match state.as_str() {
