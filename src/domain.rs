@@ -37,7 +37,7 @@ impl Username {
         if s.is_empty() {
             return Err("errors.required");
         }
-        if s.chars().count() > 32 {
+        if s.chars().count() > USERNAME_MAX {
             return Err("errors.username_too_long");
         }
         if s.chars().count() < 2
@@ -107,10 +107,17 @@ impl Name {
     }
 }
 
-/// Free text such as a description or note: at most 2000 characters.
+/// The most characters of a username (and of a role's code).
+pub const USERNAME_MAX: usize = 32;
+/// The most characters of free text such as a description or note.
+pub const NOTE_MAX: usize = 2000;
+/// The most characters of a password.
+pub const PASSWORD_MAX: usize = 128;
+
+/// Free text such as a description or note: at most `NOTE_MAX` characters.
 pub fn parse_note(input: &str) -> Result<String, Problem> {
     let s = input.trim();
-    if s.chars().count() > 2000 {
+    if s.chars().count() > NOTE_MAX {
         return Err("errors.too_long");
     }
     Ok(s.to_string())
@@ -127,7 +134,7 @@ impl RoleCode {
         if s.is_empty() {
             return Err("errors.required");
         }
-        if s.len() > 32 {
+        if s.len() > USERNAME_MAX {
             return Err("errors.too_long");
         }
         if s.len() < 2
@@ -154,7 +161,7 @@ impl NewPassword {
         if n < 8 {
             return Err("errors.password_too_short");
         }
-        if n > 128 {
+        if n > PASSWORD_MAX {
             return Err("errors.too_long");
         }
         Ok(NewPassword(input.to_string()))

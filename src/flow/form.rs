@@ -384,6 +384,24 @@ fn format_datetime(at: NaiveDateTime) -> String {
     at.format("%Y-%m-%dT%H:%M").to_string()
 }
 
+/// The date-time ranges among `fields` whose start in `values` is before
+/// `now` (a change window already begun or over): each field and its start.
+pub fn ranges_begun<'a>(
+    fields: &[&'a FieldDef],
+    values: &Values,
+    now: NaiveDateTime,
+) -> Vec<(&'a FieldDef, NaiveDateTime)> {
+    fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::DatetimeRange)
+        .filter_map(|f| {
+            let start = values.get(&f.key)?.get("start")?.as_str()?;
+            let start = parse_datetime(start)?;
+            (start < now).then_some((*f, start))
+        })
+        .collect()
+}
+
 fn parse_range(raw: &Raw, key: &str) -> Result<Option<Value>, FieldError> {
     let start = first_filled(raw, &format!("{key}.start"));
     let end = first_filled(raw, &format!("{key}.end"));
@@ -682,6 +700,39 @@ fn raw_text(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_range_that_began_before_now_is_named_and_one_ahead_is_not() {
+        let range = FieldDef::new(
+            "window",
+            LocalText::new("Window", "窗口"),
+            FieldKind::DatetimeRange,
+        );
+        let raw = |start: &str, end: &str| {
+            Raw::from([
+                ("window.start".to_string(), vec![start.to_string()]),
+                ("window.end".to_string(), vec![end.to_string()]),
+            ])
+        };
+        let now = parse_datetime("2026-12-03T12:00").unwrap();
+        let values = |start, end| {
+            let mut v = Values::new();
+            v.insert(
+                "window".into(),
+                parse_field(&range, &raw(start, end), &TestLookup)
+                    .unwrap()
+                    .unwrap(),
+            );
+            v
+        };
+        let past = values("2026-12-03T11:59", "2026-12-03T13:00");
+        let begun = ranges_begun(&[&range], &past, now);
+        assert_eq!(begun.len(), 1);
+        assert_eq!(begun[0].1, parse_datetime("2026-12-03T11:59").unwrap());
+        let ahead = values("2026-12-03T12:00", "2026-12-03T13:00");
+        assert!(ranges_begun(&[&range], &ahead, now).is_empty());
+        assert!(ranges_begun(&[&range], &Values::new(), now).is_empty());
+    }
     use serde_json::json;
 
     use super::super::definition::{Choice, LocalText};

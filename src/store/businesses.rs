@@ -18,6 +18,20 @@ pub fn list(conn: &mut DbConn) -> StoreResult<Vec<Business>> {
         .load(c))?)
 }
 
+/// Every business's id and name, by name, for a minute (another
+/// instance's change shows here within it): for filters that offer them.
+pub fn names(conn: &mut DbConn) -> StoreResult<std::sync::Arc<Vec<(BusinessId, String)>>> {
+    NAMES.get(|| {
+        Ok(crate::direct!(conn, |c| businesses::table
+            .order(businesses::name)
+            .select((businesses::id, businesses::name))
+            .load(c))?)
+    })
+}
+
+static NAMES: super::cache::ShortCache<Vec<(BusinessId, String)>> =
+    super::cache::ShortCache::new(std::time::Duration::from_secs(60));
+
 /// The name of business `id`, if there is one.
 pub fn name_of(conn: &mut DbConn, id: BusinessId) -> StoreResult<Option<String>> {
     Ok(crate::direct!(conn, |c| businesses::table
@@ -64,6 +78,7 @@ pub fn create(
         .returning(businesses::id)
         .get_result(conn)
         .map_err(|e| StoreError::unique_as(e, "name", "errors.name_taken"))?;
+    NAMES.forget();
     audit::record(
         conn,
         Audit::web(actor, "business.created", "business", id.0),
@@ -87,6 +102,7 @@ pub fn update(
         ))
         .execute(conn)
         .map_err(|e| StoreError::unique_as(e, "name", "errors.name_taken"))?;
+    NAMES.forget();
     audit::record(
         conn,
         Audit::web(actor, "business.updated", "business", id.0),
@@ -122,6 +138,7 @@ pub fn delete(conn: &mut DbConn, id: BusinessId, actor: UserId) -> StoreResult<(
             ) => StoreError::rule("", "errors.business_has_tickets"),
             other => other.into(),
         })?;
+    NAMES.forget();
     audit::record(
         conn,
         Audit::web(actor, "business.deleted", "business", id.0),

@@ -38,6 +38,11 @@ impl DelegationRow {
     pub fn is_current(&self, at: NaiveDateTime) -> bool {
         self.delegation.starts_at <= at && at < self.delegation.ends_at
     }
+
+    /// Whether the window is yet to begin at `at`.
+    pub fn is_scheduled(&self, at: NaiveDateTime) -> bool {
+        at < self.delegation.starts_at
+    }
 }
 
 /// Delegations by or to `user` (all of them when `None`), newest window first.

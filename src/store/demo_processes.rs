@@ -18,9 +18,12 @@ fn t(en: &str, zh: &str) -> LocalText {
     LocalText::new(en, zh)
 }
 
+/// A field of the demo; free text takes at most a page (2,000 characters).
 fn field(key: &str, label: LocalText, kind: FieldKind, required: bool) -> FieldDef {
+    let max_length = matches!(kind, FieldKind::Textarea).then_some(2000);
     FieldDef {
         required,
+        max_length,
         ..FieldDef::new(key, label, kind)
     }
 }

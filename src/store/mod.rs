@@ -4,6 +4,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod businesses;
+pub mod cache;
 pub mod catalog;
 pub mod delegations;
 pub mod demo;

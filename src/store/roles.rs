@@ -43,50 +43,28 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> StoreResult<Role> {
 /// Role names by code: English and Chinese.
 pub type RoleNames = std::collections::HashMap<String, (String, String)>;
 
-/// How long another instance's role names may be out of date; a change
-/// made through this one clears its own at once.
-const NAMES_FOR: std::time::Duration = std::time::Duration::from_secs(60);
-
-type NamesCache = std::collections::HashMap<u64, (std::time::Instant, std::sync::Arc<RoleNames>)>;
-
-static NAMES: std::sync::Mutex<Option<NamesCache>> = std::sync::Mutex::new(None);
+/// Role names, for a minute: another instance's change shows here within it.
+static NAMES: super::cache::ShortCache<RoleNames> =
+    super::cache::ShortCache::new(std::time::Duration::from_secs(60));
 
 /// Every role's names by code, for labels (a rule "role Operations lead
-/// within the ticket's business"), kept per database for a minute: pages
-/// such as a ticket's draw them, and roles rarely change.
+/// within the ticket's business"): pages such as a ticket's draw them,
+/// and roles rarely change.
 pub fn names(conn: &mut DbConn) -> StoreResult<std::sync::Arc<RoleNames>> {
-    let db = crate::db::unit_of().unwrap_or(0);
-    if let Some((at, names)) = NAMES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(Default::default)
-        .get(&db)
-        && at.elapsed() < NAMES_FOR
-    {
-        return Ok(names.clone());
-    }
-    let rows: Vec<(String, String, String)> = crate::direct!(conn, |c| roles::table
-        .select((roles::code, roles::name_en, roles::name_zh))
-        .load(c))?;
-    let names = std::sync::Arc::new(
-        rows.into_iter()
+    NAMES.get(|| {
+        let rows: Vec<(String, String, String)> = crate::direct!(conn, |c| roles::table
+            .select((roles::code, roles::name_en, roles::name_zh))
+            .load(c))?;
+        Ok(rows
+            .into_iter()
             .map(|(code, en, zh)| (code, (en, zh)))
-            .collect::<RoleNames>(),
-    );
-    NAMES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(Default::default)
-        .insert(db, (std::time::Instant::now(), names.clone()));
-    Ok(names)
+            .collect())
+    })
 }
 
 /// Forgets this database's role names (a role was made, renamed or removed).
 fn forget_names() {
-    let db = crate::db::unit_of().unwrap_or(0);
-    if let Some(cache) = NAMES.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-        cache.remove(&db);
-    }
+    NAMES.forget();
 }
 
 /// A role's name in the reader's language, else its code.

@@ -111,6 +111,24 @@ fn check(conn: &mut DbConn, input: &ServiceInput) -> StoreResult<String> {
     Ok(process.kind)
 }
 
+/// Every service's id and names (English, Chinese), retired ones too, by
+/// English name, for a minute (another instance's change shows here
+/// within it): for filters that offer them.
+pub fn names(conn: &mut DbConn) -> StoreResult<std::sync::Arc<ServiceNames>> {
+    NAMES.get(|| {
+        Ok(crate::direct!(conn, |c| s::table
+            .order(s::name_en)
+            .select((s::id, s::name_en, s::name_zh))
+            .load(c))?)
+    })
+}
+
+/// Services' ids and names: English, Chinese.
+pub type ServiceNames = Vec<(ServiceId, String, String)>;
+
+static NAMES: super::cache::ShortCache<ServiceNames> =
+    super::cache::ShortCache::new(std::time::Duration::from_secs(60));
+
 pub fn create(conn: &mut DbConn, input: &ServiceInput, actor: UserId) -> StoreResult<ServiceId> {
     let kind = check(conn, input)?;
     let at = now();
@@ -129,6 +147,7 @@ pub fn create(conn: &mut DbConn, input: &ServiceInput, actor: UserId) -> StoreRe
         ))
         .returning(s::id)
         .get_result(conn)?;
+    NAMES.forget();
     audit::record(conn, Audit::web(actor, "service.created", "service", id.0))?;
     Ok(id)
 }
@@ -156,6 +175,7 @@ pub fn update(
             s::updated_at.eq(At(now())),
         ))
         .execute(conn)?;
+    NAMES.forget();
     audit::record(conn, Audit::web(actor, "service.updated", "service", id.0))?;
     if before.version_id != input.version {
         audit::record(

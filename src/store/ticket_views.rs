@@ -12,7 +12,7 @@ use super::users::{
 };
 use super::{StoreResult, now};
 use crate::db::DbConn;
-use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, UserId, VersionId};
+use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, BusinessId, ServiceId, UserId, VersionId};
 use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
 use crate::db::prepared::beside_each;
 use crate::db::schema::{
@@ -50,6 +50,19 @@ pub struct InboxRow {
     business: Option<String>,
 }
 
+impl InboxRow {
+    /// Whole days the step has waited at `now`: 0 on its first day.
+    pub fn days_waiting(&self, now: NaiveDateTime) -> Option<i64> {
+        self.since.map(|s| (now - s).num_days().max(0))
+    }
+
+    /// Whether two rows, as read (before `with_requests`), are of the
+    /// same service and business.
+    pub fn same_place(&self, other: &InboxRow) -> bool {
+        self.service == other.service && self.business == other.business
+    }
+}
+
 /// The people who delegate to `me` now, with the kind each delegation is limited to.
 fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<String>)>> {
     let at = now();
@@ -75,6 +88,39 @@ type InboxTuple = (
     (String, String),
     (VersionId, String, String, String, String, Option<String>),
 );
+
+/// What an inbox is narrowed to: one service, one business, only the
+/// items of people I stand in for. The default narrows nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxFilter {
+    pub service: Option<ServiceId>,
+    pub business: Option<BusinessId>,
+    /// Only what waits for someone I stand in for, not for me.
+    pub others_only: bool,
+}
+
+impl InboxFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == InboxFilter::default()
+    }
+}
+
+/// The services and businesses an inbox can be narrowed to: all of
+/// them (a scan of what waits would cost more than the page).
+#[derive(Debug, Clone, Default)]
+pub struct InboxChoices {
+    pub services: std::sync::Arc<super::services::ServiceNames>,
+    pub businesses: std::sync::Arc<Vec<(BusinessId, String)>>,
+}
+
+impl InboxChoices {
+    pub fn read(conn: &mut DbConn) -> StoreResult<InboxChoices> {
+        Ok(InboxChoices {
+            services: super::services::names(conn)?,
+            businesses: super::businesses::names(conn)?,
+        })
+    }
+}
 
 /// One page of an inbox, and where the next (older) page starts.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +182,7 @@ pub fn inbox(
     conn: &mut DbConn,
     me: UserId,
     stands_in: bool,
+    filter: &InboxFilter,
     before: Option<ApproveUserId>,
     limit: i64,
 ) -> StoreResult<InboxPage> {
@@ -146,10 +193,28 @@ pub fn inbox(
     };
     let mut whom: Vec<UserId> = stand_in.iter().map(|(u, _)| *u).collect();
     whom.push(me);
-    let rows: Vec<InboxTuple> = crate::direct!(conn, |c| match whom.as_slice() {
-        [only] => inbox_query!(au::user_id.eq(*only), before, limit).load(c),
-        all => inbox_query!(au::user_id.eq_any(all.to_vec()), before, limit).load(c),
-    })?;
+    let rows: Vec<InboxTuple> = if filter.is_empty() {
+        crate::direct!(conn, |c| match whom.as_slice() {
+            [only] => inbox_query!(au::user_id.eq(*only), before, limit).load(c),
+            all => inbox_query!(au::user_id.eq_any(all.to_vec()), before, limit).load(c),
+        })?
+    } else {
+        // Narrowed, the rarer page: the same statement, boxed to take
+        // the filters it is given.
+        crate::direct!(conn, |c| {
+            let mut q = inbox_query!(au::user_id.eq_any(whom.clone()), before, limit).into_boxed();
+            if let Some(service) = filter.service {
+                q = q.filter(a::service_id.eq(service));
+            }
+            if let Some(business) = filter.business {
+                q = q.filter(a::business_id.eq(business));
+            }
+            if filter.others_only {
+                q = q.filter(au::user_id.ne(me));
+            }
+            q.load(c)
+        })?
+    };
     // Someone else's approvals on a ticket I filed, which I may not decide
     // for them, are not mine to do (`tickets::applicant_for_other`).
     let mut barred = Vec::new();
@@ -181,7 +246,14 @@ pub fn session_and_inbox(
         let Some(user) = super::users::session_user(conn, key)? else {
             return Ok(None);
         };
-        let page = inbox(conn, me, user.stands_in, before, limit)?;
+        let page = inbox(
+            conn,
+            me,
+            user.stands_in,
+            &InboxFilter::default(),
+            before,
+            limit,
+        )?;
         return Ok(Some((user, page)));
     };
     let at = At(now());
@@ -195,7 +267,7 @@ pub fn session_and_inbox(
     };
     let user = session_user_of(conn, facts.clone())?;
     if user.stands_in {
-        let page = inbox(conn, me, true, before, limit)?;
+        let page = inbox(conn, me, true, &InboxFilter::default(), before, limit)?;
         return Ok(Some((user, page)));
     }
     let mut rows: Vec<InboxTuple> = rows.into_iter().filter_map(|(_, row)| row).collect();
@@ -333,6 +405,58 @@ pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64>
     Ok(total)
 }
 
+/// One thing waiting for someone: the ticket and the step.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub apply: ApplyId,
+    pub serial: String,
+    pub title: String,
+    pub node_en: String,
+    pub node_zh: String,
+}
+
+/// What waits for `whom` of `kind` (any kind when `None`) that `stand_in`
+/// could decide for them — not on tickets `stand_in` filed — oldest
+/// first, at most `limit`, and how many there are in all.
+pub fn waiting_for(
+    conn: &mut DbConn,
+    whom: UserId,
+    kind: Option<&str>,
+    stand_in: UserId,
+    limit: i64,
+) -> StoreResult<(Vec<Waiting>, i64)> {
+    let pending = || {
+        let mut q = au::table
+            .inner_join(a::table)
+            .inner_join(n::table)
+            .filter(au::user_id.eq(whom))
+            .filter(au::status.eq(status::PENDING))
+            .filter(a::applicant_id.ne(stand_in))
+            .into_boxed();
+        if let Some(kind) = kind {
+            q = q.filter(a::kind.eq(kind.to_string()));
+        }
+        q
+    };
+    let total: i64 = pending().count().get_result(conn)?;
+    let rows: Vec<(ApplyId, String, String, String, String)> = pending()
+        .order(au::id.asc())
+        .limit(limit)
+        .select((a::id, a::serial, a::title, n::name_en, n::name_zh))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(apply, serial, title, node_en, node_zh)| Waiting {
+            apply,
+            serial,
+            title,
+            node_en,
+            node_zh,
+        })
+        .collect();
+    Ok((items, total))
+}
+
 /// The pending assignments of a ticket whose people can no longer act.
 pub fn inactive_assignees(conn: &mut DbConn, id: ApplyId) -> StoreResult<Vec<ApproveUserId>> {
     Ok(au::table
@@ -357,6 +481,18 @@ pub fn serials_of(
         .load::<(ApproveUserId, String)>(conn)?
         .into_iter()
         .collect())
+}
+
+/// Tickets `me` filed that are still going (pending or sent back to
+/// them), newest first, at most `limit`.
+pub fn open_mine(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Apply>> {
+    Ok(a::table
+        .filter(a::applicant_id.eq(me))
+        .filter(a::status.eq_any([status::RUNNING, status::SENT_BACK]))
+        .order(a::id.desc())
+        .limit(limit)
+        .select(Apply::as_select())
+        .load(conn)?)
 }
 
 /// Tickets `me` filed, newest first.

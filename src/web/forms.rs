@@ -92,6 +92,27 @@ impl SelectOption {
 
 /// Parses an optional id from a select: "" is none, anything unparsable is
 /// an unknown choice (refused beside the field, never a 500).
+/// The most characters a form field of this name takes, as the server
+/// checks it (`domain`), for the browser's `maxlength` and counter.
+pub fn max_chars(field: &str) -> Option<usize> {
+    match field {
+        "name" | "name_en" | "name_zh" | "display_name" | "label_en" | "label_zh" | "kind" => {
+            Some(crate::domain::Name::MAX)
+        }
+        "description" | "note" | "message" => Some(crate::domain::NOTE_MAX),
+        "username" | "user" | "from_user" | "to_user" | "manager" | "owner" | "code" => {
+            Some(crate::domain::USERNAME_MAX)
+        }
+        "new_password" | "confirm" => Some(crate::domain::PASSWORD_MAX),
+        _ => None,
+    }
+}
+
+/// Whether a field is long enough to deserve a live count of what is left.
+pub fn counted(field: &str) -> bool {
+    max_chars(field).is_some_and(|max| max >= 200)
+}
+
 pub fn optional_id<T: std::str::FromStr>(input: &str) -> Result<Option<T>, Problem> {
     let input = input.trim();
     if input.is_empty() {

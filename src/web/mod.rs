@@ -84,6 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/inbox", web::post().to(ticket::batch))
         .route("/", web::get().to(home::home))
         .route("/static/app.css", web::get().to(assets::css))
+        .route("/static/app.js", web::get().to(assets::js))
         .route(
             "/tickets/{id}/assignments/{assignment}",
             web::post().to(ticket::act),

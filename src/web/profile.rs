@@ -46,7 +46,7 @@ impl ProfilePage {
             .await?;
         let lang = ctx.lang;
         Ok(ProfilePage {
-            delegation: DelegationForm::starting_now(&user.username),
+            delegation: DelegationForm::starting_now(&user.username, state.db.now()),
             username: user.username,
             email: user.email,
             display_name: user.display_name,
@@ -55,7 +55,7 @@ impl ProfilePage {
             password_errors: FieldErrors::new(lang),
             delegation_errors: FieldErrors::new(lang),
             delegations,
-            now: crate::store::now(),
+            now: state.db.now(),
             ctx,
         })
     }
@@ -197,7 +197,8 @@ pub async fn add_delegation(
     if let Some(parsed) = form.parse(&mut errors) {
         let write = move |c: &mut DbConn| {
             let input = parsed.resolve(c)?;
-            delegations::create(c, &input, me)
+            let id = delegations::create(c, &input, me)?;
+            crate::notify::delegation::stand_in_asked(c, id, me)
         };
         match state.db.write(write).await {
             Ok(_) => {

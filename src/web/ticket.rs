@@ -14,7 +14,7 @@ use super::ctx::{Ctx, FlashKind, SignedIn, see_other};
 use super::ticket_form::{FieldView, raw_map, views};
 use super::{AppError, AppState, render, render_status};
 use crate::db::DbConn;
-use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::ids::{ApplyId, ApproveUserId, BusinessId, ServiceId, UserId};
 use crate::db::models::{Apply, Resource};
 use crate::flow::diagram::{NodeState, NodeStatus};
 use crate::flow::form::{FieldError, Values, parse_form};
@@ -23,7 +23,7 @@ use crate::i18n::Lang;
 use crate::store::audit::Channel;
 use crate::store::directory::DbLookup;
 use crate::store::names::Names;
-use crate::store::ticket_views::{self, InboxRow, TicketView};
+use crate::store::ticket_views::{self, InboxChoices, InboxFilter, InboxRow, TicketView};
 use crate::store::tickets::{self, Action, status};
 use crate::store::{StoreError, StoreResult, processes, resources};
 
@@ -819,6 +819,12 @@ struct InboxPage {
     older: Option<ApproveUserId>,
     /// Whether this is a later page (so there is a way back to the newest).
     paged: bool,
+    /// What the inbox is narrowed to, and what it could be narrowed to.
+    filter: InboxFilter,
+    choices: InboxChoices,
+    /// Whether anyone delegates to the reader now.
+    stands_in: bool,
+    now: chrono::NaiveDateTime,
 }
 
 impl InboxPage {
@@ -826,12 +832,75 @@ impl InboxPage {
     fn batchable(&self) -> bool {
         self.rows.iter().any(|r| r.node_kind == "approval")
     }
+
+    /// The filter as query parameters, to keep it across pages
+    /// (`&`-separated, with a leading `&`, or empty).
+    fn filter_query(&self) -> String {
+        let mut q = String::new();
+        if let Some(s) = self.filter.service {
+            q.push_str(&format!("&service={s}"));
+        }
+        if let Some(b) = self.filter.business {
+            q.push_str(&format!("&business={b}"));
+        }
+        if self.filter.others_only {
+            q.push_str("&for=others");
+        }
+        q
+    }
+
+    /// The newest page, narrowed as this one is.
+    fn newest_link(&self) -> String {
+        let query = self.filter_query();
+        match query.strip_prefix('&') {
+            Some(q) => format!("/inbox?{q}"),
+            None => "/inbox".to_string(),
+        }
+    }
+
+    /// Whether there is anything to narrow: more than one service or
+    /// business waiting, someone stood in for, or a filter already set.
+    fn narrowable(&self) -> bool {
+        !self.filter.is_empty()
+            || self.stands_in
+            || self.choices.services.len() > 1
+            || self.choices.businesses.len() > 1
+    }
+
+    /// "today", "1 day", "3 days" (a table cell's words).
+    fn waiting(&self, row: &InboxRow) -> String {
+        match row.days_waiting(self.now) {
+            None => String::new(),
+            Some(0) => self.ctx.t("tickets.waiting_today").into_owned(),
+            Some(1) => self.ctx.t("tickets.waiting_one_day").into_owned(),
+            Some(n) => self
+                .ctx
+                .tf("tickets.waiting_days", &[("n", &n.to_string())]),
+        }
+    }
 }
 
 #[derive(Deserialize)]
 pub struct InboxQuery {
     /// An assignment id: the page lists older ones. Anything else is the first page.
     before: Option<String>,
+    /// A service id, a business id: only its items. Anything else narrows nothing.
+    service: Option<String>,
+    business: Option<String>,
+    /// `others`: only the items of people I stand in for.
+    #[serde(rename = "for")]
+    for_whom: Option<String>,
+}
+
+impl InboxQuery {
+    fn filter(&self) -> InboxFilter {
+        let id = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<i32>().ok());
+        InboxFilter {
+            service: id(&self.service).map(ServiceId),
+            business: id(&self.business).map(BusinessId),
+            others_only: self.for_whom.as_deref() == Some("others"),
+        }
+    }
 }
 
 pub async fn inbox(
@@ -843,11 +912,50 @@ pub async fn inbox(
         .as_deref()
         .and_then(|b| b.parse().ok())
         .map(ApproveUserId);
-    let (ctx, page) = signed_in
+    let filter = query.filter();
+    let wanted = filter.clone();
+    let (ctx, (page, choices, stands_in, now)) = signed_in
         .read_with(move |c, me| {
-            ticket_views::session_and_inbox(c, me, before, INBOX_PAGE)?
-                .map(|(user, page)| Ok((user, ticket_views::with_requests(c, page)?)))
-                .transpose()
+            // The plain inbox, the page people open all day, is read with
+            // the session in one go; a narrowed one reads the session first.
+            let found = if wanted.is_empty() {
+                ticket_views::session_and_inbox(c, me, before, INBOX_PAGE)?
+            } else {
+                match crate::store::users::session_user(c, me)? {
+                    Some(user) => {
+                        let page = ticket_views::inbox(
+                            c,
+                            me.user,
+                            user.stands_in,
+                            &wanted,
+                            before,
+                            INBOX_PAGE,
+                        )?;
+                        Some((user, page))
+                    }
+                    None => None,
+                }
+            };
+            let Some((user, page)) = found else {
+                return Ok(None);
+            };
+            // What to narrow by is worth reading only when there is
+            // more than a page, or more than one kind of thing, waiting.
+            let varied = page.older.is_some()
+                || before.is_some()
+                || !wanted.is_empty()
+                || page.rows.windows(2).any(|w| !w[0].same_place(&w[1]));
+            let choices = if varied || user.stands_in {
+                InboxChoices::read(c)?
+            } else {
+                InboxChoices::default()
+            };
+            let stands_in = user.stands_in;
+            let page = ticket_views::with_requests(c, page)?;
+            Ok(Some((
+                user,
+                (page, choices, stands_in, crate::store::now()),
+            )))
         })
         .await?;
     render(&InboxPage {
@@ -855,6 +963,10 @@ pub async fn inbox(
         rows: page.rows,
         older: page.older,
         paged: before.is_some(),
+        filter,
+        choices,
+        stands_in,
+        now,
     })
 }
 

@@ -24,12 +24,35 @@ pub struct FieldView {
     pub end: String,
     pub options: Vec<SelectOption>,
     pub error: Option<String>,
+    /// The most characters it takes, for the browser's `maxlength`.
+    pub max_length: Option<u32>,
 }
 
 impl FieldView {
     pub fn chosen(&self, value: &str) -> bool {
         self.values.iter().any(|v| v == value) || self.value == value
     }
+
+    /// Whether the field is long enough to deserve a live count.
+    pub fn counted(&self) -> bool {
+        self.kind == "textarea" || self.max_length.is_some_and(|max| max >= 200)
+    }
+
+    /// The id of the control an error summary links to.
+    pub fn anchor(&self) -> String {
+        match self.kind {
+            "radio" | "resource" | "multi_select" => format!("field-{}", self.key),
+            _ => format!("f-{}", self.key),
+        }
+    }
+}
+
+/// No message for a form's business (a form that asks for none).
+pub const NO_BUSINESS_ERROR: Option<String> = None;
+
+/// How many fields (and the business) need attention.
+pub fn error_count(fields: &[FieldView], business_error: Option<&String>) -> usize {
+    fields.iter().filter(|f| f.error.is_some()).count() + usize::from(business_error.is_some())
 }
 
 /// A form-value problem in words.
@@ -92,6 +115,7 @@ pub fn views(
                 end: first(&format!("{}.end", f.key)),
                 options,
                 error: errors.get(&f.key).map(|e| error_text(lang, e)),
+                max_length: f.max_length,
             }
         })
         .collect()

@@ -118,6 +118,8 @@ pub struct PreviewNode {
 struct PreviewPage {
     ctx: Ctx,
     service: Service,
+    /// Warnings: a date-time range of the form that has already begun.
+    begun: Vec<String>,
     nodes: Vec<PreviewNode>,
     hidden: Vec<(String, String)>,
     business_id: String,
@@ -407,6 +409,21 @@ pub async fn post(
         }
         return Ok(see_other(&format!("/tickets/{}", filed.id)));
     }
+    // A change window already begun is allowed (an emergency is filed
+    // late) but said plainly before submitting.
+    let begun: Vec<String> =
+        crate::flow::form::ranges_begun(&submit_fields(&c.def), &submission.values, state.db.now())
+            .into_iter()
+            .map(|(field, start)| {
+                ctx.tf(
+                    "tickets.window_begun",
+                    &[
+                        ("field", field.label.text(lang == Lang::ZhCn)),
+                        ("start", &format!("{} UTC", start.format("%Y-%m-%d %H:%M"))),
+                    ],
+                )
+            })
+            .collect();
     let (plan, names) = state
         .db
         .read(move |conn| {
@@ -419,6 +436,7 @@ pub async fn post(
     render(&PreviewPage {
         ctx,
         service: c.service,
+        begun,
         nodes,
         hidden: hidden_pairs(&raw),
         business_id: business_input.clone(),

@@ -535,7 +535,17 @@ async fn permission_request(chinese: bool) {
     // An authoriser approves in a batch from the inbox.
     sign_in("grant.wu").await;
     b.go("/inbox").await;
-    b.click("table.inbox input[name=assignment]").await;
+    // "Select all" (the page's script shows it) ticks every item.
+    b.click("#select-all").await;
+    let ticked = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('table.inbox input[name=assignment]')].every(c => c.checked);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ticked.as_bool(), Some(true), "select all ticks them");
     b.submit("#batch-approve").await;
     assert!(b.text(".flash").await.contains('1'));
 

@@ -16,6 +16,8 @@ mod database;
 mod delegations;
 mod designer;
 mod email;
+mod forms;
+mod inbox_and_home;
 mod language;
 mod leavers;
 mod mail_delivery;

@@ -89,7 +89,7 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
 }
 
 #[actix_web::test]
-async fn pages_load_no_script_and_nothing_from_elsewhere() {
+async fn pages_load_no_inline_script_and_nothing_from_elsewhere() {
     let app = TestApp::spawn().await;
     app.create_user("admin", true);
     app.sign_in("admin").await;
@@ -103,7 +103,16 @@ async fn pages_load_no_script_and_nothing_from_elsewhere() {
         "/admin/delegations",
     ] {
         let page = app.get(path).await;
-        assert_eq!(page.count("script"), 0, "{path}");
+        assert_eq!(
+            page.attrs("script", "src"),
+            ["/static/app.js"],
+            "{path}: only the one script of our own"
+        );
+        assert_eq!(
+            page.text("script").as_deref(),
+            Some(""),
+            "{path}: nothing inline"
+        );
         for src in page
             .attrs("link[href], img[src]", "href")
             .into_iter()

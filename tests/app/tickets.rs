@@ -325,6 +325,22 @@ async fn a_form_with_bad_values_comes_back_with_each_message_and_the_input_kept(
         page.attr("input[name='window.start']", "value").as_deref(),
         Some("2026-11-28T03:00")
     );
+    // The summary at the top names each field and links to it.
+    assert_eq!(
+        page.text("#error-summary p").as_deref(),
+        Some("4 fields need attention:")
+    );
+    let links = page.attrs("#error-summary a", "href");
+    assert_eq!(links.len(), 4);
+    for link in &links {
+        assert_eq!(page.count(link), 1, "{link} is on the page");
+    }
+    assert!(
+        page.texts("#error-summary li")
+            .contains(&"Reason: This field is required.".to_string()),
+        "{:?}",
+        page.texts("#error-summary li")
+    );
     let count: i64 = app.query(|c| applies::table.count().get_result(c));
     assert_eq!(count, 0);
 }

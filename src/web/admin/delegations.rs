@@ -60,9 +60,8 @@ impl ParsedDelegation {
 }
 
 impl DelegationForm {
-    /// An empty form for `from`, with a window from now to a week ahead.
-    pub fn starting_now(from: &str) -> DelegationForm {
-        let now = crate::store::now();
+    /// An empty form for `from`, with a window from `now` to a week ahead.
+    pub fn starting_now(from: &str, now: chrono::NaiveDateTime) -> DelegationForm {
         DelegationForm {
             from_user: from.to_string(),
             starts_at: to_datetime_local(now),
@@ -149,13 +148,13 @@ async fn list_page(
         rows,
         form,
         errors,
-        now: crate::store::now(),
+        now: state.db.now(),
     })
 }
 
 pub async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
-    let form = DelegationForm::starting_now("");
+    let form = DelegationForm::starting_now("", state.db.now());
     let errors = FieldErrors::new(ctx.lang);
     render(&list_page(ctx, &state, form, errors).await?)
 }
@@ -170,7 +169,8 @@ pub async fn create(
     if let Some(parsed) = form.parse(&mut errors) {
         let write = move |c: &mut DbConn| {
             let input = parsed.resolve(c)?;
-            delegations::create(c, &input, actor)
+            let id = delegations::create(c, &input, actor)?;
+            crate::notify::delegation::stand_in_asked(c, id, actor)
         };
         match state.db.write(write).await {
             Ok(_) => {
@@ -215,7 +215,13 @@ pub async fn update(
     if let Some(parsed) = form.parse(&mut errors) {
         let write = move |c: &mut DbConn| {
             let input = parsed.resolve(c)?;
-            delegations::update(c, id, &input, actor)
+            let before = delegations::find(c, id)?.to_user_id;
+            delegations::update(c, id, &input, actor)?;
+            // Someone newly asked to stand in is told what they take on.
+            if before != input.to {
+                crate::notify::delegation::stand_in_asked(c, id, actor)?;
+            }
+            Ok(())
         };
         match state.db.write(write).await {
             Ok(()) => {
