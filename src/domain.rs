@@ -32,6 +32,25 @@ pub struct Username(String);
 string_newtype!(Username);
 
 impl Username {
+    /// A person as a person field takes them: a username, or what the
+    /// picker shows, "He Jun (owner.manager)".
+    pub fn parse_person(input: &str) -> Result<Username, Problem> {
+        let input = input.trim();
+        if let Some(inner) = input
+            .strip_suffix(')')
+            .and_then(|rest| rest.rsplit_once('('))
+            .map(|(_, inner)| inner)
+            && let Ok(username) = Username::parse(inner)
+        {
+            return Ok(username);
+        }
+        // A name typed where a username belongs says what to type instead.
+        Username::parse(input).map_err(|problem| match problem {
+            "errors.username_format" => "errors.person_format",
+            other => other,
+        })
+    }
+
     pub fn parse(input: &str) -> Result<Username, Problem> {
         let s = input.trim().to_lowercase();
         if s.is_empty() {
@@ -183,6 +202,23 @@ pub use crate::flow::ProcessKind;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_person_field_takes_a_username_or_what_the_picker_shows() {
+        let picked = |s| Username::parse_person(s).map(|u| u.as_str().to_string());
+        assert_eq!(picked("owner.manager").as_deref(), Ok("owner.manager"));
+        assert_eq!(
+            picked(" He Jun (owner.manager) ").as_deref(),
+            Ok("owner.manager")
+        );
+        assert_eq!(
+            picked("何军 (Owner.Manager)").as_deref(),
+            Ok("owner.manager")
+        );
+        // Parentheses around something that is no username are just text.
+        assert_eq!(picked("He Jun (the boss!)"), Err("errors.person_format"));
+        assert_eq!(picked("He Jun"), Err("errors.person_format"));
+    }
 
     #[test]
     fn usernames_are_trimmed_and_lowercased() {

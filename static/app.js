@@ -66,7 +66,107 @@ function pastWarnings() {
   });
 }
 
+// The person picker: as someone types in a person field, people whose
+// username starts with, or whose name contains, the text are suggested;
+// picking one writes their username. In a field of several people
+// (comma-separated) the last one is completed.
+function peoplePickers() {
+  var separators = /[,;\s]+/;
+  document.querySelectorAll("input[data-people]").forEach(function (input, i) {
+    var many = input.dataset.people === "many";
+    var list = document.createElement("ul");
+    list.className = "suggestions";
+    list.id = "people-" + i;
+    list.setAttribute("role", "listbox");
+    list.hidden = true;
+    input.insertAdjacentElement("afterend", list);
+    input.parentNode.classList.add("picker");
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", list.id);
+    input.setAttribute("aria-expanded", "false");
+    var active = -1, timer = null, asked = 0;
+
+    var typed = function () {
+      var parts = input.value.split(separators);
+      return many ? parts[parts.length - 1] : input.value.trim();
+    };
+    var close = function () {
+      list.hidden = true;
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    };
+    var pick = function (username) {
+      if (many) {
+        var done = input.value.split(separators).filter(function (p) { return p; });
+        if (typed()) { done.pop(); }
+        done.push(username);
+        input.value = done.join(", ") + ", ";
+      } else {
+        input.value = username;
+      }
+      close();
+      input.focus();
+    };
+    var show = function (people) {
+      list.textContent = "";
+      people.forEach(function (p, j) {
+        var item = document.createElement("li");
+        item.id = list.id + "-" + j;
+        item.setAttribute("role", "option");
+        item.dataset.username = p.username;
+        item.textContent = p.label;
+        item.addEventListener("mousedown", function (e) {
+          e.preventDefault();
+          pick(p.username);
+        });
+        list.appendChild(item);
+      });
+      active = -1;
+      list.hidden = people.length === 0;
+      input.setAttribute("aria-expanded", String(!list.hidden));
+    };
+    var lookup = function () {
+      var q = typed();
+      if (!q) { close(); return; }
+      var mine = ++asked;
+      fetch("/people?q=" + encodeURIComponent(q), {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin"
+      })
+        .then(function (r) {
+          var json = (r.headers.get("content-type") || "").indexOf("application/json") === 0;
+          return r.ok && json ? r.json() : [];
+        })
+        .then(function (people) { if (mine === asked) { show(people); } })
+        .catch(close);
+    };
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(lookup, 120);
+    });
+    input.addEventListener("keydown", function (e) {
+      var items = list.querySelectorAll("li");
+      if (list.hidden || items.length === 0) { return; }
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        active = (active + (e.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
+        items.forEach(function (item, j) { item.setAttribute("aria-selected", String(j === active)); });
+        input.setAttribute("aria-activedescendant", items[active].id);
+      } else if (e.key === "Enter" && active >= 0) {
+        e.preventDefault();
+        pick(items[active].dataset.username);
+      } else if (e.key === "Escape") {
+        close();
+      }
+    });
+    input.addEventListener("blur", close);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  peoplePickers();
   selectAll();
   counters();
   pastWarnings();

@@ -192,6 +192,42 @@ pub fn list(conn: &mut DbConn, q: &str, include_inactive: bool) -> StoreResult<V
     Ok(query.limit(1000).load(conn)?)
 }
 
+/// Up to `limit` active people whose username starts with `q` or whose
+/// name contains it (case aside), for a person picker: names first by
+/// name. Nothing for an empty `q`.
+pub fn suggest(conn: &mut DbConn, q: &str, limit: i64) -> StoreResult<Vec<Person>> {
+    let q = q.trim().to_lowercase();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Taken literally: `_` is common in usernames, `%` is no wildcard here.
+    let q = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let rows: Vec<(String, String)> = users::table
+        .filter(users::active.eq(true))
+        .filter(
+            users::username
+                .like(format!("{q}%"))
+                .escape('\\')
+                .or(lower(users::display_name)
+                    .like(format!("%{q}%"))
+                    .escape('\\')),
+        )
+        .order((users::display_name, users::username))
+        .limit(limit)
+        .select((users::username, users::display_name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(username, display_name)| Person {
+            username,
+            display_name,
+        })
+        .collect())
+}
+
 fn check_manager(
     conn: &mut DbConn,
     user: Option<UserId>,

@@ -108,6 +108,16 @@ pub fn max_chars(field: &str) -> Option<usize> {
     }
 }
 
+/// How a form field of this name names people, for the picker's script:
+/// `one` person, or `many` separated by commas.
+pub fn people_field(field: &str) -> Option<&'static str> {
+    match field {
+        "user" | "owner" | "manager" | "from_user" | "to_user" => Some("one"),
+        "usernames" => Some("many"),
+        _ => None,
+    }
+}
+
 /// Whether a field is long enough to deserve a live count of what is left.
 pub fn counted(field: &str) -> bool {
     max_chars(field).is_some_and(|max| max >= 200)

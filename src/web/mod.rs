@@ -13,6 +13,7 @@ pub mod error;
 pub mod forms;
 pub mod home;
 pub mod limits;
+pub mod people;
 pub mod profile;
 pub mod security;
 pub mod ticket;
@@ -100,6 +101,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/language", web::post().to(profile::switch_language))
         .route("/catalog", web::get().to(catalog::show))
         .route("/handled", web::get().to(ticket::handled))
+        .route("/people", web::get().to(people::suggest))
         .route("/access", web::get().to(access::mine))
         .route("/tickets", web::get().to(ticket::mine))
         .route("/profile", web::get().to(profile::show))

@@ -782,7 +782,7 @@ async fn transfer(
         };
         show_again(ctx, loaded, assignment, again)
     };
-    let Ok(target) = crate::domain::Username::parse(&target) else {
+    let Ok(target) = crate::domain::Username::parse_person(&target) else {
         let message = ctx.t("errors.unknown_user").into_owned();
         return refuse(ctx, loaded, message);
     };

@@ -185,6 +185,41 @@ impl Browser {
         out
     }
 
+    /// Waits until something matching `css` is shown (a script's work).
+    pub async fn wait_for(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let shown = self
+                .client
+                .execute(
+                    "var e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null;",
+                    vec![css.into()],
+                )
+                .await
+                .map(|v| v.as_bool() == Some(true))
+                .unwrap_or(false);
+            if shown {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{css} never appeared");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The current value of an input.
+    pub async fn value(&self, css: &str) -> String {
+        self.client
+            .execute(
+                "return document.querySelector(arguments[0]).value;",
+                vec![css.into()],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("value of {css}: {e}"))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_string()
     }
@@ -484,7 +519,15 @@ async fn permission_request(chinese: bool) {
     // The owner's manager sets up the out-of-office delegation.
     sign_in("owner.manager").await;
     b.go("/profile").await;
-    b.fill("#delegation-form [name=to_user]", "data.lin").await;
+    // The stand-in is picked by typing part of the name.
+    b.fill("#delegation-form [name=to_user]", "Lin").await;
+    b.wait_for("#delegation-form .suggestions li").await;
+    assert_eq!(
+        b.texts("#delegation-form .suggestions li").await,
+        ["Lin Tao (data.lin)"]
+    );
+    b.click("#delegation-form .suggestions li").await;
+    assert_eq!(b.value("#delegation-form [name=to_user]").await, "data.lin");
     b.submit("#delegation-form button").await;
     assert_eq!(b.texts("#out-of-office tbody tr").await.len(), 1);
 

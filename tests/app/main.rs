@@ -21,6 +21,7 @@ mod inbox_and_home;
 mod language;
 mod leavers;
 mod mail_delivery;
+mod people_picker;
 mod process;
 mod profile;
 mod request_view;

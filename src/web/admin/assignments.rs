@@ -82,7 +82,7 @@ async fn page(
     let lang = ctx.lang;
     // An unparsable filter value simply filters nothing out; an unknown
     // person matches nobody.
-    let user = Username::parse(&filter.user).ok();
+    let user = Username::parse_person(&filter.user).ok();
     let role = optional_id::<RoleId>(&filter.role_id).ok().flatten();
     let scope = parse_scope(&filter.business_id).ok().flatten();
     let (rows, choices) = state
@@ -133,7 +133,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
-    let user = errors.check("user", Username::parse(&form.user));
+    let user = errors.check("user", Username::parse_person(&form.user));
     let role = errors.check("role_id", required_id::<RoleId>(&form.role_id));
     let scope = errors.check(
         "business_id",

@@ -83,8 +83,8 @@ impl DelegationForm {
     }
 
     pub fn parse(&self, errors: &mut FieldErrors) -> Option<ParsedDelegation> {
-        let from = errors.check("from_user", Username::parse(&self.from_user));
-        let to = errors.check("to_user", Username::parse(&self.to_user));
+        let from = errors.check("from_user", Username::parse_person(&self.from_user));
+        let to = errors.check("to_user", Username::parse_person(&self.to_user));
         let starts_at = errors.check("starts_at", datetime_local(&self.starts_at));
         let ends_at = errors.check("ends_at", datetime_local(&self.ends_at));
         let kind = errors.check(

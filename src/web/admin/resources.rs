@@ -46,7 +46,7 @@ impl ResourceForm {
             "owner",
             match self.owner.trim() {
                 "" => Ok(None),
-                o => Username::parse(o).map(Some),
+                o => Username::parse_person(o).map(Some),
             },
         );
         let description = errors.check("description", parse_note(&self.description));

@@ -127,7 +127,7 @@ impl UserForm {
             "manager",
             match self.manager.trim() {
                 "" => Ok(None),
-                m => Username::parse(m).map(Some),
+                m => Username::parse_person(m).map(Some),
             },
         );
         let language = errors.check(
