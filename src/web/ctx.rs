@@ -26,6 +26,9 @@ const SESSION_SINCE: &str = "since";
 /// When the session was last used, to the minute.
 const SESSION_SEEN: &str = "seen";
 pub const SESSION_LANG: &str = "lang";
+/// Whether the person is an administrator, as last seen: only a hint for
+/// the navigation of error pages, which read no database.
+pub const SESSION_ADMIN: &str = "adm";
 pub const SESSION_CSRF: &str = "csrf";
 const SESSION_FLASH: &str = "flash";
 
@@ -190,8 +193,13 @@ impl Arrival {
             // Ran out, ended elsewhere, or the person was deactivated or
             // deleted since signing in: the session is over.
             end_session(&session);
-        } else if let (Some(now), Some(_)) = (seen_now, &user) {
-            put(&session, SESSION_SEEN, &now)?;
+        } else if let Some(user) = &user {
+            if let Some(now) = seen_now {
+                put(&session, SESSION_SEEN, &now)?;
+            }
+            if session.get::<bool>(SESSION_ADMIN).ok().flatten() != Some(user.is_admin) {
+                put(&session, SESSION_ADMIN, &user.is_admin)?;
+            }
         }
         let lang = user
             .as_ref()

@@ -192,6 +192,14 @@ struct ErrorTemplate {
     title: String,
     message: String,
     status: u16,
+    /// The main navigation, for someone signed in (as the session says).
+    nav: Option<ErrorNav>,
+}
+
+/// What an error page's navigation needs, from the session alone.
+struct ErrorNav {
+    is_admin: bool,
+    csrf: String,
 }
 
 /// Renders every error response that is not already a page of its own
@@ -213,8 +221,26 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         .copied()
         .unwrap_or_else(|| ErrorPage::for_status(status));
     let lang = request_lang(res.request());
+    let session = res.request().get_session();
+    let nav = session
+        .get::<i32>(super::ctx::SESSION_USER)
+        .ok()
+        .flatten()
+        .map(|_| ErrorNav {
+            is_admin: session
+                .get::<bool>(super::ctx::SESSION_ADMIN)
+                .ok()
+                .flatten()
+                .unwrap_or(false),
+            csrf: session
+                .get::<String>(super::ctx::SESSION_CSRF)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        });
     let body = ErrorTemplate {
         lang,
+        nav,
         title: lang.t(page.title_key).into_owned(),
         message: lang.t(page.message_key).into_owned(),
         status: status.as_u16(),

@@ -220,6 +220,52 @@ impl Browser {
             .to_string()
     }
 
+    /// Sets the size of the browser window, so the page is laid out as on
+    /// that screen.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize to {width}×{height}: {e}"));
+    }
+
+    /// What sticks out of the right edge when the page scrolls sideways
+    /// (the outermost such elements), or nothing when it fits.
+    pub async fn overflow(&self) -> Vec<String> {
+        let found = self
+            .client
+            .execute(
+                r##"var w = document.documentElement.clientWidth;
+                if (document.documentElement.scrollWidth <= w) { return []; }
+                var out = [];
+                document.querySelectorAll("body *").forEach(function (e) {
+                  var r = e.getBoundingClientRect();
+                  if (r.width > 0 && r.right > w + 1) {
+                    var p = e.parentElement;
+                    if (p && p.getBoundingClientRect().right > w + 1) { return; }
+                    for (var a = p; a && a !== document.body; a = a.parentElement) {
+                      if (getComputedStyle(a).overflowX !== "visible") { return; }
+                    }
+                    out.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+                      (typeof e.className === "string" && e.className ? "." + e.className.trim().split(/\s+/).join(".") : "") +
+                      " to " + Math.round(r.right) + "px of " + w);
+                  }
+                });
+                return out.length ? out : ["the page, " + document.documentElement.scrollWidth + "px of " + w];"##,
+                vec![],
+            )
+            .await
+            .unwrap();
+        found
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_string()
     }
@@ -623,4 +669,152 @@ async fn the_permission_request_in_a_browser() {
 #[actix_web::test]
 async fn the_permission_request_in_a_browser_in_chinese() {
     permission_request(true).await;
+}
+
+/// Every page people use, on a 390 px phone and a 1366 px laptop, in both
+/// languages: nothing makes the page scroll sideways, and a page that is not
+/// there keeps the navigation.
+#[actix_web::test]
+async fn pages_fit_a_phone_and_a_laptop_without_scrolling_sideways() {
+    use diesel::prelude::*;
+    let (listener, port) = free_port();
+    let mail = smtp::serve(listener);
+    let app = TestApp::spawn_with_smtp(port).await;
+    let Some(b) = Browser::start(&app.base).await else {
+        return;
+    };
+    app.load_demo();
+    let ticket = format!("/tickets/{}", crate::leavers::file_rd_request(&app).await);
+    let mails = mail
+        .wait_for(1, |m| m.contains("To: rd.manager@example.com"))
+        .await;
+    let approve = smtp::link(&mails[0], "action=approve").expect("an approve link in the mail");
+    let process: i32 = app.query(|c| {
+        countersign::db::schema::processes::table
+            .select(countersign::db::schema::processes::id)
+            .order(countersign::db::schema::processes::id)
+            .first(c)
+    });
+    let admin = app.demo_browser("admin").await;
+    let steps = get(
+        &admin,
+        &app.url(&format!("/admin/processes/{process}/nodes")),
+    )
+    .await;
+    let mut node_pages: Vec<String> = steps
+        .attrs("a[href]", "href")
+        .into_iter()
+        .filter(|h| h.contains("/nodes/") && !h.contains("/fields/"))
+        .collect();
+    node_pages.dedup();
+    assert!(node_pages.len() >= 2, "{node_pages:?}");
+    let demo = countersign::store::demo::PASSWORD;
+    let people: [(&str, Vec<String>); 3] = [
+        (
+            "rd.manager",
+            [
+                "/",
+                "/inbox",
+                ticket.as_str(),
+                "/profile",
+                "/catalog",
+                "/tickets",
+                "/access",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+        ),
+        (
+            "rd.zhao",
+            vec![ticket.clone(), "/catalog".into(), "/services/1".into()],
+        ),
+        (
+            "admin",
+            [
+                "/admin/users",
+                "/admin/users/new",
+                "/admin/businesses",
+                "/admin/roles",
+                "/admin/assignments",
+                "/admin/delegations",
+                "/admin/processes",
+                &format!("/admin/processes/{process}"),
+                &format!("/admin/processes/{process}/nodes"),
+                &format!("/admin/processes/{process}/info"),
+                &format!("/admin/processes/{process}/notifications"),
+                &format!("/admin/processes/{process}/versions"),
+                "/admin/services",
+                "/admin/catalog",
+                "/admin/resources",
+                "/admin/grants",
+                "/admin/tickets",
+                "/admin/outbox",
+            ]
+            .map(str::to_string)
+            .into_iter()
+            .chain(node_pages)
+            .collect(),
+        ),
+    ];
+    let mut wide = Vec::new();
+    for chinese in [false, true] {
+        for (user, pages) in &people {
+            b.resize(1366, 900).await;
+            b.sign_in(user, demo).await;
+            if chinese {
+                b.chinese().await;
+            }
+            for (width, height) in [(1366, 900), (390, 844)] {
+                b.resize(width, height).await;
+                for page in pages {
+                    b.go(page).await;
+                    let out = b.overflow().await;
+                    if !out.is_empty() {
+                        wide.push(format!(
+                            "{user} {page} at {width}px (zh {chinese}): {out:?}"
+                        ));
+                    }
+                }
+            }
+        }
+        // The approval confirmation page a mailed link opens.
+        for (width, height) in [(1366, 900), (390, 844)] {
+            b.resize(width, height).await;
+            b.sign_out().await;
+            b.go(&approve).await;
+            let out = b.overflow().await;
+            if !out.is_empty() {
+                wide.push(format!("approval link at {width}px: {out:?}"));
+            }
+            if width == 390 && !chinese {
+                b.shot("phone-approval-link").await;
+            }
+        }
+    }
+    assert!(
+        wide.is_empty(),
+        "pages wider than the screen:\n{}",
+        wide.join("\n")
+    );
+
+    // A page that is not there keeps the navigation, as does one refused.
+    b.resize(390, 844).await;
+    b.sign_in("rd.zhao", demo).await;
+    b.go("/tickets/999999").await;
+    assert!(b.texts(".topbar nav a").await.len() >= 5);
+    b.go("/admin/users").await;
+    assert_eq!(b.text(".status-code").await, "403");
+    assert!(
+        b.texts(".topbar nav a")
+            .await
+            .iter()
+            .all(|a| a != "Administration")
+    );
+    b.shot("phone-forbidden").await;
+    b.sign_in("rd.manager", demo).await;
+    b.go("/inbox").await;
+    b.shot("phone-inbox").await;
+    b.go(&ticket).await;
+    b.shot("phone-ticket").await;
+    b.quit().await;
 }
