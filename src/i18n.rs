@@ -80,6 +80,13 @@ impl Lang {
     pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
         fill(&self.t(key), args)
     }
+
+    /// The text for a count of `n`: `key.one` for one, `key.other` for any
+    /// other number, with `%{n}` filled in ("1 problem", "2 problems").
+    pub fn tn(self, key: &str, n: usize) -> String {
+        let form = if n == 1 { "one" } else { "other" };
+        self.tf(&format!("{key}.{form}"), &[("n", &n.to_string())])
+    }
 }
 
 /// `text` with each `%{name}` placeholder replaced by its value in `args`,

@@ -66,6 +66,21 @@ function pastWarnings() {
   });
 }
 
+// Inputs that only some choices take (a handler rule's role, a
+// condition's value) show as the choice changes; without the script the
+// page offers a button that comes back with the chosen one's inputs.
+function dependentInputs() {
+  document.querySelectorAll(".depends[data-on]").forEach(function (group) {
+    var form = group.closest("form");
+    var choice = form && form.elements[group.dataset.on];
+    if (!choice) { return; }
+    var wanted = group.dataset.values.split(" ");
+    var sync = function () { group.hidden = wanted.indexOf(choice.value) < 0; };
+    choice.addEventListener("change", sync);
+    sync();
+  });
+}
+
 // The person picker: as someone types in a person field, people whose
 // username starts with, or whose name contains, the text are suggested;
 // picking one writes their username. In a field of several people
@@ -165,7 +180,10 @@ function peoplePickers() {
   });
 }
 
+document.documentElement.classList.add("js");
+
 document.addEventListener("DOMContentLoaded", function () {
+  dependentInputs();
   peoplePickers();
   selectAll();
   counters();

@@ -216,6 +216,10 @@ impl NodeDef {
     }
 }
 
+/// The outcomes a review node's assignee chooses from when completing it
+/// (QC's evaluation of a change); any of them completes the node.
+pub const REVIEW_OUTCOMES: [&str; 3] = ["successful", "with_issues", "unsuccessful"];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {

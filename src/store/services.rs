@@ -81,6 +81,15 @@ pub fn list(conn: &mut DbConn, include_retired: bool) -> StoreResult<Vec<Service
         .collect())
 }
 
+/// The services in use that file a process, by English name: the designer
+/// shows them and who may file through each.
+pub fn of_process(conn: &mut DbConn, process: ProcessId) -> StoreResult<Vec<ServiceRow>> {
+    Ok(list(conn, false)?
+        .into_iter()
+        .filter(|row| row.service.process_id == process)
+        .collect())
+}
+
 pub fn find(conn: &mut DbConn, id: ServiceId) -> StoreResult<Service> {
     Ok(crate::direct!(conn, |c| s::table
         .find(id)

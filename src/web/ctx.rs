@@ -314,6 +314,11 @@ impl Ctx {
         self.lang.tf(key, args)
     }
 
+    /// The text for a count (`Lang::tn`).
+    pub fn tn(&self, key: &str, n: usize) -> String {
+        self.lang.tn(key, n)
+    }
+
     /// The signed-in user, or a redirect to the sign-in page.
     pub fn require_user(&self) -> Result<&SessionUser, AppError> {
         self.user.as_ref().ok_or_else(|| AppError::SignInRequired {

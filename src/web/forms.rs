@@ -90,8 +90,16 @@ impl SelectOption {
     }
 }
 
-/// Parses an optional id from a select: "" is none, anything unparsable is
-/// an unknown choice (refused beside the field, never a 500).
+/// Hidden fields for a form macro that takes some (`confirm`): none.
+pub fn no_fields() -> Vec<(&'static str, String)> {
+    Vec::new()
+}
+
+/// One hidden field for a form macro (`confirm`).
+pub fn hidden(name: &'static str, value: impl ToString) -> Vec<(&'static str, String)> {
+    vec![(name, value.to_string())]
+}
+
 /// The most characters a form field of this name takes, as the server
 /// checks it (`domain`), for the browser's `maxlength` and counter.
 pub fn max_chars(field: &str) -> Option<usize> {
@@ -123,6 +131,8 @@ pub fn counted(field: &str) -> bool {
     max_chars(field).is_some_and(|max| max >= 200)
 }
 
+/// Parses an optional id from a select: "" is none, anything unparsable is
+/// an unknown choice (refused beside the field, never a 500).
 pub fn optional_id<T: std::str::FromStr>(input: &str) -> Result<Option<T>, Problem> {
     let input = input.trim();
     if input.is_empty() {

@@ -560,8 +560,6 @@ fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-const OUTCOMES: [&str; 3] = ["successful", "with_issues", "unsuccessful"];
-
 /// What became of an action on an assignment, decided in one unit of work.
 enum Attempt {
     Done,
@@ -637,7 +635,7 @@ pub async fn act(
                             parse_form(&refs, &raw, &DbLookup::new(c))
                         };
                         let outcome = if node.kind == NodeKind::Review {
-                            if !OUTCOMES.contains(&outcome.as_str()) {
+                            if !crate::flow::REVIEW_OUTCOMES.contains(&outcome.as_str()) {
                                 return Ok(Attempt::Again(
                                     parsed.err().unwrap_or_default(),
                                     Some("errors.outcome_required"),

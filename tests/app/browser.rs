@@ -168,6 +168,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
     }
 
+    /// Picks the option of a select whose text (trimmed) is `label`.
+    pub async fn choose(&self, css: &str, label: &str) {
+        let found = self
+            .client
+            .execute(
+                "var s = document.querySelector(arguments[0]);
+                 for (var i = 0; i < s.options.length; i++) {
+                   if (s.options[i].text.trim() === arguments[1]) { s.selectedIndex = i; return true; }
+                 }
+                 return false;",
+                vec![css.into(), label.into()],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("choose {label} in {css}: {e}"));
+        assert_eq!(found.as_bool(), Some(true), "no option {label} in {css}");
+    }
+
     pub async fn text(&self, css: &str) -> String {
         let el = self
             .client
@@ -204,6 +221,18 @@ impl Browser {
             assert!(Instant::now() < deadline, "{css} never appeared");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Whether something matching `css` is on the page and shown.
+    pub async fn shown(&self, css: &str) -> bool {
+        self.client
+            .execute(
+                "var e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null;",
+                vec![css.into()],
+            )
+            .await
+            .map(|v| v.as_bool() == Some(true))
+            .unwrap_or(false)
     }
 
     /// The current value of an input.
@@ -396,10 +425,15 @@ async fn the_change_management_tutorial_in_a_browser() {
         let b = &b;
         async move {
             b.select("#handler-form [name=rule]", rule).await;
+            // The form shows what the rule takes, and only that; the
+            // button a page without the script needs is not shown.
+            assert_eq!(b.shown("#handler-form [name=role]").await, role.is_some());
+            assert!(!b.shown("#handler-form [name=usernames]").await);
+            assert!(!b.shown("#choose-rule").await);
             if let Some(role) = role {
                 b.select("#handler-form [name=role]", role).await;
             }
-            b.submit("#handler-form button").await;
+            b.submit("#add-handler").await;
         }
     };
     node("lead_review", "Ops lead review", "approval").await;
@@ -425,30 +459,35 @@ async fn the_change_management_tutorial_in_a_browser() {
     );
     b.shot("designer-step-2").await;
 
-    // Step 3: enable with the notification policy, and deploy.
+    // Step 3: enable and deploy in one action.
     b.go(&format!("/admin/processes/{id}/notifications")).await;
-    b.click("#f-enabled").await;
-    b.submit("#notify-form button").await;
     b.fill("#deploy-form [name=message]", "First version").await;
-    b.submit("#deploy-form button").await;
+    b.submit("#enable-and-deploy").await;
     assert_eq!(b.text("#version-number").await, "v1");
 
-    // The service, and the catalog folder holding it.
-    b.go("/admin/services/new").await;
-    b.fill("#service-form [name=name_en]", "Environment change")
-        .await;
+    // The version leads to its service, named after the process; then
+    // the catalog folder, and the service page puts the service in it.
+    b.submit("#create-service").await;
+    assert_eq!(
+        b.value("#service-form [name=name_en]").await,
+        "Environment change"
+    );
     b.fill("#service-form [name=name_zh]", "环境变更").await;
     b.click("#service-form input[name=roles][value=ops]").await;
     b.submit("#service-form button").await;
+    let service = b.path().await;
     b.go("/admin/catalog").await;
     b.fill("#folder-form [name=name_en]", "Environment change")
         .await;
     b.fill("#folder-form [name=name_zh]", "环境变更").await;
     b.submit("#folder-form button").await;
-    b.click(".folder[data-name='Environment change'] .folder-tools summary")
+    b.go(&service).await;
+    assert!(b.shown("#not-in-catalog").await);
+    b.choose("#service-folder-form select", "Environment change")
         .await;
-    b.submit(".folder[data-name='Environment change'] .folder-tools button[value=attach]")
-        .await;
+    b.submit("#service-folder-form button").await;
+    assert_eq!(b.texts("#holding-folders li").await, ["Environment change"]);
+    b.go("/admin/catalog").await;
     assert_eq!(
         b.texts(".folder[data-name='Environment change'] .services-in-folder li")
             .await

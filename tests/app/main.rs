@@ -15,6 +15,7 @@ mod cli;
 mod database;
 mod delegations;
 mod designer;
+mod designer_guidance;
 mod email;
 mod forms;
 mod inbox_and_home;

@@ -79,6 +79,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/services/{id}", web::get().to(services::edit_form))
         .route("/admin/services/{id}", web::post().to(services::update))
         .route(
+            "/admin/services/{id}/folders",
+            web::post().to(services::add_to_folder),
+        )
+        .route(
             "/admin/services/{id}/retire",
             web::post().to(services::retire),
         )

@@ -6,10 +6,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::DbConn;
+use crate::db::ids::CatalogNodeId;
 use crate::db::ids::{ServiceId, VersionId};
 use crate::domain::{Name, parse_note};
 use crate::store::services::{self, ServiceInput, ServiceRow};
-use crate::store::{StoreResult, processes, roles};
+use crate::store::{StoreError, StoreResult, catalog, processes, roles};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::{FieldErrors, SelectOption, required_id};
@@ -60,6 +61,37 @@ struct FormPage {
     errors: FieldErrors,
     versions: Vec<SelectOption>,
     roles: Vec<SelectOption>,
+    /// For a saved service: the catalog folders showing it, and the
+    /// others it can be added to.
+    folders: Folders,
+}
+
+/// Where a service is in the catalog and where it could be added.
+#[derive(Default)]
+pub struct Folders {
+    pub holding: Vec<String>,
+    pub others: Vec<SelectOption>,
+}
+
+/// The catalog folders holding `service` (by name, the root as
+/// "Catalog"), and the rest as choices indented by depth.
+fn folders(c: &mut DbConn, lang: crate::i18n::Lang, service: ServiceId) -> StoreResult<Folders> {
+    let mut out = Folders::default();
+    for f in catalog::tree(c, true)? {
+        let name = if f.node.parent_id.is_none() {
+            lang.t("nav.catalog_admin").into_owned()
+        } else {
+            f.node.name(&lang).to_string()
+        };
+        if f.services.iter().any(|s| s.id == service) {
+            out.holding.push(name);
+        } else {
+            let indent = "\u{a0}\u{a0}".repeat(f.depth);
+            out.others
+                .push(SelectOption::new(f.node.id, format!("{indent}{name}")));
+        }
+    }
+    Ok(out)
 }
 
 impl FormPage {
@@ -88,18 +120,55 @@ fn choices(
     Ok((versions, roles))
 }
 
-pub async fn new_form(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// `?version_id=` from a process's "create a service for version N".
+#[derive(Debug, Default, Deserialize)]
+pub struct NewQuery {
+    #[serde(default)]
+    version_id: String,
+}
+
+pub async fn new_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: Option<web::Query<NewQuery>>,
+) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let lang = ctx.lang;
-    let (versions, roles) = state.db.read(move |c| choices(c, lang)).await?;
+    let asked = query
+        .and_then(|q| q.version_id.trim().parse::<i32>().ok())
+        .map(VersionId);
+    let (versions, roles, process) = state
+        .db
+        .read(move |c| {
+            let (versions, roles) = choices(c, lang)?;
+            // The process of the version asked for names the service at first.
+            let process = match asked {
+                Some(v) => match processes::version_by_id(c, v) {
+                    Ok(version) => Some(processes::find(c, version.process_id)?),
+                    Err(StoreError::NotFound) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            Ok((versions, roles, process))
+        })
+        .await?;
     let errors = FieldErrors::new(lang);
-    // The newest version of the first process is the natural default.
-    let form = ServiceForm {
-        version_id: versions
-            .first()
-            .map(|v| v.value.clone())
-            .unwrap_or_default(),
-        ..ServiceForm::default()
+    // The version asked for, else the newest version of the first process.
+    let form = match (asked, process) {
+        (Some(v), Some(process)) => ServiceForm {
+            version_id: v.to_string(),
+            name_en: process.name,
+            name_zh: process.name_zh,
+            ..ServiceForm::default()
+        },
+        _ => ServiceForm {
+            version_id: versions
+                .first()
+                .map(|v| v.value.clone())
+                .unwrap_or_default(),
+            ..ServiceForm::default()
+        },
     };
     render(&FormPage {
         ctx,
@@ -109,6 +178,7 @@ pub async fn new_form(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespon
         errors,
         versions,
         roles,
+        folders: Folders::default(),
     })
 }
 
@@ -171,7 +241,17 @@ async fn save(
         }
     }
     let lang = ctx.lang;
-    let (versions, roles) = state.db.read(move |c| choices(c, lang)).await?;
+    let (versions, roles, folders) = state
+        .db
+        .read(move |c| {
+            let (versions, roles) = choices(c, lang)?;
+            let placed = match id {
+                Some(id) => folders(c, lang, id)?,
+                None => Folders::default(),
+            };
+            Ok((versions, roles, placed))
+        })
+        .await?;
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         &FormPage {
@@ -182,6 +262,7 @@ async fn save(
             errors,
             versions,
             roles,
+            folders,
         },
     )
 }
@@ -202,9 +283,15 @@ pub async fn edit_form(
     ctx.require_admin()?;
     let id = ServiceId(path.into_inner());
     let lang = ctx.lang;
-    let (service, (versions, roles)) = state
+    let (service, (versions, roles), folders) = state
         .db
-        .read(move |c| Ok((services::find(c, id)?, choices(c, lang)?)))
+        .read(move |c| {
+            Ok((
+                services::find(c, id)?,
+                choices(c, lang)?,
+                folders(c, lang, id)?,
+            ))
+        })
         .await?;
     let form = ServiceForm {
         name_en: service.name_en.clone(),
@@ -222,7 +309,43 @@ pub async fn edit_form(
         errors,
         versions,
         roles,
+        folders,
     })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FolderForm {
+    #[serde(default)]
+    folder_id: String,
+}
+
+/// Adds the service to a catalog folder from the service's own page.
+pub async fn add_to_folder(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<FolderForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require_admin()?.id;
+    let id = ServiceId(path.into_inner());
+    let outcome = match required_id::<CatalogNodeId>(&form.folder_id) {
+        Ok(folder) => {
+            state
+                .db
+                .write(move |c| {
+                    catalog::attach(c, folder, id, actor).map_err(|e| match e {
+                        StoreError::NotFound => {
+                            StoreError::rule("folder_id", "errors.unknown_choice")
+                        }
+                        other => other,
+                    })
+                })
+                .await
+        }
+        Err(key) => Err(StoreError::rule("folder_id", key)),
+    };
+    ctx.flash_outcome(outcome, "flash.service_attached")?;
+    Ok(see_other(&format!("/admin/services/{id}#folders")))
 }
 
 pub async fn update(

@@ -184,19 +184,13 @@ impl FieldForm {
             },
         }
         field.pattern = Some(self.pattern.trim().to_string()).filter(|p| !p.is_empty());
-        field.choices = self
-            .choices
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                let (value, labels) = line.split_once('=').unwrap_or((line, line));
-                let (en, zh) = labels.split_once('/').unwrap_or((labels, ""));
-                Choice {
-                    value: value.trim().to_string(),
-                    label: LocalText::new(en.trim(), zh.trim()),
-                }
-            })
-            .collect();
+        match parse_choices(&self.choices) {
+            Ok(choices) => field.choices = choices,
+            Err((key, args)) => {
+                let args: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                errors.add_message("choices", lang.tf(key, &args));
+            }
+        }
         // Design rules on the whole field, placed beside the input they concern.
         for problem in field_problems(field) {
             let input = match problem.key {
@@ -215,6 +209,43 @@ impl FieldForm {
             }
         }
     }
+}
+
+/// A message key and its arguments.
+type LineProblem = (&'static str, Vec<(&'static str, String)>);
+
+/// The options box, one `value = English / Chinese` per line (blank lines
+/// skipped); the first line that is not one is refused, quoted with its
+/// number, and so is a value given twice.
+fn parse_choices(input: &str) -> Result<Vec<Choice>, LineProblem> {
+    let mut choices: Vec<Choice> = Vec::new();
+    for (at, line) in input.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let quoted = || {
+            vec![
+                ("n", (at + 1).to_string()),
+                ("line", line.trim().to_string()),
+            ]
+        };
+        let (value, labels) = line.split_once('=').unwrap_or((line, line));
+        let (en, zh) = labels.split_once('/').unwrap_or((labels, ""));
+        let (value, en, zh) = (value.trim(), en.trim(), zh.trim());
+        if value.is_empty() || en.is_empty() || labels.contains('=') || zh.contains('/') {
+            return Err(("design.problem.choice_line", quoted()));
+        }
+        if choices.iter().any(|c| c.value == value) {
+            let mut args = quoted();
+            args.push(("value", value.to_string()));
+            return Err(("design.problem.choice_line_repeats", args));
+        }
+        choices.push(Choice {
+            value: value.to_string(),
+            label: LocalText::new(en, zh),
+        });
+    }
+    Ok(choices)
 }
 
 #[derive(Template)]
@@ -381,4 +412,43 @@ pub async fn remove(
     Ok(see_other(&format!(
         "/admin/processes/{id}/nodes/{key}#fields"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_choices;
+
+    #[test]
+    fn options_are_read_one_per_line_with_both_labels() {
+        let choices = parse_choices("low = Low / 低\n\nhigh=High\nmid\n").unwrap();
+        let read: Vec<(&str, &str, &str)> = choices
+            .iter()
+            .map(|c| (c.value.as_str(), c.label.en.as_str(), c.label.zh.as_str()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("low", "Low", "低"),
+                ("high", "High", ""),
+                ("mid", "mid", "")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_options_line_is_refused_with_its_number_and_text() {
+        for (input, line) in [
+            ("a = A\n= Nameless", "2"),
+            ("a = A = B", "1"),
+            ("a = A / 甲 / 乙", "1"),
+            ("x = \t/ 中文", "1"),
+        ] {
+            let (key, args) = parse_choices(input).unwrap_err();
+            assert_eq!(key, "design.problem.choice_line", "{input}");
+            assert_eq!(args[0], ("n", line.to_string()), "{input}");
+        }
+        let (key, args) = parse_choices("a = A\nb = B\na = Again").unwrap_err();
+        assert_eq!(key, "design.problem.choice_line_repeats");
+        assert_eq!(args[1], ("line", "a = Again".to_string()));
+    }
 }

@@ -114,6 +114,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct Draft {
     pub process: Process,
     pub def: ProcessDef,
+    /// The services in use that file the process.
+    pub services: Vec<ServiceUse>,
+    /// The newest deployed version: its id and number.
+    pub latest: Option<(crate::db::ids::VersionId, i32)>,
     pub problems: Vec<String>,
     pub diagram: String,
     /// Role names by code, for the rules' labels.
@@ -126,17 +130,72 @@ impl Draft {
     }
 }
 
+/// A service that files a process, as the designer shows it: which
+/// version it uses and who may file through it.
+pub struct ServiceUse {
+    pub id: crate::db::ids::ServiceId,
+    pub name: String,
+    pub version: i32,
+    /// The roles that may file, by name, or that anyone may.
+    pub who: String,
+}
+
+/// The services of a process with who may file through each.
+pub fn service_uses(
+    lang: Lang,
+    rows: &[crate::store::services::ServiceRow],
+    roles: &RoleNames,
+) -> Vec<ServiceUse> {
+    rows.iter()
+        .map(|row| {
+            let codes = row.service.roles();
+            let who = if codes.is_empty() {
+                lang.t("design.anyone_may_file").into_owned()
+            } else {
+                codes
+                    .iter()
+                    .map(|code| match roles.get(code) {
+                        Some((_, zh)) if lang == Lang::ZhCn && !zh.is_empty() => zh.clone(),
+                        Some((en, _)) => en.clone(),
+                        None => code.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            ServiceUse {
+                id: row.service.id,
+                name: row.service.name(&lang).to_string(),
+                version: row.version_number,
+                who,
+            }
+        })
+        .collect()
+}
+
 pub async fn load(ctx: &Ctx, state: &AppState, id: ProcessId) -> Result<Draft, AppError> {
-    let (process, def, problems, roles) = state
+    let (process, def, problems, roles, services, latest) = state
         .db
         .read(move |c| {
             let (process, def) = processes::find_draft(c, id)?;
             let problems = processes::problems(c, &def)?;
-            Ok((process, def, problems, crate::store::roles::names(c)?))
+            let services = crate::store::services::of_process(c, id)?;
+            let latest = processes::versions(c, id)?
+                .first()
+                .map(|v| (v.version.id, v.version.number));
+            Ok((
+                process,
+                def,
+                problems,
+                crate::store::roles::names(c)?,
+                services,
+                latest,
+            ))
         })
         .await?;
     let lang = ctx.lang;
     Ok(Draft {
+        services: service_uses(lang, &services, &roles),
+        latest,
         problems: problems
             .iter()
             .map(|p| problem_text(lang, &def, p))
@@ -239,7 +298,7 @@ pub fn handler_label(
         HandlerRule::Applicant => lang.t("handler.applicant").into_owned(),
         HandlerRule::ApplicantManager => lang.t("handler.applicant_manager").into_owned(),
         HandlerRule::ManagerChain { levels } => {
-            lang.tf("handler.manager_chain_of", &[("n", &levels.to_string())])
+            lang.tn("handler.manager_chain_of", usize::from(*levels))
         }
         HandlerRule::MemberField { field: key } => {
             lang.tf("handler.member_field_of", &[("field", &field(key))])

@@ -98,6 +98,16 @@ pub fn summary(lang: Lang, node: &NodeDef, def: &ProcessDef, roles: &RoleNames) 
     if node.kind == NodeKind::Approval {
         parts.push(mode_label(lang, &node.mode));
     }
+    if node.kind == NodeKind::Review {
+        let outcomes: Vec<String> = crate::flow::REVIEW_OUTCOMES
+            .iter()
+            .map(|o| lang.t(&format!("outcome.{o}")).into_owned())
+            .collect();
+        parts.push(lang.tf(
+            "design.outcomes_are",
+            &[("outcomes", &outcomes.join(" / "))],
+        ));
+    }
     if node.kind != NodeKind::Submit {
         parts.extend(
             node.handlers
@@ -337,8 +347,46 @@ fn optional_number<T: std::str::FromStr>(input: &str) -> Result<Option<T>, &'sta
     }
 }
 
+/// Which inputs of the handler form each rule takes.
+const HANDLER_INPUTS: &[(&str, &str)] = &[
+    ("role", "role"),
+    ("role_in_business", "role"),
+    ("users", "usernames"),
+    ("manager_chain", "levels"),
+    ("member_field", "field"),
+    ("resource_owners_managers", "field"),
+];
+
+/// Which inputs of the condition form each test takes.
+const PREDICATE_INPUTS: &[(&str, &str)] = &[
+    ("field_equals", "field"),
+    ("field_equals", "value"),
+    ("field_not_empty", "field"),
+    ("resource_managed", "field"),
+    ("applicant_has_role", "role"),
+];
+
+/// The choices (space-separated, for the page's script) that take `input`.
+fn choices_taking(table: &[(&'static str, &'static str)], input: &str) -> String {
+    table
+        .iter()
+        .filter(|(_, i)| *i == input)
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `choice` takes `input`.
+fn takes(table: &[(&'static str, &'static str)], choice: &str, input: &str) -> bool {
+    table.iter().any(|(c, i)| *c == choice && *i == input)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct HandlerForm {
+    /// "choose" when the rule was picked without the page's script: the
+    /// page comes back with that rule's inputs, saving nothing.
+    #[serde(default)]
+    intent: String,
     #[serde(default)]
     rule: String,
     #[serde(default)]
@@ -355,6 +403,9 @@ pub struct HandlerForm {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PredicateForm {
+    /// As for `HandlerForm`: a test picked, its inputs wanted.
+    #[serde(default)]
+    intent: String,
     #[serde(default)]
     test: String,
     #[serde(default)]
@@ -561,6 +612,30 @@ impl NodePage {
         self.node.kind == NodeKind::Submit
     }
 
+    /// Whether the handler form shows `input` for the rule chosen.
+    pub fn handler_takes(&self, input: &str) -> bool {
+        takes(HANDLER_INPUTS, &self.handler.rule, input)
+    }
+
+    /// The rules that take `input` (for the script that shows it).
+    pub fn rules_taking(&self, input: &str) -> String {
+        choices_taking(HANDLER_INPUTS, input)
+    }
+
+    /// Whether the condition form shows `input` for the test chosen.
+    pub fn predicate_takes(&self, input: &str) -> bool {
+        takes(PREDICATE_INPUTS, &self.predicate.test, input)
+    }
+
+    /// The tests that take `input`.
+    pub fn tests_taking(&self, input: &str) -> String {
+        choices_taking(PREDICATE_INPUTS, input)
+    }
+
+    pub fn is_review(&self) -> bool {
+        self.node.kind == NodeKind::Review
+    }
+
     pub fn is_approval(&self) -> bool {
         self.node.kind == NodeKind::Approval
     }
@@ -757,6 +832,11 @@ pub async fn add_handler(
     let (id, key) = path.into_inner();
     let id = ProcessId(id);
     let mut errors = FieldErrors::new(ctx.lang);
+    if form.intent == "choose" {
+        let mut page = NodePage::load(ctx, &state, id, &key).await?;
+        page.handler = form;
+        return render(&page);
+    }
     if let Some(rule) = parse_handler(&state, &form, &mut errors).await? {
         let node_key = key.clone();
         let change = move |def: &mut crate::flow::ProcessDef| {
@@ -827,6 +907,11 @@ pub async fn add_predicate(
     let (id, key) = path.into_inner();
     let id = ProcessId(id);
     let mut errors = FieldErrors::new(ctx.lang);
+    if form.intent == "choose" {
+        let mut page = NodePage::load(ctx, &state, id, &key).await?;
+        page.predicate = form;
+        return render(&page);
+    }
     let field = form.field.trim().to_string();
     let predicate = match form.test.as_str() {
         "field_equals" if form.value.trim().is_empty() => {

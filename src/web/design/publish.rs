@@ -120,6 +120,9 @@ pub async fn save(
 pub struct DeployForm {
     #[serde(default)]
     message: String,
+    /// "Enable and deploy": a disabled process is enabled in the same step.
+    #[serde(default)]
+    enable: Option<String>,
 }
 
 /// Freezes the draft as the next version, or shows every problem in the way.
@@ -142,9 +145,24 @@ pub async fn deploy(
     let mut deploy_problems = Vec::new();
     if errors.is_empty() {
         let msg = message.clone();
+        let enable = form.enable.is_some();
         match state
             .db
-            .write(move |c| processes::deploy(c, id, &msg, actor))
+            .write(move |c| {
+                if enable {
+                    // Enabled only when the draft would deploy, so a refused
+                    // deploy leaves the process as it was.
+                    let (process, def) = processes::find_draft(c, id)?;
+                    let problems = processes::problems(c, &def)?;
+                    if !problems.is_empty() {
+                        return Ok(Err(problems));
+                    }
+                    if !process.enabled {
+                        processes::set_enabled(c, id, process.revision, true, actor)?;
+                    }
+                }
+                processes::deploy(c, id, &msg, actor)
+            })
             .await
         {
             Ok(Ok((_, number))) => {
@@ -206,6 +224,8 @@ struct VersionPage {
     def: ProcessDef,
     diagram: String,
     json: String,
+    /// The services in use that file the process, with their versions.
+    services: Vec<super::ServiceUse>,
 }
 
 pub async fn version(
@@ -216,15 +236,17 @@ pub async fn version(
     ctx.require_admin()?;
     let (id, number) = path.into_inner();
     let process_id = ProcessId(id);
-    let (version, roles) = state
+    let (version, roles, services) = state
         .db
         .read(move |c| {
             Ok((
                 processes::version(c, process_id, number)?,
                 crate::store::roles::names(c)?,
+                crate::store::services::of_process(c, process_id)?,
             ))
         })
         .await?;
+    let services = super::service_uses(ctx.lang, &services, &roles);
     let def = processes::parse_def(&version.definition)?;
     let json = serde_json::to_string_pretty(&def).map_err(|e| AppError::Unexpected(e.into()))?;
     let diagram = draw(ctx.lang, &def, &roles, None);
@@ -235,5 +257,6 @@ pub async fn version(
         def,
         diagram,
         json,
+        services,
     })
 }
