@@ -231,7 +231,7 @@ async fn an_unknown_or_deactivated_manager_is_refused_beside_the_manager_field()
         ),
         (
             "Not A Name!",
-            "Use 2–32 lowercase letters, digits, dots, dashes or underscores.",
+            "Type the person's username, such as owner.manager, or pick them from the suggestions as you type.",
         ),
     ] {
         let form = user_form("ops.wang", "wang@example.com", manager, "a-long-password");

@@ -188,7 +188,9 @@ async fn unknown_ids_in_the_assignment_form_are_refused_beside_their_fields() {
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         page.field_error("user").as_deref(),
-        Some("Use 2–32 lowercase letters, digits, dots, dashes or underscores.")
+        Some(
+            "Type the person's username, such as owner.manager, or pick them from the suggestions as you type."
+        )
     );
     assert_eq!(
         page.field_error("role_id").as_deref(),
