@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use rand::RngCore;
 
 #[derive(Clone)]
 pub struct Config {
@@ -282,9 +281,7 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let mut bytes = [0u8; 48];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let secret = crate::token::random_hex::<48>();
     write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(secret.into_bytes())
 }

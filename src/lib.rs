@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod error;
 pub mod flow;
 pub mod i18n;
 pub mod notify;
@@ -11,6 +12,7 @@ pub mod password;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod token;
 pub mod web;
 
 rust_i18n::i18n!("locales", fallback = "en");

@@ -23,7 +23,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::store::StoreError;
+use crate::error::StoreError;
 pub use clock::{Clock, now as clock_now};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

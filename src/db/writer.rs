@@ -20,7 +20,7 @@ use diesel::connection::{Connection, SimpleConnection, TransactionManager};
 use diesel::sqlite::SqliteConnection;
 
 use super::{DbConn, Tm};
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 /// Delivers a unit of work's result, told whether its batch committed:
 /// `None` if it did, else why not.
@@ -85,7 +85,7 @@ impl Writer {
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |failed: Option<&str>| {
                 let result = match (result, failed) {
-                    (Ok(_), Some(why)) if crate::store::is_full(why) => {
+                    (Ok(_), Some(why)) if crate::error::is_full(why) => {
                         Err(StoreError::StorageFull(why.to_string()))
                     }
                     (Ok(_), Some(why)) => Err(StoreError::Unexpected(anyhow!(

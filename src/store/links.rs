@@ -33,9 +33,7 @@ pub fn token_hash(token: &str) -> String {
 /// A fresh 256-bit link token for an assignment, mailed to `to` (the
 /// assignee or their stand-in); only its hash is kept.
 fn issue_token(conn: &mut DbConn, assignment: ApproveUserId, to: UserId) -> StoreResult<String> {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    let token = hex::encode(bytes);
+    let token = crate::token::random_hex::<32>();
     let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
     let ttl = chrono::Duration::try_hours(ttl).unwrap_or(chrono::Duration::hours(72));
     crate::direct!(conn, |c| prepared::update(

@@ -8,7 +8,6 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -71,9 +70,7 @@ pub struct Ctx {
 
 /// A random 128-bit token, hex encoded.
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    crate::token::random_hex::<16>()
 }
 
 /// What a request brings before the database is asked who is signed in.

@@ -20,6 +20,7 @@ mod email;
 mod forms;
 mod inbox_and_home;
 mod language;
+mod layers;
 mod leavers;
 mod mail_delivery;
 mod people_picker;
