@@ -7,5 +7,6 @@ pub mod diagram;
 pub mod form;
 pub mod plan;
 pub mod validate;
+pub mod votes;
 
 pub use definition::*;

@@ -21,9 +21,10 @@ use crate::db::schema::{
     applies as a, approve_users as au, approves as n, grants, serial_counters as sc, users,
 };
 use crate::db::stamp::At;
-use crate::flow::decision::{self, Outcome, Vote};
+use crate::flow::decision::{self, Outcome};
 use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
+use crate::flow::votes::{self, Seat};
 use crate::flow::{
     FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind, Recipient,
 };
@@ -494,6 +495,18 @@ enum Settled {
     Ended,
 }
 
+/// A node's live assignments (in the people's order) as the vote count
+/// sees them: each decided one's vote, cast at its decision's time.
+fn seats(assignments: &[ApproveUser]) -> Vec<Seat<(Option<NaiveDateTime>, ApproveUserId)>> {
+    assignments
+        .iter()
+        .map(|x| Seat {
+            vote: (x.status == status::DECIDED).then(|| votes::vote_of(x.decision.as_deref())),
+            cast: (x.decided_at, x.id),
+        })
+        .collect()
+}
+
 /// Decides the node from its votes if they suffice.
 fn settle(
     conn: &mut DbConn,
@@ -517,28 +530,7 @@ fn settle(
     } else {
         Mode::Any
     };
-    let mut decided: Vec<&ApproveUser> = assignments
-        .iter()
-        .filter(|x| x.status == status::DECIDED)
-        .collect();
-    // Votes count in the order they were cast; in a sequence, where each
-    // person's turn comes after the one before, in the people's order, so
-    // that someone later in line who was approved automatically (they
-    // approved an earlier node) counts when their turn comes.
-    if mode != Mode::Sequence {
-        decided.sort_by_key(|x| (x.decided_at, x.id));
-    }
-    let votes: Vec<(usize, Vote)> = decided
-        .iter()
-        .filter_map(|x| {
-            let index = assignments.iter().position(|y| y.id == x.id)?;
-            let vote = match x.decision.as_deref() {
-                Some("reject") | Some("send_back") => Vote::Reject,
-                _ => Vote::Approve,
-            };
-            Some((index, vote))
-        })
-        .collect();
+    let votes = votes::votes(mode, &seats(&assignments));
     let outcome = if assignments.is_empty() {
         Outcome::Approved
     } else {
@@ -622,8 +614,9 @@ fn settle(
             )
             .execute(c))?;
             cancel_pending(conn, node.id)?;
+            let decided = assignments.iter().filter(|x| x.status == status::DECIDED);
             let sent_back = decided
-                .iter()
+                .clone()
                 .any(|x| x.decision.as_deref() == Some("send_back"))
                 || spec.on_reject == OnReject::SendBack;
             let (ticket_status, action) = if sent_back {
@@ -643,7 +636,6 @@ fn settle(
             )?;
             // The reason of the vote that rejected or sent it back.
             let comment = decided
-                .iter()
                 .filter(|x| matches!(x.decision.as_deref(), Some("reject" | "send_back")))
                 .max_by_key(|x| (x.decided_at, x.id))
                 .map(|x| x.comment.clone())
@@ -1016,21 +1008,7 @@ pub fn act_on(
             .select(ApproveUser::as_select())
             .load(c))?;
         let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
-        let votes: Vec<(usize, Vote)> = others
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| x.status == status::DECIDED)
-            .map(|(i, x)| {
-                (
-                    i,
-                    if x.decision.as_deref() == Some("reject") {
-                        Vote::Reject
-                    } else {
-                        Vote::Approve
-                    },
-                )
-            })
-            .collect();
+        let votes = votes::votes(spec.mode, &seats(&others));
         if !decision::may_vote(spec.mode, others.len(), &votes, index) {
             return Err(StoreError::rule("", "errors.not_your_turn"));
         }
