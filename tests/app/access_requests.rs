@@ -5,7 +5,7 @@
 use chrono::Duration;
 use countersign::db::ids::{ApplyId, UserId};
 use countersign::db::models::Grant;
-use countersign::db::schema::{applies, grants, resources, services, users};
+use countersign::db::schema::{grants, resources, services, users};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
@@ -40,30 +40,6 @@ fn rd_service(app: &TestApp) -> String {
             .first::<countersign::db::ids::ServiceId>(c)
     })
     .to_string()
-}
-
-fn status(app: &TestApp, id: i32) -> String {
-    app.query(move |c| {
-        applies::table
-            .find(ApplyId(id))
-            .select(applies::status)
-            .first(c)
-    })
-}
-
-/// Approves the first action on the ticket page as `browser`.
-async fn approve(app: &TestApp, browser: &reqwest::Client, id: i32) -> Page {
-    let page = get(browser, &app.url(&format!("/tickets/{id}"))).await;
-    let action = page
-        .attr("section.action form", "action")
-        .expect("something to approve");
-    post_as(
-        app,
-        browser,
-        &action,
-        &[("intent", "approve"), ("comment", "ok")],
-    )
-    .await
 }
 
 #[actix_web::test]
@@ -121,7 +97,15 @@ async fn an_rd_request_for_a_managed_table_runs_through_the_owners_managers_the_
 
     let manager = app.demo_browser("rd.manager").await;
     assert_eq!(
-        approve(&app, &manager, id).await.flash().as_deref(),
+        act_first(
+            &app,
+            &manager,
+            id,
+            &[("intent", "approve"), ("comment", "ok")]
+        )
+        .await
+        .flash()
+        .as_deref(),
         Some("Approved.")
     );
 
@@ -142,12 +126,20 @@ async fn an_rd_request_for_a_managed_table_runs_through_the_owners_managers_the_
         Some("for He Jun")
     );
     assert_eq!(
-        approve(&app, &colleague, id).await.flash().as_deref(),
+        act_first(
+            &app,
+            &colleague,
+            id,
+            &[("intent", "approve"), ("comment", "ok")]
+        )
+        .await
+        .flash()
+        .as_deref(),
         Some("Approved.")
     );
 
     let vp = app.demo_browser("vp.zhou").await;
-    approve(&app, &vp, id).await;
+    act_first(&app, &vp, id, &[("intent", "approve"), ("comment", "ok")]).await;
 
     // An authoriser approves in a batch from the inbox; the other is no longer asked.
     let authoriser = app.demo_browser("grant.wu").await;
@@ -174,7 +166,7 @@ async fn an_rd_request_for_a_managed_table_runs_through_the_owners_managers_the_
             .count("table.inbox tbody tr"),
         0
     );
-    assert_eq!(status(&app, id), "finished");
+    assert_eq!(ticket_status(&app, id), "finished");
 
     let ticket = get(&rd, &app.url(&format!("/tickets/{id}"))).await;
     let timeline = ticket.texts("#timeline li");
@@ -289,7 +281,7 @@ async fn a_reject_ends_the_request_and_nobody_else_is_asked() {
     .await;
 
     assert_eq!(page.flash().as_deref(), Some("Rejected."));
-    assert_eq!(status(&app, id), "rejected");
+    assert_eq!(ticket_status(&app, id), "rejected");
     let owners_manager = app.demo_browser("data.lin").await;
     assert_eq!(
         get(&owners_manager, &app.url("/inbox"))
@@ -348,11 +340,25 @@ async fn tables_of_two_owners_wait_for_both_owners_managers_before_the_authorise
     )
     .await;
     let id: i32 = page.path.trim_start_matches("/tickets/").parse().unwrap();
-    approve(&app, &app.demo_browser("rd.manager").await, id).await;
+    act_first(
+        &app,
+        &app.demo_browser("rd.manager").await,
+        id,
+        &[("intent", "approve"), ("comment", "ok")],
+    )
+    .await;
 
     let owners_manager = app.demo_browser("owner.manager").await;
     assert_eq!(
-        approve(&app, &owners_manager, id).await.flash().as_deref(),
+        act_first(
+            &app,
+            &owners_manager,
+            id,
+            &[("intent", "approve"), ("comment", "ok")]
+        )
+        .await
+        .flash()
+        .as_deref(),
         Some("Approved.")
     );
     // One of the two owners' managers is not enough.
@@ -367,15 +373,27 @@ async fn tables_of_two_owners_wait_for_both_owners_managers_before_the_authorise
     sign_in_as(&app, &other, "boss.sun", PASSWORD).await;
     let inbox = get(&other, &app.url("/inbox")).await;
     assert_eq!(inbox.count("table.inbox tbody tr"), 1);
-    approve(&app, &other, id).await;
+    act_first(
+        &app,
+        &other,
+        id,
+        &[("intent", "approve"), ("comment", "ok")],
+    )
+    .await;
     assert_eq!(
         get(&authoriser, &app.url("/inbox"))
             .await
             .count("table.inbox tbody tr"),
         1
     );
-    approve(&app, &authoriser, id).await;
-    assert_eq!(status(&app, id), "finished");
+    act_first(
+        &app,
+        &authoriser,
+        id,
+        &[("intent", "approve"), ("comment", "ok")],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, id), "finished");
     let granted: Vec<String> = app.query(move |c| {
         grants::table
             .inner_join(resources::table)

@@ -129,15 +129,6 @@ pub(crate) fn people(app: &TestApp, names: &[&str]) {
     }
 }
 
-/// Approves the viewer's first action on the ticket page.
-async fn approve(app: &TestApp, browser: &reqwest::Client, id: i32) -> Page {
-    let page = get(browser, &app.url(&format!("/tickets/{id}"))).await;
-    let action = page
-        .attr("section.action form", "action")
-        .expect("an action for the viewer");
-    post_as(app, browser, &action, &[("intent", "approve")]).await
-}
-
 pub(crate) fn row(
     node: &str,
     who: &str,
@@ -196,7 +187,10 @@ async fn a_sequence_asks_one_person_at_a_time_in_their_order() {
 
     let first = browser_for(&app, "first").await;
     assert_eq!(
-        approve(&app, &first, id).await.flash().as_deref(),
+        act_first(&app, &first, id, &[("intent", "approve")])
+            .await
+            .flash()
+            .as_deref(),
         Some("Approved.")
     );
     assert_eq!(
@@ -216,9 +210,9 @@ async fn a_sequence_asks_one_person_at_a_time_in_their_order() {
         1
     );
 
-    approve(&app, &second, id).await;
+    act_first(&app, &second, id, &[("intent", "approve")]).await;
     let third = browser_for(&app, "third").await;
-    approve(&app, &third, id).await;
+    act_first(&app, &third, id, &[("intent", "approve")]).await;
     assert_eq!(ticket_status(&app, id), "finished");
 }
 
@@ -235,7 +229,7 @@ async fn a_sequence_counts_an_automatic_approval_when_that_persons_turn_comes() 
     );
     let id = file(&app, service, &[("what", "A laptop")]).await;
     let second = browser_for(&app, "second").await;
-    approve(&app, &second, id).await;
+    act_first(&app, &second, id, &[("intent", "approve")]).await;
     assert_eq!(
         on_node(&app, id, "line"),
         vec![
@@ -246,14 +240,14 @@ async fn a_sequence_counts_an_automatic_approval_when_that_persons_turn_comes() 
     );
 
     let first = browser_for(&app, "first").await;
-    approve(&app, &first, id).await;
+    act_first(&app, &first, id, &[("intent", "approve")]).await;
     assert_eq!(
         on_node(&app, id, "line")[2],
         row("line", "third", "pending", None),
         "the automatic approval counted in its place, so the third is asked"
     );
     let third = browser_for(&app, "third").await;
-    approve(&app, &third, id).await;
+    act_first(&app, &third, id, &[("intent", "approve")]).await;
     assert_eq!(ticket_status(&app, id), "finished");
 }
 
@@ -271,7 +265,7 @@ async fn approvals_before_a_send_back_do_not_approve_the_corrected_form() {
     );
     let id = file(&app, service, &[("what", "A laptop"), ("note", "Urgent")]).await;
     let lead = browser_for(&app, "lead").await;
-    approve(&app, &lead, id).await;
+    act_first(&app, &lead, id, &[("intent", "approve")]).await;
     let vp = browser_for(&app, "vp").await;
     let page = get(&vp, &app.url(&format!("/tickets/{id}"))).await;
     let action = page.attr("section.action form", "action").unwrap();
@@ -327,8 +321,8 @@ async fn approvals_before_a_send_back_do_not_approve_the_corrected_form() {
     let check: Vec<_> = rows.iter().filter(|(n, ..)| n == "check").collect();
     assert_eq!(check.len(), 2);
     assert_eq!(check[1], &row("check", "lead", "pending", None));
-    approve(&app, &lead, id).await;
-    approve(&app, &vp, id).await;
+    act_first(&app, &lead, id, &[("intent", "approve")]).await;
+    act_first(&app, &vp, id, &[("intent", "approve")]).await;
     // At "confirm" the lead's approval of this round counts.
     let confirm = on_node(&app, id, "confirm");
     assert_eq!(
@@ -626,7 +620,13 @@ async fn a_reject_in_a_sequence_mails_its_reason_and_a_turn_is_not_handed_to_som
         ],
     );
     let id = file(&app, service, &[("what", "A laptop")]).await;
-    approve(&app, &browser_for(&app, "third").await, id).await;
+    act_first(
+        &app,
+        &browser_for(&app, "third").await,
+        id,
+        &[("intent", "approve")],
+    )
+    .await;
     let first = browser_for(&app, "first").await;
     let page = get(&first, &app.url(&format!("/tickets/{id}"))).await;
     let action = page.attr("section.action form", "action").unwrap();

@@ -2,21 +2,12 @@
 //! cannot trigger.
 
 use countersign::db::ids::ApplyId;
-use countersign::db::schema::{applies, approve_users, audit_events, outbox};
+use countersign::db::schema::{approve_users, audit_events, outbox};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
 use crate::smtp::{self, link};
-
-fn status(app: &TestApp, id: i32) -> String {
-    app.query(move |c| {
-        applies::table
-            .find(ApplyId(id))
-            .select(applies::status)
-            .first(c)
-    })
-}
 
 /// Files the tutorial's change as ops.wang; returns the ticket id.
 pub(crate) async fn file_change(app: &TestApp) -> i32 {
@@ -104,7 +95,7 @@ async fn the_ops_lead_approves_the_change_from_the_email_link_and_scanners_chang
     );
     assert_eq!(page.text("#link-approver").as_deref(), Some("Zhang Lei"));
     assert_eq!(page.count("script:not([src])"), 0, "no inline script");
-    assert_eq!(status(&app, id), "running");
+    assert_eq!(ticket_status(&app, id), "running");
     let pending: i64 = app.query(|c| {
         approve_users::table
             .filter(approve_users::status.eq("pending"))
@@ -249,7 +240,7 @@ async fn altered_expired_and_withdrawn_links_explain_themselves() {
         page.text("#link-message").as_deref(),
         Some("The applicant withdrew this ticket; nothing more is needed from you.")
     );
-    assert_eq!(status(&app, id), "withdrawn");
+    assert_eq!(ticket_status(&app, id), "withdrawn");
 }
 
 #[actix_web::test]
@@ -410,7 +401,7 @@ async fn during_a_delegation_the_mail_goes_to_the_stand_in_who_approves_for_the_
         page.text("#link-message").as_deref(),
         Some("Approved. Thank you — the ticket moves on.")
     );
-    assert_eq!(status(&app, id), "running");
+    assert_eq!(ticket_status(&app, id), "running");
     let decided: (
         countersign::db::ids::UserId,
         Option<countersign::db::ids::UserId>,
@@ -516,7 +507,7 @@ async fn a_stand_ins_link_stops_working_once_the_delegation_ends() {
             .load(c)
     });
     assert_eq!(pending, vec!["pending"]);
-    assert_eq!(status(&app, id), "running");
+    assert_eq!(ticket_status(&app, id), "running");
 }
 
 async fn post_as_raw(app: &TestApp, browser: &reqwest::Client, path: &str, csrf: &str) -> Page {

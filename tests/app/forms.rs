@@ -8,17 +8,6 @@ use diesel::prelude::*;
 
 use crate::helpers::*;
 
-fn service_id(app: &TestApp, name: &str) -> i32 {
-    let name = name.to_string();
-    app.query(move |c| {
-        countersign::db::schema::services::table
-            .filter(countersign::db::schema::services::name_en.eq(name))
-            .select(countersign::db::schema::services::id)
-            .first::<countersign::db::ids::ServiceId>(c)
-    })
-    .0
-}
-
 #[actix_web::test]
 async fn fields_with_a_limit_carry_it_to_the_browser_and_long_ones_count_down() {
     let app = TestApp::spawn().await;

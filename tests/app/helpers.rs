@@ -532,3 +532,57 @@ impl TestApp {
         browser
     }
 }
+
+/// A ticket's status as stored.
+pub fn ticket_status(app: &TestApp, id: i32) -> String {
+    use countersign::db::schema::applies;
+    use diesel::prelude::*;
+    app.query(move |c| {
+        applies::table
+            .find(countersign::db::ids::ApplyId(id))
+            .select(applies::status)
+            .first(c)
+    })
+}
+
+/// The id of the service named `name` (in English).
+pub fn service_id(app: &TestApp, name: &str) -> i32 {
+    use countersign::db::schema::services;
+    use diesel::prelude::*;
+    let name = name.to_string();
+    app.query(move |c| {
+        services::table
+            .filter(services::name_en.eq(name))
+            .select(services::id)
+            .first::<countersign::db::ids::ServiceId>(c)
+    })
+    .0
+}
+
+/// Presses a button of the page a mailed link opens (`intent`), from a
+/// browser with no session.
+pub async fn press_link(app: &TestApp, link: &str, intent: &str) -> Page {
+    let browser = TestApp::browser();
+    let token = csrf_token(app, &browser).await;
+    let res = browser
+        .post(link)
+        .form(&[("csrf_token", token.as_str()), ("intent", intent)])
+        .send()
+        .await
+        .unwrap();
+    Page::from(res).await
+}
+
+/// Posts `fields` to the first action form the viewer has on a ticket.
+pub async fn act_first(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    id: i32,
+    fields: &[(&str, &str)],
+) -> Page {
+    let page = get(browser, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page
+        .attr("section.action form", "action")
+        .expect("an action for the viewer");
+    post_as(app, browser, &action, fields).await
+}

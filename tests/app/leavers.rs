@@ -75,7 +75,7 @@ async fn a_deactivated_approvers_link_never_acts_and_with_no_manager_their_step_
     assert_eq!(page.count("#link-form"), 0);
     // Posting the form anyway (a tab left open) decides nothing either.
     assert_eq!(
-        press(&app, &approve, "approve").await.status,
+        press_link(&app, &approve, "approve").await.status,
         StatusCode::GONE
     );
     assert_eq!(decisions(&app, id), 0);
@@ -181,7 +181,10 @@ async fn a_deactivated_stand_ins_link_never_acts_and_the_step_returns_to_the_per
     let own = link(&mail, "action=approve").unwrap();
     let page = get(&TestApp::browser(), &own).await;
     assert_eq!(page.text("#link-approver").as_deref(), Some("He Jun"));
-    assert_eq!(press(&app, &own, "approve").await.status, StatusCode::OK);
+    assert_eq!(
+        press_link(&app, &own, "approve").await.status,
+        StatusCode::OK
+    );
     let by: Vec<(Option<UserId>, UserId)> = app.query(move |c| {
         approve_users::table
             .filter(approve_users::apply_id.eq(ApplyId(id)))
@@ -214,20 +217,6 @@ async fn stand_in_mailed() -> (TestApp, smtp::Inbox, i32, String) {
         .remove(0);
     let link = link(&mail, "action=approve").unwrap();
     (app, inbox, id, link)
-}
-
-/// Presses the button of a link's confirmation page (or a tab left open
-/// on it): posts `intent` to the link, with a fresh browser's form token.
-async fn press(app: &TestApp, link: &str, intent: &str) -> Page {
-    let browser = TestApp::browser();
-    let token = csrf_token(app, &browser).await;
-    let res = browser
-        .post(link)
-        .form(&[("csrf_token", token.as_str()), ("intent", intent)])
-        .send()
-        .await
-        .unwrap();
-    Page::from(res).await
 }
 
 /// rd.zhao files the RD access request for dw.orders; returns its id.
@@ -286,7 +275,7 @@ async fn someone_deactivated_behind_countersigns_back_is_no_stand_in_and_their_l
         Some("deactivated")
     );
     assert_eq!(
-        press(&app, &stand_ins, "approve").await.status,
+        press_link(&app, &stand_ins, "approve").await.status,
         StatusCode::GONE
     );
     assert_eq!(decisions(&app, id), 1, "only the RD manager's");

@@ -10,17 +10,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-fn service_id(app: &TestApp, name: &str) -> i32 {
-    let name = name.to_string();
-    app.query(move |c| {
-        services::table
-            .filter(services::name_en.eq(name))
-            .select(services::id)
-            .first::<countersign::db::ids::ServiceId>(c)
-    })
-    .0
-}
-
 fn ticket(app: &TestApp, id: i32) -> Apply {
     app.query(move |c| {
         applies::table

@@ -26,18 +26,6 @@ fn decided_at(app: &TestApp, id: i32, username: &str) -> String {
     at.format("%-d %b at %H:%M").to_string()
 }
 
-async fn press(app: &TestApp, link: &str, intent: &str) -> Page {
-    let browser = TestApp::browser();
-    let token = csrf_token(app, &browser).await;
-    let res = browser
-        .post(link)
-        .form(&[("csrf_token", token.as_str()), ("intent", intent)])
-        .send()
-        .await
-        .unwrap();
-    Page::from(res).await
-}
-
 #[actix_web::test]
 async fn a_used_link_says_who_decided_what_and_when_with_the_way_to_the_ticket() {
     let (listener, port) = free_port();
@@ -60,7 +48,10 @@ async fn a_used_link_says_who_decided_what_and_when_with_the_way_to_the_ticket()
         "action=approve",
     )
     .unwrap();
-    assert_eq!(press(&app, &first, "approve").await.status, StatusCode::OK);
+    assert_eq!(
+        press_link(&app, &first, "approve").await.status,
+        StatusCode::OK
+    );
 
     // Opened again by the one who used it.
     let page = get(&TestApp::browser(), &first).await;
