@@ -70,6 +70,37 @@ async fn the_handler_form_shows_what_the_chosen_rule_takes_and_works_without_a_s
     .await;
     assert_eq!(page.flash().as_deref(), Some("Rule added."));
     assert_eq!(draft(&app, id).node("approve").unwrap().handlers.len(), 1);
+    // Named people as the picker writes them, or as someone types them.
+    let page = add_handler(
+        &app,
+        id,
+        "approve",
+        &[
+            ("rule", "users"),
+            ("usernames", "admin Person (admin), ops.lead"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Rule added."));
+    assert_eq!(
+        draft(&app, id).node("approve").unwrap().handlers[1],
+        countersign::flow::HandlerRule::Users {
+            usernames: vec!["admin".into(), "ops.lead".into()]
+        }
+    );
+    let page = add_handler(
+        &app,
+        id,
+        "approve",
+        &[("rule", "users"), ("usernames", "ops.lead!")],
+    )
+    .await;
+    assert_eq!(
+        page.field_error("usernames").as_deref(),
+        Some(
+            "Type the person's username, such as owner.manager, or pick them from the suggestions as you type."
+        )
+    );
 
     // The condition form likewise: a role test shows the role only.
     let page = app

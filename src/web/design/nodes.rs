@@ -738,9 +738,20 @@ async fn parse_handler(
 ) -> Result<Option<HandlerRule>, AppError> {
     let rule = match form.rule.as_str() {
         "users" => {
+            // Comma-, semicolon- or line-separated; an entry the picker
+            // wrote as "He Jun (owner.manager)" is one person, anything
+            // else may be several usernames apart by spaces.
             let names: Vec<&str> = form
                 .usernames
-                .split([',', ' ', '\n', '\r', ';'])
+                .split([',', '\n', '\r', ';'])
+                .flat_map(|part| {
+                    let part = part.trim();
+                    if part.ends_with(')') {
+                        vec![part]
+                    } else {
+                        part.split_whitespace().collect()
+                    }
+                })
                 .filter(|s| !s.is_empty())
                 .collect();
             if names.is_empty() {
@@ -749,7 +760,7 @@ async fn parse_handler(
             }
             let mut parsed = Vec::new();
             for n in names {
-                match Username::parse(n) {
+                match Username::parse_person(n) {
                     Ok(u) => parsed.push(u),
                     Err(k) => {
                         errors.add("usernames", k);
