@@ -201,7 +201,7 @@ impl Arrival {
         let lang = user
             .as_ref()
             .and_then(|u| u.language)
-            .unwrap_or_else(|| super::error::request_lang(&req));
+            .unwrap_or_else(|| super::lang::request_lang(&req));
         let csrf = match session.get::<String>(SESSION_CSRF).ok().flatten() {
             Some(token) => token,
             None => {

@@ -220,7 +220,7 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         .get::<ErrorPage>()
         .copied()
         .unwrap_or_else(|| ErrorPage::for_status(status));
-    let lang = request_lang(res.request());
+    let lang = super::lang::request_lang(res.request());
     let session = res.request().get_session();
     let nav = session
         .get::<i32>(super::ctx::SESSION_USER)
@@ -264,23 +264,4 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new_res).map_into_right_body(),
     ))
-}
-
-/// The language for a request without a database lookup: the one kept in
-/// the session at sign-in or switch, else the browser's.
-pub fn request_lang(req: &actix_web::HttpRequest) -> Lang {
-    let from_session = req
-        .get_session()
-        .get::<String>(super::ctx::SESSION_LANG)
-        .ok()
-        .flatten()
-        .and_then(|l| Lang::parse(&l));
-    from_session
-        .or_else(|| {
-            req.headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(Lang::from_accept_language)
-        })
-        .unwrap_or_default()
 }

@@ -12,6 +12,7 @@ pub mod email_link;
 pub mod error;
 pub mod forms;
 pub mod home;
+pub mod lang;
 pub mod limits;
 pub mod people;
 pub mod profile;
