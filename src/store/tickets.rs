@@ -996,6 +996,21 @@ pub fn act_on(
         (Action::Complete { .. }, NodeKind::Task | NodeKind::Review) => {}
         _ => return Err(StoreError::rule("", "errors.wrong_action")),
     }
+    // A review is completed with one of its outcomes; a task has none.
+    if let Action::Complete { outcome, .. } = &action {
+        let known = outcome
+            .as_deref()
+            .is_some_and(|o| crate::flow::REVIEW_OUTCOMES.contains(&o));
+        match spec.kind {
+            NodeKind::Review if !known => {
+                return Err(StoreError::rule("outcome", "errors.outcome_required"));
+            }
+            NodeKind::Task if outcome.is_some() => {
+                return Err(StoreError::rule("", "errors.wrong_action"));
+            }
+            _ => {}
+        }
+    }
     if matches!(action, Action::Reject | Action::SendBack) && comment.trim().is_empty() {
         return Err(StoreError::rule("comment", "errors.comment_required"));
     }
@@ -1236,7 +1251,15 @@ pub fn comment(conn: &mut DbConn, apply: ApplyId, actor: UserId, text: &str) -> 
     if text.chars().count() > 2000 {
         return Err(StoreError::rule("comment", "errors.too_long"));
     }
-    a::table.find(apply).select(a::id).first::<ApplyId>(conn)?;
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    // Whoever may not see the ticket may not comment on it: it is not there.
+    let admin = super::users::is_admin(conn, actor)?;
+    if !super::ticket_views::may_view(conn, &ticket, actor, admin)? {
+        return Err(StoreError::NotFound);
+    }
     audit::record(
         conn,
         ticket_event(

@@ -99,15 +99,6 @@ pub(crate) fn on_node(
         .collect()
 }
 
-pub(crate) fn ticket_status(app: &TestApp, id: i32) -> String {
-    app.query(move |c| {
-        applies::table
-            .find(ApplyId(id))
-            .select(applies::status)
-            .first(c)
-    })
-}
-
 /// How many "waiting" mails went to `username` about ticket `id`.
 pub(crate) fn waiting_mails(app: &TestApp, id: i32, username: &str) -> i64 {
     let to = user(app, username);

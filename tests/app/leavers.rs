@@ -9,7 +9,7 @@ use countersign::flow::*;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use crate::approval_rules::{approval, assignments, deploy, file, people, row, ticket_status};
+use crate::approval_rules::{approval, assignments, deploy, file, people, row};
 use crate::email::file_change;
 use crate::helpers::*;
 use crate::smtp::{self, link};

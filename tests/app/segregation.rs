@@ -9,7 +9,7 @@ use countersign::flow::*;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use crate::approval_rules::{approval, assignments, deploy, file, people, row, ticket_status};
+use crate::approval_rules::{approval, assignments, deploy, file, people, row};
 use crate::helpers::*;
 use crate::leavers::file_rd_request;
 
@@ -229,4 +229,94 @@ async fn rd_zhao_cannot_approve_his_own_access_request_for_his_manager_away_on_l
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(ticket_status(&app, id), "running");
+}
+
+/// A review is completed with one of its outcomes at the one door, not
+/// only on the page: a caller that skips the page (an API, a robot) is
+/// refused without one, and a task is refused one.
+#[actix_web::test]
+async fn a_review_completed_without_an_outcome_is_refused_at_the_door() {
+    use countersign::store::audit::Channel;
+    use countersign::store::tickets::{self, Action};
+    let app = TestApp::spawn().await;
+    people(&app, &["qc"]);
+    let mut review = NodeDef::new(
+        "evaluation",
+        LocalText::new("Evaluation", "评估"),
+        NodeKind::Review,
+    );
+    review.handlers = vec![HandlerRule::Users {
+        usernames: vec!["qc".into()],
+    }];
+    let service = deploy(&app, vec![review]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let assignment = ApproveUserId(pending_assignment(&app, id));
+    let qc = app.user_id("qc");
+    let attempt = |outcome: Option<&str>| {
+        let outcome = outcome.map(str::to_string);
+        app.db.write_sync(move |c| {
+            let version = applies::table
+                .find(ApplyId(id))
+                .select(applies::version_id)
+                .first(c)?;
+            let def = countersign::store::processes::definition(c, version)?;
+            tickets::act(
+                c,
+                assignment,
+                qc,
+                Action::Complete {
+                    values: Default::default(),
+                    outcome,
+                },
+                "",
+                Channel::Web,
+                &def,
+            )
+        })
+    };
+    for outcome in [None, Some("splendid")] {
+        match attempt(outcome) {
+            Err(countersign::store::StoreError::Rule { field, key }) => {
+                assert_eq!(
+                    (field, key),
+                    ("outcome", "errors.outcome_required"),
+                    "{outcome:?}"
+                );
+            }
+            other => panic!("{outcome:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(ticket_status(&app, id), "running");
+    attempt(Some("successful")).expect("a known outcome completes the review");
+    assert_eq!(ticket_status(&app, id), "finished");
+}
+
+/// Commenting is checked at the door too: someone who may not see a
+/// ticket cannot comment on it, however they reach the store.
+#[actix_web::test]
+async fn someone_who_may_not_see_a_ticket_cannot_comment_on_it_at_the_door() {
+    use countersign::store::tickets;
+    let app = TestApp::spawn().await;
+    people(&app, &["approver", "stranger"]);
+    let service = deploy(&app, vec![approval("approve", Mode::Any, &["approver"])]);
+    let id = ApplyId(file(&app, service, &[("what", "A laptop")]).await);
+    let stranger = app.user_id("stranger");
+    let approver = app.user_id("approver");
+    let refused = app
+        .db
+        .write_sync(move |c| tickets::comment(c, id, stranger, "Let me in"));
+    assert!(
+        matches!(refused, Err(countersign::store::StoreError::NotFound)),
+        "{refused:?}"
+    );
+    app.db
+        .write_sync(move |c| tickets::comment(c, id, approver, "Looking at it"))
+        .expect("the approver may comment");
+    let comments: i64 = app.query(move |c| {
+        audit_events::table
+            .filter(audit_events::action.eq("ticket.commented"))
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(comments, 1);
 }
