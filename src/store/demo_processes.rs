@@ -280,7 +280,7 @@ fn publish(
     );
     let id = processes::create(conn, &def, actor)?;
     processes::set_enabled(conn, id, 1, true, actor)?;
-    let (version, _) = processes::deploy(conn, id, "First version", actor)?
+    let (version, _) = processes::deploy(conn, id, "First version", actor, false)?
         .map_err(|problems| anyhow::anyhow!("demo process {name_en} has problems: {problems:?}"))?;
     let input = ServiceInput {
         name_en: Name::parse(&name_en).map_err(anyhow::Error::msg)?,

@@ -173,20 +173,26 @@ pub fn problems(conn: &mut DbConn, def: &ProcessDef) -> StoreResult<Vec<Problem>
 }
 
 /// Freezes the draft as the next version. Returns the version number, or
-/// every problem that stands in the way (nothing is written then).
+/// every problem that stands in the way (nothing is written then). A
+/// disabled process is refused unless `enable` ("Enable and deploy"),
+/// which enables it only when the draft deploys.
 pub fn deploy(
     conn: &mut DbConn,
     id: ProcessId,
     message: &str,
     actor: UserId,
+    enable: bool,
 ) -> StoreResult<Result<(VersionId, i32), Vec<Problem>>> {
     let (process, def) = find_draft(conn, id)?;
-    if !process.enabled {
+    if !process.enabled && !enable {
         return Err(StoreError::rule("", "errors.process_not_enabled"));
     }
     let found = problems(conn, &def)?;
     if !found.is_empty() {
         return Ok(Err(found));
+    }
+    if !process.enabled {
+        set_enabled(conn, id, process.revision, true, actor)?;
     }
     let latest: Option<i32> = pv::table
         .filter(pv::process_id.eq(id))

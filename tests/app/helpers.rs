@@ -502,7 +502,7 @@ impl TestApp {
             .write_sync(|c| {
                 let id = processes::create(c, def, admin)?;
                 processes::set_enabled(c, id, 1, true, admin)?;
-                let (version, _) = processes::deploy(c, id, "v1", admin)?.expect("valid");
+                let (version, _) = processes::deploy(c, id, "v1", admin, false)?.expect("valid");
                 let input = services::ServiceInput {
                     name_en: Name::parse(name).unwrap(),
                     name_zh: String::new(),

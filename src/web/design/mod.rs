@@ -154,11 +154,7 @@ pub fn service_uses(
             } else {
                 codes
                     .iter()
-                    .map(|code| match roles.get(code) {
-                        Some((_, zh)) if lang == Lang::ZhCn && !zh.is_empty() => zh.clone(),
-                        Some((en, _)) => en.clone(),
-                        None => code.clone(),
-                    })
+                    .map(|code| crate::store::roles::name_of(roles, code, lang))
                     .collect::<Vec<_>>()
                     .join(", ")
             };

@@ -148,21 +148,7 @@ pub async fn deploy(
         let enable = form.enable.is_some();
         match state
             .db
-            .write(move |c| {
-                if enable {
-                    // Enabled only when the draft would deploy, so a refused
-                    // deploy leaves the process as it was.
-                    let (process, def) = processes::find_draft(c, id)?;
-                    let problems = processes::problems(c, &def)?;
-                    if !problems.is_empty() {
-                        return Ok(Err(problems));
-                    }
-                    if !process.enabled {
-                        processes::set_enabled(c, id, process.revision, true, actor)?;
-                    }
-                }
-                processes::deploy(c, id, &msg, actor)
-            })
+            .write(move |c| processes::deploy(c, id, &msg, actor, enable))
             .await
         {
             Ok(Ok((_, number))) => {
