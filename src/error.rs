@@ -15,6 +15,10 @@ pub enum StoreError {
         field: &'static str,
         key: &'static str,
     },
+    /// The one door refused a ticket action, saying why in a type each
+    /// way of acting turns into its own words.
+    #[error("refused: {0}")]
+    Refused(Box<crate::refusal::Refusal>),
     #[error("database error: {0}")]
     Db(DieselError),
     /// The disk (or the database's quota) is full: the change was not
@@ -48,7 +52,30 @@ pub fn is_full(message: &str) -> bool {
     message.contains("database or disk is full") || message.contains("No space left on device")
 }
 
+impl From<crate::refusal::Refusal> for StoreError {
+    fn from(r: crate::refusal::Refusal) -> Self {
+        StoreError::Refused(Box::new(r))
+    }
+}
+
 impl StoreError {
+    /// The refusal, if the one door refused.
+    pub fn refusal(&self) -> Option<&crate::refusal::Refusal> {
+        match self {
+            StoreError::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The field and message key of a refusal or a rule, if it is one.
+    pub fn refused_key(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            StoreError::Rule { field, key } => Some((field, key)),
+            StoreError::Refused(r) => Some((r.field(), r.key())),
+            _ => None,
+        }
+    }
+
     pub fn rule(field: &'static str, key: &'static str) -> StoreError {
         StoreError::Rule { field, key }
     }

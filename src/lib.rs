@@ -9,6 +9,7 @@ pub mod flow;
 pub mod i18n;
 pub mod notify;
 pub mod password;
+pub mod refusal;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

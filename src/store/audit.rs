@@ -9,12 +9,17 @@ use crate::db::models::AuditEvent;
 use crate::db::schema::audit_events;
 use crate::db::stamp::At;
 
-/// How an action reached us.
+/// How an action reached countersign: the ticket page and other pages,
+/// a mailed one-click link, the inbox batch, the JSON API, a chat robot,
+/// a timer, countersign itself, or the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     Web,
     EmailLink,
     Batch,
+    Api,
+    Chat,
+    Timer,
     System,
     Cli,
 }
@@ -25,6 +30,9 @@ impl Channel {
             Channel::Web => "web",
             Channel::EmailLink => "email_link",
             Channel::Batch => "batch",
+            Channel::Api => "api",
+            Channel::Chat => "chat",
+            Channel::Timer => "timer",
             Channel::System => "system",
             Channel::Cli => "cli",
         }

@@ -7,10 +7,11 @@
 use diesel::prelude::*;
 
 use super::audit::Channel;
-use super::tickets::{self, Action, acts_for, status};
-use super::{StoreError, StoreResult, now};
+use super::tickets::overtaken::{became, now_with};
+use super::tickets::{self, Act, Action, Decision, status};
+use super::{StoreResult, now};
 use crate::db::DbConn;
-use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::ids::{ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
 use crate::db::schema::{
@@ -19,6 +20,7 @@ use crate::db::schema::{
 use crate::db::stamp::At;
 use crate::flow::ProcessKind;
 use crate::notify::notices;
+pub use crate::refusal::Became;
 
 /// How long one-click links stay valid, in hours (set from the config at
 /// start; 72 by default).
@@ -131,59 +133,6 @@ pub enum LinkState {
     },
 }
 
-/// What became of an assignment that is no longer open.
-#[derive(Debug, Clone)]
-pub enum Became {
-    /// `by` decided it (`decision`: approve, reject, send_back, done, auto).
-    Decided {
-        by: UserId,
-        decision: String,
-        at: Option<chrono::NaiveDateTime>,
-    },
-    /// Its step was decided by `by`'s vote, so it was no longer needed.
-    StepDecided {
-        by: Option<UserId>,
-        decision: Option<String>,
-        at: Option<chrono::NaiveDateTime>,
-    },
-    /// It was handed over to `to`.
-    HandedOver {
-        to: Option<UserId>,
-        at: Option<chrono::NaiveDateTime>,
-    },
-}
-
-/// What became of an assignment that is no longer open.
-pub fn became(conn: &mut DbConn, assignment: &ApproveUser) -> StoreResult<Became> {
-    Ok(match assignment.status.as_str() {
-        status::DECIDED => Became::Decided {
-            by: assignment.acted_by.unwrap_or(assignment.user_id),
-            decision: assignment.decision.clone().unwrap_or_default(),
-            at: assignment.decided_at,
-        },
-        status::TRANSFERRED => Became::HandedOver {
-            to: now_with(conn, assignment)?,
-            at: assignment.decided_at,
-        },
-        _ => {
-            // The vote that decided the step: the last one cast on it.
-            let last: Option<(
-                Option<UserId>,
-                Option<String>,
-                Option<chrono::NaiveDateTime>,
-            )> = au::table
-                .filter(au::approve_id.eq(assignment.approve_id))
-                .filter(au::status.eq(status::DECIDED))
-                .order((au::decided_at.desc(), au::id.desc()))
-                .select((au::acted_by, au::decision, au::decided_at))
-                .first(conn)
-                .optional()?;
-            let (by, decision, at) = last.unwrap_or((None, None, None));
-            Became::StepDecided { by, decision, at }
-        }
-    })
-}
-
 /// Which of `ids` are active people.
 fn active_among(conn: &mut DbConn, ids: [UserId; 2]) -> StoreResult<Vec<UserId>> {
     Ok(users::table
@@ -191,23 +140,6 @@ fn active_among(conn: &mut DbConn, ids: [UserId; 2]) -> StoreResult<Vec<UserId>>
         .filter(users::active.eq(true))
         .select(users::id)
         .load(conn)?)
-}
-
-/// Who has the step an assignment stood for now: its assignee, or, once
-/// it was handed over, whoever took its place.
-fn now_with(conn: &mut DbConn, assignment: &ApproveUser) -> StoreResult<Option<UserId>> {
-    if assignment.status != status::TRANSFERRED {
-        return Ok(Some(assignment.user_id));
-    }
-    Ok(au::table
-        .filter(au::approve_id.eq(assignment.approve_id))
-        .filter(au::position.eq(assignment.position))
-        .filter(au::id.gt(assignment.id))
-        .filter(au::status.ne(status::TRANSFERRED))
-        .order(au::id)
-        .select(au::user_id)
-        .first(conn)
-        .optional()?)
 }
 
 pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
@@ -272,7 +204,7 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
         return Ok(LinkState::Expired);
     }
     let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
-    if !acts_for(conn, sent_to, assignment.user_id, kind)? {
+    if !tickets::acts_for(conn, sent_to, assignment.user_id, kind)? {
         return Ok(LinkState::Returned {
             assignee: assignment.user_id,
         });
@@ -313,14 +245,15 @@ fn retired(conn: &mut DbConn, hash: &str) -> StoreResult<LinkState> {
 }
 
 /// Decides through a one-click link, as the person it was mailed to (the
-/// assignee, or their stand-in: "B for A"), with channel "email link";
-/// deciding spends it: the assignment is no longer pending.
+/// assignee, or their stand-in: "B for A"), with channel "email link",
+/// through the same door as every other way of deciding. Deciding spends
+/// it: the assignment is no longer pending.
 pub fn act_by_link(
     conn: &mut DbConn,
     token: &str,
     approve: bool,
     comment: &str,
-) -> StoreResult<ApplyId> {
+) -> StoreResult<tickets::door::Done> {
     let LinkState::Valid {
         assignment,
         sent_to,
@@ -328,23 +261,25 @@ pub fn act_by_link(
         ..
     } = link_state(conn, token)?
     else {
-        return Err(StoreError::rule("", "errors.link_not_valid"));
-    };
-    let def = tickets::def_of(conn, &ticket)?;
-    let action = if approve {
-        Action::Approve
-    } else {
-        Action::Reject
+        return Err(super::StoreError::rule("", "errors.link_not_valid"));
     };
     // Single use: once decided, the link finds its assignment decided
     // and says so (who, what, when) rather than acting again.
-    tickets::act(
+    tickets::perform(
         conn,
-        assignment.id,
-        sent_to,
-        action,
-        comment,
-        Channel::EmailLink,
-        &def,
+        Act {
+            ticket: ticket.id,
+            actor: sent_to,
+            channel: Channel::EmailLink,
+            action: Action::Decide {
+                assignment: assignment.id,
+                decision: if approve {
+                    Decision::Approve
+                } else {
+                    Decision::Reject
+                },
+                comment: comment.to_string(),
+            },
+        },
     )
 }

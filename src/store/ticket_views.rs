@@ -591,6 +591,20 @@ pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
     })
 }
 
+/// Whether the ticket `id` is there for `me` to see (`may_view`); a
+/// ticket that does not exist is not.
+pub fn may_see(conn: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<bool> {
+    let Some(apply) = a::table
+        .find(id)
+        .select(Apply::as_select())
+        .first::<Apply>(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    may_view(conn, &apply, me, is_admin)
+}
+
 /// Whether `me` may see a ticket: its applicant, an administrator, one of
 /// its people, or someone standing in for one of them now for this kind
 /// of ticket.

@@ -13,6 +13,7 @@ use super::ctx::Ctx;
 use super::{AppError, AppState};
 use crate::db::models::{Apply, Approve};
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 use crate::store::links::{self, Became, LinkState};
 use crate::store::request::Request;
 use crate::store::{StoreError, users};
@@ -341,12 +342,6 @@ pub async fn decide(
         "reject" => false,
         _ => return Err(AppError::BadRequest("email link intent".into())),
     };
-    if !approve && form.comment.trim().is_empty() {
-        let loaded = load(&state, token.clone(), ctx.lang).await?;
-        let error = Some(ctx.t("errors.comment_required").into_owned());
-        let (_, page) = page(ctx, token, "reject".into(), loaded, form.comment, error);
-        return respond(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    }
     let (t, comment) = (token.clone(), form.comment.clone());
     match state
         .db
@@ -376,8 +371,16 @@ pub async fn decide(
             };
             respond(StatusCode::OK, &done)
         }
+        // A rejection says why: the form again, with what was typed.
+        Err(StoreError::Refused(r)) if *r == Refusal::CommentRequired => {
+            let loaded = load(&state, token.clone(), ctx.lang).await?;
+            let error = Some(ctx.t(r.key()).into_owned());
+            let (_, page) = page(ctx, token, "reject".into(), loaded, form.comment, error);
+            respond(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
         // Someone or something got there first: say what, from the live state.
-        Err(StoreError::Rule { key, .. }) => {
+        Err(e) if e.refused_key().is_some() => {
+            let key = e.refused_key().map(|(_, key)| key).unwrap_or_default();
             let loaded = load(&state, token.clone(), ctx.lang).await?;
             // Still valid by the live state: the refusal itself says why.
             let error =

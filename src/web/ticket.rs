@@ -17,14 +17,15 @@ use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, BusinessId, ServiceId, UserId};
 use crate::db::models::{Apply, Resource};
 use crate::flow::diagram::{NodeState, NodeStatus};
-use crate::flow::form::{FieldError, Values, parse_form};
-use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef, ProcessKind};
+use crate::flow::form::{FieldError, Values};
+use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef};
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 use crate::store::audit::Channel;
-use crate::store::directory::DbLookup;
 use crate::store::names::Names;
 use crate::store::ticket_views::{self, InboxChoices, InboxFilter, InboxRow, TicketView};
-use crate::store::tickets::{self, Action, status};
+use crate::store::tickets::rules::Verb;
+use crate::store::tickets::{self, Act, Action, Allowed, Decision, status};
 use crate::store::{StoreError, StoreResult, processes, resources};
 
 /// One filled field, for display.
@@ -39,12 +40,35 @@ pub struct ActionView {
     pub assignment: ApproveUserId,
     pub node: String,
     pub kind: &'static str,
+    /// What the door accepts on this step, in the order the buttons show.
+    pub verbs: &'static [Verb],
     /// The assignee, when the viewer acts for someone else.
     pub for_person: Option<String>,
     pub fields: Vec<FieldView>,
     pub comment: String,
     pub outcome: String,
     pub error: Option<String>,
+}
+
+impl ActionView {
+    /// The step's buttons: (intent, extra class, label key). Handing over
+    /// has its own part of the form.
+    pub fn buttons(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        self.verbs
+            .iter()
+            .filter_map(|v| match v {
+                Verb::Approve => Some((v.as_str(), " primary", "tickets.approve")),
+                Verb::Reject => Some((v.as_str(), " danger", "tickets.reject")),
+                Verb::SendBack => Some((v.as_str(), "", "tickets.send_back")),
+                Verb::Complete => Some((v.as_str(), " primary", "tickets.complete")),
+                Verb::HandOver => None,
+            })
+            .collect()
+    }
+
+    pub fn hands_over(&self) -> bool {
+        self.verbs.contains(&Verb::HandOver)
+    }
 }
 
 /// An action form shown again after a refusal: the field errors, the
@@ -80,6 +104,11 @@ struct TicketPage {
     /// Whether the ticket waits for someone other than its applicant (so
     /// reminding them makes sense).
     waits_on_others: bool,
+    /// Whether the viewer may withdraw it (and so remind, see below).
+    can_withdraw: bool,
+    /// Why reminding is not possible just now (reminded a moment ago),
+    /// with when it is again.
+    urged_note: Option<String>,
     diagram: String,
     actions: Vec<ActionView>,
     /// Steps of people who can no longer act, for an administrator to hand over.
@@ -99,17 +128,6 @@ pub struct StrandedView {
 }
 
 impl TicketPage {
-    fn is_applicant(&self) -> bool {
-        self.ctx
-            .user
-            .as_ref()
-            .is_some_and(|u| u.id == self.view.apply.applicant_id)
-    }
-
-    fn is_running(&self) -> bool {
-        self.view.apply.status == status::RUNNING
-    }
-
     fn status_label(&self) -> String {
         self.ctx
             .t(&format!("ticket_status.{}", self.view.apply.status))
@@ -121,19 +139,36 @@ struct Loaded {
     view: TicketView,
     def: std::sync::Arc<ProcessDef>,
     resources: Vec<Resource>,
-    /// Pending assignments the viewer may act on, with the assignee's name
-    /// when that is someone else.
-    mine: Vec<(ApproveUserId, String, Option<String>)>,
+    /// What the viewer may do now, by the rules the door enforces.
+    allowed: Allowed,
     /// Names of the resources and people the ticket's values refer to.
     names: Names,
     /// Role names by code, for the diagram's rules.
     roles: std::sync::Arc<crate::store::roles::RoleNames>,
     /// The service (English and Chinese) and the business it was filed in.
     filed: ((String, String), Option<String>),
-    /// For an administrator: pending assignments of people who can no
-    /// longer act (nobody could take them when they left), which they may
-    /// hand over, with the node's key and the person's name.
-    stranded: Vec<(ApproveUserId, String, String)>,
+}
+
+impl Loaded {
+    /// The display name of an assignment's person.
+    fn person_of(&self, assignment: ApproveUserId) -> String {
+        self.view
+            .nodes
+            .iter()
+            .flat_map(|n| n.people.iter())
+            .find(|(a, _, _)| a.id == assignment)
+            .map(|(_, p, _)| p.display_name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the page has a form for this assignment.
+    fn offers(&self, assignment: ApproveUserId) -> bool {
+        let a = &self.allowed;
+        a.steps
+            .iter()
+            .chain(&a.stranded)
+            .any(|s| s.assignment == assignment)
+    }
 }
 
 fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<Option<Loaded>> {
@@ -142,38 +177,11 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
         return Ok(None);
     }
     let def = processes::definition(c, view.apply.version_id)?;
-    let kind = ProcessKind::parse(&view.apply.kind).unwrap_or(ProcessKind::Request);
-    let mut mine = Vec::new();
-    for node in &view.nodes {
-        let blocked = |assignee| {
-            def.node(&node.node.node_key)
-                .is_some_and(|spec| tickets::applicant_for_other(&view.apply, me, assignee, spec))
-        };
-        for (assignment, person, _) in &node.people {
-            if assignment.status == status::PENDING
-                && !blocked(assignment.user_id)
-                && tickets::acts_for(c, me, assignment.user_id, kind)?
-            {
-                let for_person = (assignment.user_id != me).then(|| person.display_name.clone());
-                mine.push((assignment.id, node.node.node_key.clone(), for_person));
-            }
-        }
-    }
+    let allowed = tickets::allowed(c, &view, &def, me, is_admin, crate::store::now())?;
     let resources = if def.fields().any(|(_, f)| f.kind == FieldKind::Resource) {
         resources::list(c)?
             .into_iter()
             .map(|r| r.resource)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let stranded = if is_admin && view.apply.status == status::RUNNING {
-        let inactive = ticket_views::inactive_assignees(c, id)?;
-        view.nodes
-            .iter()
-            .flat_map(|n| n.people.iter().map(move |p| (n, p)))
-            .filter(|(_, (a, _, _))| a.status == status::PENDING && inactive.contains(&a.id))
-            .map(|(n, (a, person, _))| (a.id, n.node.node_key.clone(), person.display_name.clone()))
             .collect()
     } else {
         Vec::new()
@@ -186,11 +194,10 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
         view,
         def,
         resources,
-        mine,
+        allowed,
         names,
         roles,
         filed,
-        stranded,
     }))
 }
 
@@ -364,14 +371,17 @@ fn head_of(lang: Lang, l: &Loaded, values: &Values) -> (Vec<(&'static str, Strin
 }
 
 fn page(ctx: Ctx, l: Loaded, errors: HashMap<ApproveUserId, ShownAgain>) -> TicketPage {
-    page_with(ctx, l, errors, BTreeMap::new())
+    page_with(ctx, l, errors, None)
 }
+
+/// The resubmit form as sent, with its errors.
+type ResubmitAgain = (BTreeMap<String, FieldError>, HashMap<String, Vec<String>>);
 
 fn page_with(
     ctx: Ctx,
     l: Loaded,
     errors: HashMap<ApproveUserId, ShownAgain>,
-    resubmit_errors: BTreeMap<String, FieldError>,
+    resubmit_again: Option<ResubmitAgain>,
 ) -> TicketPage {
     let lang = ctx.lang;
     let zh = lang == Lang::ZhCn;
@@ -421,11 +431,14 @@ fn page_with(
         })
         .collect();
     let diagram = super::design::draw(lang, &l.def, &l.roles, Some(&states));
+    let me = ctx.user.as_ref().map(|u| u.id);
     let actions = l
-        .mine
+        .allowed
+        .steps
         .iter()
-        .filter_map(|(assignment, node_key, for_person)| {
-            let node = l.def.node(node_key)?;
+        .filter_map(|step| {
+            let assignment = &step.assignment;
+            let node = l.def.node(&step.node_key)?;
             let own: Vec<&FieldDef> = node.fields.iter().collect();
             let ShownAgain {
                 errors: errs,
@@ -438,7 +451,8 @@ fn page_with(
                 assignment: *assignment,
                 node: node.name.text(zh).to_string(),
                 kind: node.kind.as_str(),
-                for_person: for_person.clone(),
+                verbs: step.verbs,
+                for_person: (Some(step.assignee) != me).then(|| l.person_of(*assignment)),
                 fields: if node.kind == NodeKind::Approval {
                     Vec::new()
                 } else {
@@ -495,36 +509,50 @@ fn page_with(
             }
         })
         .collect();
-    let applicant = ctx
-        .user
-        .as_ref()
-        .is_some_and(|u| u.id == l.view.apply.applicant_id);
-    let resubmit = if applicant && l.view.apply.status == status::SENT_BACK {
+    let resubmit = if l.allowed.resubmit {
         let submit: Vec<&FieldDef> = l
             .def
             .nodes
             .first()
             .map(|n| n.fields.iter().collect())
             .unwrap_or_default();
-        let raw = crate::flow::form::raw_from_values(&submit, &values);
-        views(lang, &submit, &raw, &resubmit_errors, &l.resources)
+        let (errors, raw) = resubmit_again.unwrap_or_else(|| {
+            let raw = crate::flow::form::raw_from_values(&submit, &values);
+            (BTreeMap::new(), raw)
+        });
+        views(lang, &submit, &raw, &errors, &l.resources)
     } else {
         Vec::new()
     };
     let stranded = l
+        .allowed
         .stranded
         .iter()
-        .map(|(assignment, node_key, person)| StrandedView {
-            assignment: *assignment,
+        .map(|step| StrandedView {
+            assignment: step.assignment,
             node: l
                 .def
-                .node(node_key)
+                .node(&step.node_key)
                 .map(|n| n.name.text(zh).to_string())
                 .unwrap_or_default(),
-            person: person.clone(),
-            error: errors.get(assignment).and_then(|e| e.message.clone()),
+            person: l.person_of(step.assignment),
+            error: errors.get(&step.assignment).and_then(|e| e.message.clone()),
         })
         .collect();
+    // Reminded a moment ago: when, and from when again.
+    let urged_note = match (&l.allowed.urge, l.view.apply.last_urged_at) {
+        (Some(Err(Refusal::UrgedRecently)), Some(at)) => {
+            let next = at + chrono::Duration::minutes(tickets::URGE_INTERVAL_MINUTES);
+            Some(lang.tf(
+                "tickets.urged_at",
+                &[
+                    ("at", &at.format("%H:%M").to_string()),
+                    ("next", &next.format("%H:%M").to_string()),
+                ],
+            ))
+        }
+        _ => None,
+    };
     TicketPage {
         ctx,
         view: l.view,
@@ -532,6 +560,8 @@ fn page_with(
         head,
         field_groups,
         waits_on_others,
+        can_withdraw: l.allowed.withdraw,
+        urged_note,
         diagram,
         actions,
         stranded,
@@ -560,19 +590,10 @@ fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// What became of an action on an assignment, decided in one unit of work.
-enum Attempt {
-    Done,
-    /// Refused before anything changed, with the reason.
-    Refused(&'static str),
-    /// The form needs correcting: shown again with what was typed.
-    Again(BTreeMap<String, FieldError>, Option<&'static str>),
-    /// An intent that does not fit the node (a hand-made request).
-    Mismatch(String),
-}
-
-/// Approve, reject, send back, complete a task or review, or transfer, on
-/// one assignment.
+/// Approve, reject, send back, complete a task or review, or hand over,
+/// on one assignment: the form is read into a request for the door, and
+/// its refusal shown where it belongs — beside the form (422), as the
+/// page of a step someone got to first (409), or as a flash.
 pub async fn act(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -587,143 +608,115 @@ pub async fn act(
     let comment = pick(&pairs, "comment").to_string();
     let outcome = pick(&pairs, "outcome").to_string();
     let raw = raw_map(&pairs);
-    if intent == "transfer" {
-        let target = pick(&pairs, "to").to_string();
-        return transfer(ctx, state, (id, assignment), target, comment, outcome, raw).await;
-    }
-    // Checking, validating and deciding in one unit of work: the page is
-    // only loaded again when the form has to be shown with its errors.
-    let attempt = {
-        let (intent, comment, outcome, raw) = (
-            intent.clone(),
-            comment.clone(),
-            outcome.clone(),
-            raw.clone(),
-        );
-        state
+    let Some(verb) = Verb::parse(&intent) else {
+        // A hand-made request; about a ticket the person may not see, it
+        // says nothing.
+        let seen = state
             .db
-            .write(move |c| {
-                let target = tickets::target(c, id, assignment)?.ok_or(StoreError::NotFound)?;
-                let kind = ProcessKind::parse(&target.ticket.kind).unwrap_or(ProcessKind::Request);
-                let assignee = target.assignment.user_id;
-                if target.assignment.status != status::PENDING
-                    || !tickets::acts_for(c, me, assignee, kind)?
-                {
-                    if !ticket_views::may_view(c, &target.ticket, me, admin)? {
-                        return Err(StoreError::NotFound);
-                    }
-                    return Ok(Attempt::Refused(tickets::refusal(&target)));
-                }
-                let def = processes::definition(c, target.ticket.version_id)?;
-                let node = def.node(&target.node_key).ok_or(StoreError::NotFound)?;
-                if tickets::applicant_for_other(&target.ticket, me, assignee, node) {
-                    return Ok(Attempt::Refused("errors.applicant_for_other"));
-                }
-                let action = match (intent.as_str(), node.kind) {
-                    ("reject" | "send_back", NodeKind::Approval) if comment.trim().is_empty() => {
-                        return Ok(Attempt::Again(
-                            BTreeMap::new(),
-                            Some("errors.comment_required"),
-                        ));
-                    }
-                    ("approve", NodeKind::Approval) => Action::Approve,
-                    ("reject", NodeKind::Approval) => Action::Reject,
-                    ("send_back", NodeKind::Approval) => Action::SendBack,
-                    ("complete", NodeKind::Task | NodeKind::Review) => {
-                        let parsed = {
-                            let refs: Vec<&FieldDef> = node.fields.iter().collect();
-                            parse_form(&refs, &raw, &DbLookup::new(c))
-                        };
-                        let outcome = if node.kind == NodeKind::Review {
-                            if !crate::flow::REVIEW_OUTCOMES.contains(&outcome.as_str()) {
-                                return Ok(Attempt::Again(
-                                    parsed.err().unwrap_or_default(),
-                                    Some("errors.outcome_required"),
-                                ));
-                            }
-                            Some(outcome)
-                        } else {
-                            None
-                        };
-                        match parsed {
-                            Ok(values) => Action::Complete { values, outcome },
-                            Err(errs) => return Ok(Attempt::Again(errs, None)),
-                        }
-                    }
-                    _ => {
-                        return Ok(Attempt::Mismatch(format!(
-                            "action {intent} on a {} node",
-                            node.kind.as_str()
-                        )));
-                    }
-                };
-                tickets::act_on(c, &target, me, action, &comment, Channel::Web, &def)?;
-                Ok(Attempt::Done)
-            })
-            .await
+            .read(move |c| ticket_views::may_see(c, id, me, admin))
+            .await?;
+        return Err(if seen {
+            AppError::BadRequest(format!("action {intent}"))
+        } else {
+            AppError::NotFound
+        });
     };
-    let refused = match attempt {
-        Ok(Attempt::Done) => {
-            let key = match intent.as_str() {
-                "approve" => "flash.approved",
-                "reject" => "flash.rejected",
-                "send_back" => "flash.sent_back",
-                _ => "flash.completed",
+    let decide = |decision| Action::Decide {
+        assignment,
+        decision,
+        comment: comment.clone(),
+    };
+    let action = match verb {
+        Verb::Approve => decide(Decision::Approve),
+        Verb::Reject => decide(Decision::Reject),
+        Verb::SendBack => decide(Decision::SendBack),
+        Verb::Complete => decide(Decision::Complete {
+            fields: raw.clone(),
+            outcome: (!outcome.is_empty()).then(|| outcome.clone()),
+        }),
+        Verb::HandOver => Action::HandOver {
+            assignment,
+            to: pick(&pairs, "to").to_string(),
+            comment: comment.clone(),
+        },
+    };
+    let act = Act {
+        ticket: id,
+        actor: me,
+        channel: Channel::Web,
+        action,
+    };
+    let refusal = match state.db.write(move |c| tickets::perform(c, act)).await {
+        Ok(_) => {
+            let key = match verb {
+                Verb::Approve => "flash.approved",
+                Verb::Reject => "flash.rejected",
+                Verb::SendBack => "flash.sent_back",
+                Verb::Complete => "flash.completed",
+                Verb::HandOver => "flash.transferred",
             };
             ctx.flash(FlashKind::Success, ctx.t(key));
             return Ok(see_other(&format!("/tickets/{id}")));
         }
-        Ok(Attempt::Refused(key)) | Err(StoreError::Rule { key, .. }) => key,
-        Ok(Attempt::Mismatch(what)) => return Err(AppError::BadRequest(what)),
-        Ok(Attempt::Again(errs, message)) => {
+        Err(StoreError::Refused(r)) => *r,
+        Err(e) => return Err(e.into()),
+    };
+    let again = ShownAgain {
+        errors: refusal.field_errors().cloned().unwrap_or_default(),
+        // Field errors stand beside their fields.
+        message: (!matches!(refusal, Refusal::Fields(_)))
+            .then(|| ctx.t(refusal.key()).into_owned()),
+        raw,
+        comment: comment.clone(),
+        outcome,
+    };
+    match refusal {
+        Refusal::NotFound => Err(AppError::NotFound),
+        // An intent that does not fit the step: a hand-made request.
+        Refusal::WrongAction => Err(AppError::BadRequest(format!("{intent} on this step"))),
+        // Someone got there first (a tab left open): say who did what and
+        // when, and keep what was typed, which was not sent.
+        Refusal::Overtaken(became) if !comment.trim().is_empty() => {
+            let lang = ctx.lang;
+            let (loaded, said) = state
+                .db
+                .read(move |c| {
+                    let Some(loaded) = load(c, id, me, admin)? else {
+                        return Ok(None);
+                    };
+                    let said = super::email_link::became_text(c, lang, &became, me)?;
+                    Ok(Some((loaded, said)))
+                })
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let mut page = page(ctx, loaded, HashMap::new());
+            page.overtaken = Some((said, comment));
+            render_status(StatusCode::CONFLICT, &page)
+        }
+        // What the step stands at says it all: a flash on the page as it is now.
+        Refusal::Overtaken(_)
+        | Refusal::NotYours
+        | Refusal::NotYourTurn
+        | Refusal::AssigneeInactive
+        | Refusal::Withdrawn
+        | Refusal::NotRunning => {
+            ctx.flash(FlashKind::Error, ctx.t(refusal.key()));
+            Ok(see_other(&format!("/tickets/{id}")))
+        }
+        // The form needs correcting: shown again with what was typed.
+        _ => {
             let loaded = state
                 .db
                 .read(move |c| load(c, id, me, admin))
                 .await?
                 .ok_or(AppError::NotFound)?;
-            let message = message.map(|key| ctx.t(key).into_owned());
-            let again = ShownAgain {
-                errors: errs,
-                message,
-                raw,
-                comment,
-                outcome,
-            };
-            return show_again(ctx, loaded, assignment, again);
+            if !loaded.offers(assignment) {
+                ctx.flash(FlashKind::Error, ctx.t(refusal.key()));
+                return Ok(see_other(&format!("/tickets/{id}")));
+            }
+            show_again(ctx, loaded, assignment, again)
         }
-        Err(e) => return Err(e.into()),
-    };
-    // Someone got there first (a tab left open): say who did what and
-    // when, and keep what was typed, which was not sent.
-    let overtaken = matches!(
-        refused,
-        "errors.already_decided" | "errors.node_already_decided" | "errors.assignment_transferred"
-    );
-    if overtaken && !comment.trim().is_empty() {
-        let lang = ctx.lang;
-        let (loaded, said) = state
-            .db
-            .read(move |c| {
-                let Some(loaded) = load(c, id, me, admin)? else {
-                    return Ok(None);
-                };
-                let said = match tickets::target(c, id, assignment)? {
-                    Some(t) => {
-                        let became = crate::store::links::became(c, &t.assignment)?;
-                        super::email_link::became_text(c, lang, &became, me)?
-                    }
-                    None => lang.t(refused).into_owned(),
-                };
-                Ok(Some((loaded, said)))
-            })
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let mut page = page(ctx, loaded, HashMap::new());
-        page.overtaken = Some((said, comment));
-        return render_status(StatusCode::CONFLICT, &page);
     }
-    ctx.flash(FlashKind::Error, ctx.t(refused));
-    Ok(see_other(&format!("/tickets/{id}")))
 }
 
 /// The ticket page again (422), with one assignment's form as it was sent.
@@ -735,74 +728,6 @@ fn show_again(
 ) -> Result<HttpResponse, AppError> {
     let errors = HashMap::from([(assignment, again)]);
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
-}
-
-/// Hands an assignment to someone else; a refusal is shown on the page.
-async fn transfer(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    (id, assignment): (ApplyId, ApproveUserId),
-    target: String,
-    comment: String,
-    outcome: String,
-    raw: HashMap<String, Vec<String>>,
-) -> Result<HttpResponse, AppError> {
-    let user = ctx.require_user()?;
-    let (me, admin) = (user.id, user.is_admin);
-    let loaded = state
-        .db
-        .read(move |c| load(c, id, me, admin))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let handed = loaded.mine.iter().any(|(a, _, _)| *a == assignment)
-        || loaded.stranded.iter().any(|(a, _, _)| *a == assignment);
-    if !handed {
-        // Not (or no longer) the viewer's to hand over: say what happened.
-        let key = state
-            .db
-            .read(move |c| {
-                Ok(tickets::target(c, id, assignment)?
-                    .as_ref()
-                    .map(tickets::refusal))
-            })
-            .await?
-            .ok_or(AppError::NotFound)?;
-        ctx.flash(FlashKind::Error, ctx.t(key));
-        return Ok(see_other(&format!("/tickets/{id}")));
-    }
-    let refuse = |ctx: Ctx, loaded: Loaded, message: String| {
-        let again = ShownAgain {
-            errors: BTreeMap::new(),
-            message: Some(message),
-            raw: raw.clone(),
-            comment: comment.clone(),
-            outcome: outcome.clone(),
-        };
-        show_again(ctx, loaded, assignment, again)
-    };
-    let Ok(target) = crate::domain::Username::parse_person(&target) else {
-        let message = ctx.t("errors.unknown_user").into_owned();
-        return refuse(ctx, loaded, message);
-    };
-    let note = comment.clone();
-    let result = state
-        .db
-        .write(move |c| {
-            let to = crate::store::users::resolve(c, "to", &target)?;
-            tickets::transfer(c, assignment, me, to, &note)
-        })
-        .await;
-    match result {
-        Ok(_) => {
-            ctx.flash(FlashKind::Success, ctx.t("flash.transferred"));
-            Ok(see_other(&format!("/tickets/{id}")))
-        }
-        Err(StoreError::Rule { key, .. }) => {
-            let message = ctx.t(key).into_owned();
-            refuse(ctx, loaded, message)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// How many assignments one inbox page lists.
@@ -1004,41 +929,44 @@ pub async fn batch(
         ctx.flash(FlashKind::Error, ctx.t("errors.choose_some"));
         return Ok(see_other("/inbox"));
     }
-    let action = match intent.as_str() {
-        "approve" => Action::Approve,
-        "reject" if comment.trim().is_empty() => {
-            ctx.flash(FlashKind::Error, ctx.t("errors.comment_required"));
-            return Ok(see_other("/inbox"));
-        }
-        "reject" => Action::Reject,
+    let decision = match intent.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
         _ => return Err(AppError::BadRequest("batch intent".into())),
     };
     let mut done = 0;
     // What could not be decided, and why, by the ticket's serial number.
     let mut refused: Vec<(ApproveUserId, &'static str)> = Vec::new();
     for assignment in chosen {
-        let (action, comment) = (action.clone(), comment.clone());
+        let action = Action::Decide {
+            assignment,
+            decision: decision.clone(),
+            comment: comment.clone(),
+        };
         let result = state
             .db
             .write(move |c| {
-                use crate::db::schema::approve_users as au;
-                use diesel::prelude::*;
-                let apply = au::table
-                    .find(assignment)
-                    .select(au::apply_id)
-                    .first::<ApplyId>(c)?;
-                let version = {
-                    use crate::db::schema::applies as a;
-                    a::table.find(apply).select(a::version_id).first(c)?
+                let act = Act {
+                    ticket: tickets::ticket_of(c, assignment)?,
+                    actor: me,
+                    channel: Channel::Batch,
+                    action,
                 };
-                let def = processes::definition(c, version)?;
-                tickets::act(c, assignment, me, action, &comment, Channel::Batch, &def)
+                tickets::perform(c, act)
             })
             .await;
         match result {
             Ok(_) => done += 1,
-            Err(StoreError::Rule { key, .. }) => refused.push((assignment, key)),
-            Err(StoreError::NotFound) => refused.push((assignment, "errors.not_your_assignment")),
+            // Rejecting says why: nothing was decided, the inbox says so once.
+            Err(StoreError::Refused(r)) if *r == Refusal::CommentRequired => {
+                ctx.flash(FlashKind::Error, ctx.t(r.key()));
+                return Ok(see_other("/inbox"));
+            }
+            // Someone else's says nothing about itself.
+            Err(StoreError::Refused(r)) if *r == Refusal::NotFound => {
+                refused.push((assignment, Refusal::NotYours.key()))
+            }
+            Err(StoreError::Refused(r)) => refused.push((assignment, r.key())),
             Err(e) => return Err(e.into()),
         }
     }
@@ -1089,43 +1017,42 @@ pub async fn ticket_action(
     path: web::Path<i32>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require_user()?;
-    let (me, admin) = (user.id, user.is_admin);
+    let me = ctx.require_user()?.id;
     let id = ApplyId(path.into_inner());
-    // Only people who may see the ticket may act on it.
-    state
-        .db
-        .read(move |c| load(c, id, me, admin))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let intent = pick(&pairs, "intent").to_string();
+    let intent = pick(&pairs, "intent");
     let text = pick(&pairs, "comment").to_string();
-    let (outcome, key) = match intent.as_str() {
-        "withdraw" => (
-            state
-                .db
-                .write(move |c| tickets::withdraw(c, id, me, &text))
-                .await,
-            "flash.withdrawn",
-        ),
-        "urge" => (
-            state
-                .db
-                .write(move |c| tickets::urge(c, id, me).map(|_| ()))
-                .await,
-            "flash.urged",
-        ),
-        "comment" => (
-            state
-                .db
-                .write(move |c| tickets::comment(c, id, me, &text))
-                .await,
-            "flash.commented",
-        ),
+    let (action, key) = match intent {
+        "withdraw" => (Action::Withdraw { reason: text }, "flash.withdrawn"),
+        "urge" => (Action::Urge, "flash.urged"),
+        "comment" => (Action::Comment { text }, "flash.commented"),
         _ => return Err(AppError::BadRequest(format!("ticket action {intent}"))),
     };
-    ctx.flash_outcome(outcome, key)?;
+    let act = Act {
+        ticket: id,
+        actor: me,
+        channel: Channel::Web,
+        action,
+    };
+    let outcome = state.db.write(move |c| tickets::perform(c, act)).await;
+    flash_refusal(&ctx, outcome, key)?;
     Ok(see_other(&format!("/tickets/{id}")))
+}
+
+/// After an action whose refusal has no form to show again: flash
+/// `success_key`, or why it was refused. A ticket the person may not see
+/// is not there.
+fn flash_refusal(
+    ctx: &Ctx,
+    outcome: StoreResult<tickets::Done>,
+    success_key: &str,
+) -> Result<(), AppError> {
+    match outcome {
+        Ok(_) => ctx.flash(FlashKind::Success, ctx.t(success_key)),
+        Err(StoreError::Refused(r)) if *r == Refusal::NotFound => return Err(AppError::NotFound),
+        Err(StoreError::Refused(r)) => ctx.flash(FlashKind::Error, ctx.t(r.key())),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 /// The applicant sends a sent-back ticket again with corrected values.
@@ -1138,41 +1065,35 @@ pub async fn resubmit(
     let user = ctx.require_user()?;
     let (me, admin) = (user.id, user.is_admin);
     let id = ApplyId(path.into_inner());
-    let loaded = state
-        .db
-        .read(move |c| load(c, id, me, admin))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let fields: Vec<FieldDef> = loaded
-        .def
-        .nodes
-        .first()
-        .map(|n| n.fields.clone())
-        .unwrap_or_default();
     let raw = raw_map(&pairs);
-    let parsed = state
-        .db
-        .read(move |c| {
-            let lookup = DbLookup::new(c);
-            let refs: Vec<&FieldDef> = fields.iter().collect();
-            Ok(parse_form(&refs, &raw, &lookup))
-        })
-        .await?;
-    let values = match parsed {
-        Ok(values) => values,
-        Err(errors) => {
-            return render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &page_with(ctx, loaded, HashMap::new(), errors),
-            );
-        }
+    let act = Act {
+        ticket: id,
+        actor: me,
+        channel: Channel::Web,
+        action: Action::Resubmit {
+            fields: raw.clone(),
+        },
     };
-    let def = loaded.def.clone();
-    let outcome = state
-        .db
-        .write(move |c| tickets::resubmit(c, id, me, &values, &def))
-        .await;
-    ctx.flash_outcome(outcome, "flash.resubmitted")?;
+    let outcome = match state.db.write(move |c| tickets::perform(c, act)).await {
+        Err(StoreError::Refused(r)) => match *r {
+            // The form again, as typed, with each error beside its field.
+            Refusal::Fields(errors) => {
+                let loaded = state
+                    .db
+                    .read(move |c| load(c, id, me, admin))
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let again = Some((errors, raw));
+                return render_status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &page_with(ctx, loaded, HashMap::new(), again),
+                );
+            }
+            other => Err(other.into()),
+        },
+        outcome => outcome,
+    };
+    flash_refusal(&ctx, outcome, "flash.resubmitted")?;
     Ok(see_other(&format!("/tickets/{id}")))
 }
 

@@ -34,8 +34,10 @@ const RULES: &[(&str, &[&str])] = &[
 /// Upward uses that remain until the mail is composed after the commit:
 /// the store writes a ticket's notices in the transaction that changes it.
 /// Each must still exist (the list only shrinks).
-const STILL_UPWARD: &[(&str, &str)] =
-    &[("store/links.rs", "notify"), ("store/tickets.rs", "notify")];
+const STILL_UPWARD: &[(&str, &str)] = &[
+    ("store/links.rs", "notify"),
+    ("store/tickets/notices.rs", "notify"),
+];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

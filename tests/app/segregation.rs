@@ -236,8 +236,9 @@ async fn rd_zhao_cannot_approve_his_own_access_request_for_his_manager_away_on_l
 /// refused without one, and a task is refused one.
 #[actix_web::test]
 async fn a_review_completed_without_an_outcome_is_refused_at_the_door() {
+    use countersign::refusal::Refusal;
     use countersign::store::audit::Channel;
-    use countersign::store::tickets::{self, Action};
+    use countersign::store::tickets::{self, Act, Action, Decision};
     let app = TestApp::spawn().await;
     people(&app, &["qc"]);
     let mut review = NodeDef::new(
@@ -255,31 +256,28 @@ async fn a_review_completed_without_an_outcome_is_refused_at_the_door() {
     let attempt = |outcome: Option<&str>| {
         let outcome = outcome.map(str::to_string);
         app.db.write_sync(move |c| {
-            let version = applies::table
-                .find(ApplyId(id))
-                .select(applies::version_id)
-                .first(c)?;
-            let def = countersign::store::processes::definition(c, version)?;
-            tickets::act(
-                c,
-                assignment,
-                qc,
-                Action::Complete {
-                    values: Default::default(),
-                    outcome,
+            let act = Act {
+                ticket: ApplyId(id),
+                actor: qc,
+                channel: Channel::Api,
+                action: Action::Decide {
+                    assignment,
+                    decision: Decision::Complete {
+                        fields: Default::default(),
+                        outcome,
+                    },
+                    comment: String::new(),
                 },
-                "",
-                Channel::Web,
-                &def,
-            )
+            };
+            tickets::perform(c, act)
         })
     };
     for outcome in [None, Some("splendid")] {
         match attempt(outcome) {
-            Err(countersign::store::StoreError::Rule { field, key }) => {
+            Err(e) if matches!(e.refusal(), Some(Refusal::OutcomeRequired(_))) => {
                 assert_eq!(
-                    (field, key),
-                    ("outcome", "errors.outcome_required"),
+                    e.refused_key(),
+                    Some(("outcome", "errors.outcome_required")),
                     "{outcome:?}"
                 );
             }
@@ -295,23 +293,35 @@ async fn a_review_completed_without_an_outcome_is_refused_at_the_door() {
 /// ticket cannot comment on it, however they reach the store.
 #[actix_web::test]
 async fn someone_who_may_not_see_a_ticket_cannot_comment_on_it_at_the_door() {
-    use countersign::store::tickets;
+    use countersign::refusal::Refusal;
+    use countersign::store::audit::Channel;
+    use countersign::store::tickets::{self, Act, Action};
     let app = TestApp::spawn().await;
     people(&app, &["approver", "stranger"]);
     let service = deploy(&app, vec![approval("approve", Mode::Any, &["approver"])]);
     let id = ApplyId(file(&app, service, &[("what", "A laptop")]).await);
     let stranger = app.user_id("stranger");
     let approver = app.user_id("approver");
-    let refused = app
-        .db
-        .write_sync(move |c| tickets::comment(c, id, stranger, "Let me in"));
+    let comment = |actor, text: &str| {
+        let act = Act {
+            ticket: id,
+            actor,
+            channel: Channel::Api,
+            action: Action::Comment {
+                text: text.to_string(),
+            },
+        };
+        app.db.write_sync(move |c| tickets::perform(c, act))
+    };
+    let refused = comment(stranger, "Let me in");
     assert!(
-        matches!(refused, Err(countersign::store::StoreError::NotFound)),
+        matches!(
+            refused.as_ref().map_err(|e| e.refusal()),
+            Err(Some(Refusal::NotFound))
+        ),
         "{refused:?}"
     );
-    app.db
-        .write_sync(move |c| tickets::comment(c, id, approver, "Looking at it"))
-        .expect("the approver may comment");
+    comment(approver, "Looking at it").expect("the approver may comment");
     let comments: i64 = app.query(move |c| {
         audit_events::table
             .filter(audit_events::action.eq("ticket.commented"))

@@ -1,0 +1,266 @@
+//! Acting on a whole ticket through the door: a comment on its timeline,
+//! and the applicant's own actions — withdraw, urge, resubmit.
+
+use diesel::prelude::*;
+
+use super::super::audit::{self, Audit, Channel};
+use super::super::directory::DbLookup;
+use super::super::{StoreError, StoreResult, now};
+use super::door::{Done, Raw};
+use super::rules;
+use super::{def_of, filing, notices, progress, status, ticket_event};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::models::Apply;
+use crate::db::schema::{applies as a, approve_users as au, approves as n, businesses, users};
+use crate::db::stamp::At;
+use crate::flow::NotifyEvent;
+use crate::flow::form::{Values, parse_form};
+use crate::refusal::Refusal;
+
+/// The ticket, for someone who acts on it: nobody acts on a ticket they
+/// may not see (it is not there for them), nor once deactivated.
+fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Apply> {
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Refusal::NotFound)?;
+    let active: bool = users::table
+        .find(actor)
+        .select(users::active)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false);
+    if !active {
+        return Err(Refusal::NotYours.into());
+    }
+    if ticket.applicant_id != actor {
+        let admin = super::super::users::is_admin(conn, actor)?;
+        if !super::super::ticket_views::may_view(conn, &ticket, actor, admin)? {
+            return Err(Refusal::NotFound.into());
+        }
+    }
+    Ok(ticket)
+}
+
+/// An event on the ticket by `actor` through `channel`.
+fn by<'a>(
+    actor: UserId,
+    channel: Channel,
+    action: &'a str,
+    apply: ApplyId,
+    detail: serde_json::Value,
+) -> Audit<'a> {
+    Audit {
+        channel,
+        ..ticket_event(Some(actor), action, apply, detail)
+    }
+}
+
+/// A comment on the ticket's timeline, by anyone who may see it.
+pub(super) fn comment(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    actor: UserId,
+    channel: Channel,
+    text: &str,
+) -> StoreResult<Done> {
+    let text = rules::comment(text, Refusal::EmptyComment)?;
+    visible(conn, apply, actor)?;
+    audit::record(
+        conn,
+        by(
+            actor,
+            channel,
+            "ticket.commented",
+            apply,
+            serde_json::json!({ "comment": text }),
+        ),
+    )?;
+    Ok(Done::Commented)
+}
+
+/// The people an open ticket waits for now: (assignment, person).
+fn waiting(conn: &mut DbConn, apply: ApplyId) -> StoreResult<Vec<(ApproveUserId, UserId)>> {
+    Ok(au::table
+        .filter(au::apply_id.eq(apply))
+        .filter(au::status.eq(status::PENDING))
+        .select((au::id, au::user_id))
+        .load(conn)?)
+}
+
+/// The applicant withdraws a running ticket, saying why; everything still
+/// open is cancelled, and the people it waited for are told the reason.
+pub(super) fn withdraw(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    actor: UserId,
+    channel: Channel,
+    reason: &str,
+) -> StoreResult<Done> {
+    let ticket = visible(conn, apply, actor)?;
+    rules::applicant_only(actor, &ticket)?;
+    let reason = rules::comment(reason, Refusal::ReasonRequired)?;
+    // Locked and checked as it is now, not as it was read.
+    let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::RUNNING)))
+        .set(a::row_version.eq(a::row_version + 1))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(super::not_running(conn, apply)?);
+    }
+    let waiting = waiting(conn, apply)?;
+    progress::end(conn, apply, status::WITHDRAWN)?;
+    audit::record(
+        conn,
+        by(
+            actor,
+            channel,
+            "ticket.withdrawn",
+            apply,
+            serde_json::json!({ "comment": reason }),
+        ),
+    )?;
+    let def = def_of(conn, &ticket)?;
+    notices::notify(
+        conn,
+        &def,
+        NotifyEvent::Withdrawn,
+        &ticket,
+        None,
+        reason,
+        &waiting,
+    )?;
+    Ok(Done::Withdrawn)
+}
+
+/// The applicant reminds the current assignees; at most once in
+/// `URGE_INTERVAL_MINUTES`.
+pub(super) fn urge(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    actor: UserId,
+    channel: Channel,
+) -> StoreResult<Done> {
+    let ticket = visible(conn, apply, actor)?;
+    let at = now();
+    rules::may_urge(actor, &ticket, at)?;
+    // The interval is checked again as the row is updated: two reminders
+    // at once send one.
+    let n = diesel::update(
+        a::table
+            .find(apply)
+            .filter(a::status.eq(status::RUNNING))
+            .filter(
+                a::last_urged_at
+                    .is_null()
+                    .or(a::last_urged_at.le(At(rules::urged_before(at)))),
+            ),
+    )
+    .set(a::last_urged_at.eq(At(at)))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(Refusal::UrgedRecently.into());
+    }
+    let waiting = waiting(conn, apply)?;
+    let pending: Vec<UserId> = waiting.iter().map(|(_, u)| *u).collect();
+    audit::record(
+        conn,
+        by(
+            actor,
+            channel,
+            "ticket.urged",
+            apply,
+            serde_json::json!({ "reminded": pending.iter().map(|u| u.0).collect::<Vec<_>>() }),
+        ),
+    )?;
+    let def = def_of(conn, &ticket)?;
+    notices::notify(conn, &def, NotifyEvent::Urged, &ticket, None, "", &waiting)?;
+    Ok(Done::Urged(pending))
+}
+
+/// The applicant resubmits a sent-back ticket with corrected values: the
+/// ticket keeps its serial and history, and the flow is planned again after
+/// the nodes that ran before.
+pub(super) fn resubmit(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    actor: UserId,
+    channel: Channel,
+    fields: &Raw,
+) -> StoreResult<Done> {
+    let ticket = visible(conn, apply, actor)?;
+    rules::may_resubmit(actor, &ticket)?;
+    let def = def_of(conn, &ticket)?;
+    let submit = def
+        .nodes
+        .first()
+        .map(|n| n.fields.as_slice())
+        .unwrap_or_default();
+    let values = {
+        let refs: Vec<_> = submit.iter().collect();
+        parse_form(&refs, fields, &DbLookup::new(conn)).map_err(Refusal::Fields)?
+    };
+    // The submit form's values are replaced as a whole (a field the
+    // applicant cleared is gone); what each changed field held before is
+    // kept in the audit trail.
+    let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+    let mut changed = Vec::new();
+    for field in submit {
+        let before = form.remove(&field.key);
+        let after = values.get(&field.key);
+        if before.as_ref() != after {
+            changed.push(serde_json::json!({
+                "field": field.key,
+                "before": before,
+                "after": after,
+            }));
+        }
+    }
+    form.extend(values);
+    let json = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
+    let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::SENT_BACK)))
+        .set((
+            a::status.eq(status::RUNNING),
+            a::form.eq(json),
+            a::finished_at.eq(None::<At>),
+            a::row_version.eq(a::row_version + 1),
+            a::updated_at.eq(At(now())),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(Refusal::NotSentBack.into());
+    }
+    let applicant: String = users::table
+        .find(actor)
+        .select(users::username)
+        .first(conn)?;
+    let business: Option<String> = match ticket.business_id {
+        Some(b) => Some(
+            businesses::table
+                .find(b)
+                .select(businesses::name)
+                .first(conn)?,
+        ),
+        None => None,
+    };
+    let (plan, ids) = filing::plan_for(conn, &def, &applicant, business.as_deref(), &form)?;
+    let offset: Option<i32> = n::table
+        .filter(n::apply_id.eq(apply))
+        .select(diesel::dsl::max(n::position))
+        .first(conn)?;
+    filing::insert_plan(conn, apply, &plan, &ids, &def, offset.unwrap_or(0) + 1)?;
+    audit::record(
+        conn,
+        by(
+            actor,
+            channel,
+            "ticket.resubmitted",
+            apply,
+            serde_json::json!({ "changed": changed }),
+        ),
+    )?;
+    progress::advance(conn, &ticket, &def)?;
+    Ok(Done::Resubmitted)
+}

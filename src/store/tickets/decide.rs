@@ -1,0 +1,416 @@
+//! Acting on one assignment through the door: deciding or completing it,
+//! and handing it over. Each locks what it expects to change — the
+//! people, the ticket, then the step — checks the rules against what it
+//! locked, and moves the ticket on; whoever gets there first wins, once.
+
+use diesel::prelude::*;
+
+use super::super::audit::{self, Audit, Channel};
+use super::super::directory::DbLookup;
+use super::super::{StoreResult, now};
+use super::door::{Decision, Done};
+use super::rules::{self, StepFacts};
+use super::{node_def, not_running, overtaken, progress, status, ticket_event};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::models::{Apply, Approve, ApproveUser};
+use crate::db::prepared;
+use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
+use crate::db::stamp::At;
+use crate::flow::form::{Values, parse_form};
+use crate::flow::votes;
+use crate::flow::{FieldDef, Mode, NodeKind, ProcessKind, decision};
+use crate::refusal::Refusal;
+
+/// Whether `actor` may act on an assignment of `assignee` for a process of
+/// `kind`: it is theirs, or they stand in for the assignee right now.
+pub(crate) fn acts_for(
+    conn: &mut DbConn,
+    actor: UserId,
+    assignee: UserId,
+    kind: ProcessKind,
+) -> StoreResult<bool> {
+    if actor == assignee {
+        return Ok(true);
+    }
+    Ok(super::super::delegations::acting_for(conn, assignee, now(), kind)? == Some(actor))
+}
+
+fn kind_of(ticket: &Apply) -> ProcessKind {
+    ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request)
+}
+
+/// An assignment on a ticket, with its ticket and step: what acting on
+/// it needs to know.
+struct Target {
+    assignment: ApproveUser,
+    ticket: Apply,
+    node_key: String,
+    node_kind: NodeKind,
+    /// Whether the assignee may still act in countersign at all.
+    assignee_active: bool,
+}
+
+/// The assignment `assignment` of ticket `apply`, if it is one of its own.
+fn target(conn: &mut DbConn, apply: ApplyId, assignment: ApproveUserId) -> StoreResult<Target> {
+    let found = crate::direct!(conn, |c| au::table
+        .inner_join(n::table)
+        .inner_join(a::table)
+        .inner_join(users::table.on(users::id.eq(au::user_id)))
+        .filter(au::id.eq(assignment))
+        .filter(au::apply_id.eq(apply))
+        .select((
+            ApproveUser::as_select(),
+            n::node_key,
+            n::kind,
+            Apply::as_select(),
+            users::active
+        ))
+        .first::<(ApproveUser, String, String, Apply, bool)>(c))
+    .optional()?;
+    let (assignment, node_key, kind, ticket, assignee_active) = found.ok_or(Refusal::NotFound)?;
+    Ok(Target {
+        assignment,
+        ticket,
+        node_key,
+        node_kind: NodeKind::parse(&kind).unwrap_or(NodeKind::Approval),
+        assignee_active,
+    })
+}
+
+/// Which of `people` are active. On PostgreSQL their rows stay share-locked
+/// until the transaction ends, so a deactivation (which updates the row)
+/// either waits for this action or this action sees it: someone being
+/// deactivated at that very moment never decides, nor is handed a step.
+/// Taken before the ticket's lock, in the order a deactivation takes its
+/// locks (the person, then their tickets), so the two never deadlock.
+fn still_active(conn: &mut DbConn, people: &[UserId]) -> StoreResult<Vec<UserId>> {
+    let mut ids = people.to_vec();
+    ids.sort();
+    ids.dedup();
+    let active = users::table
+        .filter(users::id.eq_any(ids))
+        .filter(users::active.eq(true))
+        .select(users::id);
+    Ok(match conn {
+        DbConn::Pg(pg) => active.for_share().load(pg)?,
+        DbConn::Sqlite(sqlite) => active.load(sqlite)?,
+    })
+}
+
+/// Checks `rule` for `actor` on `t` (`acts_for`: theirs, or their
+/// stand-in's now), with the people's activity as locked when `active`
+/// is given. Refused, it says no more than the actor may know: a step of
+/// someone else's on a ticket they may not see is simply not there, and
+/// one someone got to first says who and when.
+fn check(
+    conn: &mut DbConn,
+    t: &Target,
+    (actor, acts_for): (UserId, bool),
+    rule: impl Fn(&StepFacts<'_>) -> Result<(), Refusal>,
+    active: Option<&[UserId]>,
+) -> StoreResult<()> {
+    let facts = StepFacts {
+        ticket: &t.ticket,
+        assignment: &t.assignment,
+        node_kind: t.node_kind,
+        assignee_active: active.map_or(t.assignee_active, |a| a.contains(&t.assignment.user_id)),
+        acts_for,
+        actor_active: active.is_none_or(|a| a.contains(&actor)),
+    };
+    let Err(refusal) = rule(&facts) else {
+        return Ok(());
+    };
+    if !acts_for || t.assignment.status != status::PENDING {
+        let admin = super::super::users::is_admin(conn, actor)?;
+        if !super::super::ticket_views::may_view(conn, &t.ticket, actor, admin)? {
+            return Err(Refusal::NotFound.into());
+        }
+    }
+    Err(explained(conn, &t.assignment, refusal)?.into())
+}
+
+/// A refusal that someone got there first, with who and when looked up.
+fn explained(
+    conn: &mut DbConn,
+    assignment: &ApproveUser,
+    refusal: Refusal,
+) -> StoreResult<Refusal> {
+    Ok(match refusal {
+        Refusal::Overtaken(_) => Refusal::Overtaken(overtaken::became(conn, assignment)?),
+        other => other,
+    })
+}
+
+/// The assignment as it is now, after a conditional update found it
+/// changed: what became of it.
+fn overtaken_now(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Refusal> {
+    let now: ApproveUser = au::table
+        .find(assignment)
+        .select(ApproveUser::as_select())
+        .first(conn)?;
+    Ok(Refusal::Overtaken(overtaken::became(conn, &now)?))
+}
+
+/// Locks the running ticket (its row version moves on), or says why it
+/// no longer runs.
+fn lock_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
+    let running = crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply).filter(a::status.eq(status::RUNNING)),
+        (
+            a::row_version.eq(a::row_version + 1),
+            a::updated_at.eq(At(now())),
+        ),
+    )
+    .execute(c))?;
+    if running == 0 {
+        return Err(not_running(conn, apply)?);
+    }
+    Ok(())
+}
+
+/// Records one decision and moves the ticket on.
+pub(super) fn decide(
+    conn: &mut DbConn,
+    (apply, assignment): (ApplyId, ApproveUserId),
+    actor: UserId,
+    channel: Channel,
+    decision: Decision,
+    comment: &str,
+) -> StoreResult<Done> {
+    let target = target(conn, apply, assignment)?;
+    let (mine, ticket) = (&target.assignment, &target.ticket);
+    let who = (actor, acts_for(conn, actor, mine.user_id, kind_of(ticket))?);
+    // As read: theirs (or their stand-in's), open, and the ticket running.
+    check(conn, &target, who, |f| rules::may_act(actor, f), None)?;
+    // Both people are still active, and stay so until this commits.
+    let active = still_active(conn, &[actor, mine.user_id])?;
+    check(
+        conn,
+        &target,
+        who,
+        |f| rules::may_act(actor, f),
+        Some(&active),
+    )?;
+    // Lock the ticket, then the step, in that order, checking their state.
+    lock_running(conn, ticket.id)?;
+    let Some(node) = crate::direct!(conn, |c| prepared::update(
+        n::table
+            .find(mine.approve_id)
+            .filter(n::status.eq(status::ACTIVE)),
+        n::row_version.eq(n::row_version + 1),
+    )
+    .returning(Approve::as_returning())
+    .get_result::<Approve>(c))
+    .optional()?
+    else {
+        return Err(overtaken_now(conn, mine.id)?.into());
+    };
+    let def = super::def_of(conn, ticket)?;
+    let spec = node_def(&def, &node)?;
+    let verb = decision.verb();
+    if !rules::offered(spec.kind).contains(&verb) {
+        return Err(Refusal::WrongAction.into());
+    }
+    let comment = if verb.needs_comment() {
+        rules::comment(comment, Refusal::CommentRequired)?
+    } else {
+        rules::note(comment)?
+    };
+    let (values, outcome) = match &decision {
+        Decision::Complete { fields, outcome } => {
+            let parsed = {
+                let refs: Vec<&FieldDef> = spec.fields.iter().collect();
+                parse_form(&refs, fields, &DbLookup::new(conn))
+            };
+            // A review is completed with one of its outcomes; a task has none.
+            let outcome = outcome.as_deref().filter(|o| !o.is_empty());
+            let known = outcome.is_some_and(|o| crate::flow::REVIEW_OUTCOMES.contains(&o));
+            match spec.kind {
+                NodeKind::Review if !known => {
+                    return Err(Refusal::OutcomeRequired(parsed.err().unwrap_or_default()).into());
+                }
+                NodeKind::Task if outcome.is_some() => return Err(Refusal::WrongAction.into()),
+                _ => {}
+            }
+            (
+                Some(parsed.map_err(Refusal::Fields)?),
+                outcome.map(str::to_string),
+            )
+        }
+        _ => (None, None),
+    };
+    if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
+        let others: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
+            .filter(au::approve_id.eq(node.id))
+            .filter(au::status.ne(status::CANCELLED))
+            .filter(au::status.ne(status::TRANSFERRED))
+            .order(au::position)
+            .select(ApproveUser::as_select())
+            .load(c))?;
+        let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
+        let votes = votes::votes(spec.mode, &progress::seats(&others));
+        if !decision::may_vote(spec.mode, others.len(), &votes, index) {
+            return Err(Refusal::NotYourTurn.into());
+        }
+    }
+    let at = now();
+    let decided = crate::direct!(conn, |c| prepared::update(
+        au::table
+            .find(mine.id)
+            .filter(au::status.eq(status::PENDING)),
+        (
+            au::status.eq(status::DECIDED),
+            au::decision.eq(decision.stored()),
+            au::acted_by.eq(actor),
+            au::channel.eq(channel.as_str()),
+            au::comment.eq(comment),
+            au::decided_at.eq(At(at)),
+        ),
+    )
+    .execute(c))?;
+    if decided == 0 {
+        return Err(overtaken_now(conn, mine.id)?.into());
+    }
+    if let Some(values) = values {
+        let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+        form.extend(values);
+        let form = serde_json::to_string(&form)
+            .map_err(|e| super::super::StoreError::Unexpected(e.into()))?;
+        match outcome {
+            Some(outcome) => crate::direct!(conn, |c| prepared::update(
+                a::table.find(ticket.id),
+                (a::form.eq(form), a::outcome.eq(outcome)),
+            )
+            .execute(c))?,
+            None => crate::direct!(conn, |c| prepared::update(
+                a::table.find(ticket.id),
+                a::form.eq(form),
+            )
+            .execute(c))?,
+        };
+    }
+    let event = match decision {
+        Decision::Approve => "assignment.approved",
+        Decision::Reject => "assignment.rejected",
+        Decision::SendBack => "assignment.sent_back",
+        Decision::Complete { .. } => "assignment.completed",
+    };
+    audit::record(
+        conn,
+        Audit {
+            on_behalf_of: (actor != mine.user_id).then_some(mine.user_id),
+            channel,
+            ..ticket_event(
+                Some(actor),
+                event,
+                ticket.id,
+                serde_json::json!({ "node": node.node_key, "comment": comment }),
+            )
+        },
+    )?;
+    progress::after_vote(conn, ticket, &node, spec, &def)?;
+    Ok(Done::Decided)
+}
+
+/// Hands a pending assignment to someone else (转交). The new person takes
+/// the same place in the step; the old assignment is kept as transferred.
+pub(super) fn hand_over(
+    conn: &mut DbConn,
+    (apply, assignment): (ApplyId, ApproveUserId),
+    actor: UserId,
+    channel: Channel,
+    to: &str,
+    comment: &str,
+) -> StoreResult<Done> {
+    let target = target(conn, apply, assignment)?;
+    let comment = rules::note(comment)?;
+    let to = crate::domain::Username::parse_person(to)
+        .ok()
+        .map(|u| super::super::users::active_id(conn, &u))
+        .transpose()?
+        .flatten()
+        .ok_or(Refusal::UnknownUser)?;
+    let (mine, ticket) = (&target.assignment, &target.ticket);
+    // Theirs, their stand-in's, or a stranded step's, with everyone
+    // involved active until this commits.
+    let active = still_active(conn, &[actor, mine.user_id, to])?;
+    let who = (actor, acts_for(conn, actor, mine.user_id, kind_of(ticket))?);
+    // An administrator may take over a step whose person can no longer act.
+    let admin = !active.contains(&mine.user_id) && super::super::users::is_admin(conn, actor)?;
+    check(
+        conn,
+        &target,
+        who,
+        |f| rules::may_hand_over(actor, admin, f),
+        Some(&active),
+    )?;
+    let facts = StepFacts {
+        ticket,
+        assignment: mine,
+        node_kind: target.node_kind,
+        assignee_active: active.contains(&mine.user_id),
+        acts_for: true,
+        actor_active: true,
+    };
+    rules::may_receive(to, active.contains(&to), &facts)?;
+    // Lock the ticket before looking at the step's people, so two
+    // hand-overs to the same person cannot both pass the check.
+    lock_running(conn, ticket.id)?;
+    // Anyone still to decide here, or who decided, is already on the step
+    // (in a sequence, later people are waiting for their turn).
+    let already: i64 = au::table
+        .filter(au::approve_id.eq(mine.approve_id))
+        .filter(au::user_id.eq(to))
+        .filter(au::status.eq_any([status::PENDING, status::WAITING, status::DECIDED]))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Err(Refusal::AlreadyOnNode.into());
+    }
+    let at = now();
+    let moved = diesel::update(
+        au::table
+            .find(mine.id)
+            .filter(au::status.eq(status::PENDING)),
+    )
+    .set((
+        au::status.eq(status::TRANSFERRED),
+        au::acted_by.eq(actor),
+        au::channel.eq(channel.as_str()),
+        au::decided_at.eq(At(at)),
+        au::comment.eq(comment),
+    ))
+    .execute(conn)?;
+    if moved == 0 {
+        return Err(overtaken_now(conn, mine.id)?.into());
+    }
+    diesel::insert_into(au::table)
+        .values((
+            au::approve_id.eq(mine.approve_id),
+            au::apply_id.eq(mine.apply_id),
+            au::position.eq(mine.position),
+            au::user_id.eq(to),
+            au::status.eq(status::PENDING),
+            au::created_at.eq(At(at)),
+        ))
+        .execute(conn)?;
+    let target_name: String = users::table
+        .find(to)
+        .select(users::display_name)
+        .first(conn)?;
+    audit::record(
+        conn,
+        Audit {
+            on_behalf_of: (actor != mine.user_id).then_some(mine.user_id),
+            channel,
+            ..ticket_event(
+                Some(actor),
+                "assignment.transferred",
+                ticket.id,
+                serde_json::json!({ "node": target.node_key, "to": target_name, "comment": comment }),
+            )
+        },
+    )?;
+    Ok(Done::HandedOver)
+}

@@ -1,0 +1,295 @@
+//! Filing a ticket: planning it against the directory as it is, its
+//! serial number, and writing the ticket, its nodes and assignments in
+//! one transaction before the first node starts.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::super::audit::{self, Channel};
+use super::super::directory::{DbDirectory, UserIds};
+use super::super::{StoreError, StoreResult, now};
+use super::{progress, status, ticket_event};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveId, BusinessId, ServiceId, UserId, VersionId};
+use crate::db::models::Apply;
+use crate::db::prepared;
+use crate::db::schema::{
+    applies as a, approve_users as au, approves as n, serial_counters as sc, users,
+};
+use crate::db::stamp::At;
+use crate::flow::form::Values;
+use crate::flow::plan::{self, Plan, PlanInput};
+use crate::flow::{FieldKind, Mode, NodeKind, ProcessDef, ProcessKind};
+
+/// Everything a submission needs, resolved by the caller.
+pub struct Submission {
+    pub service: ServiceId,
+    pub service_name: String,
+    pub version: VersionId,
+    pub def: std::sync::Arc<ProcessDef>,
+    pub applicant: UserId,
+    pub applicant_username: String,
+    pub business: Option<(BusinessId, String)>,
+    pub values: Values,
+    pub submit_token: String,
+}
+
+/// Plans a submission against the directory as it is now.
+pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
+    Ok(plan_with_ids(conn, sub)?.0)
+}
+
+/// The plan, and the ids of the people the directory looked up for it.
+fn plan_with_ids(conn: &mut DbConn, sub: &Submission) -> StoreResult<(Plan, UserIds)> {
+    let business = sub.business.as_ref().map(|(_, name)| name.as_str());
+    plan_for(
+        conn,
+        &sub.def,
+        &sub.applicant_username,
+        business,
+        &sub.values,
+    )
+}
+
+/// Plans `values` for `applicant` (filing in `business`) against the
+/// directory as it is now: on filing, and again on resubmitting.
+pub(super) fn plan_for(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    applicant: &str,
+    business: Option<&str>,
+    values: &Values,
+) -> StoreResult<(Plan, UserIds)> {
+    let dir = DbDirectory::new(conn, now());
+    let input = PlanInput {
+        def,
+        applicant,
+        business,
+        values,
+    };
+    let plan = plan::plan(&input, &dir);
+    let ids = dir.finish()?;
+    Ok((plan, ids))
+}
+
+/// The next serial number of `kind` for today: CHG-20261121-0001. The
+/// counter row is bumped in the caller's transaction (the update locks it on
+/// PostgreSQL), so concurrent submissions never share a number. The first
+/// ticket of a day inserts the row inside a savepoint; if another
+/// transaction inserted it first, the update is simply retried.
+fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> StoreResult<String> {
+    let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
+    let bump = |conn: &mut DbConn| -> StoreResult<usize> {
+        Ok(crate::direct!(conn, |c| prepared::update(
+            sc::table.find(&prefix),
+            sc::last.eq(sc::last + 1),
+        )
+        .execute(c))?)
+    };
+    if bump(conn)? == 0 {
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(sc::table)
+                .values((sc::prefix.eq(&prefix), sc::last.eq(1)))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => {}
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {
+                bump(conn)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let last: i32 = crate::direct!(conn, |c| sc::table.find(&prefix).select(sc::last).first(c))?;
+    Ok(format!("{prefix}-{last:04}"))
+}
+
+/// A short title: the first text value of the form, else the service name.
+fn title_of(def: &ProcessDef, values: &Values, service_name: &str) -> String {
+    let first = def
+        .nodes
+        .first()
+        .into_iter()
+        .flat_map(|n| n.fields.iter())
+        .find_map(|f| match f.kind {
+            FieldKind::Text | FieldKind::Textarea => values
+                .get(&f.key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            _ => None,
+        });
+    let text = first
+        .map(|t| t.lines().next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let text = if text.trim().is_empty() {
+        service_name.to_string()
+    } else {
+        text
+    };
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(79).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn user_id(conn: &mut DbConn, username: &str) -> StoreResult<UserId> {
+    Ok(crate::direct!(conn, |c| users::table
+        .filter(users::username.eq(username))
+        .select(users::id)
+        .first(c))?)
+}
+
+fn mode_json(mode: &Mode) -> String {
+    serde_json::to_string(mode).unwrap_or_else(|_| "{\"mode\":\"any\"}".into())
+}
+
+/// A filed ticket, and whether this submission filed it or found it
+/// filed already by the same form (a double click, Back and Submit again).
+#[derive(Debug, Clone)]
+pub struct Filed {
+    pub id: ApplyId,
+    pub serial: String,
+    pub fresh: bool,
+}
+
+/// Files a ticket: one transaction writes it, its planned nodes and
+/// assignments and the audit events, then starts the first node. The same
+/// submit token again returns the ticket it made (a double-clicked submit).
+pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
+    if let Some((id, serial)) = by_submit_token(conn, &sub.submit_token)? {
+        return Ok(Filed {
+            id,
+            serial,
+            fresh: false,
+        });
+    }
+    let (plan, ids) = plan_with_ids(conn, sub)?;
+    let at = now();
+    let serial = next_serial(conn, sub.def.kind, at)?;
+    let form = serde_json::to_string(&sub.values).map_err(|e| StoreError::Unexpected(e.into()))?;
+    let ticket: Apply = crate::direct!(conn, |c| diesel::insert_into(a::table)
+        .values((
+            a::serial.eq(&serial),
+            a::service_id.eq(sub.service),
+            a::version_id.eq(sub.version),
+            a::kind.eq(sub.def.kind.as_str()),
+            a::title.eq(title_of(&sub.def, &sub.values, &sub.service_name)),
+            a::applicant_id.eq(sub.applicant),
+            a::business_id.eq(sub.business.as_ref().map(|(id, _)| *id)),
+            a::status.eq(status::RUNNING),
+            a::form.eq(form),
+            a::submit_token.eq(&sub.submit_token),
+            a::row_version.eq(1),
+            a::created_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
+        ))
+        .returning(Apply::as_returning())
+        .get_result(c))
+    .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
+    let apply = ticket.id;
+    audit::record(
+        conn,
+        ticket_event(
+            Some(sub.applicant),
+            "ticket.submitted",
+            apply,
+            serde_json::json!({ "serial": serial }),
+        ),
+    )?;
+
+    insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
+    progress::advance(conn, &ticket, &sub.def)?;
+    Ok(Filed {
+        id: apply,
+        serial,
+        fresh: true,
+    })
+}
+
+/// The ticket a submit token made, if any, with its serial number.
+pub fn by_submit_token(conn: &mut DbConn, token: &str) -> StoreResult<Option<(ApplyId, String)>> {
+    Ok(crate::direct!(conn, |c| a::table
+        .filter(a::submit_token.eq(token))
+        .select((a::id, a::serial))
+        .first(c))
+    .optional()?)
+}
+
+/// Writes a plan's node rows (from position `offset` on) and assignments.
+/// `ids` are people planning already looked up; others are looked up here.
+pub(super) fn insert_plan(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    plan: &Plan,
+    ids: &UserIds,
+    def: &ProcessDef,
+    offset: i32,
+) -> StoreResult<()> {
+    let at = now();
+    for (i, (planned, node)) in plan.nodes.iter().zip(&def.nodes).enumerate() {
+        let position = offset + i as i32;
+        let node_status = match (planned.kind, planned.included) {
+            (NodeKind::Submit, _) => status::DONE,
+            (_, true) => status::WAITING,
+            (_, false) => status::SKIPPED,
+        };
+        let approve: ApproveId = crate::direct!(conn, |c| diesel::insert_into(n::table)
+            .values((
+                n::apply_id.eq(apply),
+                n::position.eq(position),
+                n::node_key.eq(&planned.key),
+                n::name_en.eq(&node.name.en),
+                n::name_zh.eq(&node.name.zh),
+                n::kind.eq(planned.kind.as_str()),
+                n::mode.eq(mode_json(&planned.mode)),
+                n::status.eq(node_status),
+                n::notes.eq(serde_json::to_string(&planned.notes).unwrap_or_else(|_| "[]".into())),
+                n::row_version.eq(1),
+                n::started_at.eq((planned.kind == NodeKind::Submit).then_some(At(at))),
+                n::decided_at.eq((planned.kind == NodeKind::Submit).then_some(At(at))),
+            ))
+            .returning(n::id)
+            .get_result(c))?;
+        if !planned.included {
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    "node.skipped",
+                    apply,
+                    serde_json::json!({ "node": planned.key, "notes": planned.notes }),
+                ),
+            )?;
+        }
+        for (i, assignee) in planned.assignees.iter().enumerate() {
+            let user = match ids.get(&assignee.user) {
+                Some(id) => *id,
+                None => user_id(conn, &assignee.user)?,
+            };
+            let submit = planned.kind == NodeKind::Submit;
+            crate::direct!(conn, |c| diesel::insert_into(au::table)
+                .values((
+                    au::approve_id.eq(approve),
+                    au::apply_id.eq(apply),
+                    au::position.eq(i as i32),
+                    au::user_id.eq(user),
+                    au::status.eq(if submit {
+                        status::DECIDED
+                    } else {
+                        status::WAITING
+                    }),
+                    au::decision.eq(submit.then_some("submit")),
+                    au::acted_by.eq(submit.then_some(user)),
+                    au::channel.eq(submit.then_some(Channel::Web.as_str())),
+                    au::decided_at.eq(submit.then_some(At(at))),
+                    au::created_at.eq(At(at)),
+                ))
+                .execute(c))?;
+        }
+    }
+    Ok(())
+}

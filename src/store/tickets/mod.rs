@@ -1,0 +1,104 @@
+//! Tickets, the engine side. Every action on a ticket — a decision, a task
+//! or review completed, a hand-over, a comment, withdraw, urge, resubmit —
+//! comes in through one door (`door::perform`), which checks the rules
+//! (`rules`, pure) against rows it has locked and either changes the
+//! ticket in the caller's transaction or refuses with a typed `Refusal`.
+//!
+//! - `filing`: submitting (plan → node rows → assignments) and serials;
+//! - `progress`: starting nodes, settling their votes, finishing or ending;
+//! - `door`: the requests, the one entry point, and what a viewer may do;
+//! - `decide` and `applicant`: the actions on an assignment, and the
+//!   applicant's own;
+//! - `overtaken`: what became of an assignment someone got to first;
+//! - `notices`: the mail an event causes.
+
+mod applicant;
+mod decide;
+pub mod door;
+pub mod filing;
+mod notices;
+pub mod overtaken;
+mod progress;
+pub mod rules;
+
+use diesel::prelude::*;
+
+pub(crate) use decide::acts_for;
+pub use door::{
+    Act, Action, Allowed, Decision, Done, Raw, StepAllowed, allowed, perform, ticket_of,
+};
+pub use filing::{Filed, Submission, by_submit_token, preview, submit};
+pub use notices::mail_new_assignee;
+pub use overtaken::became;
+pub(crate) use progress::resettle;
+pub use rules::{URGE_INTERVAL_MINUTES, would_approve_own};
+
+use super::audit::{Audit, Channel};
+use super::{StoreError, StoreResult};
+use crate::db::DbConn;
+use crate::db::ids::ApplyId;
+use crate::db::ids::UserId;
+use crate::db::models::{Apply, Approve};
+use crate::db::schema::applies as a;
+use crate::flow::{NodeDef, ProcessDef};
+
+pub mod status {
+    pub const RUNNING: &str = "running";
+    pub const FINISHED: &str = "finished";
+    pub const REJECTED: &str = "rejected";
+    pub const WITHDRAWN: &str = "withdrawn";
+    pub const SENT_BACK: &str = "sent_back";
+    // Nodes.
+    pub const WAITING: &str = "waiting";
+    pub const ACTIVE: &str = "active";
+    pub const APPROVED: &str = "approved";
+    pub const SKIPPED: &str = "skipped";
+    pub const DONE: &str = "done";
+    pub const CANCELLED: &str = "cancelled";
+    // Assignments.
+    pub const PENDING: &str = "pending";
+    pub const DECIDED: &str = "decided";
+    pub const TRANSFERRED: &str = "transferred";
+}
+
+/// An event on a ticket's timeline, by `actor` (on the web) or by
+/// countersign itself.
+fn ticket_event<'a>(
+    actor: Option<UserId>,
+    action: &'a str,
+    apply: ApplyId,
+    detail: serde_json::Value,
+) -> Audit<'a> {
+    Audit {
+        actor,
+        on_behalf_of: None,
+        channel: if actor.is_some() {
+            Channel::Web
+        } else {
+            Channel::System
+        },
+        action,
+        subject_type: "apply",
+        subject_id: Some(apply.0),
+        apply_id: Some(apply.0),
+        detail,
+    }
+}
+
+fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeDef> {
+    def.node(&approve.node_key).ok_or_else(|| {
+        StoreError::Unexpected(anyhow::anyhow!("node {} not in version", approve.node_key))
+    })
+}
+
+/// The process version a ticket was filed under.
+pub(crate) fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<std::sync::Arc<ProcessDef>> {
+    super::processes::definition(conn, ticket.version_id)
+}
+
+/// Why a ticket that was expected to run does not: withdrawn, or
+/// otherwise closed.
+fn not_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<StoreError> {
+    let now: String = a::table.find(apply).select(a::status).first(conn)?;
+    Ok(rules::closed(&now).into())
+}

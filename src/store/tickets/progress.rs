@@ -1,0 +1,470 @@
+//! A ticket moving on: starting the next node (approving by itself for
+//! people who approved earlier in the round), settling a node from its
+//! votes, and finishing the ticket — or ending it, rejected, sent back or
+//! withdrawn. Pure counting lives in `flow::votes` and `flow::decision`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::super::audit::{self, Audit, Channel};
+use super::super::{StoreResult, now};
+use super::{node_def, notices, status, ticket_event};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, ResourceId, UserId};
+use crate::db::models::{Apply, Approve, ApproveUser};
+use crate::db::prepared;
+use crate::db::schema::{applies as a, approve_users as au, approves as n, grants};
+use crate::db::stamp::At;
+use crate::flow::decision::{self, Outcome};
+use crate::flow::form::Values;
+use crate::flow::votes::{self, Seat};
+use crate::flow::{
+    FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind,
+};
+
+/// an earlier node of this round when the node de-duplicates, and keeps
+/// going while nodes decide themselves. With no node left the ticket is
+/// finished. `ticket` is running; only its fixed fields (id, serial,
+/// title, applicant, kind) are read.
+pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
+    let apply = ticket.id;
+    loop {
+        let next: Option<Approve> = crate::direct!(conn, |c| n::table
+            .filter(n::apply_id.eq(apply))
+            .filter(n::status.eq(status::WAITING))
+            .order(n::position)
+            .select(Approve::as_select())
+            .first(c))
+        .optional()?;
+        let Some(node) = next else {
+            return finish(conn, ticket, def);
+        };
+        let at = now();
+        crate::direct!(conn, |c| prepared::update(
+            n::table.find(node.id),
+            (n::status.eq(status::ACTIVE), n::started_at.eq(At(at))),
+        )
+        .execute(c))?;
+        audit::record(
+            conn,
+            ticket_event(
+                None,
+                "node.started",
+                apply,
+                serde_json::json!({ "node": node.node_key }),
+            ),
+        )?;
+        let spec = node_def(def, &node)?;
+        if spec.kind == NodeKind::Approval && spec.dedupe {
+            auto_approve(conn, apply, &node, at)?;
+        }
+        match settle(conn, ticket, &node, spec, def, Moment::NodeStarts)? {
+            Settled::Passed => {}
+            Settled::Open { newly_pending } => {
+                notices::ask(conn, def, ticket, &node, &newly_pending)?;
+                return Ok(());
+            }
+            Settled::Ended => return Ok(()),
+        }
+    }
+}
+
+/// Decides, as "auto", the assignments of a starting node whose people
+/// approved an earlier node of the same round (since the ticket was last
+/// submitted: approvals of a form that was sent back do not count).
+fn auto_approve(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    node: &Approve,
+    at: NaiveDateTime,
+) -> StoreResult<()> {
+    // Each round starts with a submit node, whose assignment is decided
+    // as "submit": one statement finds both the rounds and the approvals.
+    let earlier: Vec<(UserId, Option<String>, i32)> = crate::direct!(conn, |c| au::table
+        .inner_join(n::table)
+        .filter(au::apply_id.eq(apply))
+        .filter(n::position.lt(node.position))
+        .filter(
+            au::decision
+                .eq("approve")
+                .or(au::decision.eq("auto"))
+                .or(au::decision.eq("submit")),
+        )
+        .select((au::user_id, au::decision, n::position))
+        .load(c))?;
+    let round = earlier
+        .iter()
+        .filter(|(_, d, _)| d.as_deref() == Some("submit"))
+        .map(|(_, _, p)| *p)
+        .max()
+        .unwrap_or(0);
+    let approved: Vec<UserId> = earlier
+        .iter()
+        .filter(|(_, d, p)| *p > round && d.as_deref() != Some("submit"))
+        .map(|(u, _, _)| *u)
+        .collect();
+    if approved.is_empty() {
+        return Ok(());
+    }
+    let waiting: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
+        .filter(au::approve_id.eq(node.id))
+        .filter(au::status.eq(status::WAITING))
+        .select(ApproveUser::as_select())
+        .load(c))?;
+    for assignment in waiting
+        .into_iter()
+        .filter(|x| approved.contains(&x.user_id))
+    {
+        crate::direct!(conn, |c| prepared::update(
+            au::table.find(assignment.id),
+            (
+                au::status.eq(status::DECIDED),
+                au::decision.eq("auto"),
+                au::acted_by.eq(assignment.user_id),
+                au::channel.eq(Channel::System.as_str()),
+                au::decided_at.eq(At(at)),
+            ),
+        )
+        .execute(c))?;
+        audit::record(
+            conn,
+            Audit {
+                on_behalf_of: Some(assignment.user_id),
+                ..ticket_event(
+                    None,
+                    "node.auto_approved",
+                    apply,
+                    serde_json::json!({ "node": node.node_key }),
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// When `settle` runs: as the node starts (its people are still
+/// waiting), or after a vote on the active node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    NodeStarts,
+    AfterVote,
+}
+
+/// What a node's votes came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Settled {
+    /// Still waiting for votes; `newly_pending` (assignment, person), in
+    /// order, have just been asked: everyone as the node starts, or in a
+    /// sequence the next person once the one before approved.
+    Open {
+        newly_pending: Vec<(ApproveUserId, UserId)>,
+    },
+    /// Approved or done: the ticket moves on.
+    Passed,
+    /// Rejected or sent back: the ticket has stopped.
+    Ended,
+}
+
+/// A node's live assignments (in the people's order) as the vote count
+/// sees them: each decided one's vote, cast at its decision's time.
+pub(super) fn seats(
+    assignments: &[ApproveUser],
+) -> Vec<Seat<(Option<NaiveDateTime>, ApproveUserId)>> {
+    assignments
+        .iter()
+        .map(|x| Seat {
+            vote: (x.status == status::DECIDED).then(|| votes::vote_of(x.decision.as_deref())),
+            cast: (x.decided_at, x.id),
+        })
+        .collect()
+}
+
+/// Decides the node from its votes if they suffice.
+fn settle(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: &Approve,
+    spec: &NodeDef,
+    def: &ProcessDef,
+    moment: Moment,
+) -> StoreResult<Settled> {
+    let apply = ticket.id;
+    let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
+        .filter(au::approve_id.eq(node.id))
+        .filter(au::status.ne(status::CANCELLED))
+        .filter(au::status.ne(status::TRANSFERRED))
+        .order(au::position)
+        .select(ApproveUser::as_select())
+        .load(c))?;
+    // One person completes a task or review.
+    let mode = if spec.kind == NodeKind::Approval {
+        spec.mode
+    } else {
+        Mode::Any
+    };
+    let votes = votes::votes(mode, &seats(&assignments));
+    let outcome = if assignments.is_empty() {
+        Outcome::Approved
+    } else {
+        decision::decide(mode, assignments.len(), &votes)
+    };
+    let at = now();
+    match outcome {
+        Outcome::Pending => {
+            let newly_pending: Vec<(ApproveUserId, UserId)> = if mode == Mode::Sequence {
+                // Only the next in line is asked; the rest wait their turn.
+                match assignments
+                    .iter()
+                    .find(|x| x.status == status::WAITING || x.status == status::PENDING)
+                {
+                    Some(next) if next.status == status::WAITING => {
+                        crate::direct!(conn, |c| prepared::update(
+                            au::table
+                                .find(next.id)
+                                .filter(au::status.eq(status::WAITING)),
+                            au::status.eq(status::PENDING),
+                        )
+                        .execute(c))?;
+                        vec![(next.id, next.user_id)]
+                    }
+                    _ => Vec::new(),
+                }
+            } else if moment == Moment::NodeStarts {
+                crate::direct!(conn, |c| prepared::update(
+                    au::table
+                        .filter(au::approve_id.eq(node.id))
+                        .filter(au::status.eq(status::WAITING)),
+                    au::status.eq(status::PENDING),
+                )
+                .execute(c))?;
+                assignments
+                    .iter()
+                    .filter(|x| x.status == status::WAITING)
+                    .map(|x| (x.id, x.user_id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(Settled::Open { newly_pending })
+        }
+        Outcome::Approved => {
+            let done = if spec.kind == NodeKind::Approval {
+                status::APPROVED
+            } else {
+                status::DONE
+            };
+            crate::direct!(conn, |c| prepared::update(
+                n::table.find(node.id),
+                (n::status.eq(done), n::decided_at.eq(At(at))),
+            )
+            .execute(c))?;
+            cancel_pending(conn, node.id)?;
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    "node.approved",
+                    apply,
+                    serde_json::json!({ "node": node.node_key }),
+                ),
+            )?;
+            notices::notify(
+                conn,
+                def,
+                NotifyEvent::NodeDone,
+                ticket,
+                Some(node),
+                "",
+                &[],
+            )?;
+            Ok(Settled::Passed)
+        }
+        Outcome::Rejected => {
+            crate::direct!(conn, |c| prepared::update(
+                n::table.find(node.id),
+                (n::status.eq(status::REJECTED), n::decided_at.eq(At(at))),
+            )
+            .execute(c))?;
+            cancel_pending(conn, node.id)?;
+            let decided = assignments.iter().filter(|x| x.status == status::DECIDED);
+            let sent_back = decided
+                .clone()
+                .any(|x| x.decision.as_deref() == Some("send_back"))
+                || spec.on_reject == OnReject::SendBack;
+            let (ticket_status, action) = if sent_back {
+                (status::SENT_BACK, "ticket.sent_back")
+            } else {
+                (status::REJECTED, "ticket.rejected")
+            };
+            end(conn, apply, ticket_status)?;
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    action,
+                    apply,
+                    serde_json::json!({ "node": node.node_key }),
+                ),
+            )?;
+            // The reason of the vote that rejected or sent it back.
+            let comment = decided
+                .filter(|x| matches!(x.decision.as_deref(), Some("reject" | "send_back")))
+                .max_by_key(|x| (x.decided_at, x.id))
+                .map(|x| x.comment.clone())
+                .unwrap_or_default();
+            let event = if sent_back {
+                NotifyEvent::SentBack
+            } else {
+                NotifyEvent::Rejected
+            };
+            notices::notify(conn, def, event, ticket, Some(node), &comment, &[])?;
+            Ok(Settled::Ended)
+        }
+    }
+}
+
+fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
+    crate::direct!(conn, |c| prepared::update(
+        au::table.filter(au::approve_id.eq(node)).filter(
+            au::status
+                .eq(status::PENDING)
+                .or(au::status.eq(status::WAITING)),
+        ),
+        au::status.eq(status::CANCELLED),
+    )
+    .execute(c))?;
+    Ok(())
+}
+
+/// Closes a ticket that did not finish: later nodes and their people are cancelled.
+pub(super) fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()> {
+    let at = now();
+    // Fixed alternatives are spelled out rather than `IN (…)`, which
+    // diesel cannot keep prepared on SQLite.
+    let open: Vec<ApproveId> = crate::direct!(conn, |c| n::table
+        .filter(n::apply_id.eq(apply))
+        .filter(
+            n::status
+                .eq(status::WAITING)
+                .or(n::status.eq(status::ACTIVE)),
+        )
+        .select(n::id)
+        .load(c))?;
+    crate::direct!(conn, |c| prepared::update(
+        n::table.filter(n::id.eq_any(&open)),
+        n::status.eq(status::CANCELLED),
+    )
+    .execute(c))?;
+    for node in open {
+        cancel_pending(conn, node)?;
+    }
+    crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply),
+        (
+            a::status.eq(ticket_status),
+            a::finished_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
+        ),
+    )
+    .execute(c))?;
+    Ok(())
+}
+
+/// Every node approved or done: the running ticket is finished, and an
+/// access ticket grants the applicant what it asked for.
+fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
+    let at = now();
+    let apply = ticket.id;
+    crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply),
+        (
+            a::status.eq(status::FINISHED),
+            a::finished_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
+        ),
+    )
+    .execute(c))?;
+    audit::record(
+        conn,
+        ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
+    )?;
+    notices::notify(conn, def, NotifyEvent::Finished, ticket, None, "", &[])?;
+    if def.kind == ProcessKind::Access {
+        // As it is now: the form may have grown since `ticket` was read.
+        let form: String = crate::direct!(conn, |c| a::table.find(apply).select(a::form).first(c))?;
+        let values: Values = serde_json::from_str(&form).unwrap_or_default();
+        let wanted: Vec<ResourceId> = def
+            .fields()
+            .filter(|(_, f)| f.kind == FieldKind::Resource)
+            .filter_map(|(_, f)| values.get(&f.key).and_then(|v| v.as_array()).cloned())
+            .flatten()
+            .filter_map(|v| {
+                v.as_i64()
+                    .and_then(|id| i32::try_from(id).ok())
+                    .map(ResourceId)
+            })
+            .collect();
+        for resource in &wanted {
+            crate::direct!(conn, |c| diesel::insert_into(grants::table)
+                .values((
+                    grants::user_id.eq(ticket.applicant_id),
+                    grants::resource_id.eq(resource),
+                    grants::apply_id.eq(apply),
+                    grants::granted_at.eq(At(at)),
+                ))
+                .execute(c))?;
+        }
+        // One line in the timeline for all that was granted.
+        if !wanted.is_empty() {
+            audit::record(
+                conn,
+                ticket_event(
+                    None,
+                    "grant.recorded",
+                    apply,
+                    serde_json::json!({ "resources": wanted.iter().map(|r| r.0).collect::<Vec<_>>() }),
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn after_vote(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: &Approve,
+    spec: &NodeDef,
+    def: &ProcessDef,
+) -> StoreResult<()> {
+    match settle(conn, ticket, node, spec, def, Moment::AfterVote)? {
+        Settled::Passed => advance(conn, ticket, def),
+        // In a sequence, the next person's turn has come.
+        Settled::Open { newly_pending } if !newly_pending.is_empty() => {
+            notices::ask(conn, def, ticket, node, &newly_pending)
+        }
+        Settled::Open { .. } | Settled::Ended => Ok(()),
+    }
+}
+
+/// Settles an active step again after one of its people was dropped (a
+/// deactivated person's place skipped): the votes it has may now decide
+/// it. A step that has not started settles when it starts.
+pub(crate) fn resettle(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: ApproveId,
+    def: &ProcessDef,
+) -> StoreResult<()> {
+    let Some(node) = n::table
+        .find(node)
+        .filter(n::status.eq(status::ACTIVE))
+        .select(Approve::as_select())
+        .first::<Approve>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let spec = node_def(def, &node)?;
+    after_vote(conn, ticket, &node, spec, def)
+}
