@@ -23,6 +23,7 @@ mod language;
 mod layers;
 mod leavers;
 mod mail_delivery;
+mod one_door;
 mod people_picker;
 mod process;
 mod profile;
