@@ -93,10 +93,6 @@ impl Application {
                     .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
             )),
         });
-        crate::store::links::LINK_TTL_HOURS.store(
-            config.mail.link_ttl_hours,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         let secure = config.secure_cookies();
         let blocking_threads = (config.pool_size as usize).max(2);
         let http = config.http.clone();

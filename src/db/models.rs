@@ -327,4 +327,12 @@ pub struct OutboxMessage {
     pub sent_at: Option<NaiveDateTime>,
     /// When an administrator last put it back in line, if ever.
     pub retry_since: Option<NaiveDateTime>,
+    /// A ticket's notice: the step it is about, whom the recipient stands
+    /// in for, the comment it passes on, and its one-click link's token
+    /// (until sent). Composed when sent; until then its bodies are empty.
+    pub node_id: Option<ApproveId>,
+    pub for_user_id: Option<UserId>,
+    pub comment: String,
+    pub link_token: Option<String>,
+    pub composed: bool,
 }

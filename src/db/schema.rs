@@ -312,6 +312,11 @@ diesel::table! {
         created_at -> Stamp,
         sent_at -> Nullable<Stamp>,
         retry_since -> Nullable<Stamp>,
+        node_id -> Nullable<Integer>,
+        for_user_id -> Nullable<Integer>,
+        comment -> Text,
+        link_token -> Nullable<Text>,
+        composed -> Bool,
     }
 }
 

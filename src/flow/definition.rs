@@ -615,6 +615,11 @@ impl NotifyEvent {
             NotifyEvent::Urged => "urged",
         }
     }
+
+    /// As stored (`as_str`).
+    pub fn parse(s: &str) -> Option<NotifyEvent> {
+        NotifyEvent::ALL.into_iter().find(|e| e.as_str() == s)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -349,8 +349,14 @@ struct Outcome {
 }
 
 enum Attempt {
-    /// The mail server accepted it: recorded with its bodies redacted.
-    Sent { text: String, html: String },
+    /// The mail server accepted it: recorded with its words (bodies
+    /// redacted), and the lifetime of the link it carried, if any.
+    Sent {
+        subject: String,
+        text: String,
+        html: String,
+        link: Option<String>,
+    },
     /// It failed: back in line, or given up.
     Failed {
         tried: i32,
@@ -374,30 +380,92 @@ struct Sender {
     outcomes: mpsc::Sender<Outcome>,
 }
 
+/// A claimed message ready to send: worded, or why it could not be.
+type Ready = (OutboxMessage, Result<(), Failure>);
+
+/// Words the ticket notices of a claim, all in one read (never in the
+/// write that caused them, nor one pool connection per message); other
+/// mail was written worded.
+async fn composed(db: &Db, batch: Vec<OutboxMessage>) -> Vec<Ready> {
+    if batch.iter().all(|m| m.composed) {
+        return batch.into_iter().map(|m| (m, Ok(()))).collect();
+    }
+    let ids: Vec<OutboxId> = batch.iter().map(|m| m.id).collect();
+    let worded = db
+        .read(move |c| {
+            Ok(batch
+                .into_iter()
+                .map(|mut m| {
+                    if m.composed {
+                        return (m, Ok(()));
+                    }
+                    match super::notices::compose(c, &m) {
+                        Ok(words) => {
+                            m.subject = words.subject;
+                            m.text_body = words.text;
+                            m.html_body = words.html;
+                            (m, Ok(()))
+                        }
+                        Err(e) => (m, Failure::composing(e)),
+                    }
+                })
+                .collect::<Vec<Ready>>())
+        })
+        .await;
+    match worded {
+        Ok(ready) => ready,
+        // The database did not answer: the claim lapses and is taken again.
+        Err(e) => {
+            tracing::error!(error = %e, messages = ids.len(), "composing notices failed");
+            Vec::new()
+        }
+    }
+}
+
+impl Failure {
+    fn composing(e: crate::store::StoreError) -> Result<(), Failure> {
+        Err(Failure {
+            permanent: matches!(e, crate::store::StoreError::NotFound),
+            text: format!("composing the notice: {e}"),
+        })
+    }
+}
+
 impl Sender {
     /// Sends one claimed message and hands its outcome to the recorder. A
     /// message whose claim would lapse before a send could end is left
     /// alone: by then another worker may have it, and it is claimed again.
-    async fn send(&self, message: OutboxMessage) {
+    async fn send(&self, (message, worded): Ready) {
         let Some(until) = message.claimed_until else {
             return;
         };
         if self.db.now() + chrono::Duration::from_std(SEND_TIMEOUT).unwrap_or_default() >= until {
             return;
         }
-        let result = match deliver(&self.transport, &self.from, &self.base_url, &message).await {
-            Ok(()) => Attempt::Sent {
+        let (id, tried) = (message.id, message.attempts);
+        let (since, to) = (
+            message.retry_since.unwrap_or(message.created_at),
+            message.to_email.clone(),
+        );
+        let sent = match worded {
+            Ok(()) => deliver(&self.transport, &self.from, &self.base_url, &message)
+                .await
+                .map(|()| message),
+            Err(failure) => Err(failure),
+        };
+        let result = match sent {
+            Ok(message) => Attempt::Sent {
+                subject: message.subject,
                 text: outbox::redact(&message.text_body),
                 html: outbox::redact(&message.html_body),
+                link: message.link_token,
             },
             Err(failure) => {
                 // Retried for the configured period from when it was
                 // written, or last put back in line by an administrator.
-                let tried = message.attempts;
                 let next = self.db.now() + outbox::backoff(tried + 1);
-                let since = message.retry_since.unwrap_or(message.created_at);
                 let give_up = failure.permanent || next > since + self.give_up_after;
-                tracing::warn!(error = %failure.text, to = %message.to_email, attempt = tried + 1, give_up, "sending mail failed");
+                tracing::warn!(error = %failure.text, to = %to, attempt = tried + 1, give_up, "sending mail failed");
                 Attempt::Failed {
                     tried,
                     error: failure.text,
@@ -405,11 +473,7 @@ impl Sender {
                 }
             }
         };
-        let outcome = Outcome {
-            id: message.id,
-            until,
-            result,
-        };
+        let outcome = Outcome { id, until, result };
         let _ = self.outcomes.send(outcome).await;
     }
 }
@@ -417,7 +481,12 @@ impl Sender {
 /// Records outcomes as they come, each time all that have arrived in one
 /// transaction: a message is recorded as sent within one write of its
 /// acceptance, and under load one write records many.
-async fn record(db: Db, worker: String, mut outcomes: mpsc::Receiver<Outcome>) {
+async fn record(
+    db: Db,
+    worker: String,
+    link_ttl: chrono::Duration,
+    mut outcomes: mpsc::Receiver<Outcome>,
+) {
     let mut batch = Vec::with_capacity(UNRECORDED_AT_MOST);
     while outcomes.recv_many(&mut batch, UNRECORDED_AT_MOST).await > 0 {
         let (done, wid) = (std::mem::take(&mut batch), worker.clone());
@@ -430,7 +499,21 @@ async fn record(db: Db, worker: String, mut outcomes: mpsc::Receiver<Outcome>) {
                         until: outcome.until,
                     };
                     match &outcome.result {
-                        Attempt::Sent { text, html } => outbox::mark_sent(c, &claim, text, html)?,
+                        Attempt::Sent {
+                            subject,
+                            text,
+                            html,
+                            link,
+                        } => outbox::mark_sent(
+                            c,
+                            &claim,
+                            &outbox::Sent {
+                                subject,
+                                text_body: text,
+                                html_body: html,
+                                link: link.as_deref().map(|token| (token, link_ttl)),
+                            },
+                        )?,
                         Attempt::Failed {
                             tried,
                             error,
@@ -456,7 +539,7 @@ async fn claim_ahead(
     worker: String,
     claim: usize,
     poll: Duration,
-    claimed: mpsc::Sender<OutboxMessage>,
+    claimed: mpsc::Sender<Ready>,
     mut stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
@@ -484,8 +567,8 @@ async fn claim_ahead(
             futures_util::future::select(Box::pin(wait), Box::pin(stop.changed())).await;
             continue;
         }
-        for (permit, message) in room.zip(batch) {
-            permit.send(message);
+        for (permit, ready) in room.zip(composed(&db, batch).await) {
+            permit.send(ready);
         }
     }
 }
@@ -554,7 +637,8 @@ pub async fn run(
     };
     let in_flight = transport.in_flight(&mail);
     let (outcomes, recorded) = mpsc::channel(UNRECORDED_AT_MOST);
-    let recorder = actix_web::rt::spawn(record(db.clone(), worker.clone(), recorded));
+    let link_ttl = chrono::Duration::hours(mail.link_ttl_hours);
+    let recorder = actix_web::rt::spawn(record(db.clone(), worker.clone(), link_ttl, recorded));
     let sender = Arc::new(Sender {
         db: db.clone(),
         transport,

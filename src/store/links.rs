@@ -1,6 +1,6 @@
 //! One-click links in approval mail: a 256-bit token per assignment, kept
-//! only as its hash, bound to the person it was mailed to, expiring and
-//! single-use; what a link leads to, checked against the live state; and
+//! only as its hash, bound to the person it was mailed to, expiring (from
+//! when its mail was sent) and single-use; what a link leads to, checked against the live state; and
 //! deciding through one. A link never acts for someone who can no longer
 //! act (deactivated), whatever has become of their work since.
 
@@ -19,12 +19,7 @@ use crate::db::schema::{
 };
 use crate::db::stamp::At;
 use crate::flow::ProcessKind;
-use crate::notify::notices;
 pub use crate::refusal::Became;
-
-/// How long one-click links stay valid, in hours (set from the config at
-/// start; 72 by default).
-pub static LINK_TTL_HOURS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(72);
 
 /// The SHA-256 of a link token, as stored; the token itself is not.
 pub fn token_hash(token: &str) -> String {
@@ -32,17 +27,21 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A fresh 256-bit link token for an assignment, mailed to `to` (the
-/// assignee or their stand-in); only its hash is kept.
-fn issue_token(conn: &mut DbConn, assignment: ApproveUserId, to: UserId) -> StoreResult<String> {
+/// A fresh 256-bit link token for an assignment, to be mailed to `to`
+/// (the assignee or their stand-in), replacing any link mailed before;
+/// only its hash is kept here. Its lifetime starts when its mail is sent
+/// (`start_lifetime`).
+pub(crate) fn issue(
+    conn: &mut DbConn,
+    assignment: ApproveUserId,
+    to: UserId,
+) -> StoreResult<String> {
     let token = crate::token::random_hex::<32>();
-    let ttl = LINK_TTL_HOURS.load(std::sync::atomic::Ordering::Relaxed);
-    let ttl = chrono::Duration::try_hours(ttl).unwrap_or(chrono::Duration::hours(72));
     crate::direct!(conn, |c| prepared::update(
         au::table.find(assignment),
         (
             au::email_token_hash.eq(token_hash(&token)),
-            au::email_token_expires_at.eq(At(now() + ttl)),
+            au::email_token_expires_at.eq(None::<At>),
             au::email_token_to.eq(to),
         ),
     )
@@ -50,18 +49,19 @@ fn issue_token(conn: &mut DbConn, assignment: ApproveUserId, to: UserId) -> Stor
     Ok(token)
 }
 
-/// A fresh approve and reject link pair for one assignment, mailed to `to`
-/// (replacing any link mailed before).
-pub(crate) fn approval_links(
+/// The link `token` was mailed: it is valid until `until` (the mail
+/// worker's link lifetime from the moment the mail server took it).
+pub(crate) fn start_lifetime(
     conn: &mut DbConn,
-    assignment: ApproveUserId,
-    to: UserId,
-) -> StoreResult<notices::Links> {
-    let token = issue_token(conn, assignment, to)?;
-    Ok(vec![
-        ("email.approve", format!("/email/{token}?action=approve")),
-        ("email.reject", format!("/email/{token}?action=reject")),
-    ])
+    token: &str,
+    until: chrono::NaiveDateTime,
+) -> StoreResult<()> {
+    crate::direct!(conn, |c| prepared::update(
+        au::table.filter(au::email_token_hash.eq(token_hash(token))),
+        au::email_token_expires_at.eq(At(until)),
+    )
+    .execute(c))?;
+    Ok(())
 }
 
 /// Why a link was retired before it was used.
@@ -197,9 +197,10 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
             ticket: Box::new(ticket),
         });
     }
+    // A link whose mail is not yet recorded as sent has no end yet.
     if assignment
         .email_token_expires_at
-        .is_none_or(|at| at <= now())
+        .is_some_and(|at| at <= now())
     {
         return Ok(LinkState::Expired);
     }

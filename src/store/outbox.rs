@@ -1,5 +1,6 @@
 //! The outbox: mail written in the same transaction as the change that
-//! causes it, claimed by one worker at a time, recorded as sent the moment
+//! causes it (a ticket's notice as what its words need, composed by the
+//! worker when it is sent), claimed by one worker at a time, recorded as sent the moment
 //! the mail server accepts it, and retried with capped exponential backoff
 //! for a configurable period (a day by default) before it is marked failed.
 
@@ -8,7 +9,7 @@ use diesel::prelude::*;
 
 use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
-use crate::db::ids::{ApplyId, OutboxId, UserId};
+use crate::db::ids::{ApplyId, ApproveId, OutboxId, UserId};
 use crate::db::models::OutboxMessage;
 use crate::db::prepared;
 use crate::db::schema::outbox as o;
@@ -44,6 +45,47 @@ pub fn enqueue(conn: &mut DbConn, mail: &Mail<'_>) -> StoreResult<()> {
             o::html_body.eq(mail.html),
             o::kind.eq(mail.kind),
             o::apply_id.eq(mail.apply),
+            o::status.eq(PENDING),
+            o::attempts.eq(0),
+            o::next_attempt_at.eq(At(at)),
+            o::created_at.eq(At(at)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// A ticket's notice, as its change's transaction writes it: whom it goes
+/// to (and for whom, when they stand in), about what, and the one-click
+/// link's token when it asks for a decision. The mail worker composes its
+/// words in the recipient's language when it sends it.
+pub struct Notice<'a> {
+    pub to_user: UserId,
+    pub to_email: &'a str,
+    pub for_user: Option<UserId>,
+    /// The event (`NotifyEvent::as_str`).
+    pub kind: &'a str,
+    pub apply: ApplyId,
+    pub node: Option<ApproveId>,
+    pub comment: &'a str,
+    pub link_token: Option<String>,
+}
+
+pub fn enqueue_notice(conn: &mut DbConn, notice: &Notice<'_>) -> StoreResult<()> {
+    let at = now();
+    crate::direct!(conn, |c| diesel::insert_into(o::table)
+        .values((
+            o::to_user_id.eq(notice.to_user),
+            o::to_email.eq(notice.to_email),
+            o::subject.eq(""),
+            o::text_body.eq(""),
+            o::html_body.eq(""),
+            o::kind.eq(notice.kind),
+            o::apply_id.eq(notice.apply),
+            o::node_id.eq(notice.node),
+            o::for_user_id.eq(notice.for_user),
+            o::comment.eq(notice.comment),
+            o::link_token.eq(notice.link_token.as_deref()),
+            o::composed.eq(false),
             o::status.eq(PENDING),
             o::attempts.eq(0),
             o::next_attempt_at.eq(At(at)),
@@ -134,29 +176,41 @@ pub struct Claim<'a> {
     pub until: chrono::NaiveDateTime,
 }
 
-/// Records a claimed message as sent, keeping its bodies as `redact`ed
-/// by the caller (who has them from the claim).
-pub fn mark_sent(
-    conn: &mut DbConn,
-    claim: &Claim<'_>,
-    text_body: &str,
-    html_body: &str,
-) -> StoreResult<()> {
-    crate::direct!(conn, |c| prepared::update(
+/// A message as sent: its words (`redact`ed by the caller, who has them
+/// from composing or from the claim), and, when it carried a one-click
+/// link, how long that link stays valid from now.
+pub struct Sent<'a> {
+    pub subject: &'a str,
+    pub text_body: &'a str,
+    pub html_body: &'a str,
+    pub link: Option<(&'a str, Duration)>,
+}
+
+/// Records a claimed message as sent, keeping its words and forgetting
+/// its link's token; the link's lifetime starts now.
+pub fn mark_sent(conn: &mut DbConn, claim: &Claim<'_>, sent: &Sent<'_>) -> StoreResult<()> {
+    let at = now();
+    let recorded = crate::direct!(conn, |c| prepared::update(
         o::table
             .find(claim.id)
             .filter(o::claimed_by.eq(claim.worker))
             .filter(o::claimed_until.eq(At(claim.until))),
         (
             o::status.eq(SENT),
-            o::sent_at.eq(At(now())),
+            o::sent_at.eq(At(at)),
             o::attempts.eq(o::attempts + 1),
             o::claimed_until.eq(None::<At>),
-            o::text_body.eq(text_body),
-            o::html_body.eq(html_body),
+            o::subject.eq(sent.subject),
+            o::text_body.eq(sent.text_body),
+            o::html_body.eq(sent.html_body),
+            o::link_token.eq(None::<String>),
+            o::composed.eq(true),
         ),
     )
     .execute(c))?;
+    if let (1, Some((token, ttl))) = (recorded, sent.link) {
+        super::links::start_lifetime(conn, token, at + ttl)?;
+    }
     Ok(())
 }
 

@@ -643,14 +643,21 @@ async fn a_reject_in_a_sequence_mails_its_reason_and_a_turn_is_not_handed_to_som
     .await;
     assert_eq!(ticket_status(&app, id), "rejected");
     let applicant = user(&app, "applicant");
-    let told: Vec<String> = app.query(move |c| {
-        outbox::table
-            .filter(outbox::apply_id.eq(ApplyId(id)))
-            .filter(outbox::to_user_id.eq(applicant))
-            .filter(outbox::kind.eq("rejected"))
-            .select(outbox::text_body)
-            .load(c)
-    });
+    // As the mail worker will compose it.
+    let told: Vec<String> = app
+        .db
+        .read_sync(move |c| {
+            let rows: Vec<countersign::db::models::OutboxMessage> = outbox::table
+                .filter(outbox::apply_id.eq(ApplyId(id)))
+                .filter(outbox::to_user_id.eq(applicant))
+                .filter(outbox::kind.eq("rejected"))
+                .select(countersign::db::models::OutboxMessage::as_select())
+                .load(c)?;
+            rows.iter()
+                .map(|m| countersign::notify::notices::compose(c, m).map(|w| w.text))
+                .collect()
+        })
+        .unwrap();
     assert_eq!(told.len(), 1);
     assert!(told[0].contains("Not this quarter"), "{}", told[0]);
 }

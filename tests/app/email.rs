@@ -603,3 +603,110 @@ async fn a_deactivated_persons_old_mail_link_is_refused_and_the_manager_who_took
     );
     assert_eq!(page.text("#link-approver").as_deref(), Some("Zhou Qiang"));
 }
+
+/// The ops lead's notice as its transaction wrote it: (composed, subject,
+/// link token, status), and when their link ends.
+fn lead_notice(
+    app: &TestApp,
+    id: i32,
+) -> (
+    (bool, String, Option<String>, String),
+    Option<chrono::NaiveDateTime>,
+) {
+    app.query(move |c| {
+        let notice = outbox::table
+            .filter(outbox::apply_id.eq(ApplyId(id)))
+            .filter(outbox::to_email.eq("ops.lead@example.com"))
+            .select((
+                outbox::composed,
+                outbox::subject,
+                outbox::link_token,
+                outbox::status,
+            ))
+            .first(c)?;
+        let ends = approve_users::table
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approve_users::email_token_hash.is_not_null())
+            .select(approve_users::email_token_expires_at)
+            .first(c)?;
+        Ok((notice, ends))
+    })
+}
+
+/// A ticket's notice is written in its change's transaction as what its
+/// words need, and worded when it is sent: until then the row holds the
+/// link's token and no words, and the link has no end; once the mail
+/// server has it, the row keeps the words without the token, and the link
+/// lasts the configured hours from then.
+#[actix_web::test]
+async fn a_notice_is_worded_when_it_is_sent_and_its_link_lasts_from_then() {
+    let (listener, port) = free_port();
+    drop(listener); // nothing listens yet
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    let id = file_change(&app).await;
+    let ((composed, subject, token, status), ends) = lead_notice(&app, id);
+    assert!(!composed);
+    assert_eq!(subject, "");
+    assert_eq!(status, "pending");
+    let token = token.expect("the link's token waits with the notice");
+    assert_eq!(ends, None, "a link not yet mailed has no end yet");
+    // The admins see what the notice is about before it is worded.
+    let admin = app.demo_browser("admin").await;
+    let page = get(&admin, &app.url("/admin/outbox")).await;
+    assert!(
+        page.texts("table.outbox tbody td:nth-child(2)")
+            .iter()
+            .any(|s| s.contains(&format!("A node waits for its handlers, ticket #{id}"))),
+        "{:?}",
+        page.texts("table.outbox tbody td:nth-child(2)")
+    );
+
+    // The mail server comes back: the notice is worded and sent.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let inbox = smtp::serve(listener);
+    app.db
+        .write_sync(|c| {
+            diesel::update(outbox::table)
+                .set(
+                    outbox::next_attempt_at
+                        .eq(countersign::db::stamp::At(countersign::store::now())),
+                )
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    let mails = inbox
+        .wait_for(1, |m| m.contains("To: ops.lead@example.com"))
+        .await;
+    assert!(
+        mails[0].contains("Waiting for you: Ops lead review"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        mails[0].contains(&token),
+        "the mail carries the token written with it"
+    );
+    let mut recorded = lead_notice(&app, id);
+    for _ in 0..100 {
+        if recorded.0.3 == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        recorded = lead_notice(&app, id);
+    }
+    let ((composed, subject, token, status), ends) = recorded;
+    assert_eq!(status, "sent");
+    assert!(composed);
+    assert!(subject.contains("Ops lead review"), "{subject}");
+    assert_eq!(token, None, "a sent notice forgets its link's token");
+    let sent_at: chrono::NaiveDateTime = app.query(move |c| {
+        outbox::table
+            .filter(outbox::apply_id.eq(ApplyId(id)))
+            .filter(outbox::to_email.eq("ops.lead@example.com"))
+            .select(outbox::sent_at.assume_not_null())
+            .first(c)
+    });
+    assert_eq!(ends, Some(sent_at + chrono::Duration::hours(72)));
+}

@@ -31,14 +31,6 @@ const RULES: &[(&str, &[&str])] = &[
     ("notify", &["web", "api", "startup"]),
 ];
 
-/// Upward uses that remain until the mail is composed after the commit:
-/// the store writes a ticket's notices in the transaction that changes it.
-/// Each must still exist (the list only shrinks).
-const STILL_UPWARD: &[(&str, &str)] = &[
-    ("store/links.rs", "notify"),
-    ("store/tickets/notices.rs", "notify"),
-];
-
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -75,7 +67,6 @@ fn crate_paths(source: &str) -> Vec<String> {
 fn no_layer_imports_from_a_layer_above_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut upward = Vec::new();
-    let mut seen_exceptions = Vec::new();
     for (layer, forbidden) in RULES {
         let mut files = Vec::new();
         sources(&src.join(layer), &mut files);
@@ -91,10 +82,6 @@ fn no_layer_imports_from_a_layer_above_it() {
                 if !forbidden.contains(&used.as_str()) {
                     continue;
                 }
-                if STILL_UPWARD.contains(&(name.as_str(), used.as_str())) {
-                    seen_exceptions.push((name.clone(), used));
-                    continue;
-                }
                 upward.push(format!(
                     "src/{name} uses crate::{used}, a layer above {layer}"
                 ));
@@ -106,12 +93,6 @@ fn no_layer_imports_from_a_layer_above_it() {
         "imports that point up:\n{}",
         upward.join("\n")
     );
-    for (file, used) in STILL_UPWARD {
-        assert!(
-            seen_exceptions.iter().any(|(f, u)| f == file && u == used),
-            "src/{file} no longer uses crate::{used}: take it off STILL_UPWARD"
-        );
-    }
 }
 
 #[test]

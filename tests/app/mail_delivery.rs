@@ -326,7 +326,13 @@ fn write_one(c: &mut countersign::db::DbConn) -> countersign::store::StoreResult
 
 #[actix_web::test]
 async fn the_outcome_of_a_claim_that_lapsed_and_was_taken_again_records_nothing() {
-    use countersign::store::outbox::{Claim, claim, mark_sent};
+    use countersign::store::outbox::{Claim, Sent, claim, mark_sent};
+    let words = Sent {
+        subject: "x",
+        text_body: "x",
+        html_body: "x",
+        link: None,
+    };
     let scratch = Scratch::new();
     let db = Db::connect(&scratch.url, 2).unwrap();
     db.write_sync(write_one).unwrap();
@@ -348,13 +354,13 @@ async fn the_outcome_of_a_claim_that_lapsed_and_was_taken_again_records_nothing(
         worker: "here",
         until: first.claimed_until.unwrap(),
     };
-    db.write_sync(|c| mark_sent(c, &late, "x", "x")).unwrap();
+    db.write_sync(|c| mark_sent(c, &late, &words)).unwrap();
     assert_eq!(count_with_status(&db, "pending"), 1);
     let current = Claim {
         id: again.id,
         worker: "here",
         until: again.claimed_until.unwrap(),
     };
-    db.write_sync(|c| mark_sent(c, &current, "x", "x")).unwrap();
+    db.write_sync(|c| mark_sent(c, &current, &words)).unwrap();
     assert_eq!(count_with_status(&db, "sent"), 1);
 }

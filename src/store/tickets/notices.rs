@@ -1,18 +1,20 @@
-//! The mail a ticket event causes: to whom the process's policy says,
-//! with one-click links for the people a waiting approval asks.
+//! The notices a ticket event causes, written to the outbox in the
+//! event's transaction: to whom the process's policy says (or whoever
+//! stands in for them now), with one-click link tokens for the people a
+//! waiting approval asks. Only what the words need is written; the mail
+//! worker composes them when it sends (`notify::notices`).
 
 use diesel::prelude::*;
 
-use super::super::StoreResult;
-use super::super::links;
-use super::super::request::Request;
+use super::super::outbox::{self, Notice};
+use super::super::{StoreResult, delegations, links, now};
 use super::{def_of, status};
 use crate::db::DbConn;
 use crate::db::ids::{ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
-use crate::db::schema::{applies as a, approve_users as au, approves as n};
-use crate::flow::{NodeKind, NotifyEvent, ProcessDef, Recipient};
-use crate::notify::notices;
+use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
+use crate::db::stamp::At;
+use crate::flow::{NodeKind, NotifyEvent, ProcessDef, ProcessKind, Recipient};
 
 /// Tells people a node now waits for them (with one-click links on
 /// approvals).
@@ -34,9 +36,9 @@ pub(super) fn ask(
     )
 }
 
-/// Writes the mail `event` causes, to whom the policy says. `people` are
-/// the node's people for the "assignees" recipient; a waiting approval
-/// gives each of them approve and reject links of their own.
+/// Writes the notices `event` causes, to whom the policy says. `people`
+/// are the node's people for the "assignees" recipient; a waiting
+/// approval gives each of them a one-click link of their own.
 pub(super) fn notify(
     conn: &mut DbConn,
     def: &ProcessDef,
@@ -50,40 +52,119 @@ pub(super) fn notify(
         return Ok(());
     }
     let ids: Vec<UserId> = people.iter().map(|(_, u)| *u).collect();
-    let to = notices::recipients(conn, def, event, ticket, &ids)?;
-    let names = node.map(|n| (n.name_en.as_str(), n.name_zh.as_str()));
+    let to = recipients(conn, def, event, ticket, &ids)?;
     let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
-    // Someone asked to decide sees what they decide on.
-    let request = match node {
-        Some(n) if approval && event == NotifyEvent::Waiting => {
-            Some(Request::read(conn, ticket, &n.node_key)?)
-        }
-        _ => None,
-    };
     for user in to {
         let assignment = match people.iter().find(|(_, u)| *u == user) {
             Some((assignment, _)) if event == NotifyEvent::Waiting && approval => Some(*assignment),
             _ => None,
         };
-        let e = notices::Event {
-            kind: event,
-            ticket,
-            node: names,
-            comment,
-            request: request.as_ref(),
-        };
-        notices::send(conn, &e, user, |c, recipient| match assignment {
-            Some(assignment) => links::approval_links(c, assignment, recipient),
-            None => Ok(Vec::new()),
-        })?;
+        send(conn, event, ticket, node, comment, user, assignment)?;
     }
     Ok(())
 }
 
-/// Mails the person an open assignment has just moved to (a deactivated
-/// approver's work going to their manager), with one-click links of their
-/// own when the node is an approval. Only the new assignee is mailed: the
-/// rest of the process's audience already heard about this node.
+/// Whom the policy notifies of `event`, besides the node's people (whom
+/// the caller passes, since only it knows them).
+fn recipients(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    event: NotifyEvent,
+    ticket: &Apply,
+    assignees: &[UserId],
+) -> StoreResult<Vec<UserId>> {
+    let mut out = Vec::new();
+    for rule in def.notifications.iter().filter(|r| r.event == event) {
+        match rule.to {
+            Recipient::Assignees => out.extend_from_slice(assignees),
+            Recipient::Applicant => out.push(ticket.applicant_id),
+            Recipient::ApplicantManager => {
+                if let Some(m) = crate::direct!(conn, |c| users::table
+                    .find(ticket.applicant_id)
+                    .select(users::manager_id)
+                    .first::<Option<UserId>>(c))?
+                {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Writes one notice to `to` — or, when `to` is away and the notice asks
+/// them to act, to whoever stands in for them now, unless that is the
+/// applicant, who is not asked about their own ticket for someone else.
+/// Nobody inactive is written to. `assignment` gets a one-click link,
+/// bound to whoever receives it.
+fn send(
+    conn: &mut DbConn,
+    event: NotifyEvent,
+    ticket: &Apply,
+    node: Option<&Approve>,
+    comment: &str,
+    to: UserId,
+    assignment: Option<ApproveUserId>,
+) -> StoreResult<()> {
+    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    let away = matches!(event, NotifyEvent::Waiting | NotifyEvent::Urged).then_some(kind);
+    // One statement reads the person and, when it matters, as a
+    // subselect, whoever stands in for them now.
+    let (active, email, stand_in): (bool, String, Option<UserId>) = match away {
+        None => crate::direct!(conn, |c| users::table
+            .find(to)
+            .select((users::active, users::email))
+            .first::<(bool, String)>(c))
+        .map(|(active, email)| (active, email, None))?,
+        Some(kind) => {
+            let stand_in = delegations::stand_in(to, At(now()), kind.as_str()).single_value();
+            crate::direct!(conn, |c| users::table
+                .find(to)
+                .select((users::active, users::email, stand_in))
+                .first(c))?
+        }
+    };
+    // An inactive person stands in for no one.
+    let stand_in = match stand_in.filter(|s| *s != ticket.applicant_id) {
+        Some(s) => crate::direct!(conn, |c| users::table
+            .find(s)
+            .filter(users::active.eq(true))
+            .select(users::email)
+            .first::<String>(c))
+        .optional()?
+        .map(|email| (s, email)),
+        None => None,
+    };
+    let (recipient, email, for_user) = match stand_in {
+        Some((s, email)) => (s, email, Some(to)),
+        None if active => (to, email, None),
+        None => return Ok(()),
+    };
+    let link_token = match assignment {
+        Some(assignment) => Some(links::issue(conn, assignment, recipient)?),
+        None => None,
+    };
+    outbox::enqueue_notice(
+        conn,
+        &Notice {
+            to_user: recipient,
+            to_email: &email,
+            for_user,
+            kind: event.as_str(),
+            apply: ticket.id,
+            node: node.map(|n| n.id),
+            comment,
+            link_token,
+        },
+    )
+}
+
+/// Writes a notice to the person an open assignment has just moved to (a
+/// deactivated approver's work going to their manager), with a one-click
+/// link of their own when the node is an approval. Only the new assignee
+/// hears: the rest of the process's audience already heard about this node.
 pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<()> {
     let row: ApproveUser = au::table
         .find(assignment)
@@ -109,23 +190,13 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
         .select(Approve::as_select())
         .first(conn)?;
     let approval = node.kind == NodeKind::Approval.as_str();
-    let request = if approval {
-        Some(Request::read(conn, &ticket, &node.node_key)?)
-    } else {
-        None
-    };
-    let event = notices::Event {
-        kind: NotifyEvent::Waiting,
-        ticket: &ticket,
-        node: Some((node.name_en.as_str(), node.name_zh.as_str())),
-        comment: "",
-        request: request.as_ref(),
-    };
-    notices::send(conn, &event, row.user_id, |c, recipient| {
-        if approval {
-            links::approval_links(c, assignment, recipient)
-        } else {
-            Ok(Vec::new())
-        }
-    })
+    send(
+        conn,
+        NotifyEvent::Waiting,
+        &ticket,
+        Some(&node),
+        "",
+        row.user_id,
+        approval.then_some(assignment),
+    )
 }

@@ -22,6 +22,20 @@ struct OutboxPage {
 }
 
 impl OutboxPage {
+    /// The subject, or for a ticket's notice not yet worded (that happens
+    /// as it is sent, in the recipient's language) what it is about.
+    fn subject(&self, m: &OutboxMessage) -> String {
+        if m.composed {
+            return m.subject.clone();
+        }
+        let event = self.ctx.t(&format!("event.{}", m.kind)).into_owned();
+        let ticket = m.apply_id.map(|a| a.0.to_string()).unwrap_or_default();
+        self.ctx.tf(
+            "outbox.uncomposed",
+            &[("event", &event), ("ticket", &ticket)],
+        )
+    }
+
     /// How long the oldest waiting message has waited, in words.
     fn oldest_waiting(&self) -> Option<String> {
         let waited = self.now - self.health.oldest_pending?;
