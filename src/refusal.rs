@@ -8,21 +8,22 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 
 use crate::db::ids::UserId;
+use crate::db::states::Decided;
 use crate::flow::form::FieldError;
 
 /// What became of an assignment that is no longer open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Became {
-    /// `by` decided it (`decision`: approve, reject, send_back, done, auto).
+    /// `by` decided it.
     Decided {
         by: UserId,
-        decision: String,
+        decision: Decided,
         at: Option<NaiveDateTime>,
     },
     /// Its step was decided by `by`'s vote, so it was no longer needed.
     StepDecided {
         by: Option<UserId>,
-        decision: Option<String>,
+        decision: Option<Decided>,
         at: Option<NaiveDateTime>,
     },
     /// It was handed over to `to`.

@@ -7,6 +7,7 @@ pub mod models;
 pub mod prepared;
 pub mod schema;
 pub mod stamp;
+pub mod states;
 mod writer;
 
 use std::cell::Cell;

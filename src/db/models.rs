@@ -6,6 +6,9 @@ use diesel::prelude::*;
 use super::ids::*;
 use super::schema::*;
 use super::stamp::At;
+use super::states::{
+    AssignmentStatus, Channel, Decided, ReviewOutcome, StepStatus, StoredForm, TicketStatus,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -116,7 +119,7 @@ pub struct AuditEvent {
     pub at: NaiveDateTime,
     pub actor_id: Option<UserId>,
     pub on_behalf_of_id: Option<UserId>,
-    pub channel: String,
+    pub channel: Channel,
     pub action: String,
     pub subject_type: String,
     pub subject_id: Option<i32>,
@@ -236,9 +239,9 @@ pub struct Apply {
     pub title: String,
     pub applicant_id: UserId,
     pub business_id: Option<BusinessId>,
-    pub status: String,
-    pub form: String,
-    pub outcome: Option<String>,
+    pub status: TicketStatus,
+    pub form: StoredForm,
+    pub outcome: Option<ReviewOutcome>,
     pub submit_token: String,
     pub row_version: i32,
     pub last_urged_at: Option<NaiveDateTime>,
@@ -258,7 +261,7 @@ pub struct Approve {
     pub name_zh: String,
     pub kind: String,
     pub mode: String,
-    pub status: String,
+    pub status: StepStatus,
     pub notes: String,
     pub row_version: i32,
     pub started_at: Option<NaiveDateTime>,
@@ -282,10 +285,10 @@ pub struct ApproveUser {
     pub apply_id: ApplyId,
     pub position: i32,
     pub user_id: UserId,
-    pub status: String,
-    pub decision: Option<String>,
+    pub status: AssignmentStatus,
+    pub decision: Option<Decided>,
     pub acted_by: Option<UserId>,
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
     pub comment: String,
     pub decided_at: Option<NaiveDateTime>,
     pub email_token_hash: Option<String>,

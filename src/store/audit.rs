@@ -9,35 +9,7 @@ use crate::db::models::AuditEvent;
 use crate::db::schema::audit_events;
 use crate::db::stamp::At;
 
-/// How an action reached countersign: the ticket page and other pages,
-/// a mailed one-click link, the inbox batch, the JSON API, a chat robot,
-/// a timer, countersign itself, or the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Web,
-    EmailLink,
-    Batch,
-    Api,
-    Chat,
-    Timer,
-    System,
-    Cli,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Web => "web",
-            Channel::EmailLink => "email_link",
-            Channel::Batch => "batch",
-            Channel::Api => "api",
-            Channel::Chat => "chat",
-            Channel::Timer => "timer",
-            Channel::System => "system",
-            Channel::Cli => "cli",
-        }
-    }
-}
+pub use crate::db::states::Channel;
 
 /// One event to record.
 pub struct Audit<'a> {
@@ -79,7 +51,7 @@ pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
             audit_events::at.eq(At(now())),
             audit_events::actor_id.eq(event.actor),
             audit_events::on_behalf_of_id.eq(event.on_behalf_of),
-            audit_events::channel.eq(event.channel.as_str()),
+            audit_events::channel.eq(event.channel),
             audit_events::action.eq(event.action),
             audit_events::subject_type.eq(event.subject_type),
             audit_events::subject_id.eq(event.subject_id),

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Audit};
 use super::links::{self, RETIRED_DEACTIVATED};
-use super::tickets::{self, status};
+use super::tickets::{self};
 use super::{StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApproveUserId, UserId};
@@ -20,6 +20,7 @@ use crate::db::schema::{
     applies as a, approve_users as au, approves as n, role_assignments as ra, roles, users,
 };
 use crate::db::stamp::At;
+use crate::db::states::{AssignmentStatus, TicketStatus};
 use crate::flow::{EmptyPolicy, Mode, NodeKind};
 
 /// How far up the manager chain a leaver's work may climb.
@@ -40,7 +41,7 @@ fn return_stood_in_work(conn: &mut DbConn, user: UserId) -> StoreResult<()> {
     let stood_in: Vec<ApproveUserId> = au::table
         .filter(au::email_token_to.eq(user))
         .filter(au::user_id.ne(user))
-        .filter(au::status.eq(status::PENDING))
+        .filter(au::status.eq(AssignmentStatus::Pending))
         .filter(au::email_token_hash.is_not_null())
         .select(au::id)
         .load(conn)?;
@@ -57,8 +58,8 @@ fn move_open_work(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<
         .filter(au::user_id.eq(user.id))
         .filter(
             au::status
-                .eq(status::PENDING)
-                .or(au::status.eq(status::WAITING)),
+                .eq(AssignmentStatus::Pending)
+                .or(au::status.eq(AssignmentStatus::Waiting)),
         )
         .order(au::id)
         .select(ApproveUser::as_select())
@@ -68,7 +69,7 @@ fn move_open_work(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<
         let running = diesel::update(
             a::table
                 .find(row.apply_id)
-                .filter(a::status.eq(status::RUNNING)),
+                .filter(a::status.eq(TicketStatus::Running)),
         )
         .set(a::row_version.eq(a::row_version + 1))
         .execute(conn)?;
@@ -104,8 +105,8 @@ fn people_on_node(conn: &mut DbConn, row: &ApproveUser) -> StoreResult<Vec<UserI
     Ok(au::table
         .filter(au::approve_id.eq(row.approve_id))
         .filter(au::id.ne(row.id))
-        .filter(au::status.ne(status::CANCELLED))
-        .filter(au::status.ne(status::TRANSFERRED))
+        .filter(au::status.ne(AssignmentStatus::Cancelled))
+        .filter(au::status.ne(AssignmentStatus::Transferred))
         .select(au::user_id)
         .load(conn)?)
 }
@@ -152,7 +153,7 @@ fn by_empty_policy(
     };
     if spec.empty_assignees == EmptyPolicy::Skip && !on_node.is_empty() {
         let dropped = diesel::update(au::table.find(row.id).filter(au::status.eq(&row.status)))
-            .set(au::status.eq(status::CANCELLED))
+            .set(au::status.eq(AssignmentStatus::Cancelled))
             .execute(conn)?;
         if dropped == 0 {
             return Ok(());
@@ -209,7 +210,7 @@ fn hand_over(
     let at = now();
     let moved = diesel::update(au::table.find(row.id).filter(au::status.eq(&row.status)))
         .set((
-            au::status.eq(status::TRANSFERRED),
+            au::status.eq(AssignmentStatus::Transferred),
             au::acted_by.eq(actor),
             au::decided_at.eq(At(at)),
         ))
@@ -229,7 +230,7 @@ fn hand_over(
             ))
             .returning(au::id)
             .get_result(conn)?;
-        if row.status == status::PENDING {
+        if row.status == AssignmentStatus::Pending {
             tickets::mail_new_assignee(conn, id)?;
         }
     }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::audit::Channel;
 use super::tickets::overtaken::{became, now_with};
-use super::tickets::{self, Act, Action, Decision, status};
+use super::tickets::{self, Act, Action, Decision};
 use super::{StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApproveUserId, UserId};
@@ -18,6 +18,7 @@ use crate::db::schema::{
     applies as a, approve_users as au, approves as n, retired_links as r, users,
 };
 use crate::db::stamp::At;
+use crate::db::states::{AssignmentStatus, TicketStatus};
 use crate::flow::ProcessKind;
 pub use crate::refusal::Became;
 
@@ -159,7 +160,9 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
         .first(conn)?;
     // Decided (by this link or otherwise), or its step decided by someone
     // else's vote: say who and when, even once the ticket has ended.
-    if assignment.status == status::DECIDED || assignment.status == status::CANCELLED {
+    if assignment.status == AssignmentStatus::Decided
+        || assignment.status == AssignmentStatus::Cancelled
+    {
         let became = became(conn, &assignment)?;
         let decided = !matches!(became, Became::StepDecided { by: None, .. });
         if decided {
@@ -171,7 +174,7 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
         }
     }
     // Otherwise a closed ticket says why it closed (withdrawn, sent back…).
-    if ticket.status != status::RUNNING {
+    if ticket.status != TicketStatus::Running {
         return Ok(LinkState::Closed(Box::new(ticket)));
     }
     // Whoever the link went to must still be someone who may act, and so
@@ -190,7 +193,7 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
             now_with: None,
         });
     }
-    if assignment.status != status::PENDING {
+    if assignment.status != AssignmentStatus::Pending {
         return Ok(LinkState::Used {
             became: became(conn, &assignment)?,
             sent_to,
@@ -238,7 +241,7 @@ fn retired(conn: &mut DbConn, hash: &str) -> StoreResult<LinkState> {
         .find(assignment)
         .select(ApproveUser::as_select())
         .first(conn)?;
-    let open = row.status == status::PENDING || row.status == status::WAITING;
+    let open = row.status == AssignmentStatus::Pending || row.status == AssignmentStatus::Waiting;
     Ok(LinkState::Deactivated {
         person: sent_to.unwrap_or(row.user_id),
         now_with: if open { now_with(conn, &row)? } else { None },

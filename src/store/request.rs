@@ -51,7 +51,7 @@ impl Request {
     /// The request of `ticket` as its step `node_key` may see it.
     pub fn read(conn: &mut DbConn, ticket: &Apply, node_key: &str) -> StoreResult<Request> {
         let def = super::processes::definition(conn, ticket.version_id)?;
-        let values: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+        let values: Values = ticket.form.0.clone();
         let names = Names::for_values(conn, &def, &values)?;
         let (service, business) = filed_where(conn, ticket)?;
         Ok(Request {

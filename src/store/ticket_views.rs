@@ -20,9 +20,9 @@ use crate::db::schema::{
     delegations as d, services as sv, users,
 };
 use crate::db::stamp::At;
+use crate::db::states::{AssignmentStatus, Decided, TicketStatus};
 use crate::store::names::Names;
 use crate::store::request::Request;
-use crate::store::tickets::status;
 
 /// One pending assignment in someone's inbox.
 #[derive(Debug, Clone)]
@@ -148,7 +148,7 @@ macro_rules! inbox_query {
             .inner_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
             .inner_join(sv::table.on(sv::id.eq(a::service_id)))
             .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
-            .filter(au::status.eq(status::PENDING))
+            .filter(au::status.eq(AssignmentStatus::Pending))
             .filter($whose)
             .filter(au::id.lt(before.unwrap_or(ApproveUserId(i32::MAX))))
             .order(au::id.desc())
@@ -344,7 +344,9 @@ pub fn with_requests(conn: &mut DbConn, mut page: InboxPage) -> StoreResult<Inbo
     let mut parsed = Vec::with_capacity(page.rows.len());
     for row in &page.rows {
         let def = super::processes::definition(conn, row.version)?;
-        let values: crate::flow::form::Values = serde_json::from_str(&row.form).unwrap_or_default();
+        // A form that does not parse is an error, never an empty request.
+        let values: crate::flow::form::Values =
+            serde_json::from_str(&row.form).map_err(|e| super::StoreError::Unexpected(e.into()))?;
         parsed.push((def, values));
     }
     let forms: Vec<(&crate::flow::ProcessDef, &crate::flow::form::Values)> =
@@ -373,7 +375,7 @@ pub fn inbox_count_for_others(conn: &mut DbConn, me: UserId) -> StoreResult<i64>
             let mut q = au::table
                 .inner_join(a::table)
                 .filter(au::user_id.eq(from))
-                .filter(au::status.eq(status::PENDING))
+                .filter(au::status.eq(AssignmentStatus::Pending))
                 .into_boxed();
             if let Some(kind) = &kind {
                 q = q.filter(a::kind.eq(kind.clone()));
@@ -430,7 +432,7 @@ pub fn waiting_for(
             .inner_join(a::table)
             .inner_join(n::table)
             .filter(au::user_id.eq(whom))
-            .filter(au::status.eq(status::PENDING))
+            .filter(au::status.eq(AssignmentStatus::Pending))
             .filter(a::applicant_id.ne(stand_in))
             .into_boxed();
         if let Some(kind) = kind {
@@ -462,7 +464,7 @@ pub fn inactive_assignees(conn: &mut DbConn, id: ApplyId) -> StoreResult<Vec<App
     Ok(au::table
         .inner_join(users::table.on(users::id.eq(au::user_id)))
         .filter(au::apply_id.eq(id))
-        .filter(au::status.eq(status::PENDING))
+        .filter(au::status.eq(AssignmentStatus::Pending))
         .filter(users::active.eq(false))
         .select(au::id)
         .load(conn)?)
@@ -488,7 +490,7 @@ pub fn serials_of(
 pub fn open_mine(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Apply>> {
     Ok(a::table
         .filter(a::applicant_id.eq(me))
-        .filter(a::status.eq_any([status::RUNNING, status::SENT_BACK]))
+        .filter(a::status.eq_any([TicketStatus::Running, TicketStatus::SentBack]))
         .order(a::id.desc())
         .limit(limit)
         .select(Apply::as_select())
@@ -745,7 +747,7 @@ pub fn handled(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Han
         .inner_join(a::table)
         .inner_join(n::table)
         .filter(au::acted_by.eq(me))
-        .filter(au::decision.ne_all(["submit", "auto"]))
+        .filter(au::decision.ne_all([Decided::Submit, Decided::Auto]))
         .order(au::decided_at.desc())
         .limit(limit)
         .select((

@@ -101,7 +101,7 @@ macro_rules! session_select {
         let own = $crate::db::prepared::capped_count(
             au::table
                 .filter(au::user_id.eq(id))
-                .filter(au::status.eq($crate::store::tickets::status::PENDING))
+                .filter(au::status.eq($crate::db::states::AssignmentStatus::Pending))
                 .select(au::id)
                 .limit($crate::store::users::INBOX_COUNT_CAP),
         );

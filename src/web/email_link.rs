@@ -92,10 +92,10 @@ pub(crate) fn became_text(
             } else {
                 "email_link.used_by"
             };
-            (Some(*by), Some(decision.clone()), *at, key)
+            (Some(*by), Some(*decision), *at, key)
         }
         Became::StepDecided { by, decision, at } => {
-            (*by, decision.clone(), *at, "email_link.step_decided")
+            (*by, *decision, *at, "email_link.step_decided")
         }
         Became::HandedOver { to, at } => (*to, None, *at, "email_link.handed_over"),
     };

@@ -16,6 +16,7 @@ use super::{AppError, AppState, render, render_status};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, BusinessId, ServiceId, UserId};
 use crate::db::models::{Apply, Resource};
+use crate::db::states::{AssignmentStatus, StepStatus};
 use crate::flow::diagram::{NodeState, NodeStatus};
 use crate::flow::form::{FieldError, Values};
 use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef};
@@ -25,7 +26,7 @@ use crate::store::audit::Channel;
 use crate::store::names::Names;
 use crate::store::ticket_views::{self, InboxChoices, InboxFilter, InboxRow, TicketView};
 use crate::store::tickets::rules::Verb;
-use crate::store::tickets::{self, Act, Action, Allowed, Decision, status};
+use crate::store::tickets::{self, Act, Action, Allowed, Decision};
 use crate::store::{StoreError, StoreResult, processes, resources};
 
 /// One filled field, for display.
@@ -186,7 +187,7 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     } else {
         Vec::new()
     };
-    let values: Values = serde_json::from_str(&view.apply.form).unwrap_or_default();
+    let values: Values = view.apply.form.0.clone();
     let names = Names::for_values(c, &def, &values)?;
     let roles = crate::store::roles::names(c)?;
     let filed = crate::store::request::filed_where(c, &view.apply)?;
@@ -201,14 +202,14 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     }))
 }
 
-fn node_status(status: &str) -> NodeStatus {
+fn node_status(status: StepStatus) -> NodeStatus {
     match status {
-        "active" => NodeStatus::Active,
-        "approved" => NodeStatus::Approved,
-        "rejected" => NodeStatus::Rejected,
-        "skipped" | "cancelled" => NodeStatus::Skipped,
-        "done" => NodeStatus::Done,
-        _ => NodeStatus::Pending,
+        StepStatus::Active => NodeStatus::Active,
+        StepStatus::Approved => NodeStatus::Approved,
+        StepStatus::Rejected => NodeStatus::Rejected,
+        StepStatus::Skipped | StepStatus::Cancelled => NodeStatus::Skipped,
+        StepStatus::Done => NodeStatus::Done,
+        StepStatus::Waiting => NodeStatus::Pending,
     }
 }
 
@@ -324,13 +325,13 @@ fn head_of(lang: Lang, l: &Loaded, values: &Values) -> (Vec<(&'static str, Strin
         .view
         .nodes
         .iter()
-        .filter(|n| n.node.status == status::ACTIVE)
+        .filter(|n| n.node.status == StepStatus::Active)
     {
         steps.push(n.node.name(&lang).to_string());
         waiting_for.extend(
             n.people
                 .iter()
-                .filter(|(a, _, _)| a.status == status::PENDING)
+                .filter(|(a, _, _)| a.status == AssignmentStatus::Pending)
                 .map(|(a, p, _)| (a.user_id, p.display_name.clone())),
         );
     }
@@ -385,7 +386,7 @@ fn page_with(
 ) -> TicketPage {
     let lang = ctx.lang;
     let zh = lang == Lang::ZhCn;
-    let values: Values = serde_json::from_str(&l.view.apply.form).unwrap_or_default();
+    let values: Values = l.view.apply.form.0.clone();
     let mut field_groups: Vec<(String, Vec<ShownField>)> = Vec::new();
     for node in &l.def.nodes {
         let shown: Vec<ShownField> = node
@@ -417,14 +418,16 @@ fn page_with(
                         "plan.acting",
                         &[("user", &p.display_name), ("delegate", &by.display_name)],
                     ),
-                    None if a.status == status::CANCELLED => format!("({})", p.display_name),
+                    None if a.status == AssignmentStatus::Cancelled => {
+                        format!("({})", p.display_name)
+                    }
                     None => p.display_name.clone(),
                 })
                 .collect();
             (
                 n.node.node_key.clone(),
                 NodeState {
-                    status: node_status(&n.node.status),
+                    status: node_status(n.node.status),
                     people,
                 },
             )

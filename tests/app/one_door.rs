@@ -303,3 +303,52 @@ async fn after_reminding_the_page_says_when_the_applicant_may_remind_again() {
     assert_eq!(later.count("#urge"), 1);
     assert_eq!(later.count("#urged-note"), 0);
 }
+
+#[actix_web::test]
+async fn a_ticket_row_that_does_not_parse_is_an_error_never_an_empty_form() {
+    use countersign::db::schema::applies;
+    let app = TestApp::spawn().await;
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let id = ApplyId(file(&app, service, &[("what", "A laptop")]).await);
+    let read = |app: &TestApp| {
+        app.db
+            .read_sync(|c| ticket_views::ticket(c, id).map(|v| v.apply))
+    };
+    let ticket = read(&app).expect("a ticket as written reads");
+    assert_eq!(
+        ticket.form.get("what"),
+        Some(&serde_json::json!("A laptop"))
+    );
+    for (column, text) in [("form", "not json"), ("status", "paused")] {
+        app.db
+            .write_sync(|c| {
+                let target = applies::table.find(id);
+                match column {
+                    "form" => diesel::update(target)
+                        .set(applies::form.eq(text))
+                        .execute(c)?,
+                    _ => diesel::update(target)
+                        .set(applies::status.eq(text))
+                        .execute(c)?,
+                };
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            read(&app).is_err(),
+            "a {column} of {text:?} read as a ticket"
+        );
+        app.db
+            .write_sync(|c| {
+                diesel::update(applies::table.find(id))
+                    .set((
+                        applies::form.eq(r#"{"what":"A laptop"}"#),
+                        applies::status.eq("running"),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+}

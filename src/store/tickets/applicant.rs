@@ -5,15 +5,16 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Audit, Channel};
 use super::super::directory::DbLookup;
-use super::super::{StoreError, StoreResult, now};
+use super::super::{StoreResult, now};
 use super::door::{Done, Raw};
 use super::rules;
-use super::{def_of, filing, notices, progress, status, ticket_event};
+use super::{def_of, filing, notices, progress, ticket_event};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::Apply;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, businesses, users};
 use crate::db::stamp::At;
+use crate::db::states::{AssignmentStatus, StoredForm, TicketStatus};
 use crate::flow::NotifyEvent;
 use crate::flow::form::{Values, parse_form};
 use crate::refusal::Refusal;
@@ -86,7 +87,7 @@ pub(super) fn comment(
 fn waiting(conn: &mut DbConn, apply: ApplyId) -> StoreResult<Vec<(ApproveUserId, UserId)>> {
     Ok(au::table
         .filter(au::apply_id.eq(apply))
-        .filter(au::status.eq(status::PENDING))
+        .filter(au::status.eq(AssignmentStatus::Pending))
         .select((au::id, au::user_id))
         .load(conn)?)
 }
@@ -104,14 +105,18 @@ pub(super) fn withdraw(
     rules::applicant_only(actor, &ticket)?;
     let reason = rules::comment(reason, Refusal::ReasonRequired)?;
     // Locked and checked as it is now, not as it was read.
-    let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::RUNNING)))
-        .set(a::row_version.eq(a::row_version + 1))
-        .execute(conn)?;
+    let n = diesel::update(
+        a::table
+            .find(apply)
+            .filter(a::status.eq(TicketStatus::Running)),
+    )
+    .set(a::row_version.eq(a::row_version + 1))
+    .execute(conn)?;
     if n == 0 {
         return Err(super::not_running(conn, apply)?);
     }
     let waiting = waiting(conn, apply)?;
-    progress::end(conn, apply, status::WITHDRAWN)?;
+    progress::end(conn, apply, TicketStatus::Withdrawn)?;
     audit::record(
         conn,
         by(
@@ -151,7 +156,7 @@ pub(super) fn urge(
     let n = diesel::update(
         a::table
             .find(apply)
-            .filter(a::status.eq(status::RUNNING))
+            .filter(a::status.eq(TicketStatus::Running))
             .filter(
                 a::last_urged_at
                     .is_null()
@@ -205,7 +210,7 @@ pub(super) fn resubmit(
     // The submit form's values are replaced as a whole (a field the
     // applicant cleared is gone); what each changed field held before is
     // kept in the audit trail.
-    let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
+    let mut form: Values = ticket.form.0.clone();
     let mut changed = Vec::new();
     for field in submit {
         let before = form.remove(&field.key);
@@ -219,16 +224,19 @@ pub(super) fn resubmit(
         }
     }
     form.extend(values);
-    let json = serde_json::to_string(&form).map_err(|e| StoreError::Unexpected(e.into()))?;
-    let n = diesel::update(a::table.find(apply).filter(a::status.eq(status::SENT_BACK)))
-        .set((
-            a::status.eq(status::RUNNING),
-            a::form.eq(json),
-            a::finished_at.eq(None::<At>),
-            a::row_version.eq(a::row_version + 1),
-            a::updated_at.eq(At(now())),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        a::table
+            .find(apply)
+            .filter(a::status.eq(TicketStatus::SentBack)),
+    )
+    .set((
+        a::status.eq(TicketStatus::Running),
+        a::form.eq(StoredForm(form.clone())),
+        a::finished_at.eq(None::<At>),
+        a::row_version.eq(a::row_version + 1),
+        a::updated_at.eq(At(now())),
+    ))
+    .execute(conn)?;
     if n == 0 {
         return Err(Refusal::NotSentBack.into());
     }

@@ -10,14 +10,15 @@ use super::super::directory::DbLookup;
 use super::super::{StoreResult, now};
 use super::door::{Decision, Done};
 use super::rules::{self, StepFacts};
-use super::{node_def, not_running, overtaken, progress, status, ticket_event};
+use super::{node_def, not_running, overtaken, progress, ticket_event};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
-use crate::flow::form::{Values, parse_form};
+use crate::db::states::{AssignmentStatus, ReviewOutcome, StepStatus, TicketStatus};
+use crate::flow::form::parse_form;
 use crate::flow::votes;
 use crate::flow::{FieldDef, Mode, NodeKind, ProcessKind, decision};
 use crate::refusal::Refusal;
@@ -121,7 +122,7 @@ fn check(
     let Err(refusal) = rule(&facts) else {
         return Ok(());
     };
-    if !acts_for || t.assignment.status != status::PENDING {
+    if !acts_for || t.assignment.status != AssignmentStatus::Pending {
         let admin = super::super::users::is_admin(conn, actor)?;
         if !super::super::ticket_views::may_view(conn, &t.ticket, actor, admin)? {
             return Err(Refusal::NotFound.into());
@@ -156,7 +157,9 @@ fn overtaken_now(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Re
 /// no longer runs.
 fn lock_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
     let running = crate::direct!(conn, |c| prepared::update(
-        a::table.find(apply).filter(a::status.eq(status::RUNNING)),
+        a::table
+            .find(apply)
+            .filter(a::status.eq(TicketStatus::Running)),
         (
             a::row_version.eq(a::row_version + 1),
             a::updated_at.eq(At(now())),
@@ -197,7 +200,7 @@ pub(super) fn decide(
     let Some(node) = crate::direct!(conn, |c| prepared::update(
         n::table
             .find(mine.approve_id)
-            .filter(n::status.eq(status::ACTIVE)),
+            .filter(n::status.eq(StepStatus::Active)),
         n::row_version.eq(n::row_version + 1),
     )
     .returning(Approve::as_returning())
@@ -225,26 +228,23 @@ pub(super) fn decide(
             };
             // A review is completed with one of its outcomes; a task has none.
             let outcome = outcome.as_deref().filter(|o| !o.is_empty());
-            let known = outcome.is_some_and(|o| crate::flow::REVIEW_OUTCOMES.contains(&o));
+            let known = outcome.and_then(ReviewOutcome::parse);
             match spec.kind {
-                NodeKind::Review if !known => {
+                NodeKind::Review if known.is_none() => {
                     return Err(Refusal::OutcomeRequired(parsed.err().unwrap_or_default()).into());
                 }
                 NodeKind::Task if outcome.is_some() => return Err(Refusal::WrongAction.into()),
                 _ => {}
             }
-            (
-                Some(parsed.map_err(Refusal::Fields)?),
-                outcome.map(str::to_string),
-            )
+            (Some(parsed.map_err(Refusal::Fields)?), known)
         }
         _ => (None, None),
     };
     if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
         let others: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
             .filter(au::approve_id.eq(node.id))
-            .filter(au::status.ne(status::CANCELLED))
-            .filter(au::status.ne(status::TRANSFERRED))
+            .filter(au::status.ne(AssignmentStatus::Cancelled))
+            .filter(au::status.ne(AssignmentStatus::Transferred))
             .order(au::position)
             .select(ApproveUser::as_select())
             .load(c))?;
@@ -258,12 +258,12 @@ pub(super) fn decide(
     let decided = crate::direct!(conn, |c| prepared::update(
         au::table
             .find(mine.id)
-            .filter(au::status.eq(status::PENDING)),
+            .filter(au::status.eq(AssignmentStatus::Pending)),
         (
-            au::status.eq(status::DECIDED),
+            au::status.eq(AssignmentStatus::Decided),
             au::decision.eq(decision.stored()),
             au::acted_by.eq(actor),
-            au::channel.eq(channel.as_str()),
+            au::channel.eq(channel),
             au::comment.eq(comment),
             au::decided_at.eq(At(at)),
         ),
@@ -273,10 +273,8 @@ pub(super) fn decide(
         return Err(overtaken_now(conn, mine.id)?.into());
     }
     if let Some(values) = values {
-        let mut form: Values = serde_json::from_str(&ticket.form).unwrap_or_default();
-        form.extend(values);
-        let form = serde_json::to_string(&form)
-            .map_err(|e| super::super::StoreError::Unexpected(e.into()))?;
+        let mut form = ticket.form.clone();
+        form.0.extend(values);
         match outcome {
             Some(outcome) => crate::direct!(conn, |c| prepared::update(
                 a::table.find(ticket.id),
@@ -362,7 +360,11 @@ pub(super) fn hand_over(
     let already: i64 = au::table
         .filter(au::approve_id.eq(mine.approve_id))
         .filter(au::user_id.eq(to))
-        .filter(au::status.eq_any([status::PENDING, status::WAITING, status::DECIDED]))
+        .filter(au::status.eq_any([
+            AssignmentStatus::Pending,
+            AssignmentStatus::Waiting,
+            AssignmentStatus::Decided,
+        ]))
         .count()
         .get_result(conn)?;
     if already > 0 {
@@ -372,12 +374,12 @@ pub(super) fn hand_over(
     let moved = diesel::update(
         au::table
             .find(mine.id)
-            .filter(au::status.eq(status::PENDING)),
+            .filter(au::status.eq(AssignmentStatus::Pending)),
     )
     .set((
-        au::status.eq(status::TRANSFERRED),
+        au::status.eq(AssignmentStatus::Transferred),
         au::acted_by.eq(actor),
-        au::channel.eq(channel.as_str()),
+        au::channel.eq(channel),
         au::decided_at.eq(At(at)),
         au::comment.eq(comment),
     ))
@@ -391,7 +393,7 @@ pub(super) fn hand_over(
             au::apply_id.eq(mine.apply_id),
             au::position.eq(mine.position),
             au::user_id.eq(to),
-            au::status.eq(status::PENDING),
+            au::status.eq(AssignmentStatus::Pending),
             au::created_at.eq(At(at)),
         ))
         .execute(conn)?;

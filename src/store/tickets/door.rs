@@ -13,9 +13,10 @@ use super::super::StoreResult;
 use super::super::audit::Channel;
 use super::super::ticket_views::{self, TicketView};
 use super::rules::{self, StepFacts, Verb};
-use super::{applicant, decide, status};
+use super::{applicant, decide};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::db::states::{AssignmentStatus, Decided};
 use crate::flow::{NodeKind, ProcessDef, ProcessKind};
 use crate::refusal::Refusal;
 
@@ -90,10 +91,12 @@ impl Decision {
     }
 
     /// As stored on the assignment.
-    pub(super) fn stored(&self) -> &'static str {
+    pub(super) fn stored(&self) -> Decided {
         match self {
-            Decision::Complete { .. } => "done",
-            other => other.verb().as_str(),
+            Decision::Approve => Decided::Approve,
+            Decision::Reject => Decided::Reject,
+            Decision::SendBack => Decided::SendBack,
+            Decision::Complete { .. } => Decided::Done,
         }
     }
 }
@@ -201,7 +204,7 @@ pub fn allowed(
         .nodes
         .iter()
         .flat_map(|n| n.people.iter().map(move |(x, _, _)| (n, x)))
-        .filter(|(_, x)| x.status == status::PENDING);
+        .filter(|(_, x)| x.status == AssignmentStatus::Pending);
     // Whose people can no longer act is read once, and only when it can
     // matter: a step of someone else's the viewer might act on.
     let mut inactive: Option<Vec<ApproveUserId>> = None;

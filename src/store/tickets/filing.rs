@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::super::audit::{self, Channel};
 use super::super::directory::{DbDirectory, UserIds};
 use super::super::{StoreError, StoreResult, now};
-use super::{progress, status, ticket_event};
+use super::{progress, ticket_event};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, BusinessId, ServiceId, UserId, VersionId};
 use crate::db::models::Apply;
@@ -17,6 +17,7 @@ use crate::db::schema::{
     applies as a, approve_users as au, approves as n, serial_counters as sc, users,
 };
 use crate::db::stamp::At;
+use crate::db::states::{AssignmentStatus, Decided, StepStatus, StoredForm, TicketStatus};
 use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
 use crate::flow::{FieldKind, Mode, NodeKind, ProcessDef, ProcessKind};
@@ -170,7 +171,6 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     let (plan, ids) = plan_with_ids(conn, sub)?;
     let at = now();
     let serial = next_serial(conn, sub.def.kind, at)?;
-    let form = serde_json::to_string(&sub.values).map_err(|e| StoreError::Unexpected(e.into()))?;
     let ticket: Apply = crate::direct!(conn, |c| diesel::insert_into(a::table)
         .values((
             a::serial.eq(&serial),
@@ -180,8 +180,8 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
             a::title.eq(title_of(&sub.def, &sub.values, &sub.service_name)),
             a::applicant_id.eq(sub.applicant),
             a::business_id.eq(sub.business.as_ref().map(|(id, _)| *id)),
-            a::status.eq(status::RUNNING),
-            a::form.eq(form),
+            a::status.eq(TicketStatus::Running),
+            a::form.eq(StoredForm(sub.values.clone())),
             a::submit_token.eq(&sub.submit_token),
             a::row_version.eq(1),
             a::created_at.eq(At(at)),
@@ -233,9 +233,9 @@ pub(super) fn insert_plan(
     for (i, (planned, node)) in plan.nodes.iter().zip(&def.nodes).enumerate() {
         let position = offset + i as i32;
         let node_status = match (planned.kind, planned.included) {
-            (NodeKind::Submit, _) => status::DONE,
-            (_, true) => status::WAITING,
-            (_, false) => status::SKIPPED,
+            (NodeKind::Submit, _) => StepStatus::Done,
+            (_, true) => StepStatus::Waiting,
+            (_, false) => StepStatus::Skipped,
         };
         let approve: ApproveId = crate::direct!(conn, |c| diesel::insert_into(n::table)
             .values((
@@ -278,13 +278,13 @@ pub(super) fn insert_plan(
                     au::position.eq(i as i32),
                     au::user_id.eq(user),
                     au::status.eq(if submit {
-                        status::DECIDED
+                        AssignmentStatus::Decided
                     } else {
-                        status::WAITING
+                        AssignmentStatus::Waiting
                     }),
-                    au::decision.eq(submit.then_some("submit")),
+                    au::decision.eq(submit.then_some(Decided::Submit)),
                     au::acted_by.eq(submit.then_some(user)),
-                    au::channel.eq(submit.then_some(Channel::Web.as_str())),
+                    au::channel.eq(submit.then_some(Channel::Web)),
                     au::decided_at.eq(submit.then_some(At(at))),
                     au::created_at.eq(At(at)),
                 ))

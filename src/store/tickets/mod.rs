@@ -40,26 +40,8 @@ use crate::db::ids::ApplyId;
 use crate::db::ids::UserId;
 use crate::db::models::{Apply, Approve};
 use crate::db::schema::applies as a;
+use crate::db::states::TicketStatus;
 use crate::flow::{NodeDef, ProcessDef};
-
-pub mod status {
-    pub const RUNNING: &str = "running";
-    pub const FINISHED: &str = "finished";
-    pub const REJECTED: &str = "rejected";
-    pub const WITHDRAWN: &str = "withdrawn";
-    pub const SENT_BACK: &str = "sent_back";
-    // Nodes.
-    pub const WAITING: &str = "waiting";
-    pub const ACTIVE: &str = "active";
-    pub const APPROVED: &str = "approved";
-    pub const SKIPPED: &str = "skipped";
-    pub const DONE: &str = "done";
-    pub const CANCELLED: &str = "cancelled";
-    // Assignments.
-    pub const PENDING: &str = "pending";
-    pub const DECIDED: &str = "decided";
-    pub const TRANSFERRED: &str = "transferred";
-}
 
 /// An event on a ticket's timeline, by `actor` (on the web) or by
 /// countersign itself.
@@ -99,6 +81,6 @@ pub(crate) fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<std::sync
 /// Why a ticket that was expected to run does not: withdrawn, or
 /// otherwise closed.
 fn not_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<StoreError> {
-    let now: String = a::table.find(apply).select(a::status).first(conn)?;
-    Ok(rules::closed(&now).into())
+    let now: TicketStatus = a::table.find(apply).select(a::status).first(conn)?;
+    Ok(rules::closed(now).into())
 }

@@ -8,12 +8,13 @@ use diesel::prelude::*;
 
 use super::super::outbox::{self, Notice};
 use super::super::{StoreResult, delegations, links, now};
-use super::{def_of, status};
+use super::def_of;
 use crate::db::DbConn;
 use crate::db::ids::{ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
+use crate::db::states::AssignmentStatus;
 use crate::flow::{NodeKind, NotifyEvent, ProcessDef, ProcessKind, Recipient};
 
 /// Tells people a node now waits for them (with one-click links on
@@ -170,7 +171,7 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
         .find(assignment)
         .select(ApproveUser::as_select())
         .first(conn)?;
-    if row.status != status::PENDING {
+    if row.status != AssignmentStatus::Pending {
         return Ok(());
     }
     let ticket: Apply = a::table

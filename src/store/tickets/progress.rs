@@ -8,15 +8,15 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Audit, Channel};
 use super::super::{StoreResult, now};
-use super::{node_def, notices, status, ticket_event};
+use super::{node_def, notices, ticket_event};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, ResourceId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, grants};
 use crate::db::stamp::At;
+use crate::db::states::{AssignmentStatus, Decided, StepStatus, StoredForm, TicketStatus};
 use crate::flow::decision::{self, Outcome};
-use crate::flow::form::Values;
 use crate::flow::votes::{self, Seat};
 use crate::flow::{
     FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind,
@@ -31,7 +31,7 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
     loop {
         let next: Option<Approve> = crate::direct!(conn, |c| n::table
             .filter(n::apply_id.eq(apply))
-            .filter(n::status.eq(status::WAITING))
+            .filter(n::status.eq(StepStatus::Waiting))
             .order(n::position)
             .select(Approve::as_select())
             .first(c))
@@ -42,7 +42,7 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
         let at = now();
         crate::direct!(conn, |c| prepared::update(
             n::table.find(node.id),
-            (n::status.eq(status::ACTIVE), n::started_at.eq(At(at))),
+            (n::status.eq(StepStatus::Active), n::started_at.eq(At(at))),
         )
         .execute(c))?;
         audit::record(
@@ -80,27 +80,27 @@ fn auto_approve(
 ) -> StoreResult<()> {
     // Each round starts with a submit node, whose assignment is decided
     // as "submit": one statement finds both the rounds and the approvals.
-    let earlier: Vec<(UserId, Option<String>, i32)> = crate::direct!(conn, |c| au::table
+    let earlier: Vec<(UserId, Option<Decided>, i32)> = crate::direct!(conn, |c| au::table
         .inner_join(n::table)
         .filter(au::apply_id.eq(apply))
         .filter(n::position.lt(node.position))
         .filter(
             au::decision
-                .eq("approve")
-                .or(au::decision.eq("auto"))
-                .or(au::decision.eq("submit")),
+                .eq(Decided::Approve)
+                .or(au::decision.eq(Decided::Auto))
+                .or(au::decision.eq(Decided::Submit)),
         )
         .select((au::user_id, au::decision, n::position))
         .load(c))?;
     let round = earlier
         .iter()
-        .filter(|(_, d, _)| d.as_deref() == Some("submit"))
+        .filter(|(_, d, _)| *d == Some(Decided::Submit))
         .map(|(_, _, p)| *p)
         .max()
         .unwrap_or(0);
     let approved: Vec<UserId> = earlier
         .iter()
-        .filter(|(_, d, p)| *p > round && d.as_deref() != Some("submit"))
+        .filter(|(_, d, p)| *p > round && *d != Some(Decided::Submit))
         .map(|(u, _, _)| *u)
         .collect();
     if approved.is_empty() {
@@ -108,7 +108,7 @@ fn auto_approve(
     }
     let waiting: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
         .filter(au::approve_id.eq(node.id))
-        .filter(au::status.eq(status::WAITING))
+        .filter(au::status.eq(AssignmentStatus::Waiting))
         .select(ApproveUser::as_select())
         .load(c))?;
     for assignment in waiting
@@ -118,10 +118,10 @@ fn auto_approve(
         crate::direct!(conn, |c| prepared::update(
             au::table.find(assignment.id),
             (
-                au::status.eq(status::DECIDED),
-                au::decision.eq("auto"),
+                au::status.eq(AssignmentStatus::Decided),
+                au::decision.eq(Decided::Auto),
                 au::acted_by.eq(assignment.user_id),
-                au::channel.eq(Channel::System.as_str()),
+                au::channel.eq(Channel::System),
                 au::decided_at.eq(At(at)),
             ),
         )
@@ -173,7 +173,8 @@ pub(super) fn seats(
     assignments
         .iter()
         .map(|x| Seat {
-            vote: (x.status == status::DECIDED).then(|| votes::vote_of(x.decision.as_deref())),
+            vote: (x.status == AssignmentStatus::Decided)
+                .then(|| votes::vote_of(x.decision.map(Decided::as_str))),
             cast: (x.decided_at, x.id),
         })
         .collect()
@@ -191,8 +192,8 @@ fn settle(
     let apply = ticket.id;
     let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
         .filter(au::approve_id.eq(node.id))
-        .filter(au::status.ne(status::CANCELLED))
-        .filter(au::status.ne(status::TRANSFERRED))
+        .filter(au::status.ne(AssignmentStatus::Cancelled))
+        .filter(au::status.ne(AssignmentStatus::Transferred))
         .order(au::position)
         .select(ApproveUser::as_select())
         .load(c))?;
@@ -213,16 +214,15 @@ fn settle(
         Outcome::Pending => {
             let newly_pending: Vec<(ApproveUserId, UserId)> = if mode == Mode::Sequence {
                 // Only the next in line is asked; the rest wait their turn.
-                match assignments
-                    .iter()
-                    .find(|x| x.status == status::WAITING || x.status == status::PENDING)
-                {
-                    Some(next) if next.status == status::WAITING => {
+                match assignments.iter().find(|x| {
+                    x.status == AssignmentStatus::Waiting || x.status == AssignmentStatus::Pending
+                }) {
+                    Some(next) if next.status == AssignmentStatus::Waiting => {
                         crate::direct!(conn, |c| prepared::update(
                             au::table
                                 .find(next.id)
-                                .filter(au::status.eq(status::WAITING)),
-                            au::status.eq(status::PENDING),
+                                .filter(au::status.eq(AssignmentStatus::Waiting)),
+                            au::status.eq(AssignmentStatus::Pending),
                         )
                         .execute(c))?;
                         vec![(next.id, next.user_id)]
@@ -233,13 +233,13 @@ fn settle(
                 crate::direct!(conn, |c| prepared::update(
                     au::table
                         .filter(au::approve_id.eq(node.id))
-                        .filter(au::status.eq(status::WAITING)),
-                    au::status.eq(status::PENDING),
+                        .filter(au::status.eq(AssignmentStatus::Waiting)),
+                    au::status.eq(AssignmentStatus::Pending),
                 )
                 .execute(c))?;
                 assignments
                     .iter()
-                    .filter(|x| x.status == status::WAITING)
+                    .filter(|x| x.status == AssignmentStatus::Waiting)
                     .map(|x| (x.id, x.user_id))
                     .collect()
             } else {
@@ -249,9 +249,9 @@ fn settle(
         }
         Outcome::Approved => {
             let done = if spec.kind == NodeKind::Approval {
-                status::APPROVED
+                StepStatus::Approved
             } else {
-                status::DONE
+                StepStatus::Done
             };
             crate::direct!(conn, |c| prepared::update(
                 n::table.find(node.id),
@@ -282,19 +282,21 @@ fn settle(
         Outcome::Rejected => {
             crate::direct!(conn, |c| prepared::update(
                 n::table.find(node.id),
-                (n::status.eq(status::REJECTED), n::decided_at.eq(At(at))),
+                (n::status.eq(StepStatus::Rejected), n::decided_at.eq(At(at))),
             )
             .execute(c))?;
             cancel_pending(conn, node.id)?;
-            let decided = assignments.iter().filter(|x| x.status == status::DECIDED);
+            let decided = assignments
+                .iter()
+                .filter(|x| x.status == AssignmentStatus::Decided);
             let sent_back = decided
                 .clone()
-                .any(|x| x.decision.as_deref() == Some("send_back"))
+                .any(|x| x.decision == Some(Decided::SendBack))
                 || spec.on_reject == OnReject::SendBack;
             let (ticket_status, action) = if sent_back {
-                (status::SENT_BACK, "ticket.sent_back")
+                (TicketStatus::SentBack, "ticket.sent_back")
             } else {
-                (status::REJECTED, "ticket.rejected")
+                (TicketStatus::Rejected, "ticket.rejected")
             };
             end(conn, apply, ticket_status)?;
             audit::record(
@@ -308,7 +310,7 @@ fn settle(
             )?;
             // The reason of the vote that rejected or sent it back.
             let comment = decided
-                .filter(|x| matches!(x.decision.as_deref(), Some("reject" | "send_back")))
+                .filter(|x| matches!(x.decision, Some(Decided::Reject | Decided::SendBack)))
                 .max_by_key(|x| (x.decided_at, x.id))
                 .map(|x| x.comment.clone())
                 .unwrap_or_default();
@@ -327,17 +329,21 @@ fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
     crate::direct!(conn, |c| prepared::update(
         au::table.filter(au::approve_id.eq(node)).filter(
             au::status
-                .eq(status::PENDING)
-                .or(au::status.eq(status::WAITING)),
+                .eq(AssignmentStatus::Pending)
+                .or(au::status.eq(AssignmentStatus::Waiting)),
         ),
-        au::status.eq(status::CANCELLED),
+        au::status.eq(AssignmentStatus::Cancelled),
     )
     .execute(c))?;
     Ok(())
 }
 
 /// Closes a ticket that did not finish: later nodes and their people are cancelled.
-pub(super) fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> StoreResult<()> {
+pub(super) fn end(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    ticket_status: TicketStatus,
+) -> StoreResult<()> {
     let at = now();
     // Fixed alternatives are spelled out rather than `IN (…)`, which
     // diesel cannot keep prepared on SQLite.
@@ -345,14 +351,14 @@ pub(super) fn end(conn: &mut DbConn, apply: ApplyId, ticket_status: &str) -> Sto
         .filter(n::apply_id.eq(apply))
         .filter(
             n::status
-                .eq(status::WAITING)
-                .or(n::status.eq(status::ACTIVE)),
+                .eq(StepStatus::Waiting)
+                .or(n::status.eq(StepStatus::Active)),
         )
         .select(n::id)
         .load(c))?;
     crate::direct!(conn, |c| prepared::update(
         n::table.filter(n::id.eq_any(&open)),
-        n::status.eq(status::CANCELLED),
+        n::status.eq(StepStatus::Cancelled),
     )
     .execute(c))?;
     for node in open {
@@ -378,7 +384,7 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
     crate::direct!(conn, |c| prepared::update(
         a::table.find(apply),
         (
-            a::status.eq(status::FINISHED),
+            a::status.eq(TicketStatus::Finished),
             a::finished_at.eq(At(at)),
             a::updated_at.eq(At(at)),
         ),
@@ -391,8 +397,8 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
     notices::notify(conn, def, NotifyEvent::Finished, ticket, None, "", &[])?;
     if def.kind == ProcessKind::Access {
         // As it is now: the form may have grown since `ticket` was read.
-        let form: String = crate::direct!(conn, |c| a::table.find(apply).select(a::form).first(c))?;
-        let values: Values = serde_json::from_str(&form).unwrap_or_default();
+        let values: StoredForm =
+            crate::direct!(conn, |c| a::table.find(apply).select(a::form).first(c))?;
         let wanted: Vec<ResourceId> = def
             .fields()
             .filter(|(_, f)| f.kind == FieldKind::Resource)
@@ -458,7 +464,7 @@ pub(crate) fn resettle(
 ) -> StoreResult<()> {
     let Some(node) = n::table
         .find(node)
-        .filter(n::status.eq(status::ACTIVE))
+        .filter(n::status.eq(StepStatus::Active))
         .select(Approve::as_select())
         .first::<Approve>(conn)
         .optional()?

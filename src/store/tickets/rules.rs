@@ -7,11 +7,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::super::StoreResult;
-use super::status;
 use crate::db::DbConn;
 use crate::db::ids::{ApproveUserId, UserId};
 use crate::db::models::{Apply, ApproveUser};
 use crate::db::schema::{applies as a, approve_users as au, approves as n};
+use crate::db::states::{AssignmentStatus, Decided, TicketStatus};
 use crate::flow::NodeKind;
 use crate::refusal::{Became, Refusal};
 
@@ -91,14 +91,14 @@ pub struct StepFacts<'a> {
 /// active, the ticket runs, and the applicant is not deciding an approval
 /// of their own ticket for someone else.
 pub fn may_act(actor: UserId, f: &StepFacts<'_>) -> Result<(), Refusal> {
-    if f.assignment.status != status::PENDING || !f.acts_for || !f.assignee_active {
+    if f.assignment.status != AssignmentStatus::Pending || !f.acts_for || !f.assignee_active {
         return Err(standing(f));
     }
     if !f.actor_active {
         return Err(Refusal::NotYours);
     }
-    if f.ticket.status != status::RUNNING {
-        return Err(closed(&f.ticket.status));
+    if f.ticket.status != TicketStatus::Running {
+        return Err(closed(f.ticket.status));
     }
     if applicant_for_other(
         f.ticket.applicant_id,
@@ -119,11 +119,11 @@ pub fn may_hand_over(actor: UserId, admin: bool, f: &StepFacts<'_>) -> Result<()
     if !stranded {
         return may_act(actor, f);
     }
-    if f.assignment.status != status::PENDING {
+    if f.assignment.status != AssignmentStatus::Pending {
         return Err(standing(f));
     }
-    if f.ticket.status != status::RUNNING {
-        return Err(closed(&f.ticket.status));
+    if f.ticket.status != TicketStatus::Running {
+        return Err(closed(f.ticket.status));
     }
     if actor == f.ticket.applicant_id {
         return Err(Refusal::ApplicantHandsOver);
@@ -151,32 +151,32 @@ pub fn may_receive(to: UserId, to_active: bool, f: &StepFacts<'_>) -> Result<(),
 /// overtook it is filled in by the door, which can look it up.
 fn standing(f: &StepFacts<'_>) -> Refusal {
     let x = f.assignment;
-    match (f.ticket.status.as_str(), x.status.as_str()) {
-        (status::WITHDRAWN, _) => Refusal::Withdrawn,
-        (_, status::DECIDED) => Refusal::Overtaken(Became::Decided {
+    match (f.ticket.status, x.status) {
+        (TicketStatus::Withdrawn, _) => Refusal::Withdrawn,
+        (_, AssignmentStatus::Decided) => Refusal::Overtaken(Became::Decided {
             by: x.acted_by.unwrap_or(x.user_id),
-            decision: x.decision.clone().unwrap_or_default(),
+            decision: x.decision.unwrap_or(Decided::Approve),
             at: x.decided_at,
         }),
-        (_, status::CANCELLED) => Refusal::Overtaken(Became::StepDecided {
+        (_, AssignmentStatus::Cancelled) => Refusal::Overtaken(Became::StepDecided {
             by: None,
             decision: None,
             at: None,
         }),
-        (_, status::TRANSFERRED) => Refusal::Overtaken(Became::HandedOver {
+        (_, AssignmentStatus::Transferred) => Refusal::Overtaken(Became::HandedOver {
             to: None,
             at: x.decided_at,
         }),
-        (ticket, _) if ticket != status::RUNNING => closed(ticket),
-        (_, status::WAITING) => Refusal::NotYourTurn,
+        (ticket, _) if ticket != TicketStatus::Running => closed(ticket),
+        (_, AssignmentStatus::Waiting) => Refusal::NotYourTurn,
         _ if !f.assignee_active => Refusal::AssigneeInactive,
         _ => Refusal::NotYours,
     }
 }
 
 /// Why a ticket with status `ticket_status` takes no more actions.
-pub fn closed(ticket_status: &str) -> Refusal {
-    if ticket_status == status::WITHDRAWN {
+pub fn closed(ticket_status: TicketStatus) -> Refusal {
+    if ticket_status == TicketStatus::Withdrawn {
         Refusal::Withdrawn
     } else {
         Refusal::NotRunning
@@ -245,8 +245,8 @@ pub fn applicant_only(actor: UserId, ticket: &Apply) -> Result<(), Refusal> {
 /// Whether the applicant may withdraw: the ticket still runs.
 pub fn may_withdraw(actor: UserId, ticket: &Apply) -> Result<(), Refusal> {
     applicant_only(actor, ticket)?;
-    if ticket.status != status::RUNNING {
-        return Err(closed(&ticket.status));
+    if ticket.status != TicketStatus::Running {
+        return Err(closed(ticket.status));
     }
     Ok(())
 }
@@ -272,7 +272,7 @@ pub fn urged_before(now: NaiveDateTime) -> NaiveDateTime {
 /// Whether the applicant may correct and resubmit: it was sent back.
 pub fn may_resubmit(actor: UserId, ticket: &Apply) -> Result<(), Refusal> {
     applicant_only(actor, ticket)?;
-    if ticket.status != status::SENT_BACK {
+    if ticket.status != TicketStatus::SentBack {
         return Err(Refusal::NotSentBack);
     }
     Ok(())
@@ -288,7 +288,7 @@ mod tests {
     const STAND_IN: UserId = UserId(3);
     const ADMIN: UserId = UserId(4);
 
-    fn ticket(status: &str) -> Apply {
+    fn ticket(status: TicketStatus) -> Apply {
         let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 4)
             .unwrap()
             .and_hms_opt(9, 0, 0)
@@ -302,8 +302,8 @@ mod tests {
             title: "t".into(),
             applicant_id: APPLICANT,
             business_id: None,
-            status: status.into(),
-            form: "{}".into(),
+            status,
+            form: Default::default(),
             outcome: None,
             submit_token: "token".into(),
             row_version: 1,
@@ -314,14 +314,14 @@ mod tests {
         }
     }
 
-    fn assignment(status: &str, user: UserId) -> ApproveUser {
+    fn assignment(status: AssignmentStatus, user: UserId) -> ApproveUser {
         ApproveUser {
             id: ApproveUserId(1),
             approve_id: ApproveId(1),
             apply_id: ApplyId(1),
             position: 0,
             user_id: user,
-            status: status.into(),
+            status,
             decision: None,
             acted_by: None,
             channel: None,
@@ -346,8 +346,8 @@ mod tests {
 
     #[test]
     fn the_assignee_and_their_stand_in_may_act_on_a_pending_step() {
-        let t = ticket(status::RUNNING);
-        let x = assignment(status::PENDING, APPROVER);
+        let t = ticket(TicketStatus::Running);
+        let x = assignment(AssignmentStatus::Pending, APPROVER);
         assert_eq!(may_act(APPROVER, &facts(&t, &x, true)), Ok(()));
         assert_eq!(may_act(STAND_IN, &facts(&t, &x, true)), Ok(()));
         assert_eq!(
@@ -358,8 +358,8 @@ mod tests {
 
     #[test]
     fn the_applicant_never_decides_their_own_approval_for_someone_else() {
-        let t = ticket(status::RUNNING);
-        let x = assignment(status::PENDING, APPROVER);
+        let t = ticket(TicketStatus::Running);
+        let x = assignment(AssignmentStatus::Pending, APPROVER);
         assert_eq!(
             may_act(APPLICANT, &facts(&t, &x, true)),
             Err(Refusal::ApplicantForOther)
@@ -379,28 +379,28 @@ mod tests {
 
     #[test]
     fn a_step_someone_got_to_first_says_what_became_of_it() {
-        let t = ticket(status::RUNNING);
-        let mut x = assignment(status::DECIDED, APPROVER);
+        let t = ticket(TicketStatus::Running);
+        let mut x = assignment(AssignmentStatus::Decided, APPROVER);
         x.acted_by = Some(STAND_IN);
-        x.decision = Some("approve".into());
+        x.decision = Some(Decided::Approve);
         match may_act(APPROVER, &facts(&t, &x, true)) {
             Err(Refusal::Overtaken(Became::Decided { by, decision, .. })) => {
-                assert_eq!((by, decision.as_str()), (STAND_IN, "approve"));
+                assert_eq!((by, decision), (STAND_IN, Decided::Approve));
             }
             other => panic!("{other:?}"),
         }
-        let x = assignment(status::TRANSFERRED, APPROVER);
+        let x = assignment(AssignmentStatus::Transferred, APPROVER);
         assert!(matches!(
             may_act(APPROVER, &facts(&t, &x, true)),
             Err(Refusal::Overtaken(Became::HandedOver { .. }))
         ));
-        let x = assignment(status::WAITING, APPROVER);
+        let x = assignment(AssignmentStatus::Waiting, APPROVER);
         assert_eq!(
             may_act(APPROVER, &facts(&t, &x, true)),
             Err(Refusal::NotYourTurn)
         );
-        let w = ticket(status::WITHDRAWN);
-        let x = assignment(status::CANCELLED, APPROVER);
+        let w = ticket(TicketStatus::Withdrawn);
+        let x = assignment(AssignmentStatus::Cancelled, APPROVER);
         assert_eq!(
             may_act(APPROVER, &facts(&w, &x, true)),
             Err(Refusal::Withdrawn)
@@ -409,8 +409,8 @@ mod tests {
 
     #[test]
     fn deactivated_people_neither_act_nor_are_acted_for() {
-        let t = ticket(status::RUNNING);
-        let x = assignment(status::PENDING, APPROVER);
+        let t = ticket(TicketStatus::Running);
+        let x = assignment(AssignmentStatus::Pending, APPROVER);
         let gone = StepFacts {
             assignee_active: false,
             ..facts(&t, &x, true)
@@ -429,8 +429,8 @@ mod tests {
 
     #[test]
     fn an_administrator_hands_over_a_stranded_step_but_not_on_their_own_ticket() {
-        let t = ticket(status::RUNNING);
-        let x = assignment(status::PENDING, APPROVER);
+        let t = ticket(TicketStatus::Running);
+        let x = assignment(AssignmentStatus::Pending, APPROVER);
         let stranded = StepFacts {
             assignee_active: false,
             ..facts(&t, &x, false)
@@ -440,7 +440,7 @@ mod tests {
             may_hand_over(ADMIN, false, &stranded),
             Err(Refusal::AssigneeInactive)
         );
-        let mut own = ticket(status::RUNNING);
+        let mut own = ticket(TicketStatus::Running);
         own.applicant_id = ADMIN;
         let stranded_own = StepFacts {
             ticket: &own,
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn only_the_applicant_withdraws_urges_and_resubmits_and_only_when_it_fits() {
-        let t = ticket(status::RUNNING);
+        let t = ticket(TicketStatus::Running);
         let now = t.created_at;
         assert_eq!(may_withdraw(APPLICANT, &t), Ok(()));
         assert_eq!(may_withdraw(APPROVER, &t), Err(Refusal::NotApplicant));
@@ -472,9 +472,12 @@ mod tests {
             Ok(())
         );
         assert_eq!(may_resubmit(APPLICANT, &t), Err(Refusal::NotSentBack));
-        assert_eq!(may_resubmit(APPLICANT, &ticket(status::SENT_BACK)), Ok(()));
         assert_eq!(
-            may_withdraw(APPLICANT, &ticket(status::FINISHED)),
+            may_resubmit(APPLICANT, &ticket(TicketStatus::SentBack)),
+            Ok(())
+        );
+        assert_eq!(
+            may_withdraw(APPLICANT, &ticket(TicketStatus::Finished)),
             Err(Refusal::NotRunning)
         );
     }

@@ -193,7 +193,7 @@ pub async fn csv(
             cell(&a.title),
             cell(r.service_in(lang)),
             cell(&word("kind", &a.kind)),
-            cell(&word("ticket_status", &a.status)),
+            cell(&word("ticket_status", a.status.as_str())),
             cell(&crate::store::names::person_text(
                 lang,
                 &r.applicant.display_name,
@@ -204,7 +204,10 @@ pub async fn csv(
             a.finished_at
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
-            cell(&word("outcome", a.outcome.as_deref().unwrap_or_default())),
+            cell(&word(
+                "outcome",
+                a.outcome.map(|o| o.as_str()).unwrap_or_default(),
+            )),
         ]
         .join(",");
         out.push_str(&line);

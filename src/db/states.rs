@@ -1,0 +1,282 @@
+//! The states a ticket, its steps and their assignments are in, and the
+//! other closed sets a ticket row holds (decisions, channels, review
+//! outcomes): enums stored as text on both backends. A row holding text
+//! that is none of them is an error when read, never a default.
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
+
+use super::{MultiBackend, MultiRawValue};
+
+/// An enum stored as text: its words, parsing, `Display`, and diesel's
+/// binding and reading on each backend and on both at once.
+macro_rules! stored_as_text {
+    ($(#[$meta:meta])* pub enum $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+        )]
+        #[diesel(sql_type = Text)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// As stored.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+
+            fn read(text: &str) -> deserialize::Result<$name> {
+                $name::parse(text)
+                    .ok_or_else(|| format!("{text:?} is not a {}", stringify!($name)).into())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ToSql<Text, Sqlite> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                out.set_value(self.as_str());
+                Ok(IsNull::No)
+            }
+        }
+
+        impl ToSql<Text, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl ToSql<Text, MultiBackend> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((Text, self));
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Sqlite> for $name {
+            fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+                $name::read(&text)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $name {
+            fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Pg>>::from_sql(value)?;
+                $name::read(&text)
+            }
+        }
+
+        impl FromSql<Text, MultiBackend> for $name {
+            fn from_sql(value: MultiRawValue<'_>) -> deserialize::Result<Self> {
+                value.from_sql::<Self, Text>()
+            }
+        }
+    };
+}
+
+stored_as_text! {
+    /// Where a ticket stands.
+    pub enum TicketStatus {
+        Running = "running",
+        Finished = "finished",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
+        /// Rejected for now: the applicant corrects and resubmits.
+        SentBack = "sent_back",
+    }
+}
+
+stored_as_text! {
+    /// Where one step (node) of a ticket stands.
+    pub enum StepStatus {
+        /// Not yet started.
+        Waiting = "waiting",
+        Active = "active",
+        Approved = "approved",
+        /// A task or review completed (and the submit step).
+        Done = "done",
+        Rejected = "rejected",
+        /// Left out by the plan.
+        Skipped = "skipped",
+        /// Not run: the ticket ended first.
+        Cancelled = "cancelled",
+    }
+}
+
+stored_as_text! {
+    /// Where one person's part in a step stands.
+    pub enum AssignmentStatus {
+        /// Not yet asked (later in a sequence, or the step not started).
+        Waiting = "waiting",
+        /// Asked, and not yet decided.
+        Pending = "pending",
+        Decided = "decided",
+        /// Handed over to someone else, who took its place.
+        Transferred = "transferred",
+        /// No longer needed: the step or ticket was decided first.
+        Cancelled = "cancelled",
+    }
+}
+
+stored_as_text! {
+    /// What an assignment was decided as.
+    pub enum Decided {
+        Approve = "approve",
+        Reject = "reject",
+        SendBack = "send_back",
+        /// A task or review completed.
+        Done = "done",
+        /// Approved by countersign: the person approved earlier in the round.
+        Auto = "auto",
+        /// The applicant's own step, as they file.
+        Submit = "submit",
+    }
+}
+
+stored_as_text! {
+    /// How an action reached countersign: the ticket page and other pages,
+    /// a mailed one-click link, the inbox batch, the JSON API, a chat
+    /// robot, a timer, countersign itself, or the command line.
+    pub enum Channel {
+        Web = "web",
+        EmailLink = "email_link",
+        Batch = "batch",
+        Api = "api",
+        Chat = "chat",
+        Timer = "timer",
+        System = "system",
+        Cli = "cli",
+    }
+}
+
+stored_as_text! {
+    /// How a change went, as QC's review records it.
+    pub enum ReviewOutcome {
+        Successful = "successful",
+        WithIssues = "with_issues",
+        Unsuccessful = "unsuccessful",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_reads_back_what_it_writes_and_nothing_else() {
+        for s in TicketStatus::ALL {
+            assert_eq!(TicketStatus::parse(s.as_str()), Some(*s));
+        }
+        for s in AssignmentStatus::ALL {
+            assert_eq!(AssignmentStatus::parse(&s.to_string()), Some(*s));
+        }
+        assert_eq!(StepStatus::parse("Active"), None);
+        assert_eq!(Decided::parse(""), None);
+        assert!(Channel::read("carrier pigeon").is_err());
+    }
+
+    #[test]
+    fn the_review_outcomes_are_the_flows() {
+        let ours: Vec<&str> = ReviewOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(ours, crate::flow::REVIEW_OUTCOMES);
+    }
+}
+
+/// A ticket's form as stored: its values as JSON text. A form that does
+/// not parse is an error when read, never an empty form.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+pub struct StoredForm(pub crate::flow::form::Values);
+
+impl StoredForm {
+    fn read(text: &str) -> deserialize::Result<StoredForm> {
+        serde_json::from_str(text)
+            .map(StoredForm)
+            .map_err(|e| format!("a ticket's form that is not JSON values: {e}").into())
+    }
+
+    /// As stored.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+impl std::ops::Deref for StoredForm {
+    type Target = crate::flow::form::Values;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl ToSql<Text, Sqlite> for StoredForm {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.to_json());
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Text, Pg> for StoredForm {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        use std::io::Write;
+        out.write_all(self.to_json().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Text, MultiBackend> for StoredForm {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Text, self));
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Sqlite> for StoredForm {
+    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        StoredForm::read(&<String as FromSql<Text, Sqlite>>::from_sql(value)?)
+    }
+}
+
+impl FromSql<Text, Pg> for StoredForm {
+    fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        StoredForm::read(&<String as FromSql<Text, Pg>>::from_sql(value)?)
+    }
+}
+
+impl FromSql<Text, MultiBackend> for StoredForm {
+    fn from_sql(value: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        value.from_sql::<Self, Text>()
+    }
+}
