@@ -175,6 +175,48 @@ stored_as_text! {
 }
 
 stored_as_text! {
+    /// What happened on a ticket: the events every action records in its
+    /// transaction (with actor, acting-for and channel), which the
+    /// timeline reads and mail, webhooks, chat and reports will consume.
+    pub enum TicketEvent {
+        /// Filed by its applicant.
+        Filed = "ticket.submitted",
+        /// A step the plan leaves out.
+        StepSkipped = "node.skipped",
+        /// A step starts and asks its people.
+        StepStarted = "node.started",
+        /// Approved by countersign for someone who approved earlier in the round.
+        AutoApproved = "node.auto_approved",
+        /// A step passed (approved or done).
+        StepPassed = "node.approved",
+        Approved = "assignment.approved",
+        Rejected = "assignment.rejected",
+        SentBack = "assignment.sent_back",
+        /// A task or review completed.
+        Completed = "assignment.completed",
+        HandedOver = "assignment.transferred",
+        /// A leaver's step moved to their manager.
+        Reassigned = "assignment.reassigned",
+        /// A leaver's step moved to the administrators.
+        RoutedToAdmins = "assignment.routed_to_admins",
+        /// A leaver's place dropped from a step others still hold.
+        LeaverSkipped = "assignment.skipped",
+        /// A leaver's step nobody could take.
+        Stranded = "assignment.stranded",
+        Commented = "ticket.commented",
+        Urged = "ticket.urged",
+        Withdrawn = "ticket.withdrawn",
+        Resubmitted = "ticket.resubmitted",
+        /// The ticket was sent back to its applicant.
+        TicketSentBack = "ticket.sent_back",
+        TicketRejected = "ticket.rejected",
+        Finished = "ticket.finished",
+        /// What an access ticket granted.
+        Granted = "grant.recorded",
+    }
+}
+
+stored_as_text! {
     /// How a change went, as QC's review records it.
     pub enum ReviewOutcome {
         Successful = "successful",

@@ -20,7 +20,7 @@ use crate::db::schema::{
     applies as a, approve_users as au, approves as n, role_assignments as ra, roles, users,
 };
 use crate::db::stamp::At;
-use crate::db::states::{AssignmentStatus, TicketStatus};
+use crate::db::states::{AssignmentStatus, TicketEvent, TicketStatus};
 use crate::flow::{EmptyPolicy, Mode, NodeKind};
 
 /// How far up the manager chain a leaver's work may climb.
@@ -92,7 +92,7 @@ fn move_open_work(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<
             active && !(on_node.contains(&id) || approval && id == ticket.applicant_id)
         };
         match manager_for(conn, user, &eligible)? {
-            Some(manager) => hand_over(conn, &row, &[manager], actor, "assignment.reassigned")?,
+            Some(manager) => hand_over(conn, &row, &[manager], actor, TicketEvent::Reassigned)?,
             None => by_empty_policy(conn, &row, &ticket, &node_key, &on_node, actor)?,
         }
     }
@@ -158,7 +158,7 @@ fn by_empty_policy(
         if dropped == 0 {
             return Ok(());
         }
-        record(conn, row, "assignment.skipped", &[], actor)?;
+        record(conn, row, TicketEvent::LeaverSkipped, &[], actor)?;
         return tickets::resettle(conn, ticket, row.approve_id, &def);
     }
     let approval = spec.kind == NodeKind::Approval;
@@ -191,9 +191,9 @@ fn by_empty_policy(
     if admins.is_empty() {
         // Nobody at all may take it: it stays (its links do not act), and
         // the timeline says so for an administrator to hand it over.
-        return record(conn, row, "assignment.stranded", &[], actor);
+        return record(conn, row, TicketEvent::Stranded, &[], actor);
     }
-    hand_over(conn, row, &admins, actor, "assignment.routed_to_admins")
+    hand_over(conn, row, &admins, actor, TicketEvent::RoutedToAdmins)
 }
 
 /// Hands a leaver's assignment to `to`: it is kept as handed over (so its
@@ -205,7 +205,7 @@ fn hand_over(
     row: &ApproveUser,
     to: &[UserId],
     actor: UserId,
-    action: &'static str,
+    event: TicketEvent,
 ) -> StoreResult<()> {
     let at = now();
     let moved = diesel::update(au::table.find(row.id).filter(au::status.eq(&row.status)))
@@ -234,14 +234,14 @@ fn hand_over(
             tickets::mail_new_assignee(conn, id)?;
         }
     }
-    record(conn, row, action, to, actor)
+    record(conn, row, event, to, actor)
 }
 
 /// The timeline's line for what became of a leaver's assignment.
 fn record(
     conn: &mut DbConn,
     row: &ApproveUser,
-    action: &'static str,
+    event: TicketEvent,
     to: &[UserId],
     actor: UserId,
 ) -> StoreResult<()> {
@@ -261,7 +261,7 @@ fn record(
         conn,
         Audit {
             apply_id: Some(row.apply_id.0),
-            ..Audit::web(actor, action, "apply", row.apply_id.0)
+            ..Audit::web(actor, event.as_str(), "apply", row.apply_id.0)
         }
         .with_detail(serde_json::json!({
             "node": node_key,

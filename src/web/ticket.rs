@@ -16,7 +16,7 @@ use super::{AppError, AppState, render, render_status};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, BusinessId, ServiceId, UserId};
 use crate::db::models::{Apply, Resource};
-use crate::db::states::{AssignmentStatus, StepStatus};
+use crate::db::states::{AssignmentStatus, StepStatus, TicketEvent};
 use crate::flow::diagram::{NodeState, NodeStatus};
 use crate::flow::form::{FieldError, Values};
 use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef};
@@ -244,9 +244,9 @@ fn event_text(
         (None, Some(b)) => b.to_string(),
         (None, None) => lang.t("timeline.system").into_owned(),
     };
-    let channel = match e.channel.as_str() {
-        "email_link" => format!(" · {}", lang.t("timeline.by_email")),
-        "batch" => format!(" · {}", lang.t("timeline.in_batch")),
+    let channel = match e.channel {
+        Channel::EmailLink => format!(" · {}", lang.t("timeline.by_email")),
+        Channel::Batch => format!(" · {}", lang.t("timeline.in_batch")),
         _ => String::new(),
     };
     let text = |key: &str| detail.get(key).and_then(|t| t.as_str()).unwrap_or_default();
@@ -480,10 +480,12 @@ fn page_with(
                 .get("node")
                 .and_then(|n| n.as_str())
                 .map(str::to_string);
-            let repeat = e.action == "node.approved" && node.is_some() && node == last_vote;
+            let event = TicketEvent::parse(&e.action);
+            let repeat =
+                event == Some(TicketEvent::StepPassed) && node.is_some() && node == last_vote;
             last_vote = matches!(
-                e.action.as_str(),
-                "assignment.approved" | "assignment.completed" | "node.auto_approved"
+                event,
+                Some(TicketEvent::Approved | TicketEvent::Completed | TicketEvent::AutoApproved)
             )
             .then_some(node)
             .flatten();

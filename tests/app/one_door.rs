@@ -352,3 +352,15 @@ async fn a_ticket_row_that_does_not_parse_is_an_error_never_an_empty_form() {
             .unwrap();
     }
 }
+
+#[test]
+fn every_ticket_event_has_a_timeline_line_in_both_languages() {
+    use countersign::db::states::TicketEvent;
+    use countersign::i18n::Lang;
+    for event in TicketEvent::ALL {
+        let key = format!("timeline.{}", event.as_str().replace('.', "_"));
+        for lang in [Lang::En, Lang::ZhCn] {
+            assert_ne!(lang.t(&key), key, "{lang:?} has no line for {event}");
+        }
+    }
+}

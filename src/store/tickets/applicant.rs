@@ -14,7 +14,7 @@ use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::Apply;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, businesses, users};
 use crate::db::stamp::At;
-use crate::db::states::{AssignmentStatus, StoredForm, TicketStatus};
+use crate::db::states::{AssignmentStatus, StoredForm, TicketEvent, TicketStatus};
 use crate::flow::NotifyEvent;
 use crate::flow::form::{Values, parse_form};
 use crate::refusal::Refusal;
@@ -47,16 +47,16 @@ fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Appl
 }
 
 /// An event on the ticket by `actor` through `channel`.
-fn by<'a>(
+fn by(
     actor: UserId,
     channel: Channel,
-    action: &'a str,
+    event: TicketEvent,
     apply: ApplyId,
     detail: serde_json::Value,
-) -> Audit<'a> {
+) -> Audit<'static> {
     Audit {
         channel,
-        ..ticket_event(Some(actor), action, apply, detail)
+        ..ticket_event(Some(actor), event, apply, detail)
     }
 }
 
@@ -75,7 +75,7 @@ pub(super) fn comment(
         by(
             actor,
             channel,
-            "ticket.commented",
+            TicketEvent::Commented,
             apply,
             serde_json::json!({ "comment": text }),
         ),
@@ -122,7 +122,7 @@ pub(super) fn withdraw(
         by(
             actor,
             channel,
-            "ticket.withdrawn",
+            TicketEvent::Withdrawn,
             apply,
             serde_json::json!({ "comment": reason }),
         ),
@@ -175,7 +175,7 @@ pub(super) fn urge(
         by(
             actor,
             channel,
-            "ticket.urged",
+            TicketEvent::Urged,
             apply,
             serde_json::json!({ "reminded": pending.iter().map(|u| u.0).collect::<Vec<_>>() }),
         ),
@@ -264,7 +264,7 @@ pub(super) fn resubmit(
         by(
             actor,
             channel,
-            "ticket.resubmitted",
+            TicketEvent::Resubmitted,
             apply,
             serde_json::json!({ "changed": changed }),
         ),

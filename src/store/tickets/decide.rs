@@ -17,7 +17,7 @@ use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
-use crate::db::states::{AssignmentStatus, ReviewOutcome, StepStatus, TicketStatus};
+use crate::db::states::{AssignmentStatus, ReviewOutcome, StepStatus, TicketEvent, TicketStatus};
 use crate::flow::form::parse_form;
 use crate::flow::votes;
 use crate::flow::{FieldDef, Mode, NodeKind, ProcessKind, decision};
@@ -289,10 +289,10 @@ pub(super) fn decide(
         };
     }
     let event = match decision {
-        Decision::Approve => "assignment.approved",
-        Decision::Reject => "assignment.rejected",
-        Decision::SendBack => "assignment.sent_back",
-        Decision::Complete { .. } => "assignment.completed",
+        Decision::Approve => TicketEvent::Approved,
+        Decision::Reject => TicketEvent::Rejected,
+        Decision::SendBack => TicketEvent::SentBack,
+        Decision::Complete { .. } => TicketEvent::Completed,
     };
     audit::record(
         conn,
@@ -408,7 +408,7 @@ pub(super) fn hand_over(
             channel,
             ..ticket_event(
                 Some(actor),
-                "assignment.transferred",
+                TicketEvent::HandedOver,
                 ticket.id,
                 serde_json::json!({ "node": target.node_key, "to": target_name, "comment": comment }),
             )

@@ -17,7 +17,9 @@ use crate::db::schema::{
     applies as a, approve_users as au, approves as n, serial_counters as sc, users,
 };
 use crate::db::stamp::At;
-use crate::db::states::{AssignmentStatus, Decided, StepStatus, StoredForm, TicketStatus};
+use crate::db::states::{
+    AssignmentStatus, Decided, StepStatus, StoredForm, TicketEvent, TicketStatus,
+};
 use crate::flow::form::Values;
 use crate::flow::plan::{self, Plan, PlanInput};
 use crate::flow::{FieldKind, Mode, NodeKind, ProcessDef, ProcessKind};
@@ -195,7 +197,7 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         conn,
         ticket_event(
             Some(sub.applicant),
-            "ticket.submitted",
+            TicketEvent::Filed,
             apply,
             serde_json::json!({ "serial": serial }),
         ),
@@ -259,7 +261,7 @@ pub(super) fn insert_plan(
                 conn,
                 ticket_event(
                     None,
-                    "node.skipped",
+                    TicketEvent::StepSkipped,
                     apply,
                     serde_json::json!({ "node": planned.key, "notes": planned.notes }),
                 ),

@@ -40,17 +40,17 @@ use crate::db::ids::ApplyId;
 use crate::db::ids::UserId;
 use crate::db::models::{Apply, Approve};
 use crate::db::schema::applies as a;
-use crate::db::states::TicketStatus;
+use crate::db::states::{TicketEvent, TicketStatus};
 use crate::flow::{NodeDef, ProcessDef};
 
 /// An event on a ticket's timeline, by `actor` (on the web) or by
 /// countersign itself.
-fn ticket_event<'a>(
+fn ticket_event(
     actor: Option<UserId>,
-    action: &'a str,
+    event: TicketEvent,
     apply: ApplyId,
     detail: serde_json::Value,
-) -> Audit<'a> {
+) -> Audit<'static> {
     Audit {
         actor,
         on_behalf_of: None,
@@ -59,7 +59,7 @@ fn ticket_event<'a>(
         } else {
             Channel::System
         },
-        action,
+        action: event.as_str(),
         subject_type: "apply",
         subject_id: Some(apply.0),
         apply_id: Some(apply.0),

@@ -15,7 +15,9 @@ use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, grants};
 use crate::db::stamp::At;
-use crate::db::states::{AssignmentStatus, Decided, StepStatus, StoredForm, TicketStatus};
+use crate::db::states::{
+    AssignmentStatus, Decided, StepStatus, StoredForm, TicketEvent, TicketStatus,
+};
 use crate::flow::decision::{self, Outcome};
 use crate::flow::votes::{self, Seat};
 use crate::flow::{
@@ -49,7 +51,7 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
             conn,
             ticket_event(
                 None,
-                "node.started",
+                TicketEvent::StepStarted,
                 apply,
                 serde_json::json!({ "node": node.node_key }),
             ),
@@ -132,7 +134,7 @@ fn auto_approve(
                 on_behalf_of: Some(assignment.user_id),
                 ..ticket_event(
                     None,
-                    "node.auto_approved",
+                    TicketEvent::AutoApproved,
                     apply,
                     serde_json::json!({ "node": node.node_key }),
                 )
@@ -263,7 +265,7 @@ fn settle(
                 conn,
                 ticket_event(
                     None,
-                    "node.approved",
+                    TicketEvent::StepPassed,
                     apply,
                     serde_json::json!({ "node": node.node_key }),
                 ),
@@ -294,9 +296,9 @@ fn settle(
                 .any(|x| x.decision == Some(Decided::SendBack))
                 || spec.on_reject == OnReject::SendBack;
             let (ticket_status, action) = if sent_back {
-                (TicketStatus::SentBack, "ticket.sent_back")
+                (TicketStatus::SentBack, TicketEvent::TicketSentBack)
             } else {
-                (TicketStatus::Rejected, "ticket.rejected")
+                (TicketStatus::Rejected, TicketEvent::TicketRejected)
             };
             end(conn, apply, ticket_status)?;
             audit::record(
@@ -392,7 +394,7 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
     .execute(c))?;
     audit::record(
         conn,
-        ticket_event(None, "ticket.finished", apply, serde_json::json!({})),
+        ticket_event(None, TicketEvent::Finished, apply, serde_json::json!({})),
     )?;
     notices::notify(conn, def, NotifyEvent::Finished, ticket, None, "", &[])?;
     if def.kind == ProcessKind::Access {
@@ -426,7 +428,7 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
                 conn,
                 ticket_event(
                     None,
-                    "grant.recorded",
+                    TicketEvent::Granted,
                     apply,
                     serde_json::json!({ "resources": wanted.iter().map(|r| r.0).collect::<Vec<_>>() }),
                 ),
