@@ -4,11 +4,13 @@
 //! it wrote only what these need (`store::outbox::Notice`), in its own
 //! transaction; this reads the rest, outside any write.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::ids::UserId;
+use crate::db::ids::{ApplyId, ApproveId, UserId};
 use crate::db::models::{Apply, Approve, OutboxMessage, User};
 use crate::db::schema::{applies, approves, users};
 use crate::flow::{NodeKind, NotifyEvent};
@@ -58,64 +60,112 @@ pub struct Composed {
 /// Composes the notice `m` (written by a ticket event's transaction),
 /// reading the ticket, its step and the people as they are now.
 pub fn compose(conn: &mut DbConn, m: &OutboxMessage) -> StoreResult<Composed> {
-    let event = NotifyEvent::parse(&m.kind)
-        .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("notice of {}", m.kind)))?;
-    let apply = m.apply_id.ok_or(StoreError::NotFound)?;
-    let to = m.to_user_id.ok_or(StoreError::NotFound)?;
-    let ticket: Apply = applies::table
-        .find(apply)
-        .select(Apply::as_select())
-        .first(conn)?;
-    let node: Option<Approve> = match m.node_id {
-        Some(id) => Some(
-            approves::table
-                .find(id)
-                .select(Approve::as_select())
-                .first(conn)?,
-        ),
-        None => None,
-    };
-    let mut ids = vec![to, ticket.applicant_id];
-    ids.extend(m.for_user_id);
-    let people: Vec<User> = users::table
-        .filter(users::id.eq_any(ids))
-        .select(User::as_select())
-        .load(conn)?;
-    let person = |id: UserId| {
-        people
+    let mut composer = Composer::default();
+    composer.read(conn, std::slice::from_ref(m))?;
+    composer.compose(conn, m)
+}
+
+/// Words a claim's notices, reading the tickets, steps and people they
+/// name once for all of them (a claim holds several notices of the same
+/// tickets), and what each step's approvers decide on once per step.
+#[derive(Default)]
+pub struct Composer {
+    tickets: HashMap<ApplyId, Apply>,
+    steps: HashMap<ApproveId, Approve>,
+    people: HashMap<UserId, User>,
+    requests: HashMap<ApproveId, Request>,
+}
+
+impl Composer {
+    /// Reads what `notices` name, three statements for all of them.
+    pub fn read(&mut self, conn: &mut DbConn, notices: &[OutboxMessage]) -> StoreResult<()> {
+        let wanted = |ids: &mut Vec<i32>| {
+            ids.sort_unstable();
+            ids.dedup();
+            std::mem::take(ids)
+        };
+        let mut ids: Vec<i32> = notices
             .iter()
-            .find(|u| u.id == id)
-            .ok_or(StoreError::NotFound)
-    };
-    let (recipient, applicant) = (person(to)?, person(ticket.applicant_id)?);
-    let for_name = match m.for_user_id {
-        Some(id) => Some(person(id)?.display_name.as_str()),
-        None => None,
-    };
-    // Someone asked to decide sees what they decide on.
-    let request = match &node {
-        Some(n) if event == NotifyEvent::Waiting && n.kind == NodeKind::Approval.as_str() => {
-            Some(Request::read(conn, &ticket, &n.node_key)?)
-        }
-        _ => None,
-    };
-    let links = match &m.link_token {
-        Some(token) => vec![
-            ("email.approve", format!("/email/{token}?action=approve")),
-            ("email.reject", format!("/email/{token}?action=reject")),
-        ],
-        None => Vec::new(),
-    };
-    let words = Words {
-        kind: event,
-        ticket: &ticket,
-        node: node
-            .as_ref()
-            .map(|n| (n.name_en.as_str(), n.name_zh.as_str())),
-        comment: &m.comment,
-        request: request.as_ref(),
-    };
-    words.compose(recipient, applicant, for_name, links)
+            .filter_map(|m| m.apply_id)
+            .map(|a| a.0)
+            .collect();
+        let tickets: Vec<Apply> = applies::table
+            .filter(applies::id.eq_any(wanted(&mut ids).into_iter().map(ApplyId)))
+            .select(Apply::as_select())
+            .load(conn)?;
+        ids = notices
+            .iter()
+            .filter_map(|m| m.node_id)
+            .map(|n| n.0)
+            .collect();
+        let steps: Vec<Approve> = approves::table
+            .filter(approves::id.eq_any(wanted(&mut ids).into_iter().map(ApproveId)))
+            .select(Approve::as_select())
+            .load(conn)?;
+        ids = notices
+            .iter()
+            .flat_map(|m| [m.to_user_id, m.for_user_id])
+            .flatten()
+            .chain(tickets.iter().map(|t| t.applicant_id))
+            .map(|u| u.0)
+            .collect();
+        let people: Vec<User> = users::table
+            .filter(users::id.eq_any(wanted(&mut ids).into_iter().map(UserId)))
+            .select(User::as_select())
+            .load(conn)?;
+        self.tickets.extend(tickets.into_iter().map(|t| (t.id, t)));
+        self.steps.extend(steps.into_iter().map(|n| (n.id, n)));
+        self.people.extend(people.into_iter().map(|u| (u.id, u)));
+        Ok(())
+    }
+
+    /// The words of `m`, from what `read` read.
+    pub fn compose(&mut self, conn: &mut DbConn, m: &OutboxMessage) -> StoreResult<Composed> {
+        let event = NotifyEvent::parse(&m.kind)
+            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("notice of {}", m.kind)))?;
+        let ticket = m
+            .apply_id
+            .and_then(|a| self.tickets.get(&a))
+            .ok_or(StoreError::NotFound)?;
+        let node = match m.node_id {
+            Some(id) => Some(self.steps.get(&id).ok_or(StoreError::NotFound)?),
+            None => None,
+        };
+        let person = |id: Option<UserId>| {
+            id.and_then(|id| self.people.get(&id))
+                .ok_or(StoreError::NotFound)
+        };
+        let (recipient, applicant) = (person(m.to_user_id)?, person(Some(ticket.applicant_id))?);
+        let for_name = match m.for_user_id {
+            Some(id) => Some(person(Some(id))?.display_name.as_str()),
+            None => None,
+        };
+        // Someone asked to decide sees what they decide on.
+        let request = match node {
+            Some(n) if event == NotifyEvent::Waiting && n.kind == NodeKind::Approval.as_str() => {
+                if let std::collections::hash_map::Entry::Vacant(e) = self.requests.entry(n.id) {
+                    e.insert(Request::read(conn, ticket, &n.node_key)?);
+                }
+                self.requests.get(&n.id)
+            }
+            _ => None,
+        };
+        let links = match &m.link_token {
+            Some(token) => vec![
+                ("email.approve", format!("/email/{token}?action=approve")),
+                ("email.reject", format!("/email/{token}?action=reject")),
+            ],
+            None => Vec::new(),
+        };
+        let words = Words {
+            kind: event,
+            ticket,
+            node: node.map(|n| (n.name_en.as_str(), n.name_zh.as_str())),
+            comment: &m.comment,
+            request,
+        };
+        words.compose(recipient, applicant, for_name, links)
+    }
 }
 
 /// What happened, for the words of the mail.

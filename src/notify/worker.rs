@@ -393,13 +393,17 @@ async fn composed(db: &Db, batch: Vec<OutboxMessage>) -> Vec<Ready> {
     let ids: Vec<OutboxId> = batch.iter().map(|m| m.id).collect();
     let worded = db
         .read(move |c| {
+            let mut composer = super::notices::Composer::default();
+            let unworded: Vec<OutboxMessage> =
+                batch.iter().filter(|m| !m.composed).cloned().collect();
+            composer.read(c, &unworded)?;
             Ok(batch
                 .into_iter()
                 .map(|mut m| {
                     if m.composed {
                         return (m, Ok(()));
                     }
-                    match super::notices::compose(c, &m) {
+                    match composer.compose(c, &m) {
                         Ok(words) => {
                             m.subject = words.subject;
                             m.text_body = words.text;

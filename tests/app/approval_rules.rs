@@ -3,7 +3,7 @@
 //! decides their own ticket through a stand-in or a hand-over, and a
 //! delegation for one kind of process shows only that kind.
 
-use countersign::db::ids::{ApplyId, UserId};
+use countersign::db::ids::ApplyId;
 use countersign::db::schema::{applies, approve_users, approves, outbox, users};
 use countersign::flow::form::Values;
 use countersign::flow::*;
@@ -11,10 +11,6 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-
-fn user(app: &TestApp, name: &str) -> UserId {
-    app.user_id(name)
-}
 
 /// Deploys a request process with a required "what" and an optional
 /// "note" field and `nodes` after its submit node; returns its service.
@@ -101,7 +97,7 @@ pub(crate) fn on_node(
 
 /// How many "waiting" mails went to `username` about ticket `id`.
 pub(crate) fn waiting_mails(app: &TestApp, id: i32, username: &str) -> i64 {
-    let to = user(app, username);
+    let to = app.user_id(username);
     app.query(move |c| {
         outbox::table
             .filter(outbox::apply_id.eq(ApplyId(id)))
@@ -352,15 +348,7 @@ async fn an_applicant_standing_in_for_an_approver_cannot_approve_their_own_ticke
     assert_eq!(inbox.text("#inbox-count").as_deref(), Some("1"));
     let page = get(&applicant, &app.url(&format!("/tickets/{id}"))).await;
     assert_eq!(page.count("section.action"), 0);
-    let assignment: i32 = app
-        .query(move |c| {
-            approve_users::table
-                .filter(approve_users::apply_id.eq(ApplyId(id)))
-                .filter(approve_users::status.eq("pending"))
-                .select(approve_users::id)
-                .first::<countersign::db::ids::ApproveUserId>(c)
-        })
-        .0;
+    let assignment = pending_assignment(&app, id);
     let refused = post_as(
         &app,
         &applicant,
@@ -476,15 +464,7 @@ async fn a_batch_decides_each_chosen_assignment_and_refuses_anyone_elses() {
     let inbox = get(&approver, &app.url("/inbox")).await;
     let mut chosen = inbox.attrs("table.inbox tbody tr", "data-assignment");
     assert_eq!(chosen.len(), 2);
-    let other_assignment: i32 = app
-        .query(move |c| {
-            approve_users::table
-                .filter(approve_users::apply_id.eq(ApplyId(theirs)))
-                .filter(approve_users::status.eq("pending"))
-                .select(approve_users::id)
-                .first::<countersign::db::ids::ApproveUserId>(c)
-        })
-        .0;
+    let other_assignment = pending_assignment(&app, theirs);
     chosen.push(other_assignment.to_string());
     let mut form = vec![("intent", "approve"), ("comment", "Fine by me")];
     form.extend(chosen.iter().map(|a| ("assignment", a.as_str())));
@@ -642,7 +622,7 @@ async fn a_reject_in_a_sequence_mails_its_reason_and_a_turn_is_not_handed_to_som
     )
     .await;
     assert_eq!(ticket_status(&app, id), "rejected");
-    let applicant = user(&app, "applicant");
+    let applicant = app.user_id("applicant");
     // As the mail worker will compose it.
     let told: Vec<String> = app
         .db
@@ -671,7 +651,7 @@ async fn a_leavers_approval_on_their_managers_own_ticket_goes_one_manager_higher
     let leaver = app.create_user_with("leaver", false, Some(manager));
     let service = deploy(&app, vec![guarded("check", &["leaver"])]);
     let id = file(&app, service, &[("what", "A laptop")]).await;
-    let admin = user(&app, "admin");
+    let admin = app.user_id("admin");
     app.db
         .write_sync(|c| countersign::store::users::set_active(c, leaver, false, admin))
         .unwrap();

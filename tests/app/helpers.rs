@@ -586,3 +586,19 @@ pub async fn act_first(
         .expect("an action for the viewer");
     post_as(app, browser, &action, fields).await
 }
+
+/// The id of the first pending assignment of ticket `id`.
+pub fn pending_assignment(app: &TestApp, id: i32) -> i32 {
+    use diesel::prelude::*;
+    app.query(move |c| {
+        countersign::db::schema::approve_users::table
+            .filter(
+                countersign::db::schema::approve_users::apply_id
+                    .eq(countersign::db::ids::ApplyId(id)),
+            )
+            .filter(countersign::db::schema::approve_users::status.eq("pending"))
+            .select(countersign::db::schema::approve_users::id)
+            .first::<countersign::db::ids::ApproveUserId>(c)
+    })
+    .0
+}

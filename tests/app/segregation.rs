@@ -4,7 +4,7 @@
 //! node's self-approval setting, which is only about whom the plan asks.
 
 use countersign::db::ids::{ApplyId, ApproveUserId};
-use countersign::db::schema::{applies, approve_users, audit_events, outbox, services, users};
+use countersign::db::schema::{applies, audit_events, outbox, services, users};
 use countersign::flow::*;
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -19,17 +19,6 @@ fn permissive(key: &str, people: &[&str]) -> NodeDef {
     let mut node = approval(key, Mode::Any, people);
     node.self_approval = SelfPolicy::Allow;
     node
-}
-
-fn pending_assignment(app: &TestApp, id: i32) -> i32 {
-    app.query(move |c| {
-        approve_users::table
-            .filter(approve_users::apply_id.eq(ApplyId(id)))
-            .filter(approve_users::status.eq("pending"))
-            .select(approve_users::id)
-            .first::<ApproveUserId>(c)
-    })
-    .0
 }
 
 fn serial(app: &TestApp, id: i32) -> String {

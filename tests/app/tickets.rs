@@ -25,16 +25,6 @@ fn ticket_id(path: &str) -> i32 {
         .unwrap_or_else(|| panic!("not a ticket page: {path}"))
 }
 
-/// Posts a form from `browser` with its CSRF token.
-async fn post_from(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> Page {
-    post_as(app, browser, path, fields).await
-}
-
 /// The action form of the first assignment the viewer may act on.
 fn action_path(page: &Page) -> String {
     page.attr("section.action form", "action")
@@ -90,7 +80,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
     ];
     let mut preview_fields = fields.to_vec();
     preview_fields.push(("intent", "preview"));
-    let preview = post_from(&app, &ops, &format!("/services/{service}"), &preview_fields).await;
+    let preview = post_as(&app, &ops, &format!("/services/{service}"), &preview_fields).await;
     assert_eq!(preview.status, StatusCode::OK);
     assert_eq!(
         preview.texts("#plan li .people"),
@@ -98,7 +88,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
     );
     let mut submit_fields = fields.to_vec();
     submit_fields.push(("intent", "submit"));
-    let page = post_from(&app, &ops, &format!("/services/{service}"), &submit_fields).await;
+    let page = post_as(&app, &ops, &format!("/services/{service}"), &submit_fields).await;
     assert_eq!(page.flash().as_deref(), Some("Your ticket was submitted."));
     let id = ticket_id(&page.path);
     let filed = ticket(&app, id);
@@ -120,7 +110,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
         page.text("section.action h2").as_deref(),
         Some("Ops lead review")
     );
-    let page = post_from(
+    let page = post_as(
         &app,
         &lead,
         &action_path(&page),
@@ -142,7 +132,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
         page.text("section.action h2").as_deref(),
         Some("Change and summary")
     );
-    let refused = post_from(
+    let refused = post_as(
         &app,
         &ops,
         &action_path(&page),
@@ -154,7 +144,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
         refused.field_error("change_summary").as_deref(),
         Some("This field is required.")
     );
-    let page = post_from(
+    let page = post_as(
         &app,
         &ops,
         &action_path(&page),
@@ -174,7 +164,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
         page.text("section.action h2").as_deref(),
         Some("Change evaluation")
     );
-    let refused = post_from(
+    let refused = post_as(
         &app,
         &qc,
         &action_path(&page),
@@ -189,7 +179,7 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
         refused.form_error().as_deref(),
         Some("Choose the outcome of the evaluation.")
     );
-    let page = post_from(
+    let page = post_as(
         &app,
         &qc,
         &action_path(&page),
@@ -273,7 +263,7 @@ async fn a_form_with_bad_values_comes_back_with_each_message_and_the_input_kept(
     let service = service_id(&app, "Environment change");
     let ops = app.demo_browser("ops.wang").await;
 
-    let page = post_from(
+    let page = post_as(
         &app,
         &ops,
         &format!("/services/{service}"),
@@ -359,7 +349,7 @@ async fn going_back_to_edit_or_missing_the_business_shows_the_form_with_every_bu
         let (app, ops) = (&app, &ops);
         async move {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            post_from(app, ops, &format!("/services/{service}"), &fields).await
+            post_as(app, ops, &format!("/services/{service}"), &fields).await
         }
     };
 
@@ -413,8 +403,8 @@ async fn a_double_clicked_submit_files_one_ticket() {
 
     let path = format!("/services/{service}");
     let (a, b) = tokio::join!(
-        post_from(&app, &rd, &path, &clicks),
-        post_from(&app, &rd, &path, &clicks)
+        post_as(&app, &rd, &path, &clicks),
+        post_as(&app, &rd, &path, &clicks)
     );
 
     assert_eq!(a.path, b.path);
@@ -445,7 +435,7 @@ async fn any_node_ticket(app: &TestApp) -> i32 {
     let service = app.deploy_service(&def, "Quick approval");
     let applicant = TestApp::browser();
     sign_in_as(app, &applicant, "applicant", PASSWORD).await;
-    let page = post_from(
+    let page = post_as(
         app,
         &applicant,
         &format!("/services/{service}"),
@@ -475,7 +465,7 @@ async fn six_people_approving_one_any_node_at_the_same_moment_make_exactly_one_d
 
     let clicks = browsers
         .iter()
-        .map(|(b, action)| post_from(&app, b, action, &[("intent", "approve")]));
+        .map(|(b, action)| post_as(&app, b, action, &[("intent", "approve")]));
     let pages = futures_util::future::join_all(clicks).await;
 
     let flashes: Vec<String> = pages.iter().filter_map(|p| p.flash()).collect();
@@ -526,13 +516,13 @@ async fn acting_on_a_decided_assignment_or_someone_elses_says_so_and_changes_not
     sign_in_as(&app, &second, "approver2", PASSWORD).await;
     let other_action = action_path(&get(&second, &app.url(&format!("/tickets/{id}"))).await);
 
-    post_from(&app, &first, &action, &[("intent", "approve")]).await;
-    let again = post_from(&app, &first, &action, &[("intent", "approve")]).await;
+    post_as(&app, &first, &action, &[("intent", "approve")]).await;
+    let again = post_as(&app, &first, &action, &[("intent", "approve")]).await;
     assert_eq!(
         again.flash().as_deref(),
         Some("This has already been decided; nothing was changed.")
     );
-    let late = post_from(
+    let late = post_as(
         &app,
         &second,
         &other_action,
@@ -558,7 +548,7 @@ async fn acting_on_a_decided_assignment_or_someone_elses_says_so_and_changes_not
             .status,
         StatusCode::NOT_FOUND
     );
-    let res = post_from(&app, &outsider, &other_action, &[("intent", "approve")]).await;
+    let res = post_as(&app, &outsider, &other_action, &[("intent", "approve")]).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(ticket(&app, id).status.as_str(), "finished");
 }
@@ -576,7 +566,7 @@ async fn rejecting_needs_a_comment_and_ends_the_ticket() {
     sign_in_as(&app, &b, "approver3", PASSWORD).await;
     let action = action_path(&get(&b, &app.url(&format!("/tickets/{id}"))).await);
 
-    let page = post_from(&app, &b, &action, &[("intent", "reject"), ("comment", " ")]).await;
+    let page = post_as(&app, &b, &action, &[("intent", "reject"), ("comment", " ")]).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         page.form_error().as_deref(),
@@ -584,7 +574,7 @@ async fn rejecting_needs_a_comment_and_ends_the_ticket() {
     );
     assert_eq!(ticket(&app, id).status.as_str(), "running");
 
-    let page = post_from(
+    let page = post_as(
         &app,
         &b,
         &action,
@@ -612,7 +602,7 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
     let approver = browser_for(&app, "approver1").await;
     let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
     let stranger = browser_for(&app, "approver2").await;
-    let refused = post_from(
+    let refused = post_as(
         &app,
         &stranger,
         &format!("/tickets/{id}"),
@@ -626,7 +616,7 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
 
     let applicant = browser_for(&app, "applicant").await;
     // Withdrawing asks why.
-    let unsaid = post_from(
+    let unsaid = post_as(
         &app,
         &applicant,
         &format!("/tickets/{id}"),
@@ -635,7 +625,7 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
     .await;
     assert_eq!(unsaid.flash().as_deref(), Some("Give a reason."));
     assert_eq!(ticket(&app, id).status.as_str(), "running");
-    let page = post_from(
+    let page = post_as(
         &app,
         &applicant,
         &format!("/tickets/{id}"),
@@ -650,7 +640,7 @@ async fn the_applicant_withdraws_a_running_ticket_and_an_approval_after_it_says_
     assert_eq!(ticket(&app, id).status.as_str(), "withdrawn");
     assert_eq!(page.count("#applicant-actions"), 0);
 
-    let late = post_from(&app, &approver, &action, &[("intent", "approve")]).await;
+    let late = post_as(&app, &approver, &action, &[("intent", "approve")]).await;
     assert_eq!(
         late.flash().as_deref(),
         Some("The applicant withdrew this ticket; nothing was changed.")
@@ -674,8 +664,8 @@ async fn an_approval_racing_a_withdrawal_has_exactly_one_outcome() {
         let applicant = browser_for(&app, "applicant").await;
         let ticket_path = format!("/tickets/{id}");
         let (a, w) = tokio::join!(
-            post_from(&app, &approver, &action, &[("intent", "approve")]),
-            post_from(
+            post_as(&app, &approver, &action, &[("intent", "approve")]),
+            post_as(
                 &app,
                 &applicant,
                 &ticket_path,
@@ -717,7 +707,7 @@ async fn urging_reminds_the_current_people_once_an_hour() {
     let id = any_node_ticket(&app).await;
     let applicant = browser_for(&app, "applicant").await;
 
-    let page = post_from(
+    let page = post_as(
         &app,
         &applicant,
         &format!("/tickets/{id}"),
@@ -728,7 +718,7 @@ async fn urging_reminds_the_current_people_once_an_hour() {
         page.flash().as_deref(),
         Some("The people it waits for were reminded.")
     );
-    let again = post_from(
+    let again = post_as(
         &app,
         &applicant,
         &format!("/tickets/{id}"),
@@ -759,7 +749,7 @@ async fn anyone_on_a_ticket_may_comment_and_the_comment_shows_on_the_timeline() 
     let id = any_node_ticket(&app).await;
     let approver = browser_for(&app, "approver4").await;
 
-    let empty = post_from(
+    let empty = post_as(
         &app,
         &approver,
         &format!("/tickets/{id}"),
@@ -767,7 +757,7 @@ async fn anyone_on_a_ticket_may_comment_and_the_comment_shows_on_the_timeline() 
     )
     .await;
     assert_eq!(empty.flash().as_deref(), Some("This field is required."));
-    let page = post_from(
+    let page = post_as(
         &app,
         &approver,
         &format!("/tickets/{id}"),
@@ -791,7 +781,7 @@ async fn a_sent_back_ticket_is_corrected_and_resubmitted_keeping_its_history() {
     let serial = ticket(&app, id).serial;
     let approver = browser_for(&app, "approver2").await;
     let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
-    let page = post_from(
+    let page = post_as(
         &app,
         &approver,
         &action,
@@ -810,7 +800,7 @@ async fn a_sent_back_ticket_is_corrected_and_resubmitted_keeping_its_history() {
         page.attr("#resubmit-form [name=what]", "value").as_deref(),
         Some("A new laptop")
     );
-    let refused = post_from(
+    let refused = post_as(
         &app,
         &applicant,
         &format!("/tickets/{id}/resubmit"),
@@ -822,7 +812,7 @@ async fn a_sent_back_ticket_is_corrected_and_resubmitted_keeping_its_history() {
         refused.field_error("what").as_deref(),
         Some("This field is required.")
     );
-    let page = post_from(
+    let page = post_as(
         &app,
         &applicant,
         &format!("/tickets/{id}/resubmit"),
@@ -872,7 +862,7 @@ async fn an_assignment_is_handed_over_and_the_new_person_decides() {
     let approver = browser_for(&app, "approver5").await;
     let action = action_path(&get(&approver, &app.url(&format!("/tickets/{id}"))).await);
 
-    let refused = post_from(
+    let refused = post_as(
         &app,
         &approver,
         &action,
@@ -883,7 +873,7 @@ async fn an_assignment_is_handed_over_and_the_new_person_decides() {
         refused.form_error().as_deref(),
         Some("This person does not exist or is deactivated.")
     );
-    let refused = post_from(
+    let refused = post_as(
         &app,
         &approver,
         &action,
@@ -894,7 +884,7 @@ async fn an_assignment_is_handed_over_and_the_new_person_decides() {
         refused.form_error().as_deref(),
         Some("This person already handles this step.")
     );
-    let page = post_from(
+    let page = post_as(
         &app,
         &approver,
         &action,
@@ -928,7 +918,7 @@ async fn an_assignment_is_handed_over_and_the_new_person_decides() {
 
 async fn approve_first(app: &TestApp, browser: &reqwest::Client, id: i32) -> Page {
     let action = action_path(&get(browser, &app.url(&format!("/tickets/{id}"))).await);
-    post_from(app, browser, &action, &[("intent", "approve")]).await
+    post_as(app, browser, &action, &[("intent", "approve")]).await
 }
 
 #[actix_web::test]
@@ -991,7 +981,7 @@ async fn admins_filter_all_tickets_and_export_them_as_csv() {
     );
 
     // In Chinese: headers and words in Chinese.
-    post_from(
+    post_as(
         &app,
         &admin,
         "/language",
@@ -1133,7 +1123,7 @@ async fn the_inbox_shows_a_page_at_a_time_newest_first() {
     let applicant = browser_for(&app, "applicant").await;
     for i in 0..29 {
         let what = format!("Chair {i}");
-        post_from(
+        post_as(
             &app,
             &applicant,
             &format!("/services/{service}"),
@@ -1199,7 +1189,7 @@ async fn a_deactivated_persons_pending_assignments_move_to_their_manager() {
         .unwrap();
     let admin = browser_for(&app, "admin").await;
 
-    let page = post_from(
+    let page = post_as(
         &app,
         &admin,
         &format!("/admin/users/{leaver}/deactivate"),
@@ -1345,7 +1335,7 @@ async fn tickets_filed_at_the_same_moment_get_distinct_serial_numbers() {
     let path = format!("/services/{service}");
 
     let filings = (0..8).map(|_| {
-        post_from(
+        post_as(
             &app,
             &applicant,
             &path,

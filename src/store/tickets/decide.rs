@@ -241,13 +241,7 @@ pub(super) fn decide(
         _ => (None, None),
     };
     if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
-        let others: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
-            .filter(au::approve_id.eq(node.id))
-            .filter(au::status.ne(AssignmentStatus::Cancelled))
-            .filter(au::status.ne(AssignmentStatus::Transferred))
-            .order(au::position)
-            .select(ApproveUser::as_select())
-            .load(c))?;
+        let others = progress::live_assignments(conn, node.id)?;
         let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
         let votes = votes::votes(spec.mode, &progress::seats(&others));
         if !decision::may_vote(spec.mode, others.len(), &votes, index) {

@@ -182,6 +182,21 @@ pub(super) fn seats(
         .collect()
 }
 
+/// A step's live assignments (not cancelled, not handed over), in the
+/// people's order: whose votes count.
+pub(super) fn live_assignments(
+    conn: &mut DbConn,
+    node: ApproveId,
+) -> StoreResult<Vec<ApproveUser>> {
+    Ok(crate::direct!(conn, |c| au::table
+        .filter(au::approve_id.eq(node))
+        .filter(au::status.ne(AssignmentStatus::Cancelled))
+        .filter(au::status.ne(AssignmentStatus::Transferred))
+        .order(au::position)
+        .select(ApproveUser::as_select())
+        .load(c))?)
+}
+
 /// Decides the node from its votes if they suffice.
 fn settle(
     conn: &mut DbConn,
@@ -192,13 +207,7 @@ fn settle(
     moment: Moment,
 ) -> StoreResult<Settled> {
     let apply = ticket.id;
-    let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
-        .filter(au::approve_id.eq(node.id))
-        .filter(au::status.ne(AssignmentStatus::Cancelled))
-        .filter(au::status.ne(AssignmentStatus::Transferred))
-        .order(au::position)
-        .select(ApproveUser::as_select())
-        .load(c))?;
+    let assignments = live_assignments(conn, node.id)?;
     // One person completes a task or review.
     let mode = if spec.kind == NodeKind::Approval {
         spec.mode

@@ -61,15 +61,16 @@ pub async fn add(
             ));
             Ok(())
         };
-        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.field_added"));
-                return Ok(see_other(&format!(
-                    "/admin/processes/{id}/nodes/{key}/fields/{new_key}"
-                )));
-            }
-            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
-            Outcome::Refused(e) => errors = e,
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.field_added",
+                &format!("/admin/processes/{id}/nodes/{key}/fields/{new_key}"),
+                &format!("/admin/processes/{id}/nodes/{key}"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
@@ -327,20 +328,16 @@ pub async fn update(
             *slot = field;
             Ok(())
         };
-        match edit(&page.ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                page.ctx
-                    .flash(FlashKind::Success, page.ctx.t("flash.saved"));
-                return Ok(see_other(&format!(
-                    "/admin/processes/{id}/nodes/{key}#fields"
-                )));
-            }
-            Outcome::Stale => {
-                return Ok(see_other(&format!(
-                    "/admin/processes/{id}/nodes/{key}/fields/{field_key}"
-                )));
-            }
-            Outcome::Refused(e) => errors = e,
+        match edit(&page.ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &page.ctx,
+                "flash.saved",
+                &format!("/admin/processes/{id}/nodes/{key}#fields"),
+                &format!("/admin/processes/{id}/nodes/{key}/fields/{field_key}"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     page.form = form;

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Draft, Outcome, edit, load, problem_text, revision};
+use super::{Draft, edit, load, problem_text, revision};
 use crate::db::ids::ProcessId;
 use crate::domain::Name;
 use crate::flow::{LocalText, ProcessDef, ProcessKind};
@@ -194,13 +194,16 @@ pub async fn update_info(
             def.description = info.description;
             Ok(())
         };
-        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other(&format!("/admin/processes/{id}/nodes")));
-            }
-            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/info"))),
-            Outcome::Refused(e) => errors = e,
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.saved",
+                &format!("/admin/processes/{id}/nodes"),
+                &format!("/admin/processes/{id}/info"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     let draft = load(&ctx, &state, id).await?;

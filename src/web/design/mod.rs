@@ -7,7 +7,7 @@ pub mod info;
 pub mod nodes;
 pub mod publish;
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 
 use crate::db::ids::ProcessId;
 use crate::db::models::Process;
@@ -17,7 +17,7 @@ use crate::flow::{HandlerRule, Mode, NodeKind, ProcessDef};
 use crate::i18n::Lang;
 use crate::store::roles::RoleNames;
 use crate::store::{StoreError, StoreResult, processes};
-use crate::web::ctx::{Ctx, FlashKind};
+use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::FieldErrors;
 use crate::web::{AppError, AppState};
 
@@ -345,6 +345,28 @@ pub enum Outcome {
     /// Someone saved the draft since this form was shown; nothing was
     /// saved, and a flash says so.
     Stale,
+}
+
+impl Outcome {
+    /// The answer to a wizard form: saved, a flash of `saved_key` and on to
+    /// `saved`; stale, back to `stale` (a flash says someone else changed
+    /// the draft); refused, the messages for the form shown again.
+    pub fn answer(
+        self,
+        ctx: &Ctx,
+        saved_key: &str,
+        saved: &str,
+        stale: &str,
+    ) -> Result<HttpResponse, FieldErrors> {
+        match self {
+            Outcome::Saved => {
+                ctx.flash(FlashKind::Success, ctx.t(saved_key));
+                Ok(see_other(saved))
+            }
+            Outcome::Stale => Ok(see_other(stale)),
+            Outcome::Refused(errors) => Err(errors),
+        }
+    }
 }
 
 /// Applies `change` to the draft as it was at `revision`, in one transaction.

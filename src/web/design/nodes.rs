@@ -172,15 +172,16 @@ pub async fn add(
             ));
             Ok(())
         };
-        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.node_added"));
-                return Ok(see_other(&format!(
-                    "/admin/processes/{id}/nodes/{node_key}"
-                )));
-            }
-            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes"))),
-            Outcome::Refused(e) => errors = e,
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.node_added",
+                &format!("/admin/processes/{id}/nodes/{node_key}"),
+                &format!("/admin/processes/{id}/nodes"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     let draft = load(&ctx, &state, id).await?;
@@ -715,13 +716,16 @@ pub async fn update(
             node.on_reject = on_reject;
             Ok(())
         };
-        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}")));
-            }
-            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
-            Outcome::Refused(e) => errors = e,
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.saved",
+                &format!("/admin/processes/{id}/nodes/{key}"),
+                &format!("/admin/processes/{id}/nodes/{key}"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
@@ -865,15 +869,16 @@ pub async fn add_handler(
             node.handlers.push(rule);
             Ok(())
         };
-        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.handler_added"));
-                return Ok(see_other(&format!(
-                    "/admin/processes/{id}/nodes/{key}#handlers"
-                )));
-            }
-            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
-            Outcome::Refused(e) => errors = e,
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.handler_added",
+                &format!("/admin/processes/{id}/nodes/{key}#handlers"),
+                &format!("/admin/processes/{id}/nodes/{key}"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
@@ -967,15 +972,16 @@ pub async fn add_predicate(
                 .push(predicate);
             Ok(())
         };
-        match edit(&ctx, &state, id, revision(&form.revision), change).await? {
-            Outcome::Saved => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.condition_added"));
-                return Ok(see_other(&format!(
-                    "/admin/processes/{id}/nodes/{key}#condition"
-                )));
-            }
-            Outcome::Stale => return Ok(see_other(&format!("/admin/processes/{id}/nodes/{key}"))),
-            Outcome::Refused(e) => errors = e,
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.condition_added",
+                &format!("/admin/processes/{id}/nodes/{key}#condition"),
+                &format!("/admin/processes/{id}/nodes/{key}"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
     }
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
