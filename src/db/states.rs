@@ -45,10 +45,6 @@ macro_rules! stored_as_text {
                 }
             }
 
-            fn read(text: &str) -> deserialize::Result<$name> {
-                $name::parse(text)
-                    .ok_or_else(|| format!("{text:?} is not a {}", stringify!($name)).into())
-            }
         }
 
         impl std::fmt::Display for $name {
@@ -57,6 +53,16 @@ macro_rules! stored_as_text {
             }
         }
 
+        text_sql!($name, $name::parse);
+    };
+}
+
+/// Diesel's binding and reading of a type stored as its text (`as_str`,
+/// and `$parse` back, `None` for text that is none of its values), on
+/// each backend and on both at once. The type derives `AsExpression` and
+/// `FromSqlRow` with `sql_type = Text` where it is declared.
+macro_rules! text_sql {
+    ($name:ty, $parse:expr) => {
         impl ToSql<Text, Sqlite> for $name {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
                 out.set_value(self.as_str());
@@ -79,15 +85,13 @@ macro_rules! stored_as_text {
 
         impl FromSql<Text, Sqlite> for $name {
             fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
-                $name::read(&text)
+                read_text(&<String as FromSql<Text, Sqlite>>::from_sql(value)?, $parse)
             }
         }
 
         impl FromSql<Text, Pg> for $name {
             fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                let text = <String as FromSql<Text, Pg>>::from_sql(value)?;
-                $name::read(&text)
+                read_text(&<String as FromSql<Text, Pg>>::from_sql(value)?, $parse)
             }
         }
 
@@ -98,6 +102,22 @@ macro_rules! stored_as_text {
         }
     };
 }
+
+/// `parse` of stored text, or an error naming what it is not.
+fn read_text<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> deserialize::Result<T> {
+    parse(text).ok_or_else(|| {
+        let name = std::any::type_name::<T>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("value");
+        format!("{text:?} is not a {name}").into()
+    })
+}
+
+text_sql!(crate::flow::ProcessKind, |t: &str| {
+    crate::flow::ProcessKind::parse(t).ok()
+});
+text_sql!(crate::flow::NodeKind, crate::flow::NodeKind::parse);
 
 stored_as_text! {
     /// Where a ticket stands.
@@ -239,7 +259,7 @@ mod tests {
         }
         assert_eq!(StepStatus::parse("Active"), None);
         assert_eq!(Decided::parse(""), None);
-        assert!(Channel::read("carrier pigeon").is_err());
+        assert!(read_text("carrier pigeon", Channel::parse).is_err());
     }
 
     #[test]

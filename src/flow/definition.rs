@@ -36,8 +36,21 @@ impl LocalText {
     }
 }
 
-/// What a process is for; delegations may be limited to one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a process is for; delegations may be limited to one kind. Stored
+/// as its text (the database layer reads and binds it).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcessKind {
     Change,
@@ -220,7 +233,19 @@ impl NodeDef {
 /// (QC's evaluation of a change); any of them completes the node.
 pub const REVIEW_OUTCOMES: [&str; 3] = ["successful", "with_issues", "unsuccessful"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a step is. Stored as its text (the database layer reads and binds it).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     /// The first node: the applicant fills the service form.

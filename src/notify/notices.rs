@@ -142,7 +142,7 @@ impl Composer {
         };
         // Someone asked to decide sees what they decide on.
         let request = match node {
-            Some(n) if event == NotifyEvent::Waiting && n.kind == NodeKind::Approval.as_str() => {
+            Some(n) if event == NotifyEvent::Waiting && n.kind == NodeKind::Approval => {
                 if let std::collections::hash_map::Entry::Vacant(e) = self.requests.entry(n.id) {
                     e.insert(Request::read(conn, ticket, &n.node_key)?);
                 }

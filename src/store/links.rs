@@ -19,7 +19,6 @@ use crate::db::schema::{
 };
 use crate::db::stamp::At;
 use crate::db::states::{AssignmentStatus, TicketStatus};
-use crate::flow::ProcessKind;
 pub use crate::refusal::Became;
 
 /// The SHA-256 of a link token, as stored; the token itself is not.
@@ -207,7 +206,7 @@ pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
     {
         return Ok(LinkState::Expired);
     }
-    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    let kind = ticket.kind;
     if !tickets::acts_for(conn, sent_to, assignment.user_id, kind)? {
         return Ok(LinkState::Returned {
             assignee: assignment.user_id,

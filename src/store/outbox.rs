@@ -238,7 +238,7 @@ pub fn mark_failed(
 ) -> StoreResult<()> {
     let attempts = tried + 1;
     let status = if give_up { FAILED } else { PENDING };
-    crate::direct!(conn, |c| prepared::update(
+    let recorded = crate::direct!(conn, |c| prepared::update(
         o::table
             .find(claim.id)
             .filter(o::claimed_by.eq(claim.worker))
@@ -252,6 +252,19 @@ pub fn mark_failed(
         ),
     )
     .execute(c))?;
+    // The link of a notice given up on is of use to nobody (a copy the
+    // mail server took before a crash included): it ends now, and its
+    // token is forgotten; sent again by an administrator, the notice
+    // goes without one-click links.
+    if give_up && recorded == 1 {
+        let token: Option<String> = o::table.find(claim.id).select(o::link_token).first(conn)?;
+        if let Some(token) = token {
+            super::links::start_lifetime(conn, &token, now())?;
+            diesel::update(o::table.find(claim.id))
+                .set(o::link_token.eq(None::<String>))
+                .execute(conn)?;
+        }
+    }
     Ok(())
 }
 

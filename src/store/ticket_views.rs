@@ -625,7 +625,7 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     // Only those whose delegation covers this kind of ticket.
     let whom: Vec<UserId> = delegators(conn, me)?
         .into_iter()
-        .filter(|(_, kind)| kind.as_deref().is_none_or(|k| k == apply.kind))
+        .filter(|(_, kind)| kind.as_deref().is_none_or(|k| k == apply.kind.as_str()))
         .map(|(u, _)| u)
         .collect();
     if whom.is_empty() {

@@ -372,10 +372,12 @@ pub async fn decide(
             respond(StatusCode::OK, &done)
         }
         // A rejection says why: the form again, with what was typed.
-        Err(StoreError::Refused(r)) if *r == Refusal::CommentRequired => {
+        Err(StoreError::Refused(r))
+            if matches!(*r, Refusal::CommentRequired | Refusal::TooLong(_)) =>
+        {
             let loaded = load(&state, token.clone(), ctx.lang).await?;
             let error = Some(ctx.t(r.key()).into_owned());
-            let (_, page) = page(ctx, token, "reject".into(), loaded, form.comment, error);
+            let (_, page) = page(ctx, token, form.intent, loaded, form.comment, error);
             respond(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         // Someone or something got there first: say what, from the live state.

@@ -710,3 +710,32 @@ async fn a_notice_is_worded_when_it_is_sent_and_its_link_lasts_from_then() {
     });
     assert_eq!(ends, Some(sent_at + chrono::Duration::hours(72)));
 }
+
+/// A notice given up on takes its link with it: the link ends then and the
+/// outbox forgets its token, so no copy of it works later.
+#[actix_web::test]
+async fn a_notice_given_up_on_ends_its_link_and_forgets_its_token() {
+    let (listener, port) = free_port();
+    drop(listener); // nothing listens, ever
+    let app = TestApp::spawn_with_smtp(port).await;
+    app.load_demo();
+    let id = file_change(&app).await;
+    let ((_, _, token, _), _) = lead_notice(&app, id);
+    assert!(token.is_some());
+    // A day and more of failures: the next attempt gives up.
+    app.db.clock().advance(chrono::Duration::hours(25));
+    let mut notice = lead_notice(&app, id);
+    for _ in 0..250 {
+        if notice.0.3 == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        notice = lead_notice(&app, id);
+    }
+    let ((composed, _, token, status), ends) = notice;
+    assert_eq!(status, "failed");
+    assert!(!composed);
+    assert_eq!(token, None, "the outbox forgets the token");
+    let ends = ends.expect("the link has an end");
+    assert!(ends <= app.db.now(), "the link ended: {ends}");
+}

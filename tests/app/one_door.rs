@@ -179,6 +179,17 @@ async fn a_stranger_learns_nothing_of_a_ticket_from_the_door() {
                 comment: String::new(),
             },
         },
+        // A name nobody has, and a note past the limit, say nothing either.
+        Act {
+            ticket: id,
+            actor: stranger,
+            channel: Channel::Api,
+            action: Action::HandOver {
+                assignment,
+                to: "nobody.at.all".into(),
+                comment: "x".repeat(5000),
+            },
+        },
         Act {
             ticket: id,
             actor: stranger,

@@ -28,6 +28,12 @@ fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Appl
         .first(conn)
         .optional()?
         .ok_or(Refusal::NotFound)?;
+    if ticket.applicant_id != actor {
+        let admin = super::super::users::is_admin(conn, actor)?;
+        if !super::super::ticket_views::may_view(conn, &ticket, actor, admin)? {
+            return Err(Refusal::NotFound.into());
+        }
+    }
     let active: bool = users::table
         .find(actor)
         .select(users::active)
@@ -36,12 +42,6 @@ fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Appl
         .unwrap_or(false);
     if !active {
         return Err(Refusal::NotYours.into());
-    }
-    if ticket.applicant_id != actor {
-        let admin = super::super::users::is_admin(conn, actor)?;
-        if !super::super::ticket_views::may_view(conn, &ticket, actor, admin)? {
-            return Err(Refusal::NotFound.into());
-        }
     }
     Ok(ticket)
 }

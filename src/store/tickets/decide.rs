@@ -38,7 +38,7 @@ pub(crate) fn acts_for(
 }
 
 fn kind_of(ticket: &Apply) -> ProcessKind {
-    ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request)
+    ticket.kind
 }
 
 /// An assignment on a ticket, with its ticket and step: what acting on
@@ -67,14 +67,14 @@ fn target(conn: &mut DbConn, apply: ApplyId, assignment: ApproveUserId) -> Store
             Apply::as_select(),
             users::active
         ))
-        .first::<(ApproveUser, String, String, Apply, bool)>(c))
+        .first::<(ApproveUser, String, NodeKind, Apply, bool)>(c))
     .optional()?;
     let (assignment, node_key, kind, ticket, assignee_active) = found.ok_or(Refusal::NotFound)?;
     Ok(Target {
         assignment,
         ticket,
         node_key,
-        node_kind: NodeKind::parse(&kind).unwrap_or(NodeKind::Approval),
+        node_kind: kind,
         assignee_active,
     })
 }
@@ -316,6 +316,18 @@ pub(super) fn hand_over(
     comment: &str,
 ) -> StoreResult<Done> {
     let target = target(conn, apply, assignment)?;
+    let (mine, ticket) = (&target.assignment, &target.ticket);
+    let who = (actor, acts_for(conn, actor, mine.user_id, kind_of(ticket))?);
+    // As read, before anything about the request is answered: someone
+    // who may not hand it over learns nothing from a bad name or note.
+    let admin = !target.assignee_active && super::super::users::is_admin(conn, actor)?;
+    check(
+        conn,
+        &target,
+        who,
+        |f| rules::may_hand_over(actor, admin, f),
+        None,
+    )?;
     let comment = rules::note(comment)?;
     let to = crate::domain::Username::parse_person(to)
         .ok()
@@ -323,11 +335,9 @@ pub(super) fn hand_over(
         .transpose()?
         .flatten()
         .ok_or(Refusal::UnknownUser)?;
-    let (mine, ticket) = (&target.assignment, &target.ticket);
     // Theirs, their stand-in's, or a stranded step's, with everyone
     // involved active until this commits.
     let active = still_active(conn, &[actor, mine.user_id, to])?;
-    let who = (actor, acts_for(conn, actor, mine.user_id, kind_of(ticket))?);
     // An administrator may take over a step whose person can no longer act.
     let admin = !active.contains(&mine.user_id) && super::super::users::is_admin(conn, actor)?;
     check(

@@ -17,7 +17,7 @@ use super::{applicant, decide};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::states::{AssignmentStatus, Decided};
-use crate::flow::{NodeKind, ProcessDef, ProcessKind};
+use crate::flow::{NodeKind, ProcessDef};
 use crate::refusal::Refusal;
 
 /// Values as sent: each field's key and its text values (a form's
@@ -198,7 +198,7 @@ pub fn allowed(
     now: NaiveDateTime,
 ) -> StoreResult<Allowed> {
     let ticket = &view.apply;
-    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    let kind = ticket.kind;
     let mut out = Allowed::default();
     let pending = view
         .nodes

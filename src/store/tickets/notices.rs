@@ -15,7 +15,7 @@ use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
 use crate::db::states::AssignmentStatus;
-use crate::flow::{NodeKind, NotifyEvent, ProcessDef, ProcessKind, Recipient};
+use crate::flow::{NodeKind, NotifyEvent, ProcessDef, Recipient};
 
 /// Tells people a node now waits for them (with one-click links on
 /// approvals).
@@ -54,7 +54,7 @@ pub(super) fn notify(
     }
     let ids: Vec<UserId> = people.iter().map(|(_, u)| *u).collect();
     let to = recipients(conn, def, event, ticket, &ids)?;
-    let approval = node.is_some_and(|n| n.kind == NodeKind::Approval.as_str());
+    let approval = node.is_some_and(|n| n.kind == NodeKind::Approval);
     for user in to {
         let assignment = match people.iter().find(|(_, u)| *u == user) {
             Some((assignment, _)) if event == NotifyEvent::Waiting && approval => Some(*assignment),
@@ -109,7 +109,7 @@ fn send(
     to: UserId,
     assignment: Option<ApproveUserId>,
 ) -> StoreResult<()> {
-    let kind = ProcessKind::parse(&ticket.kind).unwrap_or(ProcessKind::Request);
+    let kind = ticket.kind;
     let away = matches!(event, NotifyEvent::Waiting | NotifyEvent::Urged).then_some(kind);
     // One statement reads the person and, when it matters, as a
     // subselect, whoever stands in for them now.
@@ -190,7 +190,7 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
         .find(row.approve_id)
         .select(Approve::as_select())
         .first(conn)?;
-    let approval = node.kind == NodeKind::Approval.as_str();
+    let approval = node.kind == NodeKind::Approval;
     send(
         conn,
         NotifyEvent::Waiting,

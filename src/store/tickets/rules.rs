@@ -210,9 +210,8 @@ pub fn would_approve_own(
         .inner_join(a::table)
         .filter(au::id.eq(assignment))
         .select((au::user_id, n::kind, a::applicant_id))
-        .first::<(UserId, String, UserId)>(conn)?;
-    let kind = NodeKind::parse(&node_kind).unwrap_or(NodeKind::Approval);
-    Ok(applicant_for_other(applicant, to, mine, kind))
+        .first::<(UserId, NodeKind, UserId)>(conn)?;
+    Ok(applicant_for_other(applicant, to, mine, node_kind))
 }
 
 /// A comment, reason or note as given: trimmed, required when `required`,
@@ -298,7 +297,7 @@ mod tests {
             serial: "CHG-20261204-0001".into(),
             service_id: ServiceId(1),
             version_id: VersionId(1),
-            kind: "change".into(),
+            kind: crate::flow::ProcessKind::Change,
             title: "t".into(),
             applicant_id: APPLICANT,
             business_id: None,

@@ -192,7 +192,7 @@ pub async fn csv(
             cell(&a.serial),
             cell(&a.title),
             cell(r.service_in(lang)),
-            cell(&word("kind", &a.kind)),
+            cell(&word("kind", a.kind.as_str())),
             cell(&word("ticket_status", a.status.as_str())),
             cell(&crate::store::names::person_text(
                 lang,
