@@ -361,6 +361,12 @@ impl Ctx {
         Ok(())
     }
 
+    /// After a form's change was saved: a flash of `key`, and on to `to`.
+    pub fn saved(&self, key: &str, to: &str) -> HttpResponse {
+        self.flash(FlashKind::Success, self.t(key));
+        see_other(to)
+    }
+
     pub fn flash(&self, kind: FlashKind, text: impl Into<String>) {
         let _ = self.session.insert(
             SESSION_FLASH,

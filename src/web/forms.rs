@@ -61,6 +61,19 @@ impl FieldErrors {
         }
     }
 
+    /// A form's write: what it saved, or `None` with the rule that refused
+    /// it beside its field (the form is shown again); any other store
+    /// error is passed on.
+    pub fn saved<T>(&mut self, result: Result<T, StoreError>) -> Result<Option<T>, AppError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(e) => {
+                self.absorb(e)?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Turns a refused store change into a message beside its field; any
     /// other store error is passed on.
     pub fn absorb(&mut self, e: StoreError) -> Result<(), AppError> {

@@ -200,12 +200,8 @@ pub async fn add_delegation(
             let id = delegations::create(c, &input, me)?;
             crate::notify::delegation::stand_in_asked(c, id, me)
         };
-        match state.db.write(write).await {
-            Ok(_) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
-                return Ok(see_other("/profile"));
-            }
-            Err(e) => errors.absorb(e)?,
+        if errors.saved(state.db.write(write).await)?.is_some() {
+            return Ok(ctx.saved("flash.delegation_saved", "/profile"));
         }
     }
     let mut page = ProfilePage::load(ctx, &state).await?;

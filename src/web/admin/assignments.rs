@@ -13,7 +13,7 @@ use crate::i18n::Lang;
 use crate::store::assignments::{self, AssignmentRow, Filter, Scope};
 use crate::store::{StoreResult, businesses, roles, users};
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::ctx::{Ctx, FlashKind, see_other};
+use crate::web::ctx::{Ctx, see_other};
 use crate::web::forms::{FieldErrors, SelectOption, optional_id, required_id};
 use crate::web::{AppError, AppState, render, render_status};
 
@@ -145,12 +145,10 @@ pub async fn create(
             assignments::create(c, id, role, scope, actor)?;
             Ok(user)
         };
-        match state.db.write(write).await {
-            Ok(user) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.assignment_created"));
-                return Ok(see_other(&format!("/admin/assignments?user={user}")));
-            }
-            Err(e) => errors.absorb(e)?,
+        let written = state.db.write(write).await;
+        if let Some(user) = errors.saved(written)? {
+            let to = format!("/admin/assignments?user={user}");
+            return Ok(ctx.saved("flash.assignment_created", &to));
         }
     }
     let filter = AssignmentForm::default();

@@ -69,19 +69,16 @@ pub async fn create(
     let mut errors = FieldErrors::new(ctx.lang);
     if let Some((name, description)) = form.parse(&mut errors) {
         let shown = name.to_string();
-        match state
+        let written = state
             .db
             .write(move |c| businesses::create(c, &name, &description, actor))
-            .await
-        {
-            Ok(_) => {
-                ctx.flash(
-                    FlashKind::Success,
-                    ctx.tf("flash.business_created", &[("name", &shown)]),
-                );
-                return Ok(see_other("/admin/businesses"));
-            }
-            Err(e) => errors.absorb(e)?,
+            .await;
+        if errors.saved(written)?.is_some() {
+            ctx.flash(
+                FlashKind::Success,
+                ctx.tf("flash.business_created", &[("name", &shown)]),
+            );
+            return Ok(see_other("/admin/businesses"));
         }
     }
     let businesses = state.db.read(businesses::list).await?;
@@ -127,16 +124,12 @@ pub async fn update(
     let id = BusinessId(path.into_inner());
     let mut errors = FieldErrors::new(ctx.lang);
     if let Some((name, description)) = form.parse(&mut errors) {
-        match state
+        let written = state
             .db
             .write(move |c| businesses::update(c, id, &name, &description, actor))
-            .await
-        {
-            Ok(()) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other("/admin/businesses"));
-            }
-            Err(e) => errors.absorb(e)?,
+            .await;
+        if errors.saved(written)?.is_some() {
+            return Ok(ctx.saved("flash.saved", "/admin/businesses"));
         }
     }
     render_status(

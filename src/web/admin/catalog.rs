@@ -11,7 +11,7 @@ use crate::domain::Name;
 use crate::store::catalog::{self, Folder};
 use crate::store::services;
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::ctx::{Ctx, FlashKind, see_other};
+use crate::web::ctx::{Ctx, see_other};
 use crate::web::forms::{FieldErrors, SelectOption, required_id};
 use crate::web::{AppError, AppState, render, render_status};
 
@@ -97,16 +97,12 @@ pub async fn add_folder(
     let name = errors.check("name_en", Name::parse(&form.name_en));
     if let (Some(parent), Some(name)) = (parent, name) {
         let zh = form.name_zh.trim().to_string();
-        match state
+        let written = state
             .db
             .write(move |c| catalog::add_folder(c, parent, &name, &zh, actor))
-            .await
-        {
-            Ok(_) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.folder_added"));
-                return Ok(see_other("/admin/catalog"));
-            }
-            Err(e) => errors.absorb(e)?,
+            .await;
+        if errors.saved(written)?.is_some() {
+            return Ok(ctx.saved("flash.folder_added", "/admin/catalog"));
         }
     }
     render_status(

@@ -172,12 +172,8 @@ pub async fn create(
             let id = delegations::create(c, &input, actor)?;
             crate::notify::delegation::stand_in_asked(c, id, actor)
         };
-        match state.db.write(write).await {
-            Ok(_) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
-                return Ok(see_other("/admin/delegations"));
-            }
-            Err(e) => errors.absorb(e)?,
+        if errors.saved(state.db.write(write).await)?.is_some() {
+            return Ok(ctx.saved("flash.delegation_saved", "/admin/delegations"));
         }
     }
     render_status(
@@ -223,12 +219,8 @@ pub async fn update(
             }
             Ok(())
         };
-        match state.db.write(write).await {
-            Ok(()) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.delegation_saved"));
-                return Ok(see_other("/admin/delegations"));
-            }
-            Err(e) => errors.absorb(e)?,
+        if errors.saved(state.db.write(write).await)?.is_some() {
+            return Ok(ctx.saved("flash.delegation_saved", "/admin/delegations"));
         }
     }
     render_status(

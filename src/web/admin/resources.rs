@@ -12,7 +12,7 @@ use crate::domain::{Name, Username, parse_note};
 use crate::store::resources::{self, ResourceInput, ResourceRow};
 use crate::store::users;
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::ctx::{Ctx, FlashKind, see_other};
+use crate::web::ctx::{Ctx, see_other};
 use crate::web::forms::FieldErrors;
 use crate::web::{AppError, AppState, render, render_status};
 
@@ -122,12 +122,8 @@ pub async fn create(
             let input = parsed.resolve(c)?;
             resources::create(c, &input, actor)
         };
-        match state.db.write(write).await {
-            Ok(_) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other("/admin/resources"));
-            }
-            Err(e) => errors.absorb(e)?,
+        if errors.saved(state.db.write(write).await)?.is_some() {
+            return Ok(ctx.saved("flash.saved", "/admin/resources"));
         }
     }
     let rows = state.db.read(resources::list).await?;
@@ -190,12 +186,8 @@ pub async fn update(
             let input = parsed.resolve(c)?;
             resources::update(c, id, &input, actor)
         };
-        match state.db.write(write).await {
-            Ok(()) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other("/admin/resources"));
-            }
-            Err(e) => errors.absorb(e)?,
+        if errors.saved(state.db.write(write).await)?.is_some() {
+            return Ok(ctx.saved("flash.saved", "/admin/resources"));
         }
     }
     render_status(

@@ -79,19 +79,16 @@ pub async fn create(
     let code = errors.check("code", RoleCode::parse(&form.code));
     if let (Some(code), Some(input)) = (code, form.input(&mut errors)) {
         let shown = code.to_string();
-        match state
+        let written = state
             .db
             .write(move |c| roles::create(c, &code, &input, actor))
-            .await
-        {
-            Ok(_) => {
-                ctx.flash(
-                    FlashKind::Success,
-                    ctx.tf("flash.role_created", &[("name", &shown)]),
-                );
-                return Ok(see_other("/admin/roles"));
-            }
-            Err(e) => errors.absorb(e)?,
+            .await;
+        if errors.saved(written)?.is_some() {
+            ctx.flash(
+                FlashKind::Success,
+                ctx.tf("flash.role_created", &[("name", &shown)]),
+            );
+            return Ok(see_other("/admin/roles"));
         }
     }
     let roles = state.db.read(roles::list).await?;
@@ -139,16 +136,12 @@ pub async fn update(
     let id = RoleId(path.into_inner());
     let mut errors = FieldErrors::new(ctx.lang);
     if let Some(input) = form.input(&mut errors) {
-        match state
+        let written = state
             .db
             .write(move |c| roles::update(c, id, &input, actor))
-            .await
-        {
-            Ok(()) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other("/admin/roles"));
-            }
-            Err(e) => errors.absorb(e)?,
+            .await;
+        if errors.saved(written)?.is_some() {
+            return Ok(ctx.saved("flash.saved", "/admin/roles"));
         }
     }
     let role = state.db.read(move |c| roles::find(c, id)).await?;

@@ -232,12 +232,10 @@ async fn save(
                 None => services::create(c, &input, actor),
             }
         };
-        match state.db.write(write).await {
-            Ok(saved) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other(&format!("/admin/services/{saved}")));
-            }
-            Err(e) => errors.absorb(e)?,
+        let written = state.db.write(write).await;
+        if let Some(saved) = errors.saved(written)? {
+            ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
+            return Ok(see_other(&format!("/admin/services/{saved}")));
         }
     }
     let lang = ctx.lang;

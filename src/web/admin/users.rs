@@ -206,15 +206,13 @@ pub async fn create(
             let input = parsed.resolve(c)?;
             users::create(c, &username, &input, &hash, Some(actor))
         };
-        match state.db.write(write).await {
-            Ok(id) => {
-                ctx.flash(
-                    FlashKind::Success,
-                    ctx.tf("flash.user_created", &[("name", &name)]),
-                );
-                return Ok(see_other(&format!("/admin/users/{id}")));
-            }
-            Err(e) => errors.absorb(e)?,
+        let written = state.db.write(write).await;
+        if let Some(id) = errors.saved(written)? {
+            ctx.flash(
+                FlashKind::Success,
+                ctx.tf("flash.user_created", &[("name", &name)]),
+            );
+            return Ok(see_other(&format!("/admin/users/{id}")));
         }
     }
     let form = UserForm {
@@ -303,12 +301,8 @@ pub async fn update(
             let input = parsed.resolve(c)?;
             users::update(c, id, &input, actor)
         };
-        match state.db.write(write).await {
-            Ok(()) => {
-                ctx.flash(FlashKind::Success, ctx.t("flash.saved"));
-                return Ok(see_other(&format!("/admin/users/{id}")));
-            }
-            Err(e) => errors.absorb(e)?,
+        if errors.saved(state.db.write(write).await)?.is_some() {
+            return Ok(ctx.saved("flash.saved", &format!("/admin/users/{id}")));
         }
     }
     let mut page = edit_page(ctx, &state, id).await?;
