@@ -364,6 +364,11 @@ async fn the_change_management_tutorial_in_a_browser() {
     ] {
         b.go("/admin/assignments").await;
         b.fill("#assignment-form [name=user]", user).await;
+        // The people picker looks the name up as it is typed: let its
+        // answer arrive and close it, as a person would, before sending
+        // (a lookup still in flight races the form's own request).
+        b.wait_for("#assignment-form .suggestions li").await;
+        b.click("h1").await;
         b.select(
             "#assignment-form [name=role_id]",
             &app.role_id(role).to_string(),
