@@ -142,12 +142,6 @@ impl Refusal {
             _ => None,
         }
     }
-
-    /// Whether someone else's action got there first (a tab left open, a
-    /// second click, a link used after the inbox).
-    pub fn overtaken(&self) -> bool {
-        matches!(self, Refusal::Overtaken(_))
-    }
 }
 
 impl std::fmt::Display for Refusal {

@@ -3,12 +3,12 @@
 
 use diesel::prelude::*;
 
-use super::super::audit::{self, Audit, Channel};
+use super::super::audit::{self, Channel};
 use super::super::directory::DbLookup;
 use super::super::{StoreResult, now};
 use super::door::{Done, Raw};
 use super::rules;
-use super::{def_of, filing, notices, progress, ticket_event};
+use super::{acted, def_of, filing, notices, progress};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::Apply;
@@ -46,20 +46,6 @@ fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Appl
     Ok(ticket)
 }
 
-/// An event on the ticket by `actor` through `channel`.
-fn by(
-    actor: UserId,
-    channel: Channel,
-    event: TicketEvent,
-    apply: ApplyId,
-    detail: serde_json::Value,
-) -> Audit<'static> {
-    Audit {
-        channel,
-        ..ticket_event(Some(actor), event, apply, detail)
-    }
-}
-
 /// A comment on the ticket's timeline, by anyone who may see it.
 pub(super) fn comment(
     conn: &mut DbConn,
@@ -72,9 +58,8 @@ pub(super) fn comment(
     visible(conn, apply, actor)?;
     audit::record(
         conn,
-        by(
-            actor,
-            channel,
+        acted(
+            (actor, actor, channel),
             TicketEvent::Commented,
             apply,
             serde_json::json!({ "comment": text }),
@@ -119,9 +104,8 @@ pub(super) fn withdraw(
     progress::end(conn, apply, TicketStatus::Withdrawn)?;
     audit::record(
         conn,
-        by(
-            actor,
-            channel,
+        acted(
+            (actor, actor, channel),
             TicketEvent::Withdrawn,
             apply,
             serde_json::json!({ "comment": reason }),
@@ -172,9 +156,8 @@ pub(super) fn urge(
     let pending: Vec<UserId> = waiting.iter().map(|(_, u)| *u).collect();
     audit::record(
         conn,
-        by(
-            actor,
-            channel,
+        acted(
+            (actor, actor, channel),
             TicketEvent::Urged,
             apply,
             serde_json::json!({ "reminded": pending.iter().map(|u| u.0).collect::<Vec<_>>() }),
@@ -261,9 +244,8 @@ pub(super) fn resubmit(
     filing::insert_plan(conn, apply, &plan, &ids, &def, offset.unwrap_or(0) + 1)?;
     audit::record(
         conn,
-        by(
-            actor,
-            channel,
+        acted(
+            (actor, actor, channel),
             TicketEvent::Resubmitted,
             apply,
             serde_json::json!({ "changed": changed }),

@@ -5,12 +5,12 @@
 
 use diesel::prelude::*;
 
-use super::super::audit::{self, Audit, Channel};
+use super::super::audit::{self, Channel};
 use super::super::directory::DbLookup;
 use super::super::{StoreResult, now};
 use super::door::{Decision, Done};
 use super::rules::{self, StepFacts};
-use super::{node_def, not_running, overtaken, progress, ticket_event};
+use super::{acted, node_def, not_running, overtaken, progress};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
@@ -35,10 +35,6 @@ pub(crate) fn acts_for(
         return Ok(true);
     }
     Ok(super::super::delegations::acting_for(conn, assignee, now(), kind)? == Some(actor))
-}
-
-fn kind_of(ticket: &Apply) -> ProcessKind {
-    ticket.kind
 }
 
 /// An assignment on a ticket, with its ticket and step: what acting on
@@ -183,7 +179,7 @@ pub(super) fn decide(
 ) -> StoreResult<Done> {
     let target = target(conn, apply, assignment)?;
     let (mine, ticket) = (&target.assignment, &target.ticket);
-    let who = (actor, acts_for(conn, actor, mine.user_id, kind_of(ticket))?);
+    let who = (actor, acts_for(conn, actor, mine.user_id, ticket.kind)?);
     // As read: theirs (or their stand-in's), open, and the ticket running.
     check(conn, &target, who, |f| rules::may_act(actor, f), None)?;
     // Both people are still active, and stay so until this commits.
@@ -290,16 +286,12 @@ pub(super) fn decide(
     };
     audit::record(
         conn,
-        Audit {
-            on_behalf_of: (actor != mine.user_id).then_some(mine.user_id),
-            channel,
-            ..ticket_event(
-                Some(actor),
-                event,
-                ticket.id,
-                serde_json::json!({ "node": node.node_key, "comment": comment }),
-            )
-        },
+        acted(
+            (actor, mine.user_id, channel),
+            event,
+            ticket.id,
+            serde_json::json!({ "node": node.node_key, "comment": comment }),
+        ),
     )?;
     progress::after_vote(conn, ticket, &node, spec, &def)?;
     Ok(Done::Decided)
@@ -317,7 +309,7 @@ pub(super) fn hand_over(
 ) -> StoreResult<Done> {
     let target = target(conn, apply, assignment)?;
     let (mine, ticket) = (&target.assignment, &target.ticket);
-    let who = (actor, acts_for(conn, actor, mine.user_id, kind_of(ticket))?);
+    let who = (actor, acts_for(conn, actor, mine.user_id, ticket.kind)?);
     // As read, before anything about the request is answered: someone
     // who may not hand it over learns nothing from a bad name or note.
     let admin = !target.assignee_active && super::super::users::is_admin(conn, actor)?;
@@ -407,16 +399,12 @@ pub(super) fn hand_over(
         .first(conn)?;
     audit::record(
         conn,
-        Audit {
-            on_behalf_of: (actor != mine.user_id).then_some(mine.user_id),
-            channel,
-            ..ticket_event(
-                Some(actor),
-                TicketEvent::HandedOver,
-                ticket.id,
-                serde_json::json!({ "node": target.node_key, "to": target_name, "comment": comment }),
-            )
-        },
+        acted(
+            (actor, mine.user_id, channel),
+            TicketEvent::HandedOver,
+            ticket.id,
+            serde_json::json!({ "node": target.node_key, "to": target_name, "comment": comment }),
+        ),
     )?;
     Ok(Done::HandedOver)
 }

@@ -67,6 +67,21 @@ fn ticket_event(
     }
 }
 
+/// An event on the ticket by `actor`, acting on `assignee`'s behalf when
+/// that is someone else, through `channel`.
+fn acted(
+    (actor, assignee, channel): (UserId, UserId, Channel),
+    event: TicketEvent,
+    apply: ApplyId,
+    detail: serde_json::Value,
+) -> Audit<'static> {
+    Audit {
+        on_behalf_of: (actor != assignee).then_some(assignee),
+        channel,
+        ..ticket_event(Some(actor), event, apply, detail)
+    }
+}
+
 fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeDef> {
     def.node(&approve.node_key).ok_or_else(|| {
         StoreError::Unexpected(anyhow::anyhow!("node {} not in version", approve.node_key))
