@@ -2,6 +2,7 @@
 //! pool, embedded migrations, and the `Db` handle that runs units of work.
 
 mod clock;
+mod count;
 pub mod ids;
 pub mod models;
 pub mod prepared;
@@ -26,6 +27,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::StoreError;
 pub use clock::{Clock, now as clock_now};
+pub use count::Sent;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -70,23 +72,72 @@ impl Backend {
     }
 }
 
+/// How a SQLite database syncs its commits to disk, chosen in its URL
+/// (`sqlite://data/countersign.db?synchronous=normal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit is on disk before anyone hears of it, as on
+    /// PostgreSQL: a power loss keeps every acknowledged approval. The
+    /// writer thread commits a batch of changes at once, so it pays one
+    /// sync per batch. The default.
+    Full,
+    /// Commits reach the log without waiting for the disk; a power loss
+    /// (not a crash of countersign) may take the last acknowledged
+    /// changes with it. For those who accept that risk.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "PRAGMA synchronous = FULL;",
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL;",
+        }
+    }
+}
+
+/// A SQLite URL's file path and options: `sqlite://path`, `sqlite:path` or
+/// a bare path, optionally followed by `?synchronous=full|normal`.
+fn sqlite_target(url: &str) -> anyhow::Result<(&str, Synchronous)> {
+    let url = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let Some((path, options)) = url.split_once('?') else {
+        return Ok((url, Synchronous::Full));
+    };
+    let mut synchronous = Synchronous::Full;
+    for option in options.split('&').filter(|o| !o.is_empty()) {
+        synchronous = match option.to_ascii_lowercase().as_str() {
+            "synchronous=full" => Synchronous::Full,
+            "synchronous=normal" => Synchronous::Normal,
+            _ => {
+                return Err(anyhow!(
+                    "unknown SQLite option {option:?} in DATABASE_URL (known: synchronous=full, synchronous=normal)"
+                ));
+            }
+        };
+    }
+    Ok((path, synchronous))
+}
+
 /// SQLite settings every connection needs: foreign keys are off by
 /// default per connection, and a busy timeout lets other processes'
 /// writers finish. Checkpoints are left to the checkpointer thread, so a
 /// commit never copies the log into the database (and syncs it) while
 /// holding the writer lock.
-fn sqlite_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
+fn sqlite_setup(c: &mut SqliteConnection, sync: Synchronous) -> diesel::QueryResult<()> {
     c.batch_execute(
-        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-         PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
-    )
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    c.batch_execute(sync.pragma())
 }
 
 /// A reading connection's page cache is emptied whenever another
 /// connection writes, so 1 MiB each is plenty (the default is 2 MiB,
 /// times the pool).
-fn sqlite_reader_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
-    sqlite_setup(c)?;
+fn sqlite_reader_setup(c: &mut SqliteConnection, sync: Synchronous) -> diesel::QueryResult<()> {
+    sqlite_setup(c, sync)?;
     c.batch_execute("PRAGMA cache_size = -1024;")
 }
 
@@ -94,8 +145,8 @@ fn sqlite_reader_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
 /// it may hold the pages every change touches. Each change in a batch is
 /// a savepoint, whose journal of pages to restore would otherwise spill
 /// to a temporary file past 64 KiB; in memory it is a copy, not a write.
-fn sqlite_writer_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
-    sqlite_setup(c)?;
+fn sqlite_writer_setup(c: &mut SqliteConnection, sync: Synchronous) -> diesel::QueryResult<()> {
+    sqlite_setup(c, sync)?;
     c.batch_execute("PRAGMA cache_size = -4096; PRAGMA temp_store = MEMORY;")
 }
 
@@ -109,18 +160,27 @@ fn sqlite_writer_setup(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
 /// values (there are no partial indexes), so a reused plan is the same plan.
 const PG_SETUP: &str = "SET plan_cache_mode = force_generic_plan";
 
-/// Settings each pooled connection gets when it is opened.
+/// Settings each pooled connection gets when it is opened (on SQLite how
+/// commits sync), and the counters of its `Db` (statements after the
+/// settings are counted).
 #[derive(Debug)]
-struct ConnectionSetup;
+struct ConnectionSetup(Arc<count::Counters>, Synchronous);
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        let counter = count::Counter(Arc::clone(&self.0));
         match conn {
-            DbConn::Sqlite(c) => sqlite_reader_setup(c).map_err(diesel::r2d2::Error::QueryError),
-            DbConn::Pg(c) => c
-                .batch_execute(PG_SETUP)
-                .map_err(diesel::r2d2::Error::QueryError),
+            DbConn::Sqlite(c) => {
+                sqlite_reader_setup(c, self.1).map_err(diesel::r2d2::Error::QueryError)?;
+                c.set_instrumentation(counter);
+            }
+            DbConn::Pg(c) => {
+                c.batch_execute(PG_SETUP)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                c.set_instrumentation(counter);
+            }
         }
+        Ok(())
     }
 }
 
@@ -222,6 +282,8 @@ pub struct Db {
     backend: Backend,
     /// The time this database's units of work see (`store::now`).
     clock: Clock,
+    /// Statements and transactions its connections have sent (`sent`).
+    counters: Arc<count::Counters>,
     /// Held by every clone; the checkpointer stops when the last one goes.
     _alive: Arc<()>,
 }
@@ -283,13 +345,6 @@ struct Checkpoint {
 /// pages); each restart makes the writer wait for it a moment.
 const RESTART_AFTER_FRAMES: i32 = 16_384;
 
-/// Strips the `sqlite://` prefix so both `sqlite://data/x.db` and a bare path work.
-fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
-}
-
 impl Db {
     /// Connects, applies pending migrations and builds the pool. Errors carry
     /// the database's own message (the pool alone would only time out).
@@ -314,7 +369,7 @@ impl Db {
                 url.to_string()
             }
             Backend::Sqlite => {
-                let path = sqlite_path(url);
+                let (path, _) = sqlite_target(url)?;
                 if let Some(dir) = Path::new(path).parent()
                     && !dir.as_os_str().is_empty()
                 {
@@ -338,6 +393,11 @@ impl Db {
             }
         };
         let manager = ConnectionManager::<DbConn>::new(conn_url);
+        let counters = Arc::new(count::Counters::default());
+        let synchronous = match backend {
+            Backend::Sqlite => sqlite_target(url)?.1,
+            Backend::Postgres => Synchronous::Full,
+        };
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -348,7 +408,10 @@ impl Db {
             // PostgreSQL one is checked by `checkout` when it has been
             // idle, and dropped once it has failed.
             .test_on_check_out(false)
-            .connection_customizer(Box::new(ConnectionSetup))
+            .connection_customizer(Box::new(ConnectionSetup(
+                Arc::clone(&counters),
+                synchronous,
+            )))
             .build(manager)
             .context("cannot build the connection pool")?;
         let id = NEXT_DB.fetch_add(1, Ordering::Relaxed);
@@ -357,12 +420,14 @@ impl Db {
         let clock = Clock::default();
         let writer = match &write_lock {
             Some(lock) => {
-                checkpointer(sqlite_path(url).to_string(), Arc::downgrade(&alive))?;
+                let (path, _) = sqlite_target(url)?;
+                checkpointer(path.to_string(), Arc::downgrade(&alive))?;
                 Some(writer::Writer::start(
                     id,
                     clock.clone(),
-                    sqlite_path(url),
-                    sqlite_writer_setup,
+                    path,
+                    move |c| sqlite_writer_setup(c, synchronous),
+                    Arc::clone(&counters),
                     Arc::clone(lock),
                 )?)
             }
@@ -376,8 +441,23 @@ impl Db {
             gate: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
             backend,
             clock,
+            counters,
             _alive: alive,
         })
+    }
+
+    /// Statements and transactions this database's connections have sent
+    /// so far (the checkpointer's aside); the difference between two
+    /// readings is what happened between them.
+    pub fn sent(&self) -> Sent {
+        self.counters.sent()
+    }
+
+    /// Keeps the text of every statement sent from now on (`on`), or stops;
+    /// returns what was kept since the last call. For tests that show
+    /// which statements a page or an action costs.
+    pub fn keep_statements(&self, on: bool) -> Vec<String> {
+        self.counters.keep(on)
     }
 
     pub fn backend(&self) -> Backend {

@@ -41,13 +41,15 @@ pub struct Writer {
 impl Writer {
     /// Opens the writing connection (with `setup`) and starts its thread,
     /// which works for the `Db` numbered `db`.
+    /// Its statements are counted in `counters`.
     /// `lock` is the process's writer lock, held for each batch, so that
     /// `Db::write_sync` on other threads takes its turn with the batches.
     pub fn start(
         db: u64,
         clock: super::Clock,
         path: &str,
-        setup: fn(&mut SqliteConnection) -> diesel::QueryResult<()>,
+        setup: impl Fn(&mut SqliteConnection) -> diesel::QueryResult<()> + Send + 'static,
+        counters: Arc<super::count::Counters>,
         lock: Arc<Mutex<()>>,
     ) -> anyhow::Result<Writer> {
         let open = {
@@ -56,6 +58,7 @@ impl Writer {
                 let mut conn = SqliteConnection::establish(&path)
                     .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
                 setup(&mut conn).map_err(|e| anyhow!("cannot set up {path}: {e}"))?;
+                conn.set_instrumentation(super::count::Counter(Arc::clone(&counters)));
                 Ok(DbConn::Sqlite(conn))
             }
         };

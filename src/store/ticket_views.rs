@@ -12,7 +12,7 @@ use super::users::{
 };
 use super::{StoreResult, now};
 use crate::db::DbConn;
-use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, BusinessId, ServiceId, UserId, VersionId};
+use crate::db::ids::{ApplyId, ApproveUserId, BusinessId, ServiceId, UserId, VersionId};
 use crate::db::models::{Apply, Approve, ApproveUser, AuditEvent};
 use crate::db::prepared::beside_each;
 use crate::db::schema::{
@@ -74,7 +74,12 @@ fn delegators(conn: &mut DbConn, me: UserId) -> StoreResult<Vec<(UserId, Option<
         .load(c))?)
 }
 
-diesel::alias!(users as applicants: Applicants, users as assignees: Assignees);
+diesel::alias!(
+    users as applicants: Applicants,
+    users as assignees: Assignees,
+    users as actors: Actors,
+    users as behalf: Behalf
+);
 
 /// An inbox row as read: assignment, assignee, ticket, node, the
 /// applicant's and assignee's usernames and names, and the request (the
@@ -519,78 +524,143 @@ pub struct NodeView {
 pub struct TicketView {
     pub apply: Apply,
     pub applicant: Person,
+    /// The service (English and Chinese) and the business it was filed in.
+    pub filed: ((String, String), Option<String>),
     pub nodes: Vec<NodeView>,
     pub events: Vec<(AuditEvent, Option<Person>, Option<Person>)>,
 }
 
+/// A person joined in under an alias, as read: absent when the join found
+/// no one (no such column value).
+fn person_of(pair: Option<(String, String)>) -> Option<Person> {
+    pair.map(|(username, display_name)| Person {
+        username,
+        display_name,
+    })
+}
+
+/// A ticket with everything its page shows, in three statements: the
+/// ticket with its applicant, service and business; its nodes with their
+/// people (and who acted for them); its timeline with who did each thing
+/// and for whom. Each goes through the ticket's index.
 pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
-    let apply: Apply = crate::direct!(conn, |c| a::table
-        .find(id)
-        .select(Apply::as_select())
+    type Head = (Apply, (String, String), (String, String), Option<String>);
+    let (apply, applicant, service, business): Head = crate::direct!(conn, |c| a::table
+        .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
+        .inner_join(sv::table.on(sv::id.eq(a::service_id)))
+        .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
+        .filter(a::id.eq(id))
+        .select((
+            Apply::as_select(),
+            applicants.fields((users::username, users::display_name)),
+            (sv::name_en, sv::name_zh),
+            b::name.nullable(),
+        ))
         .first(c))?;
-    let nodes: Vec<Approve> = crate::direct!(conn, |c| n::table
+    type NodeRow = (
+        Approve,
+        Option<ApproveUser>,
+        Option<(String, String)>,
+        Option<(String, String)>,
+    );
+    let rows: Vec<NodeRow> = crate::direct!(conn, |c| n::table
+        .left_join(au::table.on(au::approve_id.eq(n::id)))
+        .left_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
+        .left_join(actors.on(actors.field(users::id).nullable().eq(au::acted_by)))
         .filter(n::apply_id.eq(id))
-        .order(n::position)
-        .select(Approve::as_select())
+        .order((n::position, au::position))
+        .select((
+            Approve::as_select(),
+            Option::<ApproveUser>::as_select(),
+            assignees
+                .fields((users::username, users::display_name))
+                .nullable(),
+            actors
+                .fields((users::username, users::display_name))
+                .nullable(),
+        ))
         .load(c))?;
-    let assignments: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
-        .filter(au::apply_id.eq(id))
-        .order((au::approve_id, au::position))
-        .select(ApproveUser::as_select())
-        .load(c))?;
-    let events: Vec<AuditEvent> = crate::direct!(conn, |c| ev::table
+    type EventRow = (
+        AuditEvent,
+        Option<(String, String)>,
+        Option<(String, String)>,
+    );
+    let events: Vec<EventRow> = crate::direct!(conn, |c| ev::table
+        .left_join(actors.on(actors.field(users::id).nullable().eq(ev::actor_id)))
+        .left_join(behalf.on(behalf.field(users::id).nullable().eq(ev::on_behalf_of_id)))
         .filter(ev::apply_id.eq(id.0))
         .order(ev::id)
-        .select(AuditEvent::as_select())
+        .select((
+            AuditEvent::as_select(),
+            actors
+                .fields((users::username, users::display_name))
+                .nullable(),
+            behalf
+                .fields((users::username, users::display_name))
+                .nullable(),
+        ))
         .load(c))?;
-    let mut ids: Vec<UserId> = vec![apply.applicant_id];
-    ids.extend(
-        assignments
-            .iter()
-            .flat_map(|x| [Some(x.user_id), x.acted_by])
-            .flatten(),
-    );
-    ids.extend(
-        events
-            .iter()
-            .flat_map(|e| [e.actor_id, e.on_behalf_of_id])
-            .flatten(),
-    );
-    let people = people_by_id(conn, &ids)?;
-    let person =
-        |id: UserId, people: &HashMap<UserId, Person>| people.get(&id).cloned().unwrap_or_default();
-    let mut by_node: HashMap<ApproveId, Vec<(ApproveUser, Person, Option<Person>)>> =
-        HashMap::new();
-    for x in assignments {
-        let who = person(x.user_id, &people);
-        let acted = x
-            .acted_by
-            .filter(|by| *by != x.user_id)
-            .map(|by| person(by, &people));
-        by_node
-            .entry(x.approve_id)
-            .or_default()
-            .push((x, who, acted));
+    let mut nodes: Vec<NodeView> = Vec::new();
+    for (node, assignment, who, acted) in rows {
+        if nodes.last().is_none_or(|last| last.node.id != node.id) {
+            nodes.push(NodeView {
+                node,
+                people: Vec::new(),
+            });
+        }
+        if let (Some(x), Some(last)) = (assignment, nodes.last_mut()) {
+            let acted = person_of(acted).filter(|_| x.acted_by.is_some_and(|by| by != x.user_id));
+            last.people
+                .push((x, person_of(who).unwrap_or_default(), acted));
+        }
     }
     Ok(TicketView {
-        applicant: person(apply.applicant_id, &people),
-        nodes: nodes
-            .into_iter()
-            .map(|node| NodeView {
-                people: by_node.remove(&node.id).unwrap_or_default(),
-                node,
-            })
-            .collect(),
+        applicant: person_of(Some(applicant)).unwrap_or_default(),
+        filed: (service, business),
+        nodes,
         events: events
             .into_iter()
-            .map(|e| {
-                let actor = e.actor_id.map(|u| person(u, &people));
-                let behalf = e.on_behalf_of_id.map(|u| person(u, &people));
-                (e, actor, behalf)
+            .map(|(e, actor, for_whom)| {
+                let actor = e.actor_id.and(person_of(actor).or(Some(Person::default())));
+                let for_whom = e
+                    .on_behalf_of_id
+                    .and(person_of(for_whom).or(Some(Person::default())));
+                (e, actor, for_whom)
             })
             .collect(),
         apply,
     })
+}
+
+impl TicketView {
+    /// Whether `me` may see this ticket (`may_view`), from what the view
+    /// holds: the ticket's people are all in it, so only someone who is
+    /// none of them is asked whom they stand in for.
+    pub fn may_be_seen_by(
+        &self,
+        conn: &mut DbConn,
+        me: UserId,
+        is_admin: bool,
+    ) -> StoreResult<bool> {
+        if is_admin || self.apply.applicant_id == me {
+            return Ok(true);
+        }
+        let people = || {
+            self.nodes
+                .iter()
+                .flat_map(|n| n.people.iter().map(|p| &p.0))
+        };
+        if people().any(|x| x.user_id == me || x.acted_by == Some(me)) {
+            return Ok(true);
+        }
+        let kind = self.apply.kind.as_str();
+        let whom: Vec<UserId> = delegators(conn, me)?
+            .into_iter()
+            .filter(|(_, only)| only.as_deref().is_none_or(|k| k == kind))
+            .map(|(u, _)| u)
+            .collect();
+        Ok(people().any(|x| whom.contains(&x.user_id)))
+    }
 }
 
 /// Whether the ticket `id` is there for `me` to see (`may_view`); a

@@ -14,6 +14,7 @@ pub mod forms;
 pub mod home;
 pub mod lang;
 pub mod limits;
+pub mod metrics;
 pub mod people;
 pub mod profile;
 pub mod security;
@@ -96,6 +97,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/services/{id}", web::get().to(tickets::new_form))
         .route("/services/{id}", web::post().to(tickets::post))
         .route("/healthz", web::get().to(assets::health))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/sign-in", web::get().to(auth::sign_in_form))
         .route("/sign-in", web::post().to(auth::sign_in))
         .route("/sign-out", web::post().to(auth::sign_out))

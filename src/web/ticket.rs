@@ -173,8 +173,12 @@ impl Loaded {
 }
 
 fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<Option<Loaded>> {
-    let view = ticket_views::ticket(c, id)?;
-    if !ticket_views::may_view(c, &view.apply, me, is_admin)? {
+    let view = match ticket_views::ticket(c, id) {
+        Ok(view) => view,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !view.may_be_seen_by(c, me, is_admin)? {
         return Ok(None);
     }
     let def = processes::definition(c, view.apply.version_id)?;
@@ -190,7 +194,7 @@ fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<
     let values: Values = view.apply.form.0.clone();
     let names = Names::for_values(c, &def, &values)?;
     let roles = crate::store::roles::names(c)?;
-    let filed = crate::store::request::filed_where(c, &view.apply)?;
+    let filed = view.filed.clone();
     Ok(Some(Loaded {
         view,
         def,

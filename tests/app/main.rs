@@ -29,6 +29,7 @@ mod process;
 mod profile;
 mod request_view;
 mod roles_and_businesses;
+mod round_trips;
 mod security;
 mod segregation;
 mod sessions;

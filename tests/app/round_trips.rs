@@ -1,0 +1,245 @@
+//! Round trips: the statements a complete change ticket and each page load
+//! send to the database, held to the budget `docs/performance.md` gives,
+//! so a later feature cannot add round trips to every ticket unnoticed.
+
+use countersign::db::{Backend, Sent};
+
+use crate::helpers::*;
+
+/// Statements a complete change ticket may take over HTTP: filing, the
+/// three ticket pages its deciders open and their three actions (the mail
+/// it causes is counted by the benchmark, not here).
+const TICKET_BUDGET: u64 = 40;
+/// Statements one load of home, the inbox or a ticket page may take. On
+/// SQLite a page reads one snapshot, so two more: its `BEGIN` and
+/// `COMMIT`, calls within the process rather than round trips.
+fn page_budget(backend: Backend) -> u64 {
+    match backend {
+        Backend::Postgres => 2,
+        Backend::Sqlite => 4,
+    }
+}
+
+/// A browser that does not follow redirects, as the benchmark's: a page
+/// load is one request, and an action's answer is its redirect.
+struct Person {
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Person {
+    async fn sign_in(app: &TestApp, username: &str) -> Person {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let token = |html: &str| {
+            scraper::Html::parse_document(html)
+                .select(&scraper::Selector::parse("meta[name=csrf-token]").unwrap())
+                .next()
+                .and_then(|m| m.value().attr("content").map(str::to_string))
+                .expect("every page carries the CSRF token")
+        };
+        let form = client.get(app.url("/sign-in")).send().await.unwrap();
+        let first = token(&form.text().await.unwrap());
+        let res = client
+            .post(app.url("/sign-in"))
+            .form(&[
+                ("csrf_token", first.as_str()),
+                ("username", username),
+                ("password", countersign::store::demo::PASSWORD),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_redirection(), "{username} signs in");
+        let home = client.get(app.url("/")).send().await.unwrap();
+        let token = token(&home.text().await.unwrap());
+        Person { client, token }
+    }
+
+    async fn page(&self, app: &TestApp, path: &str) -> String {
+        let res = self.client.get(app.url(path)).send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.text().await.unwrap()
+    }
+
+    /// Posts a form and returns where it sends the browser.
+    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> String {
+        let mut body = vec![("csrf_token", self.token.as_str())];
+        body.extend_from_slice(fields);
+        let res = self
+            .client
+            .post(app.url(path))
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_redirection(), "{path}: {}", res.status());
+        res.headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// The first action form's path on a ticket page.
+fn action_of(page: &str) -> String {
+    scraper::Html::parse_document(page)
+        .select(&scraper::Selector::parse("section.action form").unwrap())
+        .next()
+        .and_then(|f| f.value().attr("action").map(str::to_string))
+        .expect("an action on the ticket")
+}
+
+/// What one step sent, and the statements themselves for the message.
+struct Step {
+    name: &'static str,
+    sent: Sent,
+    statements: Vec<String>,
+}
+
+async fn measured<F: std::future::Future<Output = T>, T>(
+    app: &TestApp,
+    steps: &mut Vec<Step>,
+    name: &'static str,
+    f: F,
+) -> T {
+    app.db.keep_statements(true);
+    let before = app.db.sent();
+    let value = f.await;
+    let sent = app.db.sent() - before;
+    let statements = app.db.keep_statements(false);
+    steps.push(Step {
+        name,
+        sent,
+        statements,
+    });
+    value
+}
+
+/// Files and finishes one change ticket, counting each step.
+async fn complete_ticket(app: &TestApp, people: &[Person; 3], steps: &mut Vec<Step>) {
+    let [ops, lead, qc] = people;
+    let service = service_id(app, "Environment change").to_string();
+    let payments = app.query(|c| {
+        use countersign::db::schema::businesses;
+        use diesel::prelude::*;
+        businesses::table
+            .filter(businesses::name.eq("Payments"))
+            .select(businesses::id)
+            .first::<countersign::db::ids::BusinessId>(c)
+    });
+    let business = payments.0.to_string();
+    let ticket = measured(
+        app,
+        steps,
+        "POST submit",
+        ops.post(
+            app,
+            &format!("/services/{service}"),
+            &[
+                ("intent", "submit"),
+                ("business_id", business.as_str()),
+                ("reason", "Servers are out of warranty"),
+                ("scope", "infrastructure"),
+                ("window.start", "2026-11-28T01:00"),
+                ("window.end", "2026-11-28T03:00"),
+                ("rollback_plan", "Switch back"),
+            ],
+        ),
+    )
+    .await;
+    assert!(ticket.starts_with("/tickets/"), "filed: {ticket}");
+    for (person, name, fields) in [
+        (lead, "POST approve", vec![("intent", "approve")]),
+        (
+            ops,
+            "POST change summary",
+            vec![
+                ("intent", "complete"),
+                ("change_summary", "Done"),
+                ("completed_at", "2026-11-28T02:00"),
+            ],
+        ),
+        (
+            qc,
+            "POST evaluation",
+            vec![
+                ("intent", "complete"),
+                ("metrics_impact", "None"),
+                ("complaints", "0"),
+                ("outcome", "successful"),
+            ],
+        ),
+    ] {
+        let page = measured(app, steps, "GET ticket", person.page(app, &ticket)).await;
+        let action = action_of(&page);
+        measured(app, steps, name, person.post(app, &action, &fields)).await;
+    }
+}
+
+fn report(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {} statements, {} transactions\n    {}",
+                s.name,
+                s.sent.statements,
+                s.sent.transactions,
+                s.statements.join("\n    ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[actix_web::test]
+async fn a_complete_change_ticket_and_each_page_stay_within_their_statement_budget() {
+    // The mail worker looks once at start and then not for an hour: what
+    // is counted is the requests' own work.
+    let app = TestApp::spawn_with(countersign::config::MailConfig {
+        poll_ms: 3_600_000,
+        ..countersign::config::MailConfig::files()
+    })
+    .await;
+    app.load_demo();
+    let people = [
+        Person::sign_in(&app, "ops.wang").await,
+        Person::sign_in(&app, "ops.lead").await,
+        Person::sign_in(&app, "qc.chen").await,
+    ];
+    // The first ticket fills the caches every later one finds full.
+    complete_ticket(&app, &people, &mut Vec::new()).await;
+
+    let mut steps = Vec::new();
+    complete_ticket(&app, &people, &mut steps).await;
+    let [ops, lead, _] = &people;
+    measured(&app, &mut steps, "GET home", ops.page(&app, "/")).await;
+    measured(&app, &mut steps, "GET inbox", lead.page(&app, "/inbox")).await;
+    let total: u64 = steps
+        .iter()
+        .filter(|s| !s.name.starts_with("GET home") && !s.name.starts_with("GET inbox"))
+        .map(|s| s.sent.statements)
+        .sum();
+    let report = report(&steps);
+    if std::env::var("SHOW_STATEMENTS").is_ok() {
+        println!("{report}\ncomplete ticket: {total} statements");
+    }
+    assert!(
+        total <= TICKET_BUDGET,
+        "a complete ticket took {total} statements, more than {TICKET_BUDGET}:\n{report}"
+    );
+    for step in steps.iter().filter(|s| s.name.starts_with("GET")) {
+        assert!(
+            step.sent.statements <= page_budget(app.db.backend()),
+            "{} took {} statements:\n{report}",
+            step.name,
+            step.sent.statements
+        );
+    }
+}
