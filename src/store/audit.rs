@@ -45,20 +45,100 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// An event as its row is written.
+type Row = (
+    diesel::dsl::Eq<audit_events::at, At>,
+    diesel::dsl::Eq<audit_events::actor_id, Option<UserId>>,
+    diesel::dsl::Eq<audit_events::on_behalf_of_id, Option<UserId>>,
+    diesel::dsl::Eq<audit_events::channel, Channel>,
+    diesel::dsl::Eq<audit_events::action, String>,
+    diesel::dsl::Eq<audit_events::subject_type, String>,
+    diesel::dsl::Eq<audit_events::subject_id, Option<i32>>,
+    diesel::dsl::Eq<audit_events::apply_id, Option<i32>>,
+    diesel::dsl::Eq<audit_events::detail, String>,
+);
+
+fn row(event: Audit<'_>) -> Row {
+    (
+        audit_events::at.eq(At(now())),
+        audit_events::actor_id.eq(event.actor),
+        audit_events::on_behalf_of_id.eq(event.on_behalf_of),
+        audit_events::channel.eq(event.channel),
+        audit_events::action.eq(event.action.to_string()),
+        audit_events::subject_type.eq(event.subject_type.to_string()),
+        audit_events::subject_id.eq(event.subject_id),
+        audit_events::apply_id.eq(event.apply_id),
+        audit_events::detail.eq(event.detail.to_string()),
+    )
+}
+
+thread_local! {
+    /// The events of the action running on this thread while it holds
+    /// them (`Held`); `None` when none does.
+    static HELD: std::cell::RefCell<Option<Vec<Row>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Holds the events an action records until it is done, then writes them
+/// in one statement (`write`): a ticket action records two to four, each
+/// otherwise a round trip. Dropped without `write` (the action failed),
+/// the events go with the rolled-back action. Inside another hold, the
+/// outer one writes.
+#[must_use = "held events are written by `write`"]
+pub struct Held {
+    outermost: bool,
+}
+
+impl Held {
+    pub fn begin() -> Held {
+        let outermost = HELD.with_borrow_mut(|held| {
+            let outermost = held.is_none();
+            if outermost {
+                *held = Some(Vec::new());
+            }
+            outermost
+        });
+        Held { outermost }
+    }
+
+    /// Writes the held events, in the order they were recorded.
+    pub fn write(self, conn: &mut DbConn) -> StoreResult<()> {
+        if !self.outermost {
+            return Ok(());
+        }
+        let rows = HELD.with_borrow_mut(|held| held.as_mut().map(std::mem::take));
+        if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
+            crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
+                .values(&rows)
+                .execute(c))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.outermost {
+            HELD.set(None);
+        }
+    }
+}
+
+/// Records an event: at once, or with the others of the action holding
+/// them (`Held`).
 pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
-    crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::at.eq(At(now())),
-            audit_events::actor_id.eq(event.actor),
-            audit_events::on_behalf_of_id.eq(event.on_behalf_of),
-            audit_events::channel.eq(event.channel),
-            audit_events::action.eq(event.action),
-            audit_events::subject_type.eq(event.subject_type),
-            audit_events::subject_id.eq(event.subject_id),
-            audit_events::apply_id.eq(event.apply_id),
-            audit_events::detail.eq(event.detail.to_string()),
-        ))
-        .execute(c))?;
+    let row = row(event);
+    let unheld = HELD.with_borrow_mut(|held| match held {
+        Some(held) => {
+            held.push(row);
+            None
+        }
+        None => Some(row),
+    });
+    if let Some(row) = unheld {
+        crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
+            .values(row)
+            .execute(c))?;
+    }
     Ok(())
 }
 

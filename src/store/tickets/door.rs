@@ -118,6 +118,14 @@ pub enum Done {
 /// nothing it checked along the way is left changed). Every rule of who
 /// may do what is checked here, whatever the channel.
 pub fn perform(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
+    // The action's events are written together, once it has succeeded.
+    let events = super::super::audit::Held::begin();
+    let done = carry_out(conn, act)?;
+    events.write(conn)?;
+    Ok(done)
+}
+
+fn carry_out(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
     let Act {
         ticket,
         actor,

@@ -82,31 +82,34 @@ pub(super) fn plan_for(
 /// transaction inserted it first, the update is simply retried.
 fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> StoreResult<String> {
     let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
-    let bump = |conn: &mut DbConn| -> StoreResult<usize> {
+    // The bumped number, or `None` when today has no counter yet.
+    let bump = |conn: &mut DbConn| -> StoreResult<Option<i32>> {
         Ok(crate::direct!(conn, |c| prepared::update(
             sc::table.find(&prefix),
             sc::last.eq(sc::last + 1),
         )
-        .execute(c))?)
+        .returning(sc::last)
+        .get_result(c))
+        .optional()?)
     };
-    if bump(conn)? == 0 {
-        let inserted = conn.transaction(|c| {
-            diesel::insert_into(sc::table)
-                .values((sc::prefix.eq(&prefix), sc::last.eq(1)))
-                .execute(c)
-        });
-        match inserted {
-            Ok(_) => {}
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {
-                bump(conn)?;
+    let last = match bump(conn)? {
+        Some(last) => last,
+        None => {
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(sc::table)
+                    .values((sc::prefix.eq(&prefix), sc::last.eq(1)))
+                    .execute(c)
+            });
+            match inserted {
+                Ok(_) => 1,
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => bump(conn)?.ok_or(StoreError::NotFound)?,
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
-    }
-    let last: i32 = crate::direct!(conn, |c| sc::table.find(&prefix).select(sc::last).first(c))?;
+    };
     Ok(format!("{prefix}-{last:04}"))
 }
 
@@ -163,6 +166,14 @@ pub struct Filed {
 /// assignments and the audit events, then starts the first node. The same
 /// submit token again returns the ticket it made (a double-clicked submit).
 pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
+    // The filing's events are written together, once it has succeeded.
+    let events = super::super::audit::Held::begin();
+    let filed = file(conn, sub)?;
+    events.write(conn)?;
+    Ok(filed)
+}
+
+fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     if let Some((id, serial)) = by_submit_token(conn, &sub.submit_token)? {
         return Ok(Filed {
             id,
@@ -232,17 +243,22 @@ pub(super) fn insert_plan(
     offset: i32,
 ) -> StoreResult<()> {
     let at = now();
-    for (i, (planned, node)) in plan.nodes.iter().zip(&def.nodes).enumerate() {
-        let position = offset + i as i32;
-        let node_status = match (planned.kind, planned.included) {
-            (NodeKind::Submit, _) => StepStatus::Done,
-            (_, true) => StepStatus::Waiting,
-            (_, false) => StepStatus::Skipped,
-        };
-        let approve: ApproveId = crate::direct!(conn, |c| diesel::insert_into(n::table)
-            .values((
+    let submit_at = |kind: NodeKind| (kind == NodeKind::Submit).then_some(At(at));
+    // The nodes in one statement, the people in another.
+    let nodes: Vec<_> = plan
+        .nodes
+        .iter()
+        .zip(&def.nodes)
+        .enumerate()
+        .map(|(i, (planned, node))| {
+            let node_status = match (planned.kind, planned.included) {
+                (NodeKind::Submit, _) => StepStatus::Done,
+                (_, true) => StepStatus::Waiting,
+                (_, false) => StepStatus::Skipped,
+            };
+            (
                 n::apply_id.eq(apply),
-                n::position.eq(position),
+                n::position.eq(offset + i as i32),
                 n::node_key.eq(&planned.key),
                 n::name_en.eq(&node.name.en),
                 n::name_zh.eq(&node.name.zh),
@@ -251,11 +267,22 @@ pub(super) fn insert_plan(
                 n::status.eq(node_status),
                 n::notes.eq(serde_json::to_string(&planned.notes).unwrap_or_else(|_| "[]".into())),
                 n::row_version.eq(1),
-                n::started_at.eq((planned.kind == NodeKind::Submit).then_some(At(at))),
-                n::decided_at.eq((planned.kind == NodeKind::Submit).then_some(At(at))),
-            ))
-            .returning(n::id)
-            .get_result(c))?;
+                n::started_at.eq(submit_at(planned.kind)),
+                n::decided_at.eq(submit_at(planned.kind)),
+            )
+        })
+        .collect();
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let made: Vec<(i32, ApproveId)> = crate::direct!(conn, |c| diesel::insert_into(n::table)
+        .values(&nodes)
+        .returning((n::position, n::id))
+        .get_results(c))?;
+    let node_at = |position: i32| made.iter().find(|(p, _)| *p == position).map(|(_, id)| *id);
+    let mut people = Vec::new();
+    for (i, planned) in plan.nodes.iter().enumerate() {
+        let approve = node_at(offset + i as i32).ok_or(StoreError::NotFound)?;
         if !planned.included {
             audit::record(
                 conn,
@@ -267,31 +294,34 @@ pub(super) fn insert_plan(
                 ),
             )?;
         }
+        let submit = planned.kind == NodeKind::Submit;
         for (i, assignee) in planned.assignees.iter().enumerate() {
             let user = match ids.get(&assignee.user) {
                 Some(id) => *id,
                 None => user_id(conn, &assignee.user)?,
             };
-            let submit = planned.kind == NodeKind::Submit;
-            crate::direct!(conn, |c| diesel::insert_into(au::table)
-                .values((
-                    au::approve_id.eq(approve),
-                    au::apply_id.eq(apply),
-                    au::position.eq(i as i32),
-                    au::user_id.eq(user),
-                    au::status.eq(if submit {
-                        AssignmentStatus::Decided
-                    } else {
-                        AssignmentStatus::Waiting
-                    }),
-                    au::decision.eq(submit.then_some(Decided::Submit)),
-                    au::acted_by.eq(submit.then_some(user)),
-                    au::channel.eq(submit.then_some(Channel::Web)),
-                    au::decided_at.eq(submit.then_some(At(at))),
-                    au::created_at.eq(At(at)),
-                ))
-                .execute(c))?;
+            people.push((
+                au::approve_id.eq(approve),
+                au::apply_id.eq(apply),
+                au::position.eq(i as i32),
+                au::user_id.eq(user),
+                au::status.eq(if submit {
+                    AssignmentStatus::Decided
+                } else {
+                    AssignmentStatus::Waiting
+                }),
+                au::decision.eq(submit.then_some(Decided::Submit)),
+                au::acted_by.eq(submit.then_some(user)),
+                au::channel.eq(submit.then_some(Channel::Web)),
+                au::decided_at.eq(submit.then_some(At(at))),
+                au::created_at.eq(At(at)),
+            ));
         }
+    }
+    if !people.is_empty() {
+        crate::direct!(conn, |c| diesel::insert_into(au::table)
+            .values(&people)
+            .execute(c))?;
     }
     Ok(())
 }

@@ -57,10 +57,13 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
             ),
         )?;
         let spec = node_def(def, &node)?;
-        if spec.kind == NodeKind::Approval && spec.dedupe {
+        let moment = if spec.kind == NodeKind::Approval && spec.dedupe {
             auto_approve(conn, apply, &node, at)?;
-        }
-        match settle(conn, ticket, &node, spec, def, Moment::NodeStarts)? {
+            Moment::NodeStarts
+        } else {
+            Moment::NoVotesYet
+        };
+        match settle(conn, ticket, &node, spec, def, moment)? {
             Settled::Passed => {}
             Settled::Open { newly_pending } => {
                 notices::ask(conn, def, ticket, &node, &newly_pending)?;
@@ -145,10 +148,12 @@ fn auto_approve(
 }
 
 /// When `settle` runs: as the node starts (its people are still
-/// waiting), or after a vote on the active node.
+/// waiting, some perhaps approved by themselves), as it starts with no
+/// vote cast (none could have been), or after a vote on the active node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Moment {
     NodeStarts,
+    NoVotesYet,
     AfterVote,
 }
 
@@ -207,12 +212,19 @@ fn settle(
     moment: Moment,
 ) -> StoreResult<Settled> {
     let apply = ticket.id;
-    let assignments = live_assignments(conn, node.id)?;
     // One person completes a task or review.
     let mode = if spec.kind == NodeKind::Approval {
         spec.mode
     } else {
         Mode::Any
+    };
+    // A node starting with no vote cast asks all its people at once (but
+    // a sequence only its first): asked and read in one statement.
+    let asked_all = moment == Moment::NoVotesYet && mode != Mode::Sequence;
+    let assignments = if asked_all {
+        ask_everyone(conn, node.id)?
+    } else {
+        live_assignments(conn, node.id)?
     };
     let votes = votes::votes(mode, &seats(&assignments));
     let outcome = if assignments.is_empty() {
@@ -240,7 +252,9 @@ fn settle(
                     }
                     _ => Vec::new(),
                 }
-            } else if moment == Moment::NodeStarts {
+            } else if asked_all {
+                assignments.iter().map(|x| (x.id, x.user_id)).collect()
+            } else if moment != Moment::AfterVote {
                 crate::direct!(conn, |c| prepared::update(
                     au::table
                         .filter(au::approve_id.eq(node.id))
@@ -269,7 +283,7 @@ fn settle(
                 (n::status.eq(done), n::decided_at.eq(At(at))),
             )
             .execute(c))?;
-            cancel_pending(conn, node.id)?;
+            cancel_open(conn, node.id, &assignments)?;
             audit::record(
                 conn,
                 ticket_event(
@@ -296,7 +310,7 @@ fn settle(
                 (n::status.eq(StepStatus::Rejected), n::decided_at.eq(At(at))),
             )
             .execute(c))?;
-            cancel_pending(conn, node.id)?;
+            cancel_open(conn, node.id, &assignments)?;
             let decided = assignments
                 .iter()
                 .filter(|x| x.status == AssignmentStatus::Decided);
@@ -334,6 +348,36 @@ fn settle(
             Ok(Settled::Ended)
         }
     }
+}
+
+/// Asks everyone waiting on a starting node (they become pending) and
+/// returns them, in the people's order.
+fn ask_everyone(conn: &mut DbConn, node: ApproveId) -> StoreResult<Vec<ApproveUser>> {
+    let mut asked: Vec<ApproveUser> = crate::direct!(conn, |c| prepared::update(
+        au::table
+            .filter(au::approve_id.eq(node))
+            .filter(au::status.eq(AssignmentStatus::Waiting)),
+        au::status.eq(AssignmentStatus::Pending),
+    )
+    .returning(ApproveUser::as_returning())
+    .get_results(c))?;
+    asked.sort_unstable_by_key(|x| x.position);
+    Ok(asked)
+}
+
+/// Cancels the people of a settled node still waiting or asked, if any
+/// (`assignments`, its live ones as just read, says whether there are).
+fn cancel_open(conn: &mut DbConn, node: ApproveId, assignments: &[ApproveUser]) -> StoreResult<()> {
+    let open = assignments.iter().any(|x| {
+        matches!(
+            x.status,
+            AssignmentStatus::Pending | AssignmentStatus::Waiting
+        )
+    });
+    if open {
+        cancel_pending(conn, node)?;
+    }
+    Ok(())
 }
 
 fn cancel_pending(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
