@@ -107,14 +107,16 @@ impl Directory for DbDirectory<'_> {
         // company-wide holders are read (through the index on role and
         // business), not every holder of the role. Sorted and de-duplicated
         // here: `DISTINCT` made SQLite build a temporary b-tree per call.
-        let mut holders: Vec<String> = self.run(|c| {
+        // Their ids come along: each is active, and planning asks about
+        // them next (`is_active`, `delegate_of`) without another read.
+        let found: Vec<(String, UserId)> = self.run(|c| {
             crate::direct!(c, |c| {
                 let holders = ra::table
                     .inner_join(roles::table)
                     .inner_join(users::table.on(users::id.eq(ra::user_id)))
                     .filter(roles::code.eq(role))
                     .filter(users::active.eq(true))
-                    .select(users::username);
+                    .select((users::username, users::id));
                 match business {
                     Some(b) => {
                         let id = businesses::table
@@ -129,6 +131,14 @@ impl Directory for DbDirectory<'_> {
                 }
             })
         });
+        let mut ids = self.ids.borrow_mut();
+        let mut holders: Vec<String> = found
+            .into_iter()
+            .map(|(username, id)| {
+                ids.insert(username.clone(), Some(id));
+                username
+            })
+            .collect();
         holders.sort_unstable();
         holders.dedup();
         holders

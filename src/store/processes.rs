@@ -249,43 +249,49 @@ pub fn version(conn: &mut DbConn, id: ProcessId, number: i32) -> StoreResult<Pro
 /// action. The database key (`db::unit_of`) keeps one process serving
 /// several databases right (the tests do).
 static PARSED: OnceLock<Mutex<Parsed>> = OnceLock::new();
-/// Definitions by (database, version).
-type Parsed = HashMap<(u64, VersionId), Arc<ProcessDef>>;
+/// Definitions and numbers by (database, version).
+type Parsed = HashMap<(u64, VersionId), (Arc<ProcessDef>, i32)>;
 /// Enough for every version in use; past it the cache starts over.
 const PARSED_MAX: usize = 512;
 
-/// The definition of a deployed version, parsed once.
-pub fn definition(conn: &mut DbConn, id: VersionId) -> StoreResult<Arc<ProcessDef>> {
-    let read = |conn: &mut DbConn| -> StoreResult<ProcessDef> {
-        let json: String =
-            crate::direct!(conn, |c| pv::table.find(id).select(pv::definition).first(c))?;
-        parse_def(&json)
+/// A deployed version's definition, parsed, and its number: read once, as
+/// a deployed version never changes.
+fn deployed(conn: &mut DbConn, id: VersionId) -> StoreResult<(Arc<ProcessDef>, i32)> {
+    let read = |conn: &mut DbConn| -> StoreResult<(Arc<ProcessDef>, i32)> {
+        let (json, number): (String, i32) = crate::direct!(conn, |c| pv::table
+            .find(id)
+            .select((pv::definition, pv::number))
+            .first(c))?;
+        Ok((Arc::new(parse_def(&json)?), number))
     };
     let Some(db) = crate::db::unit_of() else {
-        return Ok(Arc::new(read(conn)?));
+        return read(conn);
     };
     let cache = PARSED.get_or_init(Default::default);
-    if let Some(def) = cache
+    if let Some(known) = cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(&(db, id))
     {
-        return Ok(Arc::clone(def));
+        return Ok(known.clone());
     }
-    let def = Arc::new(read(conn)?);
+    let found = read(conn)?;
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     if cache.len() >= PARSED_MAX {
         cache.clear();
     }
-    cache.insert((db, id), Arc::clone(&def));
-    Ok(def)
+    cache.insert((db, id), found.clone());
+    Ok(found)
 }
 
+/// The definition of a deployed version, parsed once.
+pub fn definition(conn: &mut DbConn, id: VersionId) -> StoreResult<Arc<ProcessDef>> {
+    Ok(deployed(conn, id)?.0)
+}
+
+/// The number of a deployed version (v1, v2, …), read once.
 pub fn version_number(conn: &mut DbConn, id: VersionId) -> StoreResult<i32> {
-    Ok(crate::direct!(conn, |c| pv::table
-        .find(id)
-        .select(pv::number)
-        .first(c))?)
+    Ok(deployed(conn, id)?.1)
 }
 
 pub fn version_by_id(conn: &mut DbConn, id: VersionId) -> StoreResult<ProcessVersion> {

@@ -539,24 +539,80 @@ fn person_of(pair: Option<(String, String)>) -> Option<Person> {
     })
 }
 
+/// A ticket's head: the ticket with its applicant, service (English and
+/// Chinese) and business, through its primary key. A macro, as the
+/// query's type is too long to name.
+macro_rules! ticket_head {
+    ($id:expr) => {
+        a::table
+            .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
+            .inner_join(sv::table.on(sv::id.eq(a::service_id)))
+            .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
+            .filter(a::id.eq($id))
+            .select((
+                // Plain columns (an `Apply` in table order), so the head
+                // can sit beside the session read (`beside_each`).
+                a::all_columns,
+                applicants.fields((users::username, users::display_name)),
+                (sv::name_en, sv::name_zh),
+                b::name.nullable(),
+            ))
+    };
+}
+
+/// A row of `ticket_head!`.
+type Head = (Apply, (String, String), (String, String), Option<String>);
+
 /// A ticket with everything its page shows, in three statements: the
 /// ticket with its applicant, service and business; its nodes with their
 /// people (and who acted for them); its timeline with who did each thing
 /// and for whom. Each goes through the ticket's index.
 pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
-    type Head = (Apply, (String, String), (String, String), Option<String>);
-    let (apply, applicant, service, business): Head = crate::direct!(conn, |c| a::table
-        .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
-        .inner_join(sv::table.on(sv::id.eq(a::service_id)))
-        .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
-        .filter(a::id.eq(id))
-        .select((
-            Apply::as_select(),
-            applicants.fields((users::username, users::display_name)),
-            (sv::name_en, sv::name_zh),
-            b::name.nullable(),
-        ))
-        .first(c))?;
+    let head: Head = crate::direct!(conn, |c| ticket_head!(id).first(c))?;
+    ticket_from(conn, head)
+}
+
+/// Who is signed in (`users::session_user`) and the ticket `id` (`None`
+/// when there is no such ticket). On PostgreSQL the session and the
+/// ticket's head are one statement (`beside_each`), so the page takes
+/// three round trips; SQLite runs them apart. `None` for someone gone or
+/// deactivated.
+pub fn session_and_ticket(
+    conn: &mut DbConn,
+    key: SessionKey,
+    id: ApplyId,
+) -> StoreResult<Option<(SessionUser, Option<TicketView>)>> {
+    let DbConn::Pg(pg) = conn else {
+        let Some(user) = super::users::session_user(conn, key)? else {
+            return Ok(None);
+        };
+        return match ticket(conn, id) {
+            Ok(view) => Ok(Some((user, Some(view)))),
+            Err(super::StoreError::NotFound) => Ok(Some((user, None))),
+            Err(e) => Err(e),
+        };
+    };
+    let at = At(now());
+    let row: Option<(Head, Option<SessionFacts>)> =
+        beside_each(ticket_head!(id), session_select!(key, at))
+            .load(pg)?
+            .into_iter()
+            .next();
+    match row {
+        // No such ticket: who is asking, for the page that says so.
+        None => Ok(super::users::session_user(conn, key)?.map(|user| (user, None))),
+        Some((_, None)) => Ok(None),
+        Some((head, Some(facts))) => {
+            let user = session_user_of(conn, facts)?;
+            Ok(Some((user, Some(ticket_from(conn, head)?))))
+        }
+    }
+}
+
+/// The rest of a ticket's page, once its head is read.
+fn ticket_from(conn: &mut DbConn, head: Head) -> StoreResult<TicketView> {
+    let (apply, applicant, service, business) = head;
+    let id = apply.id;
     type NodeRow = (
         Approve,
         Option<ApproveUser>,

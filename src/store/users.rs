@@ -451,6 +451,9 @@ pub fn people_by_id(conn: &mut DbConn, ids: &[UserId]) -> StoreResult<HashMap<Us
     let mut ids = ids.to_vec();
     ids.sort();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     // A ticket names a handful of people. On SQLite one prepared lookup
     // each is cheaper than `id IN (…)`, which it would prepare afresh
     // every time because the list's length varies. PostgreSQL takes the

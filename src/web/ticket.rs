@@ -173,11 +173,21 @@ impl Loaded {
 }
 
 fn load(c: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<Option<Loaded>> {
-    let view = match ticket_views::ticket(c, id) {
-        Ok(view) => view,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    match ticket_views::ticket(c, id) {
+        Ok(view) => loaded(c, view, me, is_admin),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the ticket page shows of `view` to `me`; `None` when they may
+/// not see it.
+fn loaded(
+    c: &mut DbConn,
+    view: TicketView,
+    me: UserId,
+    is_admin: bool,
+) -> StoreResult<Option<Loaded>> {
     if !view.may_be_seen_by(c, me, is_admin)? {
         return Ok(None);
     }
@@ -581,8 +591,19 @@ fn page_with(
 
 pub async fn show(signed_in: SignedIn, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
     let id = ApplyId(path.into_inner());
+    // The person and the ticket's head are read together (on PostgreSQL
+    // one statement).
     let (ctx, loaded) = signed_in
-        .read(move |c, me| load(c, id, me.id, me.is_admin))
+        .read_with(move |c, key| {
+            let Some((me, view)) = ticket_views::session_and_ticket(c, key, id)? else {
+                return Ok(None);
+            };
+            let page = match view {
+                Some(view) => loaded(c, view, me.id, me.is_admin)?,
+                None => None,
+            };
+            Ok(Some((me, page)))
+        })
         .await?;
     render(&page(
         ctx,

@@ -24,29 +24,36 @@ use crate::flow::{
     FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind,
 };
 
-/// an earlier node of this round when the node de-duplicates, and keeps
-/// going while nodes decide themselves. With no node left the ticket is
-/// finished. `ticket` is running; only its fixed fields (id, serial,
-/// title, applicant, kind) are read.
+// The nodes of a ticket as the subquery that finds the next one to start.
+diesel::alias!(n as queued: Queued);
+
+/// Starts the next waiting node, approving by itself for people who
+/// approved an earlier node of this round when the node de-duplicates, and
+/// keeps going while nodes decide themselves. With no node left the
+/// ticket is finished. `ticket` is running; only its fixed fields (id,
+/// serial, title, applicant, kind) are read.
 pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
     let apply = ticket.id;
     loop {
-        let next: Option<Approve> = crate::direct!(conn, |c| n::table
-            .filter(n::apply_id.eq(apply))
-            .filter(n::status.eq(StepStatus::Waiting))
-            .order(n::position)
-            .select(Approve::as_select())
-            .first(c))
-        .optional()?;
-        let Some(node) = next else {
-            return finish(conn, ticket, def);
-        };
+        // The next waiting node, started and read in one statement.
         let at = now();
-        crate::direct!(conn, |c| prepared::update(
-            n::table.find(node.id),
+        let first_waiting = queued
+            .filter(queued.field(n::apply_id).eq(apply))
+            .filter(queued.field(n::status).eq(StepStatus::Waiting))
+            .order(queued.field(n::position))
+            .select(queued.field(n::id))
+            .limit(1)
+            .single_value();
+        let started: Option<Approve> = crate::direct!(conn, |c| prepared::update(
+            n::table.filter(n::id.nullable().eq(first_waiting)),
             (n::status.eq(StepStatus::Active), n::started_at.eq(At(at))),
         )
-        .execute(c))?;
+        .returning(Approve::as_returning())
+        .get_result(c))
+        .optional()?;
+        let Some(node) = started else {
+            return finish(conn, ticket, def);
+        };
         audit::record(
             conn,
             ticket_event(
