@@ -64,8 +64,9 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
             ),
         )?;
         let spec = node_def(def, &node)?;
-        let moment = if spec.kind == NodeKind::Approval && spec.dedupe {
-            auto_approve(conn, apply, &node, at)?;
+        let approved_before =
+            spec.kind == NodeKind::Approval && spec.dedupe && auto_approve(conn, apply, &node, at)?;
+        let moment = if approved_before {
             Moment::NodeStarts
         } else {
             Moment::NoVotesYet
@@ -84,12 +85,13 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
 /// Decides, as "auto", the assignments of a starting node whose people
 /// approved an earlier node of the same round (since the ticket was last
 /// submitted: approvals of a form that was sent back do not count).
+/// Whether anyone's approval was carried over.
 fn auto_approve(
     conn: &mut DbConn,
     apply: ApplyId,
     node: &Approve,
     at: NaiveDateTime,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     // Each round starts with a submit node, whose assignment is decided
     // as "submit": one statement finds both the rounds and the approvals.
     let earlier: Vec<(UserId, Option<Decided>, i32)> = crate::direct!(conn, |c| au::table
@@ -116,17 +118,19 @@ fn auto_approve(
         .map(|(u, _, _)| *u)
         .collect();
     if approved.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let waiting: Vec<ApproveUser> = crate::direct!(conn, |c| au::table
         .filter(au::approve_id.eq(node.id))
         .filter(au::status.eq(AssignmentStatus::Waiting))
         .select(ApproveUser::as_select())
         .load(c))?;
+    let mut carried = false;
     for assignment in waiting
         .into_iter()
         .filter(|x| approved.contains(&x.user_id))
     {
+        carried = true;
         crate::direct!(conn, |c| prepared::update(
             au::table.find(assignment.id),
             (
@@ -151,7 +155,7 @@ fn auto_approve(
             },
         )?;
     }
-    Ok(())
+    Ok(carried)
 }
 
 /// When `settle` runs: as the node starts (its people are still
