@@ -30,10 +30,18 @@ pub struct DbDirectory<'a> {
     /// asks about each candidate more than once, and the ticket's
     /// assignments are written with these ids.
     ids: RefCell<HashMap<String, Option<UserId>>>,
+    /// The delegations in effect now (from, to whom, for which kind of
+    /// ticket, since when), read at the first question about one: a plan
+    /// asks about each of its people, and few delegate at any moment.
+    delegations: RefCell<Option<Vec<InEffect>>>,
     /// The first database error met; the trait cannot return one, so the
     /// caller checks `finish` after planning.
     error: RefCell<Option<StoreError>>,
 }
+
+/// A delegation in effect: from whom, to whom (active), for which kind of
+/// ticket (any when `None`), since when.
+type InEffect = (UserId, String, Option<String>, NaiveDateTime);
 
 impl<'a> DbDirectory<'a> {
     pub fn new(conn: &'a mut DbConn, now: NaiveDateTime) -> DbDirectory<'a> {
@@ -41,6 +49,7 @@ impl<'a> DbDirectory<'a> {
             conn: RefCell::new(conn),
             now,
             ids: RefCell::new(HashMap::new()),
+            delegations: RefCell::new(None),
             error: RefCell::new(None),
         }
     }
@@ -185,24 +194,34 @@ impl Directory for DbDirectory<'_> {
 
     fn delegate_of(&self, username: &str, kind: ProcessKind) -> Option<String> {
         let from = self.id_of(username)?;
-        let now = self.now;
-        self.run(|c| {
-            crate::direct!(c, |c| d::table
-                .inner_join(users::table.on(users::id.eq(d::to_user_id)))
-                .filter(d::from_user_id.eq(from))
-                .filter(d::starts_at.le(At(now)))
-                .filter(d::ends_at.gt(At(now)))
-                .filter(
-                    d::process_kind
-                        .is_null()
-                        .or(d::process_kind.eq(kind.as_str())),
-                )
-                .filter(users::active.eq(true))
-                .order(d::starts_at.desc())
-                .select(users::username)
-                .first(c))
-            .optional()
-        })
+        if self.delegations.borrow().is_none() {
+            let now = self.now;
+            let in_effect: Vec<InEffect> = self.run(|c| {
+                crate::direct!(c, |c| d::table
+                    .inner_join(users::table.on(users::id.eq(d::to_user_id)))
+                    .filter(d::ends_at.gt(At(now)))
+                    .filter(d::starts_at.le(At(now)))
+                    .filter(users::active.eq(true))
+                    .select((
+                        d::from_user_id,
+                        users::username,
+                        d::process_kind,
+                        d::starts_at
+                    ))
+                    .load(c))
+            });
+            *self.delegations.borrow_mut() = Some(in_effect);
+        }
+        let delegations = self.delegations.borrow();
+        // The latest to start, should two cover the moment.
+        delegations
+            .iter()
+            .flatten()
+            .filter(|(who, _, only, _)| {
+                *who == from && only.as_deref().is_none_or(|k| k == kind.as_str())
+            })
+            .max_by_key(|(_, _, _, since)| *since)
+            .map(|(_, to, _, _)| to.clone())
     }
 
     fn admins(&self) -> Vec<String> {

@@ -4,12 +4,12 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, SignedIn};
 use super::{AppError, AppState, render};
 use crate::db::models::Apply;
 use crate::store::assignments::{self, AssignmentRow, Filter};
 use crate::store::delegations::{self, DelegationRow};
-use crate::store::ticket_views::{self, InboxFilter, InboxRow};
+use crate::store::ticket_views::{self, InboxRow};
 
 /// How many items each list of the home page shows; the inbox and "my
 /// tickets" have the rest.
@@ -28,14 +28,20 @@ struct HomePage {
     now: chrono::NaiveDateTime,
 }
 
-pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.require_user()?;
-    let (me, stands_in) = (user.id, user.stands_in);
-    let (waiting, open, roles, delegations) = state
-        .db
-        .read(move |c| {
-            let waiting =
-                ticket_views::inbox(c, me, stands_in, &InboxFilter::default(), None, HOME_LIST)?;
+pub async fn home(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    // Who is signed in and what waits for them are read together (on
+    // PostgreSQL one statement), then their open tickets, roles and
+    // delegations, all in one unit of work.
+    let (ctx, (waiting, open, roles, delegations)) = signed_in
+        .read_with(move |c, key| {
+            let Some((user, waiting)) = ticket_views::session_and_inbox(c, key, None, HOME_LIST)?
+            else {
+                return Ok(None);
+            };
+            let me = user.id;
             let open = ticket_views::open_mine(c, me, HOME_LIST)?;
             let roles = assignments::list(
                 c,
@@ -49,7 +55,7 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
                 .into_iter()
                 .filter(|d| d.delegation.ends_at > now)
                 .collect();
-            Ok((waiting, open, roles, current))
+            Ok(Some((user, (waiting, open, roles, current))))
         })
         .await?;
     render(&HomePage {

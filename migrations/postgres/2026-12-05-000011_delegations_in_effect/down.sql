@@ -1,0 +1,1 @@
+DROP INDEX delegations_ends;
