@@ -1,9 +1,11 @@
-//! Ticket benchmark: stores many tickets, then measures (1) the inbox page's
-//! latency at 32 concurrent clients and (2) how many complete change tickets
+//! Ticket benchmark: stores many tickets, then measures (1) home, the inbox
+//! and a ticket page at 32 concurrent clients, with the database statements
+//! each load takes, and (2) how many complete change tickets
 //! (submit → ops-lead approval → change summary → QC review, all over HTTP)
 //! the server finishes per second with as many clients working at once,
-//! its CPU time per ticket and its resident memory, and how fast the mail
-//! those tickets write is sent to a mail server of the benchmark's own.
+//! its CPU time and database statements per ticket, its resident memory,
+//! and how fast the mail those tickets write is sent to a mail server of
+//! the benchmark's own.
 //!
 //! `cargo bench --bench tickets` (SQLite, 100,000 tickets); with
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
@@ -326,39 +328,53 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
 
-        // 1. The inbox of the ops leads (each holds its business's waiting tickets).
+        // 1. The pages people open most, each by 32 signed-in ops leads at
+        // once: home, the inbox (each lead's holds their business's waiting
+        // tickets) and a ticket of their business. The database statements
+        // each load takes are counted by the server (`/metrics`).
         let mut leads = Vec::new();
         for i in 0..clients {
             leads.push(signed_in(&base, &format!("lead.{:02}", i % BUSINESSES)).await.0);
         }
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        let mut tasks = Vec::new();
-        for client in leads {
-            let base = base.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut times = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let res = client.get(format!("{base}/inbox")).send().await.unwrap();
-                    assert!(res.status().is_success());
-                    let _ = res.bytes().await;
-                    times.push(t.elapsed());
-                }
-                times
-            }));
+        for (name, page) in [("GET /", "/"), ("GET /inbox", "/inbox"), ("GET /tickets/N", "ticket")] {
+            let sent_before = sent(&base).await;
+            let deadline = Instant::now() + Duration::from_secs(seconds);
+            let mut tasks = Vec::new();
+            for (i, client) in leads.iter().cloned().enumerate() {
+                let base = base.clone();
+                // A ticket of the lead's own business (seeded ticket i + 1
+                // is in business i % 20, decided by its lead).
+                let path = match page {
+                    "ticket" => format!("/tickets/{}", i % BUSINESSES + 1),
+                    other => other.to_string(),
+                };
+                tasks.push(tokio::spawn(async move {
+                    let mut times = Vec::new();
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let res = client.get(format!("{base}{path}")).send().await.unwrap();
+                        assert!(res.status().is_success(), "{path}: {}", res.status());
+                        let _ = res.bytes().await;
+                        times.push(t.elapsed());
+                    }
+                    times
+                }));
+            }
+            let mut times = Vec::new();
+            for t in tasks {
+                times.extend(t.await.unwrap());
+            }
+            let used = sent(&base).await - sent_before;
+            times.sort();
+            println!(
+                "{name:<19} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   {:.2} statements each   server RSS {:>5.1} MiB",
+                times.len() as f64 / seconds as f64,
+                pct(&times, 0.5),
+                pct(&times, 0.99),
+                used.statements as f64 / times.len().max(1) as f64,
+                server.rss_kib() as f64 / 1024.0
+            );
         }
-        let mut times = Vec::new();
-        for t in tasks {
-            times.extend(t.await.unwrap());
-        }
-        times.sort();
-        println!(
-            "GET /inbox          {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   server RSS {:>5.1} MiB",
-            times.len() as f64 / seconds as f64,
-            pct(&times, 0.5),
-            pct(&times, 0.99),
-            server.rss_kib() as f64 / 1024.0
-        );
 
         // 2. Complete change tickets over HTTP, one worker per business.
         // Everyone signs in first: password hashing is not what this measures.
@@ -377,6 +393,7 @@ fn main() -> anyhow::Result<()> {
         println!("filing tickets with {clients} workers");
         let mut tasks = Vec::new();
         let cpu_before = server.cpu_secs();
+        let sent_before = sent(&base).await;
         let (written_before, sent_before) = (outbox.written(), mails.count());
         let deadline = Instant::now() + Duration::from_secs(seconds);
         for (w, ((ops, ops_token), (lead, lead_token), (qc, qc_token))) in people.into_iter().enumerate() {
@@ -452,6 +469,7 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let drained = drain_started.elapsed();
+        let used = sent(&base).await - sent_before;
         println!(
             "complete tickets    {:>7.1} /s      ({} tickets, {} requests, {:.0} req/s)   server RSS {:>5.1} MiB",
             done as f64 / seconds as f64,
@@ -464,6 +482,11 @@ fn main() -> anyhow::Result<()> {
             "  server CPU        {:>6.2} ms per ticket ({:.2} cores)",
             cpu * 1000.0 / done.max(1) as f64,
             cpu / seconds as f64
+        );
+        println!(
+            "  database          {:>6.1} statements per ticket, {:.1} transactions (mail included)",
+            used.statements as f64 / done.max(1) as f64,
+            used.transactions as f64 / done.max(1) as f64
         );
         println!(
             "  mail              {:>6.0} /s written, {:.0} /s sent ({:.1} per ticket); {} waiting at the end, sent {:.1} s later",
@@ -486,6 +509,24 @@ fn main() -> anyhow::Result<()> {
     drop(outbox);
     drop(pg);
     Ok(())
+}
+
+/// What the server has sent its database so far, as its `/metrics` says
+/// (all zero from a build without them).
+async fn sent(base: &str) -> countersign::db::Sent {
+    let text = match reqwest::get(format!("{base}/metrics")).await {
+        Ok(res) if res.status().is_success() => res.text().await.unwrap_or_default(),
+        _ => String::new(),
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    countersign::db::Sent {
+        statements: value("countersign_db_statements_total "),
+        transactions: value("countersign_db_transactions_total "),
+    }
 }
 
 /// The run's outbox, read beside the server.

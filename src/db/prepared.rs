@@ -266,3 +266,40 @@ impl<A: QueryId, B: QueryId> QueryId for BesideEach<A, B> {
 }
 
 impl<A, B, Conn> RunQueryDsl<Conn> for BesideEach<A, B> {}
+
+/// `together(first, second)`: two statements that change data, sent as
+/// one — `WITH first AS (first) second` — so PostgreSQL runs both in one
+/// round trip (each sees the data as it was before either; use it for
+/// writes that do not depend on each other, such as two inserts). Not for
+/// SQLite, which allows only `SELECT` in a `WITH`.
+pub fn together<A, B>(first: A, second: B) -> Together<A, B> {
+    Together { first, second }
+}
+
+/// See `together`.
+#[derive(Debug, Clone)]
+pub struct Together<A, B> {
+    first: A,
+    second: B,
+}
+
+impl<A, B> QueryFragment<diesel::pg::Pg> for Together<A, B>
+where
+    A: QueryFragment<diesel::pg::Pg>,
+    B: QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("WITH first AS (");
+        self.first.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.second.walk_ast(out.reborrow())
+    }
+}
+
+/// Static when both statements' ids are.
+impl<A: QueryId, B: QueryId> QueryId for Together<A, B> {
+    type QueryId = Together<A::QueryId, B::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = A::HAS_STATIC_QUERY_ID && B::HAS_STATIC_QUERY_ID;
+}
+
+impl<A, B, Conn> RunQueryDsl<Conn> for Together<A, B> {}

@@ -46,7 +46,7 @@ impl<'a> Audit<'a> {
 }
 
 /// An event as its row is written.
-type Row = (
+pub(super) type EventRow = (
     diesel::dsl::Eq<audit_events::at, At>,
     diesel::dsl::Eq<audit_events::actor_id, Option<UserId>>,
     diesel::dsl::Eq<audit_events::on_behalf_of_id, Option<UserId>>,
@@ -58,7 +58,7 @@ type Row = (
     diesel::dsl::Eq<audit_events::detail, String>,
 );
 
-fn row(event: Audit<'_>) -> Row {
+fn row(event: Audit<'_>) -> EventRow {
     (
         audit_events::at.eq(At(now())),
         audit_events::actor_id.eq(event.actor),
@@ -72,69 +72,10 @@ fn row(event: Audit<'_>) -> Row {
     )
 }
 
-thread_local! {
-    /// The events of the action running on this thread while it holds
-    /// them (`Held`); `None` when none does.
-    static HELD: std::cell::RefCell<Option<Vec<Row>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Holds the events an action records until it is done, then writes them
-/// in one statement (`write`): a ticket action records two to four, each
-/// otherwise a round trip. Dropped without `write` (the action failed),
-/// the events go with the rolled-back action. Inside another hold, the
-/// outer one writes.
-#[must_use = "held events are written by `write`"]
-pub struct Held {
-    outermost: bool,
-}
-
-impl Held {
-    pub fn begin() -> Held {
-        let outermost = HELD.with_borrow_mut(|held| {
-            let outermost = held.is_none();
-            if outermost {
-                *held = Some(Vec::new());
-            }
-            outermost
-        });
-        Held { outermost }
-    }
-
-    /// Writes the held events, in the order they were recorded.
-    pub fn write(self, conn: &mut DbConn) -> StoreResult<()> {
-        if !self.outermost {
-            return Ok(());
-        }
-        let rows = HELD.with_borrow_mut(|held| held.as_mut().map(std::mem::take));
-        if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
-            crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
-                .values(&rows)
-                .execute(c))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if self.outermost {
-            HELD.set(None);
-        }
-    }
-}
-
-/// Records an event: at once, or with the others of the action holding
-/// them (`Held`).
+/// Records an event: at once, or with the rest of the action holding its
+/// rows (`held::Held`).
 pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
-    let row = row(event);
-    let unheld = HELD.with_borrow_mut(|held| match held {
-        Some(held) => {
-            held.push(row);
-            None
-        }
-        None => Some(row),
-    });
-    if let Some(row) = unheld {
+    if let Some(row) = super::held::event(row(event)) {
         crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
             .values(row)
             .execute(c))?;

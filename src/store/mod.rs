@@ -11,6 +11,7 @@ pub mod demo;
 pub mod demo_processes;
 pub mod directory;
 pub mod grants;
+pub mod held;
 pub mod leavers;
 pub mod links;
 pub mod names;

@@ -70,28 +70,61 @@ pub struct Notice<'a> {
     pub link_token: Option<String>,
 }
 
+/// A notice as its row is written.
+pub(super) type MailRow = (
+    (
+        diesel::dsl::Eq<o::to_user_id, Option<UserId>>,
+        diesel::dsl::Eq<o::to_email, String>,
+        diesel::dsl::Eq<o::subject, &'static str>,
+        diesel::dsl::Eq<o::text_body, &'static str>,
+        diesel::dsl::Eq<o::html_body, &'static str>,
+        diesel::dsl::Eq<o::kind, String>,
+        diesel::dsl::Eq<o::apply_id, Option<ApplyId>>,
+        diesel::dsl::Eq<o::node_id, Option<ApproveId>>,
+    ),
+    (
+        diesel::dsl::Eq<o::for_user_id, Option<UserId>>,
+        diesel::dsl::Eq<o::comment, String>,
+        diesel::dsl::Eq<o::link_token, Option<String>>,
+        diesel::dsl::Eq<o::composed, bool>,
+        diesel::dsl::Eq<o::status, &'static str>,
+        diesel::dsl::Eq<o::attempts, i32>,
+        diesel::dsl::Eq<o::next_attempt_at, At>,
+        diesel::dsl::Eq<o::created_at, At>,
+    ),
+);
+
+/// Writes a ticket's notice, to be worded and sent by the mail worker: at
+/// once, or with the rest of the action holding its rows (`held::Held`).
 pub fn enqueue_notice(conn: &mut DbConn, notice: &Notice<'_>) -> StoreResult<()> {
     let at = now();
-    crate::direct!(conn, |c| diesel::insert_into(o::table)
-        .values((
-            o::to_user_id.eq(notice.to_user),
-            o::to_email.eq(notice.to_email),
+    let row: MailRow = (
+        (
+            o::to_user_id.eq(Some(notice.to_user)),
+            o::to_email.eq(notice.to_email.to_string()),
             o::subject.eq(""),
             o::text_body.eq(""),
             o::html_body.eq(""),
-            o::kind.eq(notice.kind),
-            o::apply_id.eq(notice.apply),
+            o::kind.eq(notice.kind.to_string()),
+            o::apply_id.eq(Some(notice.apply)),
             o::node_id.eq(notice.node),
+        ),
+        (
             o::for_user_id.eq(notice.for_user),
-            o::comment.eq(notice.comment),
-            o::link_token.eq(notice.link_token.as_deref()),
+            o::comment.eq(notice.comment.to_string()),
+            o::link_token.eq(notice.link_token.clone()),
             o::composed.eq(false),
             o::status.eq(PENDING),
             o::attempts.eq(0),
             o::next_attempt_at.eq(At(at)),
             o::created_at.eq(At(at)),
-        ))
-        .execute(c))?;
+        ),
+    );
+    if let Some(row) = super::held::mail(row) {
+        crate::direct!(conn, |c| diesel::insert_into(o::table)
+            .values(row)
+            .execute(c))?;
+    }
     Ok(())
 }
 

@@ -118,8 +118,9 @@ pub enum Done {
 /// nothing it checked along the way is left changed). Every rule of who
 /// may do what is checked here, whatever the channel.
 pub fn perform(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
-    // The action's events are written together, once it has succeeded.
-    let events = super::super::audit::Held::begin();
+    // The action's events and mail are written together, once it has
+    // succeeded.
+    let events = super::super::held::Held::begin();
     let done = carry_out(conn, act)?;
     events.write(conn)?;
     Ok(done)

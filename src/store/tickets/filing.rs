@@ -166,8 +166,9 @@ pub struct Filed {
 /// assignments and the audit events, then starts the first node. The same
 /// submit token again returns the ticket it made (a double-clicked submit).
 pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
-    // The filing's events are written together, once it has succeeded.
-    let events = super::super::audit::Held::begin();
+    // The filing's events and mail are written together, once it has
+    // succeeded.
+    let events = super::super::held::Held::begin();
     let filed = file(conn, sub)?;
     events.write(conn)?;
     Ok(filed)
