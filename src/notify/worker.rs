@@ -496,36 +496,40 @@ async fn record(
         let (done, wid) = (std::mem::take(&mut batch), worker.clone());
         let recorded = db
             .write(move |c| {
+                // Those sent in one go, those that failed one by one.
+                let mut sent = Vec::with_capacity(done.len());
                 for outcome in &done {
-                    let claim = outbox::Claim {
-                        id: outcome.id,
-                        worker: &wid,
-                        until: outcome.until,
-                    };
                     match &outcome.result {
                         Attempt::Sent {
                             subject,
                             text,
                             html,
                             link,
-                        } => outbox::mark_sent(
-                            c,
-                            &claim,
-                            &outbox::Sent {
+                        } => sent.push((
+                            outcome.id,
+                            outcome.until,
+                            outbox::Sent {
                                 subject,
                                 text_body: text,
                                 html_body: html,
                                 link: link.as_deref().map(|token| (token, link_ttl)),
                             },
-                        )?,
+                        )),
                         Attempt::Failed {
                             tried,
                             error,
                             give_up,
-                        } => outbox::mark_failed(c, &claim, *tried, error, *give_up)?,
+                        } => {
+                            let claim = outbox::Claim {
+                                id: outcome.id,
+                                worker: &wid,
+                                until: outcome.until,
+                            };
+                            outbox::mark_failed(c, &claim, *tried, error, *give_up)?
+                        }
                     }
                 }
-                Ok(())
+                outbox::mark_all_sent(c, &wid, &sent)
             })
             .await;
         // Unrecorded, they stay claimed until the claim lapses, and are

@@ -64,6 +64,25 @@ pub(crate) fn start_lifetime(
     Ok(())
 }
 
+/// The links `tokens` were mailed (a batch the mail worker recorded
+/// together): each is valid until `until`. One statement for them all.
+pub(crate) fn start_lifetimes(
+    conn: &mut DbConn,
+    tokens: &[&str],
+    until: chrono::NaiveDateTime,
+) -> StoreResult<()> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<String> = tokens.iter().map(|t| token_hash(t)).collect();
+    crate::direct!(conn, |c| prepared::update(
+        au::table.filter(au::email_token_hash.eq_any(&hashes)),
+        au::email_token_expires_at.eq(At(until)),
+    )
+    .execute(c))?;
+    Ok(())
+}
+
 /// Why a link was retired before it was used.
 pub const RETIRED_DEACTIVATED: &str = "deactivated";
 

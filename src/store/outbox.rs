@@ -247,6 +247,79 @@ pub fn mark_sent(conn: &mut DbConn, claim: &Claim<'_>, sent: &Sent<'_>) -> Store
     Ok(())
 }
 
+/// Records claimed messages as sent, as `mark_sent` does one: `sent` are
+/// each message's claim (id and until, all by `worker`) and words. On
+/// PostgreSQL the messages are one statement (their values as arrays,
+/// `unnest`ed, so the statement stays prepared whatever their number) and
+/// their links' lifetimes another; SQLite, with no round trips to save,
+/// records them one by one.
+pub fn mark_all_sent(
+    conn: &mut DbConn,
+    worker: &str,
+    sent: &[(OutboxId, chrono::NaiveDateTime, Sent<'_>)],
+) -> StoreResult<()> {
+    let DbConn::Pg(pg) = conn else {
+        for (id, until, words) in sent {
+            let claim = Claim {
+                id: *id,
+                worker,
+                until: *until,
+            };
+            mark_sent(conn, &claim, words)?;
+        }
+        return Ok(());
+    };
+    if sent.is_empty() {
+        return Ok(());
+    }
+    use diesel::sql_types::{Array, Integer, Text, Timestamp};
+    #[derive(diesel::QueryableByName)]
+    struct Recorded {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+    }
+    let at = now();
+    let recorded: Vec<Recorded> = diesel::sql_query(
+        "UPDATE outbox SET status = $1, sent_at = $2, attempts = outbox.attempts + 1, \
+         claimed_until = NULL, subject = v.subject, text_body = v.text_body, \
+         html_body = v.html_body, link_token = NULL, composed = TRUE \
+         FROM unnest($4::int4[], $5::timestamp[], $6::text[], $7::text[], $8::text[]) \
+         AS v(id, until, subject, text_body, html_body) \
+         WHERE outbox.id = v.id AND outbox.claimed_by = $3 AND outbox.claimed_until = v.until \
+         RETURNING outbox.id",
+    )
+    .bind::<Text, _>(SENT)
+    .bind::<Timestamp, _>(at)
+    .bind::<Text, _>(worker)
+    .bind::<Array<Integer>, _>(sent.iter().map(|(id, ..)| id.0).collect::<Vec<i32>>())
+    .bind::<Array<Timestamp>, _>(sent.iter().map(|(_, until, _)| *until).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sent.iter().map(|(.., w)| w.subject).collect::<Vec<&str>>())
+    .bind::<Array<Text>, _>(
+        sent.iter()
+            .map(|(.., w)| w.text_body)
+            .collect::<Vec<&str>>(),
+    )
+    .bind::<Array<Text>, _>(
+        sent.iter()
+            .map(|(.., w)| w.html_body)
+            .collect::<Vec<&str>>(),
+    )
+    .load(pg)?;
+    // The links of those recorded (a lapsed claim's message is another
+    // worker's now), by lifetime.
+    let mut links: Vec<(Duration, &str)> = sent
+        .iter()
+        .filter(|(id, ..)| recorded.iter().any(|r| r.id == id.0))
+        .filter_map(|(.., w)| w.link.map(|(token, ttl)| (ttl, token)))
+        .collect();
+    links.sort_unstable();
+    for group in links.chunk_by(|a, b| a.0 == b.0) {
+        let tokens: Vec<&str> = group.iter().map(|(_, token)| *token).collect();
+        super::links::start_lifetimes(conn, &tokens, at + group[0].0)?;
+    }
+    Ok(())
+}
+
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF_SECS: i64 = 600;
 
