@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, UserId};
 use crate::db::models::{Apply, Approve, OutboxMessage, User};
-use crate::db::schema::{applies, approves, users};
+use crate::db::schema::{applies, approves, businesses, services, users};
 use crate::flow::{NodeKind, NotifyEvent};
 use crate::i18n::Lang;
 use crate::store::outbox::BASE;
@@ -65,19 +65,25 @@ pub fn compose(conn: &mut DbConn, m: &OutboxMessage) -> StoreResult<Composed> {
     composer.compose(conn, m)
 }
 
+/// Where a ticket was filed: its service (English and Chinese) and business.
+type Filed = ((String, String), Option<String>);
+
 /// Words a claim's notices, reading the tickets, steps and people they
 /// name once for all of them (a claim holds several notices of the same
 /// tickets), and what each step's approvers decide on once per step.
 #[derive(Default)]
 pub struct Composer {
     tickets: HashMap<ApplyId, Apply>,
+    /// Each ticket's service (English and Chinese) and business.
+    filed: HashMap<ApplyId, Filed>,
     steps: HashMap<ApproveId, Approve>,
     people: HashMap<UserId, User>,
     requests: HashMap<ApproveId, Request>,
 }
 
 impl Composer {
-    /// Reads what `notices` name, three statements for all of them.
+    /// Reads what `notices` name, three statements for all of them (the
+    /// tickets with their services and businesses, the steps, the people).
     pub fn read(&mut self, conn: &mut DbConn, notices: &[OutboxMessage]) -> StoreResult<()> {
         let wanted = |ids: &mut Vec<i32>| {
             ids.sort_unstable();
@@ -89,9 +95,17 @@ impl Composer {
             .filter_map(|m| m.apply_id)
             .map(|a| a.0)
             .collect();
-        let tickets: Vec<Apply> = applies::table
+        let tickets: Vec<(Apply, Filed)> = applies::table
+            .inner_join(services::table.on(services::id.eq(applies::service_id)))
+            .left_join(businesses::table.on(businesses::id.nullable().eq(applies::business_id)))
             .filter(applies::id.eq_any(wanted(&mut ids).into_iter().map(ApplyId)))
-            .select(Apply::as_select())
+            .select((
+                Apply::as_select(),
+                (
+                    (services::name_en, services::name_zh),
+                    businesses::name.nullable(),
+                ),
+            ))
             .load(conn)?;
         ids = notices
             .iter()
@@ -106,14 +120,17 @@ impl Composer {
             .iter()
             .flat_map(|m| [m.to_user_id, m.for_user_id])
             .flatten()
-            .chain(tickets.iter().map(|t| t.applicant_id))
+            .chain(tickets.iter().map(|(t, _)| t.applicant_id))
             .map(|u| u.0)
             .collect();
         let people: Vec<User> = users::table
             .filter(users::id.eq_any(wanted(&mut ids).into_iter().map(UserId)))
             .select(User::as_select())
             .load(conn)?;
-        self.tickets.extend(tickets.into_iter().map(|t| (t.id, t)));
+        for (ticket, filed) in tickets {
+            self.filed.insert(ticket.id, filed);
+            self.tickets.insert(ticket.id, ticket);
+        }
         self.steps.extend(steps.into_iter().map(|n| (n.id, n)));
         self.people.extend(people.into_iter().map(|u| (u.id, u)));
         Ok(())
@@ -144,7 +161,8 @@ impl Composer {
         let request = match node {
             Some(n) if event == NotifyEvent::Waiting && n.kind == NodeKind::Approval => {
                 if let std::collections::hash_map::Entry::Vacant(e) = self.requests.entry(n.id) {
-                    e.insert(Request::read(conn, ticket, &n.node_key)?);
+                    let filed = self.filed.get(&ticket.id).cloned().unwrap_or_default();
+                    e.insert(Request::read_filed(conn, ticket, &n.node_key, filed)?);
                 }
                 self.requests.get(&n.id)
             }

@@ -50,10 +50,20 @@ pub struct Request {
 impl Request {
     /// The request of `ticket` as its step `node_key` may see it.
     pub fn read(conn: &mut DbConn, ticket: &Apply, node_key: &str) -> StoreResult<Request> {
+        let filed = filed_where(conn, ticket)?;
+        Request::read_filed(conn, ticket, node_key, filed)
+    }
+
+    /// Like `read`, with the service and business already read.
+    pub fn read_filed(
+        conn: &mut DbConn,
+        ticket: &Apply,
+        node_key: &str,
+        (service, business): ((String, String), Option<String>),
+    ) -> StoreResult<Request> {
         let def = super::processes::definition(conn, ticket.version_id)?;
         let values: Values = ticket.form.0.clone();
         let names = Names::for_values(conn, &def, &values)?;
-        let (service, business) = filed_where(conn, ticket)?;
         Ok(Request {
             def,
             node_key: node_key.to_string(),
