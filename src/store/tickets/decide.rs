@@ -17,7 +17,9 @@ use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
-use crate::db::states::{AssignmentStatus, ReviewOutcome, StepStatus, TicketEvent, TicketStatus};
+use crate::db::states::{
+    AssignmentStatus, ReviewOutcome, StepStatus, StoredForm, TicketEvent, TicketStatus,
+};
 use crate::flow::form::parse_form;
 use crate::flow::votes;
 use crate::flow::{FieldDef, Mode, NodeKind, ProcessKind, decision};
@@ -152,20 +154,71 @@ fn overtaken_now(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Re
 /// Locks the running ticket (its row version moves on), or says why it
 /// no longer runs.
 fn lock_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
-    let running = crate::direct!(conn, |c| prepared::update(
-        a::table
-            .find(apply)
-            .filter(a::status.eq(TicketStatus::Running)),
-        (
-            a::row_version.eq(a::row_version + 1),
-            a::updated_at.eq(At(now())),
-        ),
-    )
-    .execute(c))?;
+    lock_writing(conn, apply, None)
+}
+
+/// Locks the running ticket as `lock_running` does, writing a completed
+/// step's form (and a review's outcome) with it: one statement for both.
+fn lock_writing(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    form: Option<&(StoredForm, Option<ReviewOutcome>)>,
+) -> StoreResult<()> {
+    let target = a::table
+        .find(apply)
+        .filter(a::status.eq(TicketStatus::Running));
+    let moved = (
+        a::row_version.eq(a::row_version + 1),
+        a::updated_at.eq(At(now())),
+    );
+    let running = match form {
+        None => crate::direct!(conn, |c| prepared::update(target, moved).execute(c))?,
+        Some((form, None)) => crate::direct!(conn, |c| prepared::update(
+            target,
+            (moved, a::form.eq(form))
+        )
+        .execute(c))?,
+        Some((form, Some(outcome))) => crate::direct!(conn, |c| prepared::update(
+            target,
+            (moved, a::form.eq(form), a::outcome.eq(*outcome))
+        )
+        .execute(c))?,
+    };
     if running == 0 {
         return Err(not_running(conn, apply)?);
     }
     Ok(())
+}
+
+/// What completing a step writes on its ticket — the form with the step's
+/// fields, and a review's outcome — when the request is one the step
+/// takes as it is (as read, before the locks). Anything else is `None`,
+/// and the checks after the locks say what is wrong with it.
+fn completed_form(
+    conn: &mut DbConn,
+    target: &Target,
+    def: &crate::flow::ProcessDef,
+    decision: &Decision,
+) -> Option<(StoredForm, Option<ReviewOutcome>)> {
+    let Decision::Complete { fields, outcome } = decision else {
+        return None;
+    };
+    let spec = def.node(&target.node_key)?;
+    if !rules::offered(spec.kind).contains(&decision.verb()) {
+        return None;
+    }
+    let outcome = outcome.as_deref().filter(|o| !o.is_empty());
+    let known = outcome.and_then(ReviewOutcome::parse);
+    match spec.kind {
+        NodeKind::Review if known.is_none() => return None,
+        NodeKind::Task if outcome.is_some() => return None,
+        _ => {}
+    }
+    let refs: Vec<&FieldDef> = spec.fields.iter().collect();
+    let values = parse_form(&refs, fields, &DbLookup::new(conn)).ok()?;
+    let mut form = target.ticket.form.clone();
+    form.0.extend(values);
+    Some((form, known))
 }
 
 /// Records one decision and moves the ticket on.
@@ -192,7 +245,11 @@ pub(super) fn decide(
         Some(&active),
     )?;
     // Lock the ticket, then the step, in that order, checking their state.
-    lock_running(conn, ticket.id)?;
+    // A completed step's form is written with the ticket's lock; should
+    // anything below refuse, the action rolls back with it.
+    let def = super::def_of(conn, ticket)?;
+    let form = completed_form(conn, &target, &def, &decision);
+    lock_writing(conn, ticket.id, form.as_ref())?;
     let Some(node) = crate::direct!(conn, |c| prepared::update(
         n::table
             .find(mine.approve_id)
@@ -205,7 +262,6 @@ pub(super) fn decide(
     else {
         return Err(overtaken_now(conn, mine.id)?.into());
     };
-    let def = super::def_of(conn, ticket)?;
     let spec = node_def(&def, &node)?;
     let verb = decision.verb();
     if !rules::offered(spec.kind).contains(&verb) {
@@ -217,6 +273,8 @@ pub(super) fn decide(
         rules::note(comment)?
     };
     let (values, outcome) = match &decision {
+        // Taken as it is, and written with the ticket's lock.
+        Decision::Complete { .. } if form.is_some() => (None, None),
         Decision::Complete { fields, outcome } => {
             let parsed = {
                 let refs: Vec<&FieldDef> = spec.fields.iter().collect();
