@@ -251,6 +251,6 @@ pub(super) fn resubmit(
             serde_json::json!({ "changed": changed }),
         ),
     )?;
-    progress::advance(conn, &ticket, &def)?;
+    progress::advance(conn, &ticket, &def, progress::Round::Starts)?;
     Ok(Done::Resubmitted)
 }

@@ -216,7 +216,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     )?;
 
     insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
-    progress::advance(conn, &ticket, &sub.def)?;
+    progress::advance(conn, &ticket, &sub.def, progress::Round::Starts)?;
     Ok(Filed {
         id: apply,
         serial,

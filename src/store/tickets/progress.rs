@@ -31,8 +31,15 @@ diesel::alias!(n as queued: Queued);
 /// approved an earlier node of this round when the node de-duplicates, and
 /// keeps going while nodes decide themselves. With no node left the
 /// ticket is finished. `ticket` is running; only its fixed fields (id,
-/// serial, title, applicant, kind) are read.
-pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
+/// serial, title, applicant, kind) are read. `Round::Starts` when the
+/// round has only just been submitted (filed, or resubmitted): no one has
+/// approved anything in it yet, so there is nothing to carry over.
+pub(super) fn advance(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    def: &ProcessDef,
+    round: Round,
+) -> StoreResult<()> {
     let apply = ticket.id;
     loop {
         // The next waiting node, started and read in one statement.
@@ -64,8 +71,10 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
             ),
         )?;
         let spec = node_def(def, &node)?;
-        let approved_before =
-            spec.kind == NodeKind::Approval && spec.dedupe && auto_approve(conn, apply, &node, at)?;
+        let approved_before = round == Round::Goes
+            && spec.kind == NodeKind::Approval
+            && spec.dedupe
+            && auto_approve(conn, apply, &node, at)?;
         let moment = if approved_before {
             Moment::NodeStarts
         } else {
@@ -80,6 +89,15 @@ pub(super) fn advance(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> St
             Settled::Ended => return Ok(()),
         }
     }
+}
+
+/// Where a ticket's round (from its last submission on) is as it moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Round {
+    /// Just submitted: nothing decided in it yet.
+    Starts,
+    /// Under way: people may have approved earlier nodes.
+    Goes,
 }
 
 /// Decides, as "auto", the assignments of a starting node whose people
@@ -510,7 +528,7 @@ pub(super) fn after_vote(
     def: &ProcessDef,
 ) -> StoreResult<()> {
     match settle(conn, ticket, node, spec, def, Moment::AfterVote)? {
-        Settled::Passed => advance(conn, ticket, def),
+        Settled::Passed => advance(conn, ticket, def, Round::Goes),
         // In a sequence, the next person's turn has come.
         Settled::Open { newly_pending } if !newly_pending.is_empty() => {
             notices::ask(conn, def, ticket, node, &newly_pending)
