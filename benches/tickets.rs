@@ -337,7 +337,7 @@ fn main() -> anyhow::Result<()> {
             leads.push(signed_in(&base, &format!("lead.{:02}", i % BUSINESSES)).await.0);
         }
         for (name, page) in [("GET /", "/"), ("GET /inbox", "/inbox"), ("GET /tickets/N", "ticket")] {
-            let sent_before = sent(&base).await;
+            let sent_before = statements_sent(&base).await;
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let mut tasks = Vec::new();
             for (i, client) in leads.iter().cloned().enumerate() {
@@ -364,7 +364,7 @@ fn main() -> anyhow::Result<()> {
             for t in tasks {
                 times.extend(t.await.unwrap());
             }
-            let used = sent(&base).await - sent_before;
+            let used = statements_sent(&base).await - sent_before;
             times.sort();
             println!(
                 "{name:<19} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   {:.2} statements each   server RSS {:>5.1} MiB",
@@ -393,7 +393,7 @@ fn main() -> anyhow::Result<()> {
         println!("filing tickets with {clients} workers");
         let mut tasks = Vec::new();
         let cpu_before = server.cpu_secs();
-        let sent_before = sent(&base).await;
+        let sent_before = statements_sent(&base).await;
         let (written_before, sent_before) = (outbox.written(), mails.count());
         let deadline = Instant::now() + Duration::from_secs(seconds);
         for (w, ((ops, ops_token), (lead, lead_token), (qc, qc_token))) in people.into_iter().enumerate() {
@@ -469,7 +469,7 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let drained = drain_started.elapsed();
-        let used = sent(&base).await - sent_before;
+        let used = statements_sent(&base).await - sent_before;
         println!(
             "complete tickets    {:>7.1} /s      ({} tickets, {} requests, {:.0} req/s)   server RSS {:>5.1} MiB",
             done as f64 / seconds as f64,
@@ -513,7 +513,7 @@ fn main() -> anyhow::Result<()> {
 
 /// What the server has sent its database so far, as its `/metrics` says
 /// (all zero from a build without them).
-async fn sent(base: &str) -> countersign::db::Sent {
+async fn statements_sent(base: &str) -> countersign::db::Sent {
     let text = match reqwest::get(format!("{base}/metrics")).await {
         Ok(res) if res.status().is_success() => res.text().await.unwrap_or_default(),
         _ => String::new(),
