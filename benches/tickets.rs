@@ -10,7 +10,8 @@
 //! `cargo bench --bench tickets` (SQLite, 100,000 tickets); with
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
 //! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it;
-//! `BENCH_SERVER` runs another build of the server (to compare two builds).
+//! `BENCH_SERVER` runs another build of the server (to compare two builds);
+//! `BENCH_INSTANCES` (1) starts that many servers on the one database.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -249,6 +250,7 @@ fn main() -> anyhow::Result<()> {
     let tickets = env_or("BENCH_TICKETS", 100_000);
     let clients = env_or("BENCH_CLIENTS", 32);
     let seconds = env_or("BENCH_SECONDS", 5) as u64;
+    let instances = env_or("BENCH_INSTANCES", 1).max(1);
     let dir = tempfile::tempdir()?;
     // On PostgreSQL: the server's URL, its options (such as
     // `?sslmode=disable`, or `?host=/run/postgresql` for a Unix socket),
@@ -294,38 +296,56 @@ fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     // Mail goes to a mail server of the benchmark's own, as in production.
     let (smtp_port, mails) = rt.block_on(common::smtp::sink());
-    let server = Server(
-        Command::new(
-            std::env::var("BENCH_SERVER")
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| env!("CARGO_BIN_EXE_countersign").to_string()),
-        )
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("DATA_DIR", dir.path())
-        .env("SMTP_HOST", "127.0.0.1")
-        .env("SMTP_PORT", smtp_port.to_string())
-        .env("SMTP_SECURITY", "none")
-        // Warnings and errors show beside the figures.
-        .env("RUST_LOG", "warn")
-        .spawn()?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    // One server, or `BENCH_INSTANCES` of them on the one database, each
+    // with a data folder of its own; the clients are spread over them.
+    let mut servers = Vec::new();
+    let mut bases = Vec::new();
+    for i in 0..instances {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let data = dir.path().join(format!("instance-{i}"));
+        std::fs::create_dir_all(&data)?;
+        servers.push(Server(
+            Command::new(
+                std::env::var("BENCH_SERVER")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| env!("CARGO_BIN_EXE_countersign").to_string()),
+            )
+            .arg("serve")
+            .env("DATABASE_URL", &url)
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("DATA_DIR", &data)
+            .env(
+                "SECRET_KEY",
+                "countersign-benchmark-secret-key-shared-by-every-instance",
+            )
+            .env("SMTP_HOST", "127.0.0.1")
+            .env("SMTP_PORT", smtp_port.to_string())
+            .env("SMTP_SECURITY", "none")
+            // Warnings and errors show beside the figures.
+            .env("RUST_LOG", "warn")
+            .spawn()?,
+        ));
+        bases.push(format!("http://127.0.0.1:{port}"));
+    }
+    let fleet = Fleet { servers, bases };
     let outbox = Outbox(Db::connect(&url, 1)?);
     rt.block_on(async {
-        while reqwest::get(format!("{base}/healthz")).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        for base in &fleet.bases {
+            while reqwest::get(format!("{base}/healthz")).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        if instances > 1 {
+            println!("{instances} server instances on the one database");
         }
 
         // 1. The pages people open most, each by 32 signed-in ops leads at
@@ -334,14 +354,14 @@ fn main() -> anyhow::Result<()> {
         // each load takes are counted by the server (`/metrics`).
         let mut leads = Vec::new();
         for i in 0..clients {
-            leads.push(signed_in(&base, &format!("lead.{:02}", i % BUSINESSES)).await.0);
+            let base = fleet.base(i);
+            leads.push((base.clone(), signed_in(&base, &format!("lead.{:02}", i % BUSINESSES)).await.0));
         }
         for (name, page) in [("GET /", "/"), ("GET /inbox", "/inbox"), ("GET /tickets/N", "ticket")] {
-            let sent_before = statements_sent(&base).await;
+            let sent_before = fleet.sent().await;
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let mut tasks = Vec::new();
-            for (i, client) in leads.iter().cloned().enumerate() {
-                let base = base.clone();
+            for (i, (base, client)) in leads.iter().cloned().enumerate() {
                 // A ticket of the lead's own business (seeded ticket i + 1
                 // is in business i % 20, decided by its lead).
                 let path = match page {
@@ -364,7 +384,7 @@ fn main() -> anyhow::Result<()> {
             for t in tasks {
                 times.extend(t.await.unwrap());
             }
-            let used = statements_sent(&base).await - sent_before;
+            let used = fleet.sent().await - sent_before;
             times.sort();
             println!(
                 "{name:<19} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   {:.2} statements each   server RSS {:>5.1} MiB",
@@ -372,7 +392,7 @@ fn main() -> anyhow::Result<()> {
                 pct(&times, 0.5),
                 pct(&times, 0.99),
                 used.statements as f64 / times.len().max(1) as f64,
-                server.rss_kib() as f64 / 1024.0
+                fleet.rss_kib() as f64 / 1024.0
             );
         }
 
@@ -383,6 +403,7 @@ fn main() -> anyhow::Result<()> {
         let mut people = Vec::new();
         for w in 0..clients {
             let (b, o) = (w % BUSINESSES, w / BUSINESSES % OPS_PER_BUSINESS);
+            let base = fleet.base(w);
             people.push((
                 signed_in(&base, &format!("ops.{b:02}.{o:02}")).await,
                 signed_in(&base, &format!("lead.{b:02}")).await,
@@ -392,12 +413,12 @@ fn main() -> anyhow::Result<()> {
         // The phase starts here (a profiler can start counting on this line).
         println!("filing tickets with {clients} workers");
         let mut tasks = Vec::new();
-        let cpu_before = server.cpu_secs();
-        let sent_before = statements_sent(&base).await;
+        let cpu_before = fleet.cpu_secs();
+        let db_before = fleet.sent().await;
         let (written_before, sent_before) = (outbox.written(), mails.count());
         let deadline = Instant::now() + Duration::from_secs(seconds);
         for (w, ((ops, ops_token), (lead, lead_token), (qc, qc_token))) in people.into_iter().enumerate() {
-            let base = base.clone();
+            let base = fleet.base(w);
             let business = (w % BUSINESSES + 2).to_string();
             tasks.push(tokio::spawn(async move {
                 let mut done = 0usize;
@@ -457,7 +478,7 @@ fn main() -> anyhow::Result<()> {
                 all.extend(mine);
             }
         }
-        let cpu = server.cpu_secs() - cpu_before;
+        let cpu = fleet.cpu_secs() - cpu_before;
         let (written, sent, waiting) = (
             outbox.written() - written_before,
             mails.count() - sent_before,
@@ -469,14 +490,14 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let drained = drain_started.elapsed();
-        let used = statements_sent(&base).await - sent_before;
+        let used = fleet.sent().await - db_before;
         println!(
             "complete tickets    {:>7.1} /s      ({} tickets, {} requests, {:.0} req/s)   server RSS {:>5.1} MiB",
             done as f64 / seconds as f64,
             done,
             requests,
             requests as f64 / seconds as f64,
-            server.rss_kib() as f64 / 1024.0
+            fleet.rss_kib() as f64 / 1024.0
         );
         println!(
             "  server CPU        {:>6.2} ms per ticket ({:.2} cores)",
@@ -505,10 +526,44 @@ fn main() -> anyhow::Result<()> {
             );
         }
     });
-    drop(server);
+    drop(fleet);
     drop(outbox);
     drop(pg);
     Ok(())
+}
+
+/// The server instances of the run and their addresses.
+struct Fleet {
+    servers: Vec<Server>,
+    bases: Vec<String>,
+}
+
+impl Fleet {
+    /// The address client `i` works through.
+    fn base(&self, i: usize) -> String {
+        self.bases[i % self.bases.len()].clone()
+    }
+
+    /// CPU time all instances have used, in seconds.
+    fn cpu_secs(&self) -> f64 {
+        self.servers.iter().map(Server::cpu_secs).sum()
+    }
+
+    /// Resident memory of all instances, in KiB.
+    fn rss_kib(&self) -> u64 {
+        self.servers.iter().map(Server::rss_kib).sum()
+    }
+
+    /// What all instances have sent the database so far.
+    async fn sent(&self) -> countersign::db::Sent {
+        let mut all = countersign::db::Sent::default();
+        for base in &self.bases {
+            let one = statements_sent(base).await;
+            all.statements += one.statements;
+            all.transactions += one.transactions;
+        }
+        all
+    }
 }
 
 /// What the server has sent its database so far, as its `/metrics` says
