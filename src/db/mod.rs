@@ -674,3 +674,30 @@ fn worked(conn: &mut Pooled) {
 fn discard(conn: &mut Pooled) {
     Tm::transaction_manager_status_mut(conn).set_in_error();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Synchronous, sqlite_target};
+
+    #[test]
+    fn a_sqlite_url_syncs_every_commit_unless_it_says_otherwise() {
+        assert_eq!(
+            sqlite_target("sqlite://data/countersign.db").unwrap(),
+            ("data/countersign.db", Synchronous::Full)
+        );
+        assert_eq!(
+            sqlite_target("sqlite:x.db?synchronous=normal").unwrap(),
+            ("x.db", Synchronous::Normal)
+        );
+        assert_eq!(
+            sqlite_target("/var/lib/c.db?synchronous=FULL").unwrap(),
+            ("/var/lib/c.db", Synchronous::Full)
+        );
+    }
+
+    #[test]
+    fn an_unknown_sqlite_option_is_refused_by_name() {
+        let refused = sqlite_target("sqlite://x.db?synchronous=off").unwrap_err();
+        assert!(refused.to_string().contains("synchronous=off"), "{refused}");
+    }
+}

@@ -184,3 +184,37 @@ async fn pages_keep_working_after_postgresql_drops_the_apps_connections() {
     let page = app.get("/").await;
     assert_eq!(page.status, 200, "then every page works again");
 }
+
+/// SQLite's `PRAGMA synchronous` on a connection of `db` (2 is FULL, 1 NORMAL).
+fn synchronous(db: &countersign::db::Db) -> i32 {
+    #[derive(QueryableByName)]
+    struct Level {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+    db.read_sync(|c| {
+        Ok(countersign::direct!(c, |c| diesel::sql_query(
+            "PRAGMA synchronous"
+        )
+        .get_result::<Level>(c))?)
+    })
+    .unwrap()
+    .synchronous
+}
+
+#[actix_web::test]
+async fn sqlite_syncs_every_commit_to_disk_unless_the_url_relaxes_it() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != countersign::db::Backend::Sqlite {
+        return;
+    }
+    assert_eq!(synchronous(&app.db), 2, "FULL by default");
+    let relaxed =
+        countersign::db::Db::connect(&format!("{}?synchronous=normal", app.database_url()), 1)
+            .unwrap();
+    assert_eq!(synchronous(&relaxed), 1, "NORMAL when asked for");
+    let refused = countersign::db::Db::connect(&format!("{}?sync=off", app.database_url()), 1)
+        .err()
+        .expect("an unknown option is refused");
+    assert!(refused.to_string().contains("sync=off"), "{refused}");
+}
