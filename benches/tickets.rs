@@ -11,7 +11,8 @@
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432` on PostgreSQL.
 //! `BENCH_TICKETS` (100000), `BENCH_CLIENTS` (32), `BENCH_SECONDS` (5) tune it;
 //! `BENCH_SERVER` runs another build of the server (to compare two builds);
-//! `BENCH_INSTANCES` (1) starts that many servers on the one database.
+//! `BENCH_INSTANCES` (1) starts that many servers on the one database;
+//! `BENCH_SQLITE_SYNCHRONOUS=normal` relaxes SQLite's sync on commit.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -304,6 +305,14 @@ fn main() -> anyhow::Result<()> {
     let (smtp_port, mails) = rt.block_on(common::smtp::sink());
     // One server, or `BENCH_INSTANCES` of them on the one database, each
     // with a data folder of its own; the clients are spread over them.
+    // `BENCH_SQLITE_SYNCHRONOUS=normal` runs SQLite as those who accept
+    // losing the last commits to a power loss would.
+    let server_url = match std::env::var("BENCH_SQLITE_SYNCHRONOUS") {
+        Ok(level) if !level.is_empty() && !url.starts_with("postgres") => {
+            format!("{url}?synchronous={level}")
+        }
+        _ => url.clone(),
+    };
     let mut servers = Vec::new();
     let mut bases = Vec::new();
     for i in 0..instances {
@@ -320,7 +329,7 @@ fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(|| env!("CARGO_BIN_EXE_countersign").to_string()),
             )
             .arg("serve")
-            .env("DATABASE_URL", &url)
+            .env("DATABASE_URL", &server_url)
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("DATA_DIR", &data)
             .env(
