@@ -423,6 +423,7 @@ fn main() -> anyhow::Result<()> {
         println!("filing tickets with {clients} workers");
         let mut tasks = Vec::new();
         let cpu_before = fleet.cpu_secs();
+        let pg_before = common::postgres_cpu_secs();
         let db_before = fleet.sent().await;
         let (written_before, sent_before) = (outbox.written(), mails.count());
         let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -488,6 +489,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let cpu = fleet.cpu_secs() - cpu_before;
+        let pg_cpu = common::postgres_cpu_secs() - pg_before;
         let (written, sent, waiting) = (
             outbox.written() - written_before,
             mails.count() - sent_before,
@@ -513,6 +515,13 @@ fn main() -> anyhow::Result<()> {
             cpu * 1000.0 / done.max(1) as f64,
             cpu / seconds as f64
         );
+        if backend == "PostgreSQL" && pg_cpu > 0.0 {
+            println!(
+                "  PostgreSQL CPU    {:>6.2} ms per ticket ({:.2} cores; its processes on this machine)",
+                pg_cpu * 1000.0 / done.max(1) as f64,
+                pg_cpu / seconds as f64
+            );
+        }
         println!(
             "  database          {:>6.1} statements per ticket, {:.1} transactions (mail included)",
             used.statements as f64 / done.max(1) as f64,

@@ -58,7 +58,7 @@ pub(super) type EventRow = (
     diesel::dsl::Eq<audit_events::detail, String>,
 );
 
-fn row(event: Audit<'_>) -> EventRow {
+pub(super) fn row(event: Audit<'_>) -> EventRow {
     (
         audit_events::at.eq(At(now())),
         audit_events::actor_id.eq(event.actor),

@@ -33,22 +33,32 @@ thread_local! {
 #[must_use = "held rows are written by `write`"]
 pub struct Held {
     outermost: bool,
+    /// How many events and messages the outer hold had when this one
+    /// began: an inner hold dropped without `write` (its action failed)
+    /// takes back what it added, so the outer one never writes it.
+    before: (usize, usize),
+    written: bool,
 }
 
 impl Held {
     pub fn begin() -> Held {
-        let outermost = HELD.with_borrow_mut(|held| {
-            let outermost = held.is_none();
-            if outermost {
+        let (outermost, before) = HELD.with_borrow_mut(|held| match held {
+            Some(rows) => (false, (rows.events.len(), rows.mail.len())),
+            None => {
                 *held = Some(Rows::default());
+                (true, (0, 0))
             }
-            outermost
         });
-        Held { outermost }
+        Held {
+            outermost,
+            before,
+            written: false,
+        }
     }
 
     /// Writes what was held, each kind in the order it was recorded.
-    pub fn write(self, conn: &mut DbConn) -> StoreResult<()> {
+    pub fn write(mut self, conn: &mut DbConn) -> StoreResult<()> {
+        self.written = true;
         if !self.outermost {
             return Ok(());
         }
@@ -57,30 +67,53 @@ impl Held {
         else {
             return Ok(());
         };
-        let insert_events = diesel::insert_into(audit_events::table).values(&events);
-        let insert_mail = diesel::insert_into(outbox::table).values(&mail);
-        match (conn, events.is_empty(), mail.is_empty()) {
-            (_, true, true) => {}
-            (DbConn::Pg(pg), false, false) => {
-                crate::db::prepared::together(insert_mail, insert_events).execute(pg)?;
-            }
-            (conn, _, _) => {
-                if !mail.is_empty() {
-                    crate::direct!(conn, |c| insert_mail.execute(c))?;
-                }
-                if !events.is_empty() {
-                    crate::direct!(conn, |c| insert_events.execute(c))?;
-                }
-            }
+        // Both in one statement on PostgreSQL when they fit in one (a
+        // statement takes at most 65,535 values; SQLite 32,766); else each
+        // kind in chunks.
+        if let DbConn::Pg(pg) = conn
+            && !events.is_empty()
+            && !mail.is_empty()
+            && events.len() <= CHUNK
+            && mail.len() <= CHUNK
+        {
+            crate::db::prepared::together(
+                diesel::insert_into(outbox::table).values(&mail),
+                diesel::insert_into(audit_events::table).values(&events),
+            )
+            .execute(pg)?;
+            return Ok(());
+        }
+        for chunk in mail.chunks(CHUNK) {
+            crate::direct!(conn, |c| diesel::insert_into(outbox::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        for chunk in events.chunks(CHUNK) {
+            crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
+                .values(chunk)
+                .execute(c))?;
         }
         Ok(())
     }
 }
 
+/// The most rows one insert writes: 1,000 messages of 16 values and as
+/// many events of 9 stay under both databases' limits on the values a
+/// statement may carry.
+pub(super) const CHUNK: usize = 1000;
+
 impl Drop for Held {
     fn drop(&mut self) {
         if self.outermost {
             HELD.set(None);
+        } else if !self.written {
+            let (events, mail) = self.before;
+            HELD.with_borrow_mut(|held| {
+                if let Some(rows) = held {
+                    rows.events.truncate(events);
+                    rows.mail.truncate(mail);
+                }
+            });
         }
     }
 }
@@ -106,4 +139,52 @@ pub(super) fn mail(row: MailRow) -> Option<MailRow> {
         }
         None => Some(row),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HELD, Held, event};
+    use crate::store::audit::{Audit, row};
+
+    fn held_events() -> usize {
+        HELD.with_borrow(|held| held.as_ref().map_or(0, |rows| rows.events.len()))
+    }
+
+    fn record() {
+        let unheld = event(row(Audit::web(
+            crate::db::ids::UserId(1),
+            "test",
+            "apply",
+            1,
+        )));
+        assert!(unheld.is_none(), "held");
+    }
+
+    #[test]
+    fn an_inner_hold_that_fails_takes_back_what_it_held_and_the_outer_keeps_its_own() {
+        let outer = Held::begin();
+        record();
+        {
+            let _inner = Held::begin();
+            record();
+            record();
+            assert_eq!(held_events(), 3);
+        }
+        assert_eq!(
+            held_events(),
+            1,
+            "the failed inner action's events are gone"
+        );
+        drop(outer);
+        assert!(HELD.with_borrow(|held| held.is_none()), "nothing left held");
+        assert!(
+            event(row(Audit::web(
+                crate::db::ids::UserId(1),
+                "test",
+                "apply",
+                1
+            )))
+            .is_some()
+        );
+    }
 }

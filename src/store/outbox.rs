@@ -250,7 +250,8 @@ pub fn mark_sent(conn: &mut DbConn, claim: &Claim<'_>, sent: &Sent<'_>) -> Store
 /// Records claimed messages as sent, as `mark_sent` does one: `sent` are
 /// each message's claim (id and until, all by `worker`) and words. On
 /// PostgreSQL the messages are one statement (their values as arrays,
-/// `unnest`ed, so the statement stays prepared whatever their number) and
+/// `unnest`ed, so its text and its five values are the same whatever their
+/// number; diesel plans a raw statement afresh each time) and
 /// their links' lifetimes another; SQLite, with no round trips to save,
 /// records them one by one.
 pub fn mark_all_sent(

@@ -624,7 +624,7 @@ fn ticket_from(conn: &mut DbConn, head: Head) -> StoreResult<TicketView> {
         .left_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
         .left_join(actors.on(actors.field(users::id).nullable().eq(au::acted_by)))
         .filter(n::apply_id.eq(id))
-        .order((n::position, au::position))
+        .order((n::position, au::position, au::id))
         .select((
             Approve::as_select(),
             Option::<ApproveUser>::as_select(),

@@ -164,7 +164,9 @@ pub struct Filed {
 
 /// Files a ticket: one transaction writes it, its planned nodes and
 /// assignments and the audit events, then starts the first node. The same
-/// submit token again returns the ticket it made (a double-clicked submit).
+/// submit token again (a double-clicked submit, Back and Submit) is
+/// refused as `errors.already_submitted`; `by_submit_token` finds the
+/// ticket it made.
 pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     // The filing's events and mail are written together, once it has
     // succeeded.
@@ -175,13 +177,9 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
 }
 
 fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
-    if let Some((id, serial)) = by_submit_token(conn, &sub.submit_token)? {
-        return Ok(Filed {
-            id,
-            serial,
-            fresh: false,
-        });
-    }
+    // A submit token filed before is found by the unique index on it, as
+    // the ticket is written: `errors.already_submitted`, and everything
+    // this transaction did is rolled back (no statement asks beforehand).
     let (plan, ids) = plan_with_ids(conn, sub)?;
     let at = now();
     let serial = next_serial(conn, sub.def.kind, at)?;
@@ -276,10 +274,14 @@ pub(super) fn insert_plan(
     if nodes.is_empty() {
         return Ok(());
     }
-    let made: Vec<(i32, ApproveId)> = crate::direct!(conn, |c| diesel::insert_into(n::table)
-        .values(&nodes)
-        .returning((n::position, n::id))
-        .get_results(c))?;
+    // In chunks, each under the databases' limits on a statement's values.
+    let mut made: Vec<(i32, ApproveId)> = Vec::with_capacity(nodes.len());
+    for chunk in nodes.chunks(super::super::held::CHUNK) {
+        made.extend(crate::direct!(conn, |c| diesel::insert_into(n::table)
+            .values(chunk)
+            .returning((n::position, n::id))
+            .get_results::<(i32, ApproveId)>(c))?);
+    }
     let node_at = |position: i32| made.iter().find(|(p, _)| *p == position).map(|(_, id)| *id);
     let mut people = Vec::new();
     for (i, planned) in plan.nodes.iter().enumerate() {
@@ -319,9 +321,9 @@ pub(super) fn insert_plan(
             ));
         }
     }
-    if !people.is_empty() {
+    for chunk in people.chunks(super::super::held::CHUNK) {
         crate::direct!(conn, |c| diesel::insert_into(au::table)
-            .values(&people)
+            .values(chunk)
             .execute(c))?;
     }
     Ok(())

@@ -226,7 +226,7 @@ pub(super) fn live_assignments(
         .filter(au::approve_id.eq(node))
         .filter(au::status.ne(AssignmentStatus::Cancelled))
         .filter(au::status.ne(AssignmentStatus::Transferred))
-        .order(au::position)
+        .order((au::position, au::id))
         .select(ApproveUser::as_select())
         .load(c))?)
 }
@@ -390,7 +390,7 @@ fn ask_everyone(conn: &mut DbConn, node: ApproveId) -> StoreResult<Vec<ApproveUs
     )
     .returning(ApproveUser::as_returning())
     .get_results(c))?;
-    asked.sort_unstable_by_key(|x| x.position);
+    asked.sort_unstable_by_key(|x| (x.position, x.id));
     Ok(asked)
 }
 
