@@ -1,6 +1,7 @@
 //! What an action writes at its end, all at once: the audit events and the
 //! mail it records are held (`Held`) until it has succeeded, then written
-//! as one multi-row insert each — on PostgreSQL both in one statement. A
+//! as one multi-row insert each — on PostgreSQL both in one statement
+//! (SQLite, with no round trips to save, keeps one prepared row at a time). A
 //! ticket action records two to four events and a notice or two, each
 //! otherwise a round trip of its own. Outside a hold they are written at
 //! once, as before.
@@ -83,15 +84,34 @@ impl Held {
             .execute(pg)?;
             return Ok(());
         }
-        for chunk in mail.chunks(CHUNK) {
-            crate::direct!(conn, |c| diesel::insert_into(outbox::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-        for chunk in events.chunks(CHUNK) {
-            crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
-                .values(chunk)
-                .execute(c))?;
+        match conn {
+            DbConn::Pg(pg) => {
+                for chunk in mail.chunks(CHUNK) {
+                    diesel::insert_into(outbox::table)
+                        .values(chunk)
+                        .execute(pg)?;
+                }
+                for chunk in events.chunks(CHUNK) {
+                    diesel::insert_into(audit_events::table)
+                        .values(chunk)
+                        .execute(pg)?;
+                }
+            }
+            // SQLite, with no round trips to save, writes a row at a time:
+            // a one-row insert stays prepared, where one of many rows is
+            // prepared afresh on every call.
+            DbConn::Sqlite(sqlite) => {
+                for row in mail {
+                    diesel::insert_into(outbox::table)
+                        .values(row)
+                        .execute(sqlite)?;
+                }
+                for row in events {
+                    diesel::insert_into(audit_events::table)
+                        .values(row)
+                        .execute(sqlite)?;
+                }
+            }
         }
         Ok(())
     }

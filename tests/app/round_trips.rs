@@ -28,7 +28,7 @@ fn budget(backend: Backend) -> Budget {
             ticket_page: 3,
         },
         Backend::Sqlite => Budget {
-            ticket: 101,
+            ticket: 114,
             home: 7,
             inbox: 4,
             ticket_page: 6,

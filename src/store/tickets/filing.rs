@@ -274,13 +274,31 @@ pub(super) fn insert_plan(
     if nodes.is_empty() {
         return Ok(());
     }
-    // In chunks, each under the databases' limits on a statement's values.
+    // On PostgreSQL in chunks, each under its limit on a statement's
+    // values; SQLite, with no round trips to save, a row at a time (a
+    // one-row insert stays prepared, one of many rows is prepared afresh).
     let mut made: Vec<(i32, ApproveId)> = Vec::with_capacity(nodes.len());
-    for chunk in nodes.chunks(super::super::held::CHUNK) {
-        made.extend(crate::direct!(conn, |c| diesel::insert_into(n::table)
-            .values(chunk)
-            .returning((n::position, n::id))
-            .get_results::<(i32, ApproveId)>(c))?);
+    match &mut *conn {
+        DbConn::Pg(pg) => {
+            for chunk in nodes.chunks(super::super::held::CHUNK) {
+                made.extend(
+                    diesel::insert_into(n::table)
+                        .values(chunk)
+                        .returning((n::position, n::id))
+                        .get_results::<(i32, ApproveId)>(pg)?,
+                );
+            }
+        }
+        DbConn::Sqlite(sqlite) => {
+            for node in nodes {
+                made.push(
+                    diesel::insert_into(n::table)
+                        .values(node)
+                        .returning((n::position, n::id))
+                        .get_result::<(i32, ApproveId)>(sqlite)?,
+                );
+            }
+        }
     }
     let node_at = |position: i32| made.iter().find(|(p, _)| *p == position).map(|(_, id)| *id);
     let mut people = Vec::new();
@@ -321,10 +339,19 @@ pub(super) fn insert_plan(
             ));
         }
     }
-    for chunk in people.chunks(super::super::held::CHUNK) {
-        crate::direct!(conn, |c| diesel::insert_into(au::table)
-            .values(chunk)
-            .execute(c))?;
+    match conn {
+        DbConn::Pg(pg) => {
+            for chunk in people.chunks(super::super::held::CHUNK) {
+                diesel::insert_into(au::table).values(chunk).execute(pg)?;
+            }
+        }
+        DbConn::Sqlite(sqlite) => {
+            for person in people {
+                diesel::insert_into(au::table)
+                    .values(person)
+                    .execute(sqlite)?;
+            }
+        }
     }
     Ok(())
 }
