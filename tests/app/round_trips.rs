@@ -36,6 +36,16 @@ fn budget(backend: Backend) -> Budget {
     }
 }
 
+/// An app whose mail worker stops at once (its sender is no address) and
+/// so never reads the outbox: what is counted is the requests' own work.
+async fn quiet_app() -> TestApp {
+    TestApp::spawn_with(countersign::config::MailConfig {
+        from: "no mail is sent in this test".into(),
+        ..countersign::config::MailConfig::files()
+    })
+    .await
+}
+
 /// A browser that does not follow redirects, as the benchmark's: a page
 /// load is one request, and an action's answer is its redirect.
 struct Person {
@@ -216,13 +226,7 @@ fn report(steps: &[Step]) -> String {
 
 #[actix_web::test]
 async fn a_complete_change_ticket_and_each_page_stay_within_their_statement_budget() {
-    // The mail worker looks once at start and then not for an hour: what
-    // is counted is the requests' own work.
-    let app = TestApp::spawn_with(countersign::config::MailConfig {
-        poll_ms: 3_600_000,
-        ..countersign::config::MailConfig::files()
-    })
-    .await;
+    let app = quiet_app().await;
     app.load_demo();
     let people = [
         Person::sign_in(&app, "ops.wang").await,
@@ -274,4 +278,51 @@ async fn a_complete_change_ticket_and_each_page_stay_within_their_statement_budg
             step.name
         );
     }
+}
+
+/// A counter's value in `/metrics`' text.
+fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in\n{text}"))
+}
+
+#[actix_web::test]
+async fn metrics_count_the_statements_and_transactions_the_server_sends_and_reading_them_sends_none()
+ {
+    let app = quiet_app().await;
+    app.load_demo();
+    let person = Person::sign_in(&app, "ops.wang").await;
+    let read = || async {
+        let res = reqwest::get(app.url("/metrics")).await.unwrap();
+        assert!(res.status().is_success());
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        res.text().await.unwrap()
+    };
+    let first = read().await;
+    assert!(first.contains("# TYPE countersign_db_statements_total counter"));
+    assert!(first.contains("# TYPE countersign_db_transactions_total counter"));
+    let statements = counter(&first, "countersign_db_statements_total");
+    let transactions = counter(&first, "countersign_db_transactions_total");
+    assert!(statements > 0 && transactions > 0, "{first}");
+    // Reading them changes nothing; a page load adds its own.
+    let again = read().await;
+    assert_eq!(
+        counter(&again, "countersign_db_statements_total"),
+        statements
+    );
+    let before = app.db.sent();
+    person.page(&app, "/").await;
+    let sent = app.db.sent() - before;
+    assert!(sent.statements > 0);
+    let after = read().await;
+    assert_eq!(
+        counter(&after, "countersign_db_statements_total"),
+        statements + sent.statements
+    );
 }
