@@ -138,27 +138,26 @@ impl Drop for Held {
     }
 }
 
-/// Holds an event if an action holds its rows; else hands it back to be
-/// written at once.
-pub(super) fn event(row: EventRow) -> Option<EventRow> {
+/// Holds `row` in the kind `pick` chooses if an action holds its rows;
+/// else hands it back to be written at once.
+fn hold<R>(row: R, pick: fn(&mut Rows) -> &mut Vec<R>) -> Option<R> {
     HELD.with_borrow_mut(|held| match held {
         Some(rows) => {
-            rows.events.push(row);
+            pick(rows).push(row);
             None
         }
         None => Some(row),
     })
 }
 
-/// Holds a message as `event` holds an event.
+/// Holds an event (`hold`).
+pub(super) fn event(row: EventRow) -> Option<EventRow> {
+    hold(row, |rows| &mut rows.events)
+}
+
+/// Holds a message (`hold`).
 pub(super) fn mail(row: MailRow) -> Option<MailRow> {
-    HELD.with_borrow_mut(|held| match held {
-        Some(rows) => {
-            rows.mail.push(row);
-            None
-        }
-        None => Some(row),
-    })
+    hold(row, |rows| &mut rows.mail)
 }
 
 #[cfg(test)]

@@ -688,6 +688,16 @@ fn ticket_from(conn: &mut DbConn, head: Head) -> StoreResult<TicketView> {
     })
 }
 
+/// Whom `me` stands in for now on a ticket of `kind`: only those whose
+/// delegation covers that kind of ticket.
+fn standing_in_on(conn: &mut DbConn, me: UserId, kind: &str) -> StoreResult<Vec<UserId>> {
+    Ok(delegators(conn, me)?
+        .into_iter()
+        .filter(|(_, only)| only.as_deref().is_none_or(|k| k == kind))
+        .map(|(u, _)| u)
+        .collect())
+}
+
 impl TicketView {
     /// Whether `me` may see this ticket (`may_view`), from what the view
     /// holds: the ticket's people are all in it, so only someone who is
@@ -709,12 +719,7 @@ impl TicketView {
         if people().any(|x| x.user_id == me || x.acted_by == Some(me)) {
             return Ok(true);
         }
-        let kind = self.apply.kind.as_str();
-        let whom: Vec<UserId> = delegators(conn, me)?
-            .into_iter()
-            .filter(|(_, only)| only.as_deref().is_none_or(|k| k == kind))
-            .map(|(u, _)| u)
-            .collect();
+        let whom = standing_in_on(conn, me, self.apply.kind.as_str())?;
         Ok(people().any(|x| whom.contains(&x.user_id)))
     }
 }
@@ -748,12 +753,7 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     if mine > 0 {
         return Ok(true);
     }
-    // Only those whose delegation covers this kind of ticket.
-    let whom: Vec<UserId> = delegators(conn, me)?
-        .into_iter()
-        .filter(|(_, kind)| kind.as_deref().is_none_or(|k| k == apply.kind.as_str()))
-        .map(|(u, _)| u)
-        .collect();
+    let whom = standing_in_on(conn, me, apply.kind.as_str())?;
     if whom.is_empty() {
         return Ok(false);
     }

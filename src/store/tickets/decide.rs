@@ -20,7 +20,7 @@ use crate::db::stamp::At;
 use crate::db::states::{
     AssignmentStatus, ReviewOutcome, StepStatus, StoredForm, TicketEvent, TicketStatus,
 };
-use crate::flow::form::parse_form;
+use crate::flow::form::{Values, parse_form};
 use crate::flow::votes;
 use crate::flow::{FieldDef, Mode, NodeKind, ProcessKind, decision};
 use crate::refusal::Refusal;
@@ -207,18 +207,35 @@ fn completed_form(
     if !rules::offered(spec.kind).contains(&decision.verb()) {
         return None;
     }
+    let (values, outcome) = completion(conn, spec, fields, outcome).ok()?;
+    let mut form = target.ticket.form.clone();
+    form.0.extend(values);
+    Some((form, outcome))
+}
+
+/// A completed step's values and a review's outcome (a review is
+/// completed with one of its outcomes; a task has none), or why the step
+/// does not take them.
+fn completion(
+    conn: &mut DbConn,
+    spec: &crate::flow::NodeDef,
+    fields: &super::door::Raw,
+    outcome: &Option<String>,
+) -> Result<(Values, Option<ReviewOutcome>), Refusal> {
+    let parsed = {
+        let refs: Vec<&FieldDef> = spec.fields.iter().collect();
+        parse_form(&refs, fields, &DbLookup::new(conn))
+    };
     let outcome = outcome.as_deref().filter(|o| !o.is_empty());
     let known = outcome.and_then(ReviewOutcome::parse);
     match spec.kind {
-        NodeKind::Review if known.is_none() => return None,
-        NodeKind::Task if outcome.is_some() => return None,
+        NodeKind::Review if known.is_none() => {
+            return Err(Refusal::OutcomeRequired(parsed.err().unwrap_or_default()));
+        }
+        NodeKind::Task if outcome.is_some() => return Err(Refusal::WrongAction),
         _ => {}
     }
-    let refs: Vec<&FieldDef> = spec.fields.iter().collect();
-    let values = parse_form(&refs, fields, &DbLookup::new(conn)).ok()?;
-    let mut form = target.ticket.form.clone();
-    form.0.extend(values);
-    Some((form, known))
+    Ok((parsed.map_err(Refusal::Fields)?, known))
 }
 
 /// Records one decision and moves the ticket on.
@@ -272,27 +289,13 @@ pub(super) fn decide(
     } else {
         rules::note(comment)?
     };
-    let (values, outcome) = match &decision {
-        // Taken as it is, and written with the ticket's lock.
-        Decision::Complete { .. } if form.is_some() => (None, None),
-        Decision::Complete { fields, outcome } => {
-            let parsed = {
-                let refs: Vec<&FieldDef> = spec.fields.iter().collect();
-                parse_form(&refs, fields, &DbLookup::new(conn))
-            };
-            // A review is completed with one of its outcomes; a task has none.
-            let outcome = outcome.as_deref().filter(|o| !o.is_empty());
-            let known = outcome.and_then(ReviewOutcome::parse);
-            match spec.kind {
-                NodeKind::Review if known.is_none() => {
-                    return Err(Refusal::OutcomeRequired(parsed.err().unwrap_or_default()).into());
-                }
-                NodeKind::Task if outcome.is_some() => return Err(Refusal::WrongAction.into()),
-                _ => {}
-            }
-            (Some(parsed.map_err(Refusal::Fields)?), known)
+    // Not taken as it was read before the locks: why not (or, should a
+    // person or resource it names have come back meanwhile, taken now).
+    let late = match &decision {
+        Decision::Complete { fields, outcome } if form.is_none() => {
+            Some(completion(conn, spec, fields, outcome)?)
         }
-        _ => (None, None),
+        _ => None,
     };
     if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
         let others = progress::live_assignments(conn, node.id)?;
@@ -320,7 +323,7 @@ pub(super) fn decide(
     if decided == 0 {
         return Err(overtaken_now(conn, mine.id)?.into());
     }
-    if let Some(values) = values {
+    if let Some((values, outcome)) = late {
         let mut form = ticket.form.clone();
         form.0.extend(values);
         match outcome {
