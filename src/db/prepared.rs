@@ -296,6 +296,15 @@ where
     }
 }
 
+/// What the second statement returns, when it returns anything (an
+/// `UPDATE … RETURNING`, a `SELECT`): the pair is read as it.
+impl<A, B> diesel::query_builder::Query for Together<A, B>
+where
+    B: diesel::query_builder::Query,
+{
+    type SqlType = B::SqlType;
+}
+
 /// Static when both statements' ids are.
 impl<A: QueryId, B: QueryId> QueryId for Together<A, B> {
     type QueryId = Together<A::QueryId, B::QueryId>;
@@ -303,3 +312,56 @@ impl<A: QueryId, B: QueryId> QueryId for Together<A, B> {
 }
 
 impl<A, B, Conn> RunQueryDsl<Conn> for Together<A, B> {}
+
+/// `SELECT * FROM (a) AS a FULL JOIN (b) AS b ON FALSE`: the rows of
+/// both queries, each beside nulls for the other's columns — two lists
+/// of different shapes read in one statement (on PostgreSQL one round
+/// trip instead of two), `|a| + |b|` rows, no product. Read by position;
+/// the rows come back in no promised order, so sort each list after
+/// loading. PostgreSQL only: SQLite runs such lists apart.
+pub fn apart<A, B>(a: A, b: B) -> Apart<A, B> {
+    Apart { a, b }
+}
+
+/// See `apart`.
+#[derive(Debug, Clone)]
+pub struct Apart<A, B> {
+    a: A,
+    b: B,
+}
+
+impl<A, B> diesel::query_builder::Query for Apart<A, B>
+where
+    A: diesel::query_builder::Query,
+    B: diesel::query_builder::Query,
+    A::SqlType: diesel::sql_types::IntoNullable,
+    B::SqlType: diesel::sql_types::IntoNullable,
+{
+    type SqlType = (
+        <A::SqlType as diesel::sql_types::IntoNullable>::Nullable,
+        <B::SqlType as diesel::sql_types::IntoNullable>::Nullable,
+    );
+}
+
+impl<A, B> QueryFragment<diesel::pg::Pg> for Apart<A, B>
+where
+    A: QueryFragment<diesel::pg::Pg>,
+    B: QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT * FROM (");
+        self.a.walk_ast(out.reborrow())?;
+        out.push_sql(") AS a FULL JOIN (");
+        self.b.walk_ast(out.reborrow())?;
+        out.push_sql(") AS b ON FALSE");
+        Ok(())
+    }
+}
+
+/// Static when both queries' ids are.
+impl<A: QueryId, B: QueryId> QueryId for Apart<A, B> {
+    type QueryId = Apart<A::QueryId, B::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = A::HAS_STATIC_QUERY_ID && B::HAS_STATIC_QUERY_ID;
+}
+
+impl<A, B, Conn> RunQueryDsl<Conn> for Apart<A, B> {}
