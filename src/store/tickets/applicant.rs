@@ -251,6 +251,6 @@ pub(super) fn resubmit(
             serde_json::json!({ "changed": changed }),
         ),
     )?;
-    progress::advance(conn, &ticket, &def, progress::Round::Starts)?;
+    progress::advance(conn, &ticket, &def, progress::Round::Starts, None)?;
     Ok(Done::Resubmitted)
 }

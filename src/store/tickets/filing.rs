@@ -214,7 +214,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     )?;
 
     insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
-    progress::advance(conn, &ticket, &sub.def, progress::Round::Starts)?;
+    progress::advance(conn, &ticket, &sub.def, progress::Round::Starts, None)?;
     Ok(Filed {
         id: apply,
         serial,

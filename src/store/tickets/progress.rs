@@ -34,31 +34,19 @@ diesel::alias!(n as queued: Queued);
 /// serial, title, applicant, kind) are read. `Round::Starts` when the
 /// round has only just been submitted (filed, or resubmitted): no one has
 /// approved anything in it yet, so there is nothing to carry over.
+/// `closing` is the node that has just passed, closed in the statement
+/// that starts the next.
 pub(super) fn advance(
     conn: &mut DbConn,
     ticket: &Apply,
     def: &ProcessDef,
     round: Round,
+    mut closing: Option<Closing>,
 ) -> StoreResult<()> {
     let apply = ticket.id;
     loop {
-        // The next waiting node, started and read in one statement.
         let at = now();
-        let first_waiting = queued
-            .filter(queued.field(n::apply_id).eq(apply))
-            .filter(queued.field(n::status).eq(StepStatus::Waiting))
-            .order(queued.field(n::position))
-            .select(queued.field(n::id))
-            .limit(1)
-            .single_value();
-        let started: Option<Approve> = crate::direct!(conn, |c| prepared::update(
-            n::table.filter(n::id.nullable().eq(first_waiting)),
-            (n::status.eq(StepStatus::Active), n::started_at.eq(At(at))),
-        )
-        .returning(Approve::as_returning())
-        .get_result(c))
-        .optional()?;
-        let Some(node) = started else {
+        let Some(node) = start_next(conn, apply, at, closing.take())? else {
             return finish(conn, ticket, def);
         };
         audit::record(
@@ -81,7 +69,7 @@ pub(super) fn advance(
             Moment::NoVotesYet
         };
         match settle(conn, ticket, &node, spec, def, moment)? {
-            Settled::Passed => {}
+            Settled::Passed(passed) => closing = Some(passed),
             Settled::Open { newly_pending } => {
                 notices::ask(conn, def, ticket, &node, &newly_pending)?;
                 return Ok(());
@@ -89,6 +77,60 @@ pub(super) fn advance(
             Settled::Ended => return Ok(()),
         }
     }
+}
+
+/// A node that has passed, to be closed (`status`, decided `at`) by the
+/// statement that starts the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Closing {
+    node: ApproveId,
+    status: StepStatus,
+    at: NaiveDateTime,
+}
+
+/// Starts the ticket's next waiting node at `at` and returns it, having closed
+/// `closing` first: on PostgreSQL one statement for both (`together`;
+/// the two change different rows), none left to start is `None`.
+fn start_next(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    at: NaiveDateTime,
+    closing: Option<Closing>,
+) -> StoreResult<Option<Approve>> {
+    // Built where it runs: what it returns is read per backend.
+    macro_rules! start {
+        () => {
+            prepared::update(
+                n::table.filter(
+                    n::id.nullable().eq(queued
+                        .filter(queued.field(n::apply_id).eq(apply))
+                        .filter(queued.field(n::status).eq(StepStatus::Waiting))
+                        .order(queued.field(n::position))
+                        .select(queued.field(n::id))
+                        .limit(1)
+                        .single_value()),
+                ),
+                (n::status.eq(StepStatus::Active), n::started_at.eq(At(at))),
+            )
+            .returning(Approve::as_returning())
+        };
+    }
+    let close = closing.map(|c| {
+        prepared::update(
+            n::table.find(c.node),
+            (n::status.eq(c.status), n::decided_at.eq(At(c.at))),
+        )
+    });
+    Ok(match (conn, close) {
+        (DbConn::Pg(pg), Some(close)) => prepared::together(close, start!()).get_result(pg),
+        (conn, close) => {
+            if let Some(close) = close {
+                crate::direct!(conn, |c| close.execute(c))?;
+            }
+            crate::direct!(conn, |c| start!().get_result(c))
+        }
+    }
+    .optional()?)
 }
 
 /// Where a ticket's round (from its last submission on) is as it moves on.
@@ -195,8 +237,9 @@ enum Settled {
     Open {
         newly_pending: Vec<(ApproveUserId, UserId)>,
     },
-    /// Approved or done: the ticket moves on.
-    Passed,
+    /// Approved or done: the ticket moves on, closing the node as it
+    /// starts the next.
+    Passed(Closing),
     /// Rejected or sent back: the ticket has stopped.
     Ended,
 }
@@ -307,11 +350,6 @@ fn settle(
             } else {
                 StepStatus::Done
             };
-            crate::direct!(conn, |c| prepared::update(
-                n::table.find(node.id),
-                (n::status.eq(done), n::decided_at.eq(At(at))),
-            )
-            .execute(c))?;
             cancel_open(conn, node.id, &assignments)?;
             audit::record(
                 conn,
@@ -331,7 +369,11 @@ fn settle(
                 "",
                 &[],
             )?;
-            Ok(Settled::Passed)
+            Ok(Settled::Passed(Closing {
+                node: node.id,
+                status: done,
+                at,
+            }))
         }
         Outcome::Rejected => {
             crate::direct!(conn, |c| prepared::update(
@@ -528,7 +570,7 @@ pub(super) fn after_vote(
     def: &ProcessDef,
 ) -> StoreResult<()> {
     match settle(conn, ticket, node, spec, def, Moment::AfterVote)? {
-        Settled::Passed => advance(conn, ticket, def, Round::Goes),
+        Settled::Passed(closing) => advance(conn, ticket, def, Round::Goes, Some(closing)),
         // In a sequence, the next person's turn has come.
         Settled::Open { newly_pending } if !newly_pending.is_empty() => {
             notices::ask(conn, def, ticket, node, &newly_pending)
