@@ -50,31 +50,98 @@ struct Target {
     assignee_active: bool,
 }
 
+/// The select of the assignment `$assignment` of ticket `$apply` with
+/// its step, its ticket and whether its person is active (a macro: what
+/// it returns is read per backend).
+macro_rules! target_select {
+    ($apply:expr, $assignment:expr) => {
+        au::table
+            .inner_join(n::table)
+            .inner_join(a::table)
+            .inner_join(users::table.on(users::id.eq(au::user_id)))
+            .filter(au::id.eq($assignment))
+            .filter(au::apply_id.eq($apply))
+            // Plain columns (an `ApproveUser`, an `Apply`, each in its
+            // fields' order), so that it can sit beside another read.
+            .select((
+                (
+                    au::id,
+                    au::approve_id,
+                    au::apply_id,
+                    au::position,
+                    au::user_id,
+                    au::status,
+                    au::decision,
+                    au::acted_by,
+                    au::channel,
+                    au::comment,
+                    au::decided_at,
+                    au::email_token_hash,
+                    au::email_token_expires_at,
+                    au::created_at,
+                ),
+                n::node_key,
+                n::kind,
+                a::all_columns,
+                users::active,
+            ))
+    };
+}
+
+/// A row of `target_select`.
+type TargetRow = (ApproveUser, String, NodeKind, Apply, bool);
+
+impl Target {
+    fn of((assignment, node_key, node_kind, ticket, assignee_active): TargetRow) -> Target {
+        Target {
+            assignment,
+            ticket,
+            node_key,
+            node_kind,
+            assignee_active,
+        }
+    }
+}
+
 /// The assignment `assignment` of ticket `apply`, if it is one of its own.
 fn target(conn: &mut DbConn, apply: ApplyId, assignment: ApproveUserId) -> StoreResult<Target> {
-    let found = crate::direct!(conn, |c| au::table
-        .inner_join(n::table)
-        .inner_join(a::table)
-        .inner_join(users::table.on(users::id.eq(au::user_id)))
-        .filter(au::id.eq(assignment))
-        .filter(au::apply_id.eq(apply))
-        .select((
-            ApproveUser::as_select(),
-            n::node_key,
-            n::kind,
-            Apply::as_select(),
-            users::active
-        ))
-        .first::<(ApproveUser, String, NodeKind, Apply, bool)>(c))
+    let found = crate::direct!(conn, |c| target_select!(apply, assignment)
+        .first::<TargetRow>(c))
     .optional()?;
-    let (assignment, node_key, kind, ticket, assignee_active) = found.ok_or(Refusal::NotFound)?;
-    Ok(Target {
-        assignment,
-        ticket,
-        node_key,
-        node_kind: kind,
-        assignee_active,
-    })
+    Ok(Target::of(found.ok_or(Refusal::NotFound)?))
+}
+
+/// The assignment `assignment` of ticket `apply` (if it is one of its
+/// own), and which of `actor` and its person are active, locked as
+/// `still_active` locks them. On PostgreSQL one statement: the people's
+/// rows are share-locked beside the read of the assignment, which locks
+/// nothing (so the order of the locks is still the people's, then the
+/// ticket's).
+fn target_and_active(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    assignment: ApproveUserId,
+    actor: UserId,
+) -> StoreResult<(Target, Vec<UserId>)> {
+    let DbConn::Pg(pg) = conn else {
+        let target = target(conn, apply, assignment)?;
+        let active = still_active(conn, &[actor, target.assignment.user_id])?;
+        return Ok((target, active));
+    };
+    let assignee = au::table
+        .find(assignment)
+        .select(au::user_id)
+        .single_value();
+    let people = users::table
+        .filter(users::id.eq(actor).or(users::id.nullable().eq(assignee)))
+        .filter(users::active.eq(true))
+        .select(users::id)
+        .for_share();
+    let rows: Vec<(TargetRow, Option<UserId>)> =
+        prepared::beside_each(target_select!(apply, assignment), people).load(pg)?;
+    let active = rows.iter().filter_map(|(_, id)| *id).collect();
+    let (row, _) = rows.into_iter().next().ok_or(Refusal::NotFound)?;
+    Ok((Target::of(row), active))
 }
 
 /// Which of `people` are active. On PostgreSQL their rows stay share-locked
@@ -247,13 +314,12 @@ pub(super) fn decide(
     decision: Decision,
     comment: &str,
 ) -> StoreResult<Done> {
-    let target = target(conn, apply, assignment)?;
+    // The step as read, with both people still active (and staying so
+    // until this commits).
+    let (target, active) = target_and_active(conn, apply, assignment, actor)?;
     let (mine, ticket) = (&target.assignment, &target.ticket);
     let who = (actor, acts_for(conn, actor, mine.user_id, ticket.kind)?);
-    // As read: theirs (or their stand-in's), open, and the ticket running.
-    check(conn, &target, who, |f| rules::may_act(actor, f), None)?;
-    // Both people are still active, and stay so until this commits.
-    let active = still_active(conn, &[actor, mine.user_id])?;
+    // Theirs (or their stand-in's), open, and the ticket running.
     check(
         conn,
         &target,
