@@ -563,19 +563,69 @@ macro_rules! ticket_head {
 /// A row of `ticket_head!`.
 type Head = (Apply, (String, String), (String, String), Option<String>);
 
+/// The select of a ticket's nodes with their people (and who acted for
+/// them), a row for each node and person, by node and the people's
+/// order. Plain columns (an `Approve` and an `ApproveUser`, in their
+/// fields' order), so that it can sit beside the ticket's head.
+macro_rules! node_rows {
+    ($id:expr) => {
+        n::table
+            .left_join(au::table.on(au::approve_id.eq(n::id)))
+            .left_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
+            .left_join(actors.on(actors.field(users::id).nullable().eq(au::acted_by)))
+            .filter(n::apply_id.eq($id))
+            .order((n::position, au::position, au::id))
+            .select((
+                n::all_columns,
+                (
+                    au::id,
+                    au::approve_id,
+                    au::apply_id,
+                    au::position,
+                    au::user_id,
+                    au::status,
+                    au::decision,
+                    au::acted_by,
+                    au::channel,
+                    au::comment,
+                    au::decided_at,
+                    au::email_token_hash,
+                    au::email_token_expires_at,
+                    au::created_at,
+                )
+                    .nullable(),
+                assignees
+                    .fields((users::username, users::display_name))
+                    .nullable(),
+                actors
+                    .fields((users::username, users::display_name))
+                    .nullable(),
+            ))
+    };
+}
+
+/// A row of `node_rows!`.
+type NodeRow = (
+    Approve,
+    Option<ApproveUser>,
+    Option<(String, String)>,
+    Option<(String, String)>,
+);
+
 /// A ticket with everything its page shows, in three statements: the
 /// ticket with its applicant, service and business; its nodes with their
 /// people (and who acted for them); its timeline with who did each thing
 /// and for whom. Each goes through the ticket's index.
 pub fn ticket(conn: &mut DbConn, id: ApplyId) -> StoreResult<TicketView> {
     let head: Head = crate::direct!(conn, |c| ticket_head!(id).first(c))?;
-    ticket_from(conn, head)
+    let rows: Vec<NodeRow> = crate::direct!(conn, |c| node_rows!(id).load(c))?;
+    ticket_from(conn, head, rows)
 }
 
 /// Who is signed in (`users::session_user`) and the ticket `id` (`None`
 /// when there is no such ticket). On PostgreSQL the session and the
-/// ticket's head are one statement (`beside_each`), so the page takes
-/// three round trips; SQLite runs them apart. `None` for someone gone or
+/// ticket's head and its nodes are one statement (`beside_each`), so the
+/// page takes two round trips; SQLite runs them apart. `None` for someone gone or
 /// deactivated.
 pub fn session_and_ticket(
     conn: &mut DbConn,
@@ -593,49 +643,36 @@ pub fn session_and_ticket(
         };
     };
     let at = At(now());
-    let row: Option<(Head, Option<SessionFacts>)> =
-        beside_each(ticket_head!(id), session_select!(key, at))
-            .load(pg)?
-            .into_iter()
-            .next();
-    match row {
+    type Row = ((Head, Option<SessionFacts>), Option<NodeRow>);
+    let rows: Vec<Row> = beside_each(
+        beside_each(ticket_head!(id), session_select!(key, at)),
+        node_rows!(id),
+    )
+    .load(pg)?;
+    let mut nodes: Vec<NodeRow> = Vec::with_capacity(rows.len());
+    let mut first = None;
+    for (one, node) in rows {
+        first.get_or_insert(one);
+        nodes.extend(node);
+    }
+    // In the order `node_rows!` gives, which the join does not promise.
+    nodes.sort_by_key(|(node, x, _, _)| (node.position, x.as_ref().map(|x| (x.position, x.id))));
+    match first {
         // No such ticket: who is asking, for the page that says so.
         None => Ok(super::users::session_user(conn, key)?.map(|user| (user, None))),
         Some((_, None)) => Ok(None),
         Some((head, Some(facts))) => {
             let user = session_user_of(conn, facts)?;
-            Ok(Some((user, Some(ticket_from(conn, head)?))))
+            Ok(Some((user, Some(ticket_from(conn, head, nodes)?))))
         }
     }
 }
 
-/// The rest of a ticket's page, once its head is read.
-fn ticket_from(conn: &mut DbConn, head: Head) -> StoreResult<TicketView> {
+/// The rest of a ticket's page, once its head and its nodes (`rows`, in
+/// `node_rows!`'s order) are read.
+fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult<TicketView> {
     let (apply, applicant, service, business) = head;
     let id = apply.id;
-    type NodeRow = (
-        Approve,
-        Option<ApproveUser>,
-        Option<(String, String)>,
-        Option<(String, String)>,
-    );
-    let rows: Vec<NodeRow> = crate::direct!(conn, |c| n::table
-        .left_join(au::table.on(au::approve_id.eq(n::id)))
-        .left_join(assignees.on(assignees.field(users::id).eq(au::user_id)))
-        .left_join(actors.on(actors.field(users::id).nullable().eq(au::acted_by)))
-        .filter(n::apply_id.eq(id))
-        .order((n::position, au::position, au::id))
-        .select((
-            Approve::as_select(),
-            Option::<ApproveUser>::as_select(),
-            assignees
-                .fields((users::username, users::display_name))
-                .nullable(),
-            actors
-                .fields((users::username, users::display_name))
-                .nullable(),
-        ))
-        .load(c))?;
     type EventRow = (
         AuditEvent,
         Option<(String, String)>,
