@@ -59,7 +59,7 @@ impl AssignmentRow {
     }
 }
 
-type RowTuple = (
+pub(crate) type RowTuple = (
     AssignmentId,
     UserId,
     String,
@@ -105,22 +105,24 @@ pub fn list(conn: &mut DbConn, filter: &Filter) -> StoreResult<Vec<AssignmentRow
         None => {}
     }
     let rows: Vec<RowTuple> = q.limit(2000).load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AssignmentRow {
-            id: r.0,
-            user_id: r.1,
-            username: r.2,
-            display_name: r.3,
-            user_active: r.4,
-            role_id: r.5,
-            role_code: r.6,
-            role_name_en: r.7,
-            role_name_zh: r.8,
-            business_id: r.9,
-            business_name: r.10,
-        })
-        .collect())
+    Ok(rows.into_iter().map(row_of).collect())
+}
+
+/// The assignment a `RowTuple` describes.
+pub(crate) fn row_of(r: RowTuple) -> AssignmentRow {
+    AssignmentRow {
+        id: r.0,
+        user_id: r.1,
+        username: r.2,
+        display_name: r.3,
+        user_active: r.4,
+        role_id: r.5,
+        role_code: r.6,
+        role_name_en: r.7,
+        role_name_zh: r.8,
+        business_id: r.9,
+        business_name: r.10,
+    }
 }
 
 /// Gives `user` the role in `scope`. Unknown ids and duplicates are refused

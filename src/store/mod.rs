@@ -12,6 +12,7 @@ pub mod demo_processes;
 pub mod directory;
 pub mod grants;
 pub mod held;
+pub mod home;
 pub mod leavers;
 pub mod links;
 pub mod names;

@@ -7,8 +7,8 @@ use askama::Template;
 use super::ctx::{Ctx, SignedIn};
 use super::{AppError, AppState, render};
 use crate::db::models::Apply;
-use crate::store::assignments::{self, AssignmentRow, Filter};
-use crate::store::delegations::{self, DelegationRow};
+use crate::store::assignments::AssignmentRow;
+use crate::store::delegations::DelegationRow;
 use crate::store::ticket_views::{self, InboxRow};
 
 /// How many items each list of the home page shows; the inbox and "my
@@ -32,39 +32,26 @@ pub async fn home(
     signed_in: SignedIn,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    // Who is signed in and what waits for them are read together (on
-    // PostgreSQL one statement), then their open tickets, roles and
-    // delegations, all in one unit of work.
-    let (ctx, (waiting, open, roles, delegations)) = signed_in
+    // Who is signed in and what waits for them are read together, then
+    // their open tickets, roles and delegations together (on PostgreSQL
+    // two statements in all), in one unit of work.
+    let (ctx, (waiting, lists)) = signed_in
         .read_with(move |c, key| {
             let Some((user, waiting)) = ticket_views::session_and_inbox(c, key, None, HOME_LIST)?
             else {
                 return Ok(None);
             };
-            let me = user.id;
-            let open = ticket_views::open_mine(c, me, HOME_LIST)?;
-            let roles = assignments::list(
-                c,
-                &Filter {
-                    user: Some(me),
-                    ..Filter::default()
-                },
-            )?;
-            let now = crate::store::now();
-            let current = delegations::list(c, Some(me))?
-                .into_iter()
-                .filter(|d| d.delegation.ends_at > now)
-                .collect();
-            Ok(Some((user, (waiting, open, roles, current))))
+            let lists = crate::store::home::lists(c, user.id, HOME_LIST)?;
+            Ok(Some((user, (waiting, lists))))
         })
         .await?;
     render(&HomePage {
         ctx,
         more_waiting: waiting.older.is_some(),
         waiting: waiting.rows,
-        open,
-        roles,
-        delegations,
+        open: lists.open,
+        roles: lists.roles,
+        delegations: lists.delegations,
         now: state.db.now(),
     })
 }

@@ -427,3 +427,78 @@ async fn a_delegation_set_up_ahead_is_marked_scheduled_and_its_stand_in_told_so(
     let inbox = get(&standin, &app.url("/inbox")).await;
     assert_eq!(inbox.count("table.inbox tbody tr"), 0);
 }
+
+#[actix_web::test]
+async fn the_home_page_lists_my_roles_in_order_and_my_delegations_not_yet_over_latest_first() {
+    use countersign::db::schema::{delegations, role_assignments, roles};
+    use countersign::db::stamp::At;
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let (lead, wang, chen) = (
+        app.user_id("ops.lead"),
+        app.user_id("ops.wang"),
+        app.user_id("qc.chen"),
+    );
+    let now = countersign::store::now();
+    // Ended yesterday; in effect now, to the lead; starting tomorrow, from the lead.
+    let windows = [
+        (wang, lead, now - Duration::days(3), now - Duration::days(1)),
+        (wang, lead, now - Duration::days(1), now + Duration::days(2)),
+        (lead, chen, now + Duration::days(1), now + Duration::days(4)),
+    ];
+    app.query(move |c| {
+        for (from, to, starts, ends) in windows {
+            diesel::insert_into(delegations::table)
+                .values((
+                    delegations::from_user_id.eq(from),
+                    delegations::to_user_id.eq(to),
+                    delegations::starts_at.eq(At(starts)),
+                    delegations::ends_at.eq(At(ends)),
+                    delegations::note.eq(""),
+                    delegations::created_at.eq(At(now)),
+                ))
+                .execute(c)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    });
+    // Two more roles, held everywhere, given after the demo's.
+    app.query(move |c| {
+        let more: Vec<countersign::db::ids::RoleId> = roles::table
+            .filter(roles::code.eq_any(["vp", "qc"]))
+            .select(roles::id)
+            .load(c)?;
+        for role in more {
+            diesel::insert_into(role_assignments::table)
+                .values((
+                    role_assignments::user_id.eq(lead),
+                    role_assignments::role_id.eq(role),
+                    role_assignments::created_at.eq(At(now)),
+                ))
+                .execute(c)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    });
+    let held: Vec<String> = app.query(move |c| {
+        role_assignments::table
+            .inner_join(roles::table)
+            .filter(role_assignments::user_id.eq(lead))
+            .order((roles::id, role_assignments::id))
+            .select(roles::name_en)
+            .load::<String>(c)
+    });
+    assert_eq!(held.len(), 3);
+
+    let browser = app.demo_browser("ops.lead").await;
+    let home = get(&browser, &app.url("/")).await;
+    assert_eq!(home.texts("#my-roles li strong"), held);
+    let lines = home.texts("#my-delegations li");
+    assert_eq!(lines.len(), 2, "the ended one is not listed: {lines:?}");
+    assert!(
+        lines[0].contains("Zhang Lei") && lines[0].contains("Chen Jing"),
+        "the one starting tomorrow first: {lines:?}"
+    );
+    assert!(
+        lines[1].contains("Wang Wei") && lines[1].contains("Zhang Lei"),
+        "then the one in effect now: {lines:?}"
+    );
+}
