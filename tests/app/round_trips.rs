@@ -22,10 +22,10 @@ struct Budget {
 fn budget(backend: Backend) -> Budget {
     match backend {
         Backend::Postgres => Budget {
-            ticket: 70,
-            home: 4,
+            ticket: 61,
+            home: 2,
             inbox: 1,
-            ticket_page: 3,
+            ticket_page: 2,
         },
         Backend::Sqlite => Budget {
             ticket: 114,
