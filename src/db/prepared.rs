@@ -305,6 +305,38 @@ where
     type SqlType = B::SqlType;
 }
 
+/// `EXISTS (SELECT 1 FROM first)`: whether the first statement of a
+/// `together` pair changed a row (it must return something, e.g. its
+/// ids). In the second statement's filter it makes PostgreSQL run the
+/// first before the second takes its row locks, so the pair locks in the
+/// order written, and the second changes nothing when the first did not.
+pub fn first_changed() -> FirstChanged {
+    FirstChanged
+}
+
+/// See `first_changed`.
+#[derive(Debug, Clone, Copy, QueryId)]
+pub struct FirstChanged;
+
+impl diesel::expression::Expression for FirstChanged {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for FirstChanged {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for FirstChanged {}
+
+impl diesel::expression::ValidGrouping<()> for FirstChanged {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl QueryFragment<diesel::pg::Pg> for FirstChanged {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("EXISTS (SELECT 1 FROM first)");
+        Ok(())
+    }
+}
+
 /// Static when both statements' ids are.
 impl<A: QueryId, B: QueryId> QueryId for Together<A, B> {
     type QueryId = Together<A::QueryId, B::QueryId>;

@@ -257,6 +257,73 @@ fn lock_writing(
     Ok(())
 }
 
+/// Locks the running ticket as `lock_writing` does (writing a completed
+/// step's form with it), then the active step of `mine`, which is
+/// returned; or says which of them was no longer as expected. On
+/// PostgreSQL one statement: `WITH first AS (UPDATE applies … RETURNING
+/// id) UPDATE approves … AND EXISTS (SELECT 1 FROM first) RETURNING …`,
+/// which locks the ticket before the step, as two statements would.
+fn lock_ticket_and_step(
+    conn: &mut DbConn,
+    mine: &ApproveUser,
+    form: Option<&(StoredForm, Option<ReviewOutcome>)>,
+) -> StoreResult<Approve> {
+    let apply = mine.apply_id;
+    let DbConn::Pg(pg) = conn else {
+        lock_writing(conn, apply, form)?;
+        return crate::direct!(conn, |c| prepared::update(
+            n::table
+                .find(mine.approve_id)
+                .filter(n::status.eq(StepStatus::Active)),
+            n::row_version.eq(n::row_version + 1),
+        )
+        .returning(Approve::as_returning())
+        .get_result::<Approve>(c))
+        .optional()?
+        .map_or_else(|| Err(overtaken_now(conn, mine.id)?.into()), Ok);
+    };
+    let ticket = a::table
+        .find(apply)
+        .filter(a::status.eq(TicketStatus::Running));
+    let moved = (
+        a::row_version.eq(a::row_version + 1),
+        a::updated_at.eq(At(now())),
+    );
+    let step = prepared::update(
+        n::table
+            .find(mine.approve_id)
+            .filter(n::status.eq(StepStatus::Active))
+            .filter(prepared::first_changed()),
+        n::row_version.eq(n::row_version + 1),
+    )
+    .returning(Approve::as_returning());
+    let locked: Option<Approve> = match form {
+        None => prepared::together(prepared::update(ticket, moved).returning(a::id), step)
+            .get_result(pg),
+        Some((form, None)) => prepared::together(
+            prepared::update(ticket, (moved, a::form.eq(form))).returning(a::id),
+            step,
+        )
+        .get_result(pg),
+        Some((form, Some(outcome))) => prepared::together(
+            prepared::update(ticket, (moved, a::form.eq(form), a::outcome.eq(*outcome)))
+                .returning(a::id),
+            step,
+        )
+        .get_result(pg),
+    }
+    .optional()?;
+    if let Some(node) = locked {
+        return Ok(node);
+    }
+    // The ticket no longer runs, or (it runs) the step was settled first.
+    let now: TicketStatus = a::table.find(apply).select(a::status).first(pg)?;
+    if now != TicketStatus::Running {
+        return Err(rules::closed(now).into());
+    }
+    Err(overtaken_now(conn, mine.id)?.into())
+}
+
 /// What completing a step writes on its ticket — the form with the step's
 /// fields, and a review's outcome — when the request is one the step
 /// takes as it is (as read, before the locks). Anything else is `None`,
@@ -332,19 +399,7 @@ pub(super) fn decide(
     // anything below refuse, the action rolls back with it.
     let def = super::def_of(conn, ticket)?;
     let form = completed_form(conn, &target, &def, &decision);
-    lock_writing(conn, ticket.id, form.as_ref())?;
-    let Some(node) = crate::direct!(conn, |c| prepared::update(
-        n::table
-            .find(mine.approve_id)
-            .filter(n::status.eq(StepStatus::Active)),
-        n::row_version.eq(n::row_version + 1),
-    )
-    .returning(Approve::as_returning())
-    .get_result::<Approve>(c))
-    .optional()?
-    else {
-        return Err(overtaken_now(conn, mine.id)?.into());
-    };
+    let node = lock_ticket_and_step(conn, mine, form.as_ref())?;
     let spec = node_def(&def, &node)?;
     let verb = decision.verb();
     if !rules::offered(spec.kind).contains(&verb) {
