@@ -6,10 +6,11 @@ use diesel::prelude::*;
 use super::audit::{self, Audit};
 use super::{StoreError, StoreResult, now, processes};
 use crate::db::DbConn;
-use crate::db::ids::{ProcessId, ServiceId, UserId, VersionId};
+use crate::db::ids::{BusinessId, ProcessId, ServiceId, UserId, VersionId};
 use crate::db::models::Service;
 use crate::db::schema::{
-    process_versions as pv, processes as p, role_assignments as ra, roles, services as s,
+    businesses, process_versions as pv, processes as p, role_assignments as ra, roles,
+    services as s,
 };
 use crate::db::stamp::At;
 use crate::domain::Name;
@@ -221,12 +222,8 @@ pub fn set_retired(
 /// Whether `user` may use the service: it is live and either open to
 /// everyone or to a role the user holds (anywhere).
 pub fn usable_by(conn: &mut DbConn, service: &Service, user: UserId) -> StoreResult<bool> {
-    if service.retired_at.is_some() {
-        return Ok(false);
-    }
-    let wanted = service.roles();
-    if wanted.is_empty() {
-        return Ok(true);
+    if service.retired_at.is_some() || service.roles().is_empty() {
+        return Ok(service.retired_at.is_none());
     }
     // The person's roles, compared here: a fixed statement stays prepared,
     // where `code IN (…)` would be prepared again on every submission.
@@ -235,5 +232,53 @@ pub fn usable_by(conn: &mut DbConn, service: &Service, user: UserId) -> StoreRes
         .filter(ra::user_id.eq(user))
         .select(roles::code)
         .load(c))?;
-    Ok(held.iter().any(|code| wanted.iter().any(|w| w == code)))
+    Ok(usable(service, &held))
+}
+
+/// Whether someone holding the roles `held` (codes) may use the service.
+fn usable(service: &Service, held: &[String]) -> bool {
+    let wanted = service.roles();
+    service.retired_at.is_none()
+        && (wanted.is_empty() || held.iter().any(|code| wanted.iter().any(|w| w == code)))
+}
+
+/// The service `id`, whether `user` may use it (`usable_by`), and the
+/// name of the business `business` when there is one: what filing asks
+/// before it starts. On PostgreSQL one statement (the service with the
+/// business's name, beside the person's roles).
+pub fn for_filing(
+    conn: &mut DbConn,
+    id: ServiceId,
+    user: UserId,
+    business: Option<BusinessId>,
+) -> StoreResult<(Service, bool, Option<String>)> {
+    let DbConn::Pg(pg) = conn else {
+        let service = find(conn, id)?;
+        let usable = usable_by(conn, &service, user)?;
+        let name = match business {
+            Some(b) => super::businesses::name_of(conn, b)?,
+            None => None,
+        };
+        return Ok((service, usable, name));
+    };
+    let name = businesses::table
+        .filter(businesses::id.nullable().eq(business))
+        .select(businesses::name)
+        .single_value();
+    let held = ra::table
+        .inner_join(roles::table)
+        .filter(ra::user_id.eq(user))
+        .select(roles::code);
+    let rows: Vec<((Service, Option<String>), Option<String>)> =
+        crate::db::prepared::beside_each(s::table.find(id).select((s::all_columns, name)), held)
+            .load(pg)?;
+    let mut held = Vec::with_capacity(rows.len());
+    let mut first = None;
+    for (one, code) in rows {
+        first.get_or_insert(one);
+        held.extend(code);
+    }
+    let (service, name) = first.ok_or(StoreError::NotFound)?;
+    let usable = usable(&service, &held);
+    Ok((service, usable, name))
 }

@@ -44,7 +44,13 @@ fn load(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
 /// The service `me` may use, its choices not yet read.
 fn load_service(c: &mut DbConn, id: ServiceId, me: UserId) -> StoreResult<Context> {
     let service = services::find(c, id)?;
-    if !services::usable_by(c, &service, me)? {
+    let usable = services::usable_by(c, &service, me)?;
+    context_of(c, service, usable)
+}
+
+/// What the form of `service` needs, if `usable` by whoever asks.
+fn context_of(c: &mut DbConn, service: Service, usable: bool) -> StoreResult<Context> {
+    if !usable {
         return Err(StoreError::NotFound);
     }
     let def = processes::definition(c, service.version_id)?;
@@ -304,13 +310,14 @@ pub async fn post(
     let (c, parsed, chosen) = state
         .db
         .read(move |conn| {
-            let mut c = load_service(conn, id, user.id)?;
+            // The service, whether it is theirs to use, and the business
+            // chosen (on PostgreSQL one statement).
+            let (service, usable, name) = services::for_filing(conn, id, user.id, chosen)?;
+            let mut c = context_of(conn, service, usable)?;
             let parsed: Result<Values, BTreeMap<String, FieldError>> =
                 parse_form(&submit_fields(&c.def), &raw_for_parse, &DbLookup::new(conn));
-            let chosen = match chosen {
-                Some(b) if c.def.business_required => {
-                    businesses::name_of(conn, b)?.map(|name| (b, name))
-                }
+            let chosen = match (chosen, name) {
+                (Some(b), Some(name)) if c.def.business_required => Some((b, name)),
                 _ => None,
             };
             if editing || parsed.is_err() || (c.def.business_required && chosen.is_none()) {
