@@ -18,7 +18,7 @@ use crate::db::prepared;
 use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
 use crate::db::states::{
-    AssignmentStatus, ReviewOutcome, StepStatus, StoredForm, TicketEvent, TicketStatus,
+    AssignmentStatus, Decided, ReviewOutcome, StepStatus, StoredForm, TicketEvent, TicketStatus,
 };
 use crate::flow::form::{Values, parse_form};
 use crate::flow::votes;
@@ -418,32 +418,28 @@ pub(super) fn decide(
         }
         _ => None,
     };
-    if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
+    // In a sequence, only the one whose turn it is votes.
+    let read_before = if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
         let others = progress::live_assignments(conn, node.id)?;
         let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
         let votes = votes::votes(spec.mode, &progress::seats(&others));
         if !decision::may_vote(spec.mode, others.len(), &votes, index) {
             return Err(Refusal::NotYourTurn.into());
         }
-    }
+        Some(others)
+    } else {
+        None
+    };
     let at = now();
-    let decided = crate::direct!(conn, |c| prepared::update(
-        au::table
-            .find(mine.id)
-            .filter(au::status.eq(AssignmentStatus::Pending)),
-        (
-            au::status.eq(AssignmentStatus::Decided),
-            au::decision.eq(decision.stored()),
-            au::acted_by.eq(actor),
-            au::channel.eq(channel),
-            au::comment.eq(comment),
-            au::decided_at.eq(At(at)),
-        ),
-    )
-    .execute(c))?;
-    if decided == 0 {
-        return Err(overtaken_now(conn, mine.id)?.into());
-    }
+    let vote = Vote {
+        decision: decision.stored(),
+        actor,
+        channel,
+        comment: &comment,
+        at,
+    };
+    // The step's live assignments with this vote in them, for settling.
+    let live = record_vote(conn, mine, &node, &vote, read_before)?;
     if let Some((values, outcome)) = late {
         let mut form = ticket.form.clone();
         form.0.extend(values);
@@ -475,8 +471,89 @@ pub(super) fn decide(
             serde_json::json!({ "node": node.node_key, "comment": comment }),
         ),
     )?;
-    progress::after_vote(conn, ticket, &node, spec, &def)?;
+    progress::after_vote(conn, ticket, &node, spec, &def, Some(live))?;
     Ok(Done::Decided)
+}
+
+/// A vote on an assignment, as it is recorded.
+struct Vote<'c> {
+    decision: Decided,
+    actor: UserId,
+    channel: Channel,
+    comment: &'c str,
+    at: chrono::NaiveDateTime,
+}
+
+impl Vote<'_> {
+    /// `x` as this vote leaves it.
+    fn on(&self, mut x: ApproveUser) -> ApproveUser {
+        x.status = AssignmentStatus::Decided;
+        x.decision = Some(self.decision);
+        x.acted_by = Some(self.actor);
+        x.channel = Some(self.channel);
+        x.comment = self.comment.to_string();
+        x.decided_at = Some(self.at);
+        x
+    }
+}
+
+/// Records `vote` on the pending assignment `mine` of the locked `node`
+/// and returns the node's live assignments with the vote in them (the
+/// node's lock keeps them as read): `read_before`, when the caller read
+/// them already, or read beside the vote — on PostgreSQL in its
+/// statement (`WITH first AS (UPDATE … RETURNING id) SELECT …`, which
+/// sees them as they were before it and says whether the update
+/// happened). Someone who got there first makes it `Overtaken`.
+fn record_vote(
+    conn: &mut DbConn,
+    mine: &ApproveUser,
+    node: &Approve,
+    vote: &Vote<'_>,
+    read_before: Option<Vec<ApproveUser>>,
+) -> StoreResult<Vec<ApproveUser>> {
+    let pending = au::table
+        .find(mine.id)
+        .filter(au::status.eq(AssignmentStatus::Pending));
+    let changes = (
+        au::status.eq(AssignmentStatus::Decided),
+        au::decision.eq(vote.decision),
+        au::acted_by.eq(vote.actor),
+        au::channel.eq(vote.channel),
+        au::comment.eq(vote.comment),
+        au::decided_at.eq(At(vote.at)),
+    );
+    let before = match (&mut *conn, read_before) {
+        (DbConn::Pg(pg), None) => {
+            let rows: Vec<(ApproveUser, bool)> = prepared::together(
+                prepared::update(pending, changes).returning(au::id),
+                au::table
+                    .filter(au::approve_id.eq(node.id))
+                    .filter(au::status.ne(AssignmentStatus::Cancelled))
+                    .filter(au::status.ne(AssignmentStatus::Transferred))
+                    .order((au::position, au::id))
+                    .select((ApproveUser::as_select(), prepared::first_changed())),
+            )
+            .load(pg)?;
+            if !rows.first().is_some_and(|(_, changed)| *changed) {
+                return Err(overtaken_now(conn, mine.id)?.into());
+            }
+            rows.into_iter().map(|(x, _)| x).collect()
+        }
+        (conn, read_before) => {
+            let decided = crate::direct!(conn, |c| prepared::update(pending, changes).execute(c))?;
+            if decided == 0 {
+                return Err(overtaken_now(conn, mine.id)?.into());
+            }
+            match read_before {
+                Some(live) => live,
+                None => progress::live_assignments(conn, node.id)?,
+            }
+        }
+    };
+    Ok(before
+        .into_iter()
+        .map(|x| if x.id == mine.id { vote.on(x) } else { x })
+        .collect())
 }
 
 /// Hands a pending assignment to someone else (转交). The new person takes

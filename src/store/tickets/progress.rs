@@ -68,7 +68,7 @@ pub(super) fn advance(
         } else {
             Moment::NoVotesYet
         };
-        match settle(conn, ticket, &node, spec, def, moment)? {
+        match settle(conn, ticket, &node, spec, def, moment, None)? {
             Settled::Passed(passed) => closing = Some(passed),
             Settled::Open { newly_pending } => {
                 notices::ask(conn, def, ticket, &node, &newly_pending)?;
@@ -274,7 +274,8 @@ pub(super) fn live_assignments(
         .load(c))?)
 }
 
-/// Decides the node from its votes if they suffice.
+/// Decides the node from its votes if they suffice. `live` are its live
+/// assignments as they are now, when the caller has them.
 fn settle(
     conn: &mut DbConn,
     ticket: &Apply,
@@ -282,6 +283,7 @@ fn settle(
     spec: &NodeDef,
     def: &ProcessDef,
     moment: Moment,
+    live: Option<Vec<ApproveUser>>,
 ) -> StoreResult<Settled> {
     let apply = ticket.id;
     // One person completes a task or review.
@@ -293,10 +295,10 @@ fn settle(
     // A node starting with no vote cast asks all its people at once (but
     // a sequence only its first): asked and read in one statement.
     let asked_all = moment == Moment::NoVotesYet && mode != Mode::Sequence;
-    let assignments = if asked_all {
-        ask_everyone(conn, node.id)?
-    } else {
-        live_assignments(conn, node.id)?
+    let assignments = match live {
+        Some(live) => live,
+        None if asked_all => ask_everyone(conn, node.id)?,
+        None => live_assignments(conn, node.id)?,
     };
     let votes = votes::votes(mode, &seats(&assignments));
     let outcome = if assignments.is_empty() {
@@ -562,14 +564,18 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
     Ok(())
 }
 
+/// Settles `node` after a vote (or after one of its people was dropped)
+/// and moves the ticket on. `live` are the node's live assignments as
+/// they are now, when the caller has them.
 pub(super) fn after_vote(
     conn: &mut DbConn,
     ticket: &Apply,
     node: &Approve,
     spec: &NodeDef,
     def: &ProcessDef,
+    live: Option<Vec<ApproveUser>>,
 ) -> StoreResult<()> {
-    match settle(conn, ticket, node, spec, def, Moment::AfterVote)? {
+    match settle(conn, ticket, node, spec, def, Moment::AfterVote, live)? {
         Settled::Passed(closing) => advance(conn, ticket, def, Round::Goes, Some(closing)),
         // In a sequence, the next person's turn has come.
         Settled::Open { newly_pending } if !newly_pending.is_empty() => {
@@ -598,5 +604,5 @@ pub(crate) fn resettle(
         return Ok(());
     };
     let spec = node_def(def, &node)?;
-    after_vote(conn, ticket, &node, spec, def)
+    after_vote(conn, ticket, &node, spec, def, None)
 }
