@@ -17,23 +17,36 @@ use crate::db::stamp::At;
 use crate::db::states::AssignmentStatus;
 use crate::flow::{NodeKind, NotifyEvent, ProcessDef, Recipient};
 
+/// How to reach a person, as read where they were asked: whether they
+/// are active, their email, and whoever stands in for them now (with
+/// since when), if anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Reached {
+    pub active: bool,
+    pub email: String,
+    pub stand_in: Option<(UserId, chrono::NaiveDateTime)>,
+}
+
+/// People already read (`Reached`), by id: `send` asks no more about them.
+pub(super) type Reach = std::collections::HashMap<UserId, Reached>;
+
 /// Tells people a node now waits for them (with one-click links on
-/// approvals).
+/// approvals). `reach` says how to reach those of them read already.
 pub(super) fn ask(
     conn: &mut DbConn,
     def: &ProcessDef,
     ticket: &Apply,
     node: &Approve,
     people: &[(ApproveUserId, UserId)],
+    reach: &Reach,
 ) -> StoreResult<()> {
-    notify(
+    notify_reaching(
         conn,
-        def,
-        NotifyEvent::Waiting,
-        ticket,
+        (def, NotifyEvent::Waiting, ticket),
         Some(node),
         "",
         people,
+        reach,
     )
 }
 
@@ -49,6 +62,25 @@ pub(super) fn notify(
     comment: &str,
     people: &[(ApproveUserId, UserId)],
 ) -> StoreResult<()> {
+    notify_reaching(
+        conn,
+        (def, event, ticket),
+        node,
+        comment,
+        people,
+        &Reach::new(),
+    )
+}
+
+/// `notify`, knowing how to reach some people already (`reach`).
+fn notify_reaching(
+    conn: &mut DbConn,
+    (def, event, ticket): (&ProcessDef, NotifyEvent, &Apply),
+    node: Option<&Approve>,
+    comment: &str,
+    people: &[(ApproveUserId, UserId)],
+    reach: &Reach,
+) -> StoreResult<()> {
     if !def.notifications.iter().any(|r| r.event == event) {
         return Ok(());
     }
@@ -60,7 +92,13 @@ pub(super) fn notify(
             Some((assignment, _)) if event == NotifyEvent::Waiting && approval => Some(*assignment),
             _ => None,
         };
-        send(conn, event, ticket, node, comment, user, assignment)?;
+        send(
+            conn,
+            (event, ticket, node),
+            comment,
+            (user, reach.get(&user)),
+            assignment,
+        )?;
     }
     Ok(())
 }
@@ -102,24 +140,23 @@ fn recipients(
 /// bound to whoever receives it.
 fn send(
     conn: &mut DbConn,
-    event: NotifyEvent,
-    ticket: &Apply,
-    node: Option<&Approve>,
+    (event, ticket, node): (NotifyEvent, &Apply, Option<&Approve>),
     comment: &str,
-    to: UserId,
+    (to, reached): (UserId, Option<&Reached>),
     assignment: Option<ApproveUserId>,
 ) -> StoreResult<()> {
     let kind = ticket.kind;
     let away = matches!(event, NotifyEvent::Waiting | NotifyEvent::Urged).then_some(kind);
-    // One statement reads the person and, when it matters, as a
-    // subselect, whoever stands in for them now.
-    let (active, email, stand_in): (bool, String, Option<UserId>) = match away {
-        None => crate::direct!(conn, |c| users::table
+    // Read already, or one statement reads the person and, when it
+    // matters, as a subselect, whoever stands in for them now.
+    let (active, email, stand_in): (bool, String, Option<UserId>) = match (away, reached) {
+        (Some(_), Some(r)) => (r.active, r.email.clone(), r.stand_in.map(|(s, _)| s)),
+        (None, _) => crate::direct!(conn, |c| users::table
             .find(to)
             .select((users::active, users::email))
             .first::<(bool, String)>(c))
         .map(|(active, email)| (active, email, None))?,
-        Some(kind) => {
+        (Some(kind), None) => {
             let stand_in = delegations::stand_in(to, At(now()), kind.as_str()).single_value();
             crate::direct!(conn, |c| users::table
                 .find(to)
@@ -193,11 +230,9 @@ pub fn mail_new_assignee(conn: &mut DbConn, assignment: ApproveUserId) -> StoreR
     let approval = node.kind == NodeKind::Approval;
     send(
         conn,
-        NotifyEvent::Waiting,
-        &ticket,
-        Some(&node),
+        (NotifyEvent::Waiting, &ticket, Some(&node)),
         "",
-        row.user_id,
+        (row.user_id, None),
         approval.then_some(assignment),
     )
 }

@@ -13,7 +13,9 @@ use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, ResourceId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
 use crate::db::prepared;
-use crate::db::schema::{applies as a, approve_users as au, approves as n, grants};
+use crate::db::schema::{
+    applies as a, approve_users as au, approves as n, delegations as d, grants, users,
+};
 use crate::db::stamp::At;
 use crate::db::states::{
     AssignmentStatus, Decided, StepStatus, StoredForm, TicketEvent, TicketStatus,
@@ -70,8 +72,11 @@ pub(super) fn advance(
         };
         match settle(conn, ticket, &node, spec, def, moment, None)? {
             Settled::Passed(passed) => closing = Some(passed),
-            Settled::Open { newly_pending } => {
-                notices::ask(conn, def, ticket, &node, &newly_pending)?;
+            Settled::Open {
+                newly_pending,
+                reach,
+            } => {
+                notices::ask(conn, def, ticket, &node, &newly_pending, &reach)?;
                 return Ok(());
             }
             Settled::Ended => return Ok(()),
@@ -236,6 +241,8 @@ enum Settled {
     /// sequence the next person once the one before approved.
     Open {
         newly_pending: Vec<(ApproveUserId, UserId)>,
+        /// How to reach them, when it was read as they were asked.
+        reach: notices::Reach,
     },
     /// Approved or done: the ticket moves on, closing the node as it
     /// starts the next.
@@ -295,9 +302,14 @@ fn settle(
     // A node starting with no vote cast asks all its people at once (but
     // a sequence only its first): asked and read in one statement.
     let asked_all = moment == Moment::NoVotesYet && mode != Mode::Sequence;
+    let mut reach = notices::Reach::new();
     let assignments = match live {
         Some(live) => live,
-        None if asked_all => ask_everyone(conn, node.id)?,
+        None if asked_all => {
+            let (asked, known) = ask_everyone(conn, node.id, ticket.kind.as_str())?;
+            reach = known;
+            asked
+        }
         None => live_assignments(conn, node.id)?,
     };
     let votes = votes::votes(mode, &seats(&assignments));
@@ -344,7 +356,10 @@ fn settle(
             } else {
                 Vec::new()
             };
-            Ok(Settled::Open { newly_pending })
+            Ok(Settled::Open {
+                newly_pending,
+                reach,
+            })
         }
         Outcome::Approved => {
             let done = if spec.kind == NodeKind::Approval {
@@ -424,18 +439,68 @@ fn settle(
 }
 
 /// Asks everyone waiting on a starting node (they become pending) and
-/// returns them, in the people's order.
-fn ask_everyone(conn: &mut DbConn, node: ApproveId) -> StoreResult<Vec<ApproveUser>> {
-    let mut asked: Vec<ApproveUser> = crate::direct!(conn, |c| prepared::update(
-        au::table
-            .filter(au::approve_id.eq(node))
-            .filter(au::status.eq(AssignmentStatus::Waiting)),
-        au::status.eq(AssignmentStatus::Pending),
+/// returns them, in the people's order, with how to reach them for a
+/// ticket of `kind` where it was read with them: on PostgreSQL one
+/// statement asks them and reads each with whether they are active, their
+/// email and whoever stands in for them now (`WITH first AS (UPDATE …)
+/// SELECT …`, which sees them as they were: waiting).
+fn ask_everyone(
+    conn: &mut DbConn,
+    node: ApproveId,
+    kind: &'static str,
+) -> StoreResult<(Vec<ApproveUser>, notices::Reach)> {
+    let waiting = au::table
+        .filter(au::approve_id.eq(node))
+        .filter(au::status.eq(AssignmentStatus::Waiting));
+    let ask = prepared::update(waiting, au::status.eq(AssignmentStatus::Pending));
+    let DbConn::Pg(pg) = conn else {
+        let mut asked: Vec<ApproveUser> = crate::direct!(conn, |c| ask
+            .returning(ApproveUser::as_returning())
+            .get_results(c))?;
+        asked.sort_unstable_by_key(|x| (x.position, x.id));
+        return Ok((asked, notices::Reach::new()));
+    };
+    let at = At(now());
+    // Each delegation in effect from them for this kind of ticket: a row
+    // each, the latest to start taken below.
+    let standing_in = d::table.on(d::from_user_id
+        .eq(au::user_id)
+        .and(d::starts_at.le(at))
+        .and(d::ends_at.gt(at))
+        .and(d::process_kind.is_null().or(d::process_kind.eq(kind))));
+    type Row = (ApproveUser, (bool, String), Option<(UserId, NaiveDateTime)>);
+    let rows: Vec<Row> = prepared::together(
+        ask.returning(au::id),
+        waiting
+            .inner_join(users::table.on(users::id.eq(au::user_id)))
+            .left_join(standing_in)
+            .order((au::position, au::id))
+            .select((
+                ApproveUser::as_select(),
+                (users::active, users::email),
+                (d::to_user_id, d::starts_at).nullable(),
+            )),
     )
-    .returning(ApproveUser::as_returning())
-    .get_results(c))?;
-    asked.sort_unstable_by_key(|x| (x.position, x.id));
-    Ok(asked)
+    .load(pg)?;
+    let mut asked: Vec<ApproveUser> = Vec::with_capacity(rows.len());
+    let mut reach = notices::Reach::new();
+    for (mut x, (active, email), delegation) in rows {
+        let known = reach.entry(x.user_id).or_insert_with(|| notices::Reached {
+            active,
+            email,
+            stand_in: None,
+        });
+        if let Some((to, since)) = delegation
+            && known.stand_in.is_none_or(|(_, latest)| since > latest)
+        {
+            known.stand_in = Some((to, since));
+        }
+        if asked.last().is_none_or(|last| last.id != x.id) {
+            x.status = AssignmentStatus::Pending;
+            asked.push(x);
+        }
+    }
+    Ok((asked, reach))
 }
 
 /// Cancels the people of a settled node still waiting or asked, if any
@@ -578,8 +643,11 @@ pub(super) fn after_vote(
     match settle(conn, ticket, node, spec, def, Moment::AfterVote, live)? {
         Settled::Passed(closing) => advance(conn, ticket, def, Round::Goes, Some(closing)),
         // In a sequence, the next person's turn has come.
-        Settled::Open { newly_pending } if !newly_pending.is_empty() => {
-            notices::ask(conn, def, ticket, node, &newly_pending)
+        Settled::Open {
+            newly_pending,
+            reach,
+        } if !newly_pending.is_empty() => {
+            notices::ask(conn, def, ticket, node, &newly_pending, &reach)
         }
         Settled::Open { .. } | Settled::Ended => Ok(()),
     }
