@@ -9,12 +9,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{StoreError, StoreResult};
-use crate::db::DbConn;
-use crate::db::ids::{ResourceId, UserId};
+use crate::db::ids::{BusinessId, ResourceId, UserId};
 use crate::db::schema::{
     businesses, delegations as d, resources, role_assignments as ra, roles, users,
 };
 use crate::db::stamp::At;
+use crate::db::{DbConn, prepared};
 use crate::flow::ProcessKind;
 use crate::flow::plan::{Directory, ResourceInfo};
 
@@ -34,6 +34,9 @@ pub struct DbDirectory<'a> {
     /// ticket, since when), read at the first question about one: a plan
     /// asks about each of its people, and few delegate at any moment.
     delegations: RefCell<Option<Vec<InEffect>>>,
+    /// Role holders read ahead (`read_ahead`), with their ids, by role
+    /// and business as planning asks for them.
+    holders: RefCell<HashMap<(String, Option<String>), Vec<(String, UserId)>>>,
     /// The first database error met; the trait cannot return one, so the
     /// caller checks `finish` after planning.
     error: RefCell<Option<StoreError>>,
@@ -43,6 +46,32 @@ pub struct DbDirectory<'a> {
 /// ticket (any when `None`), since when.
 type InEffect = (UserId, String, Option<String>, NaiveDateTime);
 
+/// A role holder read ahead: the role, the business they hold it in (none:
+/// everywhere) and the business chosen, the person and their id.
+type Holder = (
+    String,
+    (Option<BusinessId>, Option<BusinessId>),
+    String,
+    UserId,
+);
+
+/// The delegations in effect at `now` to someone active (`InEffect` rows).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn in_effect(now: NaiveDateTime) -> _ {
+    let at: At = At(now);
+    d::table
+        .inner_join(users::table.on(users::id.eq(d::to_user_id)))
+        .filter(d::ends_at.gt(at))
+        .filter(d::starts_at.le(at))
+        .filter(users::active.eq(true))
+        .select((
+            d::from_user_id,
+            users::username,
+            d::process_kind,
+            d::starts_at,
+        ))
+}
+
 impl<'a> DbDirectory<'a> {
     pub fn new(conn: &'a mut DbConn, now: NaiveDateTime) -> DbDirectory<'a> {
         DbDirectory {
@@ -50,8 +79,114 @@ impl<'a> DbDirectory<'a> {
             now,
             ids: RefCell::new(HashMap::new()),
             delegations: RefCell::new(None),
+            holders: RefCell::new(HashMap::new()),
             error: RefCell::new(None),
         }
+    }
+
+    /// Reads ahead, on PostgreSQL in one statement, what planning `def`
+    /// for `applicant` (filing in `business`) would otherwise ask one
+    /// question at a time: the holders of the roles its handlers name
+    /// (in the business where a handler says so), the delegations in
+    /// effect, and the applicant's id. SQLite, with no round trips to
+    /// save, is asked as planning goes.
+    pub fn read_ahead(
+        &self,
+        def: &crate::flow::ProcessDef,
+        applicant: &str,
+        business: Option<&str>,
+    ) -> StoreResult<()> {
+        use crate::flow::HandlerRule;
+        let mut conn = self.conn.borrow_mut();
+        let DbConn::Pg(pg) = &mut **conn else {
+            return Ok(());
+        };
+        // Roles asked about anywhere, and within the business.
+        let (mut anywhere, mut within) = (Vec::new(), Vec::new());
+        for rule in def.nodes.iter().flat_map(|n| &n.handlers) {
+            match rule {
+                HandlerRule::Role {
+                    role,
+                    in_business: false,
+                } => anywhere.push(role.clone()),
+                HandlerRule::Role {
+                    role,
+                    in_business: true,
+                } if business.is_some() => within.push(role.clone()),
+                _ => {}
+            }
+        }
+        let business_id = businesses::table
+            .filter(businesses::name.nullable().eq(business))
+            .select(businesses::id)
+            .single_value();
+        let in_business = ra::business_id
+            .is_null()
+            .or(ra::business_id.eq(business_id));
+        let holders = ra::table
+            .inner_join(roles::table)
+            .inner_join(users::table.on(users::id.eq(ra::user_id)))
+            .filter(users::active.eq(true))
+            .filter(
+                roles::code
+                    .eq_any(anywhere.clone())
+                    .or(roles::code.eq_any(within.clone()).and(in_business)),
+            )
+            .select((
+                roles::code,
+                (ra::business_id, business_id),
+                users::username,
+                users::id,
+            ));
+        let me = users::table
+            .filter(users::username.eq(applicant))
+            .filter(users::active.eq(true))
+            .select((users::username, users::id));
+        type Row = (
+            Option<(Option<Holder>, Option<InEffect>)>,
+            Option<(String, UserId)>,
+        );
+        let rows: Vec<Row> =
+            prepared::apart(prepared::apart(holders, in_effect(self.now)), me).load(pg)?;
+        let mut ids = self.ids.borrow_mut();
+        let mut found = self.holders.borrow_mut();
+        for role in &anywhere {
+            found.entry((role.clone(), None)).or_default();
+        }
+        for role in &within {
+            found
+                .entry((role.clone(), business.map(str::to_string)))
+                .or_default();
+        }
+        let mut delegations = Vec::new();
+        for (first, applicant) in rows {
+            let (holder, delegation) = first.unwrap_or_default();
+            if let Some((code, (held_in, chosen), username, id)) = holder {
+                // Held everywhere, or in the business chosen.
+                let in_business = held_in.is_none() || held_in == chosen;
+                ids.insert(username.clone(), Some(id));
+                if anywhere.contains(&code) {
+                    found
+                        .entry((code.clone(), None))
+                        .or_default()
+                        .push((username.clone(), id));
+                }
+                if in_business && within.contains(&code) {
+                    found
+                        .entry((code, business.map(str::to_string)))
+                        .or_default()
+                        .push((username, id));
+                }
+            }
+            delegations.extend(delegation);
+            if let Some((username, id)) = applicant {
+                ids.insert(username, Some(id));
+            }
+        }
+        // Read, and not there: not active (or no such person).
+        ids.entry(applicant.to_string()).or_insert(None);
+        *self.delegations.borrow_mut() = Some(delegations);
+        Ok(())
     }
 
     /// Whether every lookup succeeded; if so, the active people met.
@@ -110,6 +245,13 @@ impl Directory for DbDirectory<'_> {
     }
 
     fn holders_of_role(&self, role: &str, business: Option<&str>) -> Vec<String> {
+        let ahead = (role.to_string(), business.map(str::to_string));
+        if let Some(found) = self.holders.borrow().get(&ahead) {
+            let mut holders: Vec<String> = found.iter().map(|(u, _)| u.clone()).collect();
+            holders.sort_unstable();
+            holders.dedup();
+            return holders;
+        }
         // Two fixed statements rather than one built per call, so each
         // stays prepared and is found in the cache by its type. The
         // business is looked up by name first, so only its own and the
@@ -196,20 +338,8 @@ impl Directory for DbDirectory<'_> {
         let from = self.id_of(username)?;
         if self.delegations.borrow().is_none() {
             let now = self.now;
-            let in_effect: Vec<InEffect> = self.run(|c| {
-                crate::direct!(c, |c| d::table
-                    .inner_join(users::table.on(users::id.eq(d::to_user_id)))
-                    .filter(d::ends_at.gt(At(now)))
-                    .filter(d::starts_at.le(At(now)))
-                    .filter(users::active.eq(true))
-                    .select((
-                        d::from_user_id,
-                        users::username,
-                        d::process_kind,
-                        d::starts_at
-                    ))
-                    .load(c))
-            });
+            let in_effect: Vec<InEffect> =
+                self.run(|c| crate::direct!(c, |c| in_effect(now).load(c)));
             *self.delegations.borrow_mut() = Some(in_effect);
         }
         let delegations = self.delegations.borrow();

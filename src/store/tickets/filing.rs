@@ -64,6 +64,7 @@ pub(super) fn plan_for(
     values: &Values,
 ) -> StoreResult<(Plan, UserIds)> {
     let dir = DbDirectory::new(conn, now());
+    dir.read_ahead(def, applicant, business)?;
     let input = PlanInput {
         def,
         applicant,
