@@ -25,6 +25,7 @@ mod leavers;
 mod mail_delivery;
 mod one_door;
 mod people_picker;
+mod planning;
 mod process;
 mod profile;
 mod request_view;

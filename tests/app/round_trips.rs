@@ -22,7 +22,7 @@ struct Budget {
 fn budget(backend: Backend) -> Budget {
     match backend {
         Backend::Postgres => Budget {
-            ticket: 61,
+            ticket: 47,
             home: 2,
             inbox: 1,
             ticket_page: 2,
