@@ -36,7 +36,7 @@ pub struct DbDirectory<'a> {
     delegations: RefCell<Option<Vec<InEffect>>>,
     /// Role holders read ahead (`read_ahead`), with their ids, by role
     /// and business as planning asks for them.
-    holders: RefCell<HashMap<(String, Option<String>), Vec<(String, UserId)>>>,
+    holders: RefCell<HashMap<RoleIn, Vec<(String, UserId)>>>,
     /// The first database error met; the trait cannot return one, so the
     /// caller checks `finish` after planning.
     error: RefCell<Option<StoreError>>,
@@ -45,6 +45,9 @@ pub struct DbDirectory<'a> {
 /// A delegation in effect: from whom, to whom (active), for which kind of
 /// ticket (any when `None`), since when.
 type InEffect = (UserId, String, Option<String>, NaiveDateTime);
+
+/// A role, and the business it is asked about in (none: anywhere).
+type RoleIn = (String, Option<String>);
 
 /// A role holder read ahead: the role, the business they hold it in (none:
 /// everywhere) and the business chosen, the person and their id.

@@ -269,7 +269,9 @@ pub fn for_filing(
         .inner_join(roles::table)
         .filter(ra::user_id.eq(user))
         .select(roles::code);
-    let rows: Vec<((Service, Option<String>), Option<String>)> =
+    // The service with the business's name, beside each role held.
+    type Row = ((Service, Option<String>), Option<String>);
+    let rows: Vec<Row> =
         crate::db::prepared::beside_each(s::table.find(id).select((s::all_columns, name)), held)
             .load(pg)?;
     let mut held = Vec::with_capacity(rows.len());

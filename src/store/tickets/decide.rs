@@ -435,7 +435,7 @@ pub(super) fn decide(
         decision: decision.stored(),
         actor,
         channel,
-        comment: &comment,
+        comment,
         at,
     };
     // The step's live assignments with this vote in them, for settling.
