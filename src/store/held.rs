@@ -155,6 +155,24 @@ pub(super) fn event(row: EventRow) -> Option<EventRow> {
     hold(row, |rows| &mut rows.events)
 }
 
+/// How many events the running action holds so far: where the next one
+/// recorded will stand (for `amend_event`). `None` outside a hold.
+pub(super) fn events_held() -> Option<usize> {
+    HELD.with_borrow(|held| held.as_ref().map(|rows| rows.events.len()))
+}
+
+/// Changes the held event at `index` (from `events_held`) before it is
+/// written: filing learns its serial number only at its end, and names it
+/// in the event it recorded first. Whether there was such an event.
+pub(super) fn amend_event(index: usize, change: impl FnOnce(&mut EventRow)) -> bool {
+    HELD.with_borrow_mut(|held| {
+        held.as_mut()
+            .and_then(|rows| rows.events.get_mut(index))
+            .map(change)
+            .is_some()
+    })
+}
+
 /// Holds a message (`hold`).
 pub(super) fn mail(row: MailRow) -> Option<MailRow> {
     hold(row, |rows| &mut rows.mail)

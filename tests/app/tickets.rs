@@ -1350,8 +1350,23 @@ async fn tickets_filed_at_the_same_moment_get_distinct_serial_numbers() {
     serials.dedup();
     assert_eq!(serials.len(), 9, "every serial is unique");
     let today = chrono::Utc::now().format("%Y%m%d").to_string();
-    assert!(
-        serials.contains(&format!("REQ-{today}-0009")),
-        "{serials:?}"
+    let expected: Vec<String> = (1..=9).map(|n| format!("REQ-{today}-{n:04}")).collect();
+    assert_eq!(
+        serials, expected,
+        "numbered one after another, none skipped"
     );
+    // Each filing's event names its ticket's number (on PostgreSQL taken
+    // just before the commit, after the event was recorded).
+    let named: Vec<(String, String)> = app.query(|c| {
+        audit_events::table
+            .inner_join(applies::table.on(applies::id.nullable().eq(audit_events::apply_id)))
+            .filter(audit_events::action.eq("ticket.submitted"))
+            .select((applies::serial, audit_events::detail))
+            .load(c)
+    });
+    assert_eq!(named.len(), 9);
+    for (serial, detail) in named {
+        let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+        assert_eq!(detail["serial"], serial.as_str());
+    }
 }

@@ -114,6 +114,56 @@ fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> Store
     Ok(format!("{prefix}-{last:04}"))
 }
 
+/// The serial number of ticket `apply`, filed at `at`, taken and set in
+/// one statement as the last thing filing does before its commit on
+/// PostgreSQL. Every filing of the day bumps the same counter row, whose
+/// lock is held until the commit: taken last, it is held for this
+/// statement and the commit, not for the whole of filing, so filings
+/// queue on it far less. The first filing of a day makes the row (as
+/// `next_serial` does) and asks again.
+fn number_last(
+    pg: &mut diesel::PgConnection,
+    kind: ProcessKind,
+    at: NaiveDateTime,
+    apply: ApplyId,
+) -> StoreResult<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Numbered {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        serial: String,
+    }
+    let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
+    // As `next_serial` formats it: at least four digits.
+    let set = || {
+        diesel::sql_query(
+            "WITH first AS (UPDATE serial_counters SET last = last + 1 \
+             WHERE prefix = $1 RETURNING last) \
+             UPDATE applies SET serial = $1 || '-' || (SELECT CASE WHEN last < 10000 \
+             THEN lpad(last::text, 4, '0') ELSE last::text END FROM first) \
+             WHERE id = $2 AND EXISTS (SELECT 1 FROM first) RETURNING serial",
+        )
+        .bind::<diesel::sql_types::Text, _>(prefix.clone())
+        .bind::<diesel::sql_types::Integer, _>(apply.0)
+    };
+    if let Some(n) = set().get_result::<Numbered>(pg).optional()? {
+        return Ok(n.serial);
+    }
+    let made = pg.transaction(|c| {
+        diesel::insert_into(sc::table)
+            .values((sc::prefix.eq(&prefix), sc::last.eq(0)))
+            .execute(c)
+    });
+    match made {
+        Ok(_)
+        | Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(set().get_result::<Numbered>(pg)?.serial)
+}
+
 /// A short title: the first text value of the form, else the service name.
 fn title_of(def: &ProcessDef, values: &Values, service_name: &str) -> String {
     let first = def
@@ -183,7 +233,14 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     // this transaction did is rolled back (no statement asks beforehand).
     let (plan, ids) = plan_with_ids(conn, sub)?;
     let at = now();
-    let serial = next_serial(conn, sub.def.kind, at)?;
+    // On PostgreSQL the ticket is numbered just before the commit (see
+    // `number_last`); until then it carries its submit token, unique too.
+    let late = matches!(conn, DbConn::Pg(_));
+    let serial = if late {
+        format!("~{}", sub.submit_token)
+    } else {
+        next_serial(conn, sub.def.kind, at)?
+    };
     let ticket: Apply = crate::direct!(conn, |c| diesel::insert_into(a::table)
         .values((
             a::serial.eq(&serial),
@@ -204,6 +261,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         .get_result(c))
     .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
     let apply = ticket.id;
+    let filed_event = super::super::held::events_held();
     audit::record(
         conn,
         ticket_event(
@@ -216,6 +274,25 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
 
     insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
     progress::advance(conn, &ticket, &sub.def, progress::Round::Starts, None)?;
+    let serial = match conn {
+        DbConn::Pg(pg) if late => {
+            let serial = number_last(pg, sub.def.kind, at, apply)?;
+            // The filing's event, held until the commit, names it.
+            let named = filed_event.is_some_and(|index| {
+                super::super::held::amend_event(index, |row| {
+                    row.8 = crate::db::schema::audit_events::detail
+                        .eq(serde_json::json!({ "serial": serial }).to_string());
+                })
+            });
+            if !named {
+                return Err(StoreError::Unexpected(anyhow::anyhow!(
+                    "filing outside a hold of its events"
+                )));
+            }
+            serial
+        }
+        _ => serial,
+    };
     Ok(Filed {
         id: apply,
         serial,
