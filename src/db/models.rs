@@ -294,6 +294,8 @@ pub struct ApproveUser {
     pub email_token_hash: Option<String>,
     pub email_token_expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// Whom the link was mailed to (the assignee, or their stand-in).
+    pub email_token_to: Option<UserId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

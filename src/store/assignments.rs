@@ -73,8 +73,10 @@ pub(crate) type RowTuple = (
     Option<String>,
 );
 
-pub fn list(conn: &mut DbConn, filter: &Filter) -> StoreResult<Vec<AssignmentRow>> {
-    let mut q = ra::table
+/// Every assignment with its person, role and business, as `RowTuple`s.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub(crate) fn rows() -> _ {
+    ra::table
         .inner_join(users::table.on(users::id.eq(ra::user_id)))
         .inner_join(roles::table)
         .left_join(businesses::table)
@@ -91,6 +93,10 @@ pub fn list(conn: &mut DbConn, filter: &Filter) -> StoreResult<Vec<AssignmentRow
             ra::business_id,
             businesses::name.nullable(),
         ))
+}
+
+pub fn list(conn: &mut DbConn, filter: &Filter) -> StoreResult<Vec<AssignmentRow>> {
+    let mut q = rows()
         .order((users::username, roles::id, ra::id))
         .into_boxed();
     if let Some(user) = filter.user {

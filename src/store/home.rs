@@ -12,7 +12,7 @@ use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::{Apply, Delegation};
 use crate::db::prepared::apart;
-use crate::db::schema::{applies as a, businesses, delegations as d, role_assignments as ra};
+use crate::db::schema::{applies as a, delegations as d, role_assignments as ra};
 use crate::db::schema::{roles, users};
 use crate::db::stamp::At;
 use crate::db::states::TicketStatus;
@@ -42,25 +42,9 @@ pub fn lists(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<HomeLists
         .order(a::id.desc())
         .limit(limit)
         .select(a::all_columns);
-    let roles = ra::table
-        .inner_join(users::table.on(users::id.eq(ra::user_id)))
-        .inner_join(roles::table)
-        .left_join(businesses::table)
+    let roles = assignments::rows()
         .filter(ra::user_id.eq(me))
-        .order((roles::id, ra::id))
-        .select((
-            ra::id,
-            ra::user_id,
-            users::username,
-            users::display_name,
-            users::active,
-            ra::role_id,
-            roles::code,
-            roles::name_en,
-            roles::name_zh,
-            ra::business_id,
-            businesses::name.nullable(),
-        ));
+        .order((roles::id, ra::id));
     let delegations = d::table
         .inner_join(givers.on(givers.field(users::id).eq(d::from_user_id)))
         .inner_join(takers.on(takers.field(users::id).eq(d::to_user_id)))

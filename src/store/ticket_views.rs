@@ -577,23 +577,7 @@ macro_rules! node_rows {
             .order((n::position, au::position, au::id))
             .select((
                 n::all_columns,
-                (
-                    au::id,
-                    au::approve_id,
-                    au::apply_id,
-                    au::position,
-                    au::user_id,
-                    au::status,
-                    au::decision,
-                    au::acted_by,
-                    au::channel,
-                    au::comment,
-                    au::decided_at,
-                    au::email_token_hash,
-                    au::email_token_expires_at,
-                    au::created_at,
-                )
-                    .nullable(),
+                au::all_columns.nullable(),
                 assignees
                     .fields((users::username, users::display_name))
                     .nullable(),

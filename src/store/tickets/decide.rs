@@ -64,22 +64,7 @@ macro_rules! target_select {
             // Plain columns (an `ApproveUser`, an `Apply`, each in its
             // fields' order), so that it can sit beside another read.
             .select((
-                (
-                    au::id,
-                    au::approve_id,
-                    au::apply_id,
-                    au::position,
-                    au::user_id,
-                    au::status,
-                    au::decision,
-                    au::acted_by,
-                    au::channel,
-                    au::comment,
-                    au::decided_at,
-                    au::email_token_hash,
-                    au::email_token_expires_at,
-                    au::created_at,
-                ),
+                au::all_columns,
                 n::node_key,
                 n::kind,
                 a::all_columns,

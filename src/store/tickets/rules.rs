@@ -329,6 +329,7 @@ mod tests {
             email_token_hash: None,
             email_token_expires_at: None,
             created_at: chrono::NaiveDateTime::default(),
+            email_token_to: None,
         }
     }
 
