@@ -224,6 +224,18 @@ pub fn beside_each<A, B>(one: A, rows: B) -> BesideEach<A, B> {
     BesideEach { one, rows }
 }
 
+/// The rows a `beside_each` loaded, taken apart: its one row (`None`
+/// when there was none) and the rows beside it, in the order loaded.
+pub fn taken_apart<A, B>(rows: Vec<(A, Option<B>)>) -> (Option<A>, Vec<B>) {
+    let mut beside = Vec::with_capacity(rows.len());
+    let mut one = None;
+    for (a, b) in rows {
+        one.get_or_insert(a);
+        beside.extend(b);
+    }
+    (one, beside)
+}
+
 /// See `beside_each`.
 #[derive(Debug, Clone)]
 pub struct BesideEach<A, B> {

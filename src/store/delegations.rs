@@ -220,13 +220,21 @@ pub fn delete(
 /// since deactivated: `acting_for` and the notice leave them out.
 #[diesel::dsl::auto_type(no_type_alias)]
 pub fn stand_in(from: UserId, at: At, kind: &'static str) -> _ {
+    let covers: covering = covering(at, kind);
     d::table
         .filter(d::from_user_id.eq(from))
-        .filter(d::starts_at.le(at))
-        .filter(d::ends_at.gt(at))
-        .filter(d::process_kind.is_null().or(d::process_kind.eq(kind)))
+        .filter(covers)
         .order(d::starts_at.desc())
         .select(d::to_user_id)
+}
+
+/// Whether a delegation is in effect at `at` for a process of `kind`.
+#[diesel::dsl::auto_type]
+pub fn covering(at: At, kind: &'static str) -> _ {
+    d::starts_at
+        .le(at)
+        .and(d::ends_at.gt(at))
+        .and(d::process_kind.is_null().or(d::process_kind.eq(kind)))
 }
 
 /// Ends the delegations by and to `user` (who is being deactivated): one

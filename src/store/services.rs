@@ -223,7 +223,8 @@ pub fn set_retired(
 /// everyone or to a role the user holds (anywhere).
 pub fn usable_by(conn: &mut DbConn, service: &Service, user: UserId) -> StoreResult<bool> {
     if service.retired_at.is_some() || service.roles().is_empty() {
-        return Ok(service.retired_at.is_none());
+        // Decided without the person's roles.
+        return Ok(usable(service, &[]));
     }
     // The person's roles, compared here: a fixed statement stays prepared,
     // where `code IN (…)` would be prepared again on every submission.
@@ -274,12 +275,7 @@ pub fn for_filing(
     let rows: Vec<Row> =
         crate::db::prepared::beside_each(s::table.find(id).select((s::all_columns, name)), held)
             .load(pg)?;
-    let mut held = Vec::with_capacity(rows.len());
-    let mut first = None;
-    for (one, code) in rows {
-        first.get_or_insert(one);
-        held.extend(code);
-    }
+    let (first, held) = crate::db::prepared::taken_apart(rows);
     let (service, name) = first.ok_or(StoreError::NotFound)?;
     let usable = usable(&service, &held);
     Ok((service, usable, name))

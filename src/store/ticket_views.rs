@@ -633,12 +633,7 @@ pub fn session_and_ticket(
         node_rows!(id),
     )
     .load(pg)?;
-    let mut nodes: Vec<NodeRow> = Vec::with_capacity(rows.len());
-    let mut first = None;
-    for (one, node) in rows {
-        first.get_or_insert(one);
-        nodes.extend(node);
-    }
+    let (first, mut nodes) = crate::db::prepared::taken_apart(rows);
     // In the order `node_rows!` gives, which the join does not promise.
     nodes.sort_by_key(|(node, x, _, _)| (node.position, x.as_ref().map(|x| (x.position, x.id))));
     match first {

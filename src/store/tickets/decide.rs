@@ -124,9 +124,8 @@ fn target_and_active(
         .for_share();
     let rows: Vec<(TargetRow, Option<UserId>)> =
         prepared::beside_each(target_select!(apply, assignment), people).load(pg)?;
-    let active = rows.iter().filter_map(|(_, id)| *id).collect();
-    let (row, _) = rows.into_iter().next().ok_or(Refusal::NotFound)?;
-    Ok((Target::of(row), active))
+    let (row, active) = prepared::taken_apart(rows);
+    Ok((Target::of(row.ok_or(Refusal::NotFound)?), active))
 }
 
 /// Which of `people` are active. On PostgreSQL their rows stay share-locked
@@ -203,6 +202,37 @@ fn overtaken_now(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Re
     Ok(Refusal::Overtaken(overtaken::became(conn, &now)?))
 }
 
+/// `$then` with `$lock`, the update that locks the running ticket
+/// `$apply` (its row version moves on), writing a completed step's form
+/// (and a review's outcome) `$form` with it: one statement for both. A
+/// macro: each form of it is a statement of its own type.
+macro_rules! ticket_lock {
+    ($apply:expr, $form:expr, |$lock:ident| $then:expr) => {{
+        let target = a::table
+            .find($apply)
+            .filter(a::status.eq(TicketStatus::Running));
+        let moved = (
+            a::row_version.eq(a::row_version + 1),
+            a::updated_at.eq(At(now())),
+        );
+        match $form {
+            None => {
+                let $lock = prepared::update(target, moved);
+                $then
+            }
+            Some((form, None)) => {
+                let $lock = prepared::update(target, (moved, a::form.eq(form)));
+                $then
+            }
+            Some((form, Some(outcome))) => {
+                let $lock =
+                    prepared::update(target, (moved, a::form.eq(form), a::outcome.eq(*outcome)));
+                $then
+            }
+        }
+    }};
+}
+
 /// Locks the running ticket (its row version moves on), or says why it
 /// no longer runs.
 fn lock_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
@@ -216,26 +246,8 @@ fn lock_writing(
     apply: ApplyId,
     form: Option<&(StoredForm, Option<ReviewOutcome>)>,
 ) -> StoreResult<()> {
-    let target = a::table
-        .find(apply)
-        .filter(a::status.eq(TicketStatus::Running));
-    let moved = (
-        a::row_version.eq(a::row_version + 1),
-        a::updated_at.eq(At(now())),
-    );
-    let running = match form {
-        None => crate::direct!(conn, |c| prepared::update(target, moved).execute(c))?,
-        Some((form, None)) => crate::direct!(conn, |c| prepared::update(
-            target,
-            (moved, a::form.eq(form))
-        )
-        .execute(c))?,
-        Some((form, Some(outcome))) => crate::direct!(conn, |c| prepared::update(
-            target,
-            (moved, a::form.eq(form), a::outcome.eq(*outcome))
-        )
-        .execute(c))?,
-    };
+    let running = ticket_lock!(apply, form, |lock| crate::direct!(conn, |c| lock
+        .execute(c)))?;
     if running == 0 {
         return Err(not_running(conn, apply)?);
     }
@@ -267,13 +279,6 @@ fn lock_ticket_and_step(
         .optional()?
         .map_or_else(|| Err(overtaken_now(conn, mine.id)?.into()), Ok);
     };
-    let ticket = a::table
-        .find(apply)
-        .filter(a::status.eq(TicketStatus::Running));
-    let moved = (
-        a::row_version.eq(a::row_version + 1),
-        a::updated_at.eq(At(now())),
-    );
     let step = prepared::update(
         n::table
             .find(mine.approve_id)
@@ -282,21 +287,11 @@ fn lock_ticket_and_step(
         n::row_version.eq(n::row_version + 1),
     )
     .returning(Approve::as_returning());
-    let locked: Option<Approve> = match form {
-        None => prepared::together(prepared::update(ticket, moved).returning(a::id), step)
-            .get_result(pg),
-        Some((form, None)) => prepared::together(
-            prepared::update(ticket, (moved, a::form.eq(form))).returning(a::id),
-            step,
-        )
-        .get_result(pg),
-        Some((form, Some(outcome))) => prepared::together(
-            prepared::update(ticket, (moved, a::form.eq(form), a::outcome.eq(*outcome)))
-                .returning(a::id),
-            step,
-        )
-        .get_result(pg),
-    }
+    let locked: Option<Approve> = ticket_lock!(apply, form, |lock| prepared::together(
+        lock.returning(a::id),
+        step
+    )
+    .get_result(pg))
     .optional()?;
     if let Some(node) = locked {
         return Ok(node);
@@ -511,11 +506,7 @@ fn record_vote(
         (DbConn::Pg(pg), None) => {
             let rows: Vec<(ApproveUser, bool)> = prepared::together(
                 prepared::update(pending, changes).returning(au::id),
-                au::table
-                    .filter(au::approve_id.eq(node.id))
-                    .filter(au::status.ne(AssignmentStatus::Cancelled))
-                    .filter(au::status.ne(AssignmentStatus::Transferred))
-                    .order((au::position, au::id))
+                progress::live_of(node.id)
                     .select((ApproveUser::as_select(), prepared::first_changed())),
             )
             .load(pg)?;

@@ -78,79 +78,41 @@ pub(super) fn plan_for(
 
 /// The next serial number of `kind` for today: CHG-20261121-0001. The
 /// counter row is bumped in the caller's transaction (the update locks it on
-/// PostgreSQL), so concurrent submissions never share a number. The first
-/// ticket of a day inserts the row inside a savepoint; if another
-/// transaction inserted it first, the update is simply retried.
+/// PostgreSQL), so concurrent submissions never share a number.
 fn next_serial(conn: &mut DbConn, kind: ProcessKind, at: NaiveDateTime) -> StoreResult<String> {
-    let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
-    // The bumped number, or `None` when today has no counter yet.
-    let bump = |conn: &mut DbConn| -> StoreResult<Option<i32>> {
+    let prefix = serial_prefix(kind, at);
+    let last = on_counter(conn, &prefix, |conn| {
         Ok(crate::direct!(conn, |c| prepared::update(
             sc::table.find(&prefix),
             sc::last.eq(sc::last + 1),
         )
         .returning(sc::last)
-        .get_result(c))
+        .get_result::<i32>(c))
         .optional()?)
-    };
-    let last = match bump(conn)? {
-        Some(last) => last,
-        None => {
-            let inserted = conn.transaction(|c| {
-                diesel::insert_into(sc::table)
-                    .values((sc::prefix.eq(&prefix), sc::last.eq(1)))
-                    .execute(c)
-            });
-            match inserted {
-                Ok(_) => 1,
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => bump(conn)?.ok_or(StoreError::NotFound)?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
+    })?;
     Ok(format!("{prefix}-{last:04}"))
 }
 
-/// The serial number of ticket `apply`, filed at `at`, taken and set in
-/// one statement as the last thing filing does before its commit on
-/// PostgreSQL. Every filing of the day bumps the same counter row, whose
-/// lock is held until the commit: taken last, it is held for this
-/// statement and the commit, not for the whole of filing, so filings
-/// queue on it far less. The first filing of a day makes the row (as
-/// `next_serial` does) and asks again.
-fn number_last(
-    pg: &mut diesel::PgConnection,
-    kind: ProcessKind,
-    at: NaiveDateTime,
-    apply: ApplyId,
-) -> StoreResult<String> {
-    #[derive(diesel::QueryableByName)]
-    struct Numbered {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        serial: String,
+/// What a day's serial numbers of `kind` begin with: CHG-20261121.
+fn serial_prefix(kind: ProcessKind, at: NaiveDateTime) -> String {
+    format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"))
+}
+
+/// `ask` of the day's counter row `prefix`, which answers `None` when
+/// there is no such row yet: the first ticket of a day inserts it (at 0)
+/// inside a savepoint and asks again — as does a filing that another
+/// transaction beat to inserting it.
+fn on_counter<T>(
+    conn: &mut DbConn,
+    prefix: &str,
+    mut ask: impl FnMut(&mut DbConn) -> StoreResult<Option<T>>,
+) -> StoreResult<T> {
+    if let Some(answer) = ask(conn)? {
+        return Ok(answer);
     }
-    let prefix = format!("{}-{}", kind.serial_prefix(), at.format("%Y%m%d"));
-    // As `next_serial` formats it: at least four digits.
-    let set = || {
-        diesel::sql_query(
-            "WITH first AS (UPDATE serial_counters SET last = last + 1 \
-             WHERE prefix = $1 RETURNING last) \
-             UPDATE applies SET serial = $1 || '-' || (SELECT CASE WHEN last < 10000 \
-             THEN lpad(last::text, 4, '0') ELSE last::text END FROM first) \
-             WHERE id = $2 AND EXISTS (SELECT 1 FROM first) RETURNING serial",
-        )
-        .bind::<diesel::sql_types::Text, _>(prefix.clone())
-        .bind::<diesel::sql_types::Integer, _>(apply.0)
-    };
-    if let Some(n) = set().get_result::<Numbered>(pg).optional()? {
-        return Ok(n.serial);
-    }
-    let made = pg.transaction(|c| {
+    let made = conn.transaction(|c| {
         diesel::insert_into(sc::table)
-            .values((sc::prefix.eq(&prefix), sc::last.eq(0)))
+            .values((sc::prefix.eq(prefix), sc::last.eq(0)))
             .execute(c)
     });
     match made {
@@ -161,7 +123,47 @@ fn number_last(
         )) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(set().get_result::<Numbered>(pg)?.serial)
+    ask(conn)?.ok_or(StoreError::NotFound)
+}
+
+/// The serial number of ticket `apply`, filed at `at`, taken and set in
+/// one statement as the last thing filing does before its commit on
+/// PostgreSQL. Every filing of the day bumps the same counter row, whose
+/// lock is held until the commit: taken last, it is held for this
+/// statement and the commit, not for the whole of filing, so filings
+/// queue on it far less.
+fn number_last(
+    conn: &mut DbConn,
+    kind: ProcessKind,
+    at: NaiveDateTime,
+    apply: ApplyId,
+) -> StoreResult<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Numbered {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        serial: String,
+    }
+    let prefix = serial_prefix(kind, at);
+    on_counter(conn, &prefix, |conn| {
+        let DbConn::Pg(pg) = conn else {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "a ticket is numbered last on PostgreSQL only"
+            )));
+        };
+        // Formatted as `next_serial` formats it: at least four digits.
+        Ok(diesel::sql_query(
+            "WITH first AS (UPDATE serial_counters SET last = last + 1 \
+             WHERE prefix = $1 RETURNING last) \
+             UPDATE applies SET serial = $1 || '-' || (SELECT CASE WHEN last < 10000 \
+             THEN lpad(last::text, 4, '0') ELSE last::text END FROM first) \
+             WHERE id = $2 AND EXISTS (SELECT 1 FROM first) RETURNING serial",
+        )
+        .bind::<diesel::sql_types::Text, _>(&prefix)
+        .bind::<diesel::sql_types::Integer, _>(apply.0)
+        .get_result::<Numbered>(pg)
+        .optional()?
+        .map(|n| n.serial))
+    })
 }
 
 /// A short title: the first text value of the form, else the service name.
@@ -274,24 +276,23 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
 
     insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
     progress::advance(conn, &ticket, &sub.def, progress::Round::Starts, None)?;
-    let serial = match conn {
-        DbConn::Pg(pg) if late => {
-            let serial = number_last(pg, sub.def.kind, at, apply)?;
-            // The filing's event, held until the commit, names it.
-            let named = filed_event.is_some_and(|index| {
-                super::super::held::amend_event(index, |row| {
-                    row.8 = crate::db::schema::audit_events::detail
-                        .eq(serde_json::json!({ "serial": serial }).to_string());
-                })
-            });
-            if !named {
-                return Err(StoreError::Unexpected(anyhow::anyhow!(
-                    "filing outside a hold of its events"
-                )));
-            }
-            serial
+    let serial = if late {
+        let serial = number_last(conn, sub.def.kind, at, apply)?;
+        // The filing's event, held until the commit, names it.
+        let named = filed_event.is_some_and(|index| {
+            super::super::held::amend_event(index, |row| {
+                row.8 = crate::db::schema::audit_events::detail
+                    .eq(serde_json::json!({ "serial": serial }).to_string());
+            })
+        });
+        if !named {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "filing outside a hold of its events"
+            )));
         }
-        _ => serial,
+        serial
+    } else {
+        serial
     };
     Ok(Filed {
         id: apply,

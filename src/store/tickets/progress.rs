@@ -272,13 +272,22 @@ pub(super) fn live_assignments(
     conn: &mut DbConn,
     node: ApproveId,
 ) -> StoreResult<Vec<ApproveUser>> {
-    Ok(crate::direct!(conn, |c| au::table
-        .filter(au::approve_id.eq(node))
-        .filter(au::status.ne(AssignmentStatus::Cancelled))
-        .filter(au::status.ne(AssignmentStatus::Transferred))
-        .order((au::position, au::id))
+    Ok(crate::direct!(conn, |c| live_of(node)
         .select(ApproveUser::as_select())
         .load(c))?)
+}
+
+/// The query of a step's live assignments, in the people's order
+/// (`live_assignments`), for a caller that selects more beside them.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub(super) fn live_of(node: ApproveId) -> _ {
+    let (cancelled, transferred): (AssignmentStatus, AssignmentStatus) =
+        (AssignmentStatus::Cancelled, AssignmentStatus::Transferred);
+    au::table
+        .filter(au::approve_id.eq(node))
+        .filter(au::status.ne(cancelled))
+        .filter(au::status.ne(transferred))
+        .order((au::position, au::id))
 }
 
 /// Decides the node from its votes if they suffice. `live` are its live
@@ -465,9 +474,7 @@ fn ask_everyone(
     // each, the latest to start taken below.
     let standing_in = d::table.on(d::from_user_id
         .eq(au::user_id)
-        .and(d::starts_at.le(at))
-        .and(d::ends_at.gt(at))
-        .and(d::process_kind.is_null().or(d::process_kind.eq(kind))));
+        .and(super::super::delegations::covering(at, kind)));
     type Row = (ApproveUser, (bool, String), Option<(UserId, NaiveDateTime)>);
     let rows: Vec<Row> = prepared::together(
         ask.returning(au::id),
