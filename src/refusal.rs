@@ -87,6 +87,10 @@ pub enum Refusal {
     TransferToApplicant,
     /// Hand-over to someone already on the step.
     AlreadyOnNode,
+    /// The web session acted through has ended (signed out elsewhere,
+    /// timed out, password changed) or its person was deactivated: the
+    /// door checks it with everything else, and nothing was done.
+    SignedOut,
 }
 
 impl Refusal {
@@ -118,6 +122,7 @@ impl Refusal {
             Refusal::TransferToSelf => "errors.transfer_to_self",
             Refusal::TransferToApplicant => "errors.transfer_to_applicant",
             Refusal::AlreadyOnNode => "errors.already_on_node",
+            Refusal::SignedOut => "sign_in.session_expired",
         }
     }
 

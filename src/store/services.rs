@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Audit};
 use super::{StoreError, StoreResult, now, processes};
+use super::users::{SessionFacts, SessionKey, SessionUser, session_select, session_user_of};
 use crate::db::DbConn;
 use crate::db::ids::{BusinessId, ProcessId, ServiceId, UserId, VersionId};
 use crate::db::models::Service;
@@ -243,24 +244,29 @@ fn usable(service: &Service, held: &[String]) -> bool {
         && (wanted.is_empty() || held.iter().any(|code| wanted.iter().any(|w| w == code)))
 }
 
-/// The service `id`, whether `user` may use it (`usable_by`), and the
-/// name of the business `business` when there is one: what filing asks
-/// before it starts. On PostgreSQL one statement (the service with the
-/// business's name, beside the person's roles).
+/// The person signed in through the session `key`, the service `id`,
+/// whether they may use it (`usable_by`), and the name of the business
+/// `business` when there is one: what filing asks before it starts.
+/// `None` when the session has ended or its person was deactivated. On
+/// PostgreSQL one statement (the service with the business's name and
+/// the session's person, beside each role the person holds).
 pub fn for_filing(
     conn: &mut DbConn,
     id: ServiceId,
-    user: UserId,
+    key: SessionKey,
     business: Option<BusinessId>,
-) -> StoreResult<(Service, bool, Option<String>)> {
+) -> StoreResult<Option<(SessionUser, Service, bool, Option<String>)>> {
     let DbConn::Pg(pg) = conn else {
+        let Some(user) = super::users::session_user(conn, key)? else {
+            return Ok(None);
+        };
         let service = find(conn, id)?;
-        let usable = usable_by(conn, &service, user)?;
+        let usable = usable_by(conn, &service, user.id)?;
         let name = match business {
             Some(b) => super::businesses::name_of(conn, b)?,
             None => None,
         };
-        return Ok((service, usable, name));
+        return Ok(Some((user, service, usable, name)));
     };
     let name = businesses::table
         .filter(businesses::id.nullable().eq(business))
@@ -268,15 +274,26 @@ pub fn for_filing(
         .single_value();
     let held = ra::table
         .inner_join(roles::table)
-        .filter(ra::user_id.eq(user))
+        .filter(ra::user_id.eq(key.user))
         .select(roles::code);
-    // The service with the business's name, beside each role held.
-    type Row = ((Service, Option<String>), Option<String>);
-    let rows: Vec<Row> =
-        crate::db::prepared::beside_each(s::table.find(id).select((s::all_columns, name)), held)
-            .load(pg)?;
+    let at = At(now());
+    // The service with the business's name and the session's person,
+    // beside each role held.
+    type Row = (((Service, Option<String>), Option<SessionFacts>), Option<String>);
+    let rows: Vec<Row> = crate::db::prepared::beside_each(
+        crate::db::prepared::beside_each(
+            s::table.find(id).select((s::all_columns, name)),
+            session_select!(key, at),
+        ),
+        held,
+    )
+    .load(pg)?;
     let (first, held) = crate::db::prepared::taken_apart(rows);
-    let (service, name) = first.ok_or(StoreError::NotFound)?;
+    let ((service, name), facts) = first.ok_or(StoreError::NotFound)?;
+    let Some(facts) = facts else {
+        return Ok(None);
+    };
+    let user = session_user_of(conn, facts)?;
     let usable = usable(&service, &held);
-    Ok((service, usable, name))
+    Ok(Some((user, service, usable, name)))
 }

@@ -14,6 +14,7 @@ use super::AppState;
 use super::error::AppError;
 use crate::db::ids::UserId;
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 use crate::store::StoreError;
 use crate::store::users::{self, SessionKey, SessionUser};
 
@@ -290,6 +291,42 @@ impl SignedIn {
         T: Send + 'static,
     {
         signed_in_or_not(self.0.read_with(f).await?)
+    }
+}
+
+impl SignedIn {
+    /// Acts as the session's person in one write unit, `f` checking the
+    /// session at the door with the action (`tickets::perform_signed_in`:
+    /// on PostgreSQL, with no round trip of its own), then gives the
+    /// context with the action's value, or with its refusal — the
+    /// context then read afresh, for the page that says why. The sign-in
+    /// page when no one (active) is signed in.
+    pub async fn act<T, F>(self, f: F) -> Result<(Ctx, Result<T, Refusal>), AppError>
+    where
+        F: FnOnce(&mut crate::db::DbConn, SessionKey) -> Result<(SessionUser, T), StoreError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let arrival = self.0;
+        let Some(key) = arrival.key else {
+            return Err(AppError::SignInRequired {
+                next: arrival.into_ctx(None)?.path,
+            });
+        };
+        match arrival.state.db.write(move |c| f(c, key)).await {
+            Ok((user, value)) => Ok((arrival.into_ctx(Some(user))?, Ok(value))),
+            Err(StoreError::Refused(refusal)) if *refusal == Refusal::SignedOut => {
+                Err(AppError::SignInRequired {
+                    next: arrival.into_ctx(None)?.path,
+                })
+            }
+            Err(StoreError::Refused(refusal)) => {
+                let (ctx, ()) = signed_in_or_not(arrival.read(|_, _| Ok(())).await?)?;
+                Ok((ctx, Err(*refusal)))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -625,13 +625,11 @@ fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 /// its refusal shown where it belongs — beside the form (422), as the
 /// page of a step someone got to first (409), or as a flash.
 pub async fn act(
-    ctx: Ctx,
+    signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<(i32, i32)>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require_user()?;
-    let (me, admin) = (user.id, user.is_admin);
     let (id, assignment) = path.into_inner();
     let (id, assignment) = (ApplyId(id), ApproveUserId(assignment));
     let intent = pick(&pairs, "intent").to_string();
@@ -641,9 +639,8 @@ pub async fn act(
     let Some(verb) = Verb::parse(&intent) else {
         // A hand-made request; about a ticket the person may not see, it
         // says nothing.
-        let seen = state
-            .db
-            .read(move |c| ticket_views::may_see(c, id, me, admin))
+        let (_, seen) = signed_in
+            .read(move |c, user| ticket_views::may_see(c, id, user.id, user.is_admin))
             .await?;
         return Err(if seen {
             AppError::BadRequest(format!("action {intent}"))
@@ -670,13 +667,19 @@ pub async fn act(
             comment: comment.clone(),
         },
     };
-    let act = Act {
-        ticket: id,
-        actor: me,
-        channel: Channel::Web,
-        action,
-    };
-    let refusal = match state.db.write(move |c| tickets::perform(c, act)).await {
+    // The session is checked at the door, with the action.
+    let (ctx, acted) = signed_in
+        .act(move |c, key| {
+            let act = Act {
+                ticket: id,
+                actor: key.user,
+                channel: Channel::Web,
+                action,
+            };
+            tickets::perform_signed_in(c, key, act)
+        })
+        .await?;
+    let refusal = match acted {
         Ok(_) => {
             let key = match verb {
                 Verb::Approve => "flash.approved",
@@ -688,9 +691,10 @@ pub async fn act(
             ctx.flash(FlashKind::Success, ctx.t(key));
             return Ok(see_other(&format!("/tickets/{id}")));
         }
-        Err(StoreError::Refused(r)) => *r,
-        Err(e) => return Err(e.into()),
+        Err(refusal) => refusal,
     };
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
     let again = ShownAgain {
         errors: refusal.field_errors().cloned().unwrap_or_default(),
         // Field errors stand beside their fields.

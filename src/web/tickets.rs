@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::ctx::{Ctx, FlashKind, random_token, see_other};
+use super::ctx::{Ctx, FlashKind, SignedIn, random_token, see_other};
 use super::forms::SelectOption;
 use super::ticket_form::{FieldView, hidden_pairs, raw_map, views};
 use super::{AppError, AppState, render, render_status};
@@ -285,12 +285,11 @@ fn preview_nodes(
 /// Form, preview and submit are one address; the button pressed (`intent`)
 /// says which: `preview` (default), `edit` (back to the form) or `submit`.
 pub async fn post(
-    ctx: Ctx,
+    signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require_user()?.clone();
     let id = ServiceId(path.into_inner());
     let raw = raw_map(&pairs);
     let intent = value_of(&pairs, "intent").to_string();
@@ -299,20 +298,22 @@ pub async fn post(
         t => t.to_string(),
     };
     let business_input = value_of(&pairs, "business_id").to_string();
-    let lang = ctx.lang;
 
-    // What the service needs, the values parsed and the business chosen,
-    // in one unit of work; the form's choices are read only when the form
-    // is shown again.
+    // Who is signed in, what the service needs, the values parsed and the
+    // business chosen, in one unit of work; the form's choices are read
+    // only when the form is shown again.
     let raw_for_parse = raw.clone();
     let chosen: Option<BusinessId> = business_input.trim().parse().ok().map(BusinessId);
     let editing = intent == "edit";
-    let (c, parsed, chosen) = state
-        .db
-        .read(move |conn| {
-            // The service, whether it is theirs to use, and the business
-            // chosen (on PostgreSQL one statement).
-            let (service, usable, name) = services::for_filing(conn, id, user.id, chosen)?;
+    let (ctx, (c, parsed, chosen)) = signed_in
+        .read_with(move |conn, key| {
+            // The person, the service, whether it is theirs to use, and the
+            // business chosen (on PostgreSQL one statement).
+            let Some((user, service, usable, name)) =
+                services::for_filing(conn, id, key, chosen)?
+            else {
+                return Ok(None);
+            };
             let mut c = context_of(conn, service, usable)?;
             let parsed: Result<Values, BTreeMap<String, FieldError>> =
                 parse_form(&submit_fields(&c.def), &raw_for_parse, &DbLookup::new(conn));
@@ -323,9 +324,11 @@ pub async fn post(
             if editing || parsed.is_err() || (c.def.business_required && chosen.is_none()) {
                 load_choices(conn, &mut c)?;
             }
-            Ok((c, parsed, chosen))
+            Ok(Some((user, (c, parsed, chosen))))
         })
         .await?;
+    let user = ctx.require_user()?.clone();
+    let lang = ctx.lang;
     let business = match (c.def.business_required, chosen) {
         (false, _) => Ok(None),
         (true, Some(b)) => Ok(Some(b)),

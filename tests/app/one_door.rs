@@ -375,3 +375,69 @@ fn every_ticket_event_has_a_timeline_line_in_both_languages() {
         }
     }
 }
+
+/// Posts `fields` from `tab` with the form token it was given before, as
+/// a browser tab left open does.
+async fn post_from_tab(app: &TestApp, tab: &reqwest::Client, token: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+    let mut body = vec![("csrf_token", token)];
+    body.extend_from_slice(fields);
+    Page::from(tab.post(app.url(path)).form(&body).send().await.unwrap()).await
+}
+
+#[actix_web::test]
+async fn a_tab_whose_session_ended_elsewhere_decides_and_files_nothing_and_is_sent_to_sign_in() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    // The approver's and the applicant's tabs, open on the ticket and on
+    // the service's form.
+    let (approver_tab, applicant_tab) = (
+        browser_for(&app, "approver").await,
+        browser_for(&app, "applicant").await,
+    );
+    let page = get(&approver_tab, &app.url(&format!("/tickets/{id}"))).await;
+    let action = page
+        .attr("section.action form", "action")
+        .expect("the approver is offered the step");
+    let approver_token = csrf_token(&app, &approver_tab).await;
+    let applicant_token = csrf_token(&app, &applicant_tab).await;
+    // Both sign out on another browser: every session of theirs ends.
+    for who in ["approver", "applicant"] {
+        let elsewhere = browser_for(&app, who).await;
+        post_as(&app, &elsewhere, "/sign-out", &[]).await;
+    }
+
+    let approved = post_from_tab(
+        &app,
+        &approver_tab,
+        &approver_token,
+        &action,
+        &[("intent", "approve")],
+    )
+    .await;
+    assert_eq!(approved.path, format!("/sign-in?next={action}"));
+    assert_eq!(ticket_status(&app, id), "running");
+    assert_eq!(open_assignments(&app, ApplyId(id)).len(), 1, "still waiting");
+
+    let tickets_before = app.query(|c| {
+        countersign::db::schema::applies::table
+            .count()
+            .get_result::<i64>(c)
+    });
+    let filed = post_from_tab(
+        &app,
+        &applicant_tab,
+        &applicant_token,
+        &format!("/services/{service}"),
+        &[("intent", "submit"), ("what", "Another laptop")],
+    )
+    .await;
+    assert_eq!(filed.path, format!("/sign-in?next=/services/{service}"));
+    let tickets_after = app.query(|c| {
+        countersign::db::schema::applies::table
+            .count()
+            .get_result::<i64>(c)
+    });
+    assert_eq!(tickets_after, tickets_before, "nothing filed");
+}

@@ -7,6 +7,9 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Channel};
 use super::super::directory::DbLookup;
+use super::super::users::{
+    SessionFacts, SessionKey, SessionUser, session_select, session_user, session_user_of,
+};
 use super::super::{StoreResult, now};
 use super::door::{Decision, Done};
 use super::rules::{self, StepFacts};
@@ -101,17 +104,23 @@ fn target(conn: &mut DbConn, apply: ApplyId, assignment: ApproveUserId) -> Store
 /// `still_active` locks them. On PostgreSQL one statement: the people's
 /// rows are share-locked beside the read of the assignment, which locks
 /// nothing (so the order of the locks is still the people's, then the
-/// ticket's).
+/// ticket's). Acting through a web session (`session`), its person is
+/// read in the same statement: refused as `SignedOut` when the session
+/// has ended or its person was deactivated.
 fn target_and_active(
     conn: &mut DbConn,
     apply: ApplyId,
     assignment: ApproveUserId,
-    actor: UserId,
-) -> StoreResult<(Target, Vec<UserId>)> {
+    (actor, session): (UserId, Option<SessionKey>),
+) -> StoreResult<(Target, Vec<UserId>, Option<SessionUser>)> {
     let DbConn::Pg(pg) = conn else {
+        let user = match session {
+            Some(key) => Some(session_user(conn, key)?.ok_or(Refusal::SignedOut)?),
+            None => None,
+        };
         let target = target(conn, apply, assignment)?;
         let active = still_active(conn, &[actor, target.assignment.user_id])?;
-        return Ok((target, active));
+        return Ok((target, active, user));
     };
     let assignee = au::table
         .find(assignment)
@@ -122,10 +131,24 @@ fn target_and_active(
         .filter(users::active.eq(true))
         .select(users::id)
         .for_share();
-    let rows: Vec<(TargetRow, Option<UserId>)> =
-        prepared::beside_each(target_select!(apply, assignment), people).load(pg)?;
-    let (row, active) = prepared::taken_apart(rows);
-    Ok((Target::of(row.ok_or(Refusal::NotFound)?), active))
+    let Some(key) = session else {
+        let rows: Vec<(TargetRow, Option<UserId>)> =
+            prepared::beside_each(target_select!(apply, assignment), people).load(pg)?;
+        let (row, active) = prepared::taken_apart(rows);
+        return Ok((Target::of(row.ok_or(Refusal::NotFound)?), active, None));
+    };
+    // The session's person beside the step: no round trip of its own.
+    let at = At(now());
+    type Row = ((TargetRow, Option<SessionFacts>), Option<UserId>);
+    let rows: Vec<Row> = prepared::beside_each(
+        prepared::beside_each(target_select!(apply, assignment), session_select!(key, at)),
+        people,
+    )
+    .load(pg)?;
+    let (first, active) = prepared::taken_apart(rows);
+    let (row, facts) = first.ok_or(Refusal::NotFound)?;
+    let user = session_user_of(conn, facts.ok_or(Refusal::SignedOut)?)?;
+    Ok((Target::of(row), active, Some(user)))
 }
 
 /// Which of `people` are active. On PostgreSQL their rows stay share-locked
@@ -356,14 +379,14 @@ fn completion(
 pub(super) fn decide(
     conn: &mut DbConn,
     (apply, assignment): (ApplyId, ApproveUserId),
-    actor: UserId,
+    (actor, session): (UserId, Option<SessionKey>),
     channel: Channel,
     decision: Decision,
     comment: &str,
-) -> StoreResult<Done> {
+) -> StoreResult<(Done, Option<SessionUser>)> {
     // The step as read, with both people still active (and staying so
-    // until this commits).
-    let (target, active) = target_and_active(conn, apply, assignment, actor)?;
+    // until this commits), and the session acted through, if any.
+    let (target, active, user) = target_and_active(conn, apply, assignment, (actor, session))?;
     let (mine, ticket) = (&target.assignment, &target.ticket);
     let who = (actor, acts_for(conn, actor, mine.user_id, ticket.kind)?);
     // Theirs (or their stand-in's), open, and the ticket running.
@@ -452,7 +475,7 @@ pub(super) fn decide(
         ),
     )?;
     progress::after_vote(conn, ticket, &node, spec, &def, Some(live))?;
-    Ok(Done::Decided)
+    Ok((Done::Decided, user))
 }
 
 /// A vote on an assignment, as it is recorded.

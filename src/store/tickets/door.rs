@@ -12,6 +12,7 @@ use chrono::NaiveDateTime;
 use super::super::StoreResult;
 use super::super::audit::Channel;
 use super::super::ticket_views::{self, TicketView};
+use super::super::users::{self, SessionKey, SessionUser};
 use super::rules::{self, StepFacts, Verb};
 use super::{applicant, decide};
 use crate::db::DbConn;
@@ -118,34 +119,74 @@ pub enum Done {
 /// nothing it checked along the way is left changed). Every rule of who
 /// may do what is checked here, whatever the channel.
 pub fn perform(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
-    // The action's events and mail are written together, once it has
-    // succeeded.
+    Ok(performed(conn, act, None)?.0)
+}
+
+/// Like `perform`, for someone acting through the signed-in web session
+/// `key` (as its person): the session is checked here with everything
+/// else, and one that has ended or whose person was deactivated is
+/// refused (`Refusal::SignedOut`). Its person is returned, as every page
+/// needs them, for the answer. A decision reads the session beside the
+/// step it acts on (one statement on PostgreSQL); other actions read it
+/// first.
+pub fn perform_signed_in(
+    conn: &mut DbConn,
+    key: SessionKey,
+    act: Act,
+) -> StoreResult<(SessionUser, Done)> {
+    let act = Act {
+        actor: key.user,
+        ..act
+    };
+    let (done, user) = performed(conn, act, Some(key))?;
+    Ok((user.ok_or(Refusal::SignedOut)?, done))
+}
+
+/// Carries out `act` (checking the session `key` when it came through
+/// one), then writes its events and mail together, once it has succeeded.
+fn performed(
+    conn: &mut DbConn,
+    act: Act,
+    session: Option<SessionKey>,
+) -> StoreResult<(Done, Option<SessionUser>)> {
     let events = super::super::held::Held::begin();
-    let done = carry_out(conn, act)?;
+    let done = carry_out(conn, act, session)?;
     events.write(conn)?;
     Ok(done)
 }
 
-fn carry_out(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
+fn carry_out(
+    conn: &mut DbConn,
+    act: Act,
+    session: Option<SessionKey>,
+) -> StoreResult<(Done, Option<SessionUser>)> {
     let Act {
         ticket,
         actor,
         channel,
         action,
     } = act;
-    match action {
+    // A decision reads the session beside the step it acts on; any other
+    // action reads it first.
+    let user = match (&action, session) {
+        (Action::Decide { .. }, _) | (_, None) => None,
+        (_, Some(key)) => Some(users::session_user(conn, key)?.ok_or(Refusal::SignedOut)?),
+    };
+    let done = match action {
         Action::Decide {
             assignment,
             decision,
             comment,
-        } => decide::decide(
-            conn,
-            (ticket, assignment),
-            actor,
-            channel,
-            decision,
-            &comment,
-        ),
+        } => {
+            return decide::decide(
+                conn,
+                (ticket, assignment),
+                (actor, session),
+                channel,
+                decision,
+                &comment,
+            );
+        }
         Action::HandOver {
             assignment,
             to,
@@ -155,7 +196,8 @@ fn carry_out(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
         Action::Withdraw { reason } => applicant::withdraw(conn, ticket, actor, channel, &reason),
         Action::Urge => applicant::urge(conn, ticket, actor, channel),
         Action::Resubmit { fields } => applicant::resubmit(conn, ticket, actor, channel, &fields),
-    }
+    }?;
+    Ok((done, user))
 }
 
 /// The ticket an assignment belongs to (for a caller that knows only the

@@ -73,7 +73,7 @@ pub(super) fn notify(
 }
 
 /// `notify`, knowing how to reach some people already (`reach`).
-fn notify_reaching(
+pub(super) fn notify_reaching(
     conn: &mut DbConn,
     (def, event, ticket): (&ProcessDef, NotifyEvent, &Apply),
     node: Option<&Approve>,
@@ -150,7 +150,12 @@ fn send(
     // Read already, or one statement reads the person and, when it
     // matters, as a subselect, whoever stands in for them now.
     let (active, email, stand_in): (bool, String, Option<UserId>) = match (away, reached) {
-        (Some(_), Some(r)) => (r.active, r.email.clone(), r.stand_in.map(|(s, _)| s)),
+        // Whoever stands in is asked only to act.
+        (_, Some(r)) => (
+            r.active,
+            r.email.clone(),
+            away.and(r.stand_in.map(|(s, _)| s)),
+        ),
         (None, _) => crate::direct!(conn, |c| users::table
             .find(to)
             .select((users::active, users::email))

@@ -581,20 +581,50 @@ pub(super) fn end(
 fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()> {
     let at = now();
     let apply = ticket.id;
-    crate::direct!(conn, |c| prepared::update(
+    let finished = prepared::update(
         a::table.find(apply),
         (
             a::status.eq(TicketStatus::Finished),
             a::finished_at.eq(At(at)),
             a::updated_at.eq(At(at)),
         ),
-    )
-    .execute(c))?;
+    );
+    // On PostgreSQL the applicant, whom the finish is usually told to, is
+    // read in the same statement.
+    let mut reach = notices::Reach::new();
+    match conn {
+        DbConn::Pg(pg) => {
+            let applicant = users::table
+                .find(ticket.applicant_id)
+                .select((users::active, users::email));
+            if let Some((active, email)) = prepared::together(finished, applicant)
+                .get_result::<(bool, String)>(pg)
+                .optional()?
+            {
+                let reached = notices::Reached {
+                    active,
+                    email,
+                    stand_in: None,
+                };
+                reach.insert(ticket.applicant_id, reached);
+            }
+        }
+        DbConn::Sqlite(sqlite) => {
+            finished.execute(sqlite)?;
+        }
+    }
     audit::record(
         conn,
         ticket_event(None, TicketEvent::Finished, apply, serde_json::json!({})),
     )?;
-    notices::notify(conn, def, NotifyEvent::Finished, ticket, None, "", &[])?;
+    notices::notify_reaching(
+        conn,
+        (def, NotifyEvent::Finished, ticket),
+        None,
+        "",
+        &[],
+        &reach,
+    )?;
     if def.kind == ProcessKind::Access {
         // As it is now: the form may have grown since `ticket` was read.
         let values: StoredForm =
