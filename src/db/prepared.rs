@@ -317,6 +317,44 @@ where
     type SqlType = B::SqlType;
 }
 
+/// `ctes(a, name, b)`: two statements for the `WITH` list of a
+/// `together` — `together(ctes(a, "b", b), main)` is `WITH first AS (a),
+/// b AS (b) main` — and nested, more: every statement of the list runs
+/// once, in the one round trip, each seeing the data as it was before
+/// any. The names are the caller's, so such a statement is kept prepared
+/// by its text (not its type).
+pub fn ctes<A, B>(first: A, name: &'static str, then: B) -> Ctes<A, B> {
+    Ctes { first, name, then }
+}
+
+/// See `ctes`.
+#[derive(Debug, Clone)]
+pub struct Ctes<A, B> {
+    first: A,
+    name: &'static str,
+    then: B,
+}
+
+impl<A, B> QueryFragment<diesel::pg::Pg> for Ctes<A, B>
+where
+    A: QueryFragment<diesel::pg::Pg>,
+    B: QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        self.first.walk_ast(out.reborrow())?;
+        out.push_sql("), ");
+        out.push_identifier(self.name)?;
+        out.push_sql(" AS (");
+        self.then.walk_ast(out.reborrow())
+    }
+}
+
+/// Named by the caller: known by its text.
+impl<A, B> QueryId for Ctes<A, B> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
 /// `EXISTS (SELECT 1 FROM first)`: whether the first statement of a
 /// `together` pair changed a row (it must return something, e.g. its
 /// ids). In the second statement's filter it makes PostgreSQL run the

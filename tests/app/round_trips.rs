@@ -22,13 +22,13 @@ struct Budget {
 fn budget(backend: Backend) -> Budget {
     match backend {
         Backend::Postgres => Budget {
-            ticket: 47,
+            ticket: 39,
             home: 2,
             inbox: 1,
             ticket_page: 2,
         },
         Backend::Sqlite => Budget {
-            ticket: 114,
+            ticket: 106,
             home: 7,
             inbox: 4,
             ticket_page: 6,

@@ -26,8 +26,9 @@ use crate::flow::{
     FieldKind, Mode, NodeDef, NodeKind, NotifyEvent, OnReject, ProcessDef, ProcessKind,
 };
 
-// The nodes of a ticket as the subquery that finds the next one to start.
-diesel::alias!(n as queued: Queued);
+// The nodes of a ticket as the subquery that finds the next one to start,
+// and as the one that says whether its people are asked as it starts.
+diesel::alias!(n as queued: Queued, n as starts: Starts);
 
 /// Starts the next waiting node, approving by itself for people who
 /// approved an earlier node of this round when the node de-duplicates, and
@@ -46,9 +47,28 @@ pub(super) fn advance(
     mut closing: Option<Closing>,
 ) -> StoreResult<()> {
     let apply = ticket.id;
+    // The nodes whose people are all asked the moment they start (on
+    // PostgreSQL by the statement that starts them): not a sequence, and
+    // none that may approve by itself for people who approved before.
+    let asked_as_started: Vec<String> = def
+        .nodes
+        .iter()
+        .filter(|spec| {
+            let approval = spec.kind == NodeKind::Approval;
+            !(approval && spec.mode == Mode::Sequence)
+                && !(round == Round::Goes && approval && spec.dedupe)
+        })
+        .map(|spec| spec.key.clone())
+        .collect();
     loop {
         let at = now();
-        let Some(node) = start_next(conn, apply, at, closing.take())? else {
+        let starting = Starting {
+            apply,
+            at,
+            kind: ticket.kind.as_str(),
+            ask: &asked_as_started,
+        };
+        let Some(Started { node, asked }) = start_next(conn, starting, closing.take())? else {
             return finish(conn, ticket, def);
         };
         audit::record(
@@ -70,7 +90,8 @@ pub(super) fn advance(
         } else {
             Moment::NoVotesYet
         };
-        match settle(conn, ticket, &node, spec, def, moment, None)? {
+        let known = asked.map(|(asked, reach)| Known::Asked(asked, reach));
+        match settle(conn, ticket, &node, spec, def, moment, known)? {
             Settled::Passed(passed) => closing = Some(passed),
             Settled::Open {
                 newly_pending,
@@ -93,49 +114,121 @@ pub(super) struct Closing {
     at: NaiveDateTime,
 }
 
-/// Starts the ticket's next waiting node at `at` and returns it, having closed
-/// `closing` first: on PostgreSQL one statement for both (`together`;
-/// the two change different rows), none left to start is `None`.
-fn start_next(
-    conn: &mut DbConn,
+/// What starting a ticket's next node needs: the ticket, the moment, its
+/// kind (for whoever stands in) and the nodes whose people are asked as
+/// the node starts (by key).
+struct Starting<'a> {
     apply: ApplyId,
     at: NaiveDateTime,
+    kind: &'static str,
+    ask: &'a [String],
+}
+
+/// A node just started, and, when it is one whose people are asked as it
+/// starts and they were asked with it, them (as `ask_everyone` gives).
+struct Started {
+    node: Approve,
+    asked: Option<(Vec<ApproveUser>, notices::Reach)>,
+}
+
+/// Starts the ticket's next waiting node and returns it, having closed
+/// `closing` first; none left to start is `None`. On PostgreSQL one
+/// statement closes the one, starts the other and, when its key is one of
+/// `ask`'s, asks its people and reads how to reach them (`ctes`: each part
+/// sees the nodes as they were, so all find the same next node; the
+/// statement's reads see it and its people as they were, waiting). SQLite
+/// starts it alone, and the people are asked as it settles.
+fn start_next(
+    conn: &mut DbConn,
+    Starting {
+        apply,
+        at,
+        kind,
+        ask,
+    }: Starting<'_>,
     closing: Option<Closing>,
-) -> StoreResult<Option<Approve>> {
-    // Built where it runs: what it returns is read per backend.
-    macro_rules! start {
-        () => {
-            prepared::update(
-                n::table.filter(
-                    n::id.nullable().eq(queued
-                        .filter(queued.field(n::apply_id).eq(apply))
-                        .filter(queued.field(n::status).eq(StepStatus::Waiting))
-                        .order(queued.field(n::position))
-                        .select(queued.field(n::id))
-                        .limit(1)
-                        .single_value()),
-                ),
-                (n::status.eq(StepStatus::Active), n::started_at.eq(At(at))),
-            )
-            .returning(Approve::as_returning())
-        };
-    }
+) -> StoreResult<Option<Started>> {
+    // The next node to start, as a subquery.
+    let next = || {
+        queued
+            .filter(queued.field(n::apply_id).eq(apply))
+            .filter(queued.field(n::status).eq(StepStatus::Waiting))
+            .order(queued.field(n::position))
+            .select(queued.field(n::id))
+            .limit(1)
+            .single_value()
+    };
+    let start = prepared::update(
+        n::table.filter(n::id.nullable().eq(next())),
+        (n::status.eq(StepStatus::Active), n::started_at.eq(At(at))),
+    );
     let close = closing.map(|c| {
         prepared::update(
             n::table.find(c.node),
             (n::status.eq(c.status), n::decided_at.eq(At(c.at))),
         )
     });
-    Ok(match (conn, close) {
-        (DbConn::Pg(pg), Some(close)) => prepared::together(close, start!()).get_result(pg),
-        (conn, close) => {
-            if let Some(close) = close {
-                crate::direct!(conn, |c| close.execute(c))?;
-            }
-            crate::direct!(conn, |c| start!().get_result(c))
+    let DbConn::Pg(pg) = conn else {
+        if let Some(close) = close {
+            crate::direct!(conn, |c| close.execute(c))?;
         }
-    }
-    .optional()?)
+        let node = crate::direct!(conn, |c| start
+            .returning(Approve::as_returning())
+            .get_result(c))
+        .optional()?;
+        return Ok(node.map(|node| Started { node, asked: None }));
+    };
+    // The next node, when it is one whose people are asked as it starts.
+    let asking = || {
+        starts
+            .filter(starts.field(n::id).nullable().eq(next()))
+            .filter(starts.field(n::node_key).eq_any(ask))
+            .select(starts.field(n::id))
+    };
+    let waiting = || {
+        au::table
+            .filter(au::approve_id.eq_any(asking()))
+            .filter(au::status.eq(AssignmentStatus::Waiting))
+    };
+    let asked = prepared::update(waiting(), au::status.eq(AssignmentStatus::Pending));
+    // Each delegation in effect from them for this kind of ticket.
+    let standing_in = d::table.on(d::from_user_id
+        .eq(au::user_id)
+        .and(super::super::delegations::covering(At(at), kind)));
+    let read = prepared::beside_each(
+        n::table
+            .filter(n::id.nullable().eq(next()))
+            .select(n::all_columns),
+        // Plain columns (an `ApproveUser`), to sit beside the node.
+        waiting()
+            .inner_join(users::table.on(users::id.eq(au::user_id)))
+            .left_join(standing_in)
+            .select((
+                au::all_columns,
+                (users::active, users::email),
+                (d::to_user_id, d::starts_at).nullable(),
+            )),
+    );
+    let rows: Vec<(Approve, Option<AskedRow>)> = match close {
+        Some(close) => prepared::together(
+            prepared::ctes(prepared::ctes(close, "started", start), "asked", asked),
+            read,
+        )
+        .load(pg)?,
+        None => prepared::together(prepared::ctes(start, "asked", asked), read).load(pg)?,
+    };
+    let (node, mut people) = prepared::taken_apart(rows);
+    let Some(mut node) = node else {
+        return Ok(None);
+    };
+    // As the statement left it.
+    node.status = StepStatus::Active;
+    node.started_at = Some(at);
+    let asked = ask.contains(&node.node_key).then(|| {
+        people.sort_by_key(|(x, _, _)| (x.position, x.id));
+        asked_from(people)
+    });
+    Ok(Some(Started { node, asked }))
 }
 
 /// Where a ticket's round (from its last submission on) is as it moves on.
@@ -290,8 +383,16 @@ pub(super) fn live_of(node: ApproveId) -> _ {
         .order((au::position, au::id))
 }
 
-/// Decides the node from its votes if they suffice. `live` are its live
-/// assignments as they are now, when the caller has them.
+/// A node's assignments, when the caller has read them already.
+enum Known {
+    /// Its live assignments as they are now.
+    Live(Vec<ApproveUser>),
+    /// Everyone on it, asked as it started, and how to reach them.
+    Asked(Vec<ApproveUser>, notices::Reach),
+}
+
+/// Decides the node from its votes if they suffice; `known` are its
+/// assignments when the caller has them.
 fn settle(
     conn: &mut DbConn,
     ticket: &Apply,
@@ -299,7 +400,7 @@ fn settle(
     spec: &NodeDef,
     def: &ProcessDef,
     moment: Moment,
-    live: Option<Vec<ApproveUser>>,
+    known: Option<Known>,
 ) -> StoreResult<Settled> {
     let apply = ticket.id;
     // One person completes a task or review.
@@ -312,8 +413,12 @@ fn settle(
     // a sequence only its first): asked and read in one statement.
     let asked_all = moment == Moment::NoVotesYet && mode != Mode::Sequence;
     let mut reach = notices::Reach::new();
-    let assignments = match live {
-        Some(live) => live,
+    let assignments = match known {
+        Some(Known::Live(live)) => live,
+        Some(Known::Asked(asked, known)) => {
+            reach = known;
+            asked
+        }
         None if asked_all => {
             let (asked, known) = ask_everyone(conn, node.id, ticket.kind.as_str())?;
             reach = known;
@@ -475,8 +580,7 @@ fn ask_everyone(
     let standing_in = d::table.on(d::from_user_id
         .eq(au::user_id)
         .and(super::super::delegations::covering(at, kind)));
-    type Row = (ApproveUser, (bool, String), Option<(UserId, NaiveDateTime)>);
-    let rows: Vec<Row> = prepared::together(
+    let rows: Vec<AskedRow> = prepared::together(
         ask.returning(au::id),
         waiting
             .inner_join(users::table.on(users::id.eq(au::user_id)))
@@ -489,6 +593,16 @@ fn ask_everyone(
             )),
     )
     .load(pg)?;
+    Ok(asked_from(rows))
+}
+
+/// A person asked as a node starts, as they were (waiting), whether they
+/// are active, their email, and a delegation from them in effect.
+type AskedRow = (ApproveUser, (bool, String), Option<(UserId, NaiveDateTime)>);
+
+/// The people asked (pending now), in the rows' order, and how to reach
+/// each: their latest delegation in effect names whoever stands in.
+fn asked_from(rows: Vec<AskedRow>) -> (Vec<ApproveUser>, notices::Reach) {
     let mut asked: Vec<ApproveUser> = Vec::with_capacity(rows.len());
     let mut reach = notices::Reach::new();
     for (mut x, (active, email), delegation) in rows {
@@ -507,7 +621,7 @@ fn ask_everyone(
             asked.push(x);
         }
     }
-    Ok((asked, reach))
+    (asked, reach)
 }
 
 /// Cancels the people of a settled node still waiting or asked, if any
@@ -677,7 +791,15 @@ pub(super) fn after_vote(
     def: &ProcessDef,
     live: Option<Vec<ApproveUser>>,
 ) -> StoreResult<()> {
-    match settle(conn, ticket, node, spec, def, Moment::AfterVote, live)? {
+    match settle(
+        conn,
+        ticket,
+        node,
+        spec,
+        def,
+        Moment::AfterVote,
+        live.map(Known::Live),
+    )? {
         Settled::Passed(closing) => advance(conn, ticket, def, Round::Goes, Some(closing)),
         // In a sequence, the next person's turn has come.
         Settled::Open {
