@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 
 use super::audit::{self, Audit};
-use super::{StoreError, StoreResult, now, processes};
 use super::users::{SessionFacts, SessionKey, SessionUser, session_select, session_user_of};
+use super::{StoreError, StoreResult, now, processes};
 use crate::db::DbConn;
 use crate::db::ids::{BusinessId, ProcessId, ServiceId, UserId, VersionId};
 use crate::db::models::Service;
@@ -244,9 +244,19 @@ fn usable(service: &Service, held: &[String]) -> bool {
         && (wanted.is_empty() || held.iter().any(|code| wanted.iter().any(|w| w == code)))
 }
 
+/// What filing asks before it starts (`for_filing`).
+pub struct ForFiling {
+    /// Who is signed in.
+    pub user: SessionUser,
+    pub service: Service,
+    /// Whether the service is theirs to use (`usable_by`).
+    pub usable: bool,
+    /// The name of the business chosen, when there is one.
+    pub business: Option<String>,
+}
+
 /// The person signed in through the session `key`, the service `id`,
-/// whether they may use it (`usable_by`), and the name of the business
-/// `business` when there is one: what filing asks before it starts.
+/// whether they may use it, and the business `business` chosen:
 /// `None` when the session has ended or its person was deactivated. On
 /// PostgreSQL one statement (the service with the business's name and
 /// the session's person, beside each role the person holds).
@@ -255,7 +265,7 @@ pub fn for_filing(
     id: ServiceId,
     key: SessionKey,
     business: Option<BusinessId>,
-) -> StoreResult<Option<(SessionUser, Service, bool, Option<String>)>> {
+) -> StoreResult<Option<ForFiling>> {
     let DbConn::Pg(pg) = conn else {
         let Some(user) = super::users::session_user(conn, key)? else {
             return Ok(None);
@@ -266,7 +276,12 @@ pub fn for_filing(
             Some(b) => super::businesses::name_of(conn, b)?,
             None => None,
         };
-        return Ok(Some((user, service, usable, name)));
+        return Ok(Some(ForFiling {
+            user,
+            service,
+            usable,
+            business: name,
+        }));
     };
     let name = businesses::table
         .filter(businesses::id.nullable().eq(business))
@@ -279,7 +294,10 @@ pub fn for_filing(
     let at = At(now());
     // The service with the business's name and the session's person,
     // beside each role held.
-    type Row = (((Service, Option<String>), Option<SessionFacts>), Option<String>);
+    type Row = (
+        ((Service, Option<String>), Option<SessionFacts>),
+        Option<String>,
+    );
     let rows: Vec<Row> = crate::db::prepared::beside_each(
         crate::db::prepared::beside_each(
             s::table.find(id).select((s::all_columns, name)),
@@ -295,5 +313,10 @@ pub fn for_filing(
     };
     let user = session_user_of(conn, facts)?;
     let usable = usable(&service, &held);
-    Ok(Some((user, service, usable, name)))
+    Ok(Some(ForFiling {
+        user,
+        service,
+        usable,
+        business: name,
+    }))
 }

@@ -309,8 +309,12 @@ pub async fn post(
         .read_with(move |conn, key| {
             // The person, the service, whether it is theirs to use, and the
             // business chosen (on PostgreSQL one statement).
-            let Some((user, service, usable, name)) =
-                services::for_filing(conn, id, key, chosen)?
+            let Some(services::ForFiling {
+                user,
+                service,
+                usable,
+                business: name,
+            }) = services::for_filing(conn, id, key, chosen)?
             else {
                 return Ok(None);
             };

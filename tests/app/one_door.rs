@@ -378,7 +378,13 @@ fn every_ticket_event_has_a_timeline_line_in_both_languages() {
 
 /// Posts `fields` from `tab` with the form token it was given before, as
 /// a browser tab left open does.
-async fn post_from_tab(app: &TestApp, tab: &reqwest::Client, token: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+async fn post_from_tab(
+    app: &TestApp,
+    tab: &reqwest::Client,
+    token: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
     let mut body = vec![("csrf_token", token)];
     body.extend_from_slice(fields);
     Page::from(tab.post(app.url(path)).form(&body).send().await.unwrap()).await
@@ -418,7 +424,11 @@ async fn a_tab_whose_session_ended_elsewhere_decides_and_files_nothing_and_is_se
     .await;
     assert_eq!(approved.path, format!("/sign-in?next={action}"));
     assert_eq!(ticket_status(&app, id), "running");
-    assert_eq!(open_assignments(&app, ApplyId(id)).len(), 1, "still waiting");
+    assert_eq!(
+        open_assignments(&app, ApplyId(id)).len(),
+        1,
+        "still waiting"
+    );
 
     let tickets_before = app.query(|c| {
         countersign::db::schema::applies::table

@@ -55,8 +55,7 @@ pub(super) fn advance(
         .iter()
         .filter(|spec| {
             let approval = spec.kind == NodeKind::Approval;
-            !(approval && spec.mode == Mode::Sequence)
-                && !(round == Round::Goes && approval && spec.dedupe)
+            !(approval && (spec.mode == Mode::Sequence || (round == Round::Goes && spec.dedupe)))
         })
         .map(|spec| spec.key.clone())
         .collect();
