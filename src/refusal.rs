@@ -88,8 +88,8 @@ pub enum Refusal {
     /// Hand-over to someone already on the step.
     AlreadyOnNode,
     /// The web session acted through has ended (signed out elsewhere,
-    /// timed out, password changed) or its person was deactivated: the
-    /// door checks it with everything else, and nothing was done.
+    /// password changed or reset) or its person was deactivated: the
+    /// door checks it in the action's transaction, and nothing was done.
     SignedOut,
 }
 

@@ -257,7 +257,8 @@ pub struct ForFiling {
 
 /// The person signed in through the session `key`, the service `id`,
 /// whether they may use it, and the business `business` chosen:
-/// `None` when the session has ended or its person was deactivated. On
+/// `None` when the session has ended or its person was deactivated (a
+/// service that is not there is not found first, on both backends). On
 /// PostgreSQL one statement (the service with the business's name and
 /// the session's person, beside each role the person holds).
 pub fn for_filing(
@@ -267,10 +268,10 @@ pub fn for_filing(
     business: Option<BusinessId>,
 ) -> StoreResult<Option<ForFiling>> {
     let DbConn::Pg(pg) = conn else {
+        let service = find(conn, id)?;
         let Some(user) = super::users::session_user(conn, key)? else {
             return Ok(None);
         };
-        let service = find(conn, id)?;
         let usable = usable_by(conn, &service, user.id)?;
         let name = match business {
             Some(b) => super::businesses::name_of(conn, b)?,

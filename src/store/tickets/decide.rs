@@ -106,7 +106,8 @@ fn target(conn: &mut DbConn, apply: ApplyId, assignment: ApproveUserId) -> Store
 /// nothing (so the order of the locks is still the people's, then the
 /// ticket's). Acting through a web session (`session`), its person is
 /// read in the same statement: refused as `SignedOut` when the session
-/// has ended or its person was deactivated.
+/// has ended or its person was deactivated (an assignment that is not
+/// there is `NotFound` first, on both backends).
 fn target_and_active(
     conn: &mut DbConn,
     apply: ApplyId,
@@ -114,11 +115,11 @@ fn target_and_active(
     (actor, session): (UserId, Option<SessionKey>),
 ) -> StoreResult<(Target, Vec<UserId>, Option<SessionUser>)> {
     let DbConn::Pg(pg) = conn else {
+        let target = target(conn, apply, assignment)?;
         let user = match session {
             Some(key) => Some(session_user(conn, key)?.ok_or(Refusal::SignedOut)?),
             None => None,
         };
-        let target = target(conn, apply, assignment)?;
         let active = still_active(conn, &[actor, target.assignment.user_id])?;
         return Ok((target, active, user));
     };
@@ -129,25 +130,33 @@ fn target_and_active(
     let people = users::table
         .filter(users::id.eq(actor).or(users::id.nullable().eq(assignee)))
         .filter(users::active.eq(true))
-        .select(users::id)
         .for_share();
     let Some(key) = session else {
         let rows: Vec<(TargetRow, Option<UserId>)> =
-            prepared::beside_each(target_select!(apply, assignment), people).load(pg)?;
+            prepared::beside_each(target_select!(apply, assignment), people.select(users::id))
+                .load(pg)?;
         let (row, active) = prepared::taken_apart(rows);
         return Ok((Target::of(row.ok_or(Refusal::NotFound)?), active, None));
     };
     // The session's person beside the step: no round trip of its own.
+    // The session's generation is checked on the actor's locked row too:
+    // a sign-out elsewhere that commits while this waits for the lock
+    // is seen there, where the unlocked read beside it would miss it.
     let at = At(now());
-    type Row = ((TargetRow, Option<SessionFacts>), Option<UserId>);
+    type Row = ((TargetRow, Option<SessionFacts>), Option<(UserId, i32)>);
     let rows: Vec<Row> = prepared::beside_each(
         prepared::beside_each(target_select!(apply, assignment), session_select!(key, at)),
-        people,
+        people.select((users::id, users::session_epoch)),
     )
     .load(pg)?;
-    let (first, active) = prepared::taken_apart(rows);
+    let (first, locked) = prepared::taken_apart(rows);
     let (row, facts) = first.ok_or(Refusal::NotFound)?;
-    let user = session_user_of(conn, facts.ok_or(Refusal::SignedOut)?)?;
+    let signed_out = locked
+        .iter()
+        .any(|(id, epoch)| *id == actor && *epoch != key.epoch);
+    let facts = facts.filter(|_| !signed_out).ok_or(Refusal::SignedOut)?;
+    let user = session_user_of(conn, facts)?;
+    let active = locked.into_iter().map(|(id, _)| id).collect();
     Ok((Target::of(row), active, Some(user)))
 }
 

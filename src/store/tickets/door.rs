@@ -125,10 +125,11 @@ pub fn perform(conn: &mut DbConn, act: Act) -> StoreResult<Done> {
 /// Like `perform`, for someone acting through the signed-in web session
 /// `key` (as its person): the session is checked here with everything
 /// else, and one that has ended or whose person was deactivated is
-/// refused (`Refusal::SignedOut`). Its person is returned, as every page
-/// needs them, for the answer. A decision reads the session beside the
-/// step it acts on (one statement on PostgreSQL); other actions read it
-/// first.
+/// refused (`Refusal::SignedOut`). Its person is returned, as read before
+/// the action (the menu's count is not updated), for the answer — a
+/// redirect. A decision reads the session beside the step it acts on (no
+/// statement of its own on PostgreSQL), and checks its generation on the
+/// actor's locked row; other actions read it first.
 pub fn perform_signed_in(
     conn: &mut DbConn,
     key: SessionKey,

@@ -386,7 +386,8 @@ pub(super) fn live_of(node: ApproveId) -> _ {
 enum Known {
     /// Its live assignments as they are now.
     Live(Vec<ApproveUser>),
-    /// Everyone on it, asked as it started, and how to reach them.
+    /// Its people who were waiting, asked as it started, and how to
+    /// reach them.
     Asked(Vec<ApproveUser>, notices::Reach),
 }
 
