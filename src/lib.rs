@@ -1,6 +1,7 @@
 //! countersign: a process service for operations teams — change management
 //! and access requests with multi-person approval, server-rendered.
 
+pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;

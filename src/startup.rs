@@ -120,6 +120,7 @@ impl Application {
                 .wrap(security::headers(secure))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
+                .configure(crate::api::routes)
                 .configure(routes)
         })
         // Blocking threads beyond the pool size would only queue for a

@@ -42,4 +42,5 @@ typed_id!(
     ApproveUserId,
     GrantId,
     OutboxId,
+    ApiTokenId,
 );

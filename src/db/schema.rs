@@ -333,6 +333,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    api_tokens (id) {
+        id -> Integer,
+        user_id -> Integer,
+        name -> Text,
+        scope -> Text,
+        secret_hash -> Text,
+        shown -> Text,
+        created_at -> Stamp,
+        expires_at -> Stamp,
+        last_used_at -> Nullable<Stamp>,
+        revoked_at -> Nullable<Stamp>,
+        revoked_by -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(approve_users -> approves (approve_id));
 diesel::joinable!(approve_users -> applies (apply_id));
@@ -366,4 +385,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     serial_counters,
     outbox,
     retired_links,
+    api_tokens,
 );

@@ -1,6 +1,7 @@
 //! Queries and transactions, one file per aggregate. Functions take a
 //! connection, not the pool, so callers compose them inside one transaction.
 
+pub mod api_tokens;
 pub mod assignments;
 pub mod audit;
 pub mod businesses;

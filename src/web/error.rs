@@ -211,8 +211,23 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let status = res.status();
-    if already_html || status.is_redirection() {
+    let problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(crate::api::problem::PROBLEM_JSON));
+    if already_html || problem || status.is_redirection() {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    // The API answers in its own format, also for what the framework
+    // refused before a handler ran.
+    if res.request().path().starts_with("/api/") {
+        let lang = crate::api::problem::lang_of(res.request());
+        let answer = crate::api::problem::Problem::for_status(status, lang).error_response();
+        let (req, _) = res.into_parts();
+        return Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, answer).map_into_right_body(),
+        ));
     }
     let page = res
         .response()

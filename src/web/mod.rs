@@ -123,6 +123,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tickets/{id}/resubmit", web::post().to(ticket::resubmit))
         .route("/admin/grants", web::get().to(access::all))
         .route("/admin/grants/{id}/revoke", web::post().to(access::revoke))
+        .route("/profile/tokens", web::post().to(profile::create_token))
+        .route(
+            "/profile/tokens/{id}/revoke",
+            web::post().to(profile::revoke_token),
+        )
         .route(
             "/profile/delegations",
             web::post().to(profile::add_delegation),

@@ -1,5 +1,6 @@
-//! The profile page: display name, language, password, and the person's own
-//! out-of-office delegation. Also the language switch in the footer.
+//! The profile page: display name, language, password, the person's own
+//! out-of-office delegation and their API tokens. Also the language switch
+//! in the footer.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -12,10 +13,11 @@ use super::ctx::{Ctx, FlashKind, see_other};
 use super::forms::{FieldErrors, SelectOption};
 use super::{AppError, AppState, render, render_status, safe_local_path};
 use crate::db::DbConn;
-use crate::db::ids::DelegationId;
+use crate::db::ids::{ApiTokenId, DelegationId};
 use crate::domain::{Name, NewPassword};
 use crate::i18n::Lang;
 use crate::password;
+use crate::store::api_tokens::{self, ApiToken, NewToken, Scope};
 use crate::store::delegations::{self, DelegationRow};
 use crate::store::users;
 
@@ -32,6 +34,11 @@ struct ProfilePage {
     delegation: DelegationForm,
     delegation_errors: FieldErrors,
     delegations: Vec<DelegationRow>,
+    tokens: Vec<ApiToken>,
+    token: TokenForm,
+    token_errors: FieldErrors,
+    /// A token just made: its name and its secret, shown this once.
+    made: Option<(String, String)>,
     now: chrono::NaiveDateTime,
 }
 
@@ -40,9 +47,15 @@ impl ProfilePage {
     /// replace the one form that is being shown again with errors.
     async fn load(ctx: Ctx, state: &AppState) -> Result<ProfilePage, AppError> {
         let me = ctx.require_user()?.id;
-        let (user, delegations) = state
+        let (user, delegations, tokens) = state
             .db
-            .read(move |c| Ok((users::find(c, me)?, delegations::list(c, Some(me))?)))
+            .read(move |c| {
+                Ok((
+                    users::find(c, me)?,
+                    delegations::list(c, Some(me))?,
+                    api_tokens::of_person(c, me)?,
+                ))
+            })
             .await?;
         let lang = ctx.lang;
         Ok(ProfilePage {
@@ -55,6 +68,10 @@ impl ProfilePage {
             password_errors: FieldErrors::new(lang),
             delegation_errors: FieldErrors::new(lang),
             delegations,
+            tokens,
+            token: TokenForm::default(),
+            token_errors: FieldErrors::new(lang),
+            made: None,
             now: state.db.now(),
             ctx,
         })
@@ -71,6 +88,29 @@ impl ProfilePage {
                 .map(|l| SelectOption::new(l.code(), l.native_name())),
         );
         options
+    }
+
+    fn scopes(&self) -> Vec<SelectOption> {
+        Scope::ALL
+            .iter()
+            .map(|s| {
+                SelectOption::new(
+                    s.as_str(),
+                    self.ctx.t(&format!("tokens.scope_{}", s.as_str())),
+                )
+            })
+            .collect()
+    }
+
+    /// A token's state in words: revoked, expired or until when.
+    fn token_state(&self, token: &ApiToken) -> String {
+        if token.revoked_at.is_some() {
+            self.ctx.t("tokens.revoked").into_owned()
+        } else if !token.usable(self.now) {
+            self.ctx.t("tokens.expired").into_owned()
+        } else {
+            self.ctx.t("tokens.active").into_owned()
+        }
     }
 }
 
@@ -251,4 +291,65 @@ pub async fn switch_language(
             .await?;
     }
     Ok(see_other(&safe_local_path(&form.back)))
+}
+
+/// The form for a new API token, as typed.
+#[derive(Deserialize, Default)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    days: String,
+}
+
+/// Makes an API token for the signed-in person; the page shows its secret
+/// this once (it is not kept), or the form again beside its errors.
+pub async fn create_token(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let mut errors = FieldErrors::new(ctx.lang);
+    let name = errors.check("name", Name::parse(&form.name));
+    let scope = errors.check(
+        "scope",
+        Scope::parse(form.scope.trim()).ok_or("errors.unknown_choice"),
+    );
+    let days = errors.check("days", api_tokens::parse_days(&form.days));
+    if let (Some(name), Some(scope), Some(days)) = (name, scope, days) {
+        let new = NewToken { name, scope, days };
+        let now = state.db.now();
+        let (token, secret) = state
+            .db
+            .write(move |c| api_tokens::create(c, me, &new, me, now))
+            .await?;
+        let mut page = ProfilePage::load(ctx, &state).await?;
+        page.made = Some((token.name, secret));
+        return render(&page);
+    }
+    let mut page = ProfilePage::load(ctx, &state).await?;
+    page.token = form;
+    page.token_errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// Revokes one of the signed-in person's API tokens.
+pub async fn revoke_token(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require_user()?.id;
+    let id = ApiTokenId(path.into_inner());
+    let now = state.db.now();
+    state
+        .db
+        .write(move |c| api_tokens::revoke(c, id, me, false, now))
+        .await?;
+    ctx.flash(FlashKind::Success, ctx.t("flash.token_revoked"));
+    Ok(see_other("/profile#tokens"))
 }

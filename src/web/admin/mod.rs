@@ -11,6 +11,7 @@ pub mod resources;
 pub mod roles;
 pub mod services;
 pub mod tickets;
+pub mod tokens;
 pub mod users;
 
 use actix_web::{HttpResponse, web};
@@ -59,6 +60,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/assignments/{id}/delete",
             web::post().to(assignments::delete),
         )
+        .route("/admin/tokens", web::get().to(tokens::list))
+        .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke))
         .route("/admin/delegations", web::get().to(delegations::list))
         .route("/admin/delegations", web::post().to(delegations::create))
         .route(

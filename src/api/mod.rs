@@ -1,0 +1,66 @@
+//! The JSON API under `/api/v1`: bearer tokens only (no session cookies,
+//! so no CSRF), each request acting as its token's person with exactly
+//! their rights; every error an `application/problem+json` document
+//! (RFC 9457) in the reader's language.
+
+pub mod bearer;
+pub mod problem;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use self::bearer::Bearer;
+use self::problem::Problem;
+use crate::web::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/me", web::get().to(me))
+            .default_service(web::to(problem::not_found)),
+    );
+}
+
+/// Who the token acts as, and what it may do.
+#[derive(Serialize)]
+struct Me {
+    id: i32,
+    username: String,
+    display_name: String,
+    email: String,
+    token: TokenAbout,
+}
+
+#[derive(Serialize)]
+struct TokenAbout {
+    id: i32,
+    name: String,
+    scope: &'static str,
+    expires_at: chrono::NaiveDateTime,
+}
+
+/// `GET /api/v1/me`: the token's person and the token itself.
+async fn me(bearer: Bearer, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let (user, token) = state
+        .db
+        .read(move |c| {
+            Ok((
+                crate::store::users::find(c, bearer.user)?,
+                crate::store::api_tokens::find(c, bearer.token)?,
+            ))
+        })
+        .await
+        .map_err(|e| Problem::from_store(e, bearer.lang))?;
+    Ok(HttpResponse::Ok().json(Me {
+        id: user.id.0,
+        username: user.username,
+        display_name: user.display_name,
+        email: user.email,
+        token: TokenAbout {
+            id: token.id.0,
+            name: token.name,
+            scope: bearer.scope.as_str(),
+            expires_at: token.expires_at,
+        },
+    }))
+}
