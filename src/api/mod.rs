@@ -5,6 +5,7 @@
 
 pub mod bearer;
 pub mod problem;
+pub mod services;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -17,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .route("/me", web::get().to(me))
+            .route("/services", web::get().to(services::list))
             .default_service(web::to(problem::not_found)),
     );
 }

@@ -237,8 +237,20 @@ pub fn usable_by(conn: &mut DbConn, service: &Service, user: UserId) -> StoreRes
     Ok(usable(service, &held))
 }
 
+/// The services `user` may use now (not retired, and open to everyone or
+/// to a role they hold), by English name.
+pub fn usable_by_person(conn: &mut DbConn, user: UserId) -> StoreResult<Vec<Service>> {
+    let held = super::users::role_codes(conn, user)?;
+    let all: Vec<Service> = crate::direct!(conn, |c| s::table
+        .filter(s::retired_at.is_null())
+        .order((s::name_en, s::id))
+        .select(Service::as_select())
+        .load(c))?;
+    Ok(all.into_iter().filter(|s| usable(s, &held)).collect())
+}
+
 /// Whether someone holding the roles `held` (codes) may use the service.
-fn usable(service: &Service, held: &[String]) -> bool {
+pub fn usable(service: &Service, held: &[String]) -> bool {
     let wanted = service.roles();
     service.retired_at.is_none()
         && (wanted.is_empty() || held.iter().any(|code| wanted.iter().any(|w| w == code)))

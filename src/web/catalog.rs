@@ -34,12 +34,6 @@ pub struct SearchQuery {
     q: String,
 }
 
-/// Whether a service may be used by someone holding `roles`.
-fn visible(service: &Service, roles: &[String]) -> bool {
-    let wanted = service.roles();
-    service.retired_at.is_none() && (wanted.is_empty() || wanted.iter().any(|r| roles.contains(r)))
-}
-
 /// Whether a service matches the search: its names, its description, or
 /// the labels of its form's fields (in either language) contain `q`.
 fn matches(service: &Service, labels: &[String], q: &str) -> bool {
@@ -97,7 +91,7 @@ pub async fn show(
                 .into_iter()
                 .filter(|s| {
                     let mine = labels.get(&s.id).map(Vec::as_slice).unwrap_or_default();
-                    visible(s, &roles) && matches(s, mine, &needle)
+                    services::usable(s, &roles) && matches(s, mine, &needle)
                 })
                 .collect(),
             node: f.node,

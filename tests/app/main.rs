@@ -5,6 +5,7 @@ mod helpers;
 
 mod access_requests;
 mod admin_users;
+mod api;
 mod api_tokens;
 mod approval_rules;
 mod assignments;
