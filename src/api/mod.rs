@@ -4,6 +4,7 @@
 //! (RFC 9457) in the reader's language.
 
 pub mod bearer;
+pub mod filing;
 pub mod problem;
 pub mod services;
 
@@ -19,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/me", web::get().to(me))
             .route("/services", web::get().to(services::list))
+            .route("/services/{id}/tickets", web::post().to(filing::file))
             .default_service(web::to(problem::not_found)),
     );
 }

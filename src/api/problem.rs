@@ -22,6 +22,26 @@ pub struct Problem {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// Each bad part of the request: a JSON pointer into it and what is
+    /// wrong there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldProblem>,
+}
+
+/// One bad part of a request: where (a JSON pointer, RFC 6901) and why.
+#[derive(Debug, Serialize)]
+pub struct FieldProblem {
+    pointer: String,
+    detail: String,
+}
+
+impl FieldProblem {
+    pub fn new(pointer: String, detail: impl Into<String>) -> FieldProblem {
+        FieldProblem {
+            pointer,
+            detail: detail.into(),
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -39,7 +59,13 @@ impl Problem {
             title: lang.t(&format!("api.problem.{code}")).into_owned(),
             status: status.as_u16(),
             detail: None,
+            errors: Vec::new(),
         }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Problem {
+        self.errors = errors;
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Problem {
@@ -72,6 +98,7 @@ impl Problem {
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            StatusCode::CONFLICT => "conflict",
             s if s.is_client_error() => "bad_request",
             _ => "unexpected",
         };

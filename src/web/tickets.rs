@@ -20,6 +20,7 @@ use crate::flow::form::{FieldError, Values, parse_form};
 use crate::flow::plan::{Note, Plan, Skip};
 use crate::flow::{FieldDef, FieldKind, ProcessDef};
 use crate::i18n::Lang;
+use crate::store::audit::Channel;
 use crate::store::directory::DbLookup;
 use crate::store::tickets::{self, Submission};
 use crate::store::{StoreError, StoreResult, businesses, processes, resources, services};
@@ -385,6 +386,7 @@ pub async fn post(
         business: business.clone(),
         values,
         submit_token: submit_token.clone(),
+        channel: Channel::Web,
     };
     if intent == "submit" {
         let filed = match state

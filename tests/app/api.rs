@@ -126,3 +126,162 @@ async fn a_token_lists_the_services_its_person_may_use_with_their_form_fields() 
             .any(|s| s["name"] == "采购（质检）")
     );
 }
+
+/// `POST path` with a JSON body as the token `secret`, with an optional
+/// `Idempotency-Key`: status and JSON.
+async fn post_json(
+    app: &TestApp,
+    path: &str,
+    secret: &str,
+    body: serde_json::Value,
+    key: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(app.url(path))
+        .header(AUTHORIZATION, format!("Bearer {secret}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    (
+        status,
+        serde_json::from_str(&res.text().await.unwrap()).unwrap(),
+    )
+}
+
+fn tickets_filed(app: &TestApp) -> i64 {
+    app.query(|c| {
+        countersign::db::schema::applies::table
+            .count()
+            .get_result(c)
+    })
+}
+
+#[actix_web::test]
+async fn a_pipeline_files_a_ticket_once_however_often_it_retries_with_the_same_key() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let secret = token_for(&app, "applicant", Scope::Act);
+    let path = format!("/api/v1/services/{service}/tickets");
+    let body = serde_json::json!({ "fields": { "what": "A laptop", "note": "for the new hire" } });
+
+    let (status, first) = post_json(&app, &path, &secret, body.clone(), Some("deploy-42")).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["id"].as_i64().unwrap();
+    assert_eq!(first["url"], format!("/tickets/{id}"));
+    let (status, again) = post_json(&app, &path, &secret, body, Some("deploy-42")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again, first, "the retry answers with the first filing");
+    assert_eq!(tickets_filed(&app), 1);
+
+    // Filed as the token's person, through the API, waiting for the approver.
+    assert_eq!(ticket_status(&app, id as i32), "running");
+    let (applicant, channel): (i32, String) = app.query(move |c| {
+        use countersign::db::schema::{applies, audit_events};
+        let applicant = applies::table
+            .find(countersign::db::ids::ApplyId(id as i32))
+            .select(applies::applicant_id)
+            .first::<countersign::db::ids::UserId>(c)?;
+        let channel = audit_events::table
+            .filter(audit_events::apply_id.eq(countersign::db::ids::ApplyId(id as i32)))
+            .order(audit_events::id)
+            .select(audit_events::channel)
+            .first::<String>(c)?;
+        Ok((applicant.0, channel))
+    });
+    assert_eq!(applicant, app.user_id("applicant").0);
+    assert_eq!(channel, "api", "recorded as filed through the API");
+    let (_, page) = get_json(&app, "/api/v1/me", &secret, "en").await;
+    assert_eq!(page["username"], "applicant");
+}
+
+#[actix_web::test]
+async fn filing_through_the_api_answers_bad_fields_with_a_pointer_to_each_and_files_nothing() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let path = format!("/api/v1/services/{service}/tickets");
+    let secret = token_for(&app, "applicant", Scope::Act);
+
+    let (status, problem) = post_json(
+        &app,
+        &path,
+        &secret,
+        serde_json::json!({ "fields": { "note": "no what", "colour": "red" } }),
+        None,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["type"], "urn:countersign:problem:invalid_fields");
+    let mut pointers: Vec<(String, String)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_string(),
+                e["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pointers.sort();
+    assert_eq!(
+        pointers,
+        vec![
+            (
+                "/fields/colour".to_string(),
+                "Not a field of this service's form.".to_string()
+            ),
+            (
+                "/fields/what".to_string(),
+                "This field is required.".to_string()
+            ),
+        ]
+    );
+
+    // Not JSON, not the JSON expected, and a read token: each refused.
+    let garbled = reqwest::Client::new()
+        .post(app.url(&path))
+        .header(AUTHORIZATION, format!("Bearer {secret}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), StatusCode::BAD_REQUEST);
+    let as_form = reqwest::Client::new()
+        .post(app.url(&path))
+        .header(AUTHORIZATION, format!("Bearer {secret}"))
+        .form(&[("what", "A laptop")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let reader = token_for(&app, "applicant", Scope::Read);
+    let (status, refused) = post_json(
+        &app,
+        &path,
+        &reader,
+        serde_json::json!({ "fields": { "what": "A laptop" } }),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused["type"], "urn:countersign:problem:token_scope");
+    // A service that is not theirs to use is not there.
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/services/999/tickets",
+        &secret,
+        serde_json::json!({ "fields": {} }),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(tickets_filed(&app), 0);
+}

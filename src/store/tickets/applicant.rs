@@ -241,7 +241,14 @@ pub(super) fn resubmit(
         .filter(n::apply_id.eq(apply))
         .select(diesel::dsl::max(n::position))
         .first(conn)?;
-    filing::insert_plan(conn, apply, &plan, &ids, &def, offset.unwrap_or(0) + 1)?;
+    filing::insert_plan(
+        conn,
+        apply,
+        &plan,
+        &ids,
+        &def,
+        (offset.unwrap_or(0) + 1, channel),
+    )?;
     audit::record(
         conn,
         acted(

@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::super::audit::{self, Channel};
+use super::super::audit::{self, Audit, Channel};
 use super::super::directory::{DbDirectory, UserIds};
 use super::super::{StoreError, StoreResult, now};
 use super::{progress, ticket_event};
@@ -35,6 +35,8 @@ pub struct Submission {
     pub business: Option<(BusinessId, String)>,
     pub values: Values,
     pub submit_token: String,
+    /// Which way it was filed: the form (`web`) or the API (`api`).
+    pub channel: Channel,
 }
 
 /// Plans a submission against the directory as it is now.
@@ -266,15 +268,18 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     let filed_event = super::super::held::events_held();
     audit::record(
         conn,
-        ticket_event(
-            Some(sub.applicant),
-            TicketEvent::Filed,
-            apply,
-            serde_json::json!({ "serial": serial }),
-        ),
+        Audit {
+            channel: sub.channel,
+            ..ticket_event(
+                Some(sub.applicant),
+                TicketEvent::Filed,
+                apply,
+                serde_json::json!({ "serial": serial }),
+            )
+        },
     )?;
 
-    insert_plan(conn, apply, &plan, &ids, &sub.def, 0)?;
+    insert_plan(conn, apply, &plan, &ids, &sub.def, (0, sub.channel))?;
     progress::advance(conn, &ticket, &sub.def, progress::Round::Starts, None)?;
     let serial = if late {
         let serial = number_last(conn, sub.def.kind, at, apply)?;
@@ -318,7 +323,7 @@ pub(super) fn insert_plan(
     plan: &Plan,
     ids: &UserIds,
     def: &ProcessDef,
-    offset: i32,
+    (offset, channel): (i32, Channel),
 ) -> StoreResult<()> {
     let at = now();
     let submit_at = |kind: NodeKind| (kind == NodeKind::Submit).then_some(At(at));
@@ -412,7 +417,7 @@ pub(super) fn insert_plan(
                 }),
                 au::decision.eq(submit.then_some(Decided::Submit)),
                 au::acted_by.eq(submit.then_some(user)),
-                au::channel.eq(submit.then_some(Channel::Web)),
+                au::channel.eq(submit.then_some(channel)),
                 au::decided_at.eq(submit.then_some(At(at))),
                 au::created_at.eq(At(at)),
             ));

@@ -1,0 +1,213 @@
+//! `POST /api/v1/services/{id}/tickets`: files a ticket as the token's
+//! person (an `act` token), its fields given as JSON and validated exactly
+//! as the service's form validates them; an `Idempotency-Key` makes a
+//! retried request return the ticket the first one filed.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::bearer::Bearer;
+use super::problem::{FieldProblem, Problem};
+use crate::db::ids::{BusinessId, ServiceId};
+use crate::flow::FieldDef;
+use crate::flow::form::{Values, parse_form, raw_from_values};
+use crate::store::api_tokens::Scope;
+use crate::store::audit::Channel;
+use crate::store::directory::DbLookup;
+use crate::store::{StoreError, businesses, processes, services, tickets, users};
+use crate::web::AppState;
+
+/// The most characters of an `Idempotency-Key`.
+const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilingIn {
+    /// Each field's value by key: text, a number, `true` for a ticked
+    /// checkbox, a list for multi-value fields, `{"start", "end"}` for a
+    /// date-time range.
+    #[serde(default)]
+    fields: serde_json::Map<String, serde_json::Value>,
+    /// For a service whose process files within a business.
+    #[serde(default)]
+    business_id: Option<i32>,
+}
+
+#[derive(Serialize)]
+struct Filed {
+    id: i32,
+    serial: String,
+    /// The ticket's page.
+    url: String,
+}
+
+/// The `Idempotency-Key` header, if sent: visible ASCII, not too long.
+fn idempotency_key(req: &HttpRequest, lang: crate::i18n::Lang) -> Result<Option<String>, Problem> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if !key.is_empty()
+                && key.len() <= IDEMPOTENCY_KEY_MAX
+                && key.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key",
+            lang,
+        )),
+    }
+}
+
+pub async fn file(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let lang = bearer.lang;
+    bearer.require(Scope::Act)?;
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            lang,
+        ));
+    }
+    let input: FilingIn = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(StatusCode::BAD_REQUEST, "bad_json", lang).with_detail(e.to_string())
+    })?;
+    let key = idempotency_key(&req, lang)?;
+    let id = ServiceId(path.into_inner());
+    let me = bearer.user;
+    // A retry names its first filing by the same token as a double click
+    // does, kept apart per person.
+    let submit_token = match &key {
+        Some(key) => format!("api:{}:{key}", me.0),
+        None => crate::token::random_hex::<16>(),
+    };
+
+    // What the service asks, the values checked as its form checks them.
+    let read = state
+        .db
+        .read(move |c| {
+            let user = users::find(c, me)?;
+            let service = services::find(c, id)?;
+            if !services::usable_by(c, &service, me)? {
+                return Err(StoreError::NotFound);
+            }
+            let def = processes::definition(c, service.version_id)?;
+            let fields: Vec<&FieldDef> = def
+                .nodes
+                .first()
+                .map(|n| n.fields.iter().collect())
+                .unwrap_or_default();
+            let given: Values = input.fields.clone().into_iter().collect();
+            let mut problems: Vec<FieldProblem> = input
+                .fields
+                .keys()
+                .filter(|k| !fields.iter().any(|f| &f.key == *k))
+                .map(|k| FieldProblem::new(format!("/fields/{k}"), lang.t("api.unknown_field")))
+                .collect();
+            let parsed = parse_form(
+                &fields,
+                &raw_from_values(&fields, &given),
+                &DbLookup::new(c),
+            );
+            let values = match parsed {
+                Ok(values) => Some(values),
+                Err(errors) => {
+                    problems.extend(errors.iter().map(|(k, e)| {
+                        FieldProblem::new(
+                            format!("/fields/{k}"),
+                            crate::web::ticket_form::error_text(lang, e),
+                        )
+                    }));
+                    None
+                }
+            };
+            let business = match (def.business_required, input.business_id) {
+                (false, _) => None,
+                (true, Some(b)) => match businesses::name_of(c, BusinessId(b))? {
+                    Some(name) => Some((BusinessId(b), name)),
+                    None => {
+                        problems.push(FieldProblem::new(
+                            "/business_id".into(),
+                            lang.t("errors.unknown_choice"),
+                        ));
+                        None
+                    }
+                },
+                (true, None) => {
+                    problems.push(FieldProblem::new(
+                        "/business_id".into(),
+                        lang.t("errors.business_required"),
+                    ));
+                    None
+                }
+            };
+            Ok((user, service, def, values, business, problems))
+        })
+        .await
+        .map_err(|e| Problem::from_store(e, lang))?;
+    let (user, service, def, values, business, problems) = read;
+    let Some(values) = values.filter(|_| problems.is_empty()) else {
+        return Err(
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields", lang)
+                .with_errors(problems),
+        );
+    };
+    let submission = tickets::Submission {
+        service: service.id,
+        service_name: service.name(&lang).to_string(),
+        version: service.version_id,
+        def,
+        applicant: me,
+        applicant_username: user.username,
+        business,
+        values,
+        submit_token: submit_token.clone(),
+        channel: Channel::Api,
+    };
+    let filed = match state
+        .db
+        .write(move |c| tickets::submit(c, &submission))
+        .await
+    {
+        Ok(filed) => (filed.id, filed.serial),
+        // The same key again: the ticket the first request filed.
+        Err(StoreError::Rule {
+            key: "errors.already_submitted",
+            ..
+        }) => state
+            .db
+            .read(move |c| tickets::by_submit_token(c, &submit_token))
+            .await
+            .map_err(|e| Problem::from_store(e, lang))?
+            .ok_or_else(|| Problem::for_status(StatusCode::CONFLICT, lang))?,
+        Err(e) => return Err(Problem::from_store(e, lang)),
+    };
+    let (id, serial) = filed;
+    let url = format!("/tickets/{id}");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, url.clone()))
+        .json(Filed {
+            id: id.0,
+            serial,
+            url,
+        }))
+}
