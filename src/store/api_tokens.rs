@@ -68,6 +68,17 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
+    /// Its state at `now` as a catalog key: revoked, expired or active.
+    pub fn state_key(&self, now: NaiveDateTime) -> &'static str {
+        if self.revoked_at.is_some() {
+            "tokens.revoked"
+        } else if self.expires_at <= now {
+            "tokens.expired"
+        } else {
+            "tokens.active"
+        }
+    }
+
     /// Whether it still opens the API at `now` (its person's being active
     /// aside).
     pub fn usable(&self, now: NaiveDateTime) -> bool {

@@ -101,17 +101,6 @@ impl ProfilePage {
             })
             .collect()
     }
-
-    /// A token's state in words: revoked, expired or until when.
-    fn token_state(&self, token: &ApiToken) -> String {
-        if token.revoked_at.is_some() {
-            self.ctx.t("tokens.revoked").into_owned()
-        } else if !token.usable(self.now) {
-            self.ctx.t("tokens.expired").into_owned()
-        } else {
-            self.ctx.t("tokens.active").into_owned()
-        }
-    }
 }
 
 pub async fn show(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

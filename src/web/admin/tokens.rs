@@ -19,20 +19,6 @@ struct TokensPage {
     now: chrono::NaiveDateTime,
 }
 
-impl TokensPage {
-    /// A token's state in words: revoked, expired or active.
-    fn state(&self, token: &ApiToken) -> String {
-        let key = if token.revoked_at.is_some() {
-            "tokens.revoked"
-        } else if !token.usable(self.now) {
-            "tokens.expired"
-        } else {
-            "tokens.active"
-        };
-        self.ctx.t(key).into_owned()
-    }
-}
-
 pub async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let rows = state.db.read(api_tokens::all).await?;
