@@ -7,6 +7,7 @@ pub mod bearer;
 pub mod filing;
 pub mod problem;
 pub mod services;
+pub mod tickets;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/me", web::get().to(me))
             .route("/services", web::get().to(services::list))
             .route("/services/{id}/tickets", web::post().to(filing::file))
+            .route("/tickets/{id}", web::get().to(tickets::show))
             .default_service(web::to(problem::not_found)),
     );
 }

@@ -285,3 +285,56 @@ async fn filing_through_the_api_answers_bad_fields_with_a_pointer_to_each_and_fi
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(tickets_filed(&app), 0);
 }
+
+#[actix_web::test]
+async fn a_ticket_reads_as_its_page_shows_it_to_those_who_may_see_it_and_is_not_there_for_others() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver", "stranger"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let filer = token_for(&app, "applicant", Scope::Act);
+    let (_, filed) = post_json(
+        &app,
+        &format!("/api/v1/services/{service}/tickets"),
+        &filer,
+        serde_json::json!({ "fields": { "what": "A laptop" } }),
+        None,
+    )
+    .await;
+    let id = filed["id"].as_i64().unwrap();
+    let path = format!("/api/v1/tickets/{id}");
+
+    let (status, ticket) = get_json(
+        &app,
+        &path,
+        &token_for(&app, "approver", Scope::Read),
+        "zh-CN",
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!(ticket["serial"], filed["serial"]);
+    assert_eq!(ticket["status"], "running");
+    assert_eq!(ticket["applicant"]["username"], "applicant");
+    assert_eq!(ticket["fields"]["what"], "A laptop");
+    let nodes = ticket["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0]["kind"], "submit");
+    assert_eq!(nodes[1]["key"], "check");
+    assert_eq!(nodes[1]["status"], "active");
+    assert_eq!(nodes[1]["people"][0]["person"]["username"], "approver");
+    assert_eq!(nodes[1]["people"][0]["status"], "pending");
+    let filed_event = ticket["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "ticket.submitted")
+        .expect("the filing is in the timeline");
+    assert_eq!(filed_event["channel"], "api");
+    assert_eq!(filed_event["actor"]["username"], "applicant");
+
+    // Someone who is none of its people: not there, as on the page.
+    let (status, problem) =
+        get_json(&app, &path, &token_for(&app, "stranger", Scope::Read), "en").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(problem["type"], "urn:countersign:problem:not_found");
+}

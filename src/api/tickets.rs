@@ -1,0 +1,186 @@
+//! `GET /api/v1/tickets/{id}`: a ticket as its page shows it — fields,
+//! nodes with their people and decisions, status and timeline — for
+//! someone who may see it; for anyone else it is not there.
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::bearer::Bearer;
+use super::problem::Problem;
+use crate::db::ids::ApplyId;
+use crate::i18n::Lang;
+use crate::store::ticket_views;
+use crate::store::users::Person;
+use crate::store::{StoreError, users};
+use crate::web::AppState;
+
+#[derive(Serialize)]
+struct TicketOut {
+    id: i32,
+    serial: String,
+    title: String,
+    kind: &'static str,
+    status: &'static str,
+    /// A finished review's outcome, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business: Option<String>,
+    applicant: PersonOut,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<NaiveDateTime>,
+    /// The form's values by field key, as stored.
+    fields: serde_json::Value,
+    nodes: Vec<NodeOut>,
+    events: Vec<EventOut>,
+}
+
+#[derive(Serialize)]
+struct PersonOut {
+    username: String,
+    display_name: String,
+}
+
+impl From<Person> for PersonOut {
+    fn from(p: Person) -> PersonOut {
+        PersonOut {
+            username: p.username,
+            display_name: p.display_name,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NodeOut {
+    key: String,
+    /// In the reader's language.
+    name: String,
+    kind: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<NaiveDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decided_at: Option<NaiveDateTime>,
+    people: Vec<AssigneeOut>,
+}
+
+#[derive(Serialize)]
+struct AssigneeOut {
+    /// The assignment, for acting on it.
+    id: i32,
+    person: PersonOut,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<&'static str>,
+    /// Who acted, when it was someone standing in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acted_by: Option<PersonOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'static str>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    comment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decided_at: Option<NaiveDateTime>,
+}
+
+#[derive(Serialize)]
+struct EventOut {
+    at: NaiveDateTime,
+    action: String,
+    channel: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<PersonOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<PersonOut>,
+    detail: serde_json::Value,
+}
+
+pub async fn show(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, Problem> {
+    let lang = bearer.lang;
+    let id = ApplyId(path.into_inner());
+    let me = bearer.user;
+    let view = state
+        .db
+        .read(move |c| {
+            let admin = users::is_admin(c, me)?;
+            if !ticket_views::may_see(c, id, me, admin)? {
+                return Err(StoreError::NotFound);
+            }
+            ticket_views::ticket(c, id)
+        })
+        .await
+        .map_err(|e| Problem::from_store(e, lang))?;
+    let zh = lang == Lang::ZhCn;
+    let apply = view.apply;
+    let ((service_en, service_zh), business) = view.filed;
+    let body = TicketOut {
+        id: apply.id.0,
+        serial: apply.serial,
+        title: apply.title,
+        kind: apply.kind.as_str(),
+        status: apply.status.as_str(),
+        outcome: apply.outcome.map(|o| o.as_str()),
+        service: if zh && !service_zh.trim().is_empty() {
+            service_zh
+        } else {
+            service_en
+        },
+        business,
+        applicant: view.applicant.into(),
+        created_at: apply.created_at,
+        updated_at: apply.updated_at,
+        finished_at: apply.finished_at,
+        fields: serde_json::to_value(&*apply.form).unwrap_or_default(),
+        nodes: view
+            .nodes
+            .into_iter()
+            .map(|n| NodeOut {
+                name: if zh && !n.node.name_zh.trim().is_empty() {
+                    n.node.name_zh
+                } else {
+                    n.node.name_en
+                },
+                key: n.node.node_key,
+                kind: n.node.kind.as_str(),
+                status: n.node.status.as_str(),
+                started_at: n.node.started_at,
+                decided_at: n.node.decided_at,
+                people: n
+                    .people
+                    .into_iter()
+                    .map(|(x, person, acted_by)| AssigneeOut {
+                        id: x.id.0,
+                        person: person.into(),
+                        status: x.status.as_str(),
+                        decision: x.decision.map(|d| d.as_str()),
+                        acted_by: acted_by.map(PersonOut::from),
+                        channel: x.channel.map(|c| c.as_str()),
+                        comment: x.comment,
+                        decided_at: x.decided_at,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        events: view
+            .events
+            .into_iter()
+            .map(|(e, actor, for_whom)| EventOut {
+                at: e.at,
+                channel: e.channel.as_str(),
+                detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+                action: e.action,
+                actor: actor.map(PersonOut::from),
+                on_behalf_of: for_whom.map(PersonOut::from),
+            })
+            .collect(),
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
