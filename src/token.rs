@@ -1,5 +1,6 @@
-//! Random tokens: session CSRF tokens, email-link tokens and the generated
-//! secret key, from the operating system's generator, hex encoded.
+//! Random tokens: session CSRF tokens, email-link tokens, API token secrets
+//! and the generated secret key, from the operating system's generator,
+//! hex encoded; and the hash a token is kept as.
 
 use rand::RngCore;
 
@@ -8,6 +9,13 @@ pub fn random_hex<const BYTES: usize>() -> String {
     let mut bytes = [0u8; BYTES];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+/// The hash a token is kept as (SHA-256, lowercase hex): only this is
+/// stored, and a token presented is found by it.
+pub fn hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

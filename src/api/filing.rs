@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::bearer::Bearer;
 use super::problem::{FieldProblem, Problem};
 use crate::db::ids::{BusinessId, ServiceId};
-use crate::flow::FieldDef;
 use crate::flow::form::{Values, parse_form, raw_from_values};
 use crate::store::api_tokens::Scope;
 use crate::store::audit::Channel;
@@ -111,11 +110,7 @@ pub async fn file(
                 return Err(StoreError::NotFound);
             }
             let def = processes::definition(c, service.version_id)?;
-            let fields: Vec<&FieldDef> = def
-                .nodes
-                .first()
-                .map(|n| n.fields.iter().collect())
-                .unwrap_or_default();
+            let fields = def.submit_fields();
             let given: Values = input.fields.clone().into_iter().collect();
             let mut problems: Vec<FieldProblem> = input
                 .fields

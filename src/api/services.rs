@@ -102,10 +102,10 @@ pub async fn list(bearer: Bearer, state: web::Data<AppState>) -> Result<HttpResp
             description: service.description.clone(),
             business_required: def.business_required,
             fields: def
-                .nodes
-                .first()
-                .map(|submit| submit.fields.iter().map(|f| field(f, lang)).collect())
-                .unwrap_or_default(),
+                .submit_fields()
+                .into_iter()
+                .map(|f| field(f, lang))
+                .collect(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(body))

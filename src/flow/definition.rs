@@ -153,6 +153,14 @@ impl ProcessDef {
             .flat_map(|n| n.fields.iter().map(move |f| (n, f)))
     }
 
+    /// The fields of the submit node: what filing asks for.
+    pub fn submit_fields(&self) -> Vec<&FieldDef> {
+        self.nodes
+            .first()
+            .map(|n| n.fields.iter().collect())
+            .unwrap_or_default()
+    }
+
     pub fn field(&self, key: &str) -> Option<&FieldDef> {
         self.fields().map(|(_, f)| f).find(|f| f.key == key)
     }

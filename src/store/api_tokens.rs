@@ -105,12 +105,6 @@ pub fn parse_days(input: &str) -> Result<i64, &'static str> {
     }
 }
 
-/// The hash a secret is kept as.
-fn secret_hash(secret: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
 /// Makes a token for `owner` (by `owner`, or an administrator for a
 /// service account): the row and the secret, which is not kept and is
 /// shown this once.
@@ -127,7 +121,7 @@ pub fn create(
             t::user_id.eq(owner),
             t::name.eq(new.name.as_str()),
             t::scope.eq(new.scope.as_str()),
-            t::secret_hash.eq(secret_hash(&secret)),
+            t::secret_hash.eq(crate::token::hash(&secret)),
             t::shown.eq(&secret[..SECRET_PREFIX.len() + SHOWN_CHARS]),
             t::created_at.eq(At(now)),
             t::expires_at.eq(At(now + Duration::days(new.days))),
@@ -234,7 +228,7 @@ pub fn check(
     }
     let found: Option<(ApiToken, bool)> = crate::direct!(conn, |c| t::table
         .inner_join(users::table.on(users::id.eq(t::user_id)))
-        .filter(t::secret_hash.eq(secret_hash(secret)))
+        .filter(t::secret_hash.eq(crate::token::hash(secret)))
         .select((ApiToken::as_select(), users::active))
         .first(c))
     .optional()?;

@@ -21,12 +21,6 @@ use crate::db::stamp::At;
 use crate::db::states::{AssignmentStatus, TicketStatus};
 pub use crate::refusal::Became;
 
-/// The SHA-256 of a link token, as stored; the token itself is not.
-pub fn token_hash(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// A fresh 256-bit link token for an assignment, to be mailed to `to`
 /// (the assignee or their stand-in), replacing any link mailed before;
 /// only its hash is kept here. Its lifetime starts when its mail is sent
@@ -40,7 +34,7 @@ pub(crate) fn issue(
     crate::direct!(conn, |c| prepared::update(
         au::table.find(assignment),
         (
-            au::email_token_hash.eq(token_hash(&token)),
+            au::email_token_hash.eq(crate::token::hash(&token)),
             au::email_token_expires_at.eq(None::<At>),
             au::email_token_to.eq(to),
         ),
@@ -57,7 +51,7 @@ pub(crate) fn start_lifetime(
     until: chrono::NaiveDateTime,
 ) -> StoreResult<()> {
     crate::direct!(conn, |c| prepared::update(
-        au::table.filter(au::email_token_hash.eq(token_hash(token))),
+        au::table.filter(au::email_token_hash.eq(crate::token::hash(token))),
         au::email_token_expires_at.eq(At(until)),
     )
     .execute(c))?;
@@ -74,7 +68,7 @@ pub(crate) fn start_lifetimes(
     if tokens.is_empty() {
         return Ok(());
     }
-    let hashes: Vec<String> = tokens.iter().map(|t| token_hash(t)).collect();
+    let hashes: Vec<String> = tokens.iter().map(|t| crate::token::hash(t)).collect();
     crate::direct!(conn, |c| prepared::update(
         au::table.filter(au::email_token_hash.eq_any(&hashes)),
         au::email_token_expires_at.eq(At(until)),
@@ -162,7 +156,7 @@ fn active_among(conn: &mut DbConn, ids: [UserId; 2]) -> StoreResult<Vec<UserId>>
 }
 
 pub fn link_state(conn: &mut DbConn, token: &str) -> StoreResult<LinkState> {
-    let hash = token_hash(token);
+    let hash = crate::token::hash(token);
     let Some((assignment, sent_to)) = au::table
         .filter(au::email_token_hash.eq(&hash))
         .select((ApproveUser::as_select(), au::email_token_to))

@@ -18,7 +18,7 @@ use crate::db::ids::{BusinessId, ServiceId, UserId};
 use crate::db::models::{Resource, Service};
 use crate::flow::form::{FieldError, Values, parse_form};
 use crate::flow::plan::{Note, Plan, Skip};
-use crate::flow::{FieldDef, FieldKind, ProcessDef};
+use crate::flow::{FieldKind, ProcessDef};
 use crate::i18n::Lang;
 use crate::store::audit::Channel;
 use crate::store::directory::DbLookup;
@@ -87,13 +87,6 @@ fn load_choices(c: &mut DbConn, context: &mut Context) -> StoreResult<()> {
     Ok(())
 }
 
-fn submit_fields(def: &ProcessDef) -> Vec<&FieldDef> {
-    def.nodes
-        .first()
-        .map(|n| n.fields.iter().collect())
-        .unwrap_or_default()
-}
-
 #[derive(Template)]
 #[template(path = "tickets/new.html")]
 struct FormPage {
@@ -141,13 +134,15 @@ pub async fn new_form(
     let me = ctx.require_user()?.id;
     let id = ServiceId(path.into_inner());
     let c = state.db.read(move |c| load(c, id, me)).await?;
-    let defaults: HashMap<String, Vec<String>> = submit_fields(&c.def)
+    let defaults: HashMap<String, Vec<String>> = c
+        .def
+        .submit_fields()
         .iter()
         .filter_map(|f| f.default.clone().map(|d| (f.key.clone(), vec![d])))
         .collect();
     let fields = views(
         ctx.lang,
-        &submit_fields(&c.def),
+        &c.def.submit_fields(),
         &defaults,
         &BTreeMap::new(),
         &c.resources,
@@ -321,7 +316,7 @@ pub async fn post(
             };
             let mut c = context_of(conn, service, usable)?;
             let parsed: Result<Values, BTreeMap<String, FieldError>> =
-                parse_form(&submit_fields(&c.def), &raw_for_parse, &DbLookup::new(conn));
+                parse_form(&c.def.submit_fields(), &raw_for_parse, &DbLookup::new(conn));
             let chosen = match (chosen, name) {
                 (Some(b), Some(name)) if c.def.business_required => Some((b, name)),
                 _ => None,
@@ -346,7 +341,7 @@ pub async fn post(
                      c: Context| {
         let fields = views(
             ctx.lang,
-            &submit_fields(&c.def),
+            &c.def.submit_fields(),
             &raw,
             &errors,
             &c.resources,
@@ -428,7 +423,7 @@ pub async fn post(
     // A change window already begun is allowed (an emergency is filed
     // late) but said plainly before submitting.
     let begun: Vec<String> =
-        crate::flow::form::ranges_begun(&submit_fields(&c.def), &submission.values, state.db.now())
+        crate::flow::form::ranges_begun(&c.def.submit_fields(), &submission.values, state.db.now())
             .into_iter()
             .map(|(field, start)| {
                 ctx.tf(
