@@ -14,8 +14,13 @@ pub fn random_hex<const BYTES: usize>() -> String {
 /// The hash a token is kept as (SHA-256, lowercase hex): only this is
 /// stored, and a token presented is found by it.
 pub fn hash(token: &str) -> String {
+    hash_bytes(token.as_bytes())
+}
+
+/// SHA-256 of `bytes`, lowercase hex (also a request's fingerprint).
+pub fn hash_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

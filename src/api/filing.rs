@@ -17,9 +17,6 @@ use crate::store::directory::DbLookup;
 use crate::store::{StoreError, businesses, processes, services, tickets, users};
 use crate::web::AppState;
 
-/// The most characters of an `Idempotency-Key`.
-const IDEMPOTENCY_KEY_MAX: usize = 200;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FilingIn {
@@ -41,27 +38,6 @@ struct Filed {
     url: String,
 }
 
-/// The `Idempotency-Key` header, if sent: visible ASCII, not too long.
-fn idempotency_key(req: &HttpRequest, lang: crate::i18n::Lang) -> Result<Option<String>, Problem> {
-    let Some(value) = req.headers().get("Idempotency-Key") else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key)
-            if !key.is_empty()
-                && key.len() <= IDEMPOTENCY_KEY_MAX
-                && key.chars().all(|c| c.is_ascii_graphic()) =>
-        {
-            Ok(Some(key.to_string()))
-        }
-        _ => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key",
-            lang,
-        )),
-    }
-}
-
 pub async fn file(
     bearer: Bearer,
     state: web::Data<AppState>,
@@ -71,26 +47,8 @@ pub async fn file(
 ) -> Result<HttpResponse, Problem> {
     let lang = bearer.lang;
     bearer.require(Scope::Act)?;
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !json {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            lang,
-        ));
-    }
-    let input: FilingIn = serde_json::from_slice(&body).map_err(|e| {
-        Problem::new(StatusCode::BAD_REQUEST, "bad_json", lang).with_detail(e.to_string())
-    })?;
-    let key = idempotency_key(&req, lang)?;
+    let input: FilingIn = super::body::json(&req, &body, lang)?;
+    let key = super::body::idempotency_key(&req, lang)?;
     let id = ServiceId(path.into_inner());
     let me = bearer.user;
     // A retry names its first filing by the same token as a double click

@@ -3,8 +3,12 @@
 //! their rights; every error an `application/problem+json` document
 //! (RFC 9457) in the reader's language.
 
+pub mod actions;
 pub mod bearer;
+pub mod body;
 pub mod filing;
+pub mod gate;
+pub mod lists;
 pub mod problem;
 pub mod services;
 pub mod tickets;
@@ -20,11 +24,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .route("/me", web::get().to(me))
+            .route("/me/inbox", web::get().to(lists::inbox))
+            .route("/me/tickets", web::get().to(lists::mine))
+            .route("/tickets", web::get().to(lists::all))
             .route("/services", web::get().to(services::list))
+            .route("/changes/{serial}/gate", web::get().to(gate::check))
             .route("/services/{id}/tickets", web::post().to(filing::file))
             .route("/tickets/{id}", web::get().to(tickets::show))
+            .route("/tickets/{id}/actions", web::post().to(actions::act))
             .default_service(web::to(problem::not_found)),
     );
+}
+
+/// A person as the API names them.
+#[derive(Debug, Serialize)]
+pub struct PersonOut {
+    pub username: String,
+    pub display_name: String,
+}
+
+impl From<crate::store::users::Person> for PersonOut {
+    fn from(p: crate::store::users::Person) -> PersonOut {
+        PersonOut {
+            username: p.username,
+            display_name: p.display_name,
+        }
+    }
 }
 
 /// Who the token acts as, and what it may do.

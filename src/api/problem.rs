@@ -26,6 +26,9 @@ pub struct Problem {
     /// wrong there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldProblem>,
+    /// Members a problem type adds (RFC 9457 §3.2): who decided first…
+    #[serde(flatten)]
+    members: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One bad part of a request: where (a JSON pointer, RFC 6901) and why.
@@ -54,13 +57,34 @@ impl Problem {
     /// The problem `code` (its type is `urn:countersign:problem:<code>`)
     /// with status `status`, titled by the catalog's `api.problem.<code>`.
     pub fn new(status: StatusCode, code: &str, lang: Lang) -> Problem {
+        Problem::titled(
+            status,
+            code,
+            lang.t(&format!("api.problem.{code}")).into_owned(),
+        )
+    }
+
+    /// The problem `code` with its title given (a refusal's own words).
+    pub fn titled(status: StatusCode, code: &str, title: String) -> Problem {
         Problem {
             kind: format!("urn:countersign:problem:{code}"),
-            title: lang.t(&format!("api.problem.{code}")).into_owned(),
+            title,
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
+            members: serde_json::Map::new(),
         }
+    }
+
+    /// Adds the member `name` (an extension of the problem type).
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Problem {
+        self.members.insert(name.to_string(), value);
+        self
+    }
+
+    /// The problem's code, as its type names it.
+    pub fn code(&self) -> &str {
+        self.kind.rsplit(':').next().unwrap_or_default()
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Problem {

@@ -6,12 +6,12 @@ use actix_web::{HttpResponse, web};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
+use super::PersonOut;
 use super::bearer::Bearer;
 use super::problem::Problem;
 use crate::db::ids::ApplyId;
 use crate::i18n::Lang;
 use crate::store::ticket_views;
-use crate::store::users::Person;
 use crate::store::{StoreError, users};
 use crate::web::AppState;
 
@@ -37,21 +37,6 @@ struct TicketOut {
     fields: serde_json::Value,
     nodes: Vec<NodeOut>,
     events: Vec<EventOut>,
-}
-
-#[derive(Serialize)]
-struct PersonOut {
-    username: String,
-    display_name: String,
-}
-
-impl From<Person> for PersonOut {
-    fn from(p: Person) -> PersonOut {
-        PersonOut {
-            username: p.username,
-            display_name: p.display_name,
-        }
-    }
 }
 
 #[derive(Serialize)]

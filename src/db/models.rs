@@ -28,6 +28,8 @@ pub struct User {
     pub session_epoch: i32,
     /// The language they last used (at sign-in), when they never chose one.
     pub last_language: Option<String>,
+    /// Made for a pipeline: acts only through API tokens, never signs in.
+    pub service_account: bool,
 }
 
 #[derive(Debug, Insertable)]

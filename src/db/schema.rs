@@ -18,6 +18,7 @@ diesel::table! {
         deactivated_at -> Nullable<Stamp>,
         session_epoch -> Integer,
         last_language -> Nullable<Text>,
+        service_account -> Bool,
     }
 }
 
@@ -337,6 +338,21 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::db::stamp::Stamp;
 
+    idempotency_keys (id) {
+        id -> Integer,
+        user_id -> Integer,
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> Stamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     api_tokens (id) {
         id -> Integer,
         user_id -> Integer,
@@ -386,4 +402,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     retired_links,
     api_tokens,
+    idempotency_keys,
 );

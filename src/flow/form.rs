@@ -384,6 +384,23 @@ fn format_datetime(at: NaiveDateTime) -> String {
     at.format("%Y-%m-%dT%H:%M").to_string()
 }
 
+/// The first date-time range among `fields` that `values` fill: a
+/// change's window (start, end), as stored (UTC).
+pub fn first_range(
+    fields: &[&FieldDef],
+    values: &Values,
+) -> Option<(NaiveDateTime, NaiveDateTime)> {
+    fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::DatetimeRange)
+        .find_map(|f| {
+            let range = values.get(&f.key)?;
+            let start = parse_datetime(range.get("start")?.as_str()?)?;
+            let end = parse_datetime(range.get("end")?.as_str()?)?;
+            Some((start, end))
+        })
+}
+
 /// The date-time ranges among `fields` whose start in `values` is before
 /// `now` (a change window already begun or over): each field and its start.
 pub fn ranges_begun<'a>(
@@ -684,6 +701,32 @@ pub fn raw_from_values(fields: &[&FieldDef], values: &Values) -> HashMap<String,
                 if items.iter().any(|item| !item.is_empty()) {
                     raw.insert(field.key.clone(), items);
                 }
+            }
+        }
+    }
+    raw
+}
+
+/// Values sent as JSON (an API body) as the input a form would send,
+/// without the fields' definitions at hand: `{"start", "end"}` becomes a
+/// range's two parts, `true` a ticked checkbox (`false` nothing), a list
+/// a multi-value field, anything else its text. The fields' own parsing
+/// then checks them exactly as it checks a form's.
+pub fn raw_from_json(values: &serde_json::Map<String, Value>) -> Raw {
+    let mut raw = Raw::new();
+    for (key, value) in values {
+        match value {
+            Value::Object(parts) => {
+                for (part, text) in parts {
+                    raw.insert(format!("{key}.{part}"), vec![raw_text(text)]);
+                }
+            }
+            Value::Bool(false) | Value::Null => {}
+            Value::Array(items) => {
+                raw.insert(key.clone(), items.iter().map(raw_text).collect());
+            }
+            other => {
+                raw.insert(key.clone(), vec![raw_text(other)]);
             }
         }
     }

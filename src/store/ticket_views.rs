@@ -502,11 +502,18 @@ pub fn open_mine(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<A
         .load(conn)?)
 }
 
-/// Tickets `me` filed, newest first.
-pub fn mine(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<Apply>> {
-    Ok(a::table
-        .filter(a::applicant_id.eq(me))
-        .order(a::id.desc())
+/// Tickets `me` filed, newest first, older than `before` when given.
+pub fn mine(
+    conn: &mut DbConn,
+    me: UserId,
+    before: Option<ApplyId>,
+    limit: i64,
+) -> StoreResult<Vec<Apply>> {
+    let mut q = a::table.filter(a::applicant_id.eq(me)).into_boxed();
+    if let Some(before) = before {
+        q = q.filter(a::id.lt(before));
+    }
+    Ok(q.order(a::id.desc())
         .limit(limit)
         .select(Apply::as_select())
         .load(conn)?)
@@ -790,6 +797,8 @@ pub struct Search {
     pub applicant: Option<UserId>,
     pub from: Option<NaiveDateTime>,
     pub until: Option<NaiveDateTime>,
+    /// Only tickets older than this one (the next page of a list).
+    pub before: Option<ApplyId>,
 }
 
 /// A ticket in the admins' list.
@@ -844,6 +853,9 @@ pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec
     }
     if let Some(v) = search.until {
         q = q.filter(a::created_at.lt(At(v)));
+    }
+    if let Some(v) = search.before {
+        q = q.filter(a::id.lt(v));
     }
     let rows: Vec<(Apply, (String, String), Option<String>)> = q.limit(limit).load(conn)?;
     let ids: Vec<UserId> = rows.iter().map(|r| r.0.applicant_id).collect();

@@ -938,7 +938,7 @@ pub async fn mine(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
     let me = ctx.require_user()?.id;
     let rows = state
         .db
-        .read(move |c| ticket_views::mine(c, me, 200))
+        .read(move |c| ticket_views::mine(c, me, None, 200))
         .await?;
     render(&MinePage { ctx, rows })
 }

@@ -13,7 +13,7 @@ use crate::approval_rules::{approval, deploy, people};
 use crate::helpers::*;
 
 /// A token for `username` made straight in the store; its secret.
-fn token_for(app: &TestApp, username: &str, scope: Scope) -> String {
+pub(crate) fn token_for(app: &TestApp, username: &str, scope: Scope) -> String {
     let user = app.user_id(username);
     let now = app.db.now();
     let new = NewToken {
@@ -28,7 +28,7 @@ fn token_for(app: &TestApp, username: &str, scope: Scope) -> String {
 }
 
 /// `GET path` as the token `secret`, in `lang`: status and JSON.
-async fn get_json(
+pub(crate) async fn get_json(
     app: &TestApp,
     path: &str,
     secret: &str,
@@ -129,7 +129,7 @@ async fn a_token_lists_the_services_its_person_may_use_with_their_form_fields() 
 
 /// `POST path` with a JSON body as the token `secret`, with an optional
 /// `Idempotency-Key`: status and JSON.
-async fn post_json(
+pub(crate) async fn post_json(
     app: &TestApp,
     path: &str,
     secret: &str,

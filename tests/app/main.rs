@@ -6,6 +6,7 @@ mod helpers;
 mod access_requests;
 mod admin_users;
 mod api;
+mod api_actions;
 mod api_tokens;
 mod approval_rules;
 mod assignments;

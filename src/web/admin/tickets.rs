@@ -19,17 +19,17 @@ use crate::web::{AppError, AppState, render};
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct Filter {
     #[serde(default)]
-    service: String,
+    pub service: String,
     #[serde(default)]
-    status: String,
+    pub status: String,
     #[serde(default)]
-    business: String,
+    pub business: String,
     #[serde(default)]
-    applicant: String,
+    pub applicant: String,
     #[serde(default)]
-    from: String,
+    pub from: String,
     #[serde(default)]
-    until: String,
+    pub until: String,
 }
 
 impl Filter {
@@ -48,37 +48,54 @@ impl Filter {
 
 pub const STATUSES: [&str; 5] = ["running", "finished", "rejected", "withdrawn", "sent_back"];
 
+impl Filter {
+    /// The search the filter asks for, and the applicant it names (looked
+    /// up by `search_for`).
+    pub fn search(&self) -> (Search, Option<Username>) {
+        let filter = self;
+        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        let search = Search {
+            service: filter.service.trim().parse().ok().map(ServiceId),
+            status: STATUSES
+                .iter()
+                .find(|s| **s == filter.status.trim())
+                .map(|s| s.to_string()),
+            business: filter.business.trim().parse().ok().map(BusinessId),
+            applicant: None,
+            from: date(&filter.from).and_then(|d| d.and_hms_opt(0, 0, 0)),
+            // "Until" includes that whole day.
+            until: date(&filter.until)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t + Duration::days(1)),
+            before: None,
+        };
+        (search, Username::parse(&filter.applicant).ok())
+    }
+}
+
+/// The tickets `search` finds, its applicant looked up by username (an
+/// unknown one matches nobody).
+pub fn search_for(
+    c: &mut crate::db::DbConn,
+    mut search: Search,
+    applicant: Option<Username>,
+    limit: i64,
+) -> crate::store::StoreResult<Vec<ListedTicket>> {
+    if let Some(u) = applicant {
+        search.applicant = Some(users::active_id(c, &u)?.unwrap_or(crate::db::ids::UserId(0)));
+    }
+    ticket_views::search(c, &search, limit)
+}
+
 async fn find(
     state: &AppState,
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<ListedTicket>, AppError> {
-    let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
-    let mut search = Search {
-        service: filter.service.trim().parse().ok().map(ServiceId),
-        status: STATUSES
-            .iter()
-            .find(|s| **s == filter.status.trim())
-            .map(|s| s.to_string()),
-        business: filter.business.trim().parse().ok().map(BusinessId),
-        applicant: None,
-        from: date(&filter.from).and_then(|d| d.and_hms_opt(0, 0, 0)),
-        // "Until" includes that whole day.
-        until: date(&filter.until)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t + Duration::days(1)),
-    };
-    let applicant = Username::parse(&filter.applicant).ok();
+    let (search, applicant) = filter.search();
     Ok(state
         .db
-        .read(move |c| {
-            if let Some(u) = applicant {
-                // An unknown applicant matches nobody.
-                search.applicant =
-                    Some(users::active_id(c, &u)?.unwrap_or(crate::db::ids::UserId(0)));
-            }
-            ticket_views::search(c, &search, limit)
-        })
+        .read(move |c| search_for(c, search, applicant, limit))
         .await?)
 }
 

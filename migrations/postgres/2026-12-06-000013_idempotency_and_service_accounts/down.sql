@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN service_account;
+DROP TABLE idempotency_keys;

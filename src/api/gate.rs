@@ -1,0 +1,90 @@
+//! `GET /api/v1/changes/{serial}/gate`: what a deploy pipeline asks
+//! before it deploys. 200 only while the change is approved and now lies
+//! inside its change window; otherwise 409 with the reason as a code
+//! (`not_approved`, `before_window`, `after_window`, `withdrawn`, …) and
+//! in words. A change the token's person may not see is a 404.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::bearer::Bearer;
+use super::problem::Problem;
+use crate::store::{gate, users};
+use crate::web::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct WindowOut {
+    /// UTC.
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GateOpen {
+    pub serial: String,
+    pub ticket: i32,
+    /// Always `open` here; a shut gate is a 409 problem.
+    pub gate: &'static str,
+    pub status: &'static str,
+    pub window: WindowOut,
+    /// What the gate was checked against (UTC).
+    pub checked_at: NaiveDateTime,
+}
+
+pub async fn check(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let lang = bearer.lang;
+    let serial = path.into_inner();
+    let me = bearer.user;
+    let now = state.db.now();
+    let found = state
+        .db
+        .read(move |c| {
+            let admin = users::is_admin(c, me)?;
+            gate::gate(c, serial.trim(), me, admin, now)
+        })
+        .await
+        .map_err(|e| Problem::from_store(e, lang))?
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not_found", lang))?;
+    let window = found.window.map(|(start, end)| WindowOut { start, end });
+    match found.verdict {
+        Ok(()) => Ok(HttpResponse::Ok().json(GateOpen {
+            serial: found.serial,
+            ticket: found.apply.0,
+            gate: "open",
+            status: found.status.as_str(),
+            window: window.unwrap_or(WindowOut {
+                start: now,
+                end: now,
+            }),
+            checked_at: now,
+        })),
+        Err(shut) => {
+            let code = shut.code();
+            let at = |t: NaiveDateTime| format!("{} UTC", t.format("%Y-%m-%d %H:%M"));
+            let (start, end) = window
+                .as_ref()
+                .map(|w| (at(w.start), at(w.end)))
+                .unwrap_or_default();
+            let words = lang.tf(
+                &format!("api.gate.{code}"),
+                &[("serial", &found.serial), ("start", &start), ("end", &end)],
+            );
+            let mut problem = Problem::new(StatusCode::CONFLICT, code, lang)
+                .with_detail(words)
+                .with_member("serial", serde_json::json!(found.serial))
+                .with_member("ticket", serde_json::json!(found.apply.0))
+                .with_member("status", serde_json::json!(found.status.as_str()))
+                .with_member("checked_at", serde_json::json!(now));
+            if let Some(window) = window {
+                problem = problem.with_member("window", serde_json::json!(window));
+            }
+            Err(problem)
+        }
+    }
+}

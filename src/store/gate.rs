@@ -1,0 +1,107 @@
+//! The change gate a deploy pipeline asks before it deploys: open only
+//! while the change is approved and now lies inside its change window
+//! (the first date-time range its form fills, stored in UTC); otherwise
+//! shut, saying why.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::StoreResult;
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, UserId};
+use crate::db::models::Apply;
+use crate::db::schema::{applies as a, approves as n};
+use crate::db::states::{StepStatus, TicketStatus};
+use crate::flow::NodeKind;
+
+/// Why the gate is shut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shut {
+    /// Still waiting for an approval (or none was given).
+    NotApproved,
+    Rejected,
+    Withdrawn,
+    /// Sent back to its applicant to correct.
+    SentBack,
+    /// Its form has no change window.
+    NoWindow,
+    BeforeWindow,
+    AfterWindow,
+}
+
+impl Shut {
+    pub fn code(self) -> &'static str {
+        match self {
+            Shut::NotApproved => "not_approved",
+            Shut::Rejected => "rejected",
+            Shut::Withdrawn => "withdrawn",
+            Shut::SentBack => "sent_back",
+            Shut::NoWindow => "no_window",
+            Shut::BeforeWindow => "before_window",
+            Shut::AfterWindow => "after_window",
+        }
+    }
+}
+
+/// What the gate says of one change.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub apply: ApplyId,
+    pub serial: String,
+    pub status: TicketStatus,
+    pub window: Option<(NaiveDateTime, NaiveDateTime)>,
+    /// Open, or shut and why.
+    pub verdict: Result<(), Shut>,
+}
+
+/// The gate of the change `serial` at `now`, for `reader`; `None` when
+/// there is no such change or the reader may not see it.
+pub fn gate(
+    conn: &mut DbConn,
+    serial: &str,
+    reader: UserId,
+    admin: bool,
+    now: NaiveDateTime,
+) -> StoreResult<Option<Gate>> {
+    let apply: Option<Apply> = crate::direct!(conn, |c| a::table
+        .filter(a::serial.eq(serial))
+        .select(Apply::as_select())
+        .first(c)
+        .optional())?;
+    let Some(apply) = apply else {
+        return Ok(None);
+    };
+    if !super::ticket_views::may_view(conn, &apply, reader, admin)? {
+        return Ok(None);
+    }
+    let approvals: Vec<String> = crate::direct!(conn, |c| n::table
+        .filter(n::apply_id.eq(apply.id))
+        .filter(n::kind.eq(NodeKind::Approval.as_str()))
+        .select(n::status)
+        .load(c))?;
+    let def = super::processes::definition(conn, apply.version_id)?;
+    let window = crate::flow::form::first_range(&def.submit_fields(), &apply.form);
+    let approved = approvals
+        .iter()
+        .all(|s| s == StepStatus::Approved.as_str() || s == StepStatus::Skipped.as_str())
+        && approvals.iter().any(|s| s == StepStatus::Approved.as_str());
+    let verdict = match apply.status {
+        TicketStatus::Withdrawn => Err(Shut::Withdrawn),
+        TicketStatus::Rejected => Err(Shut::Rejected),
+        TicketStatus::SentBack => Err(Shut::SentBack),
+        _ if !approved => Err(Shut::NotApproved),
+        _ => match window {
+            None => Err(Shut::NoWindow),
+            Some((start, _)) if now < start => Err(Shut::BeforeWindow),
+            Some((_, end)) if now >= end => Err(Shut::AfterWindow),
+            Some(_) => Ok(()),
+        },
+    };
+    Ok(Some(Gate {
+        apply: apply.id,
+        serial: apply.serial,
+        status: apply.status,
+        window,
+        verdict,
+    }))
+}
