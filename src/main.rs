@@ -39,6 +39,30 @@ enum Command {
     },
     /// Load the demo people of both stories (idempotent).
     Demo,
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token for a person or service account and print its secret
+    /// (shown this once; only its hash is kept).
+    Create {
+        /// Whose token it is.
+        username: String,
+        /// What it is for, as lists show it.
+        #[arg(long)]
+        name: String,
+        /// read, or act (read, file and decide).
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// Days it lasts (1 to 365).
+        #[arg(long, default_value_t = store::api_tokens::DEFAULT_DAYS)]
+        days: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -54,8 +78,12 @@ enum UserCommand {
         #[arg(long)]
         admin: bool,
         /// Read the password from standard input (required, so it never shows in `ps`).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "service_account")]
         password_stdin: bool,
+        /// A service account for a pipeline: no password, never signs in,
+        /// acts only through API tokens (`countersign token create`).
+        #[arg(long, conflicts_with_all = ["admin", "password_stdin"])]
+        service_account: bool,
     },
 }
 
@@ -104,8 +132,35 @@ fn main() -> anyhow::Result<()> {
                     username,
                     email,
                     display_name,
+                    admin: _,
+                    password_stdin: _,
+                    service_account,
+                },
+        } if service_account => {
+            let db = Db::connect(&config.database_url, 2)?;
+            add_service_account(&db, &username, &email, display_name.as_deref())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    username,
+                    name,
+                    scope,
+                    days,
+                },
+        } => {
+            let db = Db::connect(&config.database_url, 2)?;
+            create_token(&db, &username, &name, &scope, days)
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    email,
+                    display_name,
                     admin,
                     password_stdin: _,
+                    service_account: _,
                 },
         } => {
             let mut password = String::new();
@@ -169,6 +224,61 @@ fn add_user(
         Err(store::StoreError::Rule { field, key }) => bail!(problem(field, key)),
         Err(e) => Err(e.into()),
     }
+}
+
+fn add_service_account(
+    db: &Db,
+    username: &str,
+    email: &str,
+    display_name: Option<&str>,
+) -> anyhow::Result<()> {
+    let username = Username::parse(username).map_err(|k| problem("username", k))?;
+    let email = Email::parse(email).map_err(|k| problem("email", k))?;
+    let display_name = Name::parse(display_name.unwrap_or(username.as_str()))
+        .map_err(|k| problem("display name", k))?;
+    let input = users::UserInput {
+        display_name,
+        email,
+        manager_id: None,
+        language: None,
+    };
+    match db.write_sync(|c| users::create_service_account(c, &username, &input, None)) {
+        Ok(id) => {
+            println!("created service account {username} (id {id}); make it a token with");
+            println!("  countersign token create {username} --name pipeline --scope act");
+            Ok(())
+        }
+        Err(store::StoreError::Rule { field, key }) => bail!(problem(field, key)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn create_token(db: &Db, username: &str, name: &str, scope: &str, days: i64) -> anyhow::Result<()> {
+    use store::api_tokens::{self, NewToken, Scope};
+    let name = Name::parse(name).map_err(|k| problem("name", k))?;
+    let scope = Scope::parse(scope).ok_or_else(|| anyhow::anyhow!("scope: read or act"))?;
+    let days = api_tokens::parse_days(&days.to_string()).map_err(|k| problem("days", k))?;
+    let new = NewToken { name, scope, days };
+    let username = username.to_string();
+    let now = db.now();
+    let made = db.write_sync(move |c| {
+        let Some(user) = users::find_by_username(c, &username)?.filter(|u| u.active) else {
+            return Ok(None);
+        };
+        api_tokens::create(c, user.id, &new, user.id, now).map(Some)
+    })?;
+    let Some((token, secret)) = made else {
+        bail!("no active person by that username");
+    };
+    eprintln!(
+        "token {} for {} ({}), expires {} UTC; the secret is shown this once:",
+        token.name,
+        token.user_id,
+        token.scope,
+        token.expires_at.format("%Y-%m-%d %H:%M")
+    );
+    println!("{secret}");
+    Ok(())
 }
 
 fn load_demo(db: &Db) -> anyhow::Result<()> {

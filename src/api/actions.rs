@@ -26,7 +26,7 @@ use crate::web::AppState;
 type Fields = serde_json::Map<String, serde_json::Value>;
 
 /// An action, named by `action`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionIn {
     Approve {
@@ -50,6 +50,7 @@ pub enum ActionIn {
     Complete {
         assignment: i32,
         #[serde(default)]
+        #[schema(value_type = Object)]
         fields: Fields,
         #[serde(default)]
         outcome: Option<String>,
@@ -73,6 +74,7 @@ pub enum ActionIn {
     Urge {},
     /// The corrected submit form of a sent-back ticket.
     Resubmit {
+        #[schema(value_type = Object)]
         fields: Fields,
     },
 }
@@ -130,7 +132,7 @@ impl ActionIn {
 }
 
 /// What was done.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActedOut {
     /// `decided`, `handed_over`, `commented`, `withdrawn`, `urged` or `resubmitted`.
     pub done: &'static str,
@@ -141,6 +143,33 @@ pub struct ActedOut {
     pub ticket: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{id}/actions",
+    operation_id = "act_on_ticket",
+    tag = "tickets",
+    summary = "Act on a ticket",
+    description = "Approve, reject, send back, complete, hand over, comment, withdraw, urge or resubmit, through the one door with channel api. Needs an act token.",
+    params(
+        ("id" = i32, Path, description = "The ticket"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$", max_length = 200, description = "A retry with the same key returns the first answer and changes nothing"),
+    ),
+    request_body(content = ActionIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Done", body = ActedOut),
+        (status = 400, description = "A query or body that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one unknown, expired, revoked or whose person was deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read token, or a step that is not the person's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Someone got there first (by, decision, at), or the ticket is no longer running", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Part of the body needs correcting; errors point at it", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Urged too recently", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not there, or not there for this person", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable for the moment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn act(
     bearer: Bearer,
     state: web::Data<AppState>,

@@ -17,7 +17,7 @@ use crate::store::directory::DbLookup;
 use crate::store::{StoreError, businesses, processes, services, tickets, users};
 use crate::web::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FilingIn {
     /// Each field's value by key: text, a number, `true` for a ticked
@@ -30,7 +30,7 @@ struct FilingIn {
     business_id: Option<i32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Filed {
     id: i32,
     serial: String,
@@ -38,6 +38,31 @@ struct Filed {
     url: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/services/{id}/tickets",
+    operation_id = "file_ticket",
+    tag = "tickets",
+    summary = "File a ticket",
+    description = "Fields are validated as the form validates them; an Idempotency-Key makes a retry return the first filing. Needs an act token.",
+    params(
+        ("id" = i32, Path, description = "The service"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$", max_length = 200, description = "A retry with the same key returns the first filing"),
+    ),
+    request_body(content = FilingIn, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Filed", body = Filed),
+        (status = 400, description = "A query or body that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one unknown, expired, revoked or whose person was deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read token, or a step that is not the person's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields need correcting; errors point at each", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not there, or not there for this person", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable for the moment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn file(
     bearer: Bearer,
     state: web::Data<AppState>,

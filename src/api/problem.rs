@@ -14,7 +14,7 @@ use crate::store::StoreError;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A problem document, ready to send.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     kind: String,
@@ -28,11 +28,11 @@ pub struct Problem {
     errors: Vec<FieldProblem>,
     /// Members a problem type adds (RFC 9457 §3.2): who decided first…
     #[serde(flatten)]
-    members: serde_json::Map<String, serde_json::Value>,
+    members: Box<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One bad part of a request: where (a JSON pointer, RFC 6901) and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     pointer: String,
     detail: String,
@@ -72,7 +72,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
-            members: serde_json::Map::new(),
+            members: Box::default(),
         }
     }
 
@@ -161,4 +161,17 @@ pub fn lang_of(req: &HttpRequest) -> Lang {
 /// An address under `/api/v1` that is not there.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     Problem::new(StatusCode::NOT_FOUND, "not_found", lang_of(&req)).error_response()
+}
+
+/// A method the address does not take: 405, with the one it does in `Allow`.
+pub async fn method_not_allowed(req: HttpRequest, allowed: &'static str) -> HttpResponse {
+    let mut res = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        lang_of(&req),
+    )
+    .error_response();
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allowed));
+    res
 }

@@ -11,7 +11,7 @@ use crate::i18n::Lang;
 use crate::store::{processes, services};
 use crate::web::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ServiceOut {
     id: i32,
     /// In the reader's language (`Accept-Language`).
@@ -23,7 +23,7 @@ struct ServiceOut {
     fields: Vec<FieldOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FieldOut {
     key: String,
     label: String,
@@ -45,7 +45,7 @@ struct FieldOut {
     pattern: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OptionOut {
     value: String,
     label: String,
@@ -79,6 +79,22 @@ fn field(f: &FieldDef, lang: Lang) -> FieldOut {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    operation_id = "list_services",
+    tag = "services",
+    summary = "Services the person may use",
+    description = "Each with its submit form's fields (key, type, required, options), labels in the reader's language.",
+    responses(
+        (status = 200, description = "The services", body = Vec<ServiceOut>),
+        (status = 400, description = "A query or body that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one unknown, expired, revoked or whose person was deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not there, or not there for this person", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable for the moment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(bearer: Bearer, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let lang = bearer.lang;
     let found = state

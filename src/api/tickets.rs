@@ -3,7 +3,7 @@
 //! someone who may see it; for anyone else it is not there.
 
 use actix_web::{HttpResponse, web};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::PersonOut;
@@ -15,7 +15,7 @@ use crate::store::ticket_views;
 use crate::store::{StoreError, users};
 use crate::web::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TicketOut {
     id: i32,
     serial: String,
@@ -29,17 +29,17 @@ struct TicketOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     business: Option<String>,
     applicant: PersonOut,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    finished_at: Option<NaiveDateTime>,
+    finished_at: Option<DateTime<Utc>>,
     /// The form's values by field key, as stored.
     fields: serde_json::Value,
     nodes: Vec<NodeOut>,
     events: Vec<EventOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct NodeOut {
     key: String,
     /// In the reader's language.
@@ -47,13 +47,13 @@ struct NodeOut {
     kind: &'static str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    started_at: Option<NaiveDateTime>,
+    started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    decided_at: Option<NaiveDateTime>,
+    decided_at: Option<DateTime<Utc>>,
     people: Vec<AssigneeOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AssigneeOut {
     /// The assignment, for acting on it.
     id: i32,
@@ -69,12 +69,12 @@ struct AssigneeOut {
     #[serde(skip_serializing_if = "String::is_empty")]
     comment: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    decided_at: Option<NaiveDateTime>,
+    decided_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EventOut {
-    at: NaiveDateTime,
+    at: DateTime<Utc>,
     action: String,
     channel: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +84,25 @@ struct EventOut {
     detail: serde_json::Value,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{id}",
+    operation_id = "get_ticket",
+    tag = "tickets",
+    summary = "A ticket",
+    description = "Its fields, nodes with their people and decisions, status and timeline.",
+    params(
+        ("id" = i32, Path, description = "The ticket"),
+    ),
+    responses(
+        (status = 200, description = "The ticket", body = TicketOut),
+        (status = 400, description = "A query or body that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one unknown, expired, revoked or whose person was deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not there, or not there for this person", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable for the moment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn show(
     bearer: Bearer,
     state: web::Data<AppState>,
@@ -120,9 +139,9 @@ pub async fn show(
         },
         business,
         applicant: view.applicant.into(),
-        created_at: apply.created_at,
-        updated_at: apply.updated_at,
-        finished_at: apply.finished_at,
+        created_at: apply.created_at.and_utc(),
+        updated_at: apply.updated_at.and_utc(),
+        finished_at: apply.finished_at.map(|t| t.and_utc()),
         fields: serde_json::to_value(&*apply.form).unwrap_or_default(),
         nodes: view
             .nodes
@@ -136,8 +155,8 @@ pub async fn show(
                 key: n.node.node_key,
                 kind: n.node.kind.as_str(),
                 status: n.node.status.as_str(),
-                started_at: n.node.started_at,
-                decided_at: n.node.decided_at,
+                started_at: n.node.started_at.map(|t| t.and_utc()),
+                decided_at: n.node.decided_at.map(|t| t.and_utc()),
                 people: n
                     .people
                     .into_iter()
@@ -149,7 +168,7 @@ pub async fn show(
                         acted_by: acted_by.map(PersonOut::from),
                         channel: x.channel.map(|c| c.as_str()),
                         comment: x.comment,
-                        decided_at: x.decided_at,
+                        decided_at: x.decided_at.map(|t| t.and_utc()),
                     })
                     .collect(),
             })
@@ -158,7 +177,7 @@ pub async fn show(
             .events
             .into_iter()
             .map(|(e, actor, for_whom)| EventOut {
-                at: e.at,
+                at: e.at.and_utc(),
                 channel: e.channel.as_str(),
                 detail: serde_json::from_str(&e.detail).unwrap_or_default(),
                 action: e.action,

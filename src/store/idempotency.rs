@@ -65,7 +65,7 @@ pub fn keep(
     )
     .execute(c))?;
     crate::direct!(conn, |c| diesel::insert_into(k::table)
-        .values(row.clone())
+        .values(row)
         .execute(c))
     .map_err(|e| match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {

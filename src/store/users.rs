@@ -361,6 +361,27 @@ pub fn set_language(conn: &mut DbConn, id: UserId, language: Lang) -> StoreResul
     Ok(())
 }
 
+/// What a service account's password hash is: nothing a password
+/// verifies against, so it never signs in even if the flag were missed.
+pub const NO_PASSWORD: &str = "!service-account";
+
+/// Creates a service account: someone made for a pipeline, who acts only
+/// through API tokens an administrator makes for them and never signs in
+/// to the pages (no password; sign-in refuses them as it refuses an
+/// unknown name).
+pub fn create_service_account(
+    conn: &mut DbConn,
+    username: &Username,
+    input: &UserInput,
+    actor: Option<UserId>,
+) -> StoreResult<UserId> {
+    let id = create(conn, username, input, NO_PASSWORD, actor)?;
+    diesel::update(users::table.find(id))
+        .set(users::service_account.eq(true))
+        .execute(conn)?;
+    Ok(id)
+}
+
 /// Sets a new password and ends every session signed in with the old
 /// one. Returns the new generation of the person's sessions, for the
 /// session that changed its own password to carry on with.
@@ -370,14 +391,26 @@ pub fn set_password(
     password_hash: &str,
     actor: UserId,
 ) -> StoreResult<i32> {
-    let n = diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(password_hash),
-            users::updated_at.eq(At(now())),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::service_account.eq(false)),
+    )
+    .set((
+        users::password_hash.eq(password_hash),
+        users::updated_at.eq(At(now())),
+    ))
+    .execute(conn)?;
     if n == 0 {
-        return Err(StoreError::NotFound);
+        let service: Option<bool> = users::table
+            .find(id)
+            .select(users::service_account)
+            .first(conn)
+            .optional()?;
+        return Err(match service {
+            Some(true) => StoreError::rule("password", "errors.service_account_password"),
+            _ => StoreError::NotFound,
+        });
     }
     let epoch = end_sessions(conn, id)?;
     let action = if actor == id {

@@ -119,7 +119,8 @@ pub async fn sign_in(
         .read(move |c| users::find_by_username(c, &name))
         .await?;
     let password = form.password;
-    let candidate = user.filter(|u| u.active);
+    // A service account signs in nowhere: refused as an unknown name is.
+    let candidate = user.filter(|u| u.active && !u.service_account);
     let (candidate, ok) = web::block(move || {
         let ok = match &candidate {
             Some(u) => password::verify(&password, &u.password_hash),

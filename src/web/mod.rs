@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod api_reference;
 pub mod assets;
 pub mod auth;
 pub mod catalog;
@@ -107,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/people", web::get().to(people::suggest))
         .route("/access", web::get().to(access::mine))
         .route("/tickets", web::get().to(ticket::mine))
+        .route("/help/api", web::get().to(api_reference::show))
         .route("/profile", web::get().to(profile::show))
         .route("/profile", web::post().to(profile::update))
         .route(

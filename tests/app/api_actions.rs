@@ -516,7 +516,7 @@ async fn the_pipeline_gate_opens_only_while_an_approved_change_is_inside_its_win
     let (status, p) = get_json(&app, &gate, &pipeline, "zh-CN").await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(p["type"], "urn:countersign:problem:before_window");
-    assert_eq!(p["window"]["start"], format!("{}:00", at(start)));
+    assert_eq!(p["window"]["start"], format!("{}:00Z", at(start)));
     assert!(
         p["detail"].as_str().unwrap().contains("时间窗口尚未开始"),
         "{p}"
@@ -579,4 +579,101 @@ async fn a_withdrawn_change_shuts_the_gate_saying_so() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(p["type"], "urn:countersign:problem:withdrawn");
+}
+
+#[actix_web::test]
+async fn the_openapi_document_describes_every_address_the_api_answers_and_its_reference_reads_in_both_languages()
+ {
+    let app = TestApp::spawn().await;
+    people(&app, &[]);
+    // Open to anyone, as documentation is.
+    let doc: Value = serde_json::from_str(
+        &reqwest::get(app.url("/api/v1/openapi.json"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    let routes =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs")).unwrap();
+    let served: Vec<String> = routes
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(".service(only(\""))
+        .map(|l| {
+            let (path, rest) = l.split_once('"').unwrap();
+            let method = if rest.contains("Method::POST") {
+                "POST"
+            } else {
+                "GET"
+            };
+            format!("{method} /api/v1{path}")
+        })
+        .filter(|r| r != "GET /api/v1/openapi.json")
+        .collect();
+    assert_eq!(served.len(), 9);
+    for route in &served {
+        assert!(documented.contains(route), "{route} is not in the document");
+    }
+    assert_eq!(documented.len(), served.len());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let problem = &doc["paths"]["/api/v1/tickets/{id}/actions"]["post"]["responses"]["409"];
+    assert!(problem["content"]["application/problem+json"].is_object());
+
+    // A method an address does not take: 405, naming the one it does.
+    let res = reqwest::Client::new()
+        .delete(app.url("/api/v1/services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET");
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+
+    // The reference page lists every operation in the reader's language.
+    for (lang, gate) in [
+        ("en", "May this change be deployed now?"),
+        ("zh-CN", "这个变更现在可以部署吗？"),
+    ] {
+        let res = reqwest::Client::new()
+            .get(app.url("/help/api"))
+            .header(reqwest::header::ACCEPT_LANGUAGE, lang)
+            .send()
+            .await
+            .unwrap();
+        let page = Page::from(res).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.texts("section.operation").len(), 9);
+        assert_eq!(page.text("#change_gate strong").as_deref(), Some(gate));
+        assert!(
+            !page
+                .text("main")
+                .unwrap_or_default()
+                .contains("api.reference."),
+            "every text is in the catalog ({lang})"
+        );
+    }
+    // The profile page links to it.
+    let browser = browser_for(&app, "applicant").await;
+    let profile = get(&browser, &app.url("/profile")).await;
+    assert_eq!(
+        profile.attr("#api-reference-link", "href").as_deref(),
+        Some("/help/api")
+    );
 }

@@ -115,12 +115,12 @@ async fn a_person_makes_a_token_sees_its_secret_once_and_the_api_knows_them_by_i
     assert_eq!(answer.3["username"], "ops.wang");
     assert_eq!(answer.3["token"]["name"], "deploy pipeline");
     assert_eq!(answer.3["token"]["scope"], "act");
-    let expires: chrono::NaiveDateTime = answer.3["token"]["expires_at"]
+    let expires: chrono::DateTime<chrono::Utc> = answer.3["token"]["expires_at"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
-    let in_days = (expires - app.db.now()).num_hours() as f64 / 24.0;
+    let in_days = (expires.naive_utc() - app.db.now()).num_hours() as f64 / 24.0;
     assert!((89.9..=90.0).contains(&in_days), "{in_days}");
     let used: Option<chrono::NaiveDateTime> =
         app.query(|c| api_tokens::table.select(api_tokens::last_used_at).first(c));

@@ -229,3 +229,97 @@ async fn settings_out_of_bounds_stop_the_server_at_start_with_a_message_naming_t
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[actix_web::test]
+async fn a_service_account_made_on_the_command_line_acts_through_its_token_and_never_signs_in() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+    app.create_user("admin", true);
+
+    let out = countersign(
+        &app,
+        &url,
+        &[
+            "user",
+            "add",
+            "deploy-bot",
+            "--email",
+            "deploy-bot@example.com",
+            "--service-account",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = countersign(
+        &app,
+        &url,
+        &[
+            "token",
+            "create",
+            "deploy-bot",
+            "--name",
+            "pipeline",
+            "--scope",
+            "act",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        secret.starts_with("cs_"),
+        "only the secret on standard output: {secret}"
+    );
+
+    // The token works, as the service account.
+    let me: serde_json::Value = serde_json::from_str(
+        &reqwest::Client::new()
+            .get(app.url("/api/v1/me"))
+            .header("Authorization", format!("Bearer {secret}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(me["username"], "deploy-bot");
+    assert_eq!(me["token"]["scope"], "act");
+
+    // No password opens the pages: not even the stored hash itself.
+    let flagged: (bool, String) = app.query(|c| {
+        users::table
+            .filter(users::username.eq("deploy-bot"))
+            .select((users::service_account, users::password_hash))
+            .first(c)
+    });
+    assert!(flagged.0);
+    let browser = TestApp::browser();
+    let page = sign_in_as(&app, &browser, "deploy-bot", &flagged.1).await;
+    assert_eq!(page.path, "/sign-in");
+    assert_eq!(
+        page.text(".form-error").as_deref(),
+        Some("Wrong username or password.")
+    );
+
+    // Nor can an administrator give it one.
+    let id = app.user_id("deploy-bot");
+    let admin = app.user_id("admin");
+    let refused = app
+        .db
+        .write_sync(move |c| countersign::store::users::set_password(c, id, "$argon2id$x", admin))
+        .unwrap_err();
+    assert_eq!(
+        refused.refused_key(),
+        Some(("password", "errors.service_account_password"))
+    );
+}
