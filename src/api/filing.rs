@@ -83,7 +83,47 @@ pub async fn file(
         None => crate::token::random_hex::<16>(),
     };
 
-    // What the service asks, the values checked as its form checks them.
+    let submission = checked(&state, &bearer, id, input, submit_token.clone()).await?;
+    let filed = match state
+        .db
+        .write(move |c| tickets::submit(c, &submission))
+        .await
+    {
+        Ok(filed) => (filed.id, filed.serial),
+        // The same key again: the ticket the first request filed.
+        Err(StoreError::Rule {
+            key: "errors.already_submitted",
+            ..
+        }) => state
+            .db
+            .read(move |c| tickets::by_submit_token(c, &submit_token))
+            .await
+            .map_err(|e| Problem::from_store(e, lang))?
+            .ok_or_else(|| Problem::for_status(StatusCode::CONFLICT, lang))?,
+        Err(e) => return Err(Problem::from_store(e, lang)),
+    };
+    let (id, serial) = filed;
+    let url = format!("/tickets/{id}");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, url.clone()))
+        .json(Filed {
+            id: id.0,
+            serial,
+            url,
+        }))
+}
+
+/// The filing `input` asks of service `id`, as the bearer's person: the
+/// service theirs to use, the values checked as its form checks them (a
+/// 422 with a pointer to each bad one).
+async fn checked(
+    state: &AppState,
+    bearer: &Bearer,
+    id: ServiceId,
+    input: FilingIn,
+    submit_token: String,
+) -> Result<tickets::Submission, Problem> {
+    let (lang, me) = (bearer.lang, bearer.user);
     let read = state
         .db
         .read(move |c| {
@@ -149,7 +189,7 @@ pub async fn file(
                 .with_errors(problems),
         );
     };
-    let submission = tickets::Submission {
+    Ok(tickets::Submission {
         service: service.id,
         service_name: service.name(&lang).to_string(),
         version: service.version_id,
@@ -158,34 +198,113 @@ pub async fn file(
         applicant_username: user.username,
         business,
         values,
-        submit_token: submit_token.clone(),
+        submit_token,
         channel: Channel::Api,
-    };
-    let filed = match state
+    })
+}
+
+/// One step of a preview: who would be asked, or why it is left out.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlannedStep {
+    pub key: String,
+    /// In the reader's language.
+    pub name: String,
+    pub kind: &'static str,
+    /// `all`, `any`, `sequence`, … as the designer set it.
+    pub mode: &'static str,
+    /// Whether the step runs (a condition or an empty rule leaves it out).
+    pub included: bool,
+    pub people: Vec<PlannedPerson>,
+    /// What the planner noticed (someone substituted or left out, a
+    /// condition that does not hold), in the reader's language.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlannedPerson {
+    pub username: String,
+    pub display_name: String,
+    /// Who acts for them now, when they delegate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acting: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/services/{id}/preview",
+    operation_id = "preview_ticket",
+    tag = "tickets",
+    summary = "Who would be asked",
+    description = "The plan a filing with these fields would follow, without filing. Needs a read token.",
+    params(
+        ("id" = i32, Path, description = "The service"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$", max_length = 200, description = "Accepted and ignored: a preview changes nothing"),
+    ),
+    request_body(content = FilingIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The plan, step by step", body = Vec<PlannedStep>),
+        (status = 400, description = "A query or body that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one unknown, expired, revoked or whose person was deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields need correcting; errors point at each", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not there, or not there for this person", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable for the moment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn preview(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let lang = bearer.lang;
+    let input: FilingIn = super::body::json(&req, &body, lang)?;
+    super::body::idempotency_key(&req, lang)?;
+    let id = ServiceId(path.into_inner());
+    let submission = checked(&state, &bearer, id, input, String::new()).await?;
+    let def = submission.def.clone();
+    let (plan, names) = state
         .db
-        .write(move |c| tickets::submit(c, &submission))
+        .read(move |c| {
+            let plan = tickets::preview(c, &submission)?;
+            let people: Vec<String> = plan
+                .nodes
+                .iter()
+                .flat_map(|n| n.assignees.iter())
+                .flat_map(|a| std::iter::once(a.user.clone()).chain(a.acting.clone()))
+                .collect();
+            let names = users::display_names(c, &people)?;
+            Ok((plan, names))
+        })
         .await
-    {
-        Ok(filed) => (filed.id, filed.serial),
-        // The same key again: the ticket the first request filed.
-        Err(StoreError::Rule {
-            key: "errors.already_submitted",
-            ..
-        }) => state
-            .db
-            .read(move |c| tickets::by_submit_token(c, &submit_token))
-            .await
-            .map_err(|e| Problem::from_store(e, lang))?
-            .ok_or_else(|| Problem::for_status(StatusCode::CONFLICT, lang))?,
-        Err(e) => return Err(Problem::from_store(e, lang)),
-    };
-    let (id, serial) = filed;
-    let url = format!("/tickets/{id}");
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, url.clone()))
-        .json(Filed {
-            id: id.0,
-            serial,
-            url,
-        }))
+        .map_err(|e| Problem::from_store(e, lang))?;
+    let zh = lang == crate::i18n::Lang::ZhCn;
+    let name = |u: &str| names.get(u).cloned().unwrap_or_else(|| u.to_string());
+    let steps: Vec<PlannedStep> = plan
+        .nodes
+        .iter()
+        .zip(&def.nodes)
+        .skip(1)
+        .map(|(p, node)| PlannedStep {
+            key: p.key.clone(),
+            name: node.name.text(zh).to_string(),
+            kind: p.kind.as_str(),
+            mode: p.mode.as_str(),
+            included: p.included,
+            people: p
+                .assignees
+                .iter()
+                .map(|a| PlannedPerson {
+                    username: a.user.clone(),
+                    display_name: name(&a.user),
+                    acting: a.acting.clone(),
+                })
+                .collect(),
+            notes: crate::web::tickets::plan_notes(lang, &def, &name, p),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(steps))
 }

@@ -33,6 +33,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(only("/services", Method::GET, services::list))
             .service(only("/changes/{serial}/gate", Method::GET, gate::check))
             .service(only("/services/{id}/tickets", Method::POST, filing::file))
+            .service(only(
+                "/services/{id}/preview",
+                Method::POST,
+                filing::preview,
+            ))
             .service(only("/tickets/{id}", Method::GET, tickets::show))
             .service(only("/tickets/{id}/actions", Method::POST, actions::act))
             .default_service(web::to(problem::not_found)),

@@ -35,6 +35,7 @@ impl Modify for BearerScheme {
         super::me,
         super::services::list,
         super::filing::file,
+        super::filing::preview,
         super::tickets::show,
         super::actions::act,
         super::lists::inbox,

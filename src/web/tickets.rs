@@ -263,17 +263,26 @@ fn preview_nodes(
                     None => (name(&a.user), a.user.clone()),
                 })
                 .collect(),
-            notes: p
-                .notes
-                .iter()
-                .map(|n| note_text(lang, def, &name, n))
-                .chain(match p.skip {
-                    Some(Skip::Condition) if p.notes.is_empty() => {
-                        Some(lang.t("plan.condition_false").into_owned())
-                    }
-                    _ => None,
-                })
-                .collect(),
+            notes: plan_notes(lang, def, &name, p),
+        })
+        .collect()
+}
+
+/// What the planner noticed about one step, in `lang`.
+pub(crate) fn plan_notes(
+    lang: Lang,
+    def: &ProcessDef,
+    name: &dyn Fn(&str) -> String,
+    p: &crate::flow::plan::PlannedNode,
+) -> Vec<String> {
+    p.notes
+        .iter()
+        .map(|n| note_text(lang, def, name, n))
+        .chain(match p.skip {
+            Some(Skip::Condition) if p.notes.is_empty() => {
+                Some(lang.t("plan.condition_false").into_owned())
+            }
+            _ => None,
         })
         .collect()
 }
