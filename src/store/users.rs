@@ -382,6 +382,16 @@ pub fn create_service_account(
     Ok(id)
 }
 
+/// The active service accounts, by username: (username, name).
+pub fn service_accounts(conn: &mut DbConn) -> StoreResult<Vec<(String, String)>> {
+    Ok(users::table
+        .filter(users::service_account.eq(true))
+        .filter(users::active.eq(true))
+        .order(users::username)
+        .select((users::username, users::display_name))
+        .load(conn)?)
+}
+
 /// Sets a new password and ends every session signed in with the old
 /// one. Returns the new generation of the person's sessions, for the
 /// session that changed its own password to carry on with.

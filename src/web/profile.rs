@@ -283,14 +283,31 @@ pub async fn switch_language(
 }
 
 /// The form for a new API token, as typed.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 pub struct TokenForm {
     #[serde(default)]
-    name: String,
+    pub name: String,
     #[serde(default)]
-    scope: String,
+    pub scope: String,
     #[serde(default)]
-    days: String,
+    pub days: String,
+}
+
+impl TokenForm {
+    /// The token asked for, or `None` with each bad field's error noted.
+    pub fn parse(&self, errors: &mut FieldErrors) -> Option<NewToken> {
+        let name = errors.check("name", Name::parse(&self.name));
+        let scope = errors.check(
+            "scope",
+            Scope::parse(self.scope.trim()).ok_or("errors.unknown_choice"),
+        );
+        let days = errors.check("days", api_tokens::parse_days(&self.days));
+        Some(NewToken {
+            name: name?,
+            scope: scope?,
+            days: days?,
+        })
+    }
 }
 
 /// Makes an API token for the signed-in person; the page shows its secret
@@ -302,14 +319,7 @@ pub async fn create_token(
 ) -> Result<HttpResponse, AppError> {
     let me = ctx.require_user()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
-    let name = errors.check("name", Name::parse(&form.name));
-    let scope = errors.check(
-        "scope",
-        Scope::parse(form.scope.trim()).ok_or("errors.unknown_choice"),
-    );
-    let days = errors.check("days", api_tokens::parse_days(&form.days));
-    if let (Some(name), Some(scope), Some(days)) = (name, scope, days) {
-        let new = NewToken { name, scope, days };
+    if let Some(new) = form.parse(&mut errors) {
         let now = state.db.now();
         let (token, secret) = state
             .db

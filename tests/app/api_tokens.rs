@@ -338,3 +338,84 @@ async fn an_administrator_sees_everyones_tokens_and_revokes_one_and_no_one_else_
         )
     );
 }
+
+#[actix_web::test]
+async fn an_administrator_makes_a_service_account_and_its_token_on_the_pages_and_it_never_signs_in()
+{
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    let admin = browser_for(&app, "admin").await;
+
+    let page = post_as(
+        &app,
+        &admin,
+        "/admin/users",
+        &[
+            ("username", "ci-bot"),
+            ("display_name", "CI bot"),
+            ("email", "ci-bot@example.com"),
+            ("password", ""),
+            ("service_account", "on"),
+        ],
+    )
+    .await;
+    assert!(page.path.starts_with("/admin/users/"), "{}", page.path);
+    assert!(page.text("#service-account-note").is_some());
+    assert!(
+        page.text("#reset-password-form").is_none(),
+        "no password to reset"
+    );
+
+    // Without a name the token is not made, and what was picked stays.
+    let page = post_as(
+        &app,
+        &admin,
+        "/admin/tokens",
+        &[
+            ("account", "ci-bot"),
+            ("name", ""),
+            ("scope", "act"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.field_error("name").is_some());
+    // Someone who is not a service account gets no token from here.
+    let page = post_as(
+        &app,
+        &admin,
+        "/admin/tokens",
+        &[
+            ("account", "admin"),
+            ("name", "sneaky"),
+            ("scope", "act"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.field_error("account").is_some());
+
+    let page = post_as(
+        &app,
+        &admin,
+        "/admin/tokens",
+        &[
+            ("account", "ci-bot"),
+            ("name", "deploys"),
+            ("scope", "act"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let secret = page.text("#new-secret").expect("the secret, shown once");
+    let answer = api_get(&app, "/api/v1/me", Some(&secret)).await;
+    assert_eq!(answer.3["username"], "ci-bot");
+
+    // The pages refuse it whatever it tries.
+    let bot = TestApp::browser();
+    let page = sign_in_as(&app, &bot, "ci-bot", "").await;
+    assert_eq!(page.path, "/sign-in");
+}

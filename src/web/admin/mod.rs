@@ -61,6 +61,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(assignments::delete),
         )
         .route("/admin/tokens", web::get().to(tokens::list))
+        .route("/admin/tokens", web::post().to(tokens::create))
         .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke))
         .route("/admin/delegations", web::get().to(delegations::list))
         .route("/admin/delegations", web::post().to(delegations::create))

@@ -93,6 +93,9 @@ pub struct UserForm {
     pub language: String,
     #[serde(default)]
     pub password: String,
+    /// Ticked: a service account for a pipeline, with no password.
+    #[serde(default)]
+    pub service_account: Option<String>,
 }
 
 /// A user form that parsed; the manager's username is resolved inside the
@@ -198,13 +201,27 @@ pub async fn create(
     let mut errors = FieldErrors::new(ctx.lang);
     let username = errors.check("username", Username::parse(&form.username));
     let parsed = form.parse(&mut errors);
-    let new_password = errors.check("password", NewPassword::parse(&form.password));
-    if let (Some(username), Some(parsed), Some(new_password)) = (username, parsed, new_password) {
-        let hash = hash_off_thread(new_password).await?;
+    // A service account has no password: it acts only through tokens.
+    let service = form.service_account.is_some();
+    let new_password = if service {
+        None
+    } else {
+        errors.check("password", NewPassword::parse(&form.password))
+    };
+    if let (Some(username), Some(parsed), true) =
+        (username, parsed, service || new_password.is_some())
+    {
+        let hash = match new_password {
+            Some(p) => Some(hash_off_thread(p).await?),
+            None => None,
+        };
         let name = username.to_string();
         let write = move |c: &mut DbConn| {
             let input = parsed.resolve(c)?;
-            users::create(c, &username, &input, &hash, Some(actor))
+            match &hash {
+                Some(hash) => users::create(c, &username, &input, hash, Some(actor)),
+                None => users::create_service_account(c, &username, &input, Some(actor)),
+            }
         };
         let written = state.db.write(write).await;
         if let Some(id) = errors.saved(written)? {
@@ -264,6 +281,7 @@ async fn edit_page(ctx: Ctx, state: &AppState, id: UserId) -> Result<UserFormPag
         manager: manager.unwrap_or_default(),
         language: user.language.unwrap_or_default(),
         password: String::new(),
+        service_account: user.service_account.then(|| "on".to_string()),
     };
     Ok(UserFormPage {
         form,
