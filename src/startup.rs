@@ -151,6 +151,16 @@ impl Application {
     /// Once the server has stopped, the worker finishes the mail in
     /// flight, records it and hands back the rest of its claim.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        // The webhook sender, under a name of its own in this process.
+        let (hooks_stop, hooks_stopping) = crate::notify::worker::Stop::new();
+        let hooks = self.mail.as_ref().map(|mail| {
+            actix_web::rt::spawn(crate::notify::hooks::run(
+                self.db.clone(),
+                mail.base_url.clone(),
+                format!("{}#{}", mail.worker, crate::token::random_hex::<4>()),
+                hooks_stopping,
+            ))
+        });
         let worker = self.mail.take().map(|mail| {
             let (stop, stopping) = crate::notify::worker::Stop::new();
             let task = actix_web::rt::spawn(crate::notify::worker::run(
@@ -165,6 +175,14 @@ impl Application {
             (stop, task)
         });
         let served = self.server.await;
+        hooks_stop.stop();
+        if let Some(hooks) = hooks
+            && actix_web::rt::time::timeout(MAIL_STOP_GRACE, hooks)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the webhook sender did not stop in time");
+        }
         if let Some((stop, task)) = worker {
             stop.stop();
             if actix_web::rt::time::timeout(MAIL_STOP_GRACE, task)

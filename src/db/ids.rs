@@ -43,4 +43,6 @@ typed_id!(
     GrantId,
     OutboxId,
     ApiTokenId,
+    WebhookId,
+    DeliveryId,
 );

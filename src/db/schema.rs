@@ -338,6 +338,50 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::db::stamp::Stamp;
 
+    webhooks (id) {
+        id -> Integer,
+        name -> Text,
+        url -> Text,
+        secret -> Text,
+        kind -> Text,
+        language -> Text,
+        events -> Text,
+        services -> Text,
+        businesses -> Text,
+        active -> Bool,
+        created_at -> Stamp,
+        created_by -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    webhook_deliveries (id) {
+        id -> Integer,
+        webhook_id -> Integer,
+        event_id -> Text,
+        event_type -> Text,
+        apply_id -> Nullable<Integer>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Stamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Stamp>,
+        response_code -> Nullable<Integer>,
+        latency_ms -> Nullable<Integer>,
+        error -> Text,
+        created_at -> Stamp,
+        delivered_at -> Nullable<Stamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
     idempotency_keys (id) {
         id -> Integer,
         user_id -> Integer,
@@ -369,6 +413,7 @@ diesel::table! {
 }
 
 diesel::joinable!(approves -> applies (apply_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(approve_users -> approves (approve_id));
 diesel::joinable!(approve_users -> applies (apply_id));
 diesel::joinable!(applies -> services (service_id));
@@ -403,4 +448,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     retired_links,
     api_tokens,
     idempotency_keys,
+    webhooks,
+    webhook_deliveries,
 );

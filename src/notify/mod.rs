@@ -2,5 +2,6 @@
 //! recipient's language), and the worker that sends them.
 
 pub mod delegation;
+pub mod hooks;
 pub mod notices;
 pub mod worker;

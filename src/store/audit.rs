@@ -74,11 +74,17 @@ pub(super) fn row(event: Audit<'_>) -> EventRow {
 
 /// Records an event: at once, or with the rest of the action holding its
 /// rows (`held::Held`).
+/// A ticket event is also handed to the webhooks that want it, written
+/// with it.
 pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
+    let noticed = super::webhooks::notice(conn, &event)?;
     if let Some(row) = super::held::event(row(event)) {
         crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
             .values(row)
             .execute(c))?;
+    }
+    if let Some(noticed) = noticed.and_then(super::held::hook) {
+        super::webhooks::enqueue(conn, vec![noticed])?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use super::StoreResult;
 use super::audit::EventRow;
 use super::outbox::MailRow;
+use super::webhooks::Noticed;
 use crate::db::DbConn;
 use crate::db::schema::{audit_events, outbox};
 
@@ -20,6 +21,8 @@ use crate::db::schema::{audit_events, outbox};
 struct Rows {
     events: Vec<EventRow>,
     mail: Vec<MailRow>,
+    /// Ticket events for the webhooks that want them.
+    hooks: Vec<Noticed>,
 }
 
 thread_local! {
@@ -37,17 +40,20 @@ pub struct Held {
     /// How many events and messages the outer hold had when this one
     /// began: an inner hold dropped without `write` (its action failed)
     /// takes back what it added, so the outer one never writes it.
-    before: (usize, usize),
+    before: (usize, usize, usize),
     written: bool,
 }
 
 impl Held {
     pub fn begin() -> Held {
         let (outermost, before) = HELD.with_borrow_mut(|held| match held {
-            Some(rows) => (false, (rows.events.len(), rows.mail.len())),
+            Some(rows) => (
+                false,
+                (rows.events.len(), rows.mail.len(), rows.hooks.len()),
+            ),
             None => {
                 *held = Some(Rows::default());
-                (true, (0, 0))
+                (true, (0, 0, 0))
             }
         });
         Held {
@@ -63,11 +69,15 @@ impl Held {
         if !self.outermost {
             return Ok(());
         }
-        let Some(Rows { events, mail }) =
-            HELD.with_borrow_mut(|held| held.replace(Rows::default()))
+        let Some(Rows {
+            events,
+            mail,
+            hooks,
+        }) = HELD.with_borrow_mut(|held| held.replace(Rows::default()))
         else {
             return Ok(());
         };
+        super::webhooks::enqueue(conn, hooks)?;
         // Both in one statement on PostgreSQL when they fit in one (a
         // statement takes at most 65,535 values; SQLite 32,766); else each
         // kind in chunks.
@@ -127,11 +137,12 @@ impl Drop for Held {
         if self.outermost {
             HELD.set(None);
         } else if !self.written {
-            let (events, mail) = self.before;
+            let (events, mail, hooks) = self.before;
             HELD.with_borrow_mut(|held| {
                 if let Some(rows) = held {
                     rows.events.truncate(events);
                     rows.mail.truncate(mail);
+                    rows.hooks.truncate(hooks);
                 }
             });
         }
@@ -171,6 +182,11 @@ pub(super) fn amend_event(index: usize, change: impl FnOnce(&mut EventRow)) -> b
             .map(change)
             .is_some()
     })
+}
+
+/// Holds a ticket event for the webhooks (`hold`).
+pub(super) fn hook(noticed: Noticed) -> Option<Noticed> {
+    hold(noticed, |rows| &mut rows.hooks)
 }
 
 /// Holds a message (`hold`).

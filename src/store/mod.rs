@@ -29,6 +29,7 @@ pub mod sign_in;
 pub mod ticket_views;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
 
 use chrono::NaiveDateTime;
 

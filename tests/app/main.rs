@@ -41,4 +41,5 @@ mod smtp;
 mod startup;
 mod ticket_page;
 mod tickets;
+mod webhooks;
 mod what_happened;

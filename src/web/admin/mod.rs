@@ -13,6 +13,7 @@ pub mod services;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -63,6 +64,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tokens", web::get().to(tokens::list))
         .route("/admin/tokens", web::post().to(tokens::create))
         .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke))
+        .route("/admin/webhooks", web::get().to(webhooks::list))
+        .route("/admin/webhooks", web::post().to(webhooks::create))
+        .route("/admin/webhooks/{id}", web::get().to(webhooks::show))
+        .route("/admin/webhooks/{id}/test", web::post().to(webhooks::test))
+        .route(
+            "/admin/webhooks/{id}/active/{to}",
+            web::post().to(webhooks::switch),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/again",
+            web::post().to(webhooks::send_again),
+        )
         .route("/admin/delegations", web::get().to(delegations::list))
         .route("/admin/delegations", web::post().to(delegations::create))
         .route(
