@@ -13,6 +13,10 @@
 //! `BENCH_SERVER` runs another build of the server (to compare two builds);
 //! `BENCH_INSTANCES` (1) starts that many servers on the one database;
 //! `BENCH_SQLITE_SYNCHRONOUS=normal` relaxes SQLite's sync on commit.
+//! `BENCH_API=1` files and decides through the JSON API (bearer tokens)
+//! instead of the forms; `BENCH_WEBHOOKS=3` registers that many webhook
+//! endpoints subscribed to every event, received by the benchmark, which
+//! reports their delivery latency (event → receiver).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -287,6 +291,9 @@ fn main() -> anyhow::Result<()> {
     seed_people(&db)?;
     drop(db);
     seed_tickets(&url, tickets)?;
+    let api = std::env::var("BENCH_API").is_ok_and(|v| v == "1");
+    let hooks = env_or("BENCH_WEBHOOKS", 0);
+    let tokens = if api { make_tokens(&url)? } else { Default::default() };
     let backend = if url.starts_with("postgres") {
         "PostgreSQL"
     } else {
@@ -346,6 +353,11 @@ fn main() -> anyhow::Result<()> {
         bases.push(format!("http://127.0.0.1:{port}"));
     }
     let fleet = Fleet { servers, bases };
+    let deliveries = if hooks > 0 {
+        Some(rt.block_on(webhook_sink(&url, hooks))?)
+    } else {
+        None
+    };
     let outbox = Outbox(Db::connect(&url, 1)?);
     rt.block_on(async {
         for base in &fleet.bases {
@@ -430,6 +442,16 @@ fn main() -> anyhow::Result<()> {
         for (w, ((ops, ops_token), (lead, lead_token), (qc, qc_token))) in people.into_iter().enumerate() {
             let base = fleet.base(w);
             let business = (w % BUSINESSES + 2).to_string();
+            if api {
+                let (b, o) = (w % BUSINESSES, w / BUSINESSES % OPS_PER_BUSINESS);
+                let secrets = [
+                    tokens[&format!("ops.{b:02}.{o:02}")].clone(),
+                    tokens[&format!("lead.{b:02}")].clone(),
+                    tokens[&format!("qc.{b:02}")].clone(),
+                ];
+                tasks.push(tokio::spawn(api_worker(base, business, secrets, deadline)));
+                continue;
+            }
             tasks.push(tokio::spawn(async move {
                 let mut done = 0usize;
                 let mut requests = 0usize;
@@ -535,7 +557,28 @@ fn main() -> anyhow::Result<()> {
             waiting,
             drained.as_secs_f64()
         );
-        for (name, times) in ["POST submit", "GET ticket", "POST action"].iter().zip(steps.iter_mut()) {
+        if let Some(deliveries) = &deliveries {
+            // Every delivery of the phase's events, once the sender is done.
+            let expected = done * EVENTS_PER_TICKET * hooks;
+            let waited = Instant::now();
+            while deliveries.lock().unwrap().len() < expected && waited.elapsed() < Duration::from_secs(60) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let mut latencies = deliveries.lock().unwrap().clone();
+            latencies.sort();
+            println!(
+                "  webhooks          {hooks} endpoints, {} deliveries: latency p50 {:>6.1} ms   p99 {:>6.1} ms",
+                latencies.len(),
+                pct(&latencies, 0.5),
+                pct(&latencies, 0.99)
+            );
+        }
+        let names = if api {
+            ["POST api filing", "GET api ticket", "POST api action"]
+        } else {
+            ["POST submit", "GET ticket", "POST action"]
+        };
+        for (name, times) in names.iter().zip(steps.iter_mut()) {
             times.sort();
             println!(
                 "  {name:<17} p50 {:>6.2} ms   p99 {:>6.2} ms",
@@ -548,6 +591,185 @@ fn main() -> anyhow::Result<()> {
     drop(outbox);
     drop(pg);
     Ok(())
+}
+
+/// Events one complete change ticket records (filed, steps started and
+/// passed, decisions, finished): what each endpoint is sent per ticket.
+const EVENTS_PER_TICKET: usize = 11;
+
+/// An act token for every person a worker acts as, by username.
+fn make_tokens(url: &str) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    use countersign::store::api_tokens::{self, NewToken, Scope};
+    let db = Db::connect(url, 1)?;
+    let now = db.now();
+    let mut names = Vec::new();
+    for b in 0..BUSINESSES {
+        names.push(format!("lead.{b:02}"));
+        names.push(format!("qc.{b:02}"));
+        for o in 0..OPS_PER_BUSINESS {
+            names.push(format!("ops.{b:02}.{o:02}"));
+        }
+    }
+    Ok(db.write_sync(move |c| {
+        let mut out = std::collections::HashMap::new();
+        for name in names {
+            let user = users::find_by_username(c, &name)?.expect("a bench person").id;
+            let new = NewToken {
+                name: Name::parse("bench").unwrap(),
+                scope: Scope::Act,
+                days: 30,
+            };
+            out.insert(name, api_tokens::create(c, user, &new, user, now)?.1);
+        }
+        Ok(out)
+    })?)
+}
+
+/// One worker filing and deciding complete change tickets through the
+/// API: the filing, then for each step the ticket read to find the
+/// person's assignment (as the form path reads the page) and the action.
+async fn api_worker(
+    base: String,
+    business: String,
+    [ops, lead, qc]: [String; 3],
+    deadline: Instant,
+) -> (usize, usize, [Vec<Duration>; 3]) {
+    let client = reqwest::Client::new();
+    let (mut done, mut requests) = (0usize, 0usize);
+    let mut steps: [Vec<Duration>; 3] = Default::default();
+    let post = |path: String, token: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let filing = serde_json::json!({
+            "business_id": business.parse::<i32>().unwrap(),
+            "fields": {
+                "reason": "Bench change",
+                "scope": "infrastructure",
+                "window": { "start": "2026-11-28T01:00", "end": "2026-11-28T03:00" },
+                "rollback_plan": "Roll back"
+            }
+        });
+        let res = post("/api/v1/services/1/tickets".into(), &ops, filing).await.unwrap();
+        assert_eq!(res.status(), 201, "filing failed: {}", res.text().await.unwrap_or_default());
+        let filed: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        let id = filed["id"].as_i64().unwrap();
+        steps[0].push(t.elapsed());
+        requests += 1;
+        for (token, who, action) in [
+            (&lead, "lead", serde_json::json!({ "action": "approve" })),
+            (&ops, "ops", serde_json::json!({ "action": "complete", "fields": { "change_summary": "Done", "completed_at": "2026-11-28T02:00" } })),
+            (&qc, "qc", serde_json::json!({ "action": "complete", "fields": { "metrics_impact": "None", "complaints": "0" }, "outcome": "successful" })),
+        ] {
+            let t = Instant::now();
+            let ticket: serde_json::Value = serde_json::from_str(
+                &client
+                    .get(format!("{base}/api/v1/tickets/{id}"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            steps[1].push(t.elapsed());
+            let t = Instant::now();
+            let assignment = ticket["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|n| n["people"].as_array().cloned().unwrap_or_default())
+                .find(|p| p["status"] == "pending")
+                .and_then(|p| p["id"].as_i64())
+                .unwrap_or_else(|| panic!("nothing waits for {who}: {ticket}"));
+            let mut body = action;
+            body["assignment"] = serde_json::json!(assignment);
+            let res = post(format!("/api/v1/tickets/{id}/actions"), token, body).await.unwrap();
+            let status = res.status();
+            assert!(status.is_success(), "{who}: {status} {}", res.text().await.unwrap_or_default());
+            steps[2].push(t.elapsed());
+            requests += 2;
+        }
+        done += 1;
+    }
+    (done, requests, steps)
+}
+
+/// Registers `n` webhook endpoints subscribed to every event, all
+/// received here: each delivery's latency from its event's time to its
+/// arrival is kept.
+async fn webhook_sink(
+    url: &str,
+    n: usize,
+) -> anyhow::Result<std::sync::Arc<std::sync::Mutex<Vec<Duration>>>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Duration>>> = Default::default();
+    let kept = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    // A whole request: headers, then Content-Length bytes.
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .unwrap_or(0);
+                    if body.len() < len {
+                        continue;
+                    }
+                    let event: serde_json::Value = serde_json::from_str(&body[..len]).unwrap_or_default();
+                    if let Some(at) = event["created_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()) {
+                        let late = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+                        kept.lock().unwrap().push(late);
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    buf.clear();
+                }
+            });
+        }
+    });
+    let db = Db::connect(url, 1)?;
+    db.write_sync(move |c| {
+        let admin = users::find_by_username(c, "admin")?.expect("demo admin").id;
+        for i in 0..n {
+            let new = countersign::store::webhooks::NewWebhook {
+                name: format!("bench {i}"),
+                url: format!("http://127.0.0.1:{port}/hook/{i}"),
+                secret: "bench-secret".into(),
+                kind: countersign::store::webhooks::Kind::Webhook,
+                language: "en".into(),
+                events: Vec::new(),
+                services: Vec::new(),
+                businesses: Vec::new(),
+            };
+            countersign::store::webhooks::create(c, &new, admin)?;
+        }
+        Ok(())
+    })?;
+    Ok(got)
 }
 
 /// The server instances of the run and their addresses.

@@ -17,7 +17,7 @@ use crate::i18n::Lang;
 use crate::store::webhooks::{self, Attempt, Delivery, Kind, Payload, Webhook};
 
 /// How many deliveries one claim takes, and how long its lease lasts.
-const BATCH: i64 = 32;
+const BATCH: i64 = 256;
 const LEASE_SECS: i64 = 30;
 /// A receiver's longest wait.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
