@@ -293,7 +293,11 @@ fn main() -> anyhow::Result<()> {
     seed_tickets(&url, tickets)?;
     let api = std::env::var("BENCH_API").is_ok_and(|v| v == "1");
     let hooks = env_or("BENCH_WEBHOOKS", 0);
-    let tokens = if api { make_tokens(&url)? } else { Default::default() };
+    let tokens = if api {
+        make_tokens(&url)?
+    } else {
+        Default::default()
+    };
     let backend = if url.starts_with("postgres") {
         "PostgreSQL"
     } else {
@@ -613,7 +617,9 @@ fn make_tokens(url: &str) -> anyhow::Result<std::collections::HashMap<String, St
     Ok(db.write_sync(move |c| {
         let mut out = std::collections::HashMap::new();
         for name in names {
-            let user = users::find_by_username(c, &name)?.expect("a bench person").id;
+            let user = users::find_by_username(c, &name)?
+                .expect("a bench person")
+                .id;
             let new = NewToken {
                 name: Name::parse("bench").unwrap(),
                 scope: Scope::Act,
@@ -656,16 +662,31 @@ async fn api_worker(
                 "rollback_plan": "Roll back"
             }
         });
-        let res = post("/api/v1/services/1/tickets".into(), &ops, filing).await.unwrap();
-        assert_eq!(res.status(), 201, "filing failed: {}", res.text().await.unwrap_or_default());
+        let res = post("/api/v1/services/1/tickets".into(), &ops, filing)
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            201,
+            "filing failed: {}",
+            res.text().await.unwrap_or_default()
+        );
         let filed: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
         let id = filed["id"].as_i64().unwrap();
         steps[0].push(t.elapsed());
         requests += 1;
         for (token, who, action) in [
             (&lead, "lead", serde_json::json!({ "action": "approve" })),
-            (&ops, "ops", serde_json::json!({ "action": "complete", "fields": { "change_summary": "Done", "completed_at": "2026-11-28T02:00" } })),
-            (&qc, "qc", serde_json::json!({ "action": "complete", "fields": { "metrics_impact": "None", "complaints": "0" }, "outcome": "successful" })),
+            (
+                &ops,
+                "ops",
+                serde_json::json!({ "action": "complete", "fields": { "change_summary": "Done", "completed_at": "2026-11-28T02:00" } }),
+            ),
+            (
+                &qc,
+                "qc",
+                serde_json::json!({ "action": "complete", "fields": { "metrics_impact": "None", "complaints": "0" }, "outcome": "successful" }),
+            ),
         ] {
             let t = Instant::now();
             let ticket: serde_json::Value = serde_json::from_str(
@@ -692,9 +713,15 @@ async fn api_worker(
                 .unwrap_or_else(|| panic!("nothing waits for {who}: {ticket}"));
             let mut body = action;
             body["assignment"] = serde_json::json!(assignment);
-            let res = post(format!("/api/v1/tickets/{id}/actions"), token, body).await.unwrap();
+            let res = post(format!("/api/v1/tickets/{id}/actions"), token, body)
+                .await
+                .unwrap();
             let status = res.status();
-            assert!(status.is_success(), "{who}: {status} {}", res.text().await.unwrap_or_default());
+            assert!(
+                status.is_success(),
+                "{who}: {status} {}",
+                res.text().await.unwrap_or_default()
+            );
             steps[2].push(t.elapsed());
             requests += 2;
         }
@@ -717,29 +744,43 @@ async fn webhook_sink(
     let kept = got.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
             let kept = kept.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 8192];
                 loop {
-                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
                     buf.extend_from_slice(&chunk[..n]);
                     // A whole request: headers, then Content-Length bytes.
                     let text = String::from_utf8_lossy(&buf).to_string();
-                    let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
                     let len: usize = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     if body.len() < len {
                         continue;
                     }
-                    let event: serde_json::Value = serde_json::from_str(&body[..len]).unwrap_or_default();
-                    if let Some(at) = event["created_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()) {
+                    let event: serde_json::Value =
+                        serde_json::from_str(&body[..len]).unwrap_or_default();
+                    if let Some(at) = event["created_at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                    {
                         let late = (chrono::Utc::now() - at).to_std().unwrap_or_default();
                         kept.lock().unwrap().push(late);
                     }

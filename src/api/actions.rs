@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::bearer::Bearer;
+use super::bearer::Presented;
 use super::body::{self, Answer, Failed};
 use super::problem::{FieldProblem, Problem};
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
@@ -171,14 +171,13 @@ pub struct ActedOut {
     security(("bearer" = [])),
 )]
 pub async fn act(
-    bearer: Bearer,
+    presented: Presented,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let lang = bearer.lang;
-    bearer.require(Scope::Act)?;
+    let lang = presented.lang;
     let input: ActionIn = body::json(&req, &body, lang)?;
     let id = ApplyId(path.into_inner());
     // Where a message about the comment points, in this action's body.
@@ -188,23 +187,31 @@ pub async fn act(
         _ => "/comment",
     };
     let action = input.into_action();
-    let (me, token) = (bearer.user, bearer.token);
-    let now = state.db.now();
-    let act = Act {
-        ticket: id,
-        actor: me,
-        channel: Channel::Api,
-        action,
-    };
-    let answer = body::once(&state, &bearer, &req, &body, move |c| {
-        let done = tickets::perform_with_token(c, token, now, act)?;
-        Ok(Answer::json(StatusCode::OK, &acted(id, done)))
-    })
+    // The token is checked in the action's own transaction, first.
+    let answer = body::once(
+        &state,
+        &presented,
+        Scope::Act,
+        &req,
+        &body,
+        move |c, bearer| {
+            let act = Act {
+                ticket: id,
+                actor: bearer.user,
+                channel: Channel::Api,
+                action,
+            };
+            let done = tickets::perform(c, act)?;
+            Ok(Answer::json(StatusCode::OK, &acted(id, done)))
+        },
+    )
     .await;
     match answer {
         Ok(res) => Ok(res),
         Err(Failed::Problem(p)) => Err(p),
-        Err(Failed::Store(e)) => Err(refused(&state, e, me, lang, comment_at).await),
+        Err(Failed::Store(e, me)) => {
+            Err(refused(&state, e, me.unwrap_or(UserId(0)), lang, comment_at).await)
+        }
     }
 }
 

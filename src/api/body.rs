@@ -7,10 +7,13 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 
-use super::bearer::Bearer;
+use std::sync::{Arc, OnceLock};
+
+use super::bearer::{Bearer, Presented};
 use super::problem::Problem;
 use crate::db::DbConn;
 use crate::i18n::Lang;
+use crate::store::api_tokens::Scope;
 use crate::store::idempotency::{self, Kept};
 use crate::store::{StoreError, StoreResult};
 use crate::web::AppState;
@@ -77,7 +80,8 @@ pub fn fingerprint(req: &HttpRequest, body: &[u8]) -> String {
 /// the action's own error for its caller to word.
 pub enum Failed {
     Problem(Problem),
-    Store(StoreError),
+    /// The action's error, and whom the token was admitted as (if it was).
+    Store(StoreError, Option<crate::db::ids::UserId>),
 }
 
 /// A successful answer: its status and JSON body.
@@ -101,26 +105,28 @@ impl Answer {
     }
 }
 
-/// Runs `act` in one write transaction as the bearer's person. With an
-/// `Idempotency-Key`, an answer already kept for it is given instead
-/// (and nothing is done), the same key with a different request is a 422,
-/// and a fresh answer is kept in `act`'s transaction — so a retry racing
-/// the first request finds the first's answer once it commits.
-/// `act`'s own error (a refusal) is handed back for the caller to word.
+/// Runs `act` in one write transaction as the presented token's person:
+/// the token is checked (and its scope against `needed`) in that same
+/// transaction, first. With an `Idempotency-Key`, an answer already kept
+/// for it is given instead (and nothing is done), the same key with a
+/// different request is a 422, and a fresh answer is kept in `act`'s
+/// transaction — so a retry racing the first request finds the first's
+/// answer once it commits. `act`'s own error (a refusal) is handed back
+/// for the caller to word, with the person it was refused to.
 pub async fn once<A>(
     state: &AppState,
-    bearer: &Bearer,
+    presented: &Presented,
+    needed: Scope,
     req: &HttpRequest,
     body: &[u8],
     act: A,
 ) -> Result<HttpResponse, Failed>
 where
-    A: FnOnce(&mut DbConn) -> StoreResult<Answer> + Send + 'static,
+    A: FnOnce(&mut DbConn, &Bearer) -> StoreResult<Answer> + Send + 'static,
 {
-    let lang = bearer.lang;
+    let lang = presented.lang;
     let key = idempotency_key(req, lang).map_err(Failed::Problem)?;
-    let me = bearer.user;
-    let now = state.db.now();
+    let now = presented.now;
     let print = fingerprint(req, body);
     let replay = |kept: Kept, print: &str| -> Result<HttpResponse, Problem> {
         if kept.request_hash != print {
@@ -141,40 +147,63 @@ where
         );
         Ok(res)
     };
-    let Some(key) = key else {
-        return match state.db.write(act).await {
-            Ok(answer) => Ok(answer.response()),
-            Err(e) => Err(Failed::Store(e)),
-        };
-    };
-    let (k, p) = (key.clone(), print.clone());
+    // Whom the token was admitted as, known after the transaction even
+    // when the action was refused.
+    let admitted: Arc<OnceLock<(Bearer, bool)>> = Arc::default();
+    let (k, p, token, seen) = (
+        key.clone(),
+        print.clone(),
+        presented.clone(),
+        admitted.clone(),
+    );
     let done = state
         .db
         .write(move |c| {
-            if let Some(kept) = idempotency::find(c, me, &k)? {
-                return Ok(Err(kept));
+            let (bearer, due) = match token.admit(c)? {
+                Ok(admitted) => admitted,
+                Err(problem) => return Ok(Err(Err(problem))),
+            };
+            let _ = seen.set((bearer, due));
+            if let Err(problem) = bearer.require(needed) {
+                return Ok(Err(Err(problem)));
             }
-            let answer = act(c)?;
+            let me = bearer.user;
+            if let Some(k) = &k
+                && let Some(kept) = idempotency::find(c, me, k)?
+            {
+                return Ok(Err(Ok(kept)));
+            }
+            let answer = act(c, &bearer)?;
             let kept = Kept {
                 request_hash: p,
                 status: answer.status.as_u16(),
                 body: answer.body,
             };
-            idempotency::keep(c, me, &k, &kept, now)?;
+            if let Some(k) = &k {
+                idempotency::keep(c, me, k, &kept, now)?;
+            }
             Ok(Ok(kept))
         })
         .await;
+    if let Some((bearer, due)) = admitted.get() {
+        presented.record_use(state, bearer, *due).await;
+    }
     match done {
         Ok(Ok(kept)) => Ok(Answer {
             status: StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK),
             body: kept.body,
         }
         .response()),
-        Ok(Err(kept)) => replay(kept, &print).map_err(Failed::Problem),
+        Ok(Err(Ok(kept))) => replay(kept, &print).map_err(Failed::Problem),
+        Ok(Err(Err(problem))) => Err(Failed::Problem(problem)),
         // Refused, or beaten to keeping the key: when another request
         // with this key committed first (and this one then found the
         // ticket moved on, or the key taken), its answer is this one's.
         Err(e) => {
+            let me = admitted.get().map(|(b, _)| b.user);
+            let (Some(key), Some(me)) = (key, me) else {
+                return Err(Failed::Store(e, me));
+            };
             let kept = state
                 .db
                 .read(move |c| idempotency::find(c, me, &key))
@@ -182,7 +211,7 @@ where
                 .map_err(|e| Failed::Problem(Problem::from_store(e, lang)))?;
             match kept {
                 Some(kept) => replay(kept, &print).map_err(Failed::Problem),
-                None => Err(Failed::Store(e)),
+                None => Err(Failed::Store(e, Some(me))),
             }
         }
     }

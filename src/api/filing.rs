@@ -7,7 +7,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::bearer::Bearer;
+use super::bearer::Presented;
 use super::problem::{FieldProblem, Problem};
 use crate::db::ids::{BusinessId, ServiceId};
 use crate::flow::form::{Values, parse_form, raw_from_values};
@@ -64,26 +64,18 @@ struct Filed {
     security(("bearer" = [])),
 )]
 pub async fn file(
-    bearer: Bearer,
+    presented: Presented,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let lang = bearer.lang;
-    bearer.require(Scope::Act)?;
+    let lang = presented.lang;
     let input: FilingIn = super::body::json(&req, &body, lang)?;
     let key = super::body::idempotency_key(&req, lang)?;
     let id = ServiceId(path.into_inner());
-    let me = bearer.user;
-    // A retry names its first filing by the same token as a double click
-    // does, kept apart per person.
-    let submit_token = match &key {
-        Some(key) => format!("api:{}:{key}", me.0),
-        None => crate::token::random_hex::<16>(),
-    };
-
-    let submission = checked(&state, &bearer, id, input, submit_token.clone()).await?;
+    let submission = checked(&state, &presented, Scope::Act, id, input, key).await?;
+    let submit_token = submission.submit_token.clone();
     let filed = match state
         .db
         .write(move |c| tickets::submit(c, &submission))
@@ -113,20 +105,33 @@ pub async fn file(
         }))
 }
 
-/// The filing `input` asks of service `id`, as the bearer's person: the
+/// The filing `input` asks of service `id`, as the presented token's
+/// person (the token checked, for `needed`, in the same read): the
 /// service theirs to use, the values checked as its form checks them (a
-/// 422 with a pointer to each bad one).
+/// 422 with a pointer to each bad one). With an `Idempotency-Key`, the
+/// filing's submit token names it, as a double click's does, kept apart
+/// per person: a retry meets the first filing.
 async fn checked(
     state: &AppState,
-    bearer: &Bearer,
+    presented: &Presented,
+    needed: Scope,
     id: ServiceId,
     input: FilingIn,
-    submit_token: String,
+    key: Option<String>,
 ) -> Result<tickets::Submission, Problem> {
-    let (lang, me) = (bearer.lang, bearer.user);
+    let lang = presented.lang;
+    let token = presented.clone();
     let read = state
         .db
         .read(move |c| {
+            let (bearer, due) = match token.admit(c)? {
+                Ok(admitted) => admitted,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            if let Err(problem) = bearer.require(needed) {
+                return Ok(Err(problem));
+            }
+            let me = bearer.user;
             let user = users::find(c, me)?;
             let service = services::find(c, id)?;
             if !services::usable_by(c, &service, me)? {
@@ -178,11 +183,19 @@ async fn checked(
                     None
                 }
             };
-            Ok((user, service, def, values, business, problems))
+            Ok(Ok((
+                bearer, due, user, service, def, values, business, problems,
+            )))
         })
         .await
-        .map_err(|e| Problem::from_store(e, lang))?;
-    let (user, service, def, values, business, problems) = read;
+        .map_err(|e| Problem::from_store(e, lang))??;
+    let (bearer, due, user, service, def, values, business, problems) = read;
+    presented.record_use(state, &bearer, due).await;
+    let me = bearer.user;
+    let submit_token = match &key {
+        Some(key) => format!("api:{}:{key}", me.0),
+        None => crate::token::random_hex::<16>(),
+    };
     let Some(values) = values.filter(|_| problems.is_empty()) else {
         return Err(
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields", lang)
@@ -254,17 +267,17 @@ pub struct PlannedPerson {
     security(("bearer" = [])),
 )]
 pub async fn preview(
-    bearer: Bearer,
+    presented: Presented,
     state: web::Data<AppState>,
     path: web::Path<i32>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let lang = bearer.lang;
+    let lang = presented.lang;
     let input: FilingIn = super::body::json(&req, &body, lang)?;
     super::body::idempotency_key(&req, lang)?;
     let id = ServiceId(path.into_inner());
-    let submission = checked(&state, &bearer, id, input, String::new()).await?;
+    let submission = checked(&state, &presented, Scope::Read, id, input, None).await?;
     let def = submission.def.clone();
     let (plan, names) = state
         .db

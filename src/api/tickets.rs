@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::PersonOut;
-use super::bearer::Bearer;
+use super::bearer::Presented;
 use super::problem::Problem;
 use crate::db::ids::ApplyId;
 use crate::i18n::Lang;
@@ -104,24 +104,31 @@ struct EventOut {
     security(("bearer" = [])),
 )]
 pub async fn show(
-    bearer: Bearer,
+    presented: Presented,
     state: web::Data<AppState>,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, Problem> {
-    let lang = bearer.lang;
+    let lang = presented.lang;
     let id = ApplyId(path.into_inner());
-    let me = bearer.user;
-    let view = state
+    // The token is checked in the read itself: one unit of work.
+    let token = presented.clone();
+    let (bearer, due, view) = state
         .db
         .read(move |c| {
+            let (bearer, due) = match token.admit(c)? {
+                Ok(admitted) => admitted,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let me = bearer.user;
             let admin = users::is_admin(c, me)?;
             if !ticket_views::may_see(c, id, me, admin)? {
                 return Err(StoreError::NotFound);
             }
-            ticket_views::ticket(c, id)
+            Ok(Ok((bearer, due, ticket_views::ticket(c, id)?)))
         })
         .await
-        .map_err(|e| Problem::from_store(e, lang))?;
+        .map_err(|e| Problem::from_store(e, lang))??;
+    presented.record_use(&state, &bearer, due).await;
     let zh = lang == Lang::ZhCn;
     let apply = view.apply;
     let ((service_en, service_zh), business) = view.filed;

@@ -255,28 +255,6 @@ pub fn check(
     Ok((verdict, record))
 }
 
-/// Whether token `id` still lets `user` act at `now`: not revoked, not
-/// expired, its person active — read again in the acting transaction, so
-/// a token revoked or a person deactivated a moment after the request
-/// came in acts on nothing.
-pub fn still_usable(
-    conn: &mut DbConn,
-    id: ApiTokenId,
-    user: UserId,
-    now: NaiveDateTime,
-) -> StoreResult<bool> {
-    let found: i64 = crate::direct!(conn, |c| t::table
-        .inner_join(users::table.on(users::id.eq(t::user_id)))
-        .filter(t::id.eq(id))
-        .filter(t::user_id.eq(user))
-        .filter(t::revoked_at.is_null())
-        .filter(t::expires_at.gt(At(now)))
-        .filter(users::active.eq(true))
-        .count()
-        .get_result(c))?;
-    Ok(found > 0)
-}
-
 /// Records that token `id` was used at `now`.
 pub fn record_use(conn: &mut DbConn, id: ApiTokenId, now: NaiveDateTime) -> StoreResult<()> {
     crate::direct!(conn, |c| diesel::update(t::table.find(id))

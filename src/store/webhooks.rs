@@ -546,7 +546,10 @@ pub fn record(conn: &mut DbConn, worker: &str, attempts: &[Attempt]) -> StoreRes
     let mut taken: HashMap<(i32, i32), Vec<DeliveryId>> = HashMap::new();
     for a in attempts.iter().filter(|a| a.succeeded()) {
         let code = a.code.map_or(200, i32::from);
-        taken.entry((code, a.latency_ms / 10 * 10)).or_default().push(a.id);
+        taken
+            .entry((code, a.latency_ms / 10 * 10))
+            .or_default()
+            .push(a.id);
     }
     for ((code, latency), ids) in taken {
         for chunk in ids.chunks(500) {

@@ -268,7 +268,7 @@ async fn every_api_action_is_refused_to_those_who_may_not_take_it_with_its_own_s
 }
 
 #[actix_web::test]
-async fn a_token_revoked_between_its_check_and_its_action_acts_on_nothing() {
+async fn a_revoked_token_acts_on_nothing_its_check_and_the_action_being_one_transaction() {
     let app = TestApp::spawn().await;
     people(&app, &["approver"]);
     let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
@@ -292,35 +292,19 @@ async fn a_token_revoked_between_its_check_and_its_action_acts_on_nothing() {
         .write_sync(move |c| countersign::store::api_tokens::revoke(c, token, approver, false, now))
         .unwrap();
     let mine = assignment_of(&app, id, "approver");
-    // As the door sees it: the action's own check refuses.
-    let act = countersign::store::tickets::Act {
-        ticket: ApplyId(id as i32),
-        actor: approver,
-        channel: countersign::store::audit::Channel::Api,
-        action: countersign::store::tickets::Action::Decide {
-            assignment: countersign::db::ids::ApproveUserId(mine),
-            decision: countersign::store::tickets::Decision::Approve,
-            comment: String::new(),
-        },
-    };
-    let refused = app
-        .db
-        .write_sync(move |c| countersign::store::tickets::perform_with_token(c, token, now, act))
-        .unwrap_err();
-    assert_eq!(
-        refused.refusal(),
-        Some(&countersign::refusal::Refusal::SignedOut)
-    );
-    assert_eq!(ticket_status(&app, id as i32), "running");
-    let (status, _) = post_json(
+    let (status, problem) = post_json(
         &app,
         &act_path(id),
         &secret,
         json!({ "action": "approve", "assignment": mine }),
-        None,
+        Some("after-revoke"),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["type"], "urn:countersign:problem:token_revoked");
+    assert_eq!(ticket_status(&app, id as i32), "running");
+    let kept: i64 = app.query(|c| idempotency_keys::table.count().get_result(c));
+    assert_eq!(kept, 0, "nothing kept for a refused token");
 }
 
 #[actix_web::test]

@@ -563,7 +563,10 @@ async fn an_endpoint_is_refused_with_its_input_kept_and_the_test_button_reaches_
     .await;
     assert_eq!(page.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.field_error("url").is_some());
-    assert_eq!(page.input_value("#webhook-form", "name").as_deref(), Some("sink"));
+    assert_eq!(
+        page.input_value("#webhook-form", "name").as_deref(),
+        Some("sink")
+    );
     assert!(
         page.attr("input[value='ticket.submitted']", "checked")
             .is_some(),

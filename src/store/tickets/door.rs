@@ -16,7 +16,7 @@ use super::super::users::{self, SessionKey, SessionUser};
 use super::rules::{self, StepFacts, Verb};
 use super::{applicant, decide};
 use crate::db::DbConn;
-use crate::db::ids::{ApiTokenId, ApplyId, ApproveUserId, UserId};
+use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::states::{AssignmentStatus, Decided};
 use crate::flow::{NodeKind, ProcessDef};
 use crate::refusal::Refusal;
@@ -141,22 +141,6 @@ pub fn perform_signed_in(
     };
     let (done, user) = performed(conn, act, Some(key))?;
     Ok((user.ok_or(Refusal::SignedOut)?, done))
-}
-
-/// Like `perform`, for someone acting through API token `token`: the
-/// token is checked here, in the action's transaction, with everything
-/// else — one revoked or expired since the request came in, or whose
-/// person was deactivated, is refused (`Refusal::SignedOut`).
-pub fn perform_with_token(
-    conn: &mut DbConn,
-    token: ApiTokenId,
-    now: NaiveDateTime,
-    act: Act,
-) -> StoreResult<Done> {
-    if !super::super::api_tokens::still_usable(conn, token, act.actor, now)? {
-        return Err(Refusal::SignedOut.into());
-    }
-    perform(conn, act)
 }
 
 /// Carries out `act` (checking the session `key` when it came through

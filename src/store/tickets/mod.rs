@@ -26,7 +26,7 @@ use diesel::prelude::*;
 pub(crate) use decide::acts_for;
 pub use door::{
     Act, Action, Allowed, Decision, Done, Raw, StepAllowed, allowed, perform, perform_signed_in,
-    perform_with_token, ticket_of,
+    ticket_of,
 };
 pub use filing::{Filed, Submission, by_submit_token, preview, submit};
 pub use notices::mail_new_assignee;
