@@ -75,12 +75,14 @@ pub struct Outgoing {
 /// Builds delivery `d` for endpoint `hook` at `now_ms` (Unix milliseconds).
 pub fn outgoing(d: &Delivery, hook: &Webhook, base_url: &str, now_ms: i64) -> Outgoing {
     let unix = now_ms / 1000;
-    let payload: Option<Payload> = serde_json::from_str(&d.payload).ok();
-    let lang = Lang::parse(&hook.language).unwrap_or_default();
-    let line = payload
-        .as_ref()
-        .map(|p| chat_line(p, lang, base_url))
-        .unwrap_or_default();
+    // A chat robot's line is worded from the event; a webhook sends the
+    // event as it was written.
+    let line = || {
+        let lang = Lang::parse(&hook.language).unwrap_or_default();
+        serde_json::from_str::<Payload>(&d.payload)
+            .map(|p| chat_line(&p, lang, base_url))
+            .unwrap_or_default()
+    };
     let secret = hook.secret.trim();
     match hook.kind() {
         Kind::Webhook => Outgoing {
@@ -96,12 +98,13 @@ pub fn outgoing(d: &Delivery, hook: &Webhook, base_url: &str, now_ms: i64) -> Ou
         Kind::Slack => Outgoing {
             url: hook.url.clone(),
             headers: Vec::new(),
-            body: serde_json::json!({ "text": line }).to_string(),
+            body: serde_json::json!({ "text": line() }).to_string(),
         },
         Kind::WeCom => Outgoing {
             url: hook.url.clone(),
             headers: Vec::new(),
-            body: serde_json::json!({ "msgtype": "text", "text": { "content": line } }).to_string(),
+            body: serde_json::json!({ "msgtype": "text", "text": { "content": line() } })
+                .to_string(),
         },
         Kind::DingTalk => {
             // A signed robot: the URL carries the time in milliseconds and
@@ -118,14 +121,14 @@ pub fn outgoing(d: &Delivery, hook: &Webhook, base_url: &str, now_ms: i64) -> Ou
             Outgoing {
                 url,
                 headers: Vec::new(),
-                body: serde_json::json!({ "msgtype": "text", "text": { "content": line } })
+                body: serde_json::json!({ "msgtype": "text", "text": { "content": line() } })
                     .to_string(),
             }
         }
         Kind::Feishu => {
             // A signed robot: the body carries the time in seconds and the
             // HMAC-SHA256 of nothing keyed by "<time>\n<secret>".
-            let mut body = serde_json::json!({ "msg_type": "text", "content": { "text": line } });
+            let mut body = serde_json::json!({ "msg_type": "text", "content": { "text": line() } });
             if !secret.is_empty() {
                 let sign = base64::engine::general_purpose::STANDARD
                     .encode(hmac(format!("{unix}\n{secret}").as_bytes(), b""));
