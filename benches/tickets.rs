@@ -16,7 +16,9 @@
 //! `BENCH_API=1` files and decides through the JSON API (bearer tokens)
 //! instead of the forms; `BENCH_WEBHOOKS=3` registers that many webhook
 //! endpoints subscribed to every event, received by the benchmark, which
-//! reports their delivery latency (event → receiver).
+//! reports their delivery latency (event → receiver);
+//! `BENCH_WEBHOOK_EVENTS=ticket.submitted,ticket.finished` subscribes them to
+//! those events only (each endpoint gets the events of a ticket it asked for).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -563,7 +565,11 @@ fn main() -> anyhow::Result<()> {
         );
         if let Some(deliveries) = &deliveries {
             // Every delivery of the phase's events, once the sender is done.
-            let expected = done * EVENTS_PER_TICKET * hooks;
+            let per_ticket = match std::env::var("BENCH_WEBHOOK_EVENTS") {
+                Ok(list) if !list.trim().is_empty() => list.split(',').count().min(EVENTS_PER_TICKET),
+                _ => EVENTS_PER_TICKET,
+            };
+            let expected = done * per_ticket * hooks;
             let waited = Instant::now();
             while deliveries.lock().unwrap().len() < expected && waited.elapsed() < Duration::from_secs(60) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -792,6 +798,13 @@ async fn webhook_sink(
             });
         }
     });
+    let events: Vec<String> = std::env::var("BENCH_WEBHOOK_EVENTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect();
     let db = Db::connect(url, 1)?;
     db.write_sync(move |c| {
         let admin = users::find_by_username(c, "admin")?.expect("demo admin").id;
@@ -802,7 +815,7 @@ async fn webhook_sink(
                 secret: "bench-secret".into(),
                 kind: countersign::store::webhooks::Kind::Webhook,
                 language: "en".into(),
-                events: Vec::new(),
+                events: events.clone(),
                 services: Vec::new(),
                 businesses: Vec::new(),
             };

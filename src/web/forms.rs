@@ -176,6 +176,31 @@ pub fn to_datetime_local(at: chrono::NaiveDateTime) -> String {
     at.format("%Y-%m-%dT%H:%M").to_string()
 }
 
+/// Every service (named in `lang`) and every business, as choices: what
+/// admin filters and subscriptions narrow by.
+pub fn service_and_business_options(
+    c: &mut crate::db::DbConn,
+    lang: crate::i18n::Lang,
+) -> crate::store::StoreResult<(Vec<SelectOption>, Vec<SelectOption>)> {
+    let services = crate::store::services::list(c, true)?
+        .into_iter()
+        .map(|r| SelectOption::new(r.service.id, r.service.name(&lang)))
+        .collect();
+    let businesses = crate::store::businesses::list(c)?
+        .into_iter()
+        .map(|b| SelectOption::new(b.id, b.name))
+        .collect();
+    Ok((services, businesses))
+}
+
+/// A token's scopes as choices, in `lang`.
+pub fn scope_options(lang: crate::i18n::Lang) -> Vec<SelectOption> {
+    crate::store::api_tokens::Scope::ALL
+        .iter()
+        .map(|s| SelectOption::new(s.as_str(), lang.t(&format!("tokens.scope_{}", s.as_str()))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

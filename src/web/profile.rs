@@ -91,15 +91,7 @@ impl ProfilePage {
     }
 
     fn scopes(&self) -> Vec<SelectOption> {
-        Scope::ALL
-            .iter()
-            .map(|s| {
-                SelectOption::new(
-                    s.as_str(),
-                    self.ctx.t(&format!("tokens.scope_{}", s.as_str())),
-                )
-            })
-            .collect()
+        super::forms::scope_options(self.ctx.lang)
     }
 }
 

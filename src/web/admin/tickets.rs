@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::db::ids::{BusinessId, ServiceId};
 use crate::domain::Username;
 use crate::store::ticket_views::{self, ListedTicket, Search};
-use crate::store::{businesses, services, users};
+use crate::store::users;
 use crate::web::ctx::Ctx;
 use crate::web::forms::SelectOption;
 use crate::web::{AppError, AppState, render};
@@ -130,17 +130,7 @@ pub async fn list(
     let lang = ctx.lang;
     let (services, businesses) = state
         .db
-        .read(move |c| {
-            let s = services::list(c, true)?
-                .into_iter()
-                .map(|r| SelectOption::new(r.service.id, r.service.name(&lang)))
-                .collect();
-            let b = businesses::list(c)?
-                .into_iter()
-                .map(|b| SelectOption::new(b.id, b.name))
-                .collect();
-            Ok((s, b))
-        })
+        .read(move |c| crate::web::forms::service_and_business_options(c, lang))
         .await?;
     let csv = format!("/admin/tickets.csv?{}", filter.query_string());
     render(&ListPage {

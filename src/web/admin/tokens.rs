@@ -8,7 +8,7 @@ use crate::db::ids::ApiTokenId;
 use actix_web::http::StatusCode;
 use serde::Deserialize;
 
-use crate::store::api_tokens::{self, ApiToken, Scope};
+use crate::store::api_tokens::{self, ApiToken};
 use crate::store::users;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
@@ -57,15 +57,7 @@ impl TokensPage {
     }
 
     fn scopes(&self) -> Vec<SelectOption> {
-        Scope::ALL
-            .iter()
-            .map(|s| {
-                SelectOption::new(
-                    s.as_str(),
-                    self.ctx.t(&format!("tokens.scope_{}", s.as_str())),
-                )
-            })
-            .collect()
+        crate::web::forms::scope_options(self.ctx.lang)
     }
 }
 

@@ -11,7 +11,6 @@ use crate::db::ids::{DeliveryId, WebhookId};
 use crate::db::states::TicketEvent;
 use crate::i18n::Lang;
 use crate::store::webhooks::{self, Delivery, Kind, NewWebhook, Webhook};
-use crate::store::{businesses, services};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::{FieldErrors, SelectOption};
@@ -125,18 +124,13 @@ struct ListPage {
 impl ListPage {
     async fn load(ctx: Ctx, state: &AppState) -> Result<ListPage, AppError> {
         let lang = ctx.lang;
-        let (hooks, services, businesses) = state
+        let (hooks, (services, businesses)) = state
             .db
             .read(move |c| {
-                let s = services::list(c, true)?
-                    .into_iter()
-                    .map(|r| SelectOption::new(r.service.id, r.service.name(&lang)))
-                    .collect();
-                let b = businesses::list(c)?
-                    .into_iter()
-                    .map(|b| SelectOption::new(b.id, b.name))
-                    .collect();
-                Ok((webhooks::all(c)?, s, b))
+                Ok((
+                    webhooks::all(c)?,
+                    crate::web::forms::service_and_business_options(c, lang)?,
+                ))
             })
             .await?;
         let errors = FieldErrors::new(ctx.lang);
