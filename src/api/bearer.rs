@@ -134,39 +134,24 @@ impl FromRequest for Bearer {
     type Error = Problem;
     type Future = Pin<Box<dyn Future<Output = Result<Bearer, Problem>>>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let lang = lang_of(req);
-        let secret = secret_of(req);
+    /// The presented token, checked in a read of its own.
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let presented = Presented::from_request(req, payload).into_inner();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let unauthorized = |code| Problem::new(StatusCode::UNAUTHORIZED, code, lang);
-            let Some(secret) = secret else {
-                return Err(unauthorized("token_missing"));
-            };
+            let presented = presented?;
+            let lang = presented.lang;
             let Some(state) = state else {
                 return Err(Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, lang));
             };
-            let now = state.db.now();
-            let (verdict, record) = state
+            let token = presented.clone();
+            let (bearer, due) = state
                 .db
-                .read(move |c| api_tokens::check(c, &secret, now))
+                .read(move |c| token.admit(c))
                 .await
-                .map_err(|e| Problem::from_store(e, lang))?;
-            let bearer = verdict.map_err(|why| unauthorized(unusable_code(why)))?;
-            if record {
-                let id = bearer.token;
-                state
-                    .db
-                    .write(move |c| api_tokens::record_use(c, id, now))
-                    .await
-                    .map_err(|e| Problem::from_store(e, lang))?;
-            }
-            Ok(Bearer {
-                token: bearer.token,
-                user: bearer.user,
-                scope: bearer.scope,
-                lang,
-            })
+                .map_err(|e| Problem::from_store(e, lang))??;
+            presented.record_use(&state, &bearer, due).await;
+            Ok(bearer)
         })
     }
 }

@@ -82,11 +82,6 @@ impl Problem {
         self
     }
 
-    /// The problem's code, as its type names it.
-    pub fn code(&self) -> &str {
-        self.kind.rsplit(':').next().unwrap_or_default()
-    }
-
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Problem {
         self.errors = errors;
         self

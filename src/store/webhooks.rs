@@ -83,28 +83,35 @@ impl Webhook {
     fn list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
         serde_json::from_str(text).unwrap_or_default()
     }
+}
 
-    /// The event types it wants; empty: every one.
-    pub fn event_types(&self) -> Vec<String> {
-        Self::list(&self.events)
-    }
+/// What an active endpoint wants, its lists read once as it is cached,
+/// not at every event.
+#[derive(Debug, Clone)]
+struct Subscription {
+    id: WebhookId,
+    /// Empty: every one.
+    events: Vec<String>,
+    services: Vec<i32>,
+    businesses: Vec<i32>,
+}
 
-    pub fn service_ids(&self) -> Vec<i32> {
-        Self::list(&self.services)
-    }
-
-    pub fn business_ids(&self) -> Vec<i32> {
-        Self::list(&self.businesses)
+impl Subscription {
+    fn of(hook: &Webhook) -> Subscription {
+        Subscription {
+            id: hook.id,
+            events: Webhook::list(&hook.events),
+            services: Webhook::list(&hook.services),
+            businesses: Webhook::list(&hook.businesses),
+        }
     }
 
     /// Whether it wants `event` of a ticket filed for `service` in `business`.
     fn wants(&self, event: &str, service: i32, business: Option<i32>) -> bool {
-        let events = self.event_types();
-        let services = self.service_ids();
-        let businesses = self.business_ids();
-        (events.is_empty() || events.iter().any(|e| e == event))
-            && (services.is_empty() || services.contains(&service))
-            && (businesses.is_empty() || business.is_some_and(|b| businesses.contains(&b)))
+        (self.events.is_empty() || self.events.iter().any(|e| e == event))
+            && (self.services.is_empty() || self.services.contains(&service))
+            && (self.businesses.is_empty()
+                || business.is_some_and(|b| self.businesses.contains(&b)))
     }
 }
 
@@ -126,15 +133,16 @@ pub struct NewWebhook {
 
 /// The active endpoints, for a few seconds (another instance's change
 /// shows here within them; this instance's at once).
-static ACTIVE: ShortCache<Vec<Webhook>> = ShortCache::new(std::time::Duration::from_secs(5));
+static ACTIVE: ShortCache<Vec<Subscription>> = ShortCache::new(std::time::Duration::from_secs(5));
 
-fn active(conn: &mut DbConn) -> StoreResult<Arc<Vec<Webhook>>> {
+fn active(conn: &mut DbConn) -> StoreResult<Arc<Vec<Subscription>>> {
     ACTIVE.get(|| {
-        Ok(w::table
+        let hooks: Vec<Webhook> = w::table
             .filter(w::active.eq(true))
             .order(w::id)
             .select(Webhook::as_select())
-            .load(conn)?)
+            .load(conn)?;
+        Ok(hooks.iter().map(Subscription::of).collect())
     })
 }
 
@@ -352,7 +360,7 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
         else {
             continue;
         };
-        let wanting: Vec<&Webhook> = hooks
+        let wanting: Vec<&Subscription> = hooks
             .iter()
             .filter(|h| h.wants(&event.event, service, business))
             .collect();
