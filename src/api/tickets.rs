@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::PersonOut;
 use super::bearer::Presented;
@@ -34,7 +35,8 @@ struct TicketOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<DateTime<Utc>>,
     /// The form's values by field key, as stored.
-    fields: serde_json::Value,
+    #[schema(value_type = Object)]
+    fields: crate::flow::form::Values,
     nodes: Vec<NodeOut>,
     events: Vec<EventOut>,
 }
@@ -81,7 +83,9 @@ struct EventOut {
     actor: Option<PersonOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     on_behalf_of: Option<PersonOut>,
-    detail: serde_json::Value,
+    /// As the event recorded it (JSON, passed on as stored).
+    #[schema(value_type = Object)]
+    detail: Box<RawValue>,
 }
 
 #[utoipa::path(
@@ -161,7 +165,7 @@ pub async fn show(
         created_at: apply.created_at.and_utc(),
         updated_at: apply.updated_at.and_utc(),
         finished_at: apply.finished_at.map(|t| t.and_utc()),
-        fields: serde_json::to_value(&*apply.form).unwrap_or_default(),
+        fields: apply.form.0,
         nodes: view
             .nodes
             .into_iter()
@@ -198,7 +202,9 @@ pub async fn show(
             .map(|(e, actor, for_whom)| EventOut {
                 at: e.at.and_utc(),
                 channel: e.channel.as_str(),
-                detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+                // Stored as JSON text: passed on without a parse.
+                detail: RawValue::from_string(e.detail)
+                    .unwrap_or_else(|_| RawValue::NULL.to_owned()),
                 action: e.action,
                 actor: actor.map(PersonOut::from),
                 on_behalf_of: for_whom.map(PersonOut::from),
