@@ -200,13 +200,52 @@ fn begin_write(conn: &mut DbConn) -> diesel::QueryResult<()> {
     }
 }
 
+thread_local! {
+    /// What the write running on this thread asked to run once it has
+    /// committed (`after_commit`).
+    static AFTER_COMMIT: std::cell::RefCell<Vec<fn()>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` once the write transaction running on this thread has
+/// committed — a wake-up for a worker that reads what it wrote, which
+/// before the commit it would not see — and not at all if it rolls back.
+/// Each function once per commit.
+pub fn after_commit(f: fn()) {
+    AFTER_COMMIT.with_borrow_mut(|hooks| {
+        if !hooks.contains(&f) {
+            hooks.push(f);
+        }
+    });
+}
+
+/// Runs what asked to run after this thread's commit (`committed`), or
+/// forgets it.
+fn commit_done(committed: bool) {
+    let hooks = AFTER_COMMIT.with_borrow_mut(std::mem::take);
+    if committed {
+        for hook in hooks {
+            hook();
+        }
+    }
+}
+
 /// Runs `f` in a write transaction (`begin_write`): committed if it
 /// succeeds, rolled back if it fails.
 fn in_write_transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    commit_done(false);
     begin_write(conn)?;
+    let result = in_begun_write(conn, f);
+    commit_done(result.is_ok());
+    result
+}
+
+fn in_begun_write<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     match f(conn) {
         Ok(value) => match Tm::commit_transaction(conn) {
             Ok(()) => Ok(value),

@@ -351,6 +351,28 @@ diesel::table! {
         active -> Bool,
         created_at -> Stamp,
         created_by -> Nullable<Integer>,
+        batch -> Bool,
+        read_tx -> BigInt,
+        read_through -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Stamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    webhook_events (id) {
+        id -> Integer,
+        tx -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        apply_id -> Nullable<Integer>,
+        service_id -> Nullable<Integer>,
+        business_id -> Nullable<Integer>,
+        payload -> Text,
+        created_at -> Stamp,
     }
 }
 
@@ -375,6 +397,7 @@ diesel::table! {
         error -> Text,
         created_at -> Stamp,
         delivered_at -> Nullable<Stamp>,
+        event_row -> Nullable<Integer>,
     }
 }
 
@@ -450,4 +473,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     webhooks,
     webhook_deliveries,
+    webhook_events,
 );

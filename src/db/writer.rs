@@ -125,6 +125,9 @@ fn serve(
         let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let outcome = run_batch(&mut conn, first, &queue, &mut replies);
         drop(guard);
+        // What the batch's changes asked to run once committed (a change
+        // rolled back in it may have asked too: a wake-up for nothing).
+        super::commit_done(outcome.is_ok());
         if outcome.is_err() {
             tracing::error!("a batch of changes did not commit; reopening the connection");
             // Closing the connection rolls back whatever it still holds.

@@ -1,9 +1,11 @@
-//! The webhook sender: claims due deliveries a few at a time (a lease, so
-//! each is attempted by one instance at a time), sends them at once —
-//! signed JSON to a webhook, or a chat robot's own message — and records
-//! each answer in one write; a failure waits its backoff and is tried
-//! again. Woken as soon as this instance writes deliveries, and looking
-//! every second for those another instance wrote.
+//! The webhook sender: reads each endpoint's part of the event stream
+//! (a lease on the endpoint, so one instance at a time sends it), and the
+//! deliveries due again, sends them at once — signed JSON to a webhook,
+//! one event to a request or several (`{"events": [...]}`), or a chat
+//! robot's own message — and records each answer in one write; a failure
+//! waits its backoff and is tried again. Woken as soon as this instance
+//! commits events, and looking every second for those another instance
+//! wrote.
 
 use std::time::{Duration, Instant};
 
@@ -14,11 +16,18 @@ use tokio::sync::watch;
 
 use crate::db::Db;
 use crate::i18n::Lang;
-use crate::store::webhooks::{self, Attempt, Delivery, Kind, Payload, Webhook};
+use crate::store::webhooks::{self, Attempt, Kind, Payload, Stream, Streamed, Webhook};
 
-/// How many deliveries one claim takes, and how long its lease lasts.
+/// How many deliveries due again one claim takes, and how many events of
+/// each endpoint's stream one look reads; how long a lease lasts.
 const BATCH: i64 = 256;
+const STREAM: i64 = 256;
 const LEASE_SECS: i64 = 30;
+/// The most events a request of an endpoint that takes them together
+/// carries.
+pub const MAX_BATCH: usize = 100;
+/// The most requests in flight at once.
+const IN_FLIGHT: usize = 64;
 /// A receiver's longest wait.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How often it looks for deliveries another instance wrote.
@@ -72,28 +81,68 @@ pub struct Outgoing {
     pub body: String,
 }
 
-/// Builds delivery `d` for endpoint `hook` at `now_ms` (Unix milliseconds).
-pub fn outgoing(d: &Delivery, hook: &Webhook, base_url: &str, now_ms: i64) -> Outgoing {
+/// One event as it goes out: its id, its type and its body as written.
+#[derive(Debug, Clone, Copy)]
+pub struct Out<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub payload: &'a str,
+}
+
+/// Builds the request carrying `events` to endpoint `hook` at `now_ms`
+/// (Unix milliseconds): a webhook that takes them together gets
+/// `{"events": [...]}` (one or more), any other one event (the first).
+pub fn outgoing(events: &[Out<'_>], hook: &Webhook, base_url: &str, now_ms: i64) -> Outgoing {
     let unix = now_ms / 1000;
+    let Some(first) = events.first().copied() else {
+        return Outgoing {
+            url: hook.url.clone(),
+            headers: Vec::new(),
+            body: String::new(),
+        };
+    };
     // A chat robot's line is worded from the event; a webhook sends the
     // event as it was written.
     let line = || {
         let lang = Lang::parse(&hook.language).unwrap_or_default();
-        serde_json::from_str::<Payload>(&d.payload)
+        serde_json::from_str::<Payload>(first.payload)
             .map(|p| chat_line(&p, lang, base_url))
             .unwrap_or_default()
     };
     let secret = hook.secret.trim();
     match hook.kind() {
+        Kind::Webhook if hook.batch => {
+            let mut body = String::with_capacity(
+                12 + events.iter().map(|e| e.payload.len() + 1).sum::<usize>(),
+            );
+            body.push_str("{\"events\":[");
+            for (i, e) in events.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(e.payload);
+            }
+            body.push_str("]}");
+            Outgoing {
+                url: hook.url.clone(),
+                headers: vec![
+                    ("Countersign-Batch", events.len().to_string()),
+                    ("Countersign-Signature", signature(secret, unix, &body)),
+                ],
+                body,
+            }
+        }
         Kind::Webhook => Outgoing {
             url: hook.url.clone(),
             headers: vec![
-                ("Countersign-Event", d.event_type.clone()),
-                ("Countersign-Event-Id", d.event_id.clone()),
-                ("Countersign-Delivery", d.id.0.to_string()),
-                ("Countersign-Signature", signature(secret, unix, &d.payload)),
+                ("Countersign-Event", first.kind.to_string()),
+                ("Countersign-Event-Id", first.id.to_string()),
+                (
+                    "Countersign-Signature",
+                    signature(secret, unix, first.payload),
+                ),
             ],
-            body: d.payload.clone(),
+            body: first.payload.to_string(),
         },
         Kind::Slack => Outgoing {
             url: hook.url.clone(),
@@ -156,9 +205,19 @@ fn percent(text: &str) -> String {
         .collect()
 }
 
-/// Sends one delivery; how it went.
-async fn send(client: &reqwest::Client, d: &Delivery, hook: &Webhook, base_url: &str) -> Attempt {
-    let out = outgoing(d, hook, base_url, chrono::Utc::now().timestamp_millis());
+/// Sends `events` to `hook` in one request; how it went.
+async fn send(
+    client: &reqwest::Client,
+    events: &[Out<'_>],
+    hook: &Webhook,
+    base_url: &str,
+) -> Attempt {
+    let out = outgoing(
+        events,
+        hook,
+        base_url,
+        chrono::Utc::now().timestamp_millis(),
+    );
     let started = Instant::now();
     let mut req = client
         .post(&out.url)
@@ -170,6 +229,7 @@ async fn send(client: &reqwest::Client, d: &Delivery, hook: &Webhook, base_url: 
     }
     let answer = req.send().await;
     let latency_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+    let id = crate::db::ids::DeliveryId(0);
     match answer {
         Ok(res) => {
             let code = res.status().as_u16();
@@ -183,19 +243,103 @@ async fn send(client: &reqwest::Client, d: &Delivery, hook: &Webhook, base_url: 
                 )
             };
             Attempt {
-                id: d.id,
+                id,
                 code: Some(code),
                 latency_ms,
                 error,
             }
         }
         Err(e) => Attempt {
-            id: d.id,
+            id,
             code: None,
             latency_ms,
             error: e.to_string().chars().take(300).collect(),
         },
     }
+}
+
+/// One request's worth of work: some of an endpoint's stream (which one,
+/// and which of its events), or a delivery due again.
+enum Job<'a> {
+    Stream(usize, &'a [webhooks::StreamEvent]),
+    Again(usize),
+}
+
+/// Sends what was taken — each endpoint's events one to a request, or
+/// together up to `MAX_BATCH` for one that takes them so, and each
+/// delivery due again — at most `IN_FLIGHT` requests at a time; how each
+/// went.
+async fn send_all(
+    client: &reqwest::Client,
+    streams: &[Stream],
+    again: &[(webhooks::Delivery, Webhook)],
+    base_url: &str,
+) -> (Vec<Streamed>, Vec<Attempt>) {
+    use futures_util::StreamExt;
+    let mut jobs = Vec::new();
+    for (i, s) in streams.iter().enumerate() {
+        let size = if s.hook.batch && s.hook.kind() == Kind::Webhook {
+            MAX_BATCH
+        } else {
+            1
+        };
+        jobs.extend(s.events.chunks(size).map(|chunk| Job::Stream(i, chunk)));
+    }
+    jobs.extend((0..again.len()).map(Job::Again));
+    let results: Vec<(Job<'_>, Attempt)> = futures_util::stream::iter(jobs)
+        .map(|job| async move {
+            let attempt = match &job {
+                Job::Stream(i, chunk) => {
+                    let outs: Vec<Out<'_>> = chunk
+                        .iter()
+                        .map(|e| Out {
+                            id: &e.event_id,
+                            kind: &e.event_type,
+                            payload: &e.payload,
+                        })
+                        .collect();
+                    send(client, &outs, &streams[*i].hook, base_url).await
+                }
+                Job::Again(i) => {
+                    let (d, hook) = &again[*i];
+                    let out = Out {
+                        id: &d.event_id,
+                        kind: &d.event_type,
+                        payload: &d.payload,
+                    };
+                    Attempt {
+                        id: d.id,
+                        ..send(client, &[out], hook, base_url).await
+                    }
+                }
+            };
+            (job, attempt)
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut streamed: Vec<Streamed> = streams
+        .iter()
+        .map(|s| Streamed {
+            hook: s.hook.id,
+            from: s.from,
+            to: s.to,
+            sent: Vec::new(),
+        })
+        .collect();
+    let mut attempts = Vec::new();
+    for (job, attempt) in results {
+        if !attempt.succeeded() {
+            tracing::info!(error = %attempt.error, "webhook delivery failed");
+        }
+        match job {
+            Job::Stream(i, chunk) => streamed[i]
+                .sent
+                .extend(chunk.iter().map(|e| (e.clone(), attempt.clone()))),
+            Job::Again(_) => attempts.push(attempt),
+        }
+    }
+    (streamed, attempts)
 }
 
 /// Runs until `stopping` says stop, then hands back what it holds.
@@ -217,14 +361,31 @@ pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::
             break;
         }
         let name = worker.clone();
-        let claimed = db
-            .write(move |c| webhooks::claim(c, &name, BATCH, LEASE_SECS))
+        let (leased, again) = db
+            .write(move |c| {
+                Ok((
+                    webhooks::lease(c, &name, LEASE_SECS)?,
+                    webhooks::claim(c, &name, BATCH, LEASE_SECS)?,
+                ))
+            })
             .await
             .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "claiming webhook deliveries failed");
-                Vec::new()
+                tracing::warn!(error = %e, "taking webhook endpoints failed");
+                (Vec::new(), Vec::new())
             });
-        if claimed.is_empty() {
+        // The events themselves are read beside the writers, not in turn
+        // with them.
+        let streams = if leased.is_empty() {
+            Vec::new()
+        } else {
+            db.read(move |c| webhooks::read(c, leased, STREAM))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "reading webhook events failed");
+                    Vec::new()
+                })
+        };
+        if streams.is_empty() && again.is_empty() {
             tokio::select! {
                 _ = webhooks::WAKE.notified() => {}
                 _ = actix_web::rt::time::sleep(POLL) => {}
@@ -232,21 +393,21 @@ pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::
             }
             continue;
         }
-        let sends = claimed
-            .iter()
-            .map(|(d, hook)| send(&client, d, hook, &base_url));
-        let attempts: Vec<Attempt> = futures_util::future::join_all(sends).await;
-        for (a, (d, hook)) in attempts.iter().zip(&claimed) {
-            if !a.succeeded() {
-                tracing::info!(webhook = hook.id.0, delivery = d.id.0, error = %a.error, "webhook delivery failed");
-            }
-        }
+        let (streamed, attempts) = send_all(&client, &streams, &again, &base_url).await;
         let name = worker.clone();
         if let Err(e) = db
-            .write(move |c| webhooks::record(c, &name, &attempts))
+            .write(move |c| {
+                webhooks::advance(c, &name, &streamed)?;
+                webhooks::record(c, &name, &attempts)
+            })
             .await
         {
             tracing::warn!(error = %e, "recording webhook deliveries failed");
+            // Sent again after a pause (receivers drop what they have seen).
+            tokio::select! {
+                _ = actix_web::rt::time::sleep(POLL) => {}
+                _ = stopping.changed() => {}
+            }
         }
     }
     let name = worker.clone();

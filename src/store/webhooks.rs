@@ -1,9 +1,11 @@
-//! Webhooks: endpoints an administrator registers, and the deliveries of
-//! ticket events to them — written in the event's own transaction (an
-//! outbox: a delivery exists exactly when its event does), claimed by one
-//! instance at a time with a lease, retried with backoff, and logged with
-//! each attempt's answer. Chat robots are endpoints of another kind: the
-//! same deliveries, worded for a group by `notify::hooks`.
+//! Webhooks: endpoints an administrator registers, and the ticket events
+//! they are sent. Each event some endpoint wants is written once, in the
+//! event's own transaction, to a stream (`webhook_events`) that every
+//! endpoint reads in order from where it got to, one instance at a time
+//! (a lease on the endpoint). Each attempt is logged as a delivery; a
+//! failed one waits in the log and is tried again with backoff until it is
+//! taken or given up on. Chat robots are endpoints of another kind: the
+//! same events, worded for a group by `notify::hooks`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +20,8 @@ use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, DeliveryId, UserId, WebhookId};
 use crate::db::schema::{
-    applies as a, services as sv, users, webhook_deliveries as d, webhooks as w,
+    applies as a, services as sv, users, webhook_deliveries as d, webhook_events as ev,
+    webhooks as w,
 };
 use crate::db::stamp::At;
 use crate::db::states::TicketEvent;
@@ -73,6 +76,8 @@ pub struct Webhook {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub created_by: Option<UserId>,
+    /// Its events several to a request (`{"events": [...]}`).
+    pub batch: bool,
 }
 
 impl Webhook {
@@ -89,7 +94,6 @@ impl Webhook {
 /// not at every event.
 #[derive(Debug, Clone)]
 struct Subscription {
-    id: WebhookId,
     /// Empty: every one.
     events: Vec<String>,
     services: Vec<i32>,
@@ -99,7 +103,6 @@ struct Subscription {
 impl Subscription {
     fn of(hook: &Webhook) -> Subscription {
         Subscription {
-            id: hook.id,
             events: Webhook::list(&hook.events),
             services: Webhook::list(&hook.services),
             businesses: Webhook::list(&hook.businesses),
@@ -129,6 +132,8 @@ pub struct NewWebhook {
     pub events: Vec<String>,
     pub services: Vec<i32>,
     pub businesses: Vec<i32>,
+    /// Several events to a request (plain webhooks only).
+    pub batch: bool,
 }
 
 /// The active endpoints, for a few seconds (another instance's change
@@ -151,7 +156,19 @@ fn json<T: Serialize>(list: &[T]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
+/// Where the stream ends now (`(tx, id)` of its last event; `(0, 0)`
+/// when empty): an endpoint added or turned on reads from here.
+fn stream_end(conn: &mut DbConn) -> StoreResult<(i64, i32)> {
+    Ok(ev::table
+        .order((ev::tx.desc(), ev::id.desc()))
+        .select((ev::tx, ev::id))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
 pub fn create(conn: &mut DbConn, new: &NewWebhook, by: UserId) -> StoreResult<WebhookId> {
+    let (end_tx, end) = stream_end(conn)?;
     let id: WebhookId = diesel::insert_into(w::table)
         .values((
             w::name.eq(&new.name),
@@ -165,6 +182,9 @@ pub fn create(conn: &mut DbConn, new: &NewWebhook, by: UserId) -> StoreResult<We
             w::active.eq(true),
             w::created_at.eq(At(now())),
             w::created_by.eq(Some(by)),
+            w::batch.eq(new.batch && new.kind == Kind::Webhook),
+            w::read_tx.eq(end_tx),
+            w::read_through.eq(end),
         ))
         .returning(w::id)
         .get_result(conn)?;
@@ -179,11 +199,20 @@ pub fn create(conn: &mut DbConn, new: &NewWebhook, by: UserId) -> StoreResult<We
 
 /// Turns endpoint `id` on or off.
 pub fn set_active(conn: &mut DbConn, id: WebhookId, on: bool, by: UserId) -> StoreResult<()> {
-    let n = diesel::update(w::table.find(id))
-        .set(w::active.eq(on))
+    // Turned on, it reads from the stream's end: what happened while it
+    // was off is not sent (as it was not while it was off).
+    let (end_tx, end) = stream_end(conn)?;
+    let n = diesel::update(w::table.find(id).filter(w::active.ne(on)))
+        .set((
+            w::active.eq(on),
+            w::read_tx.eq(end_tx),
+            w::read_through.eq(end),
+        ))
         .execute(conn)?;
     if n == 0 {
-        return Err(StoreError::NotFound);
+        // Already so (a second click), or not there.
+        find(conn, id)?;
+        return Ok(());
     }
     ACTIVE.forget();
     let action = if on {
@@ -275,8 +304,8 @@ const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
 const FAILED: &str = "failed";
 
-/// Writes the deliveries of `events` (an action's, at its end, in its
-/// transaction) to every active endpoint that wants them.
+/// Writes `events` (an action's, at its end, in its transaction) to the
+/// stream, each once, when any active endpoint wants it.
 pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<usize> {
     if events.is_empty() {
         return Ok(0);
@@ -298,60 +327,65 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
         Option<i32>,
         String,
     );
-    let tickets: HashMap<i32, TicketRow> = a::table
-        .inner_join(sv::table)
-        .filter(a::id.eq_any(&ids))
-        .select((
-            a::id,
-            a::serial,
-            a::title,
-            a::kind,
-            a::status,
-            a::service_id,
-            a::business_id,
-            sv::name_en,
-        ))
-        .load::<(
-            ApplyId,
-            String,
-            String,
-            String,
-            String,
-            crate::db::ids::ServiceId,
-            Option<crate::db::ids::BusinessId>,
-            String,
-        )>(conn)?
-        .into_iter()
-        .map(
-            |(id, serial, title, kind, status, service, business, name)| {
+    // One ticket and a person or two an action, each read by a statement
+    // prepared once (a list of ids would be planned at every action).
+    let mut tickets: HashMap<i32, TicketRow> = HashMap::new();
+    for id in ids {
+        let row = a::table
+            .inner_join(sv::table)
+            .filter(a::id.eq(id))
+            .select((
+                a::serial,
+                a::title,
+                a::kind,
+                a::status,
+                a::service_id,
+                a::business_id,
+                sv::name_en,
+            ))
+            .first::<(
+                String,
+                String,
+                String,
+                String,
+                crate::db::ids::ServiceId,
+                Option<crate::db::ids::BusinessId>,
+                String,
+            )>(conn)
+            .optional()?;
+        if let Some((serial, title, kind, status, service, business, name)) = row {
+            tickets.insert(
+                id.0,
                 (
-                    id.0,
-                    (
-                        id,
-                        serial,
-                        title,
-                        kind,
-                        status,
-                        service.0,
-                        business.map(|b| b.0),
-                        name,
-                    ),
-                )
-            },
-        )
-        .collect();
+                    id,
+                    serial,
+                    title,
+                    kind,
+                    status,
+                    service.0,
+                    business.map(|b| b.0),
+                    name,
+                ),
+            );
+        }
+    }
     let mut people: Vec<UserId> = events
         .iter()
         .flat_map(|e| e.actor.into_iter().chain(e.on_behalf_of))
         .collect();
     people.sort();
     people.dedup();
-    let names: HashMap<UserId, String> = users::table
-        .filter(users::id.eq_any(&people))
-        .select((users::id, users::username))
-        .load(conn)?
-        .into_iter()
-        .collect();
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    for person in people {
+        if let Some(name) = users::table
+            .find(person)
+            .select(users::username)
+            .first::<String>(conn)
+            .optional()?
+        {
+            names.insert(person, name);
+        }
+    }
     let at = now();
     let mut rows = Vec::new();
     for event in events {
@@ -360,11 +394,10 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
         else {
             continue;
         };
-        let wanting: Vec<&Subscription> = hooks
+        if !hooks
             .iter()
-            .filter(|h| h.wants(&event.event, service, business))
-            .collect();
-        if wanting.is_empty() {
+            .any(|h| h.wants(&event.event, service, business))
+        {
             continue;
         }
         let payload = Payload {
@@ -386,36 +419,44 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
             }),
             detail: event.detail,
         };
-        let body = serde_json::to_string(&payload).unwrap_or_default();
-        for hook in wanting {
-            rows.push((
-                d::webhook_id.eq(hook.id),
-                d::event_id.eq(payload.id.clone()),
-                d::event_type.eq(payload.kind.clone()),
-                d::apply_id.eq(Some(id.0)),
-                d::payload.eq(body.clone()),
-                d::status.eq(PENDING),
-                d::attempts.eq(0),
-                d::next_attempt_at.eq(At(at)),
-                d::error.eq(""),
-                d::created_at.eq(At(at)),
-            ));
-        }
+        rows.push((
+            ev::event_id.eq(payload.id.clone()),
+            ev::event_type.eq(event.event),
+            ev::apply_id.eq(Some(id.0)),
+            ev::service_id.eq(Some(service)),
+            ev::business_id.eq(business),
+            ev::payload.eq(serde_json::to_string(&payload).unwrap_or_default()),
+            ev::created_at.eq(At(at)),
+        ));
     }
     if rows.is_empty() {
         return Ok(0);
     }
     let n = rows.len();
-    crate::direct!(conn, |c| diesel::insert_into(d::table)
-        .values(&rows)
-        .execute(c))?;
-    WAKE.notify_one();
+    match conn {
+        DbConn::Pg(pg) => {
+            for chunk in rows.chunks(CHUNK) {
+                diesel::insert_into(ev::table).values(chunk).execute(pg)?;
+            }
+        }
+        // A row at a time on SQLite: a one-row insert stays prepared.
+        DbConn::Sqlite(lite) => {
+            for row in rows {
+                diesel::insert_into(ev::table).values(row).execute(lite)?;
+            }
+        }
+    }
+    crate::db::after_commit(wake);
     Ok(n)
 }
 
-/// Woken when deliveries are written here, so the sender need not wait
-/// for its next look.
+/// Woken when events or deliveries written here have committed, so the
+/// sender need not wait for its next look.
 pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+fn wake() {
+    WAKE.notify_one();
+}
 
 /// Queues a `ping` to endpoint `id` (the test button).
 pub fn ping(conn: &mut DbConn, id: WebhookId, by: UserId) -> StoreResult<()> {
@@ -445,7 +486,7 @@ pub fn ping(conn: &mut DbConn, id: WebhookId, by: UserId) -> StoreResult<()> {
             d::created_at.eq(At(at)),
         ))
         .execute(conn)?;
-    WAKE.notify_one();
+    crate::db::after_commit(wake);
     Ok(())
 }
 
@@ -467,9 +508,199 @@ pub struct Delivery {
     pub error: String,
     pub created_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
+    /// Its event in the stream, whose body it carries (`None`: a ping,
+    /// or one written before the stream, its body its own).
+    pub event_row: Option<i32>,
 }
 
 diesel::alias!(d as due: Due);
+
+/// An event of the stream, as an endpoint is sent it.
+#[derive(Debug, Clone, Queryable)]
+pub struct StreamEvent {
+    pub row: i32,
+    pub tx: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub apply_id: Option<i32>,
+    pub service_id: Option<i32>,
+    pub business_id: Option<i32>,
+    pub payload: String,
+}
+
+/// What an endpoint is to be sent from the stream: the events after
+/// where it got to (`from`) that it wants, and where it will have got to
+/// once they are sent (`to`).
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub hook: Webhook,
+    pub from: (i64, i32),
+    pub to: (i64, i32),
+    pub events: Vec<StreamEvent>,
+}
+
+/// An endpoint this instance reads for the moment, and where it got to.
+pub type Leased = (Webhook, i64, i32);
+
+/// Takes the active endpoints no other instance reads: a lease of
+/// `lease_secs` for `worker`, renewed at each look.
+pub fn lease(conn: &mut DbConn, worker: &str, lease_secs: i64) -> StoreResult<Vec<Leased>> {
+    let at = now();
+    let until = at + Duration::seconds(lease_secs);
+    Ok(crate::direct!(conn, |c| diesel::update(
+        w::table.filter(w::active.eq(true)).filter(
+            w::claimed_until
+                .is_null()
+                .or(w::claimed_until.lt(At(at)))
+                .or(w::claimed_by.eq(worker)),
+        ),
+    )
+    .set((w::claimed_by.eq(worker), w::claimed_until.eq(At(until))))
+    .returning((Webhook::as_returning(), w::read_tx, w::read_through))
+    .get_results(c))?)
+}
+
+/// For each endpoint `leased`, up to `limit` events of the stream after
+/// where it got to, in order — a read, beside the writes of tickets. On
+/// PostgreSQL only events of transactions older than every one still
+/// running are read: one that commits late is read in its turn, never
+/// passed over.
+pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<Vec<Stream>> {
+    let Some((from_tx, from)) = leased.iter().map(|(_, tx, id)| (*tx, *id)).min() else {
+        return Ok(Vec::new());
+    };
+    // Read once from the endpoint furthest behind; each takes its part.
+    // A row-value comparison, so both databases walk the (tx, id) index.
+    let after =
+        diesel::dsl::sql::<diesel::sql_types::Bool>("(webhook_events.tx, webhook_events.id) > (")
+            .bind::<diesel::sql_types::BigInt, _>(from_tx)
+            .sql(", ")
+            .bind::<diesel::sql_types::Integer, _>(from)
+            .sql(")");
+    let fields = (
+        ev::id,
+        ev::tx,
+        ev::event_id,
+        ev::event_type,
+        ev::apply_id,
+        ev::service_id,
+        ev::business_id,
+        ev::payload,
+    );
+    let read = limit * leased.len() as i64;
+    let events: Vec<StreamEvent> = match conn {
+        DbConn::Pg(pg) => ev::table
+            .filter(after)
+            .filter(ev::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            )))
+            .order((ev::tx, ev::id))
+            .limit(read)
+            .select(fields)
+            .load(pg)?,
+        DbConn::Sqlite(lite) => ev::table
+            .filter(after)
+            .order((ev::tx, ev::id))
+            .limit(read)
+            .select(fields)
+            .load(lite)?,
+    };
+    let mut out = Vec::new();
+    for (hook, tx, id) in leased {
+        let mine: Vec<&StreamEvent> = events
+            .iter()
+            .filter(|e| (e.tx, e.row) > (tx, id))
+            .take(limit as usize)
+            .collect();
+        let Some(last) = mine.last() else {
+            continue;
+        };
+        let wants = Subscription::of(&hook);
+        out.push(Stream {
+            from: (tx, id),
+            to: (last.tx, last.row),
+            events: mine
+                .iter()
+                .filter(|e| {
+                    wants.wants(
+                        &e.event_type,
+                        e.service_id.unwrap_or_default(),
+                        e.business_id,
+                    )
+                })
+                .map(|e| (*e).clone())
+                .collect(),
+            hook,
+        });
+    }
+    Ok(out)
+}
+
+/// How sending one endpoint its part of the stream went: each event's
+/// attempt (those of a batch share theirs).
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub hook: WebhookId,
+    pub from: (i64, i32),
+    pub to: (i64, i32),
+    pub sent: Vec<(StreamEvent, Attempt)>,
+}
+
+/// Moves each endpoint `worker` still holds on to where it got to, and
+/// logs each attempt: taken ones as delivered, the others to be tried
+/// again after their backoff. An endpoint another instance has taken over
+/// meanwhile (the lease ran out) is left as that instance has it.
+pub fn advance(conn: &mut DbConn, worker: &str, streamed: &[Streamed]) -> StoreResult<()> {
+    let at = now();
+    let mut rows = Vec::new();
+    for s in streamed {
+        let moved = diesel::update(
+            w::table
+                .find(s.hook)
+                .filter(w::claimed_by.eq(worker))
+                .filter(w::read_tx.eq(s.from.0))
+                .filter(w::read_through.eq(s.from.1)),
+        )
+        .set((w::read_tx.eq(s.to.0), w::read_through.eq(s.to.1)))
+        .execute(conn)?;
+        if moved == 0 {
+            continue;
+        }
+        for (e, attempt) in &s.sent {
+            let taken = attempt.succeeded();
+            rows.push((
+                d::webhook_id.eq(s.hook),
+                d::event_id.eq(e.event_id.clone()),
+                d::event_type.eq(e.event_type.clone()),
+                d::apply_id.eq(e.apply_id),
+                d::payload.eq(""),
+                d::status.eq(if taken { DELIVERED } else { PENDING }),
+                d::attempts.eq(1),
+                d::next_attempt_at.eq(At(if taken {
+                    at
+                } else {
+                    at + super::outbox::backoff(0)
+                })),
+                d::response_code.eq(attempt.code.map(i32::from)),
+                d::latency_ms.eq(Some(attempt.latency_ms)),
+                d::error.eq(attempt.error.clone()),
+                d::created_at.eq(At(at)),
+                d::delivered_at.eq(taken.then_some(At(at))),
+                d::event_row.eq(Some(e.row)),
+            ));
+        }
+    }
+    for chunk in rows.chunks(CHUNK) {
+        crate::direct!(conn, |c| diesel::insert_into(d::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Rows one insert of the log takes (14 values each; SQLite takes at most
+/// 32,766 in a statement).
+const CHUNK: usize = 1000;
 
 /// Claims up to `limit` due deliveries for `worker` for `lease_secs`,
 /// oldest first, with their endpoints: one conditional update, so two
@@ -483,8 +714,12 @@ pub fn claim(
 ) -> StoreResult<Vec<(Delivery, Webhook)>> {
     let at = now();
     let until = at + Duration::seconds(lease_secs);
+    // `status = 'pending'` as written in the index of those waiting, so
+    // both databases use it (a bound value would not match it).
     let ready = due
-        .filter(due.field(d::status).eq(PENDING))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "due.status = 'pending'",
+        ))
         .filter(due.field(d::next_attempt_at).le(At(at)))
         .filter(
             due.field(d::claimed_until)
@@ -516,9 +751,26 @@ pub fn claim(
         .into_iter()
         .map(|h| (h.id, h))
         .collect();
+    // A delivery of the stream carries its event's body.
+    let rows: Vec<i32> = claimed.iter().filter_map(|d| d.event_row).collect();
+    let bodies: HashMap<i32, String> = if rows.is_empty() {
+        HashMap::new()
+    } else {
+        ev::table
+            .filter(ev::id.eq_any(&rows))
+            .select((ev::id, ev::payload))
+            .load(conn)?
+            .into_iter()
+            .collect()
+    };
     let mut out: Vec<(Delivery, Webhook)> = claimed
         .into_iter()
-        .filter_map(|d| hooks.get(&d.webhook_id).cloned().map(|h| (d, h)))
+        .filter_map(|mut d| {
+            if let Some(body) = d.event_row.and_then(|row| bodies.get(&row)) {
+                d.payload = body.clone();
+            }
+            hooks.get(&d.webhook_id).cloned().map(|h| (d, h))
+        })
         .collect();
     out.sort_by_key(|(d, _)| d.id);
     Ok(out)
@@ -609,8 +861,12 @@ pub fn record(conn: &mut DbConn, worker: &str, attempts: &[Attempt]) -> StoreRes
     Ok(())
 }
 
-/// Hands back what `worker` claimed and has not recorded (at a stop).
+/// Hands back the endpoints `worker` reads and the deliveries it claimed
+/// and has not recorded (at a stop).
 pub fn release(conn: &mut DbConn, worker: &str) -> StoreResult<usize> {
+    diesel::update(w::table.filter(w::claimed_by.eq(worker)))
+        .set(w::claimed_until.eq(None::<At>))
+        .execute(conn)?;
     Ok(diesel::update(
         d::table
             .filter(d::claimed_by.eq(worker))
@@ -644,7 +900,7 @@ pub fn send_again(conn: &mut DbConn, hook: WebhookId, id: DeliveryId) -> StoreRe
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    WAKE.notify_one();
+    crate::db::after_commit(wake);
     Ok(())
 }
 

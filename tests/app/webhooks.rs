@@ -1,8 +1,10 @@
 //! Webhooks and chat robots against a real HTTP receiver started here:
 //! each event delivered signed, a refusal retried until taken and then
 //! not again, a receiver that was down served once it is back, two
-//! instances on one database delivering each event once, and each chat
-//! platform's own message format and signing.
+//! instances on one database delivering each event once, events taken
+//! together in one request by an endpoint that asks so, an event whose
+//! transaction commits late sent in its turn, and each chat platform's
+//! own message format and signing.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -590,4 +592,149 @@ async fn an_endpoint_is_refused_with_its_input_kept_and_the_test_button_reaches_
     let ping = receiver.next().await;
     assert_eq!(ping.json()["type"], "ping");
     assert_eq!(ping.json()["actor"], "admin");
+}
+
+#[actix_web::test]
+async fn an_endpoint_that_takes_events_together_gets_those_that_wait_in_one_signed_request() {
+    let app = TestApp::spawn().await;
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let mut receiver = Receiver::start();
+    let admin = browser_for(&app, "admin").await;
+    let (hook, secret) = register(
+        &app,
+        &admin,
+        &[
+            ("name", "warehouse"),
+            ("kind", "webhook"),
+            ("url", &receiver.url("/batch")),
+            ("secret", ""),
+            ("language", "en"),
+            ("batch", "on"),
+        ],
+    )
+    .await;
+    let page = get(&admin, &app.url(&format!("/admin/webhooks/{hook}"))).await;
+    assert!(page.text("#webhook-batch").is_some(), "the page says so");
+
+    // Filing records several events in one transaction: they wait
+    // together and go in one request.
+    let id = file(&app, service).await;
+    let got = receiver.next().await;
+    let body = got.json();
+    let events = body["events"].as_array().expect("{\"events\": [...]}");
+    assert!(events.len() >= 2, "several events: {body}");
+    assert_eq!(got.headers["countersign-batch"], events.len().to_string());
+    assert_eq!(events[0]["type"], "ticket.submitted");
+    assert!(events.iter().all(|e| e["ticket"]["id"] == id));
+    let mut ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "each event keeps its own id");
+    let (t, v1) = got.headers["countersign-signature"]
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .expect("t=…,v1=…");
+    assert_eq!(
+        v1,
+        hex::encode(hmac_sha256(
+            secret.as_bytes(),
+            format!("{t}.{}", got.body).as_bytes()
+        )),
+        "the request is signed as a whole"
+    );
+    // Each event is in the log, delivered (once the sender has written
+    // the answer down).
+    let mut logged: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        logged = app.query(|c| {
+            webhook_deliveries::table
+                .order(webhook_deliveries::id)
+                .select(webhook_deliveries::status)
+                .load(c)
+        });
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(logged.len(), events.len());
+    assert!(logged.iter().all(|s| s == "delivered"), "{logged:?}");
+}
+
+#[actix_web::test]
+async fn an_event_whose_transaction_commits_late_is_sent_in_its_turn_not_passed_over() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != countersign::db::Backend::Postgres {
+        // SQLite commits one write at a time: events are read in the
+        // order they committed, and none can commit late.
+        return;
+    }
+    people(&app, &["approver"]);
+    let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
+    let mut receiver = Receiver::start();
+    let admin = browser_for(&app, "admin").await;
+    register(
+        &app,
+        &admin,
+        &[
+            ("name", "sink"),
+            ("kind", "webhook"),
+            ("url", &receiver.url("/in")),
+            ("secret", "s3cret"),
+            ("language", "en"),
+            ("events", "ticket.submitted"),
+        ],
+    )
+    .await;
+
+    // A transaction writes an event to the stream and stays open…
+    let (wrote, written) = std::sync::mpsc::channel::<()>();
+    let (commit, committing) = std::sync::mpsc::channel::<()>();
+    let db = app.db.clone();
+    let held = std::thread::spawn(move || {
+        db.write_sync(move |c| {
+            use countersign::db::schema::webhook_events as ev;
+            diesel::insert_into(ev::table)
+                .values((
+                    ev::event_id.eq("evt_late"),
+                    ev::event_type.eq("ticket.submitted"),
+                    ev::service_id.eq(Some(service)),
+                    ev::payload.eq(r#"{"id":"evt_late","type":"ticket.submitted"}"#),
+                    ev::created_at.eq(countersign::db::stamp::At(countersign::store::now())),
+                ))
+                .execute(c)?;
+            wrote.send(()).unwrap();
+            committing.recv().unwrap();
+            Ok(())
+        })
+    });
+    written.recv().unwrap();
+    // …while a ticket filed after it commits first: its event waits for
+    // the earlier transaction rather than pass it.
+    file(&app, service).await;
+    assert!(
+        receiver.nothing_more(Duration::from_millis(1500)).await,
+        "nothing is sent past an open transaction's event"
+    );
+    commit.send(()).unwrap();
+    held.join().unwrap().unwrap();
+    // Both now (sent side by side, so in either order), each once.
+    let mut ids = vec![
+        receiver.next().await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        receiver.next().await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    ];
+    ids.sort();
+    assert_eq!(ids[1], "evt_late");
+    assert!(
+        ids[0].starts_with("evt_") && ids[0] != "evt_late",
+        "{ids:?}"
+    );
+    assert!(receiver.nothing_more(Duration::from_millis(1000)).await);
 }

@@ -27,6 +27,7 @@ pub struct HookForm {
     events: Vec<String>,
     services: Vec<String>,
     businesses: Vec<String>,
+    batch: bool,
 }
 
 impl HookForm {
@@ -54,6 +55,7 @@ impl HookForm {
             events: all("events"),
             services: all("services"),
             businesses: all("businesses"),
+            batch: pairs.iter().any(|(n, v)| n == "batch" && v == "on"),
         }
     }
 
@@ -106,6 +108,7 @@ impl HookForm {
             events: self.events.clone(),
             services,
             businesses,
+            batch: self.batch,
         })
     }
 }
