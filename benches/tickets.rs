@@ -18,7 +18,8 @@
 //! endpoints subscribed to every event, received by the benchmark, which
 //! reports their delivery latency (event → receiver);
 //! `BENCH_WEBHOOK_EVENTS=ticket.submitted,ticket.finished` subscribes them to
-//! those events only (each endpoint gets the events of a ticket it asked for).
+//! those events only (each endpoint gets the events of a ticket it asked for);
+//! `BENCH_WEBHOOK_BATCH=1` has them take the events that wait together.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
