@@ -1,6 +1,7 @@
 //! The flow engine, pure: process definitions, their validation, form
-//! values, and the diagram. No actix, no diesel.
+//! values, business calendars, and the diagram. No actix, no diesel.
 
+pub mod calendar;
 pub mod decision;
 pub mod definition;
 pub mod diagram;
