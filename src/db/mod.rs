@@ -157,7 +157,10 @@ fn sqlite_writer_setup(c: &mut SqliteConnection, sync: Synchronous) -> diesel::Q
 /// the rows, so it never prefers it to a plan made for the values at hand.
 /// Planning was half of PostgreSQL's work on an inbox page. Every query
 /// countersign runs goes through an index chosen by its shape, not by its
-/// values (there are no partial indexes), so a reused plan is the same plan.
+/// values, so a reused plan is the same plan. The one partial index (the
+/// webhook deliveries waiting) is named by its condition written out in
+/// the query (`status = 'pending'`), never by a bound value, which a
+/// generic plan could not match to it.
 const PG_SETUP: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// Settings each pooled connection gets when it is opened (on SQLite how

@@ -119,7 +119,10 @@ impl Calendar {
     }
 
     /// Local day `date`'s working time as UTC intervals, in order.
-    fn intervals_on(&self, date: NaiveDate) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+    fn intervals_on(
+        &self,
+        date: NaiveDate,
+    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
         self.periods_on(date).iter().filter_map(move |p| {
             let start = self.instant(date.and_time(p.start));
             // The end of a period that runs to the day's last moment is
@@ -237,7 +240,10 @@ pub fn ics_days(text: &str) -> Vec<NaiveDate> {
     let mut lines: Vec<String> = Vec::new();
     for raw in text.lines() {
         let raw = raw.trim_end_matches('\r');
-        match (raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t')), lines.last_mut()) {
+        match (
+            raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t')),
+            lines.last_mut(),
+        ) {
             (Some(rest), Some(last)) => last.push_str(rest),
             _ => lines.push(raw.to_string()),
         }
@@ -259,7 +265,9 @@ pub fn ics_days(text: &str) -> Vec<NaiveDate> {
             (inside, start, end) = (true, None, None);
         } else if upper == "END:VEVENT" {
             if let Some(first) = start {
-                let stop: NaiveDate = end.filter(|e| *e > first).unwrap_or(first + Duration::days(1));
+                let stop: NaiveDate = end
+                    .filter(|e| *e > first)
+                    .unwrap_or(first + Duration::days(1));
                 let mut d = first;
                 // At most a year from one event.
                 while d < stop && d < first + Duration::days(366) {
@@ -311,9 +319,14 @@ mod tests {
         let c = Calendar::office(Shanghai);
         // Friday 2026-12-04 16:00: 2 h on Friday, 3 h Monday morning,
         // 3 h after lunch.
-        let due = c.add(at(Shanghai, 2026, 12, 4, 16, 0), Duration::hours(8)).unwrap();
+        let due = c
+            .add(at(Shanghai, 2026, 12, 4, 16, 0), Duration::hours(8))
+            .unwrap();
         assert_eq!(due, at(Shanghai, 2026, 12, 7, 16, 0));
-        assert_eq!(c.between(at(Shanghai, 2026, 12, 4, 16, 0), due), Duration::hours(8));
+        assert_eq!(
+            c.between(at(Shanghai, 2026, 12, 4, 16, 0), due),
+            Duration::hours(8)
+        );
     }
 
     #[test]
@@ -321,9 +334,15 @@ mod tests {
         let c = Calendar::office(Shanghai);
         let lunch = at(Shanghai, 2026, 12, 3, 12, 30);
         assert!(!c.is_working(lunch));
-        assert_eq!(c.add(lunch, Duration::hours(1)), Some(at(Shanghai, 2026, 12, 3, 14, 0)));
+        assert_eq!(
+            c.add(lunch, Duration::hours(1)),
+            Some(at(Shanghai, 2026, 12, 3, 14, 0))
+        );
         let night = at(Shanghai, 2026, 12, 3, 23, 0);
-        assert_eq!(c.add(night, Duration::zero()), Some(at(Shanghai, 2026, 12, 4, 9, 0)));
+        assert_eq!(
+            c.add(night, Duration::zero()),
+            Some(at(Shanghai, 2026, 12, 4, 9, 0))
+        );
         assert!(c.is_working(at(Shanghai, 2026, 12, 4, 9, 0)));
     }
 
@@ -332,7 +351,9 @@ mod tests {
         let c = shanghai();
         // Wednesday 30 September 17:00: 1 h that day, 8 h on Thursday 8
         // October, 8 h on Friday 9 October, then Saturday 10 October.
-        let due = c.add(at(Shanghai, 2026, 9, 30, 17, 0), Duration::hours(18)).unwrap();
+        let due = c
+            .add(at(Shanghai, 2026, 9, 30, 17, 0), Duration::hours(18))
+            .unwrap();
         assert_eq!(due, at(Shanghai, 2026, 10, 10, 10, 0));
         assert_eq!(c.periods_on(date(2026, 10, 5)), &[]);
         assert_eq!(c.periods_on(date(2026, 10, 10)).len(), 2);
@@ -343,11 +364,23 @@ mod tests {
         // Berlin moves its clocks forward on 29 March 2026 and back on 25
         // October: the office still opens at 09:00 local time.
         let c = Calendar::office(Berlin);
-        let due = c.add(at(Berlin, 2026, 3, 27, 17, 0), Duration::hours(2)).unwrap();
+        let due = c
+            .add(at(Berlin, 2026, 3, 27, 17, 0), Duration::hours(2))
+            .unwrap();
         assert_eq!(due, at(Berlin, 2026, 3, 30, 10, 0));
-        assert_eq!(due.format("%H:%M").to_string(), "08:00", "UTC+2 after the change");
-        let due = c.add(at(Berlin, 2026, 10, 23, 17, 0), Duration::hours(2)).unwrap();
-        assert_eq!(due.format("%H:%M").to_string(), "09:00", "UTC+1 after the change");
+        assert_eq!(
+            due.format("%H:%M").to_string(),
+            "08:00",
+            "UTC+2 after the change"
+        );
+        let due = c
+            .add(at(Berlin, 2026, 10, 23, 17, 0), Duration::hours(2))
+            .unwrap();
+        assert_eq!(
+            due.format("%H:%M").to_string(),
+            "09:00",
+            "UTC+1 after the change"
+        );
     }
 
     #[test]
@@ -360,16 +393,27 @@ mod tests {
         let from = at(New_York, 2026, 3, 7, 12, 0);
         let due = c.add(from, Duration::hours(24)).unwrap();
         assert_eq!(due - from, Duration::hours(24));
-        assert_eq!(due.with_timezone(&New_York).format("%d %H:%M").to_string(), "08 13:00");
+        assert_eq!(
+            due.with_timezone(&New_York).format("%d %H:%M").to_string(),
+            "08 13:00"
+        );
     }
 
     #[test]
     fn a_period_starting_in_the_hour_that_never_happens_starts_after_the_jump() {
         // 02:30 does not happen in Berlin on 29 March 2026.
         let mut c = Calendar::office(Berlin);
-        c.extra.insert(date(2026, 3, 29), vec![Period::new(hm(2, 30), hm(4, 0)).unwrap()]);
-        let due = c.add(at(Berlin, 2026, 3, 29, 0, 0), Duration::minutes(10)).unwrap();
-        assert_eq!(due.with_timezone(&Berlin).format("%H:%M").to_string(), "03:40");
+        c.extra.insert(
+            date(2026, 3, 29),
+            vec![Period::new(hm(2, 30), hm(4, 0)).unwrap()],
+        );
+        let due = c
+            .add(at(Berlin, 2026, 3, 29, 0, 0), Duration::minutes(10))
+            .unwrap();
+        assert_eq!(
+            due.with_timezone(&Berlin).format("%H:%M").to_string(),
+            "03:40"
+        );
     }
 
     #[test]
@@ -378,12 +422,21 @@ mod tests {
             week: Default::default(),
             ..Calendar::office(Shanghai)
         };
-        assert_eq!(c.add(at(Shanghai, 2026, 1, 1, 9, 0), Duration::hours(1)), None);
+        assert_eq!(
+            c.add(at(Shanghai, 2026, 1, 1, 9, 0), Duration::hours(1)),
+            None
+        );
         assert_eq!(c.checked().unwrap_err(), CalendarError::NeverWorks);
         let mut overlapping = Calendar::office(Shanghai);
         overlapping.week[2].push(Period::new(hm(11, 0), hm(14, 0)).unwrap());
-        assert_eq!(overlapping.checked().unwrap_err(), CalendarError::Overlap("2".into()));
-        assert!(Period::new(hm(18, 0), hm(9, 0)).is_none(), "no period crosses midnight");
+        assert_eq!(
+            overlapping.checked().unwrap_err(),
+            CalendarError::Overlap("2".into())
+        );
+        assert!(
+            Period::new(hm(18, 0), hm(9, 0)).is_none(),
+            "no period crosses midnight"
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ use crate::store::webhooks::{self, Attempt, Kind, Payload, Stream, Streamed, Web
 /// each endpoint's stream one look reads; how long a lease lasts.
 const BATCH: i64 = 256;
 const STREAM: i64 = 256;
-const LEASE_SECS: i64 = 30;
+/// Long enough for most looks (a slow receiver's outlast it: another
+/// instance may then send its events again, and the first to finish
+/// moves the endpoint on).
+const LEASE_SECS: i64 = 60;
 /// The most events a request of an endpoint that takes them together
 /// carries.
 pub const MAX_BATCH: usize = 100;
@@ -397,7 +400,7 @@ pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::
         let name = worker.clone();
         if let Err(e) = db
             .write(move |c| {
-                webhooks::advance(c, &name, &streamed)?;
+                webhooks::advance(c, &streamed, LEASE_SECS)?;
                 webhooks::record(c, &name, &attempts)
             })
             .await

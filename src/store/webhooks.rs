@@ -566,45 +566,52 @@ pub fn lease(conn: &mut DbConn, worker: &str, lease_secs: i64) -> StoreResult<Ve
 /// running are read: one that commits late is read in its turn, never
 /// passed over.
 pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<Vec<Stream>> {
-    let Some((from_tx, from)) = leased.iter().map(|(_, tx, id)| (*tx, *id)).min() else {
-        return Ok(Vec::new());
-    };
-    // Read once from the endpoint furthest behind; each takes its part.
-    // A row-value comparison, so both databases walk the (tx, id) index.
-    let after =
-        diesel::dsl::sql::<diesel::sql_types::Bool>("(webhook_events.tx, webhook_events.id) > (")
-            .bind::<diesel::sql_types::BigInt, _>(from_tx)
-            .sql(", ")
-            .bind::<diesel::sql_types::Integer, _>(from)
-            .sql(")");
-    let fields = (
-        ev::id,
-        ev::tx,
-        ev::event_id,
-        ev::event_type,
-        ev::apply_id,
-        ev::service_id,
-        ev::business_id,
-        ev::payload,
-    );
-    let read = limit * leased.len() as i64;
-    let events: Vec<StreamEvent> = match conn {
-        DbConn::Pg(pg) => ev::table
-            .filter(after)
-            .filter(ev::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-            )))
-            .order((ev::tx, ev::id))
-            .limit(read)
-            .select(fields)
-            .load(pg)?,
-        DbConn::Sqlite(lite) => ev::table
-            .filter(after)
-            .order((ev::tx, ev::id))
-            .limit(read)
-            .select(fields)
-            .load(lite)?,
-    };
+    // One read for each place endpoints got to (those that keep up read
+    // together), so one far behind holds up no other.
+    let mut places: Vec<(i64, i32)> = leased.iter().map(|(_, tx, id)| (*tx, *id)).collect();
+    places.sort();
+    places.dedup();
+    let mut events: Vec<StreamEvent> = Vec::new();
+    for (from_tx, from) in places {
+        // A row-value comparison, so both databases walk the (tx, id) index.
+        let after = diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(webhook_events.tx, webhook_events.id) > (",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(from_tx)
+        .sql(", ")
+        .bind::<diesel::sql_types::Integer, _>(from)
+        .sql(")");
+        let fields = (
+            ev::id,
+            ev::tx,
+            ev::event_id,
+            ev::event_type,
+            ev::apply_id,
+            ev::service_id,
+            ev::business_id,
+            ev::payload,
+        );
+        let read: Vec<StreamEvent> = match conn {
+            DbConn::Pg(pg) => ev::table
+                .filter(after)
+                .filter(ev::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "txid_snapshot_xmin(txid_current_snapshot())",
+                )))
+                .order((ev::tx, ev::id))
+                .limit(limit)
+                .select(fields)
+                .load(pg)?,
+            DbConn::Sqlite(lite) => ev::table
+                .filter(after)
+                .order((ev::tx, ev::id))
+                .limit(limit)
+                .select(fields)
+                .load(lite)?,
+        };
+        events.extend(read);
+    }
+    events.sort_by_key(|e| (e.tx, e.row));
+    events.dedup_by_key(|e| (e.tx, e.row));
     let mut out = Vec::new();
     for (hook, tx, id) in leased {
         let mine: Vec<&StreamEvent> = events
@@ -646,22 +653,29 @@ pub struct Streamed {
     pub sent: Vec<(StreamEvent, Attempt)>,
 }
 
-/// Moves each endpoint `worker` still holds on to where it got to, and
+/// Moves each endpoint on to where it got to, renewing its lease, and
 /// logs each attempt: taken ones as delivered, the others to be tried
-/// again after their backoff. An endpoint another instance has taken over
-/// meanwhile (the lease ran out) is left as that instance has it.
-pub fn advance(conn: &mut DbConn, worker: &str, streamed: &[Streamed]) -> StoreResult<()> {
+/// again after their backoff. An endpoint another instance has moved on
+/// meanwhile (this one's lease ran out as it sent) is left as it is, its
+/// attempts unlogged: the events went out twice, with the same ids.
+pub fn advance(conn: &mut DbConn, streamed: &[Streamed], lease_secs: i64) -> StoreResult<()> {
     let at = now();
     let mut rows = Vec::new();
     for s in streamed {
+        // Only from where it was read: whoever sent a stretch first moves
+        // the endpoint on (an instance whose lease ran out while it sent
+        // may be that one — the events went out either way).
         let moved = diesel::update(
             w::table
                 .find(s.hook)
-                .filter(w::claimed_by.eq(worker))
                 .filter(w::read_tx.eq(s.from.0))
                 .filter(w::read_through.eq(s.from.1)),
         )
-        .set((w::read_tx.eq(s.to.0), w::read_through.eq(s.to.1)))
+        .set((
+            w::read_tx.eq(s.to.0),
+            w::read_through.eq(s.to.1),
+            w::claimed_until.eq(At(at + Duration::seconds(lease_secs))),
+        ))
         .execute(conn)?;
         if moved == 0 {
             continue;
@@ -869,8 +883,10 @@ pub fn release(conn: &mut DbConn, worker: &str) -> StoreResult<usize> {
         .execute(conn)?;
     Ok(diesel::update(
         d::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "webhook_deliveries.status = 'pending'",
+            ))
             .filter(d::claimed_by.eq(worker))
-            .filter(d::status.eq(PENDING))
             .filter(d::claimed_until.is_not_null()),
     )
     .set(d::claimed_until.eq(None::<At>))
@@ -902,17 +918,4 @@ pub fn send_again(conn: &mut DbConn, hook: WebhookId, id: DeliveryId) -> StoreRe
     }
     crate::db::after_commit(wake);
     Ok(())
-}
-
-/// How many deliveries wait, and since when the oldest.
-pub fn backlog(conn: &mut DbConn) -> StoreResult<(i64, Option<NaiveDateTime>)> {
-    let waiting: i64 = d::table
-        .filter(d::status.eq(PENDING))
-        .count()
-        .get_result(conn)?;
-    let oldest: Option<NaiveDateTime> = d::table
-        .filter(d::status.eq(PENDING))
-        .select(diesel::dsl::min(d::created_at))
-        .first(conn)?;
-    Ok((waiting, oldest))
 }

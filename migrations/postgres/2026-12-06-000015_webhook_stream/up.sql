@@ -7,7 +7,7 @@
 -- event that commits late is never passed over.
 CREATE TABLE webhook_events (
     id SERIAL PRIMARY KEY,
-    tx BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+    tx BIGINT NOT NULL DEFAULT txid_current(),
     event_id TEXT NOT NULL,
     event_type TEXT NOT NULL,
     apply_id INTEGER,
