@@ -88,15 +88,18 @@ impl Calendar {
     /// Sorts each day's periods and refuses overlapping ones and a
     /// calendar that never works.
     pub fn checked(mut self) -> Result<Calendar, CalendarError> {
-        for (i, day) in self.week.iter_mut().enumerate() {
+        // Sorted, whether any two periods of `day` overlap.
+        let overlaps = |day: &mut Vec<Period>| {
             day.sort();
-            if day.windows(2).any(|w| w[0].end > w[1].start) {
+            day.windows(2).any(|w| w[0].end > w[1].start)
+        };
+        for (i, day) in self.week.iter_mut().enumerate() {
+            if overlaps(day) {
                 return Err(CalendarError::Overlap(i.to_string()));
             }
         }
         for (date, day) in self.extra.iter_mut() {
-            day.sort();
-            if day.windows(2).any(|w| w[0].end > w[1].start) {
+            if overlaps(day) {
                 return Err(CalendarError::Overlap(date.to_string()));
             }
         }

@@ -127,9 +127,9 @@ impl Held {
     }
 }
 
-/// The most rows one insert writes: 1,000 messages of 16 values and as
-/// many events of 9 stay under both databases' limits on the values a
-/// statement may carry.
+/// The most rows one insert writes: 1,000 messages of 16 values, as many
+/// events of 9, or webhook attempts of 14, stay under both databases'
+/// limits on the values a statement may carry.
 pub(super) const CHUNK: usize = 1000;
 
 impl Drop for Held {

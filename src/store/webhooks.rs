@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Audit};
 use super::cache::ShortCache;
+use super::held::CHUNK;
 use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, DeliveryId, UserId, WebhookId};
@@ -317,19 +318,10 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
     let mut ids: Vec<ApplyId> = events.iter().map(|e| ApplyId(e.apply_id)).collect();
     ids.sort();
     ids.dedup();
-    type TicketRow = (
-        ApplyId,
-        String,
-        String,
-        String,
-        String,
-        i32,
-        Option<i32>,
-        String,
-    );
+    type TicketRow = (String, String, String, String, i32, Option<i32>, String);
     // One ticket and a person or two an action, each read by a statement
     // prepared once (a list of ids would be planned at every action).
-    let mut tickets: HashMap<i32, TicketRow> = HashMap::new();
+    let mut tickets: HashMap<ApplyId, TicketRow> = HashMap::new();
     for id in ids {
         let row = a::table
             .inner_join(sv::table)
@@ -355,9 +347,8 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
             .optional()?;
         if let Some((serial, title, kind, status, service, business, name)) = row {
             tickets.insert(
-                id.0,
+                id,
                 (
-                    id,
                     serial,
                     title,
                     kind,
@@ -389,8 +380,9 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
     let at = now();
     let mut rows = Vec::new();
     for event in events {
-        let Some((id, serial, title, kind, status, service, business, service_name)) =
-            tickets.get(&event.apply_id).cloned()
+        let id = ApplyId(event.apply_id);
+        let Some((serial, title, kind, status, service, business, service_name)) =
+            tickets.get(&id).cloned()
         else {
             continue;
         };
@@ -711,10 +703,6 @@ pub fn advance(conn: &mut DbConn, streamed: &[Streamed], lease_secs: i64) -> Sto
     }
     Ok(())
 }
-
-/// Rows one insert of the log takes (14 values each; SQLite takes at most
-/// 32,766 in a statement).
-const CHUNK: usize = 1000;
 
 /// Claims up to `limit` due deliveries for `worker` for `lease_secs`,
 /// oldest first, with their endpoints: one conditional update, so two
