@@ -442,7 +442,12 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            // Connections are made when a unit of work asks for one, never
+            // ahead in the pool's own thread: a process that exits while
+            // that thread is still negotiating TLS with PostgreSQL can
+            // crash in OpenSSL's exit-time cleanup (`token create` did,
+            // one run in ten). Connections stay pooled once made.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             // Testing every connection on checkout cost a statement (on
             // PostgreSQL a round trip) per unit of work. A SQLite

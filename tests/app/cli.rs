@@ -323,3 +323,42 @@ async fn a_service_account_made_on_the_command_line_acts_through_its_token_and_n
         Some(("password", "errors.service_account_password"))
     );
 }
+
+#[actix_web::test]
+async fn a_command_run_again_and_again_always_exits_cleanly() {
+    // On PostgreSQL over TLS a pool that made its next connection in the
+    // background could still be negotiating as `token create` exited, and
+    // the process then crashed in OpenSSL's exit-time cleanup about one
+    // run in ten (CI's schemathesis step died so).
+    let app = TestApp::spawn().await;
+    // As an operator would connect: TLS when the server offers it.
+    let url = app.database_url().replace("?sslmode=disable", "");
+    app.create_user("admin", true);
+    for round in 0..10 {
+        let runs: Vec<_> = (0..4)
+            .map(|i| {
+                let name = format!("run-{round}-{i}");
+                let (url, data_dir) = (url.clone(), app.data_dir().to_owned());
+                std::thread::spawn(move || {
+                    Command::new(env!("CARGO_BIN_EXE_countersign"))
+                        .args(["token", "create", "admin", "--name", &name, "--days", "1"])
+                        .env("DATABASE_URL", url)
+                        .env("DATA_DIR", data_dir)
+                        .env("RUST_LOG", "warn")
+                        .output()
+                        .expect("run countersign")
+                })
+            })
+            .collect();
+        for run in runs {
+            let out = run.join().unwrap();
+            assert!(
+                out.status.success(),
+                "{:?}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).starts_with("cs_"));
+        }
+    }
+}
