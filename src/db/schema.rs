@@ -398,6 +398,7 @@ diesel::table! {
         created_at -> Stamp,
         delivered_at -> Nullable<Stamp>,
         event_row -> Nullable<Integer>,
+        event_rows -> Nullable<Text>,
     }
 }
 

@@ -7,6 +7,7 @@
 //! commits events, and looking every second for those another instance
 //! wrote.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::db::Db;
 use crate::i18n::Lang;
-use crate::store::webhooks::{self, Attempt, Kind, Payload, Stream, Streamed, Webhook};
+use crate::store::webhooks::{self, Again, Attempt, Kind, Payload, Stream, Streamed, Webhook};
 
 /// How many deliveries due again one claim takes, and how many events of
 /// each endpoint's stream one look reads; how long a lease lasts.
@@ -261,10 +262,59 @@ async fn send(
     }
 }
 
+/// Whether `hook` takes events together (up to `MAX_BATCH` a request).
+fn together(hook: &Webhook) -> bool {
+    hook.batch && hook.kind() == Kind::Webhook
+}
+
+/// Sends a logged delivery again: its events as they went, together, or
+/// one by one to an endpoint that no longer takes them together (the
+/// first refusal is the attempt's outcome; the receiver drops again
+/// those it had by their ids).
+async fn send_again(client: &reqwest::Client, again: &Again, base_url: &str) -> Attempt {
+    let outs: Vec<Out<'_>> = again
+        .events
+        .iter()
+        .map(|e| Out {
+            id: &e.id,
+            kind: &e.kind,
+            payload: &e.payload,
+        })
+        .collect();
+    let id = again.delivery.id;
+    if outs.is_empty() {
+        return Attempt {
+            id,
+            code: None,
+            latency_ms: 0,
+            error: "its events are no longer kept".to_string(),
+        };
+    }
+    if together(&again.hook) || outs.len() == 1 {
+        return Attempt {
+            id,
+            ..send(client, &outs, &again.hook, base_url).await
+        };
+    }
+    let mut last = None;
+    for out in &outs {
+        let attempt = send(client, std::slice::from_ref(out), &again.hook, base_url).await;
+        let failed = !attempt.succeeded();
+        last = Some(attempt);
+        if failed {
+            break;
+        }
+    }
+    Attempt {
+        id,
+        ..last.expect("at least one event")
+    }
+}
+
 /// One request's worth of work: some of an endpoint's stream (which one,
 /// and which of its events), or a delivery due again.
 enum Job<'a> {
-    Stream(usize, &'a [webhooks::StreamEvent]),
+    Stream(usize, &'a [Arc<webhooks::StreamEvent>]),
     Again(usize),
 }
 
@@ -275,17 +325,13 @@ enum Job<'a> {
 async fn send_all(
     client: &reqwest::Client,
     streams: &[Stream],
-    again: &[(webhooks::Delivery, Webhook)],
+    again: &[Again],
     base_url: &str,
 ) -> (Vec<Streamed>, Vec<Attempt>) {
     use futures_util::StreamExt;
     let mut jobs = Vec::new();
     for (i, s) in streams.iter().enumerate() {
-        let size = if s.hook.batch && s.hook.kind() == Kind::Webhook {
-            MAX_BATCH
-        } else {
-            1
-        };
+        let size = if together(&s.hook) { MAX_BATCH } else { 1 };
         jobs.extend(s.events.chunks(size).map(|chunk| Job::Stream(i, chunk)));
     }
     jobs.extend((0..again.len()).map(Job::Again));
@@ -303,18 +349,7 @@ async fn send_all(
                         .collect();
                     send(client, &outs, &streams[*i].hook, base_url).await
                 }
-                Job::Again(i) => {
-                    let (d, hook) = &again[*i];
-                    let out = Out {
-                        id: &d.event_id,
-                        kind: &d.event_type,
-                        payload: &d.payload,
-                    };
-                    Attempt {
-                        id: d.id,
-                        ..send(client, &[out], hook, base_url).await
-                    }
-                }
+                Job::Again(i) => send_again(client, &again[*i], base_url).await,
             };
             (job, attempt)
         })
@@ -336,16 +371,13 @@ async fn send_all(
             tracing::info!(error = %attempt.error, "webhook delivery failed");
         }
         match job {
-            Job::Stream(i, chunk) => streamed[i]
-                .sent
-                .extend(chunk.iter().map(|e| (e.clone(), attempt.clone()))),
+            Job::Stream(i, chunk) => streamed[i].sent.push((chunk.to_vec(), attempt)),
             Job::Again(_) => attempts.push(attempt),
         }
     }
     (streamed, attempts)
 }
 
-/// Runs until `stopping` says stop, then hands back what it holds.
 pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::Receiver<bool>) {
     let client = match reqwest::Client::builder()
         .timeout(TIMEOUT)
@@ -359,16 +391,30 @@ pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::
         }
     };
     let base_url = base_url.trim_end_matches('/').to_string();
+    // Deliveries due again wait a second at least (their backoff), so
+    // they are looked for once a `POLL`, or at once when an administrator
+    // asks (a test, "send again") — not at every turn of the stream.
+    let mut looked_again: Option<(Instant, u64)> = None;
     loop {
         if *stopping.borrow() {
             break;
         }
         let name = worker.clone();
+        let asked = webhooks::asked();
+        let look_again =
+            looked_again.is_none_or(|(at, seen)| seen != asked || at.elapsed() >= POLL);
+        if look_again {
+            looked_again = Some((Instant::now(), asked));
+        }
         let (leased, again) = db
             .write(move |c| {
                 Ok((
                     webhooks::lease(c, &name, LEASE_SECS)?,
-                    webhooks::claim(c, &name, BATCH, LEASE_SECS)?,
+                    if look_again {
+                        webhooks::claim(c, &name, BATCH, LEASE_SECS)?
+                    } else {
+                        Vec::new()
+                    },
                 ))
             })
             .await

@@ -368,12 +368,7 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
     people.dedup();
     let mut names: HashMap<UserId, String> = HashMap::new();
     for person in people {
-        if let Some(name) = users::table
-            .find(person)
-            .select(users::username)
-            .first::<String>(conn)
-            .optional()?
-        {
+        if let Some(name) = username(conn, person)? {
             names.insert(person, name);
         }
     }
@@ -442,12 +437,59 @@ pub(super) fn enqueue(conn: &mut DbConn, events: Vec<Noticed>) -> StoreResult<us
     Ok(n)
 }
 
+/// Usernames by database and person, as events name their actors: a
+/// username never changes, so one read serves every later event (the
+/// map is emptied once it holds `NAMES_KEPT`).
+static NAMES: std::sync::Mutex<Option<HashMap<(u64, UserId), String>>> =
+    std::sync::Mutex::new(None);
+const NAMES_KEPT: usize = 10_000;
+
+fn username(conn: &mut DbConn, person: UserId) -> StoreResult<Option<String>> {
+    type Names = HashMap<(u64, UserId), String>;
+    let kept = || -> std::sync::MutexGuard<'static, Option<Names>> {
+        NAMES.lock().unwrap_or_else(|p| p.into_inner())
+    };
+    let key = (crate::db::unit_of().unwrap_or(0), person);
+    if let Some(name) = kept().get_or_insert_with(HashMap::new).get(&key) {
+        return Ok(Some(name.clone()));
+    }
+    let name = users::table
+        .find(person)
+        .select(users::username)
+        .first::<String>(conn)
+        .optional()?;
+    if let Some(name) = &name {
+        let mut names = kept();
+        let names = names.get_or_insert_with(HashMap::new);
+        if names.len() >= NAMES_KEPT {
+            names.clear();
+        }
+        names.insert(key, name.clone());
+    }
+    Ok(name)
+}
+
 /// Woken when events or deliveries written here have committed, so the
 /// sender need not wait for its next look.
 pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 fn wake() {
     WAKE.notify_one();
+}
+
+/// Counts the times an administrator asked for a delivery (a test, "send
+/// again"), so each sender looks for those due at once when it changed.
+static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn ask() {
+    ASKED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    WAKE.notify_one();
+}
+
+/// How many times deliveries were asked for so far: a sender that saw
+/// another number last looks for them at once.
+pub fn asked() -> u64 {
+    ASKED.load(std::sync::atomic::Ordering::Acquire)
 }
 
 /// Queues a `ping` to endpoint `id` (the test button).
@@ -478,7 +520,7 @@ pub fn ping(conn: &mut DbConn, id: WebhookId, by: UserId) -> StoreResult<()> {
             d::created_at.eq(At(at)),
         ))
         .execute(conn)?;
-    crate::db::after_commit(wake);
+    crate::db::after_commit(ask);
     Ok(())
 }
 
@@ -501,8 +543,27 @@ pub struct Delivery {
     pub created_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
     /// Its event in the stream, whose body it carries (`None`: a ping,
-    /// or one written before the stream, its body its own).
+    /// or one written before the stream, its body its own); the first of
+    /// them for a request that carried several.
     pub event_row: Option<i32>,
+    /// The stream's rows a request of several events carried, in order
+    /// (`1,4,9`); `None` for one event.
+    pub event_rows: Option<String>,
+}
+
+impl Delivery {
+    /// The stream's rows this delivery carries, in order.
+    pub fn rows(&self) -> Vec<i32> {
+        match &self.event_rows {
+            Some(list) => list.split(',').filter_map(|r| r.parse().ok()).collect(),
+            None => self.event_row.into_iter().collect(),
+        }
+    }
+
+    /// How many events this delivery carries.
+    pub fn events(&self) -> usize {
+        self.rows().len().max(1)
+    }
 }
 
 diesel::alias!(d as due: Due);
@@ -528,7 +589,8 @@ pub struct Stream {
     pub hook: Webhook,
     pub from: (i64, i32),
     pub to: (i64, i32),
-    pub events: Vec<StreamEvent>,
+    /// Shared by the endpoints that read them, not copied for each.
+    pub events: Vec<Arc<StreamEvent>>,
 }
 
 /// An endpoint this instance reads for the moment, and where it got to.
@@ -565,14 +627,6 @@ pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<V
     places.dedup();
     let mut events: Vec<StreamEvent> = Vec::new();
     for (from_tx, from) in places {
-        // A row-value comparison, so both databases walk the (tx, id) index.
-        let after = diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "(webhook_events.tx, webhook_events.id) > (",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(from_tx)
-        .sql(", ")
-        .bind::<diesel::sql_types::Integer, _>(from)
-        .sql(")");
         let fields = (
             ev::id,
             ev::tx,
@@ -584,8 +638,18 @@ pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<V
             ev::payload,
         );
         let read: Vec<StreamEvent> = match conn {
+            // A row-value comparison: PostgreSQL walks the (tx, id) index
+            // from that place.
             DbConn::Pg(pg) => ev::table
-                .filter(after)
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "(webhook_events.tx, webhook_events.id) > (",
+                    )
+                    .bind::<diesel::sql_types::BigInt, _>(from_tx)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Integer, _>(from)
+                    .sql(")"),
+                )
                 .filter(ev::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                     "txid_snapshot_xmin(txid_current_snapshot())",
                 )))
@@ -593,8 +657,13 @@ pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<V
                 .limit(limit)
                 .select(fields)
                 .load(pg)?,
+            // On SQLite every event's `tx` is 0 (one writer: ids grow in
+            // commit order). SQLite would walk a row-value comparison's
+            // index from the first column only, every event from the
+            // start at each read; `tx = 0 AND id > ?` starts at the place.
             DbConn::Sqlite(lite) => ev::table
-                .filter(after)
+                .filter(ev::tx.eq(from_tx))
+                .filter(ev::id.gt(from))
                 .order((ev::tx, ev::id))
                 .limit(limit)
                 .select(fields)
@@ -604,9 +673,10 @@ pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<V
     }
     events.sort_by_key(|e| (e.tx, e.row));
     events.dedup_by_key(|e| (e.tx, e.row));
+    let events: Vec<Arc<StreamEvent>> = events.into_iter().map(Arc::new).collect();
     let mut out = Vec::new();
     for (hook, tx, id) in leased {
-        let mine: Vec<&StreamEvent> = events
+        let mine: Vec<&Arc<StreamEvent>> = events
             .iter()
             .filter(|e| (e.tx, e.row) > (tx, id))
             .take(limit as usize)
@@ -627,7 +697,7 @@ pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<V
                         e.business_id,
                     )
                 })
-                .map(|e| (*e).clone())
+                .map(|e| Arc::clone(e))
                 .collect(),
             hook,
         });
@@ -635,21 +705,22 @@ pub fn read(conn: &mut DbConn, leased: Vec<Leased>, limit: i64) -> StoreResult<V
     Ok(out)
 }
 
-/// How sending one endpoint its part of the stream went: each event's
-/// attempt (those of a batch share theirs).
+/// How sending one endpoint its part of the stream went: each request
+/// with the events it carried (one, or several taken together).
 #[derive(Debug, Clone)]
 pub struct Streamed {
     pub hook: WebhookId,
     pub from: (i64, i32),
     pub to: (i64, i32),
-    pub sent: Vec<(StreamEvent, Attempt)>,
+    pub sent: Vec<(Vec<Arc<StreamEvent>>, Attempt)>,
 }
 
 /// Moves each endpoint on to where it got to, renewing its lease, and
-/// logs each attempt: taken ones as delivered, the others to be tried
-/// again after their backoff. An endpoint another instance has moved on
-/// meanwhile (this one's lease ran out as it sent) is left as it is, its
-/// attempts unlogged: the events went out twice, with the same ids.
+/// logs each request: taken ones as delivered, the others to be tried
+/// again after their backoff (a request of several events again as one).
+/// An endpoint another instance has moved on meanwhile (this one's lease
+/// ran out as it sent) is left as it is, its requests unlogged: the
+/// events went out twice, with the same ids.
 pub fn advance(conn: &mut DbConn, streamed: &[Streamed], lease_secs: i64) -> StoreResult<()> {
     let at = now();
     let mut rows = Vec::new();
@@ -672,13 +743,24 @@ pub fn advance(conn: &mut DbConn, streamed: &[Streamed], lease_secs: i64) -> Sto
         if moved == 0 {
             continue;
         }
-        for (e, attempt) in &s.sent {
+        for (events, attempt) in &s.sent {
+            let Some(first) = events.first() else {
+                continue;
+            };
             let taken = attempt.succeeded();
+            let several = (events.len() > 1).then(|| {
+                events
+                    .iter()
+                    .map(|e| e.row.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            let one_ticket = events.iter().all(|e| e.apply_id == first.apply_id);
             rows.push((
                 d::webhook_id.eq(s.hook),
-                d::event_id.eq(e.event_id.clone()),
-                d::event_type.eq(e.event_type.clone()),
-                d::apply_id.eq(e.apply_id),
+                d::event_id.eq(first.event_id.clone()),
+                d::event_type.eq(first.event_type.clone()),
+                d::apply_id.eq(if one_ticket { first.apply_id } else { None }),
                 d::payload.eq(""),
                 d::status.eq(if taken { DELIVERED } else { PENDING }),
                 d::attempts.eq(1),
@@ -692,7 +774,7 @@ pub fn advance(conn: &mut DbConn, streamed: &[Streamed], lease_secs: i64) -> Sto
                 d::error.eq(attempt.error.clone()),
                 d::created_at.eq(At(at)),
                 d::delivered_at.eq(taken.then_some(At(at))),
-                d::event_row.eq(Some(e.row)),
+                (d::event_row.eq(Some(first.row)), d::event_rows.eq(several)),
             ));
         }
     }
@@ -704,6 +786,23 @@ pub fn advance(conn: &mut DbConn, streamed: &[Streamed], lease_secs: i64) -> Sto
     Ok(())
 }
 
+/// An event a delivery carries, as it is sent again.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+}
+
+/// A delivery to be tried again, with its endpoint and its events (more
+/// than one when they went together).
+#[derive(Debug, Clone)]
+pub struct Again {
+    pub delivery: Delivery,
+    pub hook: Webhook,
+    pub events: Vec<Carried>,
+}
+
 /// Claims up to `limit` due deliveries for `worker` for `lease_secs`,
 /// oldest first, with their endpoints: one conditional update, so two
 /// instances never take the same one (the second finds the first's lease
@@ -713,7 +812,7 @@ pub fn claim(
     worker: &str,
     limit: i64,
     lease_secs: i64,
-) -> StoreResult<Vec<(Delivery, Webhook)>> {
+) -> StoreResult<Vec<Again>> {
     let at = now();
     let until = at + Duration::seconds(lease_secs);
     // `status = 'pending'` as written in the index of those waiting, so
@@ -753,28 +852,45 @@ pub fn claim(
         .into_iter()
         .map(|h| (h.id, h))
         .collect();
-    // A delivery of the stream carries its event's body.
-    let rows: Vec<i32> = claimed.iter().filter_map(|d| d.event_row).collect();
-    let bodies: HashMap<i32, String> = if rows.is_empty() {
-        HashMap::new()
-    } else {
-        ev::table
-            .filter(ev::id.eq_any(&rows))
-            .select((ev::id, ev::payload))
-            .load(conn)?
-            .into_iter()
-            .collect()
-    };
-    let mut out: Vec<(Delivery, Webhook)> = claimed
+    // A delivery of the stream carries its events' bodies.
+    let rows: Vec<i32> = claimed.iter().flat_map(Delivery::rows).collect();
+    let mut bodies: HashMap<i32, Carried> = HashMap::new();
+    for chunk in rows.chunks(CHUNK) {
+        let found: Vec<(i32, String, String, String)> = ev::table
+            .filter(ev::id.eq_any(chunk))
+            .select((ev::id, ev::event_id, ev::event_type, ev::payload))
+            .load(conn)?;
+        bodies.extend(
+            found
+                .into_iter()
+                .map(|(row, id, kind, payload)| (row, Carried { id, kind, payload })),
+        );
+    }
+    let mut out: Vec<Again> = claimed
         .into_iter()
-        .filter_map(|mut d| {
-            if let Some(body) = d.event_row.and_then(|row| bodies.get(&row)) {
-                d.payload = body.clone();
-            }
-            hooks.get(&d.webhook_id).cloned().map(|h| (d, h))
+        .filter_map(|delivery| {
+            let events: Vec<Carried> = if delivery.event_row.is_some() {
+                delivery
+                    .rows()
+                    .iter()
+                    .filter_map(|row| bodies.get(row).cloned())
+                    .collect()
+            } else {
+                vec![Carried {
+                    id: delivery.event_id.clone(),
+                    kind: delivery.event_type.clone(),
+                    payload: delivery.payload.clone(),
+                }]
+            };
+            let hook = hooks.get(&delivery.webhook_id).cloned()?;
+            Some(Again {
+                delivery,
+                hook,
+                events,
+            })
         })
         .collect();
-    out.sort_by_key(|(d, _)| d.id);
+    out.sort_by_key(|a| a.delivery.id);
     Ok(out)
 }
 
@@ -904,6 +1020,6 @@ pub fn send_again(conn: &mut DbConn, hook: WebhookId, id: DeliveryId) -> StoreRe
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    crate::db::after_commit(wake);
+    crate::db::after_commit(ask);
     Ok(())
 }

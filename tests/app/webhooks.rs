@@ -595,7 +595,8 @@ async fn an_endpoint_is_refused_with_its_input_kept_and_the_test_button_reaches_
 }
 
 #[actix_web::test]
-async fn an_endpoint_that_takes_events_together_gets_those_that_wait_in_one_signed_request() {
+async fn an_endpoint_that_takes_events_together_gets_those_that_wait_in_one_signed_request_logged_and_retried_as_one()
+ {
     let app = TestApp::spawn().await;
     people(&app, &["approver"]);
     let service = deploy(&app, vec![approval("check", Mode::Any, &["approver"])]);
@@ -618,9 +619,14 @@ async fn an_endpoint_that_takes_events_together_gets_those_that_wait_in_one_sign
     assert!(page.text("#webhook-batch").is_some(), "the page says so");
 
     // Filing records several events in one transaction: they wait
-    // together and go in one request.
+    // together and go in one request. The first is refused; the same
+    // request goes again after its backoff (the clock moved, not slept).
+    receiver.answer(&[500]);
     let id = file(&app, service).await;
+    let refused = receiver.next().await;
+    app.db.clock().advance(chrono::Duration::seconds(5));
     let got = receiver.next().await;
+    assert_eq!(got.body, refused.body, "the same events, as they went");
     let body = got.json();
     let events = body["events"].as_array().expect("{\"events\": [...]}");
     assert!(events.len() >= 2, "several events: {body}");
@@ -643,23 +649,44 @@ async fn an_endpoint_that_takes_events_together_gets_those_that_wait_in_one_sign
         )),
         "the request is signed as a whole"
     );
-    // Each event is in the log, delivered (once the sender has written
-    // the answer down).
-    let mut logged: Vec<String> = Vec::new();
+    // The request is in the log once, naming its events, delivered at
+    // the second attempt (once the sender has written the answer down).
+    let mut logged: Vec<(String, i32, Option<String>)> = Vec::new();
     for _ in 0..100 {
         logged = app.query(|c| {
             webhook_deliveries::table
                 .order(webhook_deliveries::id)
-                .select(webhook_deliveries::status)
+                .select((
+                    webhook_deliveries::status,
+                    webhook_deliveries::attempts,
+                    webhook_deliveries::event_rows,
+                ))
                 .load(c)
         });
-        if !logged.is_empty() {
+        if logged.iter().any(|(status, _, _)| status == "delivered") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(logged.len(), events.len());
-    assert!(logged.iter().all(|s| s == "delivered"), "{logged:?}");
+    assert_eq!(logged.len(), 1, "one row for the request: {logged:?}");
+    let (status, attempts, rows) = &logged[0];
+    assert_eq!((status.as_str(), *attempts), ("delivered", 2));
+    assert_eq!(
+        rows.as_deref().map(|r| r.split(',').count()),
+        Some(events.len())
+    );
+    let log = get(&admin, &app.url(&format!("/admin/webhooks/{hook}"))).await;
+    assert_eq!(
+        log.attr("#delivery-log .delivery-carried", "data-events"),
+        Some(events.len().to_string())
+    );
+    assert_eq!(
+        log.text("#delivery-log .delivery-carried"),
+        Some(match events.len() - 1 {
+            1 => "and 1 more event".to_string(),
+            n => format!("and {n} more events"),
+        })
+    );
 }
 
 #[actix_web::test]
@@ -737,4 +764,113 @@ async fn an_event_whose_transaction_commits_late_is_sent_in_its_turn_not_passed_
         "{ids:?}"
     );
     assert!(receiver.nothing_more(Duration::from_millis(1000)).await);
+}
+
+#[actix_web::test]
+async fn the_stream_is_read_from_an_endpoints_place_not_from_its_beginning() {
+    use countersign::db::Backend;
+    use countersign::db::schema::webhook_events as ev;
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    let receiver = Receiver::start();
+    let admin = browser_for(&app, "admin").await;
+    register(
+        &app,
+        &admin,
+        &[
+            ("name", "sink"),
+            ("kind", "webhook"),
+            ("url", &receiver.url("/x")),
+            ("secret", ""),
+            ("language", "en"),
+        ],
+    )
+    .await;
+    // A long stream, as after months of tickets.
+    app.db
+        .write_sync(|c| {
+            let rows: Vec<_> = (0..2000)
+                .map(|i| {
+                    (
+                        ev::event_id.eq(format!("evt_{i}")),
+                        ev::event_type.eq("ticket.submitted"),
+                        ev::payload.eq("{}"),
+                        ev::created_at.eq(countersign::db::stamp::At(app.db.now())),
+                    )
+                })
+                .collect();
+            for chunk in rows.chunks(500) {
+                countersign::direct!(c, |c| diesel::insert_into(ev::table)
+                    .values(chunk)
+                    .execute(c))?;
+            }
+            if app.db.backend() == Backend::Postgres {
+                diesel::sql_query("ANALYZE webhook_events").execute(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let leased = app
+        .db
+        .write_sync(|c| countersign::store::webhooks::lease(c, "plan", 60))
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    app.db.keep_statements(true);
+    app.db
+        .read_sync(move |c| countersign::store::webhooks::read(c, leased, 256))
+        .unwrap();
+    let read = app
+        .db
+        .keep_statements(false)
+        .into_iter()
+        .find(|s| s.contains("webhook_events") && s.contains("ORDER BY"))
+        .expect("the stream was read");
+
+    // How the database plans that read: a search of the (tx, id) index
+    // from the endpoint's place, never a walk from the stream's start.
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let sent = read.clone();
+    let plan: Vec<String> = app.query(move |c| match app_backend(c) {
+        Backend::Sqlite => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sent}"))
+            .load::<Line>(c)
+            .map(|l| l.into_iter().map(|l| l.detail).collect()),
+        Backend::Postgres => {
+            // The place is past all but the newest events.
+            let sql = sent
+                .replace("$1", "0")
+                .replace("$2", "1990")
+                .replace("$3", "256");
+            diesel::sql_query(format!("EXPLAIN {sql}"))
+                .load::<PgLine>(c)
+                .map(|l| l.into_iter().map(|l| l.plan).collect())
+        }
+    });
+    let plan = plan.join("\n");
+    match app.db.backend() {
+        Backend::Sqlite => assert!(
+            plan.contains("webhook_events_stream (tx=? AND id>?)"),
+            "{read}\n{plan}"
+        ),
+        Backend::Postgres => assert!(
+            plan.contains("Index") && plan.contains("webhook_events_stream"),
+            "{read}\n{plan}"
+        ),
+    }
+}
+
+#[derive(QueryableByName)]
+struct PgLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+fn app_backend(c: &mut countersign::db::DbConn) -> countersign::db::Backend {
+    match c {
+        countersign::db::DbConn::Pg(_) => countersign::db::Backend::Postgres,
+        countersign::db::DbConn::Sqlite(_) => countersign::db::Backend::Sqlite,
+    }
 }
