@@ -27,6 +27,11 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
+
+    /// How far this clock has been moved forward.
+    pub fn offset(&self) -> Duration {
+        Duration::milliseconds(self.0.load(Ordering::Relaxed))
+    }
 }
 
 thread_local! {

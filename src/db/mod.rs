@@ -442,11 +442,13 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(pool_size)
-            // Connections are made when a unit of work asks for one, never
-            // ahead in the pool's own thread: a process that exits while
-            // that thread is still negotiating TLS with PostgreSQL can
-            // crash in OpenSSL's exit-time cleanup (`token create` did,
-            // one run in ten). Connections stay pooled once made.
+            // No connection kept spare: r2d2 makes a replacement for each
+            // one taken in its own thread, and a command that exited while
+            // that thread still negotiated TLS with PostgreSQL crashed in
+            // OpenSSL's exit-time cleanup (`token create`, one run in ten).
+            // Now one is made (on that thread, the asker waiting) only
+            // when none is idle; idle ones are closed after ten minutes,
+            // as before, and not replaced until asked for.
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             // Testing every connection on checkout cost a statement (on

@@ -268,9 +268,9 @@ fn together(hook: &Webhook) -> bool {
 }
 
 /// Sends a logged delivery again: its events as they went, together, or
-/// one by one to an endpoint that no longer takes them together (the
-/// first refusal is the attempt's outcome; the receiver drops again
-/// those it had by their ids).
+/// each in a request of its own to an endpoint that no longer takes them
+/// together (a refusal among them is the attempt's outcome; the receiver
+/// drops again those it had by their ids).
 async fn send_again(client: &reqwest::Client, again: &Again, base_url: &str) -> Attempt {
     let outs: Vec<Out<'_>> = again
         .events
@@ -296,19 +296,19 @@ async fn send_again(client: &reqwest::Client, again: &Again, base_url: &str) -> 
             ..send(client, &outs, &again.hook, base_url).await
         };
     }
-    let mut last = None;
-    for out in &outs {
-        let attempt = send(client, std::slice::from_ref(out), &again.hook, base_url).await;
-        let failed = !attempt.succeeded();
-        last = Some(attempt);
-        if failed {
-            break;
-        }
-    }
-    Attempt {
-        id,
-        ..last.expect("at least one event")
-    }
+    // Together in flight, so the lot takes no longer than one request.
+    let attempts = futures_util::future::join_all(
+        outs.iter()
+            .map(|out| send(client, std::slice::from_ref(out), &again.hook, base_url)),
+    )
+    .await;
+    let outcome = attempts
+        .iter()
+        .find(|a| !a.succeeded())
+        .or(attempts.last())
+        .cloned()
+        .expect("at least one event");
+    Attempt { id, ..outcome }
 }
 
 /// One request's worth of work: some of an endpoint's stream (which one,
@@ -393,7 +393,8 @@ pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::
     let base_url = base_url.trim_end_matches('/').to_string();
     // Deliveries due again wait a second at least (their backoff), so
     // they are looked for once a `POLL`, or at once when an administrator
-    // asks (a test, "send again") — not at every turn of the stream.
+    // asks (a test, "send again") or the last look found a full batch —
+    // not at every turn of the stream.
     let mut looked_again: Option<(Instant, u64)> = None;
     loop {
         if *stopping.borrow() {
@@ -441,6 +442,10 @@ pub async fn run(db: Db, base_url: String, worker: String, mut stopping: watch::
                 _ = stopping.changed() => {}
             }
             continue;
+        }
+        if again.len() as i64 >= BATCH {
+            // A backlog (after an outage): the next look takes more at once.
+            looked_again = None;
         }
         let (streamed, attempts) = send_all(&client, &streams, &again, &base_url).await;
         let name = worker.clone();

@@ -100,6 +100,9 @@ pub struct TestApp {
     /// The browser of the person the test mostly acts as.
     pub client: reqwest::Client,
     database_url: String,
+    /// The clocks of further instances on the same database, moved with
+    /// this one's by `advance`.
+    others: std::sync::Mutex<Vec<countersign::db::Clock>>,
     _dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
 }
@@ -153,9 +156,20 @@ impl TestApp {
             trust_forwarded_for: false,
         };
         let db = Db::connect(&self.database_url, 4).expect("connect");
+        // The instances of one test keep one time.
+        db.clock().advance(self.db.clock().offset());
+        self.others.lock().unwrap().push(db.clock().clone());
         let app = Application::build_with(config, db, listener).expect("build");
         actix_web::rt::spawn(app.run_until_stopped());
         format!("http://127.0.0.1:{port}")
+    }
+
+    /// Moves the time forward for this instance and any further ones.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.db.clock().advance(by);
+        for clock in self.others.lock().unwrap().iter() {
+            clock.advance(by);
+        }
     }
 
     pub async fn spawn_with(mail: countersign::config::MailConfig) -> TestApp {
@@ -197,6 +211,7 @@ impl TestApp {
             db,
             client: Self::browser(),
             database_url,
+            others: Default::default(),
             _dir: dir,
             _pg: pg,
         }

@@ -387,7 +387,7 @@ async fn deliveries_wait_while_the_receiver_is_down_and_arrive_once_it_is_back()
         ..countersign::config::MailConfig::files()
     })
     .await;
-    app.db.clock().advance(chrono::Duration::minutes(15));
+    app.advance(chrono::Duration::minutes(15));
     let got = back.next().await;
     assert_eq!(got.json()["ticket"]["id"], id);
     assert!(
