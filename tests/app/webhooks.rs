@@ -833,8 +833,14 @@ async fn the_stream_is_read_from_an_endpoints_place_not_from_its_beginning() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         detail: String,
     }
+    #[derive(QueryableByName)]
+    struct PgLine {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        plan: String,
+    }
     let sent = read.clone();
-    let plan: Vec<String> = app.query(move |c| match app_backend(c) {
+    let backend = app.db.backend();
+    let plan: Vec<String> = app.query(move |c| match backend {
         Backend::Sqlite => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sent}"))
             .load::<Line>(c)
             .map(|l| l.into_iter().map(|l| l.detail).collect()),
@@ -850,7 +856,7 @@ async fn the_stream_is_read_from_an_endpoints_place_not_from_its_beginning() {
         }
     });
     let plan = plan.join("\n");
-    match app.db.backend() {
+    match backend {
         Backend::Sqlite => assert!(
             plan.contains("webhook_events_stream (tx=? AND id>?)"),
             "{read}\n{plan}"
@@ -859,18 +865,5 @@ async fn the_stream_is_read_from_an_endpoints_place_not_from_its_beginning() {
             plan.contains("Index") && plan.contains("webhook_events_stream"),
             "{read}\n{plan}"
         ),
-    }
-}
-
-#[derive(QueryableByName)]
-struct PgLine {
-    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-    plan: String,
-}
-
-fn app_backend(c: &mut countersign::db::DbConn) -> countersign::db::Backend {
-    match c {
-        countersign::db::DbConn::Pg(_) => countersign::db::Backend::Postgres,
-        countersign::db::DbConn::Sqlite(_) => countersign::db::Backend::Sqlite,
     }
 }
