@@ -29,6 +29,10 @@ pub struct Config {
     /// `TRUST_FORWARDED_FOR`: behind a reverse proxy, throttle sign-ins by
     /// the address it adds to `X-Forwarded-For` rather than its own.
     pub trust_forwarded_for: bool,
+    /// `RUN_JOBS` (true): this instance runs the job runner (deadlines,
+    /// reminders, escalation). Any number of instances may; each timer
+    /// fires once. False for an instance that only serves pages.
+    pub run_jobs: bool,
 }
 
 /// `SESSION_IDLE_MINUTES` (480): a session unused this long has ended.
@@ -260,6 +264,7 @@ impl Config {
             session,
             http,
             trust_forwarded_for: flag("TRUST_FORWARDED_FOR")?,
+            run_jobs: var("RUN_JOBS").is_none() || flag("RUN_JOBS")?,
         })
     }
 

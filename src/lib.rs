@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod flow;
 pub mod i18n;
+pub mod jobs;
 pub mod notify;
 pub mod password;
 pub mod refusal;

@@ -34,6 +34,8 @@ pub struct Application {
     server: Server,
     db: Db,
     mail: Option<Mail>,
+    /// Whether this instance runs the job runner.
+    run_jobs: bool,
 }
 
 /// What the outbox worker needs, until `run_until_stopped` starts it.
@@ -94,6 +96,7 @@ impl Application {
             )),
         });
         let secure = config.secure_cookies();
+        let run_jobs = config.run_jobs;
         let blocking_threads = (config.pool_size as usize).max(2);
         let http = config.http.clone();
         let state = web::Data::new(AppState {
@@ -135,6 +138,7 @@ impl Application {
             server,
             db,
             mail,
+            run_jobs,
         })
     }
 
@@ -161,6 +165,15 @@ impl Application {
                 hooks_stopping,
             ))
         });
+        // The job runner (timers), under a name of its own in this process.
+        let (jobs_stop, jobs_stopping) = crate::notify::worker::Stop::new();
+        let jobs = self.run_jobs.then(|| {
+            actix_web::rt::spawn(crate::jobs::run(
+                self.db.clone(),
+                format!("jobs@{}#{}", hostname(), crate::token::random_hex::<4>()),
+                jobs_stopping,
+            ))
+        });
         let worker = self.mail.take().map(|mail| {
             let (stop, stopping) = crate::notify::worker::Stop::new();
             let task = actix_web::rt::spawn(crate::notify::worker::run(
@@ -175,6 +188,14 @@ impl Application {
             (stop, task)
         });
         let served = self.server.await;
+        jobs_stop.stop();
+        if let Some(jobs) = jobs
+            && actix_web::rt::time::timeout(MAIL_STOP_GRACE, jobs)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the job runner did not stop in time");
+        }
         hooks_stop.stop();
         if let Some(hooks) = hooks
             && actix_web::rt::time::timeout(MAIL_STOP_GRACE, hooks)

@@ -11,26 +11,42 @@ use chrono::{Duration, NaiveDateTime};
 
 /// A clock: the system's, plus an offset in milliseconds (0 in production).
 #[derive(Clone, Debug, Default)]
-pub struct Clock(Arc<AtomicI64>);
+pub struct Clock(Arc<Moved>);
+
+/// A clock's offset, and who waits to hear it moved (the job runner).
+#[derive(Debug, Default)]
+struct Moved {
+    offset: AtomicI64,
+    moved: tokio::sync::Notify,
+}
 
 impl Clock {
     /// The time now on this clock (UTC, as stored).
     pub fn now(&self) -> NaiveDateTime {
         let now = chrono::Utc::now().naive_utc();
-        match self.0.load(Ordering::Relaxed) {
+        match self.0.offset.load(Ordering::Relaxed) {
             0 => now,
             offset => now + Duration::milliseconds(offset),
         }
     }
 
-    /// Moves this clock forward by `by` (tests of expiry, deadlines, retries).
+    /// Moves this clock forward by `by` (tests of expiry, deadlines,
+    /// retries); whoever waits on `moved` wakes.
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.0
+            .offset
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.0.moved.notify_waiters();
     }
 
     /// How far this clock has been moved forward.
     pub fn offset(&self) -> Duration {
-        Duration::milliseconds(self.0.load(Ordering::Relaxed))
+        Duration::milliseconds(self.0.offset.load(Ordering::Relaxed))
+    }
+
+    /// Completes when the clock is next moved forward (never, outside tests).
+    pub async fn moved(&self) {
+        self.0.moved.notified().await
     }
 }
 

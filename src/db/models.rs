@@ -268,6 +268,10 @@ pub struct Approve {
     pub row_version: i32,
     pub started_at: Option<NaiveDateTime>,
     pub decided_at: Option<NaiveDateTime>,
+    /// The step's deadline, when its node has one.
+    pub due_at: Option<NaiveDateTime>,
+    /// When the step was found past its deadline.
+    pub overdue_at: Option<NaiveDateTime>,
 }
 
 impl Approve {

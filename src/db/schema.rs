@@ -242,6 +242,8 @@ diesel::table! {
         row_version -> Integer,
         started_at -> Nullable<Stamp>,
         decided_at -> Nullable<Stamp>,
+        due_at -> Nullable<Stamp>,
+        overdue_at -> Nullable<Stamp>,
     }
 }
 
@@ -436,7 +438,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    calendars (id) {
+        id -> Integer,
+        code -> Text,
+        name_en -> Text,
+        name_zh -> Text,
+        tz -> Text,
+        week -> Text,
+        holidays -> Text,
+        extra -> Text,
+        is_default -> Bool,
+        updated_at -> Stamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    timers (id) {
+        id -> Integer,
+        apply_id -> Integer,
+        approve_id -> Integer,
+        stage -> Integer,
+        due_at -> Stamp,
+        since -> Stamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Stamp>,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
+diesel::joinable!(timers -> approves (approve_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(approve_users -> approves (approve_id));
 diesel::joinable!(approve_users -> applies (apply_id));
@@ -475,4 +512,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhooks,
     webhook_deliveries,
     webhook_events,
+    calendars,
+    timers,
 );

@@ -233,6 +233,12 @@ stored_as_text! {
         Finished = "ticket.finished",
         /// What an access ticket granted.
         Granted = "grant.recorded",
+        /// The people a step waits for were reminded by its clock.
+        Reminded = "node.reminded",
+        /// A step's deadline passed (the detail names the policy carried out).
+        Overdue = "node.overdue",
+        /// A manager was added to an overdue step.
+        ApproverAdded = "assignment.added",
     }
 }
 

@@ -119,6 +119,10 @@ pub struct ProcessDef {
     pub nodes: Vec<NodeDef>,
     #[serde(default)]
     pub notifications: Vec<NotifyRule>,
+    /// The business calendar deadlines counted in working hours count in
+    /// (its code); `None` is the default calendar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
 }
 
 impl ProcessDef {
@@ -135,6 +139,7 @@ impl ProcessDef {
                 NodeKind::Submit,
             )],
             notifications: NotifyRule::defaults(),
+            calendar: None,
         }
     }
 
@@ -205,6 +210,87 @@ pub struct NodeDef {
     /// How this node shows fields of earlier nodes; unlisted fields are read-only.
     #[serde(default)]
     pub field_access: BTreeMap<String, FieldAccess>,
+    /// How long the node's people have to answer, the reminders they get
+    /// and what happens when the time is up; `None`: no clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Deadline>,
+}
+
+/// A node's response deadline, counted from the moment its people are
+/// asked (or a hand-over): in working hours of the process's calendar or
+/// in wall-clock hours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub hours: u32,
+    /// Counted in working hours (else around the clock).
+    #[serde(default)]
+    pub working: bool,
+    /// Reminders before the deadline, each at this percentage of the time
+    /// (ascending, 1–99).
+    #[serde(default)]
+    pub remind_at: Vec<u8>,
+    /// After the deadline, remind again every this many hours (counted as
+    /// the deadline is).
+    #[serde(default)]
+    pub repeat_hours: Option<u32>,
+    /// What happens when the deadline passes.
+    #[serde(default)]
+    pub on_breach: Escalation,
+}
+
+/// What countersign does when a step's deadline passes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Escalation {
+    /// Only mark the step overdue (and tell its people).
+    #[default]
+    MarkOverdue,
+    /// Mail the waiting people's managers.
+    NotifyManagers,
+    /// Add each waiting person's manager to the step as an approver.
+    AddManager,
+    /// Hand each waiting person's place over to their manager.
+    HandToManager,
+    /// Approve for the waiting people, with a comment saying why.
+    AutoApprove,
+    /// Reject for the waiting people, with a comment saying why.
+    AutoReject,
+}
+
+impl Escalation {
+    pub const ALL: [Escalation; 6] = [
+        Escalation::MarkOverdue,
+        Escalation::NotifyManagers,
+        Escalation::AddManager,
+        Escalation::HandToManager,
+        Escalation::AutoApprove,
+        Escalation::AutoReject,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Escalation::MarkOverdue => "mark_overdue",
+            Escalation::NotifyManagers => "notify_managers",
+            Escalation::AddManager => "add_manager",
+            Escalation::HandToManager => "hand_to_manager",
+            Escalation::AutoApprove => "auto_approve",
+            Escalation::AutoReject => "auto_reject",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Escalation> {
+        Escalation::ALL
+            .into_iter()
+            .find(|e| e.as_str() == input.trim())
+    }
+
+    /// Whether only an approval can be escalated so (a vote is cast).
+    pub fn approval_only(self) -> bool {
+        matches!(
+            self,
+            Escalation::AddManager | Escalation::AutoApprove | Escalation::AutoReject
+        )
+    }
 }
 
 fn yes() -> bool {
@@ -226,6 +312,7 @@ impl NodeDef {
             dedupe: true,
             on_reject: OnReject::End,
             field_access: BTreeMap::new(),
+            deadline: None,
         }
     }
 
@@ -624,6 +711,12 @@ pub enum NotifyEvent {
     Withdrawn,
     /// The applicant urged the current assignees.
     Urged,
+    /// A step's clock reminds its people before the deadline.
+    Reminder,
+    /// A step's deadline has passed: its people are told (and again after).
+    Overdue,
+    /// A step's deadline has passed: a waiting person's manager is told.
+    Escalated,
 }
 
 impl NotifyEvent {
@@ -646,12 +739,26 @@ impl NotifyEvent {
             NotifyEvent::Finished => "finished",
             NotifyEvent::Withdrawn => "withdrawn",
             NotifyEvent::Urged => "urged",
+            NotifyEvent::Reminder => "reminder",
+            NotifyEvent::Overdue => "overdue",
+            NotifyEvent::Escalated => "escalated",
         }
     }
 
+    /// The notices a step's clock sends, whatever the process's rules
+    /// (which `ALL` lists the events of).
+    pub const TIMED: [NotifyEvent; 3] = [
+        NotifyEvent::Reminder,
+        NotifyEvent::Overdue,
+        NotifyEvent::Escalated,
+    ];
+
     /// As stored (`as_str`).
     pub fn parse(s: &str) -> Option<NotifyEvent> {
-        NotifyEvent::ALL.into_iter().find(|e| e.as_str() == s)
+        NotifyEvent::ALL
+            .into_iter()
+            .chain(NotifyEvent::TIMED)
+            .find(|e| e.as_str() == s)
     }
 }
 

@@ -2,6 +2,7 @@
 //! values, business calendars, and the diagram. No actix, no diesel.
 
 pub mod calendar;
+pub mod deadline;
 pub mod decision;
 pub mod definition;
 pub mod diagram;

@@ -214,6 +214,11 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
             earlier.iter().copied().chain(node.fields.iter()).collect();
         check_handlers(&mut c, def, node, at, &earlier_or_own, known);
         check_mode(&mut c, node, at);
+        if let Some(deadline) = &node.deadline {
+            deadline_problems(node.kind, deadline)
+                .into_iter()
+                .for_each(|(field, key)| c.add(at, Some(field), key, vec![]));
+        }
         if let Some(condition) = &node.condition {
             if node.kind == NodeKind::Submit {
                 c.add(at, None, "design.problem.submit_condition", vec![]);
@@ -235,6 +240,37 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
     }
     c.problems
 }
+
+/// What is wrong with a node's deadline, each with the designer's input
+/// it is about: a deadline on the submit node, no time, a reminder at or
+/// after the deadline or out of order, reminders after it every zero
+/// hours, an escalation that votes on a step that takes no vote.
+pub fn deadline_problems(kind: NodeKind, d: &Deadline) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if kind == NodeKind::Submit {
+        out.push(("deadline_hours", "design.problem.deadline_on_submit"));
+    }
+    if d.hours == 0 || d.hours > MAX_DEADLINE_HOURS {
+        out.push(("deadline_hours", "design.problem.deadline_hours"));
+    }
+    if d.remind_at.iter().any(|p| *p == 0 || *p >= 100) {
+        out.push(("remind_at", "design.problem.remind_after_deadline"));
+    } else if d.remind_at.windows(2).any(|w| w[0] >= w[1]) {
+        out.push(("remind_at", "design.problem.remind_order"));
+    }
+    if d.repeat_hours
+        .is_some_and(|h| h == 0 || h > MAX_DEADLINE_HOURS)
+    {
+        out.push(("repeat_hours", "design.problem.repeat_hours"));
+    }
+    if d.on_breach.approval_only() && kind != NodeKind::Approval {
+        out.push(("on_breach", "design.problem.breach_needs_approval"));
+    }
+    out
+}
+
+/// The longest deadline or repeat a node may have: a year of hours.
+pub const MAX_DEADLINE_HOURS: u32 = 8760;
 
 fn check_handlers(
     c: &mut Collector,

@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod audit;
 pub mod businesses;
 pub mod cache;
+pub mod calendars;
 pub mod catalog;
 pub mod delegations;
 pub mod demo;
@@ -28,6 +29,7 @@ pub mod services;
 pub mod sign_in;
 pub mod ticket_views;
 pub mod tickets;
+pub mod timers;
 pub mod users;
 pub mod webhooks;
 

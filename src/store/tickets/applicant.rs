@@ -112,6 +112,9 @@ pub(super) fn withdraw(
         ),
     )?;
     let def = def_of(conn, &ticket)?;
+    if def.nodes.iter().any(|n| n.deadline.is_some()) {
+        super::super::timers::stop_ticket(conn, apply)?;
+    }
     notices::notify(
         conn,
         &def,

@@ -664,6 +664,13 @@ pub(super) fn hand_over(
         .find(to)
         .select(users::display_name)
         .first(conn)?;
+    // The step's clock starts again for the person it was handed to.
+    let def = super::def_of(conn, ticket)?;
+    let spec = def.node(&target.node_key);
+    if let Some(spec) = spec.filter(|s| s.deadline.is_some()) {
+        let node = (ticket.id, mine.approve_id);
+        super::super::timers::start(conn, node, &def, spec, at)?;
+    }
     audit::record(
         conn,
         acted(

@@ -201,6 +201,22 @@ fn carry_out(
     Ok((done, user))
 }
 
+/// Fires a step's timer claimed by `runner`, as countersign's clock
+/// (channel `timer`), in the caller's transaction: the same checks of the
+/// live state as any action, its events and mail written once it has
+/// succeeded. A timer another runner fired meanwhile, or whose step no
+/// longer waits, does nothing.
+pub fn fire_timer(
+    conn: &mut DbConn,
+    timer: &super::super::timers::Timer,
+    runner: &str,
+) -> StoreResult<super::timed::Fired> {
+    let events = super::super::held::Held::begin();
+    let fired = super::timed::fire(conn, timer, runner)?;
+    events.write(conn)?;
+    Ok(fired)
+}
+
 /// The ticket an assignment belongs to (for a caller that knows only the
 /// assignment, as the inbox batch does).
 pub fn ticket_of(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<ApplyId> {

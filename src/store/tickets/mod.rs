@@ -20,19 +20,21 @@ mod notices;
 pub mod overtaken;
 mod progress;
 pub mod rules;
+mod timed;
 
 use diesel::prelude::*;
 
 pub(crate) use decide::acts_for;
 pub use door::{
-    Act, Action, Allowed, Decision, Done, Raw, StepAllowed, allowed, perform, perform_signed_in,
-    ticket_of,
+    Act, Action, Allowed, Decision, Done, Raw, StepAllowed, allowed, fire_timer, perform,
+    perform_signed_in, ticket_of,
 };
 pub use filing::{Filed, Submission, by_submit_token, preview, submit};
 pub use notices::mail_new_assignee;
 pub use overtaken::became;
 pub(crate) use progress::resettle;
 pub use rules::{URGE_INTERVAL_MINUTES, would_approve_own};
+pub use timed::Fired;
 
 use super::audit::{Audit, Channel};
 use super::{StoreError, StoreResult};

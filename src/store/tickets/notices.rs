@@ -146,7 +146,11 @@ fn send(
     assignment: Option<ApproveUserId>,
 ) -> StoreResult<()> {
     let kind = ticket.kind;
-    let away = matches!(event, NotifyEvent::Waiting | NotifyEvent::Urged).then_some(kind);
+    let away = matches!(
+        event,
+        NotifyEvent::Waiting | NotifyEvent::Urged | NotifyEvent::Reminder | NotifyEvent::Overdue
+    )
+    .then_some(kind);
     // Read already, or one statement reads the person and, when it
     // matters, as a subselect, whoever stands in for them now.
     let (active, email, stand_in): (bool, String, Option<UserId>) = match (away, reached) {
@@ -200,6 +204,64 @@ fn send(
             node: node.map(|n| n.id),
             comment,
             link_token,
+        },
+    )
+}
+
+/// A step's clock reminds `people` (its pending assignments) that it
+/// waits for them — before its deadline (`Reminder`) or after
+/// (`Overdue`) — whatever the process's notification rules say, each
+/// (or whoever stands in for them) with a fresh one-click link on an
+/// approval, which replaces the one mailed before.
+pub(super) fn remind(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: &Approve,
+    event: NotifyEvent,
+    people: &[(ApproveUserId, UserId)],
+) -> StoreResult<()> {
+    let approval = node.kind == NodeKind::Approval;
+    for (assignment, user) in people {
+        send(
+            conn,
+            (event, ticket, Some(node)),
+            "",
+            (*user, None),
+            approval.then_some(*assignment),
+        )?;
+    }
+    Ok(())
+}
+
+/// Tells `manager` that the overdue step `node` waits for `person`, who
+/// reports to them.
+pub(super) fn escalated(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: &Approve,
+    manager: UserId,
+    person: UserId,
+) -> StoreResult<()> {
+    let email: Option<String> = users::table
+        .find(manager)
+        .filter(users::active.eq(true))
+        .select(users::email)
+        .first(conn)
+        .optional()?;
+    let Some(email) = email else {
+        return Ok(());
+    };
+    outbox::enqueue_notice(
+        conn,
+        &Notice {
+            to_user: manager,
+            to_email: &email,
+            for_user: Some(person),
+            kind: NotifyEvent::Escalated.as_str(),
+            apply: ticket.id,
+            node: Some(node.id),
+            comment: "",
+            link_token: None,
         },
     )
 }

@@ -97,6 +97,10 @@ pub(super) fn advance(
                 reach,
             } => {
                 notices::ask(conn, def, ticket, &node, &newly_pending, &reach)?;
+                if spec.deadline.is_some() {
+                    let since = node.started_at.unwrap_or(at);
+                    super::super::timers::start(conn, (apply, node.id), def, spec, since)?;
+                }
                 return Ok(());
             }
             Settled::Ended => return Ok(()),
@@ -482,6 +486,9 @@ fn settle(
                 StepStatus::Done
             };
             cancel_open(conn, node.id, &assignments)?;
+            if spec.deadline.is_some() {
+                super::super::timers::stop_step(conn, node.id)?;
+            }
             audit::record(
                 conn,
                 ticket_event(
@@ -513,6 +520,9 @@ fn settle(
             )
             .execute(c))?;
             cancel_open(conn, node.id, &assignments)?;
+            if spec.deadline.is_some() {
+                super::super::timers::stop_step(conn, node.id)?;
+            }
             let decided = assignments
                 .iter()
                 .filter(|x| x.status == AssignmentStatus::Decided);

@@ -1,0 +1,4 @@
+DROP TABLE timers;
+ALTER TABLE approves DROP COLUMN overdue_at;
+ALTER TABLE approves DROP COLUMN due_at;
+DROP TABLE calendars;
