@@ -207,6 +207,7 @@ pub async fn inbox(
             .id("business", &query.business, "api.bad_id")
             .map(BusinessId),
         others_only: query.for_whom.as_deref() == Some("others"),
+        by_due: false,
     };
     check.text("for", &query.for_whom, |w| w == "others", "api.bad_for");
     check.done()?;

@@ -159,7 +159,12 @@ impl Composer {
         };
         // Someone asked to decide sees what they decide on.
         let request = match node {
-            Some(n) if event == NotifyEvent::Waiting && n.kind == NodeKind::Approval => {
+            Some(n)
+                if matches!(
+                    event,
+                    NotifyEvent::Waiting | NotifyEvent::Reminder | NotifyEvent::Overdue
+                ) && n.kind == NodeKind::Approval =>
+            {
                 if let std::collections::hash_map::Entry::Vacant(e) = self.requests.entry(n.id) {
                     let filed = self.filed.get(&ticket.id).cloned().unwrap_or_default();
                     e.insert(Request::read_filed(conn, ticket, &n.node_key, filed)?);
@@ -224,14 +229,20 @@ impl Words<'_> {
             })
             .unwrap_or_default();
         let key = format!("email.{}", self.kind.as_str());
+        // A manager's notice names the person it is about; anyone else's
+        // the person they stand in for, if anyone.
+        let about = (self.kind == NotifyEvent::Escalated)
+            .then_some(for_name)
+            .flatten();
         let args = [
             ("serial", self.ticket.serial.as_str()),
             ("node", node),
             ("applicant", applicant.display_name.as_str()),
+            ("name", about.unwrap_or_default()),
         ];
         let subject = lang.tf(&format!("{key}_subject"), &args);
         let mut headline = lang.tf(&format!("{key}_headline"), &args);
-        if let Some(name) = for_name {
+        if let Some(name) = for_name.filter(|_| about.is_none()) {
             headline = format!("{headline} {}", lang.tf("email.for", &[("name", name)]));
         }
         let greeting = lang.tf("email.greeting", &[("name", &recipient.display_name)]);

@@ -115,9 +115,60 @@ struct TicketPage {
     /// Steps of people who can no longer act, for an administrator to hand over.
     stranded: Vec<StrandedView>,
     timeline: Vec<EventLine>,
+    /// Each step with a deadline: when it was due and how it stands.
+    deadlines: Vec<DeadlineView>,
     /// An action someone else's got ahead of: what happened, and the
     /// comment the viewer typed, which was not sent.
     overtaken: Option<(String, String)>,
+}
+
+/// A step's deadline on the ticket page.
+pub struct DeadlineView {
+    pub node: String,
+    pub due: String,
+    /// `due`, `overdue`, `met` or `missed` (the row's class).
+    pub state: &'static str,
+    /// How it stands, in words, with the reminders sent.
+    pub text: String,
+}
+
+/// The deadlines of a ticket's steps, in their order.
+fn deadlines_of(lang: Lang, view: &TicketView) -> Vec<DeadlineView> {
+    let format = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
+    view.nodes
+        .iter()
+        .filter_map(|n| {
+            let due = n.node.due_at?;
+            let reminded = view
+                .events
+                .iter()
+                .filter(|(e, _, _)| e.action == TicketEvent::Reminded.as_str())
+                .filter(|(e, _, _)| {
+                    serde_json::from_str::<serde_json::Value>(&e.detail)
+                        .ok()
+                        .and_then(|d| d.get("node")?.as_str().map(|k| k == n.node.node_key))
+                        .unwrap_or(false)
+                })
+                .count();
+            let (state, key, at) = match (n.node.status, n.node.overdue_at, n.node.decided_at) {
+                (StepStatus::Active, Some(since), _) => ("overdue", "deadline.overdue", since),
+                (StepStatus::Active, None, _) => ("due", "deadline.due", due),
+                (_, _, Some(done)) if done <= due => ("met", "deadline.met", done),
+                (_, _, Some(done)) => ("missed", "deadline.missed", done),
+                _ => ("due", "deadline.due", due),
+            };
+            let mut text = lang.tf(key, &[("at", &format(at))]);
+            if reminded > 0 {
+                text = format!("{text} · {}", lang.tn("deadline.reminded", reminded));
+            }
+            Some(DeadlineView {
+                node: n.node.name(&lang).to_string(),
+                due: format(due),
+                state,
+                text,
+            })
+        })
+        .collect()
 }
 
 /// A step whose person can no longer act, which an administrator may hand over.
@@ -252,17 +303,28 @@ fn event_text(
         .and_then(|k| def.node(k))
         .map(|n| n.name.text(lang == Lang::ZhCn).to_string())
         .unwrap_or_default();
+    let system = lang.t("timeline.system");
     let who = match (actor, behalf) {
         (Some(a), Some(b)) => lang.tf("timeline.for", &[("actor", a), ("for", b)]),
         (Some(a), None) => a.to_string(),
+        // countersign's clock acting on someone's part of a step.
+        (None, Some(b)) if e.channel == Channel::Timer => {
+            lang.tf("timeline.for", &[("actor", &system), ("for", b)])
+        }
         (None, Some(b)) => b.to_string(),
-        (None, None) => lang.t("timeline.system").into_owned(),
+        (None, None) => system.into_owned(),
     };
     let channel = match e.channel {
         Channel::EmailLink => format!(" · {}", lang.t("timeline.by_email")),
         Channel::Batch => format!(" · {}", lang.t("timeline.in_batch")),
+        Channel::Timer => format!(" · {}", lang.t("timeline.by_timer")),
         _ => String::new(),
     };
+    let policy = detail
+        .get("policy")
+        .and_then(|p| p.as_str())
+        .map(|p| lang.t(&format!("escalation_done.{p}")).into_owned())
+        .unwrap_or_default();
     let text = |key: &str| detail.get(key).and_then(|t| t.as_str()).unwrap_or_default();
     let key = format!("timeline.{}", e.action.replace('.', "_"));
     format!(
@@ -274,7 +336,8 @@ fn event_text(
                 ("node", &node),
                 ("to", text("to")),
                 ("from", text("from")),
-                ("granted", &granted)
+                ("granted", &granted),
+                ("policy", &policy)
             ]
         )
     )
@@ -572,8 +635,10 @@ fn page_with(
         }
         _ => None,
     };
+    let deadlines = deadlines_of(lang, &l.view);
     TicketPage {
         ctx,
+        deadlines,
         view: l.view,
         resubmit,
         head,
@@ -764,6 +829,28 @@ fn show_again(
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, loaded, errors))
 }
 
+/// An inbox filter as query parameters (`&`-separated, with a leading
+/// `&`, or empty).
+fn query_of(filter: &InboxFilter) -> String {
+    let mut q = String::new();
+    if let Some(s) = filter.service {
+        q.push_str(&format!("&service={s}"));
+    }
+    if let Some(b) = filter.business {
+        q.push_str(&format!("&business={b}"));
+    }
+    if filter.others_only {
+        q.push_str("&for=others");
+    }
+    if filter.by_due {
+        q.push_str("&sort=due");
+    }
+    q
+}
+
+/// A deadline this close is marked as coming soon in the inbox.
+pub const DUE_SOON_HOURS: i64 = 4;
+
 /// How many assignments one inbox page lists.
 pub const INBOX_PAGE: i64 = 25;
 
@@ -793,17 +880,42 @@ impl InboxPage {
     /// The filter as query parameters, to keep it across pages
     /// (`&`-separated, with a leading `&`, or empty).
     fn filter_query(&self) -> String {
-        let mut q = String::new();
-        if let Some(s) = self.filter.service {
-            q.push_str(&format!("&service={s}"));
+        query_of(&self.filter)
+    }
+
+    /// The inbox as it is narrowed, sorted by deadline or not.
+    fn sort_link(&self, by_due: bool) -> String {
+        let mut filter = self.filter.clone();
+        filter.by_due = by_due;
+        let query = query_of(&filter);
+        match query.strip_prefix('&') {
+            Some(q) => format!("/inbox?{q}"),
+            None => "/inbox".to_string(),
         }
-        if let Some(b) = self.filter.business {
-            q.push_str(&format!("&business={b}"));
+    }
+
+    /// Whether any item has a deadline (so the column is worth showing).
+    fn any_due(&self) -> bool {
+        self.filter.by_due || self.rows.iter().any(|r| r.due.is_some())
+    }
+
+    /// A row's deadline: its class (`overdue`, `due-soon` within
+    /// `DUE_SOON_HOURS`, or `due`) and its words.
+    fn due(&self, row: &InboxRow) -> (&'static str, String) {
+        let Some(due) = row.due else {
+            return ("", String::new());
+        };
+        let at = due.format("%Y-%m-%d %H:%M").to_string();
+        if row.overdue.is_some() || due <= self.now {
+            (
+                "overdue",
+                self.ctx.tf("deadline.overdue_short", &[("at", &at)]),
+            )
+        } else if due - self.now <= chrono::Duration::hours(DUE_SOON_HOURS) {
+            ("due-soon", self.ctx.tf("deadline.due_soon", &[("at", &at)]))
+        } else {
+            ("due", at)
         }
-        if self.filter.others_only {
-            q.push_str("&for=others");
-        }
-        q
     }
 
     /// The newest page, narrowed as this one is.
@@ -847,6 +959,8 @@ pub struct InboxQuery {
     /// `others`: only the items of people I stand in for.
     #[serde(rename = "for")]
     for_whom: Option<String>,
+    /// `due`: soonest deadline first.
+    sort: Option<String>,
 }
 
 impl InboxQuery {
@@ -856,6 +970,7 @@ impl InboxQuery {
             service: id(&self.service).map(ServiceId),
             business: id(&self.business).map(BusinessId),
             others_only: self.for_whom.as_deref() == Some("others"),
+            by_due: self.sort.as_deref() == Some("due"),
         }
     }
 }

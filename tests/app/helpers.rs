@@ -154,6 +154,7 @@ impl TestApp {
             session: Default::default(),
             http: Default::default(),
             trust_forwarded_for: false,
+            run_jobs: true,
         };
         let db = Db::connect(&self.database_url, 4).expect("connect");
         // The instances of one test keep one time.
@@ -200,6 +201,7 @@ impl TestApp {
             session: Default::default(),
             http: Default::default(),
             trust_forwarded_for: false,
+            run_jobs: true,
         };
         adjust(&mut config);
         let db = Db::connect(&database_url, 4).expect("connect and migrate");

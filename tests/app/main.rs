@@ -16,6 +16,7 @@ mod catalog;
 mod chinese;
 mod cli;
 mod database;
+mod deadlines;
 mod delegations;
 mod designer;
 mod designer_guidance;

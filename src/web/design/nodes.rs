@@ -12,8 +12,8 @@ use super::{Draft, Outcome, edit, handler_label, kind_label, load, mode_label, r
 use crate::db::ids::ProcessId;
 use crate::domain::{Name, Username};
 use crate::flow::{
-    Condition, EmptyPolicy, FieldAccess, FieldDef, HandlerRule, LocalText, Mode, NodeDef, NodeKind,
-    OnReject, Predicate, ProcessDef, SelfPolicy,
+    Condition, Deadline, EmptyPolicy, Escalation, FieldAccess, FieldDef, HandlerRule, LocalText,
+    Mode, NodeDef, NodeKind, OnReject, Predicate, ProcessDef, SelfPolicy,
 };
 use crate::i18n::Lang;
 use crate::store::roles::RoleNames;
@@ -303,12 +303,25 @@ pub struct NodeForm {
     dedupe: Option<String>,
     #[serde(default)]
     on_reject: String,
+    /// The response deadline in hours; empty: none.
+    #[serde(default)]
+    deadline_hours: String,
+    #[serde(default)]
+    deadline_working: Option<String>,
+    /// Percentages of the time, comma-separated ("50, 90").
+    #[serde(default)]
+    remind_at: String,
+    #[serde(default)]
+    repeat_hours: String,
+    #[serde(default)]
+    on_breach: String,
     #[serde(default)]
     revision: String,
 }
 
 impl NodeForm {
     fn from_node(node: &NodeDef, revision: i32) -> NodeForm {
+        let d = node.deadline.as_ref();
         let (count, percent) = match node.mode {
             Mode::Quorum { count, percent } => (count, percent),
             _ => (None, None),
@@ -323,9 +336,82 @@ impl NodeForm {
             self_approval: serde_plain(&node.self_approval),
             dedupe: node.dedupe.then(|| "on".into()),
             on_reject: serde_plain(&node.on_reject),
+            deadline_hours: d.map(|d| d.hours.to_string()).unwrap_or_default(),
+            deadline_working: d.filter(|d| d.working).map(|_| "on".into()),
+            remind_at: d
+                .map(|d| {
+                    d.remind_at
+                        .iter()
+                        .map(u8::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
+            repeat_hours: d
+                .and_then(|d| d.repeat_hours)
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            on_breach: d
+                .map(|d| d.on_breach)
+                .unwrap_or_default()
+                .as_str()
+                .to_string(),
             revision: revision.to_string(),
         }
     }
+}
+
+/// The deadline the node form asks for (`None`: none), each input's
+/// problem beside it; what is entered but means nothing is refused.
+fn parse_deadline(errors: &mut FieldErrors, form: &NodeForm) -> Option<Option<Deadline>> {
+    let hours = form.deadline_hours.trim();
+    if hours.is_empty() {
+        let extra = !form.remind_at.trim().is_empty() || !form.repeat_hours.trim().is_empty();
+        if extra {
+            errors.add("deadline_hours", "design.problem.deadline_hours");
+            return None;
+        }
+        return Some(None);
+    }
+    let hours = errors.check(
+        "deadline_hours",
+        hours
+            .parse::<u32>()
+            .map_err(|_| "design.problem.deadline_hours"),
+    );
+    let remind_at = errors.check(
+        "remind_at",
+        form.remind_at
+            .split([',', '，', ' '])
+            .map(|p| p.trim().trim_end_matches('%'))
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<u8>()
+                    .map_err(|_| "design.problem.remind_after_deadline")
+            })
+            .collect::<Result<Vec<u8>, _>>(),
+    );
+    let repeat = errors.check(
+        "repeat_hours",
+        optional_number::<u32>(&form.repeat_hours).map_err(|_| "design.problem.repeat_hours"),
+    );
+    let on_breach = errors.check(
+        "on_breach",
+        Escalation::parse(&form.on_breach).ok_or("errors.unknown_choice"),
+    );
+    let deadline = Deadline {
+        hours: hours?,
+        working: form.deadline_working.is_some(),
+        remind_at: remind_at?,
+        repeat_hours: repeat?,
+        on_breach: on_breach?,
+    };
+    // What the node's kind allows is checked as the node is changed.
+    let problems = crate::flow::validate::deadline_problems(NodeKind::Approval, &deadline);
+    for (field, key) in &problems {
+        errors.add(field, key);
+    }
+    problems.is_empty().then_some(Some(deadline))
 }
 
 /// The snake_case name serde gives a unit enum variant.
@@ -633,6 +719,21 @@ impl NodePage {
         choices_taking(PREDICATE_INPUTS, input)
     }
 
+    /// The escalation policies this node may have (those that vote only
+    /// on an approval).
+    pub fn breach_options(&self) -> Vec<SelectOption> {
+        Escalation::ALL
+            .into_iter()
+            .filter(|e| self.node.kind == crate::flow::NodeKind::Approval || !e.approval_only())
+            .map(|e| {
+                SelectOption::new(
+                    e.as_str(),
+                    self.ctx.t(&format!("escalation.{}", e.as_str())),
+                )
+            })
+            .collect()
+    }
+
     pub fn is_review(&self) -> bool {
         self.node.kind == NodeKind::Review
     }
@@ -698,8 +799,16 @@ pub async fn update(
         from_plain::<SelfPolicy>(&form.self_approval),
     );
     let on_reject = errors.check("on_reject", from_plain::<OnReject>(&form.on_reject));
-    if let (Some(name), Some(zh), Some(mode), Some(empty), Some(selfp), Some(on_reject)) =
-        (name, zh, mode, empty, selfp, on_reject)
+    let deadline = parse_deadline(&mut errors, &form);
+    if let (
+        Some(name),
+        Some(zh),
+        Some(mode),
+        Some(empty),
+        Some(selfp),
+        Some(on_reject),
+        Some(deadline),
+    ) = (name, zh, mode, empty, selfp, on_reject, deadline)
     {
         let dedupe = form.dedupe.is_some();
         let node_key = key.clone();
@@ -714,6 +823,13 @@ pub async fn update(
             node.self_approval = selfp;
             node.dedupe = dedupe;
             node.on_reject = on_reject;
+            if let Some(d) = &deadline
+                && let Some((field, key)) =
+                    crate::flow::validate::deadline_problems(node.kind, d).first()
+            {
+                return Err(StoreError::rule(field, key));
+            }
+            node.deadline = deadline;
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
