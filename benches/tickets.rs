@@ -20,6 +20,9 @@
 //! `BENCH_WEBHOOK_EVENTS=ticket.submitted,ticket.finished` subscribes them to
 //! those events only (each endpoint gets the events of a ticket it asked for);
 //! `BENCH_WEBHOOK_BATCH=1` has them take the events that wait together.
+//! `BENCH_DEADLINES=1` gives every step of the demo's processes a deadline
+//! (8 working hours, reminders at 50 % and 90 %, every 4 hours after,
+//! the managers told), so each step starts and stops a timer.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -85,6 +88,33 @@ fn seed_people(db: &Db) -> anyhow::Result<()> {
 
 /// Bulk-loads `n` environment-change tickets with literal SQL (no binds,
 /// values we generate ourselves), 1 in 100 still waiting for its ops lead.
+/// Gives every step but the submit of every deployed version a deadline.
+pub(crate) fn with_deadlines(db: &Db) -> anyhow::Result<()> {
+    use countersign::db::schema::process_versions as pv;
+    use countersign::flow::{Deadline, Escalation, NodeKind, ProcessDef};
+    use diesel::prelude::*;
+    db.write_sync(|c| {
+        let versions: Vec<(i32, String)> = pv::table.select((pv::id, pv::definition)).load(c)?;
+        for (id, json) in versions {
+            let mut def: ProcessDef = serde_json::from_str(&json).expect("a definition");
+            for node in def.nodes.iter_mut().filter(|n| n.kind != NodeKind::Submit) {
+                node.deadline = Some(Deadline {
+                    hours: 8,
+                    working: true,
+                    remind_at: vec![50, 90],
+                    repeat_hours: Some(4),
+                    on_breach: Escalation::NotifyManagers,
+                });
+            }
+            diesel::update(pv::table.find(id))
+                .set(pv::definition.eq(serde_json::to_string(&def).expect("plain data")))
+                .execute(c)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
 fn seed_tickets(url: &str, n: usize) -> anyhow::Result<()> {
     let mut sqlite;
     let mut pg;
@@ -292,6 +322,9 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let db = Db::connect(&url, 2)?;
     seed_people(&db)?;
+    if std::env::var("BENCH_DEADLINES").is_ok_and(|v| v == "1") {
+        with_deadlines(&db)?;
+    }
     drop(db);
     seed_tickets(&url, tickets)?;
     let api = std::env::var("BENCH_API").is_ok_and(|v| v == "1");

@@ -1,4 +1,4 @@
-//! What both benchmarks share: settings from the environment, the server
+//! What the benchmarks share: settings from the environment, the server
 //! process they measure (its memory read from /proc), and a mail server.
 
 #[allow(dead_code)] // the tickets benchmark mails; the http one does not
