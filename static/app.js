@@ -180,6 +180,24 @@ function peoplePickers() {
   });
 }
 
+// A file input that fills a text area with the file's text (an .ics
+// calendar to import): the form still posts the text area, which works
+// without this by pasting.
+function fileFills() {
+  document.querySelectorAll("input[type=file][data-fills]").forEach(function (input) {
+    var area = document.getElementById(input.dataset.fills);
+    if (!area || !window.FileReader) { return; }
+    input.hidden = false;
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) { return; }
+      var reader = new FileReader();
+      reader.onload = function () { area.value = String(reader.result); };
+      reader.readAsText(file);
+    });
+  });
+}
+
 document.documentElement.classList.add("js");
 
 document.addEventListener("DOMContentLoaded", function () {
@@ -188,4 +206,5 @@ document.addEventListener("DOMContentLoaded", function () {
   selectAll();
   counters();
   pastWarnings();
+  fileFills();
 });

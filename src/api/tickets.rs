@@ -52,6 +52,12 @@ struct NodeOut {
     started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decided_at: Option<DateTime<Utc>>,
+    /// The step's deadline, when its node has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due_at: Option<DateTime<Utc>>,
+    /// When the step was found past its deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue_at: Option<DateTime<Utc>>,
     people: Vec<AssigneeOut>,
 }
 
@@ -180,6 +186,8 @@ pub async fn show(
                 status: n.node.status.as_str(),
                 started_at: n.node.started_at.map(|t| t.and_utc()),
                 decided_at: n.node.decided_at.map(|t| t.and_utc()),
+                due_at: n.node.due_at.map(|t| t.and_utc()),
+                overdue_at: n.node.overdue_at.map(|t| t.and_utc()),
                 people: n
                     .people
                     .into_iter()

@@ -201,4 +201,57 @@ mod tests {
         let (fired, next) = d.fire(&cal, since, 0, at(7, 5, 0));
         assert_eq!((fired, next), (0, Some((1, at(7, 9, 0)))));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// However late a runner looks each time, the stages it fires
+            /// only move forward, each fired stage was due, the breach is
+            /// fired exactly once, and the next stage is always ahead.
+            #[test]
+            fn a_clock_fires_forward_and_its_breach_exactly_once(
+                hours in 1u32..48,
+                remind in proptest::collection::btree_set(1u8..100, 0..4),
+                repeat in proptest::option::of(1u32..12),
+                looks in proptest::collection::vec(0i64..3000, 1..30),
+            ) {
+                let d = Deadline {
+                    hours,
+                    working: false,
+                    remind_at: remind.into_iter().collect(),
+                    repeat_hours: repeat,
+                    on_breach: Escalation::MarkOverdue,
+                };
+                let cal = Calendar::always();
+                let since = at(7, 0, 0);
+                let mut timer = d.first(&cal, since);
+                let mut now = since;
+                let (mut breaches, mut last) = (0, -1);
+                for minutes in looks {
+                    now += chrono::Duration::minutes(minutes);
+                    let Some((stage, due)) = timer else { break };
+                    if due > now {
+                        continue;
+                    }
+                    let (fired, next) = d.fire(&cal, since, stage, now);
+                    prop_assert!(fired >= stage && fired > last);
+                    prop_assert!(d.at(&cal, since, fired).unwrap() <= now);
+                    if fired == d.breach() {
+                        breaches += 1;
+                    }
+                    if let Some((n, due)) = next {
+                        prop_assert!(n > fired && due > now);
+                    }
+                    last = fired;
+                    timer = next;
+                }
+                prop_assert!(breaches <= 1);
+                if now >= d.due(&cal, since).unwrap() && timer.is_none_or(|(s, _)| s > d.breach()) {
+                    prop_assert_eq!(breaches, 1, "a breach looked at is fired");
+                }
+            }
+        }
+    }
 }

@@ -66,22 +66,38 @@ impl CalendarRow {
     }
 }
 
+/// The calendars as read, by code, with the default one's code.
+struct Known {
+    by_code: std::collections::HashMap<String, std::sync::Arc<Calendar>>,
+    default: Option<String>,
+}
+
+/// Every calendar, kept a minute: a step starting, or a timer firing,
+/// reads none. An edit made here is seen at once; one made through
+/// another instance within the minute.
+static KNOWN: super::cache::ShortCache<Known> =
+    super::cache::ShortCache::new(std::time::Duration::from_secs(60));
+
 /// The calendar named `code`, or the default one (`None`, or a code no
 /// calendar has any more). With no calendar at all, office hours in UTC.
-pub fn for_process(conn: &mut DbConn, code: Option<&str>) -> StoreResult<Calendar> {
-    let rows: Vec<CalendarRow> = cal::table
-        .filter(
-            cal::code
-                .eq(code.unwrap_or(""))
-                .or(cal::is_default.eq(true)),
-        )
-        .select(CalendarRow::as_select())
-        .load(conn)?;
-    let named = rows.iter().find(|r| Some(r.code.as_str()) == code);
-    match named.or_else(|| rows.iter().find(|r| r.is_default)) {
-        Some(row) => row.calendar(),
-        None => Ok(Calendar::office(chrono_tz::Tz::UTC)),
-    }
+pub fn for_process(conn: &mut DbConn, code: Option<&str>) -> StoreResult<std::sync::Arc<Calendar>> {
+    let known = KNOWN.get(|| {
+        let rows: Vec<CalendarRow> = cal::table.select(CalendarRow::as_select()).load(conn)?;
+        Ok(Known {
+            default: rows.iter().find(|r| r.is_default).map(|r| r.code.clone()),
+            by_code: rows
+                .iter()
+                .map(|r| Ok((r.code.clone(), std::sync::Arc::new(r.calendar()?))))
+                .collect::<StoreResult<_>>()?,
+        })
+    })?;
+    let found = code
+        .and_then(|c| known.by_code.get(c))
+        .or_else(|| known.default.as_ref().and_then(|d| known.by_code.get(d)));
+    Ok(match found {
+        Some(cal) => cal.clone(),
+        None => std::sync::Arc::new(Calendar::office(chrono_tz::Tz::UTC)),
+    })
 }
 
 /// Every calendar, the default first.
@@ -163,5 +179,6 @@ pub fn save(conn: &mut DbConn, input: &CalendarInput) -> StoreResult<()> {
             .set(cal::is_default.eq(true))
             .execute(conn)?;
     }
+    KNOWN.forget();
     Ok(())
 }

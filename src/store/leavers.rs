@@ -111,8 +111,10 @@ fn people_on_node(conn: &mut DbConn, row: &ApproveUser) -> StoreResult<Vec<UserI
         .load(conn)?)
 }
 
-/// The leaver's manager, or the first manager above who may take the work.
-fn manager_for(
+/// The person's manager, or the first manager above who may take the
+/// work (`eligible`, given each one's id and whether they are active) —
+/// a leaver's, or an overdue step's holder's (`tickets::timed`).
+pub(crate) fn manager_for(
     conn: &mut DbConn,
     user: &User,
     eligible: &dyn Fn(UserId, bool) -> bool,

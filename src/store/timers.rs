@@ -28,10 +28,10 @@ pub struct Timer {
     pub claimed_until: Option<NaiveDateTime>,
 }
 
-/// Starts (or starts again, after a hand-over) the clock of step `node`
-/// of a ticket of `def`, its node `spec`, from `since`: the step's
-/// deadline is written on it and its timer set to the first stage. A
-/// node without a deadline has no clock; nothing is written.
+/// Starts the clock of step `node` (just started) of a ticket of `def`,
+/// its node `spec`, from `since`: the step's deadline is written on it
+/// and its timer set to the first stage. A node without a deadline has no
+/// clock; nothing is written.
 pub(crate) fn start(
     conn: &mut DbConn,
     (apply, node): (ApplyId, ApproveId),
@@ -39,21 +39,42 @@ pub(crate) fn start(
     spec: &NodeDef,
     since: NaiveDateTime,
 ) -> StoreResult<()> {
+    set(conn, (apply, node), def, spec, since, false)
+}
+
+/// Starts the clock of step `node` again from `since` (handed over), in
+/// place of the one it had.
+pub(crate) fn restart(
+    conn: &mut DbConn,
+    (apply, node): (ApplyId, ApproveId),
+    def: &ProcessDef,
+    spec: &NodeDef,
+    since: NaiveDateTime,
+) -> StoreResult<()> {
+    set(conn, (apply, node), def, spec, since, true)
+}
+
+fn set(
+    conn: &mut DbConn,
+    (apply, node): (ApplyId, ApproveId),
+    def: &ProcessDef,
+    spec: &NodeDef,
+    since: NaiveDateTime,
+    again: bool,
+) -> StoreResult<()> {
     let Some(deadline) = &spec.deadline else {
         return Ok(());
     };
-    let calendar = if deadline.working {
-        calendars::for_process(conn, def.calendar.as_deref())?
-    } else {
-        crate::flow::calendar::Calendar::always()
-    };
+    let calendar = calendar_for(conn, def, deadline)?;
     let due = deadline.due(&calendar, since);
     crate::direct!(conn, |c| prepared::update(
         n::table.find(node),
         (n::due_at.eq(due.map(At)), n::overdue_at.eq(None::<At>)),
     )
     .execute(c))?;
-    stop_step(conn, node)?;
+    if again {
+        stop_step(conn, node)?;
+    }
     if let Some((stage, at)) = deadline.first(&calendar, since) {
         crate::direct!(conn, |c| diesel::insert_into(t::table)
             .values((
@@ -66,6 +87,22 @@ pub(crate) fn start(
             .execute(c))?;
     }
     Ok(())
+}
+
+/// The calendar `deadline` counts in: the process's, or every hour of
+/// every day for a deadline in wall-clock hours.
+pub(crate) fn calendar_for(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    deadline: &crate::flow::Deadline,
+) -> StoreResult<std::sync::Arc<crate::flow::calendar::Calendar>> {
+    static ALWAYS: std::sync::LazyLock<std::sync::Arc<crate::flow::calendar::Calendar>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(crate::flow::calendar::Calendar::always()));
+    if deadline.working {
+        calendars::for_process(conn, def.calendar.as_deref())
+    } else {
+        Ok(ALWAYS.clone())
+    }
 }
 
 /// Takes away the timer of step `node` (decided, ended, or starting again).
@@ -148,4 +185,139 @@ pub fn release(conn: &mut DbConn, runner: &str) -> StoreResult<usize> {
 /// How many timers wait.
 pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
     Ok(t::table.count().get_result(conn)?)
+}
+
+/// A step's deadline as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDeadline {
+    pub apply: ApplyId,
+    /// The node's name in English and Chinese.
+    pub node: (String, String),
+    pub due: NaiveDateTime,
+    pub overdue: Option<NaiveDateTime>,
+    pub decided: Option<NaiveDateTime>,
+}
+
+/// A step's deadline as read: ticket, node names, due, overdue, decided.
+type DeadlineRow = (
+    ApplyId,
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
+/// An overdue step as read: (ticket, step, serial, title), (service
+/// names, business), (node names, due).
+type OverdueRow = (
+    (ApplyId, ApproveId, String, String),
+    (String, String, Option<String>),
+    (String, String, NaiveDateTime),
+);
+
+/// The deadlines of the steps of `applies`, each ticket's in its order.
+pub fn deadlines_of(
+    conn: &mut DbConn,
+    applies: &[ApplyId],
+) -> StoreResult<std::collections::HashMap<ApplyId, Vec<StepDeadline>>> {
+    let mut out: std::collections::HashMap<ApplyId, Vec<StepDeadline>> = Default::default();
+    for chunk in applies.chunks(5000) {
+        let rows: Vec<DeadlineRow> = n::table
+            .filter(n::apply_id.eq_any(chunk))
+            .filter(n::due_at.is_not_null())
+            .order((n::apply_id, n::position, n::id))
+            .select((
+                n::apply_id,
+                n::name_en,
+                n::name_zh,
+                n::due_at.assume_not_null(),
+                n::overdue_at,
+                n::decided_at,
+            ))
+            .load(conn)?;
+        for (apply, en, zh, due, overdue, decided) in rows {
+            out.entry(apply).or_default().push(StepDeadline {
+                apply,
+                node: (en, zh),
+                due,
+                overdue,
+                decided,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A waiting step past its deadline, for the administrators' list.
+#[derive(Debug, Clone)]
+pub struct OverdueStep {
+    pub apply: ApplyId,
+    pub serial: String,
+    pub title: String,
+    /// The service's name in English and Chinese, and the business.
+    pub service: (String, String),
+    pub business: Option<String>,
+    pub node: (String, String),
+    pub due: NaiveDateTime,
+    /// Who it waits for (display names).
+    pub waiting: Vec<String>,
+}
+
+/// Every running ticket's step past its deadline, by service, business
+/// and then the longest overdue first.
+pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
+    use crate::db::schema::{
+        applies as a, approve_users as au, businesses as b, services as sv, users,
+    };
+    use crate::db::states::{AssignmentStatus, StepStatus, TicketStatus};
+    let at = now();
+    let rows: Vec<OverdueRow> = n::table
+        .inner_join(a::table)
+        .inner_join(sv::table.on(sv::id.eq(a::service_id)))
+        .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
+        .filter(n::status.eq(StepStatus::Active))
+        .filter(a::status.eq(TicketStatus::Running))
+        .filter(n::due_at.le(At(at)))
+        .order((sv::name_en, b::name.nullable(), n::due_at, n::id))
+        .select((
+            (a::id, n::id, a::serial, a::title),
+            (sv::name_en, sv::name_zh, b::name.nullable()),
+            (n::name_en, n::name_zh, n::due_at.assume_not_null()),
+        ))
+        .load(conn)?;
+    let steps: Vec<ApproveId> = rows.iter().map(|((_, s, _, _), _, _)| *s).collect();
+    let mut people: Vec<(ApproveId, String)> = Vec::new();
+    for chunk in steps.chunks(5000) {
+        people.extend(
+            au::table
+                .inner_join(users::table.on(users::id.eq(au::user_id)))
+                .filter(au::approve_id.eq_any(chunk))
+                .filter(au::status.eq(AssignmentStatus::Pending))
+                .order(au::id)
+                .select((au::approve_id, users::display_name))
+                .load::<(ApproveId, String)>(conn)?,
+        );
+    }
+    Ok(rows
+        .into_iter()
+        .map(
+            |((apply, step, serial, title), (en, zh, business), (node_en, node_zh, due))| {
+                OverdueStep {
+                    apply,
+                    serial,
+                    title,
+                    service: (en, zh),
+                    business,
+                    node: (node_en, node_zh),
+                    due,
+                    waiting: people
+                        .iter()
+                        .filter(|(s, _)| *s == step)
+                        .map(|(_, name)| name.clone())
+                        .collect(),
+                }
+            },
+        )
+        .collect())
 }

@@ -344,7 +344,7 @@ async fn turn_elsewhere(app: &TestApp, runner: &str) -> usize {
 async fn a_timer_claimed_by_a_runner_that_died_fires_once_after_its_lease() {
     let (listener, port) = free_port();
     let inbox = smtp::serve(listener);
-    let app = TestApp::spawn_configured(mail_to(port), |c| c.run_jobs = false).await;
+    let app = TestApp::spawn_configured(smtp_mail(port), |c| c.run_jobs = false).await;
     app.create_user("admin", true);
     app.create_user("applicant", false);
     app.create_user("bob", false);
@@ -439,7 +439,6 @@ async fn a_withdrawn_ticket_takes_its_timer_with_it() {
     assert_eq!(ticket_status(&app, id), "withdrawn");
     let left: i64 = app.query(|c| timers::table.count().get_result(c));
     assert_eq!(left, 0);
-    let _: Vec<i32> = app.query(|c| applies::table.select(applies::id).load(c));
 }
 
 #[actix_web::test]
@@ -546,17 +545,108 @@ async fn the_designer_refuses_a_deadline_that_makes_no_sense_and_keeps_what_was_
     );
 }
 
-/// Mail settings that send to the test's SMTP listener on `port`.
-fn mail_to(port: u16) -> countersign::config::MailConfig {
-    countersign::config::MailConfig {
-        smtp: Some(countersign::config::SmtpConfig {
-            host: "127.0.0.1".into(),
-            port,
-            security: countersign::config::SmtpSecurity::None,
-            credentials: None,
-            connections: 4,
-        }),
-        poll_ms: 50,
-        ..countersign::config::MailConfig::files()
-    }
+#[actix_web::test]
+async fn a_process_counts_its_deadlines_in_its_own_calendar_with_imported_holidays() {
+    let (app, _inbox) = people().await;
+    let admin = browser_for(&app, "admin").await;
+    // Nonsense is refused beside its input, and what was typed stays.
+    let typed = [
+        ("code", "shanghai_weekend"),
+        ("name_en", "Weekend desk"),
+        ("name_zh", "周末值班"),
+        ("tz", "Mars/Olympus"),
+        ("sat", "00:00-24:00"),
+        ("mon", "18:00-09:00"),
+    ];
+    let page = post_as(&app, &admin, "/admin/calendars", &typed).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.field_error("tz").unwrap().contains("IANA"));
+    assert!(
+        page.field_error("mon")
+            .unwrap()
+            .contains("ending after it starts")
+    );
+    assert_eq!(
+        page.input_value("#calendar-form", "name_zh").as_deref(),
+        Some("周末值班")
+    );
+
+    // Only Saturdays are worked, in Shanghai; the first Saturday to come
+    // is a holiday, from an iCalendar file.
+    let monday = {
+        let today = app.db.now().date();
+        let ahead = 7 - i64::from(chrono::Datelike::weekday(&today).num_days_from_monday());
+        (today + Span::days(ahead + 7))
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    };
+    let holiday = (monday + Span::days(5)).date();
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Day off\r\nDTSTART;VALUE=DATE:{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        holiday.format("%Y%m%d")
+    );
+    let page = post_as(
+        &app,
+        &admin,
+        "/admin/calendars",
+        &[
+            ("code", "shanghai_weekend"),
+            ("name_en", "Weekend desk"),
+            ("name_zh", "周末值班"),
+            ("tz", "Asia/Shanghai"),
+            ("sat", "00:00-24:00"),
+            ("ics", &ics),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.form_error());
+    assert_eq!(page.path, "/admin/calendars/shanghai_weekend");
+    assert_eq!(
+        page.text("#f-holidays").as_deref(),
+        Some(holiday.to_string().as_str()),
+        "the imported day is a holiday"
+    );
+    let list = get(&admin, &app.url("/admin/calendars")).await;
+    assert_eq!(list.count("tr[data-code=shanghai_weekend]"), 1);
+
+    let mut def = ProcessDef::new(LocalText::new("Weekend buy", ""), ProcessKind::Request);
+    def.calendar = Some("shanghai_weekend".into());
+    let mut node = timed(Escalation::MarkOverdue);
+    node.deadline.as_mut().unwrap().working = true;
+    def.nodes.push(node);
+    let service = app.deploy_service(&def, "Weekend buy").0;
+    app.advance(monday - app.db.now() + Span::hours(1));
+    let id = file(&app, service, &[]).await;
+    // Eight working hours: Saturday the holiday passes, so the next one,
+    // 08:00 in Shanghai (00:00 UTC).
+    let (_, due, _) = step(&app, id);
+    assert_eq!(due, Some(monday + Span::days(12)));
+
+    // Past it: the administrators' list and the export say so.
+    app.advance(Span::days(13));
+    until("overdue", || step(&app, id).2.is_some()).await;
+    // (Signed in again: two weeks end any session.)
+    let admin = browser_for(&app, "admin").await;
+    let overdue = get(&admin, &app.url("/admin/overdue")).await;
+    assert_eq!(overdue.texts(".overdue-group h2"), vec!["Weekend buy"]);
+    let serial: String = app.query(move |c| {
+        applies::table
+            .find(ApplyId(id))
+            .select(applies::serial)
+            .first(c)
+    });
+    assert_eq!(overdue.count(&format!("tr[data-serial=\"{serial}\"]")), 1);
+    let csv = admin
+        .get(app.url("/admin/tickets.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with("Deadlines,Deadlines missed"), "{header}");
+    let line = csv.lines().find(|l| l.starts_with(&serial)).unwrap();
+    let due = (monday + Span::days(12)).format("%Y-%m-%d %H:%M");
+    assert!(line.ends_with(&format!("Sign-off: {due},1")), "{line}");
 }

@@ -292,18 +292,7 @@ async fn mail_waits_while_smtp_is_down_and_arrives_once_when_it_is_back_even_aft
     // SMTP comes back; a restarted instance (same database) works the outbox too.
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let inbox = smtp::serve(listener);
-    app.second_instance(countersign::config::MailConfig {
-        smtp: Some(countersign::config::SmtpConfig {
-            host: "127.0.0.1".into(),
-            port,
-            security: countersign::config::SmtpSecurity::None,
-            credentials: None,
-            connections: 4,
-        }),
-        poll_ms: 50,
-        ..countersign::config::MailConfig::files()
-    })
-    .await;
+    app.second_instance(smtp_mail(port)).await;
     // The admin sends it now rather than waiting for the backoff.
     let page = get(&admin, &app.url("/admin/outbox")).await;
     for action in page.attrs("table.outbox form", "action") {

@@ -124,18 +124,7 @@ impl TestApp {
 
     /// An app whose mail goes to an SMTP server on `smtp_port` of this machine.
     pub async fn spawn_with_smtp(smtp_port: u16) -> TestApp {
-        let mail = countersign::config::MailConfig {
-            smtp: Some(countersign::config::SmtpConfig {
-                host: "127.0.0.1".into(),
-                port: smtp_port,
-                security: countersign::config::SmtpSecurity::None,
-                credentials: None,
-                connections: 4,
-            }),
-            poll_ms: 50,
-            ..countersign::config::MailConfig::files()
-        };
-        Self::spawn_with(mail).await
+        Self::spawn_with(smtp_mail(smtp_port)).await
     }
 
     /// Another server instance on this app's database (a restart, or a
@@ -306,6 +295,22 @@ pub async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
     let b = TestApp::browser();
     sign_in_as(app, &b, username, PASSWORD).await;
     b
+}
+
+/// Mail settings that send to an SMTP server on `port` of this machine,
+/// looking for mail to send every 50 ms.
+pub fn smtp_mail(port: u16) -> countersign::config::MailConfig {
+    countersign::config::MailConfig {
+        smtp: Some(countersign::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: countersign::config::SmtpSecurity::None,
+            credentials: None,
+            connections: 4,
+        }),
+        poll_ms: 50,
+        ..countersign::config::MailConfig::files()
+    }
 }
 
 /// A listener on a free port of this machine, and its port.

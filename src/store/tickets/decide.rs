@@ -669,7 +669,7 @@ pub(super) fn hand_over(
     let spec = def.node(&target.node_key);
     if let Some(spec) = spec.filter(|s| s.deadline.is_some()) {
         let node = (ticket.id, mine.approve_id);
-        super::super::timers::start(conn, node, &def, spec, at)?;
+        super::super::timers::restart(conn, node, &def, spec, at)?;
     }
     audit::record(
         conn,

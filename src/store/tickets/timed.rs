@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Audit, Channel};
 use super::super::timers::{self, Timer};
-use super::super::{StoreResult, calendars, now};
+use super::super::{StoreResult, now};
 use super::{node_def, notices, progress};
 use crate::db::DbConn;
 use crate::db::ids::{ApproveUserId, UserId};
@@ -18,7 +18,6 @@ use crate::db::models::{Apply, Approve, ApproveUser, User};
 use crate::db::schema::{applies as a, approve_users as au, approves as n, timers as t, users};
 use crate::db::stamp::At;
 use crate::db::states::{AssignmentStatus, Decided, StepStatus, TicketEvent, TicketStatus};
-use crate::flow::calendar::Calendar;
 use crate::flow::deadline::StageKind;
 use crate::flow::{Escalation, Mode, NodeKind, NotifyEvent};
 
@@ -32,10 +31,6 @@ pub enum Fired {
     /// The deadline passed and the node's policy was carried out.
     Breached(Escalation),
 }
-
-/// How far up the manager chain an escalation looks for someone to take
-/// or join a step.
-const MANAGER_LEVELS: usize = 5;
 
 /// Fires `timer`, claimed by `runner`, in the caller's transaction.
 pub(super) fn fire(conn: &mut DbConn, timer: &Timer, runner: &str) -> StoreResult<Fired> {
@@ -83,11 +78,7 @@ pub(super) fn fire(conn: &mut DbConn, timer: &Timer, runner: &str) -> StoreResul
         timers::stop_step(conn, node.id)?;
         return Ok(Fired::Nothing);
     };
-    let calendar = if deadline.working {
-        calendars::for_process(conn, def.calendar.as_deref())?
-    } else {
-        Calendar::always()
-    };
+    let calendar = timers::calendar_for(conn, &def, deadline)?;
     let at = now();
     let (stage, next) = deadline.fire(&calendar, timer.since, timer.stage, at);
     // The timer moves on first: an act below that closes the step (or
@@ -259,7 +250,7 @@ fn escalate(
             }
             // Handed over, the step's clock starts again for its new people.
             if moved {
-                timers::start(conn, (node.apply_id, node.id), def, spec, now())?;
+                timers::restart(conn, (node.apply_id, node.id), def, spec, now())?;
             }
             Ok(())
         }
@@ -270,8 +261,22 @@ fn escalate(
                 (Decided::Reject, TicketEvent::Rejected)
             };
             // In a sequence each next person is asked as the one before
-            // is decided for: decide until the step is decided.
-            let mut people = pending.to_vec();
+            // is decided for: decide until the step is decided. Nobody
+            // deactivated is decided for: their stranded part waits for
+            // an administrator.
+            let active = |conn: &mut DbConn, people: Vec<ApproveUser>| -> StoreResult<_> {
+                let ids: Vec<UserId> = people.iter().map(|x| x.user_id).collect();
+                let active: Vec<UserId> = users::table
+                    .filter(users::id.eq_any(&ids))
+                    .filter(users::active.eq(true))
+                    .select(users::id)
+                    .load(conn)?;
+                Ok(people
+                    .into_iter()
+                    .filter(|x| active.contains(&x.user_id))
+                    .collect::<Vec<_>>())
+            };
+            let mut people = active(conn, pending.to_vec())?;
             for _ in 0..64 {
                 let Some(x) = people.first() else { break };
                 let at = now();
@@ -315,7 +320,8 @@ fn escalate(
                     break;
                 }
                 people = if spec.mode == Mode::Sequence || people.len() <= 1 {
-                    pending_on(conn, node)?
+                    let now_pending = pending_on(conn, node)?;
+                    active(conn, now_pending)?
                 } else {
                     people.split_off(1)
                 };
@@ -345,19 +351,8 @@ fn manager_of(
         .find(person)
         .select(User::as_select())
         .first(conn)?;
-    let mut current = user.manager_id;
-    for _ in 0..MANAGER_LEVELS {
-        let Some(id) = current.filter(|id| *id != person) else {
-            return Ok(None);
-        };
-        let (active, above): (bool, Option<UserId>) = users::table
-            .find(id)
-            .select((users::active, users::manager_id))
-            .first(conn)?;
-        if active && !on_node.contains(&id) && !(approval && id == ticket.applicant_id) {
-            return Ok(Some(id));
-        }
-        current = above;
-    }
-    Ok(None)
+    let eligible = |id: UserId, active: bool| {
+        active && !on_node.contains(&id) && !(approval && id == ticket.applicant_id)
+    };
+    super::super::leavers::manager_for(conn, &user, &eligible)
 }

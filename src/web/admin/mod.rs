@@ -4,6 +4,7 @@
 
 pub mod assignments;
 pub mod businesses;
+pub mod calendars;
 pub mod catalog;
 pub mod delegations;
 pub mod outbox;
@@ -39,6 +40,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/users/{id}/activate",
             web::post().to(users::activate),
         )
+        .route("/admin/calendars", web::get().to(calendars::list))
+        .route("/admin/calendars", web::post().to(calendars::save))
+        .route("/admin/calendars/new", web::get().to(calendars::new_form))
+        .route(
+            "/admin/calendars/{code}",
+            web::get().to(calendars::edit_form),
+        )
+        .route("/admin/calendars/{code}", web::post().to(calendars::save))
+        .route("/admin/overdue", web::get().to(tickets::overdue))
         .route("/admin/businesses", web::get().to(businesses::list))
         .route("/admin/businesses", web::post().to(businesses::create))
         .route(

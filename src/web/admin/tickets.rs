@@ -165,6 +165,11 @@ pub async fn csv(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let rows = find(&state, &query.into_inner(), 100_000).await?;
+    let ids: Vec<crate::db::ids::ApplyId> = rows.iter().map(|r| r.apply.id).collect();
+    let deadlines = state
+        .db
+        .read(move |c| crate::store::timers::deadlines_of(c, &ids))
+        .await?;
     let lang = ctx.lang;
     // A byte-order mark first: Excel then reads the file as UTF-8 (and
     // shows Chinese as Chinese). Headers and words in the reader's language.
@@ -180,6 +185,8 @@ pub async fn csv(
         "created_at",
         "finished_at",
         "outcome",
+        "deadlines",
+        "breaches",
     ]
     .iter()
     .map(|h| cell(&lang.t(&format!("csv.{h}"))))
@@ -193,8 +200,29 @@ pub async fn csv(
             lang.t_or(&format!("{prefix}.{value}"), value).into_owned()
         }
     };
+    let zh = lang == crate::i18n::Lang::ZhCn;
+    let stamp = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
     for r in rows {
         let a = &r.apply;
+        let steps = deadlines.get(&a.id).map(Vec::as_slice).unwrap_or_default();
+        // "Sign-off: 2026-12-07 18:00", each step with a deadline.
+        let due = steps
+            .iter()
+            .map(|d| {
+                let node = if zh && !d.node.1.is_empty() {
+                    &d.node.1
+                } else {
+                    &d.node.0
+                };
+                format!("{node}: {}", stamp(d.due))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        // Steps found overdue, or answered after their deadline.
+        let breaches = steps
+            .iter()
+            .filter(|d| d.overdue.is_some() || d.decided.is_some_and(|t| t > d.due))
+            .count();
         let line = [
             cell(&a.serial),
             cell(&a.title),
@@ -215,6 +243,8 @@ pub async fn csv(
                 "outcome",
                 a.outcome.map(|o| o.as_str()).unwrap_or_default(),
             )),
+            cell(&due),
+            breaches.to_string(),
         ]
         .join(",");
         out.push_str(&line);
@@ -227,4 +257,46 @@ pub async fn csv(
             "attachment; filename=\"tickets.csv\"",
         ))
         .body(out))
+}
+
+#[derive(Template)]
+#[template(path = "admin/overdue.html")]
+struct OverduePage {
+    ctx: Ctx,
+    /// Service, business, and their overdue steps.
+    groups: Vec<(String, String, Vec<crate::store::timers::OverdueStep>)>,
+}
+
+impl OverduePage {
+    fn node(&self, step: &crate::store::timers::OverdueStep) -> String {
+        let (en, zh) = &step.node;
+        if self.ctx.lang == crate::i18n::Lang::ZhCn && !zh.is_empty() {
+            zh.clone()
+        } else {
+            en.clone()
+        }
+    }
+}
+
+/// Every waiting step past its deadline, by service and business.
+pub async fn overdue(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let steps = state.db.read(crate::store::timers::overdue).await?;
+    let zh = ctx.lang == crate::i18n::Lang::ZhCn;
+    let mut groups: Vec<(String, String, Vec<crate::store::timers::OverdueStep>)> = Vec::new();
+    for step in steps {
+        let (en, zh_name) = &step.service;
+        let service = if zh && !zh_name.is_empty() {
+            zh_name
+        } else {
+            en
+        }
+        .clone();
+        let business = step.business.clone().unwrap_or_default();
+        match groups.last_mut() {
+            Some((s, b, list)) if *s == service && *b == business => list.push(step),
+            _ => groups.push((service, business, vec![step])),
+        }
+    }
+    render(&OverduePage { ctx, groups })
 }

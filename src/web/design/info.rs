@@ -42,6 +42,9 @@ pub struct InfoForm {
     business_required: Option<String>,
     #[serde(default)]
     description: String,
+    /// The calendar's code; empty: the default calendar.
+    #[serde(default)]
+    calendar: String,
     #[serde(default)]
     revision: String,
 }
@@ -51,6 +54,7 @@ struct Info {
     kind: ProcessKind,
     business_required: bool,
     description: String,
+    calendar: Option<String>,
 }
 
 impl InfoForm {
@@ -61,11 +65,18 @@ impl InfoForm {
             kind: def.kind.as_str().to_string(),
             business_required: def.business_required.then(|| "on".to_string()),
             description: def.description.clone(),
+            calendar: def.calendar.clone().unwrap_or_default(),
             revision: revision.to_string(),
         }
     }
 
-    fn parse(&self, errors: &mut FieldErrors) -> Option<Info> {
+    /// The form as typed; `calendars` are the codes that exist.
+    fn parse(&self, errors: &mut FieldErrors, calendars: &[SelectOption]) -> Option<Info> {
+        let calendar = match self.calendar.trim() {
+            "" => Some(None),
+            code if calendars.iter().any(|c| c.value == code) => Some(Some(code.to_string())),
+            _ => errors.check("calendar", Err("errors.unknown_choice")),
+        };
         let name = errors.check("name_en", Name::parse(&self.name_en));
         let zh = if self.name_zh.trim().is_empty() {
             Some(String::new())
@@ -82,6 +93,7 @@ impl InfoForm {
             kind: kind?,
             business_required: self.business_required.is_some(),
             description: description?,
+            calendar: calendar?,
         })
     }
 }
@@ -100,6 +112,24 @@ struct InfoPage {
     draft: Option<Draft>,
     form: InfoForm,
     errors: FieldErrors,
+    /// The calendars a process may count its deadlines in (the default first).
+    calendars: Vec<SelectOption>,
+}
+
+/// The calendars to choose from: the default one (empty), then each.
+async fn calendar_options(ctx: &Ctx, state: &AppState) -> Result<Vec<SelectOption>, AppError> {
+    let rows = state.db.read(crate::store::calendars::list).await?;
+    let zh = ctx.lang == crate::i18n::Lang::ZhCn;
+    let mut out = vec![SelectOption::new("", ctx.t("calendars.process_default"))];
+    out.extend(rows.into_iter().map(|r| {
+        let name = if zh && !r.name_zh.trim().is_empty() {
+            r.name_zh
+        } else {
+            r.name_en
+        };
+        SelectOption::new(&r.code, std::borrow::Cow::Owned(name))
+    }));
+    Ok(out)
 }
 
 impl InfoPage {
@@ -108,8 +138,9 @@ impl InfoPage {
     }
 }
 
-pub async fn new_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+pub async fn new_form(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
+    let calendars = calendar_options(&ctx, &state).await?;
     let errors = FieldErrors::new(ctx.lang);
     let form = InfoForm {
         kind: "change".into(),
@@ -120,6 +151,7 @@ pub async fn new_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
         draft: None,
         form,
         errors,
+        calendars,
     })
 }
 
@@ -130,10 +162,12 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
-    if let Some(info) = form.parse(&mut errors) {
+    let calendars = calendar_options(&ctx, &state).await?;
+    if let Some(info) = form.parse(&mut errors, &calendars) {
         let mut def = ProcessDef::new(info.name, info.kind);
         def.business_required = info.business_required;
         def.description = info.description;
+        def.calendar = info.calendar;
         let id = state
             .db
             .write(move |c| processes::create(c, &def, actor))
@@ -148,6 +182,7 @@ pub async fn create(
             draft: None,
             form,
             errors,
+            calendars,
         },
     )
 }
@@ -169,11 +204,13 @@ pub async fn info_form(
     let draft = load(&ctx, &state, ProcessId(path.into_inner())).await?;
     let form = InfoForm::from_def(&draft.def, draft.process.revision);
     let errors = FieldErrors::new(ctx.lang);
+    let calendars = calendar_options(&ctx, &state).await?;
     render(&InfoPage {
         ctx,
         draft: Some(draft),
         form,
         errors,
+        calendars,
     })
 }
 
@@ -186,12 +223,14 @@ pub async fn update_info(
     ctx.require_admin()?;
     let id = ProcessId(path.into_inner());
     let mut errors = FieldErrors::new(ctx.lang);
-    if let Some(info) = form.parse(&mut errors) {
+    let calendars = calendar_options(&ctx, &state).await?;
+    if let Some(info) = form.parse(&mut errors, &calendars) {
         let change = move |def: &mut ProcessDef| {
             def.name = info.name;
             def.kind = info.kind;
             def.business_required = info.business_required;
             def.description = info.description;
+            def.calendar = info.calendar;
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
@@ -214,6 +253,7 @@ pub async fn update_info(
             draft: Some(draft),
             form,
             errors,
+            calendars,
         },
     )
 }
