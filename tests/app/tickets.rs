@@ -968,7 +968,7 @@ async fn admins_filter_all_tickets_and_export_them_as_csv() {
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(
         lines[0],
-        "Serial,Title,Service,Kind,Status,Applicant,Business,Filed at,Finished at,Outcome"
+        "Serial,Title,Service,Kind,Status,Applicant,Business,Filed at,Finished at,Outcome,Deadlines,Deadlines missed"
     );
     assert_eq!(lines.len(), 2);
     assert!(
@@ -999,7 +999,7 @@ async fn admins_filter_all_tickets_and_export_them_as_csv() {
     let lines: Vec<&str> = body.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(
         lines[0],
-        "单号,标题,服务,类型,状态,申请人,业务,提交时间,完成时间,评估结果"
+        "单号,标题,服务,类型,状态,申请人,业务,提交时间,完成时间,评估结果,时限,超时次数"
     );
     assert!(lines[1].contains(",请求,进行中,"), "{}", lines[1]);
 
