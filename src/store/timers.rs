@@ -67,24 +67,34 @@ fn set(
     };
     let calendar = calendar_for(conn, def, deadline)?;
     let due = deadline.due(&calendar, since);
-    crate::direct!(conn, |c| prepared::update(
+    let written = prepared::update(
         n::table.find(node),
         (n::due_at.eq(due.map(At)), n::overdue_at.eq(None::<At>)),
-    )
-    .execute(c))?;
+    );
     if again {
         stop_step(conn, node)?;
     }
-    if let Some((stage, at)) = deadline.first(&calendar, since) {
-        crate::direct!(conn, |c| diesel::insert_into(t::table)
-            .values((
-                t::apply_id.eq(apply),
-                t::approve_id.eq(node),
-                t::stage.eq(stage),
-                t::due_at.eq(At(at)),
-                t::since.eq(At(since)),
-            ))
-            .execute(c))?;
+    let Some((stage, at)) = deadline.first(&calendar, since) else {
+        crate::direct!(conn, |c| written.execute(c))?;
+        return Ok(());
+    };
+    let timer = diesel::insert_into(t::table).values((
+        t::apply_id.eq(apply),
+        t::approve_id.eq(node),
+        t::stage.eq(stage),
+        t::due_at.eq(At(at)),
+        t::since.eq(At(since)),
+    ));
+    // On PostgreSQL the deadline and the timer are written in one round
+    // trip.
+    match conn {
+        DbConn::Pg(pg) => {
+            prepared::together(written, timer).execute(pg)?;
+        }
+        DbConn::Sqlite(sqlite) => {
+            written.execute(sqlite)?;
+            timer.execute(sqlite)?;
+        }
     }
     Ok(())
 }
