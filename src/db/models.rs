@@ -250,6 +250,10 @@ pub struct Apply {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
+    /// The whole ticket's deadline, when its process has one.
+    pub due_at: Option<NaiveDateTime>,
+    /// When the ticket was found past its deadline.
+    pub overdue_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -221,6 +221,8 @@ diesel::table! {
         created_at -> Stamp,
         updated_at -> Stamp,
         finished_at -> Nullable<Stamp>,
+        due_at -> Nullable<Stamp>,
+        overdue_at -> Nullable<Stamp>,
     }
 }
 
@@ -463,7 +465,7 @@ diesel::table! {
     timers (id) {
         id -> Integer,
         apply_id -> Integer,
-        approve_id -> Integer,
+        approve_id -> Nullable<Integer>,
         stage -> Integer,
         due_at -> Stamp,
         since -> Stamp,

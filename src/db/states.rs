@@ -239,6 +239,8 @@ stored_as_text! {
         Overdue = "node.overdue",
         /// A manager was added to an overdue step.
         ApproverAdded = "assignment.added",
+        /// A whole ticket's deadline passed.
+        TicketOverdue = "ticket.overdue",
     }
 }
 

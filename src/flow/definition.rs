@@ -123,6 +123,32 @@ pub struct ProcessDef {
     /// (its code); `None` is the default calendar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<String>,
+    /// How long a whole ticket may take, from filing to its end; past it,
+    /// the ticket is marked overdue and its applicant and the people it
+    /// waits for are told. `None`: no clock for the ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<TicketDeadline>,
+}
+
+/// A whole ticket's deadline: hours, counted as a node's are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketDeadline {
+    pub hours: u32,
+    #[serde(default)]
+    pub working: bool,
+}
+
+impl TicketDeadline {
+    /// As a node deadline with no reminders: its breach is stage 0.
+    pub fn as_deadline(self) -> Deadline {
+        Deadline {
+            hours: self.hours,
+            working: self.working,
+            remind_at: Vec::new(),
+            repeat_hours: None,
+            on_breach: Escalation::MarkOverdue,
+        }
+    }
 }
 
 impl ProcessDef {
@@ -140,7 +166,13 @@ impl ProcessDef {
             )],
             notifications: NotifyRule::defaults(),
             calendar: None,
+            deadline: None,
         }
+    }
+
+    /// Whether anything of a ticket of this process runs on the clock.
+    pub fn timed(&self) -> bool {
+        self.deadline.is_some() || self.nodes.iter().any(|n| n.deadline.is_some())
     }
 
     pub fn node(&self, key: &str) -> Option<&NodeDef> {
@@ -717,6 +749,9 @@ pub enum NotifyEvent {
     Overdue,
     /// A step's deadline has passed: a waiting person's manager is told.
     Escalated,
+    /// A whole ticket's deadline has passed: its applicant and the
+    /// people it waits for are told.
+    TicketOverdue,
 }
 
 impl NotifyEvent {
@@ -742,15 +777,17 @@ impl NotifyEvent {
             NotifyEvent::Reminder => "reminder",
             NotifyEvent::Overdue => "overdue",
             NotifyEvent::Escalated => "escalated",
+            NotifyEvent::TicketOverdue => "ticket_overdue",
         }
     }
 
     /// The notices a step's clock sends, whatever the process's rules
     /// (which `ALL` lists the events of).
-    pub const TIMED: [NotifyEvent; 3] = [
+    pub const TIMED: [NotifyEvent; 4] = [
         NotifyEvent::Reminder,
         NotifyEvent::Overdue,
         NotifyEvent::Escalated,
+        NotifyEvent::TicketOverdue,
     ];
 
     /// As stored (`as_str`).

@@ -173,6 +173,12 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
         Some(_) if def.nodes.len() == 1 => c.add(None, None, "design.problem.only_submit", vec![]),
         Some(_) => {}
     }
+    if def
+        .deadline
+        .is_some_and(|d| d.hours == 0 || d.hours > MAX_DEADLINE_HOURS)
+    {
+        c.add(None, None, "design.problem.deadline_hours", vec![]);
+    }
     let mut node_keys = HashSet::new();
     let mut field_keys = HashSet::new();
     for (i, node) in def.nodes.iter().enumerate() {
@@ -215,7 +221,7 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
         check_handlers(&mut c, def, node, at, &earlier_or_own, known);
         check_mode(&mut c, node, at);
         if let Some(deadline) = &node.deadline {
-            deadline_problems(node.kind, deadline)
+            deadline_problems(node.kind, node.mode, deadline)
                 .into_iter()
                 .for_each(|(field, key)| c.add(at, Some(field), key, vec![]));
         }
@@ -244,8 +250,14 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
 /// What is wrong with a node's deadline, each with the designer's input
 /// it is about: a deadline on the submit node, no time, a reminder at or
 /// after the deadline or out of order, reminders after it every zero
-/// hours, an escalation that votes on a step that takes no vote.
-pub fn deadline_problems(kind: NodeKind, d: &Deadline) -> Vec<(&'static str, &'static str)> {
+/// hours, an escalation that votes on a step that takes no vote, a
+/// manager added where one more person only makes the step harder to
+/// decide (everyone's vote counts, in turn or as a share).
+pub fn deadline_problems(
+    kind: NodeKind,
+    mode: Mode,
+    d: &Deadline,
+) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     if kind == NodeKind::Submit {
         out.push(("deadline_hours", "design.problem.deadline_on_submit"));
@@ -265,6 +277,10 @@ pub fn deadline_problems(kind: NodeKind, d: &Deadline) -> Vec<(&'static str, &'s
     }
     if d.on_breach.approval_only() && kind != NodeKind::Approval {
         out.push(("on_breach", "design.problem.breach_needs_approval"));
+    } else if d.on_breach == Escalation::AddManager
+        && !matches!(mode, Mode::Any | Mode::Quorum { percent: None, .. })
+    {
+        out.push(("on_breach", "design.problem.add_manager_mode"));
     }
     out
 }

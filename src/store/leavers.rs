@@ -220,6 +220,21 @@ fn hand_over(
     if moved == 0 {
         return Ok(());
     }
+    // The step's clock starts again for whoever now holds it.
+    if row.status == AssignmentStatus::Pending {
+        let ticket: Apply = a::table
+            .find(row.apply_id)
+            .select(Apply::as_select())
+            .first(conn)?;
+        let def = tickets::def_of(conn, &ticket)?;
+        let node_key: String = n::table
+            .find(row.approve_id)
+            .select(n::node_key)
+            .first(conn)?;
+        if let Some(spec) = def.node(&node_key).filter(|s| s.deadline.is_some()) {
+            super::timers::restart(conn, (row.apply_id, row.approve_id), &def, spec, at)?;
+        }
+    }
     for person in to {
         let id: ApproveUserId = diesel::insert_into(au::table)
             .values((

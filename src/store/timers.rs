@@ -10,17 +10,19 @@ use super::{StoreResult, calendars, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId};
 use crate::db::prepared;
-use crate::db::schema::{approves as n, timers as t};
+use crate::db::schema::{approve_users as au, approves as n, timers as t, users};
 use crate::db::stamp::At;
+use crate::db::states::AssignmentStatus;
 use crate::flow::{NodeDef, ProcessDef};
 
-/// A waiting step's timer: due at its next stage.
+/// A waiting step's timer (or, with no step, a whole ticket's): due at
+/// its next stage.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = t)]
 pub struct Timer {
     pub id: i32,
     pub apply_id: ApplyId,
-    pub approve_id: ApproveId,
+    pub approve_id: Option<ApproveId>,
     pub stage: i32,
     pub due_at: NaiveDateTime,
     pub since: NaiveDateTime,
@@ -99,6 +101,39 @@ fn set(
     Ok(())
 }
 
+/// Starts the clock of a whole ticket of `def`, just filed at `since`,
+/// when its process gives tickets a deadline: the ticket's deadline is
+/// written on it and a timer with no step set to it.
+pub(crate) fn start_ticket(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    def: &ProcessDef,
+    since: NaiveDateTime,
+) -> StoreResult<()> {
+    use crate::db::schema::applies as a;
+    let Some(deadline) = def.deadline.map(crate::flow::TicketDeadline::as_deadline) else {
+        return Ok(());
+    };
+    let calendar = calendar_for(conn, def, &deadline)?;
+    let Some(due) = deadline.due(&calendar, since) else {
+        return Ok(());
+    };
+    crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply),
+        a::due_at.eq(At(due))
+    )
+    .execute(c))?;
+    crate::direct!(conn, |c| diesel::insert_into(t::table)
+        .values((
+            t::apply_id.eq(apply),
+            t::stage.eq(0),
+            t::due_at.eq(At(due)),
+            t::since.eq(At(since)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
 /// The calendar `deadline` counts in: the process's, or every hour of
 /// every day for a deadline in wall-clock hours.
 pub(crate) fn calendar_for(
@@ -124,7 +159,7 @@ pub(crate) fn stop_step(conn: &mut DbConn, node: ApproveId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Takes away every timer of ticket `apply` (withdrawn).
+/// Takes away every timer of ticket `apply` (ended).
 pub(crate) fn stop_ticket(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
     crate::direct!(conn, |c| diesel::delete(
         t::table.filter(t::apply_id.eq(apply))
@@ -208,6 +243,14 @@ pub struct StepDeadline {
     pub decided: Option<NaiveDateTime>,
 }
 
+/// A ticket past its own deadline as read: (ticket, serial, title),
+/// (service names, business), due.
+type TicketOverdueRow = (
+    (ApplyId, String, String),
+    (String, String, Option<String>),
+    NaiveDateTime,
+);
+
 /// A step's deadline as read: ticket, node names, due, overdue, decided.
 type DeadlineRow = (
     ApplyId,
@@ -268,7 +311,9 @@ pub struct OverdueStep {
     /// The service's name in English and Chinese, and the business.
     pub service: (String, String),
     pub business: Option<String>,
-    pub node: (String, String),
+    /// The step's name in English and Chinese; `None` for a whole ticket
+    /// past its own deadline.
+    pub node: Option<(String, String)>,
     pub due: NaiveDateTime,
     /// Who it waits for (display names).
     pub waiting: Vec<String>,
@@ -277,10 +322,8 @@ pub struct OverdueStep {
 /// Every running ticket's step past its deadline, by service, business
 /// and then the longest overdue first.
 pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
-    use crate::db::schema::{
-        applies as a, approve_users as au, businesses as b, services as sv, users,
-    };
-    use crate::db::states::{AssignmentStatus, StepStatus, TicketStatus};
+    use crate::db::schema::{applies as a, businesses as b, services as sv};
+    use crate::db::states::{StepStatus, TicketStatus};
     let at = now();
     let rows: Vec<OverdueRow> = n::table
         .inner_join(a::table)
@@ -289,27 +332,62 @@ pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
         .filter(n::status.eq(StepStatus::Active))
         .filter(a::status.eq(TicketStatus::Running))
         .filter(n::due_at.le(At(at)))
-        .order((sv::name_en, b::name.nullable(), n::due_at, n::id))
+        .order((
+            sv::name_en,
+            b::name.nullable().is_null(),
+            b::name.nullable(),
+            n::due_at,
+            n::id,
+        ))
         .select((
             (a::id, n::id, a::serial, a::title),
             (sv::name_en, sv::name_zh, b::name.nullable()),
             (n::name_en, n::name_zh, n::due_at.assume_not_null()),
         ))
         .load(conn)?;
+    // Whole tickets past their own deadline, not yet ended.
+    let tickets: Vec<TicketOverdueRow> = a::table
+        .inner_join(sv::table.on(sv::id.eq(a::service_id)))
+        .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
+        .filter(
+            a::status
+                .eq(TicketStatus::Running)
+                .or(a::status.eq(TicketStatus::SentBack)),
+        )
+        .filter(a::due_at.le(At(at)))
+        .select((
+            (a::id, a::serial, a::title),
+            (sv::name_en, sv::name_zh, b::name.nullable()),
+            a::due_at.assume_not_null(),
+        ))
+        .load(conn)?;
     let steps: Vec<ApproveId> = rows.iter().map(|((_, s, _, _), _, _)| *s).collect();
-    let mut people: Vec<(ApproveId, String)> = Vec::new();
+    let ticket_ids: Vec<ApplyId> = tickets.iter().map(|((id, _, _), _, _)| *id).collect();
+    let mut people: Vec<(ApplyId, ApproveId, String)> = Vec::new();
     for chunk in steps.chunks(5000) {
         people.extend(
-            au::table
-                .inner_join(users::table.on(users::id.eq(au::user_id)))
+            pending_people()
                 .filter(au::approve_id.eq_any(chunk))
-                .filter(au::status.eq(AssignmentStatus::Pending))
-                .order(au::id)
-                .select((au::approve_id, users::display_name))
-                .load::<(ApproveId, String)>(conn)?,
+                .load::<(ApplyId, ApproveId, String)>(conn)?,
         );
     }
-    Ok(rows
+    for chunk in ticket_ids.chunks(5000) {
+        people.extend(
+            pending_people()
+                .filter(au::apply_id.eq_any(chunk))
+                .load::<(ApplyId, ApproveId, String)>(conn)?,
+        );
+    }
+    let names = |keep: &dyn Fn(&(ApplyId, ApproveId, String)) -> bool| -> Vec<String> {
+        let mut out: Vec<String> = people
+            .iter()
+            .filter(|p| keep(p))
+            .map(|p| p.2.clone())
+            .collect();
+        out.dedup();
+        out
+    };
+    let mut out: Vec<OverdueStep> = rows
         .into_iter()
         .map(
             |((apply, step, serial, title), (en, zh, business), (node_en, node_zh, due))| {
@@ -319,15 +397,55 @@ pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
                     title,
                     service: (en, zh),
                     business,
-                    node: (node_en, node_zh),
+                    node: Some((node_en, node_zh)),
                     due,
-                    waiting: people
-                        .iter()
-                        .filter(|(s, _)| *s == step)
-                        .map(|(_, name)| name.clone())
-                        .collect(),
+                    waiting: names(&|p| p.1 == step),
                 }
             },
         )
-        .collect())
+        .collect();
+    out.extend(
+        tickets.into_iter().map(
+            |((apply, serial, title), (en, zh, business), due)| OverdueStep {
+                apply,
+                serial,
+                title,
+                service: (en, zh),
+                business,
+                node: None,
+                due,
+                waiting: names(&|p| p.0 == apply),
+            },
+        ),
+    );
+    // By service, business (none last), the longest overdue first.
+    out.sort_by(|x, y| {
+        (
+            &x.service.0,
+            x.business.is_none(),
+            &x.business,
+            x.due,
+            x.apply,
+        )
+            .cmp(&(
+                &y.service.0,
+                y.business.is_none(),
+                &y.business,
+                y.due,
+                y.apply,
+            ))
+    });
+    Ok(out)
+}
+
+/// The pending people of some steps or tickets (a filter to add): their
+/// ticket, step and name, in the order they were asked.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn pending_people() -> _ {
+    let pending: AssignmentStatus = AssignmentStatus::Pending;
+    au::table
+        .inner_join(users::table.on(users::id.eq(au::user_id)))
+        .filter(au::status.eq(pending))
+        .order(au::id)
+        .select((au::apply_id, au::approve_id, users::display_name))
 }

@@ -132,13 +132,35 @@ pub struct DeadlineView {
     pub text: String,
 }
 
-/// The deadlines of a ticket's steps, in their order.
+/// The deadlines of a ticket's steps, in their order, then the whole
+/// ticket's.
 fn deadlines_of(lang: Lang, view: &TicketView) -> Vec<DeadlineView> {
     let format = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
-    view.nodes
+    let a = &view.apply;
+    let whole = a.due_at.map(|due| {
+        let (state, key, at) = match (a.overdue_at, a.finished_at) {
+            (Some(since), None) => ("overdue", "deadline.overdue", since),
+            (_, Some(done)) if done <= due => ("met", "deadline.met", done),
+            (_, Some(done)) => ("missed", "deadline.missed", done),
+            (None, None) => ("due", "deadline.due", due),
+        };
+        DeadlineView {
+            node: lang.t("deadline.whole_ticket").into_owned(),
+            due: format(due),
+            state,
+            text: lang.tf(key, &[("at", &format(at))]),
+        }
+    });
+    let mut steps: Vec<DeadlineView> = view
+        .nodes
         .iter()
         .filter_map(|n| {
             let due = n.node.due_at?;
+            // A step that will not run (withdrawn, rejected before it) has
+            // no deadline left to speak of.
+            if matches!(n.node.status, StepStatus::Cancelled | StepStatus::Skipped) {
+                return None;
+            }
             let reminded = view
                 .events
                 .iter()
@@ -168,7 +190,9 @@ fn deadlines_of(lang: Lang, view: &TicketView) -> Vec<DeadlineView> {
                 text,
             })
         })
-        .collect()
+        .collect();
+    steps.extend(whole);
+    steps
 }
 
 /// A step whose person can no longer act, which an administrator may hand over.

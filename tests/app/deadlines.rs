@@ -515,6 +515,16 @@ async fn the_designer_refuses_a_deadline_that_makes_no_sense_and_keeps_what_was_
             Some(remind)
         );
     }
+    // A manager added where everyone must approve only adds a vote.
+    let mut fields = base("8", "", "add_manager");
+    fields[2].1 = "all".into();
+    let page = send(fields, node.clone()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.field_error("on_breach")
+            .unwrap_or_default()
+            .contains("hand the step over instead")
+    );
     // A task cannot be approved by the clock.
     let task = format!("/admin/processes/{process}/nodes/fetch");
     let mut fields = base("4", "", "auto_approve");
@@ -649,4 +659,91 @@ async fn a_process_counts_its_deadlines_in_its_own_calendar_with_imported_holida
     let line = csv.lines().find(|l| l.starts_with(&serial)).unwrap();
     let due = (monday + Span::days(12)).format("%Y-%m-%d %H:%M");
     assert!(line.ends_with(&format!("Sign-off: {due},1")), "{line}");
+}
+
+#[actix_web::test]
+async fn a_whole_ticket_past_its_own_deadline_is_marked_and_its_people_told() {
+    let (app, inbox) = people().await;
+    let mut def = ProcessDef::new(LocalText::new("Slow buy", "慢采购"), ProcessKind::Request);
+    def.deadline = Some(TicketDeadline {
+        hours: 24,
+        working: false,
+    });
+    def.nodes.push(approval("sign_off", Mode::Any, &["bob"]));
+    let service = app.deploy_service(&def, "Slow buy").0;
+    let id = file(&app, service, &[]).await;
+    let (filed, due): (chrono::NaiveDateTime, Option<chrono::NaiveDateTime>) =
+        app.query(move |c| {
+            applies::table
+                .find(ApplyId(id))
+                .select((applies::created_at, applies::due_at))
+                .first(c)
+        });
+    assert_eq!(due, Some(filed + Span::hours(24)));
+    app.advance(Span::hours(24) + Span::minutes(1));
+    until("the ticket is overdue", || {
+        !events(&app, id, "ticket.overdue").is_empty()
+    })
+    .await;
+    for who in ["applicant", "bob"] {
+        inbox
+            .wait_for(1, |m| {
+                to(who)(m) && m.contains("the ticket passed its deadline")
+            })
+            .await;
+    }
+    let admin = browser_for(&app, "admin").await;
+    let overdue = get(&admin, &app.url("/admin/overdue")).await;
+    assert_eq!(
+        overdue.texts("table.overdue td:nth-child(2)"),
+        vec!["The whole ticket"]
+    );
+    let bob = browser_for(&app, "bob").await;
+    let page = get(&bob, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(page.count("#deadlines tr.deadline-overdue"), 1);
+    assert!(
+        page.texts("ol.timeline li")
+            .join("\n")
+            .contains("The ticket passed its deadline · by its deadline")
+    );
+    act_first(&app, &bob, id, &[("intent", "approve"), ("comment", "")]).await;
+    assert_eq!(ticket_status(&app, id), "finished");
+    let page = get(&bob, &app.url(&format!("/tickets/{id}"))).await;
+    assert_eq!(page.count("#deadlines tr.deadline-missed"), 1);
+}
+
+#[actix_web::test]
+async fn an_approval_the_clock_cast_is_not_carried_over_to_later_steps() {
+    let (app, _inbox) = people().await;
+    let mut later = approval("final", Mode::Any, &["bob"]);
+    later.name = LocalText::new("Final", "终审");
+    assert!(later.dedupe, "approvals are carried over by default");
+    let service = deploy(&app, vec![timed(Escalation::AutoApprove), later]);
+    let id = file(&app, service, &[("what", "A chair")]).await;
+    app.advance(Span::hours(8) + Span::minutes(1));
+    until("the clock approved", || {
+        !events(&app, id, "node.overdue").is_empty()
+    })
+    .await;
+    let decisions: Vec<(String, String, Option<String>)> = app.query(move |c| {
+        approve_users::table
+            .inner_join(approves::table)
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approves::node_key.ne("submit"))
+            .order(approve_users::id)
+            .select((
+                approves::node_key,
+                approve_users::status,
+                approve_users::decision,
+            ))
+            .load(c)
+    });
+    assert_eq!(
+        decisions,
+        vec![
+            ("sign_off".into(), "decided".into(), Some("approve".into())),
+            ("final".into(), "pending".into(), None)
+        ],
+        "bob still decides the final step himself"
+    );
 }

@@ -20,18 +20,21 @@ INSERT INTO calendars (code, name_en, name_zh, tz, week, is_default, updated_at)
 VALUES ('office', 'Office hours', '工作时间', 'UTC',
         '[[["09:00","18:00"]],[["09:00","18:00"]],[["09:00","18:00"]],[["09:00","18:00"]],[["09:00","18:00"]],[],[]]',
         TRUE, CURRENT_TIMESTAMP);
--- A step's deadline, and when it was found overdue.
+-- A step's (and a whole ticket's) deadline, and when it was found overdue.
 ALTER TABLE approves ADD COLUMN due_at TIMESTAMP;
 ALTER TABLE approves ADD COLUMN overdue_at TIMESTAMP;
+ALTER TABLE applies ADD COLUMN due_at TIMESTAMP;
+ALTER TABLE applies ADD COLUMN overdue_at TIMESTAMP;
 -- Everything time-driven that waits: one row per waiting step with a
--- deadline, due at its next stage (a reminder, the breach, a reminder
+-- deadline (and one per ticket with a deadline of its own, with no
+-- step), due at its next stage (a reminder, the breach, a reminder
 -- after it), claimed under a lease so that each fires once across
 -- instances; a stage's firing moves the row to the next stage in the
 -- transaction of what it did, and a step that closes takes its row away.
 CREATE TABLE timers (
     id SERIAL PRIMARY KEY,
     apply_id INTEGER NOT NULL REFERENCES applies(id),
-    approve_id INTEGER NOT NULL REFERENCES approves(id),
+    approve_id INTEGER REFERENCES approves(id),
     -- Reminders before the deadline are stages 0..n-1, the breach n, and
     -- each reminder after it n+1, n+2, ...
     stage INTEGER NOT NULL,
@@ -43,3 +46,4 @@ CREATE TABLE timers (
 );
 CREATE INDEX timers_due ON timers(due_at);
 CREATE UNIQUE INDEX timers_step ON timers(approve_id);
+CREATE INDEX timers_ticket ON timers(apply_id);

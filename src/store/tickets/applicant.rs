@@ -112,7 +112,7 @@ pub(super) fn withdraw(
         ),
     )?;
     let def = def_of(conn, &ticket)?;
-    if def.nodes.iter().any(|n| n.deadline.is_some()) {
+    if def.timed() {
         super::super::timers::stop_ticket(conn, apply)?;
     }
     notices::notify(

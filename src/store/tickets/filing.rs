@@ -280,6 +280,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     )?;
 
     insert_plan(conn, apply, &plan, &ids, &sub.def, (0, sub.channel))?;
+    super::super::timers::start_ticket(conn, apply, &sub.def, at)?;
     progress::advance(conn, &ticket, &sub.def, progress::Round::Starts, None)?;
     let serial = if late {
         let serial = number_last(conn, sub.def.kind, at, apply)?;

@@ -266,6 +266,25 @@ pub(super) fn escalated(
     )
 }
 
+/// Tells `people` (the applicant, the people it waits for) that the
+/// whole ticket has passed its deadline.
+pub(super) fn ticket_overdue(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    people: &[UserId],
+) -> StoreResult<()> {
+    for person in people {
+        send(
+            conn,
+            (NotifyEvent::TicketOverdue, ticket, None),
+            "",
+            (*person, None),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes a notice to the person an open assignment has just moved to (a
 /// deactivated approver's work going to their manager), with a one-click
 /// link of their own when the node is an approval. Only the new assignee

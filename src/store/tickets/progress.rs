@@ -255,28 +255,33 @@ fn auto_approve(
 ) -> StoreResult<bool> {
     // Each round starts with a submit node, whose assignment is decided
     // as "submit": one statement finds both the rounds and the approvals.
-    let earlier: Vec<(UserId, Option<Decided>, i32)> = crate::direct!(conn, |c| au::table
-        .inner_join(n::table)
-        .filter(au::apply_id.eq(apply))
-        .filter(n::position.lt(node.position))
-        .filter(
-            au::decision
-                .eq(Decided::Approve)
-                .or(au::decision.eq(Decided::Auto))
-                .or(au::decision.eq(Decided::Submit)),
-        )
-        .select((au::user_id, au::decision, n::position))
-        .load(c))?;
+    let earlier: Vec<(UserId, Option<Decided>, i32, Option<Channel>)> =
+        crate::direct!(conn, |c| au::table
+            .inner_join(n::table)
+            .filter(au::apply_id.eq(apply))
+            .filter(n::position.lt(node.position))
+            .filter(
+                au::decision
+                    .eq(Decided::Approve)
+                    .or(au::decision.eq(Decided::Auto))
+                    .or(au::decision.eq(Decided::Submit)),
+            )
+            .select((au::user_id, au::decision, n::position, au::channel))
+            .load(c))?;
     let round = earlier
         .iter()
-        .filter(|(_, d, _)| *d == Some(Decided::Submit))
-        .map(|(_, _, p)| *p)
+        .filter(|(_, d, _, _)| *d == Some(Decided::Submit))
+        .map(|(_, _, p, _)| *p)
         .max()
         .unwrap_or(0);
+    // An approval countersign's clock cast for someone (their deadline
+    // passed) is not theirs to carry over.
     let approved: Vec<UserId> = earlier
         .iter()
-        .filter(|(_, d, p)| *p > round && *d != Some(Decided::Submit))
-        .map(|(u, _, _)| *u)
+        .filter(|(_, d, p, ch)| {
+            *p > round && *d != Some(Decided::Submit) && *ch != Some(Channel::Timer)
+        })
+        .map(|(u, _, _, _)| *u)
         .collect();
     if approved.is_empty() {
         return Ok(false);
@@ -536,6 +541,11 @@ fn settle(
                 (TicketStatus::Rejected, TicketEvent::TicketRejected)
             };
             end(conn, apply, ticket_status)?;
+            // A rejected ticket's own clock stops; a ticket sent back to
+            // its applicant keeps counting.
+            if !sent_back && def.deadline.is_some() {
+                super::super::timers::stop_ticket(conn, apply)?;
+            }
             audit::record(
                 conn,
                 ticket_event(
@@ -736,6 +746,9 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
         DbConn::Sqlite(sqlite) => {
             finished.execute(sqlite)?;
         }
+    }
+    if def.deadline.is_some() {
+        super::super::timers::stop_ticket(conn, apply)?;
     }
     audit::record(
         conn,

@@ -310,6 +310,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             finished_at: None,
+            due_at: None,
+            overdue_at: None,
         }
     }
 

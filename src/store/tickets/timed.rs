@@ -34,8 +34,15 @@ pub enum Fired {
 
 /// Fires `timer`, claimed by `runner`, in the caller's transaction.
 pub(super) fn fire(conn: &mut DbConn, timer: &Timer, runner: &str) -> StoreResult<Fired> {
-    // Still ours and at the stage we claimed: taken back from the claim
-    // (on PostgreSQL the row stays locked until this commits).
+    // The ticket locked first, as every action on it locks it (so a
+    // person deciding at this moment and the clock never deadlock), with
+    // how it stands.
+    let status: Option<TicketStatus> = diesel::update(a::table.find(timer.apply_id))
+        .set(a::row_version.eq(a::row_version + 1))
+        .returning(a::status)
+        .get_result(conn)
+        .optional()?;
+    // Still ours and at the stage we claimed: taken back from the claim.
     let ours = diesel::update(
         t::table
             .find(timer.id)
@@ -50,22 +57,17 @@ pub(super) fn fire(conn: &mut DbConn, timer: &Timer, runner: &str) -> StoreResul
     if ours == 0 {
         return Ok(Fired::Nothing);
     }
-    // The ticket locked as every action locks it, then the step read.
-    let running = diesel::update(
-        a::table
-            .find(timer.apply_id)
-            .filter(a::status.eq(TicketStatus::Running)),
-    )
-    .set(a::row_version.eq(a::row_version + 1))
-    .execute(conn)?;
+    let Some(step) = timer.approve_id else {
+        return ticket_breach(conn, timer, status);
+    };
     let node: Option<Approve> = n::table
-        .find(timer.approve_id)
+        .find(step)
         .filter(n::status.eq(StepStatus::Active))
         .select(Approve::as_select())
         .first(conn)
         .optional()?;
-    let (1, Some(node)) = (running, node) else {
-        timers::stop_step(conn, timer.approve_id)?;
+    let (Some(TicketStatus::Running), Some(node)) = (status, node) else {
+        timers::stop_step(conn, step)?;
         return Ok(Fired::Nothing);
     };
     let ticket: Apply = a::table
@@ -140,6 +142,60 @@ pub(super) fn fire(conn: &mut DbConn, timer: &Timer, runner: &str) -> StoreResul
     }
 }
 
+/// A whole ticket's deadline has passed: it is marked overdue, and its
+/// applicant and the people it waits for are told. A ticket that has
+/// ended meanwhile is left alone; one sent back to its applicant still
+/// counts (its time runs from filing to its end).
+fn ticket_breach(
+    conn: &mut DbConn,
+    timer: &Timer,
+    status: Option<TicketStatus>,
+) -> StoreResult<Fired> {
+    diesel::delete(t::table.find(timer.id)).execute(conn)?;
+    if !matches!(status, Some(TicketStatus::Running | TicketStatus::SentBack)) {
+        return Ok(Fired::Nothing);
+    }
+    let marked = diesel::update(
+        a::table
+            .find(timer.apply_id)
+            .filter(a::overdue_at.is_null()),
+    )
+    .set(a::overdue_at.eq(At(now())))
+    .execute(conn)?;
+    if marked == 0 {
+        return Ok(Fired::Nothing);
+    }
+    let ticket: Apply = a::table
+        .find(timer.apply_id)
+        .select(Apply::as_select())
+        .first(conn)?;
+    audit::record(
+        conn,
+        Audit {
+            channel: Channel::Timer,
+            ..super::ticket_event(
+                None,
+                TicketEvent::TicketOverdue,
+                ticket.id,
+                serde_json::json!({ "due": ticket.due_at.map(|d| d.to_string()) }),
+            )
+        },
+    )?;
+    // The people it waits for now, at whatever step, and its applicant.
+    let waiting: Vec<(ApproveUserId, UserId)> = au::table
+        .filter(au::apply_id.eq(ticket.id))
+        .filter(au::status.eq(AssignmentStatus::Pending))
+        .order(au::id)
+        .select((au::id, au::user_id))
+        .load(conn)?;
+    let mut told: Vec<UserId> = waiting.iter().map(|(_, u)| *u).collect();
+    told.push(ticket.applicant_id);
+    told.sort();
+    told.dedup();
+    notices::ticket_overdue(conn, &ticket, &told)?;
+    Ok(Fired::Breached(Escalation::MarkOverdue))
+}
+
 fn ids(people: &[ApproveUser]) -> Vec<(ApproveUserId, UserId)> {
     people.iter().map(|x| (x.id, x.user_id)).collect()
 }
@@ -196,6 +252,9 @@ fn escalate(
             let mut moved = false;
             for x in pending {
                 let Some(manager) = manager_of(conn, ticket, node, x.user_id, approval)? else {
+                    // Nobody above may take part: they are told it is overdue.
+                    let me = [(x.id, x.user_id)];
+                    notices::remind(conn, ticket, node, NotifyEvent::Overdue, &me)?;
                     continue;
                 };
                 let handing = policy == Escalation::HandToManager;

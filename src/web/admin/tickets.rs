@@ -206,6 +206,7 @@ pub async fn csv(
         let a = &r.apply;
         let steps = deadlines.get(&a.id).map(Vec::as_slice).unwrap_or_default();
         // "Sign-off: 2026-12-07 18:00", each step with a deadline.
+        let whole = lang.t("deadline.whole_ticket");
         let due = steps
             .iter()
             .map(|d| {
@@ -216,13 +217,23 @@ pub async fn csv(
                 };
                 format!("{node}: {}", stamp(d.due))
             })
+            .chain(a.due_at.map(|d| format!("{whole}: {}", stamp(d))))
             .collect::<Vec<_>>()
             .join("; ");
-        // Steps found overdue, or answered after their deadline.
+        // Steps (and the ticket) found overdue, or ended after their deadline.
+        let late = |due: chrono::NaiveDateTime,
+                    overdue: Option<chrono::NaiveDateTime>,
+                    done: Option<chrono::NaiveDateTime>| {
+            overdue.is_some() || done.is_some_and(|t| t > due)
+        };
         let breaches = steps
             .iter()
-            .filter(|d| d.overdue.is_some() || d.decided.is_some_and(|t| t > d.due))
-            .count();
+            .filter(|d| late(d.due, d.overdue, d.decided))
+            .count()
+            + usize::from(
+                a.due_at
+                    .is_some_and(|due| late(due, a.overdue_at, a.finished_at)),
+            );
         let line = [
             cell(&a.serial),
             cell(&a.title),
@@ -269,11 +280,12 @@ struct OverduePage {
 
 impl OverduePage {
     fn node(&self, step: &crate::store::timers::OverdueStep) -> String {
-        let (en, zh) = &step.node;
-        if self.ctx.lang == crate::i18n::Lang::ZhCn && !zh.is_empty() {
-            zh.clone()
-        } else {
-            en.clone()
+        match &step.node {
+            Some((_, zh)) if self.ctx.lang == crate::i18n::Lang::ZhCn && !zh.is_empty() => {
+                zh.clone()
+            }
+            Some((en, _)) => en.clone(),
+            None => self.ctx.t("deadline.whole_ticket").into_owned(),
         }
     }
 }

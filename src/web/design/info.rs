@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{Draft, edit, load, problem_text, revision};
 use crate::db::ids::ProcessId;
 use crate::domain::Name;
-use crate::flow::{LocalText, ProcessDef, ProcessKind};
+use crate::flow::{LocalText, ProcessDef, ProcessKind, TicketDeadline};
 use crate::store::processes::{self, ProcessRow};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
@@ -45,6 +45,11 @@ pub struct InfoForm {
     /// The calendar's code; empty: the default calendar.
     #[serde(default)]
     calendar: String,
+    /// The whole ticket's deadline in hours; empty: none.
+    #[serde(default)]
+    deadline_hours: String,
+    #[serde(default)]
+    deadline_working: Option<String>,
     #[serde(default)]
     revision: String,
 }
@@ -55,6 +60,7 @@ struct Info {
     business_required: bool,
     description: String,
     calendar: Option<String>,
+    deadline: Option<TicketDeadline>,
 }
 
 impl InfoForm {
@@ -66,6 +72,11 @@ impl InfoForm {
             business_required: def.business_required.then(|| "on".to_string()),
             description: def.description.clone(),
             calendar: def.calendar.clone().unwrap_or_default(),
+            deadline_hours: def
+                .deadline
+                .map(|d| d.hours.to_string())
+                .unwrap_or_default(),
+            deadline_working: def.deadline.filter(|d| d.working).map(|_| "on".into()),
             revision: revision.to_string(),
         }
     }
@@ -76,6 +87,24 @@ impl InfoForm {
             "" => Some(None),
             code if calendars.iter().any(|c| c.value == code) => Some(Some(code.to_string())),
             _ => errors.check("calendar", Err("errors.unknown_choice")),
+        };
+        let max = crate::flow::validate::MAX_DEADLINE_HOURS;
+        let deadline = match self.deadline_hours.trim() {
+            "" => Some(None),
+            hours => errors.check(
+                "deadline_hours",
+                hours
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|h| (1..=max).contains(h))
+                    .map(|hours| {
+                        Some(TicketDeadline {
+                            hours,
+                            working: self.deadline_working.is_some(),
+                        })
+                    })
+                    .ok_or("design.problem.deadline_hours"),
+            ),
         };
         let name = errors.check("name_en", Name::parse(&self.name_en));
         let zh = if self.name_zh.trim().is_empty() {
@@ -94,6 +123,7 @@ impl InfoForm {
             business_required: self.business_required.is_some(),
             description: description?,
             calendar: calendar?,
+            deadline: deadline?,
         })
     }
 }
@@ -168,6 +198,7 @@ pub async fn create(
         def.business_required = info.business_required;
         def.description = info.description;
         def.calendar = info.calendar;
+        def.deadline = info.deadline;
         let id = state
             .db
             .write(move |c| processes::create(c, &def, actor))
@@ -231,6 +262,7 @@ pub async fn update_info(
             def.business_required = info.business_required;
             def.description = info.description;
             def.calendar = info.calendar;
+            def.deadline = info.deadline;
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)

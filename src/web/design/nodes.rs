@@ -407,7 +407,8 @@ fn parse_deadline(errors: &mut FieldErrors, form: &NodeForm) -> Option<Option<De
         on_breach: on_breach?,
     };
     // What the node's kind allows is checked as the node is changed.
-    let problems = crate::flow::validate::deadline_problems(NodeKind::Approval, &deadline);
+    let problems =
+        crate::flow::validate::deadline_problems(NodeKind::Approval, Mode::Any, &deadline);
     for (field, key) in &problems {
         errors.add(field, key);
     }
@@ -825,7 +826,7 @@ pub async fn update(
             node.on_reject = on_reject;
             if let Some(d) = &deadline
                 && let Some((field, key)) =
-                    crate::flow::validate::deadline_problems(node.kind, d).first()
+                    crate::flow::validate::deadline_problems(node.kind, node.mode, d).first()
             {
                 return Err(StoreError::rule(field, key));
             }
