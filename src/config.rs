@@ -194,6 +194,7 @@ impl std::fmt::Debug for Config {
                     .as_ref()
                     .map(|s| format!("{}:{} ({:?})", s.host, s.port, s.security)),
             )
+            .field("run_jobs", &self.run_jobs)
             .finish()
     }
 }

@@ -420,8 +420,19 @@ impl Db {
                 }
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| anyhow!("cannot open SQLite database {path}: {e}"))?;
-                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
-                    .map_err(|e| anyhow!("cannot set SQLite to WAL mode: {e}"))?;
+                // Switching to WAL may meet another process's lock without
+                // SQLite waiting for it (an instance starting beside one
+                // already at work): tried again for up to ten seconds.
+                let mut tries = 0;
+                while let Err(e) =
+                    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+                {
+                    tries += 1;
+                    if tries > 200 || !e.to_string().contains("locked") {
+                        return Err(anyhow!("cannot set SQLite to WAL mode: {e}"));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
                 // Holding the write lock while looking for and applying
                 // migrations: processes starting together take turns.
                 let mut conn = DbConn::Sqlite(conn);
