@@ -92,7 +92,13 @@ fn move_open_work(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<
             active && !(on_node.contains(&id) || approval && id == ticket.applicant_id)
         };
         match manager_for(conn, user, &eligible)? {
-            Some(manager) => hand_over(conn, &row, &[manager], actor, TicketEvent::Reassigned)?,
+            Some(manager) => hand_over(
+                conn,
+                (&row, &ticket, &node_key),
+                &[manager],
+                actor,
+                TicketEvent::Reassigned,
+            )?,
             None => by_empty_policy(conn, &row, &ticket, &node_key, &on_node, actor)?,
         }
     }
@@ -195,7 +201,13 @@ fn by_empty_policy(
         // the timeline says so for an administrator to hand it over.
         return record(conn, row, TicketEvent::Stranded, &[], actor);
     }
-    hand_over(conn, row, &admins, actor, TicketEvent::RoutedToAdmins)
+    hand_over(
+        conn,
+        (row, ticket, node_key),
+        &admins,
+        actor,
+        TicketEvent::RoutedToAdmins,
+    )
 }
 
 /// Hands a leaver's assignment to `to`: it is kept as handed over (so its
@@ -204,7 +216,7 @@ fn by_empty_policy(
 /// is their turn.
 fn hand_over(
     conn: &mut DbConn,
-    row: &ApproveUser,
+    (row, ticket, node_key): (&ApproveUser, &Apply, &str),
     to: &[UserId],
     actor: UserId,
     event: TicketEvent,
@@ -222,16 +234,8 @@ fn hand_over(
     }
     // The step's clock starts again for whoever now holds it.
     if row.status == AssignmentStatus::Pending {
-        let ticket: Apply = a::table
-            .find(row.apply_id)
-            .select(Apply::as_select())
-            .first(conn)?;
-        let def = tickets::def_of(conn, &ticket)?;
-        let node_key: String = n::table
-            .find(row.approve_id)
-            .select(n::node_key)
-            .first(conn)?;
-        if let Some(spec) = def.node(&node_key).filter(|s| s.deadline.is_some()) {
+        let def = tickets::def_of(conn, ticket)?;
+        if let Some(spec) = def.node(node_key).filter(|s| s.deadline.is_some()) {
             super::timers::restart(conn, (row.apply_id, row.approve_id), &def, spec, at)?;
         }
     }

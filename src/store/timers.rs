@@ -378,15 +378,21 @@ pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
                 .load::<(ApplyId, ApproveId, String)>(conn)?,
         );
     }
-    let names = |keep: &dyn Fn(&(ApplyId, ApproveId, String)) -> bool| -> Vec<String> {
-        let mut out: Vec<String> = people
-            .iter()
-            .filter(|p| keep(p))
-            .map(|p| p.2.clone())
-            .collect();
-        out.dedup();
-        out
-    };
+    // Who each step, and each ticket, waits for.
+    let mut by_step: std::collections::HashMap<ApproveId, Vec<String>> = Default::default();
+    let mut by_ticket: std::collections::HashMap<ApplyId, Vec<String>> = Default::default();
+    // (A ticket past its own deadline and at an overdue step has its
+    // people read twice.)
+    for (apply, step, name) in people {
+        for names in [
+            by_ticket.entry(apply).or_default(),
+            by_step.entry(step).or_default(),
+        ] {
+            if !names.contains(&name) {
+                names.push(name.clone());
+            }
+        }
+    }
     let mut out: Vec<OverdueStep> = rows
         .into_iter()
         .map(
@@ -399,7 +405,7 @@ pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
                     business,
                     node: Some((node_en, node_zh)),
                     due,
-                    waiting: names(&|p| p.1 == step),
+                    waiting: by_step.remove(&step).unwrap_or_default(),
                 }
             },
         )
@@ -414,7 +420,7 @@ pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
                 business,
                 node: None,
                 due,
-                waiting: names(&|p| p.0 == apply),
+                waiting: by_ticket.get(&apply).cloned().unwrap_or_default(),
             },
         ),
     );
