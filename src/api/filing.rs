@@ -92,6 +92,10 @@ pub async fn file(
             .await
             .map_err(|e| Problem::from_store(e, lang))?
             .ok_or_else(|| Problem::for_status(StatusCode::CONFLICT, lang))?,
+        // A hard freeze refuses the window, beside `/fields/<window>`.
+        Err(StoreError::Refused(refusal)) => {
+            return Err(super::actions::refusal_problem(&refusal, lang, "/fields"));
+        }
         Err(e) => return Err(Problem::from_store(e, lang)),
     };
     let (id, serial) = filed;
@@ -278,22 +282,32 @@ pub async fn preview(
     super::body::idempotency_key(&req, lang)?;
     let id = ServiceId(path.into_inner());
     let submission = checked(&state, &presented, Scope::Read, id, input, None).await?;
-    let def = submission.def.clone();
-    let (plan, names) = state
+    let (previewed, names, labels) = state
         .db
         .read(move |c| {
-            let plan = tickets::preview(c, &submission)?;
-            let people: Vec<String> = plan
+            let previewed = tickets::preview(c, &submission)?;
+            if let Some(refusal) = tickets::filing::frozen(&submission.def, &previewed.check) {
+                return Err(refusal.into());
+            }
+            let labels = crate::store::changes::item_labels(c, &previewed.check)?;
+            let people: Vec<String> = previewed
+                .plan
                 .nodes
                 .iter()
                 .flat_map(|n| n.assignees.iter())
                 .flat_map(|a| std::iter::once(a.user.clone()).chain(a.acting.clone()))
                 .collect();
             let names = users::display_names(c, &people)?;
-            Ok((plan, names))
+            Ok((previewed, names, labels))
         })
         .await
-        .map_err(|e| Problem::from_store(e, lang))?;
+        .map_err(|e| match e {
+            StoreError::Refused(refusal) => {
+                super::actions::refusal_problem(&refusal, lang, "/fields")
+            }
+            e => Problem::from_store(e, lang),
+        })?;
+    let tickets::filing::Previewed { plan, def, check } = previewed;
     let zh = lang == crate::i18n::Lang::ZhCn;
     let name = |u: &str| names.get(u).cloned().unwrap_or_else(|| u.to_string());
     let steps: Vec<PlannedStep> = plan
@@ -316,7 +330,12 @@ pub async fn preview(
                     acting: a.acting.clone(),
                 })
                 .collect(),
-            notes: crate::web::tickets::plan_notes(lang, &def, &name, p),
+            notes: crate::web::tickets::plan_notes(lang, &def, &name, p)
+                .into_iter()
+                .chain(crate::web::change_view::added_step_notes(
+                    lang, &check, &labels, &p.key,
+                ))
+                .collect(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(steps))

@@ -39,7 +39,7 @@ pub struct GateOpen {
     operation_id = "change_gate",
     tag = "changes",
     summary = "May this change be deployed now?",
-    description = "200 only while the change is approved and now lies inside its change window; otherwise 409 with the reason as a code (not_approved, before_window, after_window, withdrawn, rejected, sent_back, no_window) and in words.",
+    description = "200 only while the change is approved and now lies inside its change window; otherwise 409 with the reason as a code (not_approved, before_window, after_window, withdrawn, rejected, sent_back, no_window, frozen: inside a hard freeze, emergencies excepted) and in words.",
     params(
         ("serial" = String, Path, description = "The change's serial, e.g. CHG-20261205-0001"),
     ),
@@ -94,9 +94,37 @@ pub async fn check(
                 .as_ref()
                 .map(|w| (at(w.start), at(w.end)))
                 .unwrap_or_default();
+            let zh = lang == crate::i18n::Lang::ZhCn;
+            let freeze = found
+                .freeze
+                .as_ref()
+                .map(|h| {
+                    let local = |t: chrono::NaiveDateTime| {
+                        t.and_utc()
+                            .with_timezone(&h.freeze.time.zone)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    };
+                    (
+                        h.freeze.name.text(zh).to_string(),
+                        format!(
+                            "{} – {} {}",
+                            local(h.occurrence.0),
+                            local(h.occurrence.1),
+                            h.freeze.time.zone.name()
+                        ),
+                    )
+                })
+                .unwrap_or_default();
             let words = lang.tf(
                 &format!("api.gate.{code}"),
-                &[("serial", &found.serial), ("start", &start), ("end", &end)],
+                &[
+                    ("serial", &found.serial),
+                    ("start", &start),
+                    ("end", &end),
+                    ("freeze", &freeze.0),
+                    ("freeze_when", &freeze.1),
+                ],
             );
             let mut problem = Problem::new(StatusCode::CONFLICT, code, lang)
                 .with_detail(words)
@@ -106,6 +134,17 @@ pub async fn check(
                 .with_member("checked_at", serde_json::json!(now.and_utc()));
             if let Some(window) = window {
                 problem = problem.with_member("window", serde_json::json!(window));
+            }
+            if let Some(hit) = &found.freeze {
+                problem = problem.with_member(
+                    "freeze",
+                    serde_json::json!({
+                        "id": hit.freeze.id,
+                        "name": hit.freeze.name.text(zh),
+                        "start": hit.occurrence.0.and_utc(),
+                        "end": hit.occurrence.1.and_utc(),
+                    }),
+                );
             }
             Err(problem)
         }

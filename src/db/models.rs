@@ -254,6 +254,9 @@ pub struct Apply {
     pub due_at: Option<NaiveDateTime>,
     /// When the ticket was found past its deadline.
     pub overdue_at: Option<NaiveDateTime>,
+    /// Approval steps the ticket gained on filing beyond its version's
+    /// (a soft freeze's, a conflict's), as JSON node definitions.
+    pub extra_nodes: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -223,6 +223,7 @@ diesel::table! {
         finished_at -> Nullable<Stamp>,
         due_at -> Nullable<Stamp>,
         overdue_at -> Nullable<Stamp>,
+        extra_nodes -> Nullable<Text>,
     }
 }
 
@@ -474,7 +475,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    changes (apply_id) {
+        apply_id -> Integer,
+        starts_at -> Stamp,
+        ends_at -> Stamp,
+        long_window -> Bool,
+        emergency -> Bool,
+        service_id -> Integer,
+        business_id -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    change_items (apply_id, item) {
+        apply_id -> Integer,
+        item -> Text,
+        starts_at -> Stamp,
+        ends_at -> Stamp,
+        long_window -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    freezes (id) {
+        id -> Integer,
+        name_en -> Text,
+        name_zh -> Text,
+        reason_en -> Text,
+        reason_zh -> Text,
+        starts_local -> Stamp,
+        ends_local -> Stamp,
+        repeat -> Text,
+        tz -> Text,
+        strength -> Text,
+        role_code -> Nullable<Text>,
+        scope -> Text,
+        created_by -> Nullable<Integer>,
+        updated_at -> Stamp,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
+diesel::joinable!(changes -> applies (apply_id));
 diesel::joinable!(timers -> approves (approve_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(approve_users -> approves (approve_id));
@@ -515,5 +567,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_events,
     calendars,
+    changes,
+    change_items,
+    freezes,
     timers,
 );

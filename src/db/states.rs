@@ -241,6 +241,9 @@ stored_as_text! {
         ApproverAdded = "assignment.added",
         /// A whole ticket's deadline passed.
         TicketOverdue = "ticket.overdue",
+        /// A freeze made or changed after filing now covers the change's
+        /// window (the detail names it and its occurrence).
+        Frozen = "change.frozen",
     }
 }
 

@@ -128,6 +128,35 @@ pub struct ProcessDef {
     /// waits for are told. `None`: no clock for the ticket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<TicketDeadline>,
+    /// What makes a ticket of this process a change on the calendar: its
+    /// window and the items it affects. `None`: not on the calendar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeDef>,
+}
+
+/// The fields of the submit form that place a change on the calendar.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeDef {
+    /// The date-time range field that is the change window.
+    pub window: String,
+    /// Fields whose values are the affected items: resources, businesses
+    /// (a select of business codes is free text here), hosts in free text.
+    /// [`ChangeDef::BUSINESS`] names the ticket's own business.
+    #[serde(default)]
+    pub items: Vec<String>,
+    /// A checkbox field that files the change as an emergency: a hard
+    /// freeze does not refuse it. `None`: the process has no emergency path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<String>,
+    /// The role whose holders must also approve a change that overlaps
+    /// another on an affected item. `None`: a conflict is only shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_role: Option<String>,
+}
+
+impl ChangeDef {
+    /// In [`ChangeDef::items`], the business the ticket is filed for.
+    pub const BUSINESS: &'static str = "@business";
 }
 
 /// A whole ticket's deadline: hours, counted as a node's are.
@@ -167,6 +196,7 @@ impl ProcessDef {
             notifications: NotifyRule::defaults(),
             calendar: None,
             deadline: None,
+            change: None,
         }
     }
 

@@ -2,11 +2,13 @@
 //! values, business calendars, and the diagram. No actix, no diesel.
 
 pub mod calendar;
+pub mod change;
 pub mod deadline;
 pub mod decision;
 pub mod definition;
 pub mod diagram;
 pub mod form;
+pub mod freeze;
 pub mod plan;
 pub mod validate;
 pub mod votes;

@@ -179,6 +179,19 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
     {
         c.add(None, None, "design.problem.deadline_hours", vec![]);
     }
+    for (key, field) in super::change::problems(def) {
+        c.add(None, None, key, vec![("field", text(&field))]);
+    }
+    if let Some(role) = def.change.as_ref().and_then(|c| c.conflict_role.as_ref())
+        && !known.roles.contains(role)
+    {
+        c.add(
+            None,
+            None,
+            "design.problem.unknown_role",
+            vec![("role", text(role))],
+        );
+    }
     let mut node_keys = HashSet::new();
     let mut field_keys = HashSet::new();
     for (i, node) in def.nodes.iter().enumerate() {

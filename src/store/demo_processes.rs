@@ -80,7 +80,27 @@ pub fn environment_change() -> ProcessDef {
             FieldKind::Textarea,
             true,
         ),
+        FieldDef {
+            help: t(
+                "Only for an outage: a hard freeze does not stop an emergency change.",
+                "仅用于故障处理：紧急变更不受硬封网限制。",
+            ),
+            ..field(
+                "emergency",
+                t("Emergency change", "紧急变更"),
+                FieldKind::Checkbox,
+                false,
+            )
+        },
     ];
+    // On the change calendar: the window, the hosts it touches, and an
+    // emergency path past hard freezes.
+    def.change = Some(ChangeDef {
+        window: "window".into(),
+        items: vec!["affected_hosts".into()],
+        emergency: Some("emergency".into()),
+        conflict_role: None,
+    });
     def.nodes.push(approval(
         "lead_review",
         t("Ops lead review", "变更审核"),

@@ -27,6 +27,9 @@ pub enum Shut {
     NoWindow,
     BeforeWindow,
     AfterWindow,
+    /// Inside a hard freeze that covers it (and it is no emergency), even
+    /// though approved and inside its window.
+    Frozen,
 }
 
 impl Shut {
@@ -39,6 +42,7 @@ impl Shut {
             Shut::NoWindow => "no_window",
             Shut::BeforeWindow => "before_window",
             Shut::AfterWindow => "after_window",
+            Shut::Frozen => "frozen",
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct Gate {
     pub window: Option<(NaiveDateTime, NaiveDateTime)>,
     /// Open, or shut and why.
     pub verdict: Result<(), Shut>,
+    /// The hard freeze that shuts it, and the occurrence it is in.
+    pub freeze: Option<super::freezes::Hit>,
 }
 
 /// The gate of the change `serial` at `now`, for `reader`; `None` when
@@ -79,7 +85,7 @@ pub fn gate(
         .filter(n::kind.eq(NodeKind::Approval.as_str()))
         .select(n::status)
         .load(c))?;
-    let def = super::processes::definition(conn, apply.version_id)?;
+    let def = super::tickets::def_of(conn, &apply)?;
     let window = crate::flow::form::first_range(&def.submit_fields(), &apply.form);
     let approved = approvals
         .iter()
@@ -97,11 +103,33 @@ pub fn gate(
             Some(_) => Ok(()),
         },
     };
+    // Approved and inside its window: a hard freeze covering it now still
+    // shuts the gate, unless it was filed as an emergency.
+    let mut freeze = None;
+    if verdict.is_ok()
+        && let Some(facts) = super::changes::of_ticket(conn, apply.id)?
+        && !facts.emergency
+    {
+        let at_now = crate::flow::change::ChangeFacts {
+            window: (now, now + chrono::Duration::seconds(1)),
+            ..facts
+        };
+        let all = super::freezes::list(conn)?;
+        freeze = super::freezes::touching(&all, &at_now, apply.business_id.map(|b| b.0))
+            .into_iter()
+            .find(|h| h.freeze.strength == crate::flow::freeze::Strength::Hard);
+    }
+    let verdict = if freeze.is_some() {
+        Err(Shut::Frozen)
+    } else {
+        verdict
+    };
     Ok(Some(Gate {
         apply: apply.id,
         serial: apply.serial,
         status: apply.status,
         window,
         verdict,
+        freeze,
     }))
 }

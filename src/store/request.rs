@@ -61,7 +61,7 @@ impl Request {
         node_key: &str,
         (service, business): ((String, String), Option<String>),
     ) -> StoreResult<Request> {
-        let def = super::processes::definition(conn, ticket.version_id)?;
+        let def = super::tickets::def_of(conn, ticket)?;
         let values: Values = ticket.form.0.clone();
         let names = Names::for_values(conn, &def, &values)?;
         Ok(Request {

@@ -47,6 +47,8 @@ pub struct InboxRow {
     pub request: Option<Request>,
     /// As read, for `with_requests`: the version, the form and the node.
     version: VersionId,
+    /// The steps the ticket gained on filing (stored JSON), if any.
+    extra_nodes: Option<String>,
     form: String,
     node_key: String,
     service: (String, String),
@@ -90,7 +92,7 @@ diesel::alias!(
 /// the business).
 type InboxTuple = (
     (ApproveUserId, UserId, Option<NaiveDateTime>),
-    (Option<NaiveDateTime>, Option<NaiveDateTime>),
+    (Option<NaiveDateTime>, Option<NaiveDateTime>, Option<String>),
     (ApplyId, String, String, String),
     (String, String, String),
     (String, String),
@@ -166,7 +168,7 @@ macro_rules! inbox_query {
             .limit(limit + 1)
             .select((
                 (au::id, au::user_id, n::started_at),
-                (n::due_at, n::overdue_at),
+                (n::due_at, n::overdue_at, a::extra_nodes),
                 (a::id, a::serial, a::title, a::kind),
                 (n::name_en, n::name_zh, n::kind),
                 applicants.fields((users::username, users::display_name)),
@@ -330,7 +332,7 @@ fn page_of(
         .map(
             |(
                 (assignment, user, since),
-                (due, overdue),
+                (due, overdue, extra_nodes),
                 (apply, serial, title, kind),
                 node,
                 applicant,
@@ -353,6 +355,7 @@ fn page_of(
                     overdue,
                     request: None,
                     version,
+                    extra_nodes,
                     form,
                     node_key,
                     service: (service_en, service_zh),
@@ -370,7 +373,7 @@ fn page_of(
 pub fn with_requests(conn: &mut DbConn, mut page: InboxPage) -> StoreResult<InboxPage> {
     let mut parsed = Vec::with_capacity(page.rows.len());
     for row in &page.rows {
-        let def = super::processes::definition(conn, row.version)?;
+        let def = super::tickets::def_with(conn, row.version, row.extra_nodes.as_deref())?;
         // A form that does not parse is an error, never an empty request.
         let values: crate::flow::form::Values =
             serde_json::from_str(&row.form).map_err(|e| super::StoreError::Unexpected(e.into()))?;

@@ -6,6 +6,7 @@ pub mod api_reference;
 pub mod assets;
 pub mod auth;
 pub mod catalog;
+pub mod change_view;
 pub mod csrf;
 pub mod ctx;
 pub mod design;

@@ -27,7 +27,7 @@ use crate::store::names::Names;
 use crate::store::ticket_views::{self, InboxChoices, InboxFilter, InboxRow, TicketView};
 use crate::store::tickets::rules::Verb;
 use crate::store::tickets::{self, Act, Action, Allowed, Decision};
-use crate::store::{StoreError, StoreResult, processes, resources};
+use crate::store::{StoreError, StoreResult, resources};
 
 /// One filled field, for display.
 pub struct ShownField {
@@ -120,6 +120,8 @@ struct TicketPage {
     /// An action someone else's got ahead of: what happened, and the
     /// comment the viewer typed, which was not sent.
     overtaken: Option<(String, String)>,
+    /// The change's window, the freezes it touches, the changes it overlaps.
+    change: Option<super::change_view::ChangePanel>,
 }
 
 /// A step's deadline on the ticket page.
@@ -223,6 +225,8 @@ struct Loaded {
     roles: std::sync::Arc<crate::store::roles::RoleNames>,
     /// The service (English and Chinese) and the business it was filed in.
     filed: ((String, String), Option<String>),
+    /// What the calendar says of it now, with its items' names.
+    change: Option<(crate::store::changes::Check, HashMap<String, String>)>,
 }
 
 impl Loaded {
@@ -266,7 +270,14 @@ fn loaded(
     if !view.may_be_seen_by(c, me, is_admin)? {
         return Ok(None);
     }
-    let def = processes::definition(c, view.apply.version_id)?;
+    let def = tickets::def_of(c, &view.apply)?;
+    let change = if def.change.is_some() {
+        let check = crate::store::changes::check_filed(c, view.apply.id, view.apply.business_id)?;
+        let labels = crate::store::changes::item_labels(c, &check)?;
+        Some((check, labels))
+    } else {
+        None
+    };
     let allowed = tickets::allowed(c, &view, &def, me, is_admin, crate::store::now())?;
     let resources = if def.fields().any(|(_, f)| f.kind == FieldKind::Resource) {
         resources::list(c)?
@@ -288,6 +299,7 @@ fn loaded(
         names,
         roles,
         filed,
+        change,
     }))
 }
 
@@ -361,7 +373,23 @@ fn event_text(
                 ("to", text("to")),
                 ("from", text("from")),
                 ("granted", &granted),
-                ("policy", &policy)
+                ("policy", &policy),
+                (
+                    "freeze",
+                    text(if lang == Lang::ZhCn {
+                        "freeze_zh"
+                    } else {
+                        "freeze_en"
+                    })
+                ),
+                (
+                    "strength",
+                    &detail
+                        .get("strength")
+                        .and_then(|s| s.as_str())
+                        .map(|s| lang.t(&format!("freezes.strength.{s}")).into_owned())
+                        .unwrap_or_default()
+                )
             ]
         )
     )
@@ -660,9 +688,14 @@ fn page_with(
         _ => None,
     };
     let deadlines = deadlines_of(lang, &l.view);
+    let change = l
+        .change
+        .as_ref()
+        .and_then(|(check, labels)| super::change_view::panel(lang, check, labels));
     TicketPage {
         ctx,
         deadlines,
+        change,
         view: l.view,
         resubmit,
         head,

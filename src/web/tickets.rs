@@ -120,6 +120,8 @@ struct PreviewPage {
     service: Service,
     /// Warnings: a date-time range of the form that has already begun.
     begun: Vec<String>,
+    /// The change's window, the freezes it touches, the changes it overlaps.
+    change: Option<super::change_view::ChangePanel>,
     nodes: Vec<PreviewNode>,
     hidden: Vec<(String, String)>,
     business_id: String,
@@ -399,6 +401,21 @@ pub async fn post(
             .await
         {
             Ok(filed) => filed,
+            // A hard freeze refuses the window: the form again, as typed,
+            // with the freeze named beside the window.
+            Err(StoreError::Refused(refusal)) if refusal.field_errors().is_some() => {
+                let errors = refusal.field_errors().cloned().unwrap_or_default();
+                let c = state
+                    .db
+                    .read(move |conn| {
+                        let mut c = c;
+                        load_choices(conn, &mut c)?;
+                        Ok(c)
+                    })
+                    .await?;
+                let page = show_form(ctx, errors, None, c);
+                return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+            }
             // The other click of a double click got there first: show its ticket.
             Err(StoreError::Rule {
                 key: "errors.already_submitted",
@@ -444,19 +461,46 @@ pub async fn post(
                 )
             })
             .collect();
-    let (plan, names) = state
+    let (previewed, names, labels, frozen) = state
         .db
         .read(move |conn| {
-            let plan = tickets::preview(conn, &submission)?;
-            let names = crate::store::users::display_names(conn, &planned_people(&plan))?;
-            Ok((plan, names))
+            let previewed = tickets::preview(conn, &submission)?;
+            let frozen = tickets::filing::frozen(&submission.def, &previewed.check);
+            let names = crate::store::users::display_names(conn, &planned_people(&previewed.plan))?;
+            let labels = crate::store::changes::item_labels(conn, &previewed.check)?;
+            Ok((previewed, names, labels, frozen))
         })
         .await?;
-    let nodes = preview_nodes(lang, &c.def, &plan, &names);
+    // A hard freeze would refuse it: back to the form, the freeze named
+    // beside the window, before anyone presses Submit.
+    if let Some(errors) = frozen.as_ref().and_then(|r| r.field_errors()) {
+        let errors = errors.clone();
+        let c = state
+            .db
+            .read(move |conn| {
+                let mut c = c;
+                load_choices(conn, &mut c)?;
+                Ok(c)
+            })
+            .await?;
+        let page = show_form(ctx, errors, None, c);
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let mut nodes = preview_nodes(lang, &previewed.def, &previewed.plan, &names);
+    for (node, planned) in nodes.iter_mut().zip(previewed.plan.nodes.iter().skip(1)) {
+        node.notes.extend(super::change_view::added_step_notes(
+            lang,
+            &previewed.check,
+            &labels,
+            &planned.key,
+        ));
+    }
+    let change = super::change_view::panel(lang, &previewed.check, &labels);
     render(&PreviewPage {
         ctx,
         service: c.service,
         begun,
+        change,
         nodes,
         hidden: hidden_pairs(&raw),
         business_id: business_input.clone(),

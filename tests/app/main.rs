@@ -13,6 +13,7 @@ mod assignments;
 mod auth;
 mod browser;
 mod catalog;
+mod change_calendar;
 mod chinese;
 mod cli;
 mod database;

@@ -62,7 +62,8 @@ async fn the_change_management_tutorial_runs_from_request_to_evaluation() {
             "scope",
             "affected_hosts",
             "window",
-            "rollback_plan"
+            "rollback_plan",
+            "emergency"
         ]
     );
     let token = form

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Channel};
 use super::super::directory::DbLookup;
-use super::super::{StoreResult, now};
+use super::super::{StoreError, StoreResult, now};
 use super::door::{Done, Raw};
 use super::rules;
 use super::{acted, def_of, filing, notices, progress};
@@ -210,6 +210,10 @@ pub(super) fn resubmit(
         }
     }
     form.extend(values);
+    // The window may have moved: the calendar is asked again, a hard
+    // freeze refuses as on filing, and steps a freeze or conflict now
+    // adds join those the ticket gained before (none is dropped).
+    let (def, extra_nodes) = refiled(conn, &ticket, &form)?;
     let n = diesel::update(
         a::table
             .find(apply)
@@ -218,6 +222,7 @@ pub(super) fn resubmit(
     .set((
         a::status.eq(TicketStatus::Running),
         a::form.eq(StoredForm(form.clone())),
+        a::extra_nodes.eq(&extra_nodes),
         a::finished_at.eq(None::<At>),
         a::row_version.eq(a::row_version + 1),
         a::updated_at.eq(At(now())),
@@ -263,4 +268,50 @@ pub(super) fn resubmit(
     )?;
     progress::advance(conn, &ticket, &def, progress::Round::Starts, None)?;
     Ok(Done::Resubmitted)
+}
+
+/// A resubmitted change on the calendar: refused by a hard freeze its new
+/// window touches, its calendar rows written again, and the definition it
+/// runs on from now with the steps it gained (stored JSON).
+fn refiled(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    form: &Values,
+) -> StoreResult<(std::sync::Arc<crate::flow::ProcessDef>, Option<String>)> {
+    let version = super::super::processes::definition(conn, ticket.version_id)?;
+    if version.change.is_none() {
+        return Ok((def_of(conn, ticket)?, ticket.extra_nodes.clone()));
+    }
+    let check =
+        super::super::changes::check(conn, &version, form, ticket.business_id, Some(ticket.id))?;
+    if let Some(refusal) = filing::frozen(&version, &check) {
+        return Err(refusal.into());
+    }
+    let mut extra: Vec<crate::flow::NodeDef> = match &ticket.extra_nodes {
+        Some(stored) => {
+            serde_json::from_str(stored).map_err(|e| StoreError::Unexpected(e.into()))?
+        }
+        None => Vec::new(),
+    };
+    for node in check.extra_nodes(&version) {
+        if !extra.iter().any(|n| n.key == node.key) {
+            extra.push(node);
+        }
+    }
+    match &check.facts {
+        Some(facts) => super::super::changes::record(
+            conn,
+            ticket.id,
+            ticket.service_id,
+            ticket.business_id,
+            facts,
+        )?,
+        None => super::super::changes::forget(conn, ticket.id)?,
+    }
+    if extra.is_empty() {
+        return Ok((version, None));
+    }
+    let stored = serde_json::to_string(&extra).map_err(|e| StoreError::Unexpected(e.into()))?;
+    let def = std::sync::Arc::new(crate::flow::change::with_extra(&version, &extra));
+    Ok((def, Some(stored)))
 }

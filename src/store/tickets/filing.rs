@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::super::audit::{self, Audit, Channel};
+use super::super::changes;
 use super::super::directory::{DbDirectory, UserIds};
 use super::super::{StoreError, StoreResult, now};
 use super::{progress, ticket_event};
@@ -20,9 +21,11 @@ use crate::db::stamp::At;
 use crate::db::states::{
     AssignmentStatus, Decided, StepStatus, StoredForm, TicketEvent, TicketStatus,
 };
-use crate::flow::form::Values;
+use crate::flow::form::{FieldError, Values};
 use crate::flow::plan::{self, Plan, PlanInput};
 use crate::flow::{FieldKind, Mode, NodeKind, ProcessDef, ProcessKind};
+use crate::refusal::Refusal;
+use std::sync::Arc;
 
 /// Everything a submission needs, resolved by the caller.
 pub struct Submission {
@@ -39,21 +42,90 @@ pub struct Submission {
     pub channel: Channel,
 }
 
-/// Plans a submission against the directory as it is now.
-pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Plan> {
-    Ok(plan_with_ids(conn, sub)?.0)
+/// A submission planned but not filed: who will be asked, under the
+/// definition it would run on (with any step the calendar adds), and
+/// what the calendar says of it.
+pub struct Previewed {
+    pub plan: Plan,
+    pub def: Arc<ProcessDef>,
+    pub check: changes::Check,
 }
 
-/// The plan, and the ids of the people the directory looked up for it.
-fn plan_with_ids(conn: &mut DbConn, sub: &Submission) -> StoreResult<(Plan, UserIds)> {
+/// Plans a submission against the directory and the calendar as they are
+/// now. A hard freeze that would refuse it is in `check`, not an error.
+pub fn preview(conn: &mut DbConn, sub: &Submission) -> StoreResult<Previewed> {
+    let (check, def, _) = calendar_check(conn, sub, None)?;
+    let plan = plan_with_ids(conn, sub, &def)?.0;
+    Ok(Previewed { plan, def, check })
+}
+
+/// What the calendar says of a submission (`except`: the ticket itself,
+/// refiled), the definition it runs on, and its added steps as stored.
+pub(super) fn calendar_check(
+    conn: &mut DbConn,
+    sub: &Submission,
+    except: Option<ApplyId>,
+) -> StoreResult<(changes::Check, Arc<ProcessDef>, Option<String>)> {
+    if sub.def.change.is_none() {
+        return Ok((changes::Check::default(), sub.def.clone(), None));
+    }
+    let business = sub.business.as_ref().map(|(id, _)| *id);
+    let check = changes::check(conn, &sub.def, &sub.values, business, except)?;
+    let extra = check.extra_nodes(&sub.def);
+    if extra.is_empty() {
+        return Ok((check, sub.def.clone(), None));
+    }
+    let stored = serde_json::to_string(&extra).map_err(|e| StoreError::Unexpected(e.into()))?;
+    let def = Arc::new(crate::flow::change::with_extra(&sub.def, &extra));
+    Ok((check, def, Some(stored)))
+}
+
+/// The refusal of a change whose window touches a hard freeze (and that
+/// is not an emergency): beside the window field, naming the freeze, its
+/// time in its own zone and its reason in both languages.
+pub fn frozen(def: &ProcessDef, check: &changes::Check) -> Option<Refusal> {
+    let hit = check.refused_by()?;
+    let window = def.change.as_ref()?.window.clone();
+    let f = &hit.freeze;
+    let local = |t: chrono::NaiveDateTime| {
+        t.and_utc()
+            .with_timezone(&f.time.zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let reason = |label: &str, text: &str| match text.trim() {
+        "" => String::new(),
+        text => format!(" {label}{text}"),
+    };
+    let key = if def.change.as_ref().is_some_and(|c| c.emergency.is_some()) {
+        "form.frozen"
+    } else {
+        "form.frozen_no_emergency"
+    };
+    let error = FieldError {
+        key,
+        args: vec![
+            ("freeze_en", f.name.en.clone()),
+            ("freeze_zh", f.name.text(true).to_string()),
+            ("from", local(hit.occurrence.0)),
+            ("to", local(hit.occurrence.1)),
+            ("zone", f.time.zone.name().to_string()),
+            ("reason_en", reason("Reason: ", &f.reason.en)),
+            ("reason_zh", reason("原因：", f.reason.text(true))),
+        ],
+    };
+    Some(Refusal::Fields([(window, error)].into_iter().collect()))
+}
+
+/// The plan under `def`, and the ids of the people the directory looked
+/// up for it.
+fn plan_with_ids(
+    conn: &mut DbConn,
+    sub: &Submission,
+    def: &ProcessDef,
+) -> StoreResult<(Plan, UserIds)> {
     let business = sub.business.as_ref().map(|(_, name)| name.as_str());
-    plan_for(
-        conn,
-        &sub.def,
-        &sub.applicant_username,
-        business,
-        &sub.values,
-    )
+    plan_for(conn, def, &sub.applicant_username, business, &sub.values)
 }
 
 /// Plans `values` for `applicant` (filing in `business`) against the
@@ -235,7 +307,11 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     // A submit token filed before is found by the unique index on it, as
     // the ticket is written: `errors.already_submitted`, and everything
     // this transaction did is rolled back (no statement asks beforehand).
-    let (plan, ids) = plan_with_ids(conn, sub)?;
+    let (check, def, extra_nodes) = calendar_check(conn, sub, None)?;
+    if let Some(refusal) = frozen(&sub.def, &check) {
+        return Err(refusal.into());
+    }
+    let (plan, ids) = plan_with_ids(conn, sub, &def)?;
     let at = now();
     // On PostgreSQL the ticket is numbered just before the commit (see
     // `number_last`); until then it carries its submit token, unique too.
@@ -260,6 +336,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
             a::row_version.eq(1),
             a::created_at.eq(At(at)),
             a::updated_at.eq(At(at)),
+            a::extra_nodes.eq(&extra_nodes),
         ))
         .returning(Apply::as_returning())
         .get_result(c))
@@ -279,9 +356,13 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         },
     )?;
 
-    insert_plan(conn, apply, &plan, &ids, &sub.def, (0, sub.channel))?;
-    super::super::timers::start_ticket(conn, apply, &sub.def, at)?;
-    progress::advance(conn, &ticket, &sub.def, progress::Round::Starts, None)?;
+    if let Some(facts) = &check.facts {
+        let business = sub.business.as_ref().map(|(id, _)| *id);
+        changes::record(conn, apply, sub.service, business, facts)?;
+    }
+    insert_plan(conn, apply, &plan, &ids, &def, (0, sub.channel))?;
+    super::super::timers::start_ticket(conn, apply, &def, at)?;
+    progress::advance(conn, &ticket, &def, progress::Round::Starts, None)?;
     let serial = if late {
         let serial = number_last(conn, sub.def.kind, at, apply)?;
         // The filing's event, held until the commit, names it.

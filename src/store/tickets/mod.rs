@@ -48,7 +48,7 @@ use crate::flow::{NodeDef, ProcessDef};
 
 /// An event on a ticket's timeline, by `actor` (on the web) or by
 /// countersign itself.
-fn ticket_event(
+pub(crate) fn ticket_event(
     actor: Option<UserId>,
     event: TicketEvent,
     apply: ApplyId,
@@ -91,9 +91,28 @@ fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeD
     })
 }
 
-/// The process version a ticket was filed under.
+/// The process version a ticket was filed under, with the approval
+/// steps it gained on filing (a soft freeze's, a conflict's).
 pub(crate) fn def_of(conn: &mut DbConn, ticket: &Apply) -> StoreResult<std::sync::Arc<ProcessDef>> {
-    super::processes::definition(conn, ticket.version_id)
+    def_with(conn, ticket.version_id, ticket.extra_nodes.as_deref())
+}
+
+/// Version `version`'s definition with `extra` steps (stored JSON) after
+/// its submit step.
+pub(crate) fn def_with(
+    conn: &mut DbConn,
+    version: crate::db::ids::VersionId,
+    extra: Option<&str>,
+) -> StoreResult<std::sync::Arc<ProcessDef>> {
+    let def = super::processes::definition(conn, version)?;
+    let Some(extra) = extra else {
+        return Ok(def);
+    };
+    let nodes: Vec<NodeDef> =
+        serde_json::from_str(extra).map_err(|e| StoreError::Unexpected(e.into()))?;
+    Ok(std::sync::Arc::new(crate::flow::change::with_extra(
+        &def, &nodes,
+    )))
 }
 
 /// Why a ticket that was expected to run does not: withdrawn, or

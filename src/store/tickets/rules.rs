@@ -312,6 +312,7 @@ mod tests {
             finished_at: None,
             due_at: None,
             overdue_at: None,
+            extra_nodes: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod businesses;
 pub mod calendars;
 pub mod catalog;
 pub mod delegations;
+pub mod freezes;
 pub mod outbox;
 pub mod resources;
 pub mod roles;
@@ -48,6 +49,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(calendars::edit_form),
         )
         .route("/admin/calendars/{code}", web::post().to(calendars::save))
+        .route("/admin/freezes", web::get().to(freezes::list))
+        .route("/admin/freezes", web::post().to(freezes::create))
+        .route("/admin/freezes/new", web::get().to(freezes::new_form))
+        .route("/admin/freezes/{id}", web::get().to(freezes::edit_form))
+        .route("/admin/freezes/{id}", web::post().to(freezes::update))
+        .route(
+            "/admin/freezes/{id}/delete",
+            web::post().to(freezes::delete),
+        )
         .route("/admin/overdue", web::get().to(tickets::overdue))
         .route("/admin/businesses", web::get().to(businesses::list))
         .route("/admin/businesses", web::post().to(businesses::create))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{Draft, edit, load, problem_text, revision};
 use crate::db::ids::ProcessId;
 use crate::domain::Name;
-use crate::flow::{LocalText, ProcessDef, ProcessKind, TicketDeadline};
+use crate::flow::{ChangeDef, FieldKind, LocalText, ProcessDef, ProcessKind, TicketDeadline};
 use crate::store::processes::{self, ProcessRow};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
@@ -50,6 +50,18 @@ pub struct InfoForm {
     deadline_hours: String,
     #[serde(default)]
     deadline_working: Option<String>,
+    /// The change window's field; empty: not on the change calendar.
+    #[serde(default)]
+    change_window: String,
+    /// The affected items' fields (and `@business`), ticked.
+    #[serde(default)]
+    change_items: Vec<String>,
+    /// The emergency checkbox field; empty: no emergency path.
+    #[serde(default)]
+    change_emergency: String,
+    /// The role that approves a conflict; empty: conflicts are only shown.
+    #[serde(default)]
+    conflict_role: String,
     #[serde(default)]
     revision: String,
 }
@@ -61,6 +73,67 @@ struct Info {
     description: String,
     calendar: Option<String>,
     deadline: Option<TicketDeadline>,
+    /// `None` on a new process (it has no fields yet: left as it is).
+    change: Option<Option<ChangeDef>>,
+}
+
+/// What the change marks may name, from a draft's submit form.
+pub struct ChangeChoices {
+    pub windows: Vec<SelectOption>,
+    /// (value, label) of each field that may hold affected items.
+    pub items: Vec<SelectOption>,
+    pub emergencies: Vec<SelectOption>,
+    pub roles: Vec<SelectOption>,
+}
+
+impl ChangeChoices {
+    fn of(ctx: &Ctx, def: &ProcessDef, roles: &crate::store::roles::RoleNames) -> ChangeChoices {
+        let zh = ctx.lang == crate::i18n::Lang::ZhCn;
+        let submit = def.submit_fields();
+        let pick = |kinds: &[FieldKind]| -> Vec<SelectOption> {
+            submit
+                .iter()
+                .filter(|f| kinds.contains(&f.kind))
+                .map(|f| SelectOption::new(&f.key, f.label.text(zh).to_string()))
+                .collect()
+        };
+        let none = |key: &str| SelectOption::new("", ctx.t(key));
+        let mut windows = vec![none("design.change_not_on_calendar")];
+        windows.extend(pick(&[FieldKind::DatetimeRange]));
+        let mut items = pick(&[
+            FieldKind::Resource,
+            FieldKind::Text,
+            FieldKind::Textarea,
+            FieldKind::Select,
+            FieldKind::Radio,
+            FieldKind::MultiSelect,
+        ]);
+        if def.business_required {
+            items.push(SelectOption::new(
+                ChangeDef::BUSINESS,
+                ctx.t("design.change_items_business"),
+            ));
+        }
+        let mut emergencies = vec![none("design.change_no_emergency")];
+        emergencies.extend(pick(&[FieldKind::Checkbox]));
+        let mut role_options = vec![none("design.conflict_shown_only")];
+        let mut sorted: Vec<_> = roles.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        role_options.extend(sorted.into_iter().map(|(code, (en, zh_name))| {
+            let name = if zh && !zh_name.is_empty() {
+                zh_name
+            } else {
+                en
+            };
+            SelectOption::new(code, name.clone())
+        }));
+        ChangeChoices {
+            windows,
+            items,
+            emergencies,
+            roles: role_options,
+        }
+    }
 }
 
 impl InfoForm {
@@ -77,12 +150,82 @@ impl InfoForm {
                 .map(|d| d.hours.to_string())
                 .unwrap_or_default(),
             deadline_working: def.deadline.filter(|d| d.working).map(|_| "on".into()),
+            change_window: def
+                .change
+                .as_ref()
+                .map(|c| c.window.clone())
+                .unwrap_or_default(),
+            change_items: def
+                .change
+                .as_ref()
+                .map(|c| c.items.clone())
+                .unwrap_or_default(),
+            change_emergency: def
+                .change
+                .as_ref()
+                .and_then(|c| c.emergency.clone())
+                .unwrap_or_default(),
+            conflict_role: def
+                .change
+                .as_ref()
+                .and_then(|c| c.conflict_role.clone())
+                .unwrap_or_default(),
             revision: revision.to_string(),
         }
     }
 
-    /// The form as typed; `calendars` are the codes that exist.
-    fn parse(&self, errors: &mut FieldErrors, calendars: &[SelectOption]) -> Option<Info> {
+    /// Whether the affected-items box `value` is ticked.
+    pub fn has_item(&self, value: &str) -> bool {
+        self.change_items.iter().any(|i| i == value)
+    }
+
+    /// The change marks as typed, each checked against `choices`.
+    fn parse_change(
+        &self,
+        errors: &mut FieldErrors,
+        choices: &ChangeChoices,
+    ) -> Option<Option<ChangeDef>> {
+        let known =
+            |options: &[SelectOption], value: &str| options.iter().any(|o| o.value == value);
+        let window = self.change_window.trim();
+        if !known(&choices.windows, window) {
+            return errors.check("change_window", Err("errors.unknown_choice"));
+        }
+        let items: Vec<String> = self
+            .change_items
+            .iter()
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty())
+            .collect();
+        if items.iter().any(|i| !known(&choices.items, i)) {
+            return errors.check("change_items", Err("errors.unknown_choice"));
+        }
+        let emergency = self.change_emergency.trim();
+        if !known(&choices.emergencies, emergency) {
+            return errors.check("change_emergency", Err("errors.unknown_choice"));
+        }
+        let role = self.conflict_role.trim();
+        if !known(&choices.roles, role) {
+            return errors.check("conflict_role", Err("errors.unknown_choice"));
+        }
+        let filled = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Some((!window.is_empty()).then(|| ChangeDef {
+            window: window.to_string(),
+            items,
+            emergency: filled(emergency),
+            conflict_role: filled(role),
+        }))
+    }
+
+    /// The form as typed; `calendars` are the codes that exist, `change`
+    /// what the change marks may name (`None` for a new process).
+    fn parse(
+        &self,
+        errors: &mut FieldErrors,
+        calendars: &[SelectOption],
+        change: Option<&ChangeChoices>,
+    ) -> Option<Info> {
+        let marks = change.map(|choices| self.parse_change(errors, choices));
         let calendar = match self.calendar.trim() {
             "" => Some(None),
             code if calendars.iter().any(|c| c.value == code) => Some(Some(code.to_string())),
@@ -124,6 +267,10 @@ impl InfoForm {
             description: description?,
             calendar: calendar?,
             deadline: deadline?,
+            change: match marks {
+                Some(marks) => Some(marks?),
+                None => None,
+            },
         })
     }
 }
@@ -144,6 +291,8 @@ struct InfoPage {
     errors: FieldErrors,
     /// The calendars a process may count its deadlines in (the default first).
     calendars: Vec<SelectOption>,
+    /// What the change marks may name; `None` for a new process.
+    change: Option<ChangeChoices>,
 }
 
 /// The calendars to choose from: the default one (empty), then each.
@@ -182,6 +331,7 @@ pub async fn new_form(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespon
         form,
         errors,
         calendars,
+        change: None,
     })
 }
 
@@ -193,7 +343,7 @@ pub async fn create(
     let actor = ctx.require_admin()?.id;
     let mut errors = FieldErrors::new(ctx.lang);
     let calendars = calendar_options(&ctx, &state).await?;
-    if let Some(info) = form.parse(&mut errors, &calendars) {
+    if let Some(info) = form.parse(&mut errors, &calendars, None) {
         let mut def = ProcessDef::new(info.name, info.kind);
         def.business_required = info.business_required;
         def.description = info.description;
@@ -214,6 +364,7 @@ pub async fn create(
             form,
             errors,
             calendars,
+            change: None,
         },
     )
 }
@@ -236,12 +387,15 @@ pub async fn info_form(
     let form = InfoForm::from_def(&draft.def, draft.process.revision);
     let errors = FieldErrors::new(ctx.lang);
     let calendars = calendar_options(&ctx, &state).await?;
+    let roles = state.db.read(crate::store::roles::names).await?;
+    let change = Some(ChangeChoices::of(&ctx, &draft.def, &roles));
     render(&InfoPage {
         ctx,
         draft: Some(draft),
         form,
         errors,
         calendars,
+        change,
     })
 }
 
@@ -255,7 +409,10 @@ pub async fn update_info(
     let id = ProcessId(path.into_inner());
     let mut errors = FieldErrors::new(ctx.lang);
     let calendars = calendar_options(&ctx, &state).await?;
-    if let Some(info) = form.parse(&mut errors, &calendars) {
+    let roles = state.db.read(crate::store::roles::names).await?;
+    let draft = load(&ctx, &state, id).await?;
+    let choices = ChangeChoices::of(&ctx, &draft.def, &roles);
+    if let Some(info) = form.parse(&mut errors, &calendars, Some(&choices)) {
         let change = move |def: &mut ProcessDef| {
             def.name = info.name;
             def.kind = info.kind;
@@ -263,6 +420,9 @@ pub async fn update_info(
             def.description = info.description;
             def.calendar = info.calendar;
             def.deadline = info.deadline;
+            if let Some(marks) = info.change {
+                def.change = marks;
+            }
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
@@ -286,6 +446,7 @@ pub async fn update_info(
             form,
             errors,
             calendars,
+            change: Some(choices),
         },
     )
 }

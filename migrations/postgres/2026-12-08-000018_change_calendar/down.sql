@@ -1,0 +1,4 @@
+DROP TABLE freezes;
+ALTER TABLE applies DROP COLUMN extra_nodes;
+DROP TABLE change_items;
+DROP TABLE changes;

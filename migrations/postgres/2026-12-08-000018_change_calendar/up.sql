@@ -1,0 +1,50 @@
+-- The change calendar. A change process names the date-time range of
+-- its form that is the change window, and the fields whose values are
+-- the items it affects; each ticket of it has one row here (its window
+-- in UTC) and one per affected item, normalised ("resource:7",
+-- "business:2", "host:db01.example"). Windows are found by their start:
+-- one longer than a week is marked long and looked up apart, so an
+-- overlap query reads only starts within a week before its range.
+CREATE TABLE changes (
+    apply_id INTEGER PRIMARY KEY NOT NULL REFERENCES applies(id),
+    starts_at TIMESTAMP NOT NULL,
+    ends_at TIMESTAMP NOT NULL,
+    long_window BOOLEAN NOT NULL DEFAULT FALSE,
+    emergency BOOLEAN NOT NULL DEFAULT FALSE,
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    business_id INTEGER REFERENCES businesses(id)
+);
+CREATE INDEX changes_starts ON changes(long_window, starts_at);
+CREATE TABLE change_items (
+    apply_id INTEGER NOT NULL REFERENCES applies(id),
+    item TEXT NOT NULL,
+    starts_at TIMESTAMP NOT NULL,
+    ends_at TIMESTAMP NOT NULL,
+    long_window BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (apply_id, item)
+);
+CREATE INDEX change_items_item ON change_items(item, long_window, starts_at);
+-- Approval steps a ticket gained on filing beyond its process version's
+-- (a soft freeze's or a conflict's approval), as JSON node definitions
+-- placed after the submit step.
+ALTER TABLE applies ADD COLUMN extra_nodes TEXT;
+-- Freeze windows: local wall time of a zone, once or repeated weekly or
+-- yearly; everywhere (scope []) or for some items (JSON list, as above).
+-- A hard freeze refuses a change whose window touches it (emergencies
+-- excepted); a soft one adds an approval by holders of its role.
+CREATE TABLE freezes (
+    id SERIAL PRIMARY KEY,
+    name_en TEXT NOT NULL,
+    name_zh TEXT NOT NULL,
+    reason_en TEXT NOT NULL DEFAULT '',
+    reason_zh TEXT NOT NULL DEFAULT '',
+    starts_local TIMESTAMP NOT NULL,
+    ends_local TIMESTAMP NOT NULL,
+    repeat TEXT NOT NULL,
+    tz TEXT NOT NULL,
+    strength TEXT NOT NULL,
+    role_code TEXT,
+    scope TEXT NOT NULL DEFAULT '[]',
+    created_by INTEGER REFERENCES users(id),
+    updated_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,531 @@
+//! Changes on the calendar as stored: each change ticket's window and
+//! affected items, written as it is filed or resubmitted; the changes
+//! that overlap a window (the calendar's views, conflicts); and the check
+//! a filing makes against freezes and other changes.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::freezes::{self, Hit};
+use super::{StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::{ApplyId, BusinessId, ServiceId};
+use crate::db::schema::{applies as a, change_items as ci, changes as ch};
+use crate::db::stamp::At;
+use crate::db::states::TicketStatus;
+use crate::flow::change::{self, ChangeFacts, LONG_WINDOW_DAYS};
+use crate::flow::freeze::Strength;
+use crate::flow::{LocalText, NodeDef, ProcessDef};
+
+/// Statuses of a change that another may collide with: open or approved.
+const LIVE: [TicketStatus; 3] = [
+    TicketStatus::Running,
+    TicketStatus::SentBack,
+    TicketStatus::Finished,
+];
+
+/// Writes the calendar rows of ticket `apply` (replacing any it had).
+pub fn record(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    service: ServiceId,
+    business: Option<BusinessId>,
+    facts: &ChangeFacts,
+) -> StoreResult<()> {
+    let (starts, ends) = facts.window;
+    let long = change::is_long(facts.window);
+    crate::direct!(conn, |c| diesel::delete(
+        ci::table.filter(ci::apply_id.eq(apply))
+    )
+    .execute(c))?;
+    crate::direct!(conn, |c| diesel::delete(ch::table.find(apply)).execute(c))?;
+    crate::direct!(conn, |c| diesel::insert_into(ch::table)
+        .values((
+            ch::apply_id.eq(apply),
+            ch::starts_at.eq(At(starts)),
+            ch::ends_at.eq(At(ends)),
+            ch::long_window.eq(long),
+            ch::emergency.eq(facts.emergency),
+            ch::service_id.eq(service),
+            ch::business_id.eq(business),
+        ))
+        .execute(c))?;
+    let rows: Vec<_> = facts
+        .items
+        .iter()
+        .map(|item| {
+            (
+                ci::apply_id.eq(apply),
+                ci::item.eq(item),
+                ci::starts_at.eq(At(starts)),
+                ci::ends_at.eq(At(ends)),
+                ci::long_window.eq(long),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(super::held::CHUNK) {
+        crate::direct!(conn, |c| diesel::insert_into(ci::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Another change whose window overlaps, on an item both affect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub apply: ApplyId,
+    pub serial: String,
+    pub title: String,
+    pub status: TicketStatus,
+    pub item: String,
+    pub window: (NaiveDateTime, NaiveDateTime),
+}
+
+/// The earliest start a window overlapping one from `from` may have,
+/// unless it is long.
+fn short_since(from: NaiveDateTime) -> NaiveDateTime {
+    from - Duration::days(LONG_WINDOW_DAYS)
+}
+
+/// Open or approved changes other than `except` whose windows overlap
+/// `facts`'s on one of its items, by start.
+pub fn conflicts(
+    conn: &mut DbConn,
+    facts: &ChangeFacts,
+    except: Option<ApplyId>,
+) -> StoreResult<Vec<Conflict>> {
+    if facts.items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (from, to) = facts.window;
+    let except = except.unwrap_or(ApplyId(0));
+    type Row = (
+        ApplyId,
+        String,
+        String,
+        TicketStatus,
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+    );
+    let select = (
+        a::id,
+        a::serial,
+        a::title,
+        a::status,
+        ci::item,
+        ci::starts_at,
+        ci::ends_at,
+    );
+    // Short windows by a range of their starts, long ones apart: both
+    // read the index on (item, long_window, starts_at) in place.
+    let mut rows: Vec<Row> = crate::direct!(conn, |c| ci::table
+        .inner_join(a::table.on(a::id.eq(ci::apply_id)))
+        .filter(ci::item.eq_any(&facts.items))
+        .filter(ci::long_window.eq(false))
+        .filter(ci::starts_at.ge(At(short_since(from))))
+        .filter(ci::starts_at.lt(At(to)))
+        .filter(ci::ends_at.gt(At(from)))
+        .filter(ci::apply_id.ne(except))
+        .filter(a::status.eq_any(LIVE))
+        .select(select)
+        .load(c))?;
+    rows.extend(crate::direct!(conn, |c| ci::table
+        .inner_join(a::table.on(a::id.eq(ci::apply_id)))
+        .filter(ci::item.eq_any(&facts.items))
+        .filter(ci::long_window.eq(true))
+        .filter(ci::starts_at.lt(At(to)))
+        .filter(ci::ends_at.gt(At(from)))
+        .filter(ci::apply_id.ne(except))
+        .filter(a::status.eq_any(LIVE))
+        .select(select)
+        .load::<Row>(c))?);
+    rows.sort_by(|x, y| (x.5, &x.1, &x.4).cmp(&(y.5, &y.1, &y.4)));
+    Ok(rows
+        .into_iter()
+        .map(
+            |(apply, serial, title, status, item, starts, ends)| Conflict {
+                apply,
+                serial,
+                title,
+                status,
+                item,
+                window: (starts, ends),
+            },
+        )
+        .collect())
+}
+
+/// What the calendar says of a change about to be filed (or of one
+/// filed): its facts, the freezes it touches and the changes it overlaps.
+#[derive(Debug, Clone, Default)]
+pub struct Check {
+    pub facts: Option<ChangeFacts>,
+    /// Hard freezes first.
+    pub freezes: Vec<Hit>,
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Check {
+    /// The hard freeze that refuses the change, if any: one it touches,
+    /// unless it is filed as an emergency.
+    pub fn refused_by(&self) -> Option<&Hit> {
+        let emergency = self.facts.as_ref().is_some_and(|f| f.emergency);
+        self.freezes
+            .iter()
+            .find(|h| h.freeze.strength == Strength::Hard && !emergency)
+    }
+
+    /// The approval steps the change gains: one for each soft freeze it
+    /// touches (by holders of the freeze's role), and one for a conflict
+    /// when its process asks for it.
+    pub fn extra_nodes(&self, def: &ProcessDef) -> Vec<NodeDef> {
+        let mut nodes: Vec<NodeDef> = self
+            .freezes
+            .iter()
+            .filter(|h| h.freeze.strength == Strength::Soft)
+            .filter_map(|h| {
+                let role = h.freeze.role.as_deref()?;
+                let name = LocalText {
+                    en: format!("Freeze approval: {}", h.freeze.name.en),
+                    zh: format!("封网审批：{}", h.freeze.name.text(true)),
+                };
+                Some(change::added_approval(
+                    &change::freeze_node_key(h.freeze.id),
+                    name,
+                    role,
+                ))
+            })
+            .collect();
+        let role = def.change.as_ref().and_then(|c| c.conflict_role.as_deref());
+        if let (Some(role), false) = (role, self.conflicts.is_empty()) {
+            nodes.push(change::added_approval(
+                change::CONFLICT_NODE_KEY,
+                LocalText::new("Conflict review", "冲突审核"),
+                role,
+            ));
+        }
+        nodes
+    }
+}
+
+/// Checks a change about to be filed (or refiled: `except` is itself)
+/// against the freezes and the changes on the calendar.
+pub fn check(
+    conn: &mut DbConn,
+    def: &ProcessDef,
+    values: &crate::flow::form::Values,
+    business: Option<BusinessId>,
+    except: Option<ApplyId>,
+) -> StoreResult<Check> {
+    let Some(facts) = change::facts(def, values, business.map(|b| b.0)) else {
+        return Ok(Check::default());
+    };
+    let all = freezes::list(conn)?;
+    let freezes = freezes::touching(&all, &facts, business.map(|b| b.0));
+    let conflicts = conflicts(conn, &facts, except)?;
+    Ok(Check {
+        facts: Some(facts),
+        freezes,
+        conflicts,
+    })
+}
+
+/// One change on the calendar.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub apply: ApplyId,
+    pub serial: String,
+    pub title: String,
+    pub status: TicketStatus,
+    pub window: (NaiveDateTime, NaiveDateTime),
+    pub emergency: bool,
+    pub service: ServiceId,
+    pub business: Option<BusinessId>,
+}
+
+/// What the calendar's views narrow to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub business: Option<BusinessId>,
+    pub service: Option<ServiceId>,
+    pub status: Option<TicketStatus>,
+    /// A normalised item.
+    pub item: Option<String>,
+}
+
+/// At most this many changes are drawn in one view.
+pub const VIEW_LIMIT: i64 = 2000;
+
+/// The changes whose windows overlap [from, to), by start, narrowed by
+/// `filter`.
+pub fn between(
+    conn: &mut DbConn,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+    filter: &Filter,
+) -> StoreResult<Vec<Entry>> {
+    type Row = (
+        ApplyId,
+        String,
+        String,
+        TicketStatus,
+        NaiveDateTime,
+        NaiveDateTime,
+        bool,
+        ServiceId,
+        Option<BusinessId>,
+    );
+    let mut rows: Vec<Row> = Vec::new();
+    for long in [false, true] {
+        let mut query = ch::table
+            .inner_join(a::table.on(a::id.eq(ch::apply_id)))
+            .filter(ch::long_window.eq(long))
+            .filter(ch::starts_at.lt(At(to)))
+            .filter(ch::ends_at.gt(At(from)))
+            .select((
+                a::id,
+                a::serial,
+                a::title,
+                a::status,
+                ch::starts_at,
+                ch::ends_at,
+                ch::emergency,
+                ch::service_id,
+                ch::business_id,
+            ))
+            .order(ch::starts_at)
+            .limit(VIEW_LIMIT)
+            .into_boxed();
+        if !long {
+            query = query.filter(ch::starts_at.ge(At(short_since(from))));
+        }
+        if let Some(b) = filter.business {
+            query = query.filter(ch::business_id.eq(b));
+        }
+        if let Some(s) = filter.service {
+            query = query.filter(ch::service_id.eq(s));
+        }
+        if let Some(s) = filter.status {
+            query = query.filter(a::status.eq(s));
+        }
+        if let Some(item) = &filter.item {
+            query = query.filter(
+                ch::apply_id.eq_any(ci::table.filter(ci::item.eq(item)).select(ci::apply_id)),
+            );
+        }
+        rows.extend(query.load::<Row>(conn)?);
+    }
+    rows.sort_by(|x, y| (x.4, x.0).cmp(&(y.4, y.0)));
+    rows.truncate(VIEW_LIMIT as usize);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(apply, serial, title, status, starts, ends, emergency, service, business)| Entry {
+                apply,
+                serial,
+                title,
+                status,
+                window: (starts, ends),
+                emergency,
+                service,
+                business,
+            },
+        )
+        .collect())
+}
+
+/// The calendar facts of one ticket as stored, if it is a change.
+pub fn of_ticket(conn: &mut DbConn, apply: ApplyId) -> StoreResult<Option<ChangeFacts>> {
+    let row: Option<(NaiveDateTime, NaiveDateTime, bool)> = crate::direct!(conn, |c| ch::table
+        .find(apply)
+        .select((ch::starts_at, ch::ends_at, ch::emergency))
+        .first(c)
+        .optional())?;
+    let Some((starts, ends, emergency)) = row else {
+        return Ok(None);
+    };
+    let items: Vec<String> = crate::direct!(conn, |c| ci::table
+        .filter(ci::apply_id.eq(apply))
+        .order(ci::item)
+        .select(ci::item)
+        .load(c))?;
+    Ok(Some(ChangeFacts {
+        window: (starts, ends),
+        items,
+        emergency,
+    }))
+}
+
+/// Live changes (open or approved) whose windows are not over at `now`,
+/// for flagging them when a freeze is made: each with its facts' window,
+/// business and items.
+pub fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<(ApplyId, ChangeFacts, Option<i32>)>> {
+    let at = now();
+    let rows: Vec<(
+        ApplyId,
+        NaiveDateTime,
+        NaiveDateTime,
+        bool,
+        Option<BusinessId>,
+    )> = crate::direct!(conn, |c| ch::table
+        .inner_join(a::table.on(a::id.eq(ch::apply_id)))
+        .filter(ch::ends_at.gt(At(at)))
+        .filter(a::status.eq_any(LIVE))
+        .select((
+            ch::apply_id,
+            ch::starts_at,
+            ch::ends_at,
+            ch::emergency,
+            ch::business_id
+        ))
+        .load(c))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (apply, starts, ends, emergency, business) in rows {
+        let items: Vec<String> = crate::direct!(conn, |c| ci::table
+            .filter(ci::apply_id.eq(apply))
+            .select(ci::item)
+            .load(c))?;
+        out.push((
+            apply,
+            ChangeFacts {
+                window: (starts, ends),
+                items,
+                emergency,
+            },
+            business.map(|b| b.0),
+        ));
+    }
+    Ok(out)
+}
+
+/// What each of `items` is called: a resource's or business's name, a
+/// host or choice as typed.
+pub fn labels(
+    conn: &mut DbConn,
+    items: &[&str],
+) -> StoreResult<std::collections::HashMap<String, String>> {
+    use crate::db::schema::{businesses as b, resources as r};
+    let ids = |prefix: &str| -> Vec<i32> {
+        items
+            .iter()
+            .filter_map(|i| i.strip_prefix(prefix)?.parse().ok())
+            .collect()
+    };
+    let mut out = std::collections::HashMap::new();
+    let resources = ids("resource:");
+    if !resources.is_empty() {
+        let found: Vec<(i32, String)> = r::table
+            .filter(r::id.eq_any(&resources))
+            .select((r::id, r::name))
+            .load(conn)?;
+        out.extend(
+            found
+                .into_iter()
+                .map(|(id, n)| (format!("resource:{id}"), n)),
+        );
+    }
+    let businesses = ids("business:");
+    if !businesses.is_empty() {
+        let found: Vec<(i32, String)> = b::table
+            .filter(b::id.eq_any(&businesses))
+            .select((b::id, b::name))
+            .load(conn)?;
+        out.extend(
+            found
+                .into_iter()
+                .map(|(id, n)| (format!("business:{id}"), n)),
+        );
+    }
+    for item in items {
+        if !out.contains_key(*item) {
+            let shown = item.split_once(':').map_or(*item, |(_, rest)| rest);
+            out.insert(item.to_string(), shown.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The labels of every item a check names (its own and its conflicts').
+pub fn item_labels(
+    conn: &mut DbConn,
+    check: &Check,
+) -> StoreResult<std::collections::HashMap<String, String>> {
+    let items: Vec<&str> = check
+        .facts
+        .iter()
+        .flat_map(|f| f.items.iter())
+        .chain(check.conflicts.iter().map(|c| &c.item))
+        .map(String::as_str)
+        .collect();
+    labels(conn, &items)
+}
+
+/// What the calendar says now of ticket `apply`, as filed: the freezes
+/// its window touches (a freeze made since is among them) and the live
+/// changes it overlaps. Empty when it is not a change.
+pub fn check_filed(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    business: Option<BusinessId>,
+) -> StoreResult<Check> {
+    let Some(facts) = of_ticket(conn, apply)? else {
+        return Ok(Check::default());
+    };
+    let all = freezes::list(conn)?;
+    let freezes = freezes::touching(&all, &facts, business.map(|b| b.0));
+    let conflicts = conflicts(conn, &facts, Some(apply))?;
+    Ok(Check {
+        facts: Some(facts),
+        freezes,
+        conflicts,
+    })
+}
+
+/// Takes ticket `apply` off the calendar (its window was cleared).
+pub fn forget(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
+    crate::direct!(conn, |c| diesel::delete(
+        ci::table.filter(ci::apply_id.eq(apply))
+    )
+    .execute(c))?;
+    crate::direct!(conn, |c| diesel::delete(ch::table.find(apply)).execute(c))?;
+    Ok(())
+}
+
+/// Flags the live changes whose windows freeze `freeze` (just made or
+/// changed) now touches: an event on each ticket, seen in its timeline
+/// and by webhooks. Returns how many.
+pub fn flag_frozen(
+    conn: &mut DbConn,
+    freeze: i32,
+    by: crate::db::ids::UserId,
+) -> StoreResult<usize> {
+    let f = freezes::find(conn, freeze)?;
+    let mut flagged = 0;
+    for (apply, facts, business) in upcoming(conn)? {
+        if !f.covers(&facts.items, business) {
+            continue;
+        }
+        let Some(occurrence) = f.time.first_overlap(facts.window.0, facts.window.1) else {
+            continue;
+        };
+        super::audit::record(
+            conn,
+            super::tickets::ticket_event(
+                Some(by),
+                crate::db::states::TicketEvent::Frozen,
+                apply,
+                serde_json::json!({
+                    "freeze": f.id,
+                    "freeze_en": f.name.en,
+                    "freeze_zh": f.name.text(true),
+                    "strength": f.strength.as_str(),
+                    "start": occurrence.0,
+                    "end": occurrence.1,
+                }),
+            ),
+        )?;
+        flagged += 1;
+    }
+    Ok(flagged)
+}

@@ -1,0 +1,504 @@
+//! The change calendar over HTTP: a hard freeze refuses a window at
+//! submit with the input kept (an emergency passes), a soft freeze adds
+//! its approval with its reason in the preview, overlapping changes on
+//! the same host are shown before submit and to the approver, and a
+//! freeze made after approval flags the change and shuts its gate.
+
+use chrono::{Duration, NaiveDateTime};
+use countersign::db::ids::ApplyId;
+use countersign::db::schema::{applies, approves, audit_events, change_items, role_assignments};
+use countersign::flow::*;
+use countersign::store::api_tokens::Scope;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::api::{get_json, token_for};
+use crate::approval_rules::{approval, people};
+use crate::helpers::*;
+
+/// A change process on the calendar: a window, hosts it touches, an
+/// emergency box; bob approves.
+fn deploy_change(app: &TestApp, conflict_role: Option<&str>) -> i32 {
+    let mut def = ProcessDef::new(LocalText::new("Deploy", "部署"), ProcessKind::Change);
+    def.nodes[0].fields = vec![
+        FieldDef {
+            required: true,
+            ..FieldDef::new("what", LocalText::new("What", "内容"), FieldKind::Text)
+        },
+        FieldDef {
+            required: true,
+            ..FieldDef::new(
+                "window",
+                LocalText::new("Change window", "变更时间"),
+                FieldKind::DatetimeRange,
+            )
+        },
+        FieldDef::new(
+            "hosts",
+            LocalText::new("Hosts", "主机"),
+            FieldKind::Textarea,
+        ),
+        FieldDef::new(
+            "urgent",
+            LocalText::new("Emergency", "紧急"),
+            FieldKind::Checkbox,
+        ),
+    ];
+    def.change = Some(ChangeDef {
+        window: "window".into(),
+        items: vec!["hosts".into()],
+        emergency: Some("urgent".into()),
+        conflict_role: conflict_role.map(str::to_string),
+    });
+    def.nodes.push(approval("sign_off", Mode::Any, &["bob"]));
+    app.deploy_service(&def, "Deploy").0
+}
+
+fn at(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// The form of a change with window [start, end) on `hosts`.
+fn change_form(start: NaiveDateTime, end: NaiveDateTime, hosts: &str) -> Vec<(String, String)> {
+    vec![
+        ("what".into(), "Upgrade the database".into()),
+        ("window.start".into(), at(start)),
+        ("window.end".into(), at(end)),
+        ("hosts".into(), hosts.into()),
+    ]
+}
+
+async fn post_change(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    service: i32,
+    intent: &str,
+    form: &[(String, String)],
+) -> Page {
+    let mut fields: Vec<(&str, &str)> = vec![("intent", intent)];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    post_as(app, browser, &format!("/services/{service}"), &fields).await
+}
+
+/// Makes a freeze through the admin page as admin; the flash said.
+async fn make_freeze(app: &TestApp, fields: &[(&str, &str)]) -> Page {
+    let admin = browser_for(app, "admin").await;
+    post_as(app, &admin, "/admin/freezes", fields).await
+}
+
+fn ticket_id(page: &Page) -> i32 {
+    page.path
+        .strip_prefix("/tickets/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a ticket page: {}", page.path))
+}
+
+fn serial_of(app: &TestApp, id: i32) -> String {
+    app.query(move |c| {
+        applies::table
+            .find(ApplyId(id))
+            .select(applies::serial)
+            .first(c)
+    })
+}
+
+fn step_keys(app: &TestApp, id: i32) -> Vec<String> {
+    app.query(move |c| {
+        approves::table
+            .filter(approves::apply_id.eq(ApplyId(id)))
+            .order(approves::position)
+            .select(approves::node_key)
+            .load(c)
+    })
+}
+
+#[actix_web::test]
+async fn a_hard_freeze_refuses_a_change_in_its_window_beside_the_window_with_the_input_kept_and_an_emergency_passes()
+ {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, None);
+    // Singles' Day week, every year, Shanghai time.
+    let page = make_freeze(
+        &app,
+        &[
+            ("name_en", "Singles' Day"),
+            ("name_zh", "双十一"),
+            ("reason_en", "Peak sales"),
+            ("reason_zh", "销售高峰"),
+            ("starts", "2026-11-10T00:00"),
+            ("ends", "2026-11-17T00:00"),
+            ("tz", "Asia/Shanghai"),
+            ("repeat", "yearly"),
+            ("strength", "hard"),
+            ("role", ""),
+            ("scope_items", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        page.path,
+        "/admin/freezes",
+        "{:?}",
+        page.field_error("ends")
+    );
+    assert_eq!(page.count("table.freezes tbody tr.hard"), 1);
+
+    // 2027-11-12 10:00 UTC is inside the 2027 occurrence.
+    let start = NaiveDateTime::parse_from_str("2027-11-12 10:00", "%Y-%m-%d %H:%M").unwrap();
+    let form = change_form(start, start + Duration::hours(2), "db01");
+    let applicant = browser_for(&app, "applicant").await;
+    for intent in ["preview", "submit"] {
+        let page = post_change(&app, &applicant, service, intent, &form).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{intent}");
+        let error = page.field_error("window").expect("beside the window");
+        assert!(error.contains("Singles' Day"), "{error}");
+        assert!(
+            error.contains("2027-11-10 00:00 – 2027-11-17 00:00 Asia/Shanghai"),
+            "{error}"
+        );
+        assert!(error.contains("Peak sales"), "{error}");
+        assert_eq!(
+            page.input_value("#ticket-form", "what").as_deref(),
+            Some("Upgrade the database")
+        );
+        assert_eq!(
+            page.attr("#ticket-form [name='window.start']", "value")
+                .as_deref(),
+            Some("2027-11-12T10:00")
+        );
+    }
+    let filed: i64 = app.query(|c| applies::table.count().get_result(c));
+    assert_eq!(filed, 0, "nothing was filed");
+
+    // A week later, or on an emergency, it is filed.
+    let later = change_form(
+        start + Duration::days(7),
+        start + Duration::days(7) + Duration::hours(2),
+        "db01",
+    );
+    let page = post_change(&app, &applicant, service, "submit", &later).await;
+    ticket_id(&page);
+    let mut emergency = form.clone();
+    emergency.push(("urgent".into(), "on".into()));
+    let page = post_change(&app, &applicant, service, "submit", &emergency).await;
+    let id = ticket_id(&page);
+    assert_eq!(page.text("#change-emergency").as_deref(), Some("Emergency"));
+    assert!(
+        page.text("#change-freezes")
+            .unwrap()
+            .contains("Singles' Day")
+    );
+    let items: Vec<String> = app.query(move |c| {
+        change_items::table
+            .filter(change_items::apply_id.eq(ApplyId(id)))
+            .select(change_items::item)
+            .load(c)
+    });
+    assert_eq!(items, ["host:db01"]);
+    // In Chinese (the applicant's choice from now on), the freeze's Chinese name.
+    let zh = browser_for(&app, "applicant").await;
+    post_as(&app, &zh, "/language", &[("lang", "zh-CN"), ("back", "/")]).await;
+    let page = post_change(&app, &zh, service, "submit", &form).await;
+    let error = page.field_error("window").unwrap();
+    assert!(
+        error.contains("双十一") && error.contains("销售高峰"),
+        "{error}"
+    );
+}
+
+#[actix_web::test]
+async fn a_soft_freeze_adds_an_approval_by_its_role_shown_in_the_preview_with_its_reason() {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob", "carol"]);
+    let carol = app.user_id("carol");
+    let vp = app.role_id("vp");
+    app.db
+        .write_sync(move |c| {
+            Ok(diesel::insert_into(role_assignments::table)
+                .values((
+                    role_assignments::user_id.eq(carol),
+                    role_assignments::role_id.eq(vp),
+                    role_assignments::created_at
+                        .eq(countersign::db::stamp::At(chrono::Utc::now().naive_utc())),
+                ))
+                .execute(c)?)
+        })
+        .unwrap();
+    let service = deploy_change(&app, None);
+    // Every Friday 18:00 to Monday 08:00 in Berlin, only for db hosts.
+    let page = make_freeze(
+        &app,
+        &[
+            ("name_en", "Weekend"),
+            ("name_zh", "周末"),
+            ("reason_en", "Nobody on call"),
+            ("reason_zh", "无人值守"),
+            ("starts", "2026-01-02T18:00"),
+            ("ends", "2026-01-05T08:00"),
+            ("tz", "Europe/Berlin"),
+            ("repeat", "weekly"),
+            ("strength", "soft"),
+            ("role", "vp"),
+            ("scope_items", "DB01\n#99"),
+        ],
+    )
+    .await;
+    assert_eq!(page.path, "/admin/freezes");
+
+    // Saturday 2027-03-27 12:00 UTC; the clocks change that night.
+    let start = NaiveDateTime::parse_from_str("2027-03-27 12:00", "%Y-%m-%d %H:%M").unwrap();
+    let applicant = browser_for(&app, "applicant").await;
+    let form = change_form(start, start + Duration::hours(1), "db01.");
+    let preview = post_change(&app, &applicant, service, "preview", &form).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    let steps = preview.texts("#plan li strong");
+    assert_eq!(steps, ["Freeze approval: Weekend", "sign_off"]);
+    let notes = preview.texts("#plan li .note").join(" ");
+    assert!(notes.contains("Nobody on call"), "{notes}");
+    assert!(
+        notes.contains("2027-03-26 18:00 – 2027-03-29 08:00 Europe/Berlin"),
+        "{notes}"
+    );
+
+    let id = ticket_id(&post_change(&app, &applicant, service, "submit", &form).await);
+    assert_eq!(step_keys(&app, id)[1..], ["freeze-1", "sign_off"]);
+    // carol approves first, then bob; then it is done.
+    let carol_b = browser_for(&app, "carol").await;
+    act_first(&app, &carol_b, id, &[("intent", "approve")]).await;
+    let bob = browser_for(&app, "bob").await;
+    act_first(&app, &bob, id, &[("intent", "approve")]).await;
+    assert_eq!(ticket_status(&app, id), "finished");
+
+    // Another host is outside the freeze's scope: no added step.
+    let other = change_form(start, start + Duration::hours(1), "web01");
+    let id = ticket_id(&post_change(&app, &applicant, service, "submit", &other).await);
+    assert_eq!(step_keys(&app, id)[1..], ["sign_off"]);
+}
+
+#[actix_web::test]
+async fn overlapping_changes_on_the_same_host_are_shown_before_submit_and_to_the_approver() {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, None);
+    let now = app.db.now();
+    let start = now + Duration::days(2);
+    let applicant = browser_for(&app, "applicant").await;
+    let first = ticket_id(
+        &post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(start, start + Duration::hours(2), "db01, web01"),
+        )
+        .await,
+    );
+    let first_serial = serial_of(&app, first);
+
+    // One hour into the first, on DB01 (as typed differently).
+    let overlapping = change_form(
+        start + Duration::hours(1),
+        start + Duration::hours(3),
+        "DB01.",
+    );
+    let preview = post_change(&app, &applicant, service, "preview", &overlapping).await;
+    let conflicts = preview.texts("#change-conflicts li");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert!(conflicts[0].contains(&first_serial), "{conflicts:?}");
+    assert!(conflicts[0].contains("on db01"), "{conflicts:?}");
+    assert_eq!(
+        preview.attr("#change-conflicts a", "href"),
+        Some(format!("/tickets/{first}"))
+    );
+    let second = ticket_id(&post_change(&app, &applicant, service, "submit", &overlapping).await);
+
+    // The approver sees it on the ticket; so does the first change.
+    let bob = browser_for(&app, "bob").await;
+    let page = get(&bob, &app.url(&format!("/tickets/{second}"))).await;
+    assert!(
+        page.text("#change-conflicts")
+            .unwrap()
+            .contains(&first_serial)
+    );
+    let page = get(&bob, &app.url(&format!("/tickets/{first}"))).await;
+    assert!(
+        page.text("#change-conflicts")
+            .unwrap()
+            .contains(&serial_of(&app, second))
+    );
+
+    // Touching ends, another host, or a withdrawn change: no conflict.
+    for (s, e, hosts) in [
+        (
+            start + Duration::hours(2),
+            start + Duration::hours(4),
+            "web01",
+        ),
+        (start, start + Duration::hours(2), "cache01"),
+    ] {
+        let _ = e;
+        let preview = post_change(
+            &app,
+            &applicant,
+            service,
+            "preview",
+            &change_form(s, s + Duration::hours(1), hosts),
+        )
+        .await;
+        let conflicts = preview.texts("#change-conflicts li");
+        assert!(
+            conflicts.iter().all(|c| !c.contains(&first_serial)),
+            "{hosts}: {conflicts:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_process_may_make_a_conflict_need_an_approval_by_a_role() {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, Some("vp"));
+    let start = app.db.now() + Duration::days(1);
+    let applicant = browser_for(&app, "applicant").await;
+    let form = change_form(start, start + Duration::hours(2), "db01");
+    let first = ticket_id(&post_change(&app, &applicant, service, "submit", &form).await);
+    assert_eq!(step_keys(&app, first)[1..], ["sign_off"]);
+    let second = ticket_id(&post_change(&app, &applicant, service, "submit", &form).await);
+    // Nobody holds the role: the administrators are asked, never no one.
+    assert_eq!(
+        step_keys(&app, second)[1..],
+        ["conflict-review", "sign_off"]
+    );
+    let admin = browser_for(&app, "admin").await;
+    let page = get(&admin, &app.url(&format!("/tickets/{second}"))).await;
+    assert!(
+        page.text("#change-conflicts")
+            .unwrap()
+            .contains(&serial_of(&app, first))
+    );
+}
+
+#[actix_web::test]
+async fn a_freeze_made_after_approval_flags_the_change_and_shuts_its_gate_unless_it_is_an_emergency()
+ {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, None);
+    let now = app.db.now();
+    let start = now + Duration::hours(2);
+    let applicant = browser_for(&app, "applicant").await;
+    let form = change_form(start, start + Duration::hours(2), "db01");
+    let id = ticket_id(&post_change(&app, &applicant, service, "submit", &form).await);
+    let bob = browser_for(&app, "bob").await;
+    act_first(&app, &bob, id, &[("intent", "approve")]).await;
+    let serial = serial_of(&app, id);
+    let gate = format!("/api/v1/changes/{serial}/gate");
+    let pipeline = token_for(&app, "applicant", Scope::Read);
+    app.db.clock().advance(Duration::hours(3));
+    let (status, open) = get_json(&app, &gate, &pipeline, "en").await;
+    assert_eq!(status, StatusCode::OK, "{open}");
+
+    // An incident freezes everything from now on for a day.
+    let from = app.db.now() - Duration::hours(1);
+    let page = make_freeze(
+        &app,
+        &[
+            ("name_en", "Incident 42"),
+            ("name_zh", "故障 42"),
+            ("starts", &at(from)),
+            ("ends", &at(from + Duration::days(1))),
+            ("tz", "UTC"),
+            ("repeat", "once"),
+            ("strength", "hard"),
+        ],
+    )
+    .await;
+    assert!(page.flash().unwrap().contains('1'), "{:?}", page.flash());
+    let flagged: Vec<String> = app.query(move |c| {
+        audit_events::table
+            .filter(audit_events::apply_id.eq(id))
+            .filter(audit_events::action.eq("change.frozen"))
+            .select(audit_events::detail)
+            .load(c)
+    });
+    assert_eq!(flagged.len(), 1);
+    assert!(flagged[0].contains("Incident 42"));
+    let page = get(&applicant, &app.url(&format!("/tickets/{id}"))).await;
+    assert!(
+        page.text("#timeline")
+            .unwrap_or_default()
+            .contains("Incident 42")
+    );
+
+    let (status, p) = get_json(&app, &gate, &pipeline, "en").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(p["type"], "urn:countersign:problem:frozen");
+    assert_eq!(p["freeze"]["name"], "Incident 42");
+    assert!(p["detail"].as_str().unwrap().contains("Incident 42"), "{p}");
+}
+
+#[actix_web::test]
+async fn the_designer_marks_a_change_window_and_refuses_marks_on_the_wrong_fields() {
+    let app = TestApp::spawn().await;
+    people(&app, &[]);
+    let mut def = ProcessDef::new(LocalText::new("Deploy", "部署"), ProcessKind::Change);
+    def.nodes[0].fields = vec![
+        FieldDef::new(
+            "window",
+            LocalText::new("Window", "窗口"),
+            FieldKind::DatetimeRange,
+        ),
+        FieldDef::new(
+            "hosts",
+            LocalText::new("Hosts", "主机"),
+            FieldKind::Textarea,
+        ),
+    ];
+    def.nodes.push(approval("sign_off", Mode::Any, &["admin"]));
+    let admin = app.user_id("admin");
+    let id = app
+        .db
+        .write_sync(move |c| countersign::store::processes::create(c, &def, admin))
+        .unwrap();
+    let browser = browser_for(&app, "admin").await;
+    let info = get(&browser, &app.url(&format!("/admin/processes/{id}/info"))).await;
+    let revision = info.input_value("form", "revision").unwrap();
+    let fields = |window: &'static str| {
+        vec![
+            ("name_en", "Deploy"),
+            ("kind", "change"),
+            ("change_window", window),
+            ("change_items", "hosts"),
+            ("change_emergency", ""),
+            ("conflict_role", ""),
+        ]
+    };
+    let mut bad = fields("hosts");
+    bad.push(("revision", &revision));
+    let page = post_as(&app, &browser, &format!("/admin/processes/{id}/info"), &bad).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.field_error("change_window").is_some());
+    let mut good = fields("window");
+    good.push(("revision", &revision));
+    post_as(
+        &app,
+        &browser,
+        &format!("/admin/processes/{id}/info"),
+        &good,
+    )
+    .await;
+    let (_, saved) = app
+        .db
+        .read_sync(move |c| countersign::store::processes::find_draft(c, id))
+        .unwrap();
+    assert_eq!(
+        saved.change,
+        Some(ChangeDef {
+            window: "window".into(),
+            items: vec!["hosts".into()],
+            emergency: None,
+            conflict_role: None,
+        })
+    );
+}
