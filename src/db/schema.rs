@@ -487,6 +487,7 @@ diesel::table! {
         emergency -> Bool,
         service_id -> Integer,
         business_id -> Nullable<Integer>,
+        items -> Text,
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::freezes::{self, Hit};
-use super::{StoreResult, now};
+use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, BusinessId, ServiceId};
 use crate::db::schema::{applies as a, change_items as ci, changes as ch};
@@ -24,21 +24,21 @@ const LIVE: [TicketStatus; 3] = [
     TicketStatus::Finished,
 ];
 
-/// Writes the calendar rows of ticket `apply` (replacing any it had).
+/// Writes the calendar rows of ticket `apply`; `fresh`: it has none yet
+/// (filing), otherwise they are replaced.
 pub fn record(
     conn: &mut DbConn,
     apply: ApplyId,
     service: ServiceId,
     business: Option<BusinessId>,
     facts: &ChangeFacts,
+    fresh: bool,
 ) -> StoreResult<()> {
     let (starts, ends) = facts.window;
     let long = change::is_long(facts.window);
-    crate::direct!(conn, |c| diesel::delete(
-        ci::table.filter(ci::apply_id.eq(apply))
-    )
-    .execute(c))?;
-    crate::direct!(conn, |c| diesel::delete(ch::table.find(apply)).execute(c))?;
+    if !fresh {
+        forget(conn, apply)?;
+    }
     crate::direct!(conn, |c| diesel::insert_into(ch::table)
         .values((
             ch::apply_id.eq(apply),
@@ -48,6 +48,7 @@ pub fn record(
             ch::emergency.eq(facts.emergency),
             ch::service_id.eq(service),
             ch::business_id.eq(business),
+            ch::items.eq(serde_json::to_string(&facts.items).expect("plain data")),
         ))
         .execute(c))?;
     let rows: Vec<_> = facts
@@ -337,22 +338,18 @@ pub fn between(
 
 /// The calendar facts of one ticket as stored, if it is a change.
 pub fn of_ticket(conn: &mut DbConn, apply: ApplyId) -> StoreResult<Option<ChangeFacts>> {
-    let row: Option<(NaiveDateTime, NaiveDateTime, bool)> = crate::direct!(conn, |c| ch::table
-        .find(apply)
-        .select((ch::starts_at, ch::ends_at, ch::emergency))
-        .first(c)
-        .optional())?;
-    let Some((starts, ends, emergency)) = row else {
+    let row: Option<(NaiveDateTime, NaiveDateTime, bool, String)> =
+        crate::direct!(conn, |c| ch::table
+            .find(apply)
+            .select((ch::starts_at, ch::ends_at, ch::emergency, ch::items))
+            .first(c)
+            .optional())?;
+    let Some((starts, ends, emergency, items)) = row else {
         return Ok(None);
     };
-    let items: Vec<String> = crate::direct!(conn, |c| ci::table
-        .filter(ci::apply_id.eq(apply))
-        .order(ci::item)
-        .select(ci::item)
-        .load(c))?;
     Ok(Some(ChangeFacts {
         window: (starts, ends),
-        items,
+        items: serde_json::from_str(&items).map_err(|e| StoreError::Unexpected(e.into()))?,
         emergency,
     }))
 }
@@ -361,14 +358,16 @@ pub fn of_ticket(conn: &mut DbConn, apply: ApplyId) -> StoreResult<Option<Change
 /// for flagging them when a freeze is made: each with its facts' window,
 /// business and items.
 pub fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<(ApplyId, ChangeFacts, Option<i32>)>> {
-    let at = now();
-    let rows: Vec<(
+    type Row = (
         ApplyId,
         NaiveDateTime,
         NaiveDateTime,
         bool,
         Option<BusinessId>,
-    )> = crate::direct!(conn, |c| ch::table
+        String,
+    );
+    let at = now();
+    let rows: Vec<Row> = crate::direct!(conn, |c| ch::table
         .inner_join(a::table.on(a::id.eq(ch::apply_id)))
         .filter(ch::ends_at.gt(At(at)))
         .filter(a::status.eq_any(LIVE))
@@ -377,26 +376,25 @@ pub fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<(ApplyId, ChangeFacts, Opt
             ch::starts_at,
             ch::ends_at,
             ch::emergency,
-            ch::business_id
+            ch::business_id,
+            ch::items,
         ))
         .load(c))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (apply, starts, ends, emergency, business) in rows {
-        let items: Vec<String> = crate::direct!(conn, |c| ci::table
-            .filter(ci::apply_id.eq(apply))
-            .select(ci::item)
-            .load(c))?;
-        out.push((
-            apply,
-            ChangeFacts {
-                window: (starts, ends),
-                items,
-                emergency,
-            },
-            business.map(|b| b.0),
-        ));
-    }
-    Ok(out)
+    rows.into_iter()
+        .map(|(apply, starts, ends, emergency, business, items)| {
+            let items: Vec<String> =
+                serde_json::from_str(&items).map_err(|e| StoreError::Unexpected(e.into()))?;
+            Ok((
+                apply,
+                ChangeFacts {
+                    window: (starts, ends),
+                    items,
+                    emergency,
+                },
+                business.map(|b| b.0),
+            ))
+        })
+        .collect()
 }
 
 /// What each of `items` is called: a resource's or business's name, a
@@ -461,22 +459,21 @@ pub fn item_labels(
     labels(conn, &items)
 }
 
-/// What the calendar says now of ticket `apply`, as filed: the freezes
-/// its window touches (a freeze made since is among them) and the live
-/// changes it overlaps. Empty when it is not a change.
+/// What the calendar says now of ticket `apply` with `facts` as filed:
+/// the freezes its window touches (a freeze made since is among them;
+/// another instance's within a minute, as pages read them) and the live
+/// changes it overlaps.
 pub fn check_filed(
     conn: &mut DbConn,
     apply: ApplyId,
+    facts: &ChangeFacts,
     business: Option<BusinessId>,
 ) -> StoreResult<Check> {
-    let Some(facts) = of_ticket(conn, apply)? else {
-        return Ok(Check::default());
-    };
-    let all = freezes::list(conn)?;
-    let freezes = freezes::touching(&all, &facts, business.map(|b| b.0));
-    let conflicts = conflicts(conn, &facts, Some(apply))?;
+    let all = freezes::shown(conn)?;
+    let freezes = freezes::touching(&all, facts, business.map(|b| b.0));
+    let conflicts = conflicts(conn, facts, Some(apply))?;
     Ok(Check {
-        facts: Some(facts),
+        facts: Some(facts.clone()),
         freezes,
         conflicts,
     })

@@ -1,7 +1,8 @@
 //! Freeze windows as stored: listed, saved and removed by administrators,
-//! and matched against a change's window and items. They are read afresh
-//! for every check (a handful of rows), so a freeze made on one instance
-//! refuses a change filed on another at once.
+//! and matched against a change's window and items. Filing, the gate and
+//! flagging read them afresh (a handful of rows), so a freeze made on one
+//! instance refuses a change filed on another at once; pages show them
+//! from a cache of a minute.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -98,6 +99,23 @@ pub fn list(conn: &mut DbConn) -> StoreResult<Vec<Freeze>> {
     rows.into_iter().map(FreezeRow::freeze).collect()
 }
 
+/// Freezes as pages show them: kept for a minute (another instance's
+/// change shows here within it), forgotten at once when one is saved
+/// here. What refuses or shuts a gate reads [`list`] afresh.
+static SHOWN: super::cache::ShortCache<Vec<Freeze>> =
+    super::cache::ShortCache::new(std::time::Duration::from_secs(60));
+
+pub fn shown(conn: &mut DbConn) -> StoreResult<std::sync::Arc<Vec<Freeze>>> {
+    SHOWN.get(|| list(conn))
+}
+
+/// Forgets the pages' freezes again once a change to them has committed
+/// (a page read between the change and its commit kept the old ones);
+/// called in a unit of work of the same database.
+pub fn forget_shown() {
+    SHOWN.forget();
+}
+
 pub fn find(conn: &mut DbConn, id: i32) -> StoreResult<Freeze> {
     fz::table
         .find(id)
@@ -162,6 +180,7 @@ pub fn save(
         fz::scope.eq(serde_json::to_string(&input.scope).expect("plain data")),
         fz::updated_at.eq(At(now())),
     );
+    SHOWN.forget();
     match id {
         Some(id) => {
             let updated = diesel::update(fz::table.find(id))
@@ -184,5 +203,6 @@ pub fn delete(conn: &mut DbConn, id: i32) -> StoreResult<()> {
     if gone == 0 {
         return Err(StoreError::NotFound);
     }
+    SHOWN.forget();
     Ok(())
 }

@@ -560,6 +560,8 @@ pub struct TicketView {
     pub filed: ((String, String), Option<String>),
     pub nodes: Vec<NodeView>,
     pub events: Vec<(AuditEvent, Option<Person>, Option<Person>)>,
+    /// Its window and items on the change calendar, if it is a change.
+    pub change: Option<crate::flow::change::ChangeFacts>,
 }
 
 /// A person joined in under an alias, as read: absent when the join found
@@ -580,6 +582,10 @@ macro_rules! ticket_head {
             .inner_join(applicants.on(applicants.field(users::id).eq(a::applicant_id)))
             .inner_join(sv::table.on(sv::id.eq(a::service_id)))
             .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
+            .left_join(
+                crate::db::schema::changes::table
+                    .on(crate::db::schema::changes::apply_id.eq(a::id)),
+            )
             .filter(a::id.eq($id))
             .select((
                 // Plain columns (an `Apply` in table order), so the head
@@ -588,12 +594,27 @@ macro_rules! ticket_head {
                 applicants.fields((users::username, users::display_name)),
                 (sv::name_en, sv::name_zh),
                 b::name.nullable(),
+                (
+                    crate::db::schema::changes::starts_at,
+                    crate::db::schema::changes::ends_at,
+                    crate::db::schema::changes::emergency,
+                    crate::db::schema::changes::items,
+                )
+                    .nullable(),
             ))
     };
 }
 
-/// A row of `ticket_head!`.
-type Head = (Apply, (String, String), (String, String), Option<String>);
+/// A row of `ticket_head!`: the ticket, its applicant, service and
+/// business, and its place on the change calendar (window, emergency,
+/// items as JSON) if it is a change.
+type Head = (
+    Apply,
+    (String, String),
+    (String, String),
+    Option<String>,
+    Option<(NaiveDateTime, NaiveDateTime, bool, String)>,
+);
 
 /// The select of a ticket's nodes with their people (and who acted for
 /// them), a row for each node and person, by node and the people's
@@ -682,7 +703,16 @@ pub fn session_and_ticket(
 /// The rest of a ticket's page, once its head and its nodes (`rows`, in
 /// `node_rows!`'s order) are read.
 fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult<TicketView> {
-    let (apply, applicant, service, business) = head;
+    let (apply, applicant, service, business, change) = head;
+    let change = match change {
+        Some((starts, ends, emergency, items)) => Some(crate::flow::change::ChangeFacts {
+            window: (starts, ends),
+            items: serde_json::from_str(&items)
+                .map_err(|e| super::StoreError::Unexpected(e.into()))?,
+            emergency,
+        }),
+        None => None,
+    };
     let id = apply.id;
     type EventRow = (
         AuditEvent,
@@ -733,6 +763,7 @@ fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult
             })
             .collect(),
         apply,
+        change,
     })
 }
 

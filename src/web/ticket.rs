@@ -271,12 +271,18 @@ fn loaded(
         return Ok(None);
     }
     let def = tickets::def_of(c, &view.apply)?;
-    let change = if def.change.is_some() {
-        let check = crate::store::changes::check_filed(c, view.apply.id, view.apply.business_id)?;
-        let labels = crate::store::changes::item_labels(c, &check)?;
-        Some((check, labels))
-    } else {
-        None
+    let change = match &view.change {
+        Some(facts) => {
+            let check = crate::store::changes::check_filed(
+                c,
+                view.apply.id,
+                facts,
+                view.apply.business_id,
+            )?;
+            let labels = crate::store::changes::item_labels(c, &check)?;
+            Some((check, labels))
+        }
+        None => None,
     };
     let allowed = tickets::allowed(c, &view, &def, me, is_admin, crate::store::now())?;
     let resources = if def.fields().any(|(_, f)| f.kind == FieldKind::Resource) {

@@ -21,14 +21,17 @@ struct Budget {
 
 fn budget(backend: Backend) -> Budget {
     match backend {
+        // Filing a change reads the freezes afresh (a hard freeze made a
+        // moment ago on another instance refuses it) and writes the
+        // change's calendar row: two statements more since the calendar.
         Backend::Postgres => Budget {
-            ticket: 39,
+            ticket: 41,
             home: 2,
             inbox: 1,
             ticket_page: 2,
         },
         Backend::Sqlite => Budget {
-            ticket: 106,
+            ticket: 108,
             home: 7,
             inbox: 4,
             ticket_page: 6,

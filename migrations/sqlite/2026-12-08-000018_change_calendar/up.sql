@@ -12,7 +12,10 @@ CREATE TABLE changes (
     long_window BOOLEAN NOT NULL DEFAULT FALSE,
     emergency BOOLEAN NOT NULL DEFAULT FALSE,
     service_id INTEGER NOT NULL REFERENCES services(id),
-    business_id INTEGER REFERENCES businesses(id)
+    business_id INTEGER REFERENCES businesses(id),
+    -- The affected items again, as a JSON list, so that a ticket's page
+    -- reads its calendar facts in one row.
+    items TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX changes_starts ON changes(long_window, starts_at);
 CREATE TABLE change_items (

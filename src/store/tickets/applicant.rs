@@ -305,6 +305,7 @@ fn refiled(
             ticket.service_id,
             ticket.business_id,
             facts,
+            false,
         )?,
         None => super::super::changes::forget(conn, ticket.id)?,
     }

@@ -358,7 +358,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
 
     if let Some(facts) = &check.facts {
         let business = sub.business.as_ref().map(|(id, _)| *id);
-        changes::record(conn, apply, sub.service, business, facts)?;
+        changes::record(conn, apply, sub.service, business, facts, true)?;
     }
     insert_plan(conn, apply, &plan, &ids, &def, (0, sub.channel))?;
     super::super::timers::start_ticket(conn, apply, &def, at)?;

@@ -287,6 +287,18 @@ fn edit_page(
     }
 }
 
+/// After a committed change, pages read the freezes afresh.
+async fn forget_shown(state: &AppState) -> Result<(), AppError> {
+    state
+        .db
+        .read(|_| {
+            freezes::forget_shown();
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
 pub async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let (rows, labels) = state
@@ -405,6 +417,7 @@ async fn save(
             crate::store::changes::flag_frozen(conn, saved, me)
         })
         .await?;
+    forget_shown(&state).await?;
     ctx.flash(
         FlashKind::Success,
         ctx.tf("freezes.saved", &[("n", &flagged.to_string())]),
@@ -421,6 +434,7 @@ pub async fn delete(
     ctx.require_admin()?;
     let id = path.into_inner();
     state.db.write(move |c| freezes::delete(c, id)).await?;
+    forget_shown(&state).await?;
     ctx.flash(FlashKind::Success, ctx.t("freezes.deleted"));
     Ok(see_other("/admin/freezes"))
 }
