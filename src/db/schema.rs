@@ -526,6 +526,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    silences (apply_id) {
+        apply_id -> Integer,
+        silence_id -> Nullable<Text>,
+        starts_at -> Nullable<Stamp>,
+        ends_at -> Nullable<Stamp>,
+        matchers -> Text,
+        synced_version -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Stamp>,
+        last_error -> Nullable<Text>,
+        updated_at -> Stamp,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(changes -> applies (apply_id));
 diesel::joinable!(timers -> approves (approve_id));
@@ -571,5 +589,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     changes,
     change_items,
     freezes,
+    silences,
     timers,
 );

@@ -51,3 +51,21 @@ CREATE TABLE freezes (
     created_by INTEGER REFERENCES users(id),
     updated_at TIMESTAMP NOT NULL
 );
+-- Monitoring silences for approved change windows, kept in step with
+-- Alertmanager by the job runner: one row per change it has looked at,
+-- with the silence it made (if any), what it sent, and the ticket's
+-- row_version when it last did; a ticket whose row_version moved on is
+-- looked at again. A runner claims a row under a lease before it calls
+-- Alertmanager, so that instances never make two silences for one change.
+CREATE TABLE silences (
+    apply_id INTEGER PRIMARY KEY NOT NULL REFERENCES applies(id),
+    silence_id TEXT,
+    starts_at TIMESTAMP,
+    ends_at TIMESTAMP,
+    matchers TEXT NOT NULL DEFAULT '[]',
+    synced_version INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_until TIMESTAMP,
+    last_error TEXT,
+    updated_at TIMESTAMP NOT NULL
+);

@@ -1,3 +1,4 @@
+DROP TABLE silences;
 DROP TABLE freezes;
 ALTER TABLE applies DROP COLUMN extra_nodes;
 DROP TABLE change_items;
