@@ -544,6 +544,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    calendar_feeds (id) {
+        id -> Integer,
+        token_hash -> Text,
+        user_id -> Nullable<Integer>,
+        business_id -> Nullable<Integer>,
+        created_by -> Nullable<Integer>,
+        created_at -> Stamp,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(changes -> applies (apply_id));
 diesel::joinable!(timers -> approves (approve_id));
@@ -589,6 +603,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     changes,
     change_items,
     freezes,
+    calendar_feeds,
     silences,
     timers,
 );

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api_reference;
 pub mod assets;
 pub mod auth;
+pub mod calendar;
 pub mod catalog;
 pub mod change_view;
 pub mod csrf;
@@ -12,8 +13,10 @@ pub mod ctx;
 pub mod design;
 pub mod email_link;
 pub mod error;
+pub mod feeds;
 pub mod forms;
 pub mod home;
+pub mod ics;
 pub mod lang;
 pub mod limits;
 pub mod metrics;
@@ -105,6 +108,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(auth::sign_out))
         .route("/language", web::post().to(profile::switch_language))
         .route("/catalog", web::get().to(catalog::show))
+        .route("/calendar", web::get().to(calendar::show))
+        .route("/calendar/feeds", web::get().to(feeds::show))
+        .route("/calendar/feeds/mine", web::post().to(feeds::mine))
+        .route(
+            "/calendar/feeds/business/{id}",
+            web::post().to(feeds::business),
+        )
+        .route("/calendar/feeds/{token}.ics", web::get().to(feeds::feed))
         .route("/handled", web::get().to(ticket::handled))
         .route("/people", web::get().to(people::suggest))
         .route("/access", web::get().to(access::mine))

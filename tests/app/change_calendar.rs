@@ -502,3 +502,325 @@ async fn the_designer_marks_a_change_window_and_refuses_marks_on_the_wrong_field
         })
     );
 }
+
+#[actix_web::test]
+async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_narrows_by_item() {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, None);
+    let applicant = browser_for(&app, "applicant").await;
+    let day = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    // One change over a night, one on another host, one withdrawn.
+    let night = ticket_id(
+        &post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(day("2027-11-03 22:00"), day("2027-11-04 02:00"), "db01"),
+        )
+        .await,
+    );
+    let web = ticket_id(
+        &post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(day("2027-11-04 09:00"), day("2027-11-04 10:00"), "web01"),
+        )
+        .await,
+    );
+    let gone = ticket_id(
+        &post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(day("2027-11-20 09:00"), day("2027-11-20 10:00"), "db02"),
+        )
+        .await,
+    );
+    post_as(
+        &app,
+        &applicant,
+        &format!("/tickets/{gone}"),
+        &[("intent", "withdraw"), ("comment", "Not needed")],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, gone), "withdrawn");
+    make_freeze(
+        &app,
+        &[
+            ("name_en", "Singles' Day"),
+            ("name_zh", "双十一"),
+            ("starts", "2026-11-10T00:00"),
+            ("ends", "2026-11-12T00:00"),
+            ("tz", "UTC"),
+            ("repeat", "yearly"),
+            ("strength", "hard"),
+        ],
+    )
+    .await;
+    let (night_s, web_s, gone_s) = (
+        serial_of(&app, night),
+        serial_of(&app, web),
+        serial_of(&app, gone),
+    );
+
+    let bob = browser_for(&app, "bob").await;
+    let month = get(&bob, &app.url("/calendar?view=month&date=2027-11-15")).await;
+    assert_eq!(month.status, StatusCode::OK);
+    assert_eq!(
+        month.text("#calendar-heading").as_deref(),
+        Some("November 2027")
+    );
+    // A month in whole weeks: Monday 1 November to Sunday 5 December.
+    assert_eq!(month.count("#calendar td.day"), 35);
+    let on = |date: &str| {
+        month.attrs(
+            &format!("#calendar td[data-date='{date}'] li.change"),
+            "data-serial",
+        )
+    };
+    assert_eq!(on("2027-11-03"), [night_s.clone()]);
+    assert_eq!(on("2027-11-04"), [night_s.clone(), web_s.clone()]);
+    assert_eq!(
+        month.count(&format!(
+            "td[data-date='2027-11-20'] li.change.status-withdrawn[data-serial='{gone_s}']"
+        )),
+        1
+    );
+    assert_eq!(
+        month.count("td[data-date='2027-11-04'] li.status-running"),
+        2
+    );
+    assert_eq!(
+        month
+            .text("td[data-date='2027-11-03'] li.change .time")
+            .as_deref(),
+        Some("22:00 →")
+    );
+    assert_eq!(
+        month.attr("td[data-date='2027-11-03'] li.change a", "href"),
+        Some(format!("/tickets/{night}"))
+    );
+    for date in ["2027-11-10", "2027-11-11"] {
+        assert_eq!(
+            month.count(&format!("td.frozen-hard[data-date='{date}']")),
+            1,
+            "{date}"
+        );
+    }
+    assert_eq!(month.count("td.frozen-hard[data-date='2027-11-12']"), 0);
+
+    // Narrowed to one host, as typed differently.
+    let narrowed = get(
+        &bob,
+        &app.url("/calendar?view=month&date=2027-11-15&item=DB01."),
+    )
+    .await;
+    assert_eq!(
+        narrowed.attrs("#calendar li.change", "data-serial"),
+        [night_s.clone(), night_s.clone()]
+    );
+    let running = get(
+        &bob,
+        &app.url("/calendar?view=month&date=2027-11-15&status=withdrawn"),
+    )
+    .await;
+    assert_eq!(
+        running.attrs("#calendar li.change", "data-serial"),
+        [gone_s.clone()]
+    );
+
+    // The week and the day of 4 November; the next week is empty.
+    let week = get(&bob, &app.url("/calendar?view=week&date=2027-11-04")).await;
+    assert_eq!(week.count("#calendar td.day"), 7);
+    assert_eq!(
+        week.attrs("td[data-date='2027-11-04'] li.change", "data-serial")
+            .len(),
+        2
+    );
+    let next = week.attr("#calendar-next", "href").unwrap();
+    assert!(next.contains("date=2027-11-11"), "{next}");
+    let day_view = get(&bob, &app.url("/calendar?view=day&date=2027-11-04")).await;
+    assert_eq!(
+        day_view.attrs("#calendar-day tr.change", "data-serial"),
+        [night_s.clone(), web_s.clone()]
+    );
+
+    // In Chinese.
+    post_as(&app, &bob, "/language", &[("lang", "zh-CN"), ("back", "/")]).await;
+    let month = get(&bob, &app.url("/calendar?view=month&date=2027-11-15")).await;
+    assert_eq!(
+        month.text("#calendar-heading").as_deref(),
+        Some("2027年11月")
+    );
+    assert!(
+        month
+            .text("td[data-date='2027-11-10'] .freeze")
+            .unwrap()
+            .contains("双十一")
+    );
+}
+
+/// Parses iCalendar text with the `icalendar` package from PyPI, as a
+/// calendar client would: each event's UID, start, end and summary, one
+/// a line. `None` when the package is not installed here (CI has it and
+/// sets REQUIRE_ICALENDAR).
+fn parsed_by_icalendar(ics: &str) -> Option<Vec<String>> {
+    use std::io::Write;
+    let script = "import sys, icalendar\n\
+        cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())\n\
+        for e in cal.walk('VEVENT'):\n    \
+        print(str(e['UID']), e.decoded('DTSTART').isoformat(), e.decoded('DTEND').isoformat(), str(e['SUMMARY']), sep='|')\n";
+    let mut child = match std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(_) => None?,
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'icalendar'") {
+        assert!(
+            std::env::var("REQUIRE_ICALENDAR").is_err(),
+            "the icalendar package is required here"
+        );
+        return None;
+    }
+    assert!(out.status.success(), "icalendar refused the feed: {stderr}");
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[actix_web::test]
+async fn a_person_subscribes_to_their_changes_and_freezes_at_a_secret_address_that_rotates() {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob", "dave"]);
+    let service = deploy_change(&app, None);
+    let applicant = browser_for(&app, "applicant").await;
+    let now = app.db.now();
+    let start = (now + Duration::days(3))
+        .date()
+        .and_hms_opt(20, 0, 0)
+        .unwrap();
+    let id = ticket_id(
+        &post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(start, start + Duration::hours(2), "db01"),
+        )
+        .await,
+    );
+    let serial = serial_of(&app, id);
+    make_freeze(
+        &app,
+        &[
+            ("name_en", "Quarter end, close"),
+            ("name_zh", "季末"),
+            ("starts", &at(now + Duration::days(10))),
+            ("ends", &at(now + Duration::days(12))),
+            ("tz", "UTC"),
+            ("repeat", "once"),
+            ("strength", "soft"),
+            ("role", "vp"),
+        ],
+    )
+    .await;
+
+    // bob approves it, so it is in his feed; dave has nothing to do with it.
+    let bob = browser_for(&app, "bob").await;
+    let page = post_as(&app, &bob, "/calendar/feeds/mine", &[("intent", "rotate")]).await;
+    let url = page.attr("#feed-url", "value").unwrap();
+    assert!(
+        url.starts_with(&app.url("/calendar/feeds/")) && url.ends_with(".ics"),
+        "{url}"
+    );
+    // A calendar client: no session, no cookies.
+    let client = reqwest::Client::new();
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let ics = res.text().await.unwrap();
+    assert!(
+        ics.contains(&format!("SUMMARY:{serial} Upgrade the database")),
+        "{ics}"
+    );
+    if let Some(events) = parsed_by_icalendar(&ics) {
+        assert_eq!(events.len(), 2, "{events:?}");
+        let change = events.iter().find(|e| e.starts_with("change-")).unwrap();
+        assert!(
+            change.contains(&format!("{}+00:00", start.format("%Y-%m-%dT%H:%M:%S"))),
+            "{change}"
+        );
+        let freeze = events.iter().find(|e| e.starts_with("freeze-")).unwrap();
+        assert!(
+            freeze.ends_with("Quarter end, close · soft freeze"),
+            "{freeze}"
+        );
+    }
+
+    let dave = browser_for(&app, "dave").await;
+    let page = post_as(&app, &dave, "/calendar/feeds/mine", &[("intent", "rotate")]).await;
+    let daves = page.attr("#feed-url", "value").unwrap();
+    let ics = client
+        .get(&daves)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!ics.contains(&serial), "not dave's change");
+
+    // A new address: the old one is gone; a made-up one says nothing.
+    let page = post_as(&app, &bob, "/calendar/feeds/mine", &[("intent", "rotate")]).await;
+    let rotated = page.attr("#feed-url", "value").unwrap();
+    assert_ne!(rotated, url);
+    assert_eq!(
+        client.get(&url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        client.get(&rotated).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        client
+            .get(app.url("/calendar/feeds/0123456789abcdef.ics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    post_as(&app, &bob, "/calendar/feeds/mine", &[("intent", "stop")]).await;
+    assert_eq!(
+        client.get(&rotated).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}

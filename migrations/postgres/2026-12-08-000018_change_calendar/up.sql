@@ -69,3 +69,16 @@ CREATE TABLE silences (
     last_error TEXT,
     updated_at TIMESTAMP NOT NULL
 );
+-- Calendar feeds (.ics) at secret addresses: one per person (the changes
+-- they filed, approve or own a resource of) and one per business. Only
+-- the token's SHA-256 is kept; rotating replaces it.
+CREATE TABLE calendar_feeds (
+    id SERIAL PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    user_id INTEGER REFERENCES users(id),
+    business_id INTEGER REFERENCES businesses(id),
+    created_by INTEGER REFERENCES users(id),
+    created_at TIMESTAMP NOT NULL
+);
+CREATE UNIQUE INDEX calendar_feeds_user ON calendar_feeds(user_id);
+CREATE UNIQUE INDEX calendar_feeds_business ON calendar_feeds(business_id);

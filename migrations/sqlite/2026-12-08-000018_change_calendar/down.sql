@@ -1,3 +1,4 @@
+DROP TABLE calendar_feeds;
 DROP TABLE silences;
 DROP TABLE freezes;
 ALTER TABLE applies DROP COLUMN extra_nodes;
