@@ -33,6 +33,53 @@ pub struct Config {
     /// reminders, escalation). Any number of instances may; each timer
     /// fires once. False for an instance that only serves pages.
     pub run_jobs: bool,
+    /// `ALERTMANAGER_URL` (unset): silence the monitoring of approved
+    /// changes' hosts and resources in their windows; the job runner
+    /// keeps the silences.
+    pub alertmanager: Option<AlertmanagerConfig>,
+}
+
+/// `ALERTMANAGER_URL`: Alertmanager's base URL (`http://127.0.0.1:9093`),
+/// whose API v2 the job runner calls. `ALERTMANAGER_LABEL` (`instance`):
+/// the alert label a silence matches a change's hosts and resource names
+/// against.
+#[derive(Clone)]
+pub struct AlertmanagerConfig {
+    /// Without a trailing slash.
+    pub url: String,
+    pub label: String,
+}
+
+impl AlertmanagerConfig {
+    fn from_env() -> anyhow::Result<Option<AlertmanagerConfig>> {
+        let Some(url) = var("ALERTMANAGER_URL") else {
+            return Ok(None);
+        };
+        let url = url.trim().trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!(
+                "ALERTMANAGER_URL must start with http:// or https://, not {:?}",
+                redact_url(&url)
+            );
+        }
+        let label = var("ALERTMANAGER_LABEL").unwrap_or_else(|| "instance".into());
+        let label = label.trim().to_string();
+        if !is_label_name(&label) {
+            bail!(
+                "ALERTMANAGER_LABEL must be a label name (letters, digits and _, not starting with a digit), not {label:?}"
+            );
+        }
+        Ok(Some(AlertmanagerConfig { url, label }))
+    }
+}
+
+/// Whether `name` is a Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `SESSION_IDLE_MINUTES` (480): a session unused this long has ended.
@@ -195,6 +242,13 @@ impl std::fmt::Debug for Config {
                     .map(|s| format!("{}:{} ({:?})", s.host, s.port, s.security)),
             )
             .field("run_jobs", &self.run_jobs)
+            .field(
+                "alertmanager",
+                &self
+                    .alertmanager
+                    .as_ref()
+                    .map(|a| format!("{} ({})", redact_url(&a.url), a.label)),
+            )
             .finish()
     }
 }
@@ -266,6 +320,7 @@ impl Config {
             http,
             trust_forwarded_for: flag("TRUST_FORWARDED_FOR")?,
             run_jobs: var("RUN_JOBS").is_none() || flag("RUN_JOBS")?,
+            alertmanager: AlertmanagerConfig::from_env()?,
         })
     }
 
@@ -328,6 +383,15 @@ mod tests {
             redact_url("sqlite://data/countersign.db"),
             "sqlite://data/countersign.db"
         );
+    }
+
+    #[test]
+    fn an_alertmanager_label_is_a_prometheus_label_name() {
+        assert!(is_label_name("instance"));
+        assert!(is_label_name("_host_1"));
+        assert!(!is_label_name(""));
+        assert!(!is_label_name("1host"));
+        assert!(!is_label_name("host-name"));
     }
 
     #[test]

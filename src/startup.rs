@@ -36,6 +36,8 @@ pub struct Application {
     mail: Option<Mail>,
     /// Whether this instance runs the job runner.
     run_jobs: bool,
+    /// The runner's link to Alertmanager, when one is configured.
+    silences: Option<Arc<crate::jobs::silences::SilenceSync>>,
 }
 
 /// What the outbox worker needs, until `run_until_stopped` starts it.
@@ -97,6 +99,10 @@ impl Application {
         });
         let secure = config.secure_cookies();
         let run_jobs = config.run_jobs;
+        let silences = match &config.alertmanager {
+            Some(am) => Some(Arc::new(crate::jobs::silences::SilenceSync::new(am)?)),
+            None => None,
+        };
         let blocking_threads = (config.pool_size as usize).max(2);
         let http = config.http.clone();
         let state = web::Data::new(AppState {
@@ -139,6 +145,7 @@ impl Application {
             db,
             mail,
             run_jobs,
+            silences,
         })
     }
 
@@ -171,6 +178,7 @@ impl Application {
             actix_web::rt::spawn(crate::jobs::run(
                 self.db.clone(),
                 format!("jobs@{}#{}", hostname(), crate::token::random_hex::<4>()),
+                self.silences.clone(),
                 jobs_stopping,
             ))
         });

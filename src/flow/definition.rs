@@ -782,6 +782,9 @@ pub enum NotifyEvent {
     /// A whole ticket's deadline has passed: its applicant and the
     /// people it waits for are told.
     TicketOverdue,
+    /// A freeze made after the change was filed now covers its window:
+    /// its applicant and approvers are told.
+    Frozen,
 }
 
 impl NotifyEvent {
@@ -808,6 +811,7 @@ impl NotifyEvent {
             NotifyEvent::Overdue => "overdue",
             NotifyEvent::Escalated => "escalated",
             NotifyEvent::TicketOverdue => "ticket_overdue",
+            NotifyEvent::Frozen => "frozen",
         }
     }
 
@@ -820,11 +824,15 @@ impl NotifyEvent {
         NotifyEvent::TicketOverdue,
     ];
 
+    /// The notices the change calendar sends, whatever the process's rules.
+    pub const CALENDAR: [NotifyEvent; 1] = [NotifyEvent::Frozen];
+
     /// As stored (`as_str`).
     pub fn parse(s: &str) -> Option<NotifyEvent> {
         NotifyEvent::ALL
             .into_iter()
             .chain(NotifyEvent::TIMED)
+            .chain(NotifyEvent::CALENDAR)
             .find(|e| e.as_str() == s)
     }
 }

@@ -4,7 +4,12 @@
 //! its own, and otherwise sleeps until the next is due — at most a
 //! `POLL`, or until a test moves the clock. A timer whose runner died is
 //! claimed again once its lease lapses: late, but fired, and once.
+//! Beside it, when Alertmanager is configured, the monitoring silences of
+//! approved changes are kept in step each `POLL` (`silences`).
 
+pub mod silences;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -23,8 +28,23 @@ pub const BATCH: i64 = 64;
 /// The longest an idle runner sleeps before looking again.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// Runs until `stopping` says stop, then hands back what it claimed.
-pub async fn run(db: Db, runner: String, mut stopping: watch::Receiver<bool>) {
+/// Runs until `stopping` says stop, then hands back what it claimed;
+/// with `sync` (Alertmanager configured), keeps the changes' silences
+/// beside the timers.
+pub async fn run(
+    db: Db,
+    runner: String,
+    sync: Option<Arc<silences::SilenceSync>>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let silencing = sync.map(|sync| {
+        actix_web::rt::spawn(silences::run(
+            db.clone(),
+            sync,
+            runner.clone(),
+            stopping.clone(),
+        ))
+    });
     loop {
         if *stopping.borrow() {
             break;
@@ -55,6 +75,11 @@ pub async fn run(db: Db, runner: String, mut stopping: watch::Receiver<bool>) {
     let name = runner.clone();
     if let Err(e) = db.write(move |c| timers::release(c, &name)).await {
         tracing::warn!(error = %e, "handing back timers failed");
+    }
+    if let Some(silencing) = silencing
+        && let Err(e) = silencing.await
+    {
+        tracing::warn!(error = %e, "the silence sync stopped abnormally");
     }
 }
 

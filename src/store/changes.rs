@@ -259,43 +259,34 @@ pub struct Filter {
 /// At most this many changes are drawn in one view.
 pub const VIEW_LIMIT: i64 = 2000;
 
+/// A change's place on the calendar, as the index on windows holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub apply: ApplyId,
+    pub window: (NaiveDateTime, NaiveDateTime),
+    pub emergency: bool,
+}
+
 /// The changes whose windows overlap [from, to), by start, narrowed by
-/// `filter`.
-pub fn between(
+/// `filter` but for its status (which [`entries_of`] reads), at most
+/// [`VIEW_LIMIT`]. Unnarrowed, both reads are answered
+/// from the index on `(long_window, starts_at, ends_at, emergency)`
+/// alone (the ticket's id is the row's key): a month of a busy calendar
+/// is a short run of index entries, whatever the history before it.
+pub fn slots(
     conn: &mut DbConn,
     (from, to): (NaiveDateTime, NaiveDateTime),
     filter: &Filter,
-) -> StoreResult<Vec<Entry>> {
-    type Row = (
-        ApplyId,
-        String,
-        String,
-        TicketStatus,
-        NaiveDateTime,
-        NaiveDateTime,
-        bool,
-        ServiceId,
-        Option<BusinessId>,
-    );
+) -> StoreResult<Vec<Slot>> {
+    type Row = (ApplyId, NaiveDateTime, NaiveDateTime, bool);
     let mut rows: Vec<Row> = Vec::new();
     for long in [false, true] {
         let mut query = ch::table
-            .inner_join(a::table.on(a::id.eq(ch::apply_id)))
             .filter(ch::long_window.eq(long))
             .filter(ch::starts_at.lt(At(to)))
             .filter(ch::ends_at.gt(At(from)))
-            .select((
-                a::id,
-                a::serial,
-                a::title,
-                a::status,
-                ch::starts_at,
-                ch::ends_at,
-                ch::emergency,
-                ch::service_id,
-                ch::business_id,
-            ))
-            .order(ch::starts_at)
+            .select((ch::apply_id, ch::starts_at, ch::ends_at, ch::emergency))
+            .order((ch::long_window, ch::starts_at))
             .limit(VIEW_LIMIT)
             .into_boxed();
         if !long {
@@ -307,9 +298,6 @@ pub fn between(
         if let Some(s) = filter.service {
             query = query.filter(ch::service_id.eq(s));
         }
-        if let Some(s) = filter.status {
-            query = query.filter(a::status.eq(s));
-        }
         if let Some(item) = &filter.item {
             query = query.filter(
                 ch::apply_id.eq_any(ci::table.filter(ci::item.eq(item)).select(ci::apply_id)),
@@ -317,22 +305,66 @@ pub fn between(
         }
         rows.extend(query.load::<Row>(conn)?);
     }
-    rows.sort_by(|x, y| (x.4, x.0).cmp(&(y.4, y.0)));
+    rows.sort_by_key(|r| (r.1, r.0));
     rows.truncate(VIEW_LIMIT as usize);
     Ok(rows
         .into_iter()
-        .map(
-            |(apply, serial, title, status, starts, ends, emergency, service, business)| Entry {
-                apply,
+        .map(|(apply, starts, ends, emergency)| Slot {
+            apply,
+            window: (starts, ends),
+            emergency,
+        })
+        .collect())
+}
+
+/// The tickets of `slots` as the calendar draws them, by start.
+pub fn entries_of(conn: &mut DbConn, slots: &[Slot]) -> StoreResult<Vec<Entry>> {
+    let ids: Vec<ApplyId> = slots.iter().map(|s| s.apply).collect();
+    let mut found: std::collections::HashMap<
+        ApplyId,
+        (String, String, TicketStatus, ServiceId, Option<BusinessId>),
+    > = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(
+            ApplyId,
+            String,
+            String,
+            TicketStatus,
+            ServiceId,
+            Option<BusinessId>,
+        )> = a::table
+            .filter(a::id.eq_any(chunk))
+            .select((
+                a::id,
+                a::serial,
+                a::title,
+                a::status,
+                a::service_id,
+                a::business_id,
+            ))
+            .load(conn)?;
+        found.extend(
+            rows.into_iter()
+                .map(|(id, serial, title, status, service, business)| {
+                    (id, (serial, title, status, service, business))
+                }),
+        );
+    }
+    Ok(slots
+        .iter()
+        .filter_map(|slot| {
+            let (serial, title, status, service, business) = found.remove(&slot.apply)?;
+            Some(Entry {
+                apply: slot.apply,
                 serial,
                 title,
                 status,
-                window: (starts, ends),
-                emergency,
+                window: slot.window,
+                emergency: slot.emergency,
                 service,
                 business,
-            },
-        )
+            })
+        })
         .collect())
 }
 
@@ -522,6 +554,24 @@ pub fn flag_frozen(
                 }),
             ),
         )?;
+        let local = |t: NaiveDateTime| {
+            t.and_utc()
+                .with_timezone(&f.time.zone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let names = if f.name.zh.trim().is_empty() || f.name.zh == f.name.en {
+            f.name.en.clone()
+        } else {
+            format!("{} / {}", f.name.en, f.name.zh)
+        };
+        let comment = format!(
+            "{names}: {} – {} {}",
+            local(occurrence.0),
+            local(occurrence.1),
+            f.time.zone.name()
+        );
+        super::tickets::tell_frozen(conn, apply, &comment)?;
         flagged += 1;
     }
     Ok(flagged)

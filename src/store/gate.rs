@@ -60,6 +60,27 @@ pub struct Gate {
     pub freeze: Option<super::freezes::Hit>,
 }
 
+/// Whether a ticket whose steps are `steps` (kind and status, in their
+/// order) is approved: in its latest round — the steps after its last
+/// submit step, as a resubmission starts a round after the one that sent
+/// it back — every approval step is approved or skipped, and one at least
+/// approved.
+pub fn approved(steps: &[(NodeKind, StepStatus)]) -> bool {
+    let round = steps
+        .iter()
+        .rposition(|(kind, _)| *kind == NodeKind::Submit)
+        .map_or(steps, |submit| &steps[submit + 1..]);
+    let approvals: Vec<StepStatus> = round
+        .iter()
+        .filter(|(kind, _)| *kind == NodeKind::Approval)
+        .map(|(_, status)| *status)
+        .collect();
+    approvals
+        .iter()
+        .all(|s| matches!(s, StepStatus::Approved | StepStatus::Skipped))
+        && approvals.contains(&StepStatus::Approved)
+}
+
 /// The gate of the change `serial` at `now`, for `reader`; `None` when
 /// there is no such change or the reader may not see it.
 pub fn gate(
@@ -80,17 +101,14 @@ pub fn gate(
     if !super::ticket_views::may_view(conn, &apply, reader, admin)? {
         return Ok(None);
     }
-    let approvals: Vec<String> = crate::direct!(conn, |c| n::table
+    let steps: Vec<(NodeKind, StepStatus)> = crate::direct!(conn, |c| n::table
         .filter(n::apply_id.eq(apply.id))
-        .filter(n::kind.eq(NodeKind::Approval.as_str()))
-        .select(n::status)
+        .order((n::position, n::id))
+        .select((n::kind, n::status))
         .load(c))?;
     let def = super::tickets::def_of(conn, &apply)?;
     let window = crate::flow::form::first_range(&def.submit_fields(), &apply.form);
-    let approved = approvals
-        .iter()
-        .all(|s| s == StepStatus::Approved.as_str() || s == StepStatus::Skipped.as_str())
-        && approvals.iter().any(|s| s == StepStatus::Approved.as_str());
+    let approved = approved(&steps);
     let verdict = match apply.status {
         TicketStatus::Withdrawn => Err(Shut::Withdrawn),
         TicketStatus::Rejected => Err(Shut::Rejected),

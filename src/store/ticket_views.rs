@@ -562,6 +562,8 @@ pub struct TicketView {
     pub events: Vec<(AuditEvent, Option<Person>, Option<Person>)>,
     /// Its window and items on the change calendar, if it is a change.
     pub change: Option<crate::flow::change::ChangeFacts>,
+    /// Its monitoring silence, once the Alertmanager sync has looked at it.
+    pub silence: Option<super::silences::SilenceRow>,
 }
 
 /// A person joined in under an alias, as read: absent when the join found
@@ -586,6 +588,10 @@ macro_rules! ticket_head {
                 crate::db::schema::changes::table
                     .on(crate::db::schema::changes::apply_id.eq(a::id)),
             )
+            .left_join(
+                crate::db::schema::silences::table
+                    .on(crate::db::schema::silences::apply_id.eq(a::id)),
+            )
             .filter(a::id.eq($id))
             .select((
                 // Plain columns (an `Apply` in table order), so the head
@@ -601,6 +607,16 @@ macro_rules! ticket_head {
                     crate::db::schema::changes::items,
                 )
                     .nullable(),
+                (
+                    crate::db::schema::silences::silence_id,
+                    crate::db::schema::silences::starts_at,
+                    crate::db::schema::silences::ends_at,
+                    crate::db::schema::silences::matchers,
+                    crate::db::schema::silences::synced_version,
+                    crate::db::schema::silences::last_error,
+                    crate::db::schema::silences::updated_at,
+                )
+                    .nullable(),
             ))
     };
 }
@@ -614,6 +630,18 @@ type Head = (
     (String, String),
     Option<String>,
     Option<(NaiveDateTime, NaiveDateTime, bool, String)>,
+    Option<SilenceColumns>,
+);
+
+/// A ticket's monitoring silence as `ticket_head!` reads it.
+type SilenceColumns = (
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    String,
+    i32,
+    Option<String>,
+    NaiveDateTime,
 );
 
 /// The select of a ticket's nodes with their people (and who acted for
@@ -703,7 +731,21 @@ pub fn session_and_ticket(
 /// The rest of a ticket's page, once its head and its nodes (`rows`, in
 /// `node_rows!`'s order) are read.
 fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult<TicketView> {
-    let (apply, applicant, service, business, change) = head;
+    let (apply, applicant, service, business, change, silence) = head;
+    let silence = match silence {
+        Some((silence_id, starts, ends, matchers, synced_version, last_error, updated_at)) => {
+            Some(super::silences::SilenceRow {
+                apply: apply.id,
+                silence_id,
+                window: starts.zip(ends),
+                matchers: serde_json::from_str(&matchers).unwrap_or_default(),
+                synced_version,
+                last_error,
+                updated_at,
+            })
+        }
+        None => None,
+    };
     let change = match change {
         Some((starts, ends, emergency, items)) => Some(crate::flow::change::ChangeFacts {
             window: (starts, ends),
@@ -764,6 +806,7 @@ fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult
             .collect(),
         apply,
         change,
+        silence,
     })
 }
 

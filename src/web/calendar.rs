@@ -229,11 +229,35 @@ pub async fn show(
     let (first, last) = days_of(view, date);
     let range = (midnight(first), midnight(last) + Duration::days(1));
     let filter = filter_of(&query);
-    let (entries, freezes, services, businesses) = state
+    // The month view lists a few changes a day: only those are read in
+    // full, the rest counted from the index. A status filter reads every
+    // change's status.
+    let a_day = if view == View::Month {
+        MONTH_CELL
+    } else {
+        usize::MAX
+    };
+    let (entries, counts, freezes, services, businesses) = state
         .db
         .read(move |c| {
+            let slots = changes::slots(c, range, &filter)?;
+            let (entries, counts) = match filter.status {
+                Some(status) => {
+                    let mut all = changes::entries_of(c, &slots)?;
+                    all.retain(|e| e.status == status);
+                    let counts = per_day(&all, first, last, |e| e.window);
+                    let picked = drawn(all, first, last, a_day, |e| e.window);
+                    (picked, counts)
+                }
+                None => {
+                    let counts = per_day(&slots, first, last, |s| s.window);
+                    let picked = drawn(slots, first, last, a_day, |s| s.window);
+                    (changes::entries_of(c, &picked)?, counts)
+                }
+            };
             Ok((
-                changes::between(c, range, &filter)?,
+                entries,
+                counts,
                 crate::store::freezes::shown(c)?,
                 crate::store::services::names(c)?,
                 crate::store::businesses::names(c)?,
@@ -261,8 +285,12 @@ pub async fn show(
             .map(|(_, n)| n.clone())
             .unwrap_or_default()
     };
-    let capped = (entries.len() >= changes::VIEW_LIMIT as usize)
-        .then(|| lang.tf("calendar.capped", &[("n", &entries.len().to_string())]));
+    let capped = (counts.iter().sum::<usize>() >= changes::VIEW_LIMIT as usize).then(|| {
+        lang.tf(
+            "calendar.capped",
+            &[("n", &changes::VIEW_LIMIT.to_string())],
+        )
+    });
     let occurrences = freeze_marks(&freezes, range, zh);
     let entry_view = |e: &Entry, d: NaiveDate| EntryView {
         href: format!("/tickets/{}", e.apply.0),
@@ -280,15 +308,7 @@ pub async fn show(
     let mut d = first;
     while d <= last {
         let (day_start, day_end) = (midnight(d), midnight(d) + Duration::days(1));
-        let on_day: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| e.window.0 < day_end && e.window.1 > day_start)
-            .collect();
-        let limit = if view == View::Month {
-            MONTH_CELL
-        } else {
-            usize::MAX
-        };
+        let count = counts[(d - first).num_days() as usize];
         let in_range = view != View::Month || d.month() == date.month();
         days.push(DayCell {
             date: d,
@@ -300,12 +320,13 @@ pub async fn show(
             href: link(&query, "day", d),
             in_range,
             today: d == today,
-            more: Some(on_day.len().saturating_sub(limit))
+            more: Some(count.saturating_sub(a_day))
                 .filter(|n| *n > 0)
                 .map(|n| lang.tf("calendar.more", &[("n", &n.to_string())])),
-            entries: on_day
-                .into_iter()
-                .take(limit)
+            entries: entries
+                .iter()
+                .filter(|e| on(d, e.window))
+                .take(a_day)
                 .map(|e| entry_view(e, d))
                 .collect(),
             freezes: occurrences
@@ -406,6 +427,66 @@ pub async fn show(
     })
 }
 
+/// Whether `window` touches day `d`.
+fn on(d: NaiveDate, window: (NaiveDateTime, NaiveDateTime)) -> bool {
+    window.0 < midnight(d) + Duration::days(1) && window.1 > midnight(d)
+}
+
+/// How many of `items` touch each day from `first` to `last`.
+fn per_day<T>(
+    items: &[T],
+    first: NaiveDate,
+    last: NaiveDate,
+    window: impl Fn(&T) -> (NaiveDateTime, NaiveDateTime),
+) -> Vec<usize> {
+    let days = (last - first).num_days() + 1;
+    let mut counts = vec![0; days as usize];
+    for item in items {
+        let (from, to) = window(item);
+        // A window ending at midnight does not touch the day it ends on.
+        let end_day = if to.time() == chrono::NaiveTime::MIN {
+            to.date() - Duration::days(1)
+        } else {
+            to.date()
+        };
+        let start = (from.date() - first).num_days().max(0);
+        let end = (end_day - first).num_days().min(days - 1);
+        for day in start..=end {
+            counts[day as usize] += 1;
+        }
+    }
+    counts
+}
+
+/// The `items` some day draws (each day's first `a_day`), in order.
+fn drawn<T>(
+    items: Vec<T>,
+    first: NaiveDate,
+    last: NaiveDate,
+    a_day: usize,
+    window: impl Fn(&T) -> (NaiveDateTime, NaiveDateTime),
+) -> Vec<T> {
+    let days = (last - first).num_days() + 1;
+    let mut taken = vec![0usize; days as usize];
+    items
+        .into_iter()
+        .filter(|item| {
+            let (from, to) = window(item);
+            let mut wanted = false;
+            let mut d = from.date().max(first);
+            while d <= last && on(d, (from, to)) {
+                let slot = &mut taken[(d - first).num_days() as usize];
+                if *slot < a_day {
+                    *slot += 1;
+                    wanted = true;
+                }
+                d += Duration::days(1);
+            }
+            wanted
+        })
+        .collect()
+}
+
 /// "Mon 2027-11-08" / "11月8日 周一".
 fn day_label(lang: Lang, d: NaiveDate) -> String {
     let weekday = lang
@@ -487,6 +568,21 @@ mod tests {
             days_of(View::Week, day("2027-11-18")),
             (day("2027-11-15"), day("2027-11-21"))
         );
+    }
+
+    #[test]
+    fn each_day_counts_every_change_touching_it_and_draws_its_first_few() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let windows = vec![
+            (at("2027-10-31 22:00"), at("2027-11-01 02:00")),
+            (at("2027-11-01 09:00"), at("2027-11-01 10:00")),
+            (at("2027-11-01 11:00"), at("2027-11-02 00:00")),
+            (at("2027-11-02 09:00"), at("2027-11-03 09:00")),
+        ];
+        let (first, last) = (day("2027-11-01"), day("2027-11-03"));
+        assert_eq!(per_day(&windows, first, last, |w| *w), [3, 1, 1]);
+        let kept = drawn(windows.clone(), first, last, 2, |w| *w);
+        assert_eq!(kept, [windows[0], windows[1], windows[3]]);
     }
 
     #[test]

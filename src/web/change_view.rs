@@ -37,6 +37,8 @@ pub struct ChangePanel {
     pub items: Vec<String>,
     pub freezes: Vec<FreezeView>,
     pub conflicts: Vec<ConflictView>,
+    /// How its monitoring silence stands, when Alertmanager keeps one.
+    pub silence: Option<String>,
 }
 
 /// A UTC window as "2027-01-05 20:00 – 22:00 UTC" (the date once when
@@ -124,7 +126,41 @@ pub fn panel(lang: Lang, check: &Check, labels: &HashMap<String, String>) -> Opt
             .collect(),
         freezes: freezes(lang, &check.freezes),
         conflicts: conflicts(lang, &check.conflicts, labels),
+        silence: None,
     })
+}
+
+/// How a ticket's monitoring silence stands at `now`, in words; `version`
+/// is the ticket's `row_version`.
+pub fn silence_text(
+    lang: Lang,
+    row: &crate::store::silences::SilenceRow,
+    version: i32,
+    now: NaiveDateTime,
+) -> String {
+    let at = |t: NaiveDateTime| format!("{} UTC", t.format("%Y-%m-%d %H:%M"));
+    if let Some(error) = &row.last_error {
+        return lang.tf("silences.failed", &[("error", error)]);
+    }
+    if row.synced_version != version {
+        return lang.t("silences.waiting").into_owned();
+    }
+    match (&row.silence_id, row.window) {
+        (Some(id), Some((start, end))) if row.live(now) => format!(
+            "{} ({}: {id})",
+            lang.tf(
+                "silences.active",
+                &[
+                    ("matchers", &row.matchers.join(", ")),
+                    ("start", &at(start)),
+                    ("end", &at(end)),
+                ]
+            ),
+            lang.t("silences.silence_id")
+        ),
+        (Some(_), Some((_, end))) => lang.tf("silences.expired", &[("end", &at(end))]),
+        _ => lang.t("silences.none").into_owned(),
+    }
 }
 
 /// Why a step the calendar added is there, for the step keyed `key`: the

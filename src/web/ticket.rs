@@ -227,6 +227,8 @@ struct Loaded {
     filed: ((String, String), Option<String>),
     /// What the calendar says of it now, with its items' names.
     change: Option<(crate::store::changes::Check, HashMap<String, String>)>,
+    /// When it was read, on the database's clock.
+    now: chrono::NaiveDateTime,
 }
 
 impl Loaded {
@@ -306,6 +308,7 @@ fn loaded(
         roles,
         filed,
         change,
+        now: crate::store::now(),
     }))
 }
 
@@ -697,7 +700,13 @@ fn page_with(
     let change = l
         .change
         .as_ref()
-        .and_then(|(check, labels)| super::change_view::panel(lang, check, labels));
+        .and_then(|(check, labels)| super::change_view::panel(lang, check, labels))
+        .map(|mut panel| {
+            panel.silence = l.view.silence.as_ref().map(|row| {
+                super::change_view::silence_text(lang, row, l.view.apply.row_version, l.now)
+            });
+            panel
+        });
     TicketPage {
         ctx,
         deadlines,

@@ -862,3 +862,148 @@ async fn pages_fit_a_phone_and_a_laptop_without_scrolling_sideways() {
     b.shot("phone-ticket").await;
     b.quit().await;
 }
+
+#[actix_web::test]
+async fn the_change_calendar_in_a_browser_shows_the_demo_changes_by_status_and_shades_freezes() {
+    use countersign::flow::LocalText;
+    use countersign::flow::freeze::{FreezeTime, Repeat, Strength};
+    use countersign::store::freezes::{self, FreezeInput};
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start(&app.base).await else {
+        return;
+    };
+    app.load_demo();
+    let service = service_id(&app, "Environment change");
+    let payments: i32 = app.query(|c| {
+        countersign::db::schema::businesses::table
+            .filter(countersign::db::schema::businesses::name.eq("Payments"))
+            .select(countersign::db::schema::businesses::id)
+            .first(c)
+    });
+    let ops = app.demo_browser("ops.wang").await;
+    let mut filed = Vec::new();
+    for (day, hours, hosts, reason) in [
+        (
+            "2027-03-03",
+            ("22:00", "23:30"),
+            "db01 db02",
+            "Database minor upgrade",
+        ),
+        (
+            "2027-03-09",
+            ("01:00", "03:00"),
+            "web01",
+            "Replace web servers",
+        ),
+        ("2027-03-09", ("20:00", "21:00"), "cache01", "Cache resize"),
+        ("2027-03-17", ("02:00", "04:00"), "db01", "Storage firmware"),
+        (
+            "2027-03-24",
+            ("19:00", "20:00"),
+            "lb01",
+            "Load balancer rules",
+        ),
+    ] {
+        let page = post_as(
+            &app,
+            &ops,
+            &format!("/services/{service}"),
+            &[
+                ("intent", "submit"),
+                ("business_id", &payments.to_string()),
+                ("reason", reason),
+                ("scope", "infrastructure"),
+                ("affected_hosts", hosts),
+                ("window.start", &format!("{day}T{}", hours.0)),
+                ("window.end", &format!("{day}T{}", hours.1)),
+                ("rollback_plan", "Switch back"),
+            ],
+        )
+        .await;
+        filed.push(page.path.trim_start_matches("/tickets/").to_string());
+    }
+    // The lead approves the first two; the last is withdrawn.
+    let lead = app.demo_browser("ops.lead").await;
+    for id in &filed[..2] {
+        act_first(&app, &lead, id.parse().unwrap(), &[("intent", "approve")]).await;
+    }
+    post_as(
+        &app,
+        &ops,
+        &format!("/tickets/{}", filed[4]),
+        &[("intent", "withdraw"), ("comment", "Postponed")],
+    )
+    .await;
+    let admin = app.user_id("admin");
+    let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    for (name, zh, starts, ends, strength, role) in [
+        (
+            "Quarter-end close",
+            "季末封网",
+            "2027-03-26 00:00",
+            "2027-04-01 00:00",
+            Strength::Hard,
+            None,
+        ),
+        (
+            "Weekend",
+            "周末",
+            "2027-03-12 18:00",
+            "2027-03-15 08:00",
+            Strength::Soft,
+            Some("vp"),
+        ),
+    ] {
+        let input = FreezeInput {
+            name: LocalText::new(name, zh),
+            reason: LocalText::new("Books are closed", "财务结账"),
+            time: FreezeTime {
+                starts: at(starts),
+                ends: at(ends),
+                repeat: if strength == Strength::Soft {
+                    Repeat::Weekly
+                } else {
+                    Repeat::Once
+                },
+                zone: chrono_tz::Asia::Shanghai,
+            },
+            strength,
+            role: role.map(str::to_string),
+            scope: vec![],
+        };
+        app.db
+            .write_sync(move |c| freezes::save(c, None, &input, admin))
+            .unwrap();
+    }
+
+    b.resize(1280, 1000).await;
+    b.sign_in("ops.lead", countersign::store::demo::PASSWORD)
+        .await;
+    b.go("/calendar?view=month&date=2027-03-15").await;
+    assert_eq!(b.text("#calendar-heading").await, "March 2027");
+    let on_ninth = b.texts("td[data-date='2027-03-09'] li.change").await;
+    assert_eq!(on_ninth.len(), 2, "{on_ninth:?}");
+    assert!(
+        b.shown("td[data-date='2027-03-09'] li.status-finished")
+            .await
+            || b.shown("td[data-date='2027-03-09'] li.status-running")
+                .await
+    );
+    assert!(b.shown("td.frozen-hard[data-date='2027-03-29']").await);
+    assert!(b.shown("td.frozen-soft[data-date='2027-03-13']").await);
+    assert!(
+        b.shown("td[data-date='2027-03-24'] li.status-withdrawn")
+            .await
+    );
+    b.shot("change-calendar").await;
+    // A change opens from the calendar.
+    b.click("td[data-date='2027-03-17'] li.change a").await;
+    assert_eq!(b.path().await, format!("/tickets/{}", filed[3]));
+    assert!(
+        b.text("#change-window")
+            .await
+            .starts_with("2027-03-17 02:00")
+    );
+    b.quit().await;
+}

@@ -168,6 +168,31 @@ async fn a_hard_freeze_refuses_a_change_in_its_window_beside_the_window_with_the
             Some("2027-11-12T10:00")
         );
     }
+    // Through the API: a 422 pointing at the window.
+    let token = token_for(&app, "applicant", Scope::Act);
+    let (status, problem) = crate::api::post_json(
+        &app,
+        &format!("/api/v1/services/{service}/tickets"),
+        &token,
+        serde_json::json!({ "fields": {
+            "what": "Upgrade the database",
+            "window": { "start": "2027-11-12T10:00", "end": "2027-11-12T12:00" },
+            "hosts": "db01",
+        }}),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let error = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["pointer"] == "/fields/window")
+        .expect("a pointer to the window");
+    assert!(
+        error["detail"].as_str().unwrap().contains("Singles' Day"),
+        "{problem}"
+    );
     let filed: i64 = app.query(|c| applies::table.count().get_result(c));
     assert_eq!(filed, 0, "nothing was filed");
 
@@ -430,6 +455,17 @@ async fn a_freeze_made_after_approval_flags_the_change_and_shuts_its_gate_unless
             .unwrap_or_default()
             .contains("Incident 42")
     );
+    // The applicant and the approver are told by mail.
+    let told: Vec<String> = app.query(move |c| {
+        use countersign::db::schema::outbox;
+        outbox::table
+            .filter(outbox::apply_id.eq(id))
+            .filter(outbox::kind.eq("frozen"))
+            .order(outbox::id)
+            .select(outbox::to_email)
+            .load(c)
+    });
+    assert_eq!(told, ["applicant@example.com", "bob@example.com"]);
 
     let (status, p) = get_json(&app, &gate, &pipeline, "en").await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -822,5 +858,30 @@ async fn a_person_subscribes_to_their_changes_and_freezes_at_a_secret_address_th
     assert_eq!(
         client.get(&rotated).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
+    );
+
+    // A business's feed is an administrator's to make.
+    let payments = app.create_business("Payments", app.user_id("admin"));
+    let path = format!("/calendar/feeds/business/{}", payments.0);
+    let page = post_as(&app, &bob, &path, &[("intent", "rotate")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let admin = browser_for(&app, "admin").await;
+    let page = post_as(&app, &admin, &path, &[("intent", "rotate")]).await;
+    let business_feed = page.attr("#feed-url", "value").unwrap();
+    let ics = client
+        .get(&business_feed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ics.contains("X-WR-CALNAME:countersign changes: Payments"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains("SUMMARY:Quarter end\\, close · soft freeze"),
+        "{ics}"
     );
 }

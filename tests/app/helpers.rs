@@ -144,6 +144,7 @@ impl TestApp {
             http: Default::default(),
             trust_forwarded_for: false,
             run_jobs: true,
+            alertmanager: None,
         };
         let db = Db::connect(&self.database_url, 4).expect("connect");
         // The instances of one test keep one time.
@@ -191,6 +192,7 @@ impl TestApp {
             http: Default::default(),
             trust_forwarded_for: false,
             run_jobs: true,
+            alertmanager: None,
         };
         adjust(&mut config);
         let db = Db::connect(&database_url, 4).expect("connect and migrate");

@@ -39,6 +39,7 @@ mod round_trips;
 mod security;
 mod segregation;
 mod sessions;
+mod silences;
 mod smtp;
 mod startup;
 mod ticket_page;

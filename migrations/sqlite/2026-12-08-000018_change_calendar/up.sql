@@ -17,7 +17,7 @@ CREATE TABLE changes (
     -- reads its calendar facts in one row.
     items TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX changes_starts ON changes(long_window, starts_at);
+CREATE INDEX changes_starts ON changes(long_window, starts_at, ends_at, emergency);
 CREATE TABLE change_items (
     apply_id INTEGER NOT NULL REFERENCES applies(id),
     item TEXT NOT NULL,

@@ -30,6 +30,7 @@ pub use door::{
     perform_signed_in, ticket_of,
 };
 pub use filing::{Filed, Submission, by_submit_token, preview, submit};
+pub(crate) use notices::frozen as tell_frozen;
 pub use notices::mail_new_assignee;
 pub use overtaken::became;
 pub(crate) use progress::resettle;

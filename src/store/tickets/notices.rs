@@ -285,6 +285,40 @@ pub(super) fn ticket_overdue(
     Ok(())
 }
 
+/// Tells the applicant of change `apply` and everyone who approved it or
+/// is asked to that a freeze made since now covers its window; `comment`
+/// names the freeze.
+pub(crate) fn frozen(
+    conn: &mut DbConn,
+    apply: crate::db::ids::ApplyId,
+    comment: &str,
+) -> StoreResult<()> {
+    let ticket: Apply = a::table
+        .find(apply)
+        .select(Apply::as_select())
+        .first(conn)?;
+    let mut people: Vec<UserId> = au::table
+        .inner_join(n::table)
+        .filter(au::apply_id.eq(apply))
+        .filter(n::kind.eq(NodeKind::Approval.as_str()))
+        .filter(au::status.eq_any([AssignmentStatus::Pending, AssignmentStatus::Decided]))
+        .select(au::user_id)
+        .load(conn)?;
+    people.insert(0, ticket.applicant_id);
+    let mut seen = std::collections::HashSet::new();
+    people.retain(|p| seen.insert(*p));
+    for person in people {
+        send(
+            conn,
+            (NotifyEvent::Frozen, &ticket, None),
+            comment,
+            (person, None),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes a notice to the person an open assignment has just moved to (a
 /// deactivated approver's work going to their manager), with a one-click
 /// link of their own when the node is an approval. Only the new assignee
