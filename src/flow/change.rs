@@ -17,7 +17,11 @@ pub const MAX_ITEMS: usize = 200;
 
 /// A window longer than this is stored as long and looked up apart, so
 /// that an overlap query reads only starts within this span before it.
-pub const LONG_WINDOW_DAYS: i64 = 7;
+pub const LONG_WINDOW_DAYS: i64 = 1;
+
+/// No change window is longer than this (filing refuses one), so a long
+/// window is looked for only among starts this long before a range.
+pub const LONGEST_WINDOW_DAYS: i64 = 366;
 
 /// What a change ticket puts on the calendar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,6 +351,7 @@ mod tests {
             (at("2027-01-05T21:59"), at("2027-01-05T23:00"))
         ));
         assert!(!is_long(a));
-        assert!(is_long((at("2027-01-01T00:00"), at("2027-01-08T00:01"))));
+        assert!(is_long((at("2027-01-01T00:00"), at("2027-01-02T00:01"))));
+        assert!(!is_long((at("2027-01-01T22:00"), at("2027-01-02T06:00"))));
     }
 }

@@ -21,7 +21,7 @@ use crate::flow::change::LONG_WINDOW_DAYS;
 /// The longest change window `due` looks for: a window that ends after
 /// `now` started less than this long before it. Forms do not refuse a
 /// longer one yet: such a change is looked at in its first year only.
-pub const LONGEST_WINDOW_DAYS: i64 = 366;
+pub const LONGEST_WINDOW_DAYS: i64 = crate::flow::change::LONGEST_WINDOW_DAYS;
 
 /// The longest error text kept.
 const ERROR_CHARS: usize = 500;

@@ -240,9 +240,14 @@ pub async fn show(
     let (entries, counts, freezes, services, businesses) = state
         .db
         .read(move |c| {
-            let slots = changes::slots(c, range, &filter)?;
             let (entries, counts) = match filter.status {
+                // The month view's counting and picking is the database's.
+                None if view == View::Month => {
+                    let month = changes::month(c, (first, last), &filter, a_day)?;
+                    (changes::entries_of(c, &month.slots)?, month.counts)
+                }
                 Some(status) => {
+                    let slots = changes::slots(c, range, &filter)?;
                     let mut all = changes::entries_of(c, &slots)?;
                     all.retain(|e| e.status == status);
                     let counts = per_day(&all, first, last, |e| e.window);
@@ -250,6 +255,7 @@ pub async fn show(
                     (picked, counts)
                 }
                 None => {
+                    let slots = changes::slots(c, range, &filter)?;
                     let counts = per_day(&slots, first, last, |s| s.window);
                     let picked = drawn(slots, first, last, a_day, |s| s.window);
                     (changes::entries_of(c, &picked)?, counts)

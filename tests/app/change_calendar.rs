@@ -686,6 +686,48 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
         [night_s.clone(), web_s.clone()]
     );
 
+    // A busy day lists four and says how many more; a change over three
+    // days is on each of them.
+    for hour in 0..6 {
+        let start = day(&format!("2027-11-24 0{hour}:00"));
+        post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(start, start + Duration::minutes(30), "app01"),
+        )
+        .await;
+    }
+    let long = ticket_id(
+        &post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(day("2027-11-23 12:00"), day("2027-11-25 12:00"), "dc1"),
+        )
+        .await,
+    );
+    let long_s = serial_of(&app, long);
+    let month = get(&bob, &app.url("/calendar?view=month&date=2027-11-15")).await;
+    let busy = month.attrs("td[data-date='2027-11-24'] li.change", "data-serial");
+    assert_eq!(busy.len(), 4, "{busy:?}");
+    assert_eq!(busy[0], long_s, "the long change began first");
+    assert_eq!(
+        month.text("td[data-date='2027-11-24'] .more").as_deref(),
+        Some("3 more")
+    );
+    for date in ["2027-11-23", "2027-11-25"] {
+        assert_eq!(
+            month.attrs(&format!("td[data-date='{date}'] li.change"), "data-serial"),
+            [long_s.clone()],
+            "{date}"
+        );
+    }
+    let day_view = get(&bob, &app.url("/calendar?view=day&date=2027-11-24")).await;
+    assert_eq!(day_view.count("#calendar-day tr.change"), 7);
+
     // In Chinese.
     post_as(&app, &bob, "/language", &[("lang", "zh-CN"), ("back", "/")]).await;
     let month = get(&bob, &app.url("/calendar?view=month&date=2027-11-15")).await;

@@ -82,10 +82,22 @@ pub(super) fn calendar_check(
 
 /// The refusal of a change whose window touches a hard freeze (and that
 /// is not an emergency): beside the window field, naming the freeze, its
-/// time in its own zone and its reason in both languages.
+/// time in its own zone and its reason in both languages; or of a window
+/// longer than a year.
 pub fn frozen(def: &ProcessDef, check: &changes::Check) -> Option<Refusal> {
-    let hit = check.refused_by()?;
     let window = def.change.as_ref()?.window.clone();
+    // Longer than a year is no change window (and the calendar looks for
+    // long windows only a year back).
+    if check.facts.as_ref().is_some_and(|f| {
+        f.window.1 - f.window.0 > chrono::Duration::days(crate::flow::change::LONGEST_WINDOW_DAYS)
+    }) {
+        let error = FieldError {
+            key: "form.window_too_long",
+            args: Vec::new(),
+        };
+        return Some(Refusal::Fields([(window, error)].into_iter().collect()));
+    }
+    let hit = check.refused_by()?;
     let f = &hit.freeze;
     let local = |t: chrono::NaiveDateTime| {
         t.and_utc()
