@@ -288,6 +288,7 @@ fn main() -> anyhow::Result<()> {
                     ("rollback_plan", "Switch back".into()),
                 ])
             };
+            let rss = server.rss_kib();
             for (name, took) in [
                 (
                     "GET /calendar (month view)",
@@ -306,6 +307,11 @@ fn main() -> anyhow::Result<()> {
                     percentile(&took, 0.99),
                 );
             }
+            println!(
+                "{n:>14} | server RSS {:.1} MiB (after signing in; {:.1} MiB now)",
+                rss as f64 / 1024.0,
+                server.rss_kib() as f64 / 1024.0
+            );
         });
         drop(server);
         if kept.is_none() {

@@ -148,7 +148,11 @@ pub fn conflicts(
         .filter(a::status.eq_any(LIVE))
         .select(select)
         .load::<Row>(c))?);
-    rows.sort_by(|x, y| (x.5, &x.1, &x.4).cmp(&(y.5, &y.1, &y.4)));
+    rows.sort_by(|x, y| {
+        x.5.cmp(&y.5)
+            .then_with(|| x.1.cmp(&y.1))
+            .then_with(|| x.4.cmp(&y.4))
+    });
     Ok(rows
         .into_iter()
         .map(
@@ -539,8 +543,21 @@ pub fn flag_frozen(
 ) -> StoreResult<usize> {
     let f = freezes::find(conn, freeze)?;
     let mut flagged = 0;
+    let step = change::freeze_node_key(f.id);
     for (apply, facts, business) in upcoming(conn)? {
         if !f.covers(&facts.items, business) {
+            continue;
+        }
+        // An emergency is not held by a hard freeze; a change that already
+        // has this freeze's approval step was filed knowing of it.
+        if facts.emergency && f.strength == Strength::Hard {
+            continue;
+        }
+        let extra: Option<String> = crate::direct!(conn, |c| a::table
+            .find(apply)
+            .select(a::extra_nodes)
+            .first(c))?;
+        if extra.is_some_and(|e| e.contains(&format!("\"key\":\"{step}\""))) {
             continue;
         }
         let Some(occurrence) = f.time.first_overlap(facts.window.0, facts.window.1) else {
@@ -583,229 +600,4 @@ pub fn flag_frozen(
         flagged += 1;
     }
     Ok(flagged)
-}
-
-/// What the month view draws: for each day from `first` to `last`, how
-/// many changes touch it, and the first `a_day` of them (by start).
-pub struct Month {
-    pub counts: Vec<usize>,
-    /// Each change drawn on some day, once, by start.
-    pub slots: Vec<Slot>,
-}
-
-#[derive(diesel::QueryableByName)]
-struct DayCount {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    day: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-#[derive(diesel::QueryableByName)]
-struct SlotRow {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    apply_id: i32,
-    #[diesel(sql_type = crate::db::stamp::Stamp)]
-    starts_at: NaiveDateTime,
-    #[diesel(sql_type = crate::db::stamp::Stamp)]
-    ends_at: NaiveDateTime,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    emergency: bool,
-}
-
-/// The month view's changes, narrowed by `filter` but for its status.
-/// The database counts the windows starting on each day and hands over
-/// only each day's first `a_day` starts and the windows that run past
-/// their first day (drawn on every day they touch): a busy month is two
-/// runs over the index on windows, and only what is drawn is read.
-pub fn month(
-    conn: &mut DbConn,
-    (first, last): (chrono::NaiveDate, chrono::NaiveDate),
-    filter: &Filter,
-    a_day: usize,
-) -> StoreResult<Month> {
-    let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN);
-    let (from, to) = (midnight(first), midnight(last) + Duration::days(1));
-    let days = (last - first).num_days() as usize + 1;
-    let pg = matches!(conn, DbConn::Pg(_));
-    let day_of = |column: &str| {
-        if pg {
-            format!("to_char({column}, 'YYYY-MM-DD')")
-        } else {
-            format!("substr({column}, 1, 10)")
-        }
-    };
-    let next_midnight = if pg {
-        "date_trunc('day', starts_at) + interval '1 day'"
-    } else {
-        "date(starts_at, '+1 day') || ' 00:00:00'"
-    };
-    // The filters, their values bound after the window's three.
-    let mut filters = String::new();
-    let mut n = 3;
-    let mut place = || {
-        n += 1;
-        if pg { format!("${n}") } else { "?".into() }
-    };
-    if filter.business.is_some() {
-        filters.push_str(&format!(" AND business_id = {}", place()));
-    }
-    if filter.service.is_some() {
-        filters.push_str(&format!(" AND service_id = {}", place()));
-    }
-    if filter.item.is_some() {
-        filters.push_str(&format!(
-            " AND apply_id IN (SELECT apply_id FROM change_items WHERE item = {})",
-            place()
-        ));
-    }
-    let (p1, p2, p3) = if pg {
-        ("$1", "$2", "$3")
-    } else {
-        ("?", "?", "?")
-    };
-    let counted = format!(
-        "SELECT {} AS day, count(*) AS n FROM changes \
-         WHERE long_window = {} AND starts_at >= {p1} AND starts_at < {p2} \
-         AND ends_at > {p3}{filters} GROUP BY 1",
-        day_of("starts_at"),
-        if pg { "FALSE" } else { "0" },
-    );
-    let drawn = format!(
-        "SELECT apply_id, starts_at, ends_at, emergency FROM (\
-         SELECT apply_id, starts_at, ends_at, emergency, \
-         row_number() OVER (PARTITION BY {} ORDER BY starts_at, apply_id) AS k \
-         FROM changes WHERE long_window = {} AND starts_at >= {p1} AND starts_at < {p2} \
-         AND ends_at > {p3}{filters}) AS starts \
-         WHERE k <= {a_day} OR ends_at > {next_midnight} \
-         UNION ALL \
-         SELECT apply_id, starts_at, ends_at, emergency FROM changes \
-         WHERE long_window = {} AND starts_at >= {} AND starts_at < {p2} \
-         AND ends_at > {p3}{filters}",
-        day_of("starts_at"),
-        if pg { "FALSE" } else { "0" },
-        if pg { "TRUE" } else { "1" },
-        if pg {
-            "$1 - interval '366 days'"
-        } else {
-            "datetime(?, '-366 days')"
-        },
-    );
-    // Short windows that began the day before the first may still run.
-    let since = from - Duration::days(LONG_WINDOW_DAYS);
-    let (counts_rows, rows): (Vec<DayCount>, Vec<SlotRow>) = match conn {
-        DbConn::Sqlite(c) => {
-            let text = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
-            let bind = |sql: &str, since_first: bool| {
-                let mut q = diesel::sql_query(sql.to_string())
-                    .into_boxed::<diesel::sqlite::Sqlite>()
-                    .bind::<diesel::sql_types::Text, _>(text(if since_first {
-                        since
-                    } else {
-                        from
-                    }))
-                    .bind::<diesel::sql_types::Text, _>(text(to))
-                    .bind::<diesel::sql_types::Text, _>(text(from));
-                if let Some(b) = filter.business {
-                    q = q.bind::<diesel::sql_types::Integer, _>(b.0);
-                }
-                if let Some(s) = filter.service {
-                    q = q.bind::<diesel::sql_types::Integer, _>(s.0);
-                }
-                if let Some(item) = &filter.item {
-                    q = q.bind::<diesel::sql_types::Text, _>(item.clone());
-                }
-                q
-            };
-            let counts = bind(&counted, false).load::<DayCount>(c)?;
-            // The second part binds its window again, and the long
-            // windows' earliest start.
-            let mut q = bind(&drawn, true)
-                .bind::<diesel::sql_types::Text, _>(text(from))
-                .bind::<diesel::sql_types::Text, _>(text(to))
-                .bind::<diesel::sql_types::Text, _>(text(from));
-            if let Some(b) = filter.business {
-                q = q.bind::<diesel::sql_types::Integer, _>(b.0);
-            }
-            if let Some(s) = filter.service {
-                q = q.bind::<diesel::sql_types::Integer, _>(s.0);
-            }
-            if let Some(item) = &filter.item {
-                q = q.bind::<diesel::sql_types::Text, _>(item.clone());
-            }
-            (counts, q.load::<SlotRow>(c)?)
-        }
-        DbConn::Pg(c) => {
-            let bind = |sql: &str, since_first: bool| {
-                let mut q = diesel::sql_query(sql.to_string())
-                    .into_boxed::<diesel::pg::Pg>()
-                    .bind::<diesel::sql_types::Timestamp, _>(if since_first { since } else { from })
-                    .bind::<diesel::sql_types::Timestamp, _>(to)
-                    .bind::<diesel::sql_types::Timestamp, _>(from);
-                if let Some(b) = filter.business {
-                    q = q.bind::<diesel::sql_types::Integer, _>(b.0);
-                }
-                if let Some(s) = filter.service {
-                    q = q.bind::<diesel::sql_types::Integer, _>(s.0);
-                }
-                if let Some(item) = &filter.item {
-                    q = q.bind::<diesel::sql_types::Text, _>(item.clone());
-                }
-                q
-            };
-            let counts = bind(&counted, false).load::<DayCount>(c)?;
-            (counts, bind(&drawn, true).load::<SlotRow>(c)?)
-        }
-    };
-    let mut counts = vec![0usize; days];
-    for row in counts_rows {
-        if let Ok(d) = chrono::NaiveDate::parse_from_str(&row.day, "%Y-%m-%d")
-            && d >= first
-            && d <= last
-        {
-            counts[(d - first).num_days() as usize] += row.n as usize;
-        }
-    }
-    let index = |d: chrono::NaiveDate| (d - first).num_days();
-    let touches = |d: chrono::NaiveDate, w: (NaiveDateTime, NaiveDateTime)| {
-        w.0 < midnight(d) + Duration::days(1) && w.1 > midnight(d)
-    };
-    let mut slots: Vec<Slot> = rows
-        .into_iter()
-        .map(|r| Slot {
-            apply: ApplyId(r.apply_id),
-            window: (r.starts_at, r.ends_at),
-            emergency: r.emergency,
-        })
-        .collect();
-    slots.sort_by_key(|s| (s.window.0, s.apply));
-    slots.dedup_by_key(|s| s.apply);
-    // Windows running past their first day count on each later day they
-    // touch (their first day is counted above, unless they are long).
-    for slot in &slots {
-        let long = change::is_long(slot.window);
-        let mut d = slot.window.0.date().max(first);
-        while d <= last && touches(d, slot.window) {
-            if long || d != slot.window.0.date() {
-                counts[index(d) as usize] += 1;
-            }
-            d += Duration::days(1);
-        }
-    }
-    // Each day draws its first `a_day` by start.
-    let mut taken = vec![0usize; days];
-    slots.retain(|slot| {
-        let mut wanted = false;
-        let mut d = slot.window.0.date().max(first);
-        while d <= last && touches(d, slot.window) {
-            let i = index(d) as usize;
-            if taken[i] < a_day {
-                taken[i] += 1;
-                wanted = true;
-            }
-            d += Duration::days(1);
-        }
-        wanted
-    });
-    Ok(Month { counts, slots })
 }

@@ -107,7 +107,16 @@ pub fn gate(
         .select((n::kind, n::status))
         .load(c))?;
     let def = super::tickets::def_of(conn, &apply)?;
-    let window = crate::flow::form::first_range(&def.submit_fields(), &apply.form);
+    // A change on the calendar opens in the window its process marks (the
+    // one freezes were checked against); any other, its first range.
+    let facts = match def.change {
+        Some(_) => super::changes::of_ticket(conn, apply.id)?,
+        None => None,
+    };
+    let window = match &facts {
+        Some(facts) => Some(facts.window),
+        None => crate::flow::form::first_range(&def.submit_fields(), &apply.form),
+    };
     let approved = approved(&steps);
     let verdict = match apply.status {
         TicketStatus::Withdrawn => Err(Shut::Withdrawn),
@@ -125,7 +134,7 @@ pub fn gate(
     // shuts the gate, unless it was filed as an emergency.
     let mut freeze = None;
     if verdict.is_ok()
-        && let Some(facts) = super::changes::of_ticket(conn, apply.id)?
+        && let Some(facts) = facts
         && !facts.emergency
     {
         let at_now = crate::flow::change::ChangeFacts {

@@ -225,7 +225,13 @@ pub async fn show(
     let view = View::parse(query.view.trim());
     let now = state.db.now();
     let today = now.date();
-    let date = NaiveDate::parse_from_str(query.date.trim(), "%Y-%m-%d").unwrap_or(today);
+    // A day the calendar can draw around (years 2 to 9998, so a week or
+    // a month and its freezes' year back stay within chrono's range);
+    // anything else is today.
+    let date = NaiveDate::parse_from_str(query.date.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2..=9998).contains(&d.year()))
+        .unwrap_or(today);
     let (first, last) = days_of(view, date);
     let range = (midnight(first), midnight(last) + Duration::days(1));
     let filter = filter_of(&query);
@@ -237,17 +243,13 @@ pub async fn show(
     } else {
         usize::MAX
     };
-    let (entries, counts, freezes, services, businesses) = state
+    let (entries, counts, slots_read, freezes, services, businesses) = state
         .db
         .read(move |c| {
+            let slots = changes::slots(c, range, &filter)?;
+            let slots_read = slots.len();
             let (entries, counts) = match filter.status {
-                // The month view's counting and picking is the database's.
-                None if view == View::Month => {
-                    let month = changes::month(c, (first, last), &filter, a_day)?;
-                    (changes::entries_of(c, &month.slots)?, month.counts)
-                }
                 Some(status) => {
-                    let slots = changes::slots(c, range, &filter)?;
                     let mut all = changes::entries_of(c, &slots)?;
                     all.retain(|e| e.status == status);
                     let counts = per_day(&all, first, last, |e| e.window);
@@ -255,7 +257,6 @@ pub async fn show(
                     (picked, counts)
                 }
                 None => {
-                    let slots = changes::slots(c, range, &filter)?;
                     let counts = per_day(&slots, first, last, |s| s.window);
                     let picked = drawn(slots, first, last, a_day, |s| s.window);
                     (changes::entries_of(c, &picked)?, counts)
@@ -264,6 +265,7 @@ pub async fn show(
             Ok((
                 entries,
                 counts,
+                slots_read,
                 crate::store::freezes::shown(c)?,
                 crate::store::services::names(c)?,
                 crate::store::businesses::names(c)?,
@@ -291,7 +293,7 @@ pub async fn show(
             .map(|(_, n)| n.clone())
             .unwrap_or_default()
     };
-    let capped = (counts.iter().sum::<usize>() >= changes::VIEW_LIMIT as usize).then(|| {
+    let capped = (slots_read >= changes::VIEW_LIMIT as usize).then(|| {
         lang.tf(
             "calendar.capped",
             &[("n", &changes::VIEW_LIMIT.to_string())],
@@ -589,6 +591,23 @@ mod tests {
         assert_eq!(per_day(&windows, first, last, |w| *w), [3, 1, 1]);
         let kept = drawn(windows.clone(), first, last, 2, |w| *w);
         assert_eq!(kept, [windows[0], windows[1], windows[3]]);
+    }
+
+    #[test]
+    fn days_at_the_ends_of_the_calendar_are_drawn_without_overflowing() {
+        for date in ["0002-01-01", "9998-12-31"] {
+            let (first, last) = days_of(View::Month, day(date));
+            assert!(
+                midnight(last)
+                    .checked_add_signed(Duration::days(367))
+                    .is_some()
+            );
+            assert!(
+                midnight(first)
+                    .checked_sub_signed(Duration::days(367))
+                    .is_some()
+            );
+        }
     }
 
     #[test]

@@ -75,7 +75,13 @@ async fn page(
         fresh,
         ctx,
     };
-    super::render_status(status, &page)
+    let mut response = super::render_status(status, &page)?;
+    // A fresh address is shown once: never kept by a cache or history.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 pub async fn show(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -619,7 +619,7 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
             "data-serial",
         )
     };
-    assert_eq!(on("2027-11-03"), [night_s.clone()]);
+    assert_eq!(on("2027-11-03"), vec![night_s.clone()]);
     assert_eq!(on("2027-11-04"), [night_s.clone(), web_s.clone()]);
     assert_eq!(
         month.count(&format!(
@@ -667,7 +667,7 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
     .await;
     assert_eq!(
         running.attrs("#calendar li.change", "data-serial"),
-        [gone_s.clone()]
+        vec![gone_s.clone()]
     );
 
     // The week and the day of 4 November; the next week is empty.
@@ -721,7 +721,7 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
     for date in ["2027-11-23", "2027-11-25"] {
         assert_eq!(
             month.attrs(&format!("td[data-date='{date}'] li.change"), "data-serial"),
-            [long_s.clone()],
+            vec![long_s.clone()],
             "{date}"
         );
     }

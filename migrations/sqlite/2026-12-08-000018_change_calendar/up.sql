@@ -36,7 +36,8 @@ ALTER TABLE applies ADD COLUMN extra_nodes TEXT;
 -- A hard freeze refuses a change whose window touches it (emergencies
 -- excepted); a soft one adds an approval by holders of its role.
 CREATE TABLE freezes (
-    id INTEGER PRIMARY KEY NOT NULL,
+    -- Never reused: a ticket's added step is keyed by its freeze's id.
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     name_en TEXT NOT NULL,
     name_zh TEXT NOT NULL,
     reason_en TEXT NOT NULL DEFAULT '',

@@ -213,7 +213,7 @@ pub(super) fn resubmit(
     // The window may have moved: the calendar is asked again, a hard
     // freeze refuses as on filing, and steps a freeze or conflict now
     // adds join those the ticket gained before (none is dropped).
-    let (def, extra_nodes) = refiled(conn, &ticket, &form)?;
+    let (def, extra_nodes, stale) = refiled(conn, &ticket, &form)?;
     let n = diesel::update(
         a::table
             .find(apply)
@@ -244,7 +244,16 @@ pub(super) fn resubmit(
         ),
         None => None,
     };
-    let (plan, ids) = filing::plan_for(conn, &def, &applicant, business.as_deref(), &form)?;
+    let (mut plan, ids) = filing::plan_for(conn, &def, &applicant, business.as_deref(), &form)?;
+    // A step a freeze or conflict added before, which the new window no
+    // longer calls for, is left out of this round (kept in the
+    // definition for the rounds it ran in).
+    for node in plan.nodes.iter_mut().filter(|n| stale.contains(&n.key)) {
+        node.included = false;
+        node.skip = Some(crate::flow::plan::Skip::Condition);
+        node.assignees.clear();
+        node.notes = vec![crate::flow::plan::Note::ConditionFalse];
+    }
     let offset: Option<i32> = n::table
         .filter(n::apply_id.eq(apply))
         .select(diesel::dsl::max(n::position))
@@ -272,15 +281,24 @@ pub(super) fn resubmit(
 
 /// A resubmitted change on the calendar: refused by a hard freeze its new
 /// window touches, its calendar rows written again, and the definition it
-/// runs on from now with the steps it gained (stored JSON).
+/// runs on from now with the steps it gained (stored JSON), and the keys
+/// of those the new window no longer calls for.
 fn refiled(
     conn: &mut DbConn,
     ticket: &Apply,
     form: &Values,
-) -> StoreResult<(std::sync::Arc<crate::flow::ProcessDef>, Option<String>)> {
+) -> StoreResult<(
+    std::sync::Arc<crate::flow::ProcessDef>,
+    Option<String>,
+    Vec<String>,
+)> {
     let version = super::super::processes::definition(conn, ticket.version_id)?;
     if version.change.is_none() {
-        return Ok((def_of(conn, ticket)?, ticket.extra_nodes.clone()));
+        return Ok((
+            def_of(conn, ticket)?,
+            ticket.extra_nodes.clone(),
+            Vec::new(),
+        ));
     }
     let check =
         super::super::changes::check(conn, &version, form, ticket.business_id, Some(ticket.id))?;
@@ -293,7 +311,13 @@ fn refiled(
         }
         None => Vec::new(),
     };
-    for node in check.extra_nodes(&version) {
+    let wanted = check.extra_nodes(&version);
+    let stale: Vec<String> = extra
+        .iter()
+        .filter(|n| !wanted.iter().any(|w| w.key == n.key))
+        .map(|n| n.key.clone())
+        .collect();
+    for node in wanted {
         if !extra.iter().any(|n| n.key == node.key) {
             extra.push(node);
         }
@@ -310,9 +334,9 @@ fn refiled(
         None => super::super::changes::forget(conn, ticket.id)?,
     }
     if extra.is_empty() {
-        return Ok((version, None));
+        return Ok((version, None, stale));
     }
     let stored = serde_json::to_string(&extra).map_err(|e| StoreError::Unexpected(e.into()))?;
     let def = std::sync::Arc::new(crate::flow::change::with_extra(&version, &extra));
-    Ok((def, Some(stored)))
+    Ok((def, Some(stored), stale))
 }

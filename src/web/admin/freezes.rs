@@ -413,8 +413,21 @@ async fn save(
     let flagged = state
         .db
         .write(move |conn| {
+            // Only a new freeze, or one whose time, scope or strength
+            // changed, is news to the changes it covers.
+            let before = match id {
+                Some(id) => Some(freezes::find(conn, id)?),
+                None => None,
+            };
             let saved = freezes::save(conn, id, &input, me)?;
-            crate::store::changes::flag_frozen(conn, saved, me)
+            let news = before.is_none_or(|b| {
+                b.time != input.time || b.scope != input.scope || b.strength != input.strength
+            });
+            if news {
+                crate::store::changes::flag_frozen(conn, saved, me)
+            } else {
+                Ok(0)
+            }
         })
         .await?;
     forget_shown(&state).await?;
