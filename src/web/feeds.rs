@@ -113,7 +113,7 @@ async fn change(
         "{}/calendar/feeds/{secret}.ics",
         state.config.base_url.trim_end_matches('/')
     );
-    // Shown in the answer itself, never kept in a cookie or a log.
+    // Shown in the answer itself, never kept in a cookie.
     page(ctx, state, Some((name, url)), StatusCode::OK).await
 }
 

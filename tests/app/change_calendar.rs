@@ -93,6 +93,18 @@ fn ticket_id(page: &Page) -> i32 {
         .unwrap_or_else(|| panic!("not a ticket page: {}", page.path))
 }
 
+/// Files a change with window [start, end) on `hosts`; its ticket's id.
+async fn file_change(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    service: i32,
+    (start, end): (NaiveDateTime, NaiveDateTime),
+    hosts: &str,
+) -> i32 {
+    let form = change_form(start, end, hosts);
+    ticket_id(&post_change(app, browser, service, "submit", &form).await)
+}
+
 fn serial_of(app: &TestApp, id: i32) -> String {
     app.query(move |c| {
         applies::table
@@ -309,16 +321,14 @@ async fn overlapping_changes_on_the_same_host_are_shown_before_submit_and_to_the
     let now = app.db.now();
     let start = now + Duration::days(2);
     let applicant = browser_for(&app, "applicant").await;
-    let first = ticket_id(
-        &post_change(
-            &app,
-            &applicant,
-            service,
-            "submit",
-            &change_form(start, start + Duration::hours(2), "db01, web01"),
-        )
-        .await,
-    );
+    let first = file_change(
+        &app,
+        &applicant,
+        service,
+        (start, start + Duration::hours(2)),
+        "db01, web01",
+    )
+    .await;
     let first_serial = serial_of(&app, first);
 
     // One hour into the first, on DB01 (as typed differently).
@@ -547,36 +557,30 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
     let applicant = browser_for(&app, "applicant").await;
     let day = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
     // One change over a night, one on another host, one withdrawn.
-    let night = ticket_id(
-        &post_change(
-            &app,
-            &applicant,
-            service,
-            "submit",
-            &change_form(day("2027-11-03 22:00"), day("2027-11-04 02:00"), "db01"),
-        )
-        .await,
-    );
-    let web = ticket_id(
-        &post_change(
-            &app,
-            &applicant,
-            service,
-            "submit",
-            &change_form(day("2027-11-04 09:00"), day("2027-11-04 10:00"), "web01"),
-        )
-        .await,
-    );
-    let gone = ticket_id(
-        &post_change(
-            &app,
-            &applicant,
-            service,
-            "submit",
-            &change_form(day("2027-11-20 09:00"), day("2027-11-20 10:00"), "db02"),
-        )
-        .await,
-    );
+    let night = file_change(
+        &app,
+        &applicant,
+        service,
+        (day("2027-11-03 22:00"), day("2027-11-04 02:00")),
+        "db01",
+    )
+    .await;
+    let web = file_change(
+        &app,
+        &applicant,
+        service,
+        (day("2027-11-04 09:00"), day("2027-11-04 10:00")),
+        "web01",
+    )
+    .await;
+    let gone = file_change(
+        &app,
+        &applicant,
+        service,
+        (day("2027-11-20 09:00"), day("2027-11-20 10:00")),
+        "db02",
+    )
+    .await;
     post_as(
         &app,
         &applicant,
@@ -699,16 +703,14 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
         )
         .await;
     }
-    let long = ticket_id(
-        &post_change(
-            &app,
-            &applicant,
-            service,
-            "submit",
-            &change_form(day("2027-11-23 12:00"), day("2027-11-25 12:00"), "dc1"),
-        )
-        .await,
-    );
+    let long = file_change(
+        &app,
+        &applicant,
+        service,
+        (day("2027-11-23 12:00"), day("2027-11-25 12:00")),
+        "dc1",
+    )
+    .await;
     let long_s = serial_of(&app, long);
     let month = get(&bob, &app.url("/calendar?view=month&date=2027-11-15")).await;
     let busy = month.attrs("td[data-date='2027-11-24'] li.change", "data-serial");
@@ -799,16 +801,14 @@ async fn a_person_subscribes_to_their_changes_and_freezes_at_a_secret_address_th
         .date()
         .and_hms_opt(20, 0, 0)
         .unwrap();
-    let id = ticket_id(
-        &post_change(
-            &app,
-            &applicant,
-            service,
-            "submit",
-            &change_form(start, start + Duration::hours(2), "db01"),
-        )
-        .await,
-    );
+    let id = file_change(
+        &app,
+        &applicant,
+        service,
+        (start, start + Duration::hours(2)),
+        "db01",
+    )
+    .await;
     let serial = serial_of(&app, id);
     make_freeze(
         &app,
