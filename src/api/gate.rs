@@ -99,20 +99,9 @@ pub async fn check(
                 .freeze
                 .as_ref()
                 .map(|h| {
-                    let local = |t: chrono::NaiveDateTime| {
-                        t.and_utc()
-                            .with_timezone(&h.freeze.time.zone)
-                            .format("%Y-%m-%d %H:%M")
-                            .to_string()
-                    };
                     (
                         h.freeze.name.text(zh).to_string(),
-                        format!(
-                            "{} – {} {}",
-                            local(h.occurrence.0),
-                            local(h.occurrence.1),
-                            h.freeze.time.zone.name()
-                        ),
+                        h.freeze.when(h.occurrence),
                     )
                 })
                 .unwrap_or_default();

@@ -398,10 +398,18 @@ pub fn of_ticket(conn: &mut DbConn, apply: ApplyId) -> StoreResult<Option<Change
     }))
 }
 
+/// A live change as flagging a freeze reads it.
+struct Live {
+    apply: ApplyId,
+    facts: ChangeFacts,
+    business: Option<i32>,
+    /// The keys of the steps it gained on filing.
+    added: Vec<String>,
+}
+
 /// Live changes (open or approved) whose windows are not over at `now`,
-/// for flagging them when a freeze is made: each with its facts' window,
-/// business and items.
-pub fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<(ApplyId, ChangeFacts, Option<i32>)>> {
+/// for flagging them when a freeze is made.
+fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<Live>> {
     type Row = (
         ApplyId,
         NaiveDateTime,
@@ -409,6 +417,7 @@ pub fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<(ApplyId, ChangeFacts, Opt
         bool,
         Option<BusinessId>,
         String,
+        Option<String>,
     );
     let at = now();
     let rows: Vec<Row> = crate::direct!(conn, |c| ch::table
@@ -422,21 +431,26 @@ pub fn upcoming(conn: &mut DbConn) -> StoreResult<Vec<(ApplyId, ChangeFacts, Opt
             ch::emergency,
             ch::business_id,
             ch::items,
+            a::extra_nodes,
         ))
         .load(c))?;
+    let unexpected = |e: serde_json::Error| StoreError::Unexpected(e.into());
     rows.into_iter()
-        .map(|(apply, starts, ends, emergency, business, items)| {
-            let items: Vec<String> =
-                serde_json::from_str(&items).map_err(|e| StoreError::Unexpected(e.into()))?;
-            Ok((
+        .map(|(apply, starts, ends, emergency, business, items, extra)| {
+            let added: Vec<NodeDef> = match extra {
+                Some(extra) => serde_json::from_str(&extra).map_err(unexpected)?,
+                None => Vec::new(),
+            };
+            Ok(Live {
                 apply,
-                ChangeFacts {
+                facts: ChangeFacts {
                     window: (starts, ends),
-                    items,
+                    items: serde_json::from_str(&items).map_err(unexpected)?,
                     emergency,
                 },
-                business.map(|b| b.0),
-            ))
+                business: business.map(|b| b.0),
+                added: added.into_iter().map(|n| n.key).collect(),
+            })
         })
         .collect()
 }
@@ -544,20 +558,19 @@ pub fn flag_frozen(
     let f = freezes::find(conn, freeze)?;
     let mut flagged = 0;
     let step = change::freeze_node_key(f.id);
-    for (apply, facts, business) in upcoming(conn)? {
+    for Live {
+        apply,
+        facts,
+        business,
+        added,
+    } in upcoming(conn)?
+    {
         if !f.covers(&facts.items, business) {
             continue;
         }
         // An emergency is not held by a hard freeze; a change that already
         // has this freeze's approval step was filed knowing of it.
-        if facts.emergency && f.strength == Strength::Hard {
-            continue;
-        }
-        let extra: Option<String> = crate::direct!(conn, |c| a::table
-            .find(apply)
-            .select(a::extra_nodes)
-            .first(c))?;
-        if extra.is_some_and(|e| e.contains(&format!("\"key\":\"{step}\""))) {
+        if (facts.emergency && f.strength == Strength::Hard) || added.contains(&step) {
             continue;
         }
         let Some(occurrence) = f.time.first_overlap(facts.window.0, facts.window.1) else {
@@ -579,23 +592,12 @@ pub fn flag_frozen(
                 }),
             ),
         )?;
-        let local = |t: NaiveDateTime| {
-            t.and_utc()
-                .with_timezone(&f.time.zone)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        };
         let names = if f.name.zh.trim().is_empty() || f.name.zh == f.name.en {
             f.name.en.clone()
         } else {
             format!("{} / {}", f.name.en, f.name.zh)
         };
-        let comment = format!(
-            "{names}: {} – {} {}",
-            local(occurrence.0),
-            local(occurrence.1),
-            f.time.zone.name()
-        );
+        let comment = format!("{names}: {}", f.when(occurrence));
         super::tickets::tell_frozen(conn, apply, &comment)?;
         flagged += 1;
     }

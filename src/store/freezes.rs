@@ -79,6 +79,25 @@ impl FreezeRow {
 }
 
 impl Freeze {
+    /// A UTC instant as the freeze's own wall clock reads it.
+    pub fn local(&self, t: NaiveDateTime) -> String {
+        t.and_utc()
+            .with_timezone(&self.time.zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// An occurrence (UTC) in the freeze's own zone:
+    /// "2027-11-10 00:00 – 2027-11-17 00:00 Asia/Shanghai".
+    pub fn when(&self, (from, to): (NaiveDateTime, NaiveDateTime)) -> String {
+        format!(
+            "{} – {} {}",
+            self.local(from),
+            self.local(to),
+            self.time.zone.name()
+        )
+    }
+
     /// Whether the freeze covers a change with `items` filed for
     /// `business`: it is everywhere, or names one of its items or its
     /// business.

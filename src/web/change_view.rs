@@ -53,19 +53,7 @@ pub fn window_text((from, to): (NaiveDateTime, NaiveDateTime)) -> String {
 }
 
 fn freeze_when(hit: &Hit) -> String {
-    let zone = hit.freeze.time.zone;
-    let local = |t: NaiveDateTime| {
-        t.and_utc()
-            .with_timezone(&zone)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    };
-    format!(
-        "{} – {} {}",
-        local(hit.occurrence.0),
-        local(hit.occurrence.1),
-        zone.name()
-    )
+    hit.freeze.when(hit.occurrence)
 }
 
 pub fn freezes(lang: Lang, hits: &[Hit]) -> Vec<FreezeView> {

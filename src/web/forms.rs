@@ -103,6 +103,28 @@ impl SelectOption {
     }
 }
 
+/// A choice of role, by code, named in `lang`, after a first option
+/// `none` (value "") that picks no role.
+pub fn role_options(
+    lang: crate::i18n::Lang,
+    roles: &crate::store::roles::RoleNames,
+    none: String,
+) -> Vec<SelectOption> {
+    let zh = lang == crate::i18n::Lang::ZhCn;
+    let mut sorted: Vec<_> = roles.iter().collect();
+    sorted.sort_by_key(|(code, _)| *code);
+    std::iter::once(SelectOption::new("", none))
+        .chain(sorted.into_iter().map(|(code, (en, zh_name))| {
+            let name = if zh && !zh_name.is_empty() {
+                zh_name
+            } else {
+                en
+            };
+            SelectOption::new(code, name.clone())
+        }))
+        .collect()
+}
+
 /// Hidden fields for a form macro that takes some (`confirm`): none.
 pub fn no_fields() -> Vec<(&'static str, String)> {
     Vec::new()

@@ -87,6 +87,18 @@ fn load_choices(c: &mut DbConn, context: &mut Context) -> StoreResult<()> {
     Ok(())
 }
 
+/// `context` with its form's choices read, to show the form again.
+async fn with_choices(state: &AppState, context: Context) -> Result<Context, AppError> {
+    Ok(state
+        .db
+        .read(move |conn| {
+            let mut context = context;
+            load_choices(conn, &mut context)?;
+            Ok(context)
+        })
+        .await?)
+}
+
 #[derive(Template)]
 #[template(path = "tickets/new.html")]
 struct FormPage {
@@ -405,14 +417,7 @@ pub async fn post(
             // with the freeze named beside the window.
             Err(StoreError::Refused(refusal)) if refusal.field_errors().is_some() => {
                 let errors = refusal.field_errors().cloned().unwrap_or_default();
-                let c = state
-                    .db
-                    .read(move |conn| {
-                        let mut c = c;
-                        load_choices(conn, &mut c)?;
-                        Ok(c)
-                    })
-                    .await?;
+                let c = with_choices(&state, c).await?;
                 let page = show_form(ctx, errors, None, c);
                 return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
             }
@@ -475,14 +480,7 @@ pub async fn post(
     // beside the window, before anyone presses Submit.
     if let Some(errors) = frozen.as_ref().and_then(|r| r.field_errors()) {
         let errors = errors.clone();
-        let c = state
-            .db
-            .read(move |conn| {
-                let mut c = c;
-                load_choices(conn, &mut c)?;
-                Ok(c)
-            })
-            .await?;
+        let c = with_choices(&state, c).await?;
         let page = show_form(ctx, errors, None, c);
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }

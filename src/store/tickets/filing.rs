@@ -99,12 +99,6 @@ pub fn frozen(def: &ProcessDef, check: &changes::Check) -> Option<Refusal> {
     }
     let hit = check.refused_by()?;
     let f = &hit.freeze;
-    let local = |t: chrono::NaiveDateTime| {
-        t.and_utc()
-            .with_timezone(&f.time.zone)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    };
     let reason = |label: &str, text: &str| match text.trim() {
         "" => String::new(),
         text => format!(" {label}{text}"),
@@ -119,8 +113,8 @@ pub fn frozen(def: &ProcessDef, check: &changes::Check) -> Option<Refusal> {
         args: vec![
             ("freeze_en", f.name.en.clone()),
             ("freeze_zh", f.name.text(true).to_string()),
-            ("from", local(hit.occurrence.0)),
-            ("to", local(hit.occurrence.1)),
+            ("from", f.local(hit.occurrence.0)),
+            ("to", f.local(hit.occurrence.1)),
             ("zone", f.time.zone.name().to_string()),
             ("reason_en", reason("Reason: ", &f.reason.en)),
             ("reason_zh", reason("原因：", f.reason.text(true))),

@@ -232,18 +232,8 @@ async fn choices(ctx: &Ctx, state: &AppState) -> Result<Choices, AppError> {
             ))
         })
         .await?;
-    let zh = ctx.lang == crate::i18n::Lang::ZhCn;
-    let mut role_options = vec![SelectOption::new("", ctx.t("freezes.no_role"))];
-    let mut sorted: Vec<_> = roles.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    role_options.extend(sorted.into_iter().map(|(code, (en, zh_name))| {
-        let name = if zh && !zh_name.is_empty() {
-            zh_name
-        } else {
-            en
-        };
-        SelectOption::new(code, name.clone())
-    }));
+    let role_options =
+        crate::web::forms::role_options(ctx.lang, &roles, ctx.t("freezes.no_role").into_owned());
     Ok(Choices {
         roles: role_options,
         repeats: Repeat::ALL

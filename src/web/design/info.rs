@@ -116,17 +116,11 @@ impl ChangeChoices {
         }
         let mut emergencies = vec![none("design.change_no_emergency")];
         emergencies.extend(pick(&[FieldKind::Checkbox]));
-        let mut role_options = vec![none("design.conflict_shown_only")];
-        let mut sorted: Vec<_> = roles.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        role_options.extend(sorted.into_iter().map(|(code, (en, zh_name))| {
-            let name = if zh && !zh_name.is_empty() {
-                zh_name
-            } else {
-                en
-            };
-            SelectOption::new(code, name.clone())
-        }));
+        let role_options = crate::web::forms::role_options(
+            ctx.lang,
+            roles,
+            ctx.t("design.conflict_shown_only").into_owned(),
+        );
         ChangeChoices {
             windows,
             items,
