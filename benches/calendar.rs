@@ -110,8 +110,11 @@ fn seed(url: &str, n: usize) -> anyhow::Result<(i32, i32)> {
                 "({id}, 'CHG-B{id:07}', {service}, {version}, 'change', 'Change {id}', {ops}, {business}, '{status}', \
                  '{{\"reason\":\"bench\"}}', 'calendar-{id}', 1, '{s}', '{s}')"
             ));
+            let (first, last) = countersign::flow::change::days((begins, ends));
             changes.push(format!(
-                "({id}, '{s}', '{e}', FALSE, FALSE, {service}, {business}, '[\"host:h{h1:04}\",\"host:h{h2:04}\"]')"
+                "({id}, '{s}', '{e}', FALSE, FALSE, {service}, {business}, '[\"host:h{h1:04}\",\"host:h{h2:04}\"]', {}, {})",
+                first.to_epoch_days(),
+                last.to_epoch_days()
             ));
             for h in [h1, h2] {
                 items.push(format!("({id}, 'host:h{h:04}', '{s}', '{e}', FALSE)"));
@@ -120,7 +123,7 @@ fn seed(url: &str, n: usize) -> anyhow::Result<(i32, i32)> {
         conn.batch_execute(&format!(
             "BEGIN;\
              INSERT INTO applies (id, serial, service_id, version_id, kind, title, applicant_id, business_id, status, form, submit_token, row_version, created_at, updated_at) VALUES {};\
-             INSERT INTO changes (apply_id, starts_at, ends_at, long_window, emergency, service_id, business_id, items) VALUES {};\
+             INSERT INTO changes (apply_id, starts_at, ends_at, long_window, emergency, service_id, business_id, items, first_day, last_day) VALUES {};\
              INSERT INTO change_items (apply_id, item, starts_at, ends_at, long_window) VALUES {};\
              COMMIT;",
             applies.join(","),

@@ -488,6 +488,8 @@ diesel::table! {
         service_id -> Integer,
         business_id -> Nullable<Integer>,
         items -> Text,
+        first_day -> Integer,
+        last_day -> Integer,
     }
 }
 

@@ -120,6 +120,19 @@ pub fn overlaps(a: (NaiveDateTime, NaiveDateTime), b: (NaiveDateTime, NaiveDateT
     a.0 < b.1 && b.0 < a.1
 }
 
+/// The first and last day a window touches: a window ending at midnight
+/// does not touch the day it ends on, and an empty one touches the day
+/// it starts.
+pub fn days(window: (NaiveDateTime, NaiveDateTime)) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let (from, to) = window;
+    let last = if to.time() == chrono::NaiveTime::MIN {
+        to.date() - chrono::Duration::days(1)
+    } else {
+        to.date()
+    };
+    (from.date(), last.max(from.date()))
+}
+
 /// Whether a window is long (see [`LONG_WINDOW_DAYS`]).
 pub fn is_long(window: (NaiveDateTime, NaiveDateTime)) -> bool {
     window.1 - window.0 > chrono::Duration::days(LONG_WINDOW_DAYS)
@@ -204,6 +217,47 @@ mod tests {
     use super::*;
     use crate::flow::definition::{FieldDef, ProcessKind};
     use serde_json::json;
+
+    #[test]
+    fn a_window_touches_the_days_from_its_start_to_its_last_moment() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        for (from, to, first, last) in [
+            (
+                "2027-12-01 23:00",
+                "2027-12-02 01:00",
+                "2027-12-01",
+                "2027-12-02",
+            ),
+            (
+                "2027-12-02 22:00",
+                "2027-12-03 00:00",
+                "2027-12-02",
+                "2027-12-02",
+            ),
+            (
+                "2027-12-03 00:00",
+                "2027-12-04 00:00",
+                "2027-12-03",
+                "2027-12-03",
+            ),
+            (
+                "2027-12-05 12:00",
+                "2027-12-08 12:00",
+                "2027-12-05",
+                "2027-12-08",
+            ),
+            (
+                "2027-12-09 00:00",
+                "2027-12-09 00:00",
+                "2027-12-09",
+                "2027-12-09",
+            ),
+        ] {
+            assert_eq!(days((at(from), at(to))), (day(first), day(last)), "{from}");
+        }
+        assert_eq!(day("1970-01-02").to_epoch_days(), 1);
+    }
 
     fn def() -> ProcessDef {
         let mut def = ProcessDef::new(LocalText::new("Change", "变更"), ProcessKind::Change);

@@ -36,6 +36,8 @@ pub fn record(
 ) -> StoreResult<()> {
     let (starts, ends) = facts.window;
     let long = change::is_long(facts.window);
+    let (first_day, last_day) = change::days(facts.window);
+    crate::db::after_commit(super::month::changed);
     if !fresh {
         forget(conn, apply)?;
     }
@@ -49,6 +51,8 @@ pub fn record(
             ch::service_id.eq(service),
             ch::business_id.eq(business),
             ch::items.eq(serde_json::to_string(&facts.items).expect("plain data")),
+            ch::first_day.eq(first_day.to_epoch_days()),
+            ch::last_day.eq(last_day.to_epoch_days()),
         ))
         .execute(c))?;
     let rows: Vec<_> = facts
@@ -279,31 +283,43 @@ pub struct Slot {
 
 /// The changes whose windows overlap [from, to), by start, narrowed by
 /// `filter` but for its status (which [`entries_of`] reads), at most
-/// [`VIEW_LIMIT`]. Unnarrowed, both reads are answered
-/// from the index on `(long_window, starts_at, ends_at, emergency)`
-/// alone (the ticket's id is the row's key): a month of a busy calendar
-/// is a short run of index entries, whatever the history before it.
+/// [`VIEW_LIMIT`]. Unnarrowed, both reads are answered from the index on
+/// `(long_window, first_day, starts_at, apply_id, last_day, ends_at,
+/// emergency)` alone: a week of a busy calendar is a short run of index
+/// entries, whatever the history before it.
 pub fn slots(
+    conn: &mut DbConn,
+    range: (NaiveDateTime, NaiveDateTime),
+    filter: &Filter,
+) -> StoreResult<Vec<Slot>> {
+    slots_of(conn, range, filter, &[false, true])
+}
+
+/// [`slots`] of the short windows, the long ones, or both.
+pub(super) fn slots_of(
     conn: &mut DbConn,
     (from, to): (NaiveDateTime, NaiveDateTime),
     filter: &Filter,
+    kinds: &[bool],
 ) -> StoreResult<Vec<Slot>> {
     type Row = (ApplyId, NaiveDateTime, NaiveDateTime, bool);
     let mut rows: Vec<Row> = Vec::new();
-    for long in [false, true] {
-        let mut query = ch::table
-            .filter(ch::long_window.eq(long))
-            .filter(ch::starts_at.lt(At(to)))
-            .filter(ch::ends_at.gt(At(from)))
-            .select((ch::apply_id, ch::starts_at, ch::ends_at, ch::emergency))
-            .order((ch::long_window, ch::starts_at))
-            .limit(VIEW_LIMIT)
-            .into_boxed();
-        query = query.filter(ch::starts_at.ge(At(if long {
+    for &long in kinds {
+        let since = if long {
             long_since(from)
         } else {
             short_since(from)
-        })));
+        };
+        let mut query = ch::table
+            .filter(ch::long_window.eq(long))
+            .filter(ch::first_day.ge(since.date().to_epoch_days()))
+            .filter(ch::first_day.le(to.date().to_epoch_days()))
+            .filter(ch::starts_at.lt(At(to)))
+            .filter(ch::ends_at.gt(At(from)))
+            .select((ch::apply_id, ch::starts_at, ch::ends_at, ch::emergency))
+            .order((ch::long_window, ch::first_day, ch::starts_at, ch::apply_id))
+            .limit(VIEW_LIMIT)
+            .into_boxed();
         if let Some(b) = filter.business {
             query = query.filter(ch::business_id.eq(b));
         }
@@ -544,6 +560,7 @@ pub fn forget(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
     )
     .execute(c))?;
     crate::direct!(conn, |c| diesel::delete(ch::table.find(apply)).execute(c))?;
+    crate::db::after_commit(super::month::changed);
     Ok(())
 }
 

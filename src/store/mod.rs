@@ -22,6 +22,7 @@ pub mod home;
 pub mod idempotency;
 pub mod leavers;
 pub mod links;
+pub mod month;
 pub mod names;
 pub mod outbox;
 pub mod processes;

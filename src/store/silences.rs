@@ -43,7 +43,8 @@ pub struct Candidate {
 /// `row_version`), leaving out those another runner holds under a live
 /// claim; at most `limit`, soonest first. Short windows are found by a
 /// range of their starts, long ones (at most `LONGEST_WINDOW_DAYS`)
-/// apart: both read the index on `changes(long_window, starts_at)`.
+/// apart: both read the index on `changes(long_window, first_day,
+/// starts_at, …)`.
 pub fn due(conn: &mut DbConn, at: NaiveDateTime, limit: i64) -> StoreResult<Vec<Candidate>> {
     type Row = (
         ApplyId,
@@ -61,6 +62,7 @@ pub fn due(conn: &mut DbConn, at: NaiveDateTime, limit: i64) -> StoreResult<Vec<
             .inner_join(a::table.on(a::id.eq(ch::apply_id)))
             .left_join(s::table.on(s::apply_id.eq(ch::apply_id)))
             .filter(ch::long_window.eq(long))
+            .filter(ch::first_day.ge(since.date().to_epoch_days()))
             .filter(ch::starts_at.ge(At(since)))
             .filter(ch::ends_at.gt(At(at)))
             .filter(
@@ -77,7 +79,7 @@ pub fn due(conn: &mut DbConn, at: NaiveDateTime, limit: i64) -> StoreResult<Vec<
                 ch::starts_at,
                 ch::ends_at,
             ))
-            .order((ch::starts_at, ch::apply_id))
+            .order((ch::first_day, ch::starts_at, ch::apply_id))
             .limit(limit)
             .load::<Row>(c))?);
     }

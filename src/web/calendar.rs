@@ -236,8 +236,8 @@ pub async fn show(
     let range = (midnight(first), midnight(last) + Duration::days(1));
     let filter = filter_of(&query);
     // The month view lists a few changes a day: only those are read in
-    // full, the rest counted from the index. A status filter reads every
-    // change's status.
+    // full, the rest counted in the database. A status filter reads every
+    // change's status, an item filter the item's changes.
     let a_day = if view == View::Month {
         MONTH_CELL
     } else {
@@ -246,22 +246,32 @@ pub async fn show(
     let (entries, counts, slots_read, freezes, services, businesses) = state
         .db
         .read(move |c| {
-            let slots = changes::slots(c, range, &filter)?;
-            let slots_read = slots.len();
-            let (entries, counts) = match filter.status {
-                Some(status) => {
-                    let mut all = changes::entries_of(c, &slots)?;
-                    all.retain(|e| e.status == status);
-                    let counts = per_day(&all, first, last, |e| e.window);
-                    let picked = drawn(all, first, last, a_day, |e| e.window);
-                    (picked, counts)
-                }
-                None => {
-                    let counts = per_day(&slots, first, last, |s| s.window);
-                    let picked = drawn(slots, first, last, a_day, |s| s.window);
-                    (changes::entries_of(c, &picked)?, counts)
-                }
-            };
+            let (entries, counts, slots_read) =
+                if view == View::Month && filter.status.is_none() && filter.item.is_none() {
+                    // An unnarrowed month, or a business's or service's, is
+                    // counted and picked by the database.
+                    let month = crate::store::month::month(c, (first, last), &filter, a_day)?;
+                    let picked = drawn(month.slots.clone(), first, last, a_day, |s| s.window);
+                    let read = picked.len();
+                    (changes::entries_of(c, &picked)?, month.counts.clone(), read)
+                } else {
+                    let slots = changes::slots(c, range, &filter)?;
+                    let slots_read = slots.len();
+                    match filter.status {
+                        Some(status) => {
+                            let mut all = changes::entries_of(c, &slots)?;
+                            all.retain(|e| e.status == status);
+                            let counts = per_day(&all, first, last, |e| e.window);
+                            let picked = drawn(all, first, last, a_day, |e| e.window);
+                            (picked, counts, slots_read)
+                        }
+                        None => {
+                            let counts = per_day(&slots, first, last, |s| s.window);
+                            let picked = drawn(slots, first, last, a_day, |s| s.window);
+                            (changes::entries_of(c, &picked)?, counts, slots_read)
+                        }
+                    }
+                };
             Ok((
                 entries,
                 counts,
@@ -450,14 +460,8 @@ fn per_day<T>(
     let days = (last - first).num_days() + 1;
     let mut counts = vec![0; days as usize];
     for item in items {
-        let (from, to) = window(item);
-        // A window ending at midnight does not touch the day it ends on.
-        let end_day = if to.time() == chrono::NaiveTime::MIN {
-            to.date() - Duration::days(1)
-        } else {
-            to.date()
-        };
-        let start = (from.date() - first).num_days().max(0);
+        let (from_day, end_day) = crate::flow::change::days(window(item));
+        let start = (from_day - first).num_days().max(0);
         let end = (end_day - first).num_days().min(days - 1);
         for day in start..=end {
             counts[day as usize] += 1;

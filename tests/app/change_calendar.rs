@@ -745,6 +745,136 @@ async fn the_calendar_draws_changes_on_their_days_by_status_shades_freezes_and_n
     );
 }
 
+#[actix_web::test]
+async fn the_month_counts_and_lists_what_each_day_view_lists_over_midnights_long_windows_and_busy_days()
+ {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, None);
+    let applicant = browser_for(&app, "applicant").await;
+    let day = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    let mut windows = vec![
+        // Over midnight; ending at midnight; a whole day; three days.
+        ("2027-12-01 23:00", "2027-12-02 01:00"),
+        ("2027-12-02 22:00", "2027-12-03 00:00"),
+        ("2027-12-03 00:00", "2027-12-04 00:00"),
+        ("2027-12-05 12:00", "2027-12-08 12:00"),
+        // Before the grid's first day, into it.
+        ("2027-11-28 23:30", "2027-11-29 00:30"),
+    ];
+    // A busy day, and more changes over its midnight than a cell lists.
+    let busy: Vec<(String, String)> = (0..6)
+        .map(|h| (format!("2027-12-06 0{h}:00"), format!("2027-12-06 0{h}:30")))
+        .chain((0..5).map(|m| (format!("2027-12-06 23:1{m}"), "2027-12-07 00:30".into())))
+        .collect();
+    windows.extend(busy.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    for (from, to) in &windows {
+        post_change(
+            &app,
+            &applicant,
+            service,
+            "submit",
+            &change_form(day(from), day(to), "app01"),
+        )
+        .await;
+    }
+    let bob = browser_for(&app, "bob").await;
+    let month = get(&bob, &app.url("/calendar?view=month&date=2027-12-15")).await;
+    let dates = month.attrs("#calendar td.day", "data-date");
+    assert_eq!(dates.first().map(String::as_str), Some("2027-11-29"));
+    let mut drawn_days = 0;
+    for date in &dates {
+        let listed = month.attrs(
+            &format!("#calendar td[data-date='{date}'] li.change"),
+            "data-serial",
+        );
+        let more: usize = month
+            .text(&format!("#calendar td[data-date='{date}'] .more"))
+            .map(|t| t.trim_end_matches(" more").parse().unwrap())
+            .unwrap_or(0);
+        let day_view = get(&bob, &app.url(&format!("/calendar?view=day&date={date}"))).await;
+        let all = day_view.attrs("#calendar-day tr.change", "data-serial");
+        assert_eq!(listed.len() + more, all.len(), "{date}");
+        assert_eq!(listed[..], all[..all.len().min(4)], "{date}");
+        drawn_days += usize::from(!all.is_empty());
+    }
+    // 29 November, 1–3 and 5–8 December.
+    assert_eq!(drawn_days, 8);
+    let on = |date: &str| {
+        month
+            .text(&format!("#calendar td[data-date='{date}'] .more"))
+            .unwrap_or_default()
+    };
+    assert_eq!(on("2027-12-06"), "8 more", "the long change, six, five");
+    assert_eq!(
+        on("2027-12-07"),
+        "2 more",
+        "the long change, five over midnight"
+    );
+    assert_eq!(month.count("td[data-date='2027-12-04'] li.change"), 0);
+}
+
+#[actix_web::test]
+async fn the_migration_that_numbers_a_windows_days_numbers_existing_changes_as_filing_does() {
+    let app = TestApp::spawn().await;
+    people(&app, &["bob"]);
+    let service = deploy_change(&app, None);
+    let applicant = browser_for(&app, "applicant").await;
+    let day = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    for (from, to) in [
+        ("2027-12-01 23:00", "2027-12-02 01:00"),
+        ("2027-12-02 22:00", "2027-12-03 00:00"),
+        ("2027-12-05 12:00", "2027-12-08 12:00"),
+    ] {
+        file_change(&app, &applicant, service, (day(from), day(to)), "app01").await;
+    }
+    let days = || {
+        app.query(|c| {
+            use countersign::db::schema::changes as ch;
+            ch::table
+                .select((ch::apply_id, ch::first_day, ch::last_day))
+                .order(ch::apply_id)
+                .load::<(ApplyId, i32, i32)>(c)
+        })
+    };
+    let filed = days();
+    let epoch = |d: &str| {
+        (chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()
+            - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+        .num_days() as i32
+    };
+    let numbered: Vec<(i32, i32)> = filed.iter().map(|(_, a, b)| (*a, *b)).collect();
+    assert_eq!(
+        numbered,
+        [
+            (epoch("2027-12-01"), epoch("2027-12-02")),
+            (epoch("2027-12-02"), epoch("2027-12-02")),
+            (epoch("2027-12-05"), epoch("2027-12-08")),
+        ]
+    );
+    // Taken back and made again over the rows filing wrote.
+    let (down, up) = if app.database_url().starts_with("postgres") {
+        (
+            include_str!("../../migrations/postgres/2026-12-09-000019_calendar_days/down.sql"),
+            include_str!("../../migrations/postgres/2026-12-09-000019_calendar_days/up.sql"),
+        )
+    } else {
+        (
+            include_str!("../../migrations/sqlite/2026-12-09-000019_calendar_days/down.sql"),
+            include_str!("../../migrations/sqlite/2026-12-09-000019_calendar_days/up.sql"),
+        )
+    };
+    app.db
+        .write_sync(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(down)?;
+            c.batch_execute(up)?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(days(), filed);
+}
+
 /// Parses iCalendar text with the `icalendar` package from PyPI, as a
 /// calendar client would: each event's UID, start, end and summary, one
 /// a line. `None` when the package is not installed here (CI has it and

@@ -1,0 +1,4 @@
+DROP INDEX changes_days;
+ALTER TABLE changes DROP COLUMN last_day;
+ALTER TABLE changes DROP COLUMN first_day;
+CREATE INDEX changes_starts ON changes(long_window, starts_at, ends_at, emergency);
