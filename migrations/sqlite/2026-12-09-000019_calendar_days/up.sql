@@ -4,6 +4,10 @@
 -- each day's changes and picks each day's first few from the index
 -- alone, by whole numbers, without reading every window into the
 -- application.
+-- A window is long when it is longer than a day (it was a week once):
+-- the month view counts a short one on at most the two days it touches.
+UPDATE changes SET long_window = (strftime('%s', ends_at) - strftime('%s', starts_at) > 86400);
+UPDATE change_items SET long_window = (strftime('%s', ends_at) - strftime('%s', starts_at) > 86400);
 ALTER TABLE changes ADD COLUMN first_day INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE changes ADD COLUMN last_day INTEGER NOT NULL DEFAULT 0;
 UPDATE changes SET
