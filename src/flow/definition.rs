@@ -501,10 +501,76 @@ impl Mode {
     }
 }
 
-/// All predicates must hold for the node to be included.
+/// When a node is included: every predicate of `all` holds, and in each
+/// group of `any` at least one does (AND of ORs).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     pub all: Vec<Predicate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any: Vec<Vec<Predicate>>,
+}
+
+impl Condition {
+    /// A condition of predicates that must all hold.
+    pub fn all_of(all: Vec<Predicate>) -> Condition {
+        Condition {
+            all,
+            any: Vec::new(),
+        }
+    }
+
+    /// Every predicate, those that must hold first, then each group's.
+    pub fn predicates(&self) -> impl Iterator<Item = &Predicate> {
+        self.all.iter().chain(self.any.iter().flatten())
+    }
+
+    /// Whether it asks nothing (and may be dropped).
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.any.iter().all(Vec::is_empty)
+    }
+}
+
+/// How a field's value is compared with a number or a date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Comparison {
+    pub const ALL: [Comparison; 4] = [
+        Comparison::Gt,
+        Comparison::Ge,
+        Comparison::Lt,
+        Comparison::Le,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Gt => "gt",
+            Comparison::Ge => "ge",
+            Comparison::Lt => "lt",
+            Comparison::Le => "le",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Comparison> {
+        Comparison::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether `found` stands in this relation to `wanted`.
+    pub fn holds(self, found: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Comparison::Gt => found == Greater,
+            Comparison::Ge => found != Less,
+            Comparison::Lt => found == Less,
+            Comparison::Le => found != Greater,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -527,6 +593,31 @@ pub enum Predicate {
     ResourceManaged {
         field: String,
     },
+    /// A number or date field's value compares so with `value` (a number,
+    /// `YYYY-MM-DD`, or `YYYY-MM-DD HH:MM`); an empty field never does.
+    Compare {
+        field: String,
+        op: Comparison,
+        value: String,
+    },
+    /// A number or date field's value is from `low` to `high`, both
+    /// included.
+    Between {
+        field: String,
+        low: String,
+        high: String,
+    },
+    /// A multi-select's or people field's values include `value` (a
+    /// choice, a username); a text field's text includes it, whatever
+    /// the case.
+    Contains {
+        field: String,
+        value: String,
+    },
+    /// The applicant holds a role within the business (by name).
+    ApplicantInBusiness {
+        business: String,
+    },
 }
 
 impl Predicate {
@@ -535,8 +626,11 @@ impl Predicate {
         match self {
             Predicate::FieldEquals { field, .. }
             | Predicate::FieldNotEmpty { field }
-            | Predicate::ResourceManaged { field } => Some(field),
-            Predicate::ApplicantHasRole { .. } => None,
+            | Predicate::ResourceManaged { field }
+            | Predicate::Compare { field, .. }
+            | Predicate::Between { field, .. }
+            | Predicate::Contains { field, .. } => Some(field),
+            Predicate::ApplicantHasRole { .. } | Predicate::ApplicantInBusiness { .. } => None,
         }
     }
 }

@@ -688,6 +688,7 @@ mod tests {
             all: vec![Predicate::FieldNotEmpty {
                 field: "reason".into(),
             }],
+            any: Vec::new(),
         });
         let svg = render(&def, &labels(false), None);
         assert!(node_rect(&svg, "approve_1").contains("stroke-dasharray"));

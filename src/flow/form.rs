@@ -363,7 +363,7 @@ fn plausible_year(year: i32) -> bool {
     (1..=9999).contains(&year)
 }
 
-fn parse_date(text: &str) -> Option<NaiveDate> {
+pub(super) fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| plausible_year(d.year()))
@@ -371,7 +371,7 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 
 /// Accepts `T` or a space between date and time, with or without seconds;
 /// the seconds are dropped as a datetime field holds minutes.
-fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
+pub(super) fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     let text = text.replacen(' ', "T", 1);
     ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%.f"]
         .iter()

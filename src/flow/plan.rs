@@ -32,6 +32,8 @@ pub trait Directory {
     /// deduplicated, active only.
     fn holders_of_role(&self, role: &str, business: Option<&str>) -> Vec<String>;
     fn has_role(&self, username: &str, role: &str) -> bool;
+    /// Whether the user holds a role within the business (by name).
+    fn in_business(&self, username: &str, business: &str) -> bool;
     fn resource(&self, id: i64) -> Option<ResourceInfo>;
     fn is_active(&self, username: &str) -> bool;
     /// Who acts for `username` now for a process of `kind` (an active
@@ -439,6 +441,51 @@ fn resource_ids(value: &Value) -> Option<Vec<i64>> {
 
 fn holds(condition: &Condition, input: &PlanInput, dir: &dyn Directory) -> bool {
     condition.all.iter().all(|p| predicate_holds(p, input, dir))
+        && condition
+            .any
+            .iter()
+            .all(|group| group.iter().any(|p| predicate_holds(p, input, dir)))
+}
+
+/// A value a comparison reads: a number, or a date or date-time (a date
+/// is its midnight).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub enum Comparable {
+    Number(f64),
+    At(chrono::NaiveDateTime),
+}
+
+impl Comparable {
+    /// What `text` means to a comparison, if anything.
+    pub fn parse(text: &str) -> Option<Comparable> {
+        let text = text.trim();
+        if let Ok(n) = text.parse::<f64>()
+            && n.is_finite()
+        {
+            return Some(Comparable::Number(n));
+        }
+        super::form::parse_datetime(text)
+            .or_else(|| super::form::parse_date(text).map(|d| d.and_time(chrono::NaiveTime::MIN)))
+            .map(Comparable::At)
+    }
+
+    fn of(value: &Value) -> Option<Comparable> {
+        match value {
+            Value::Number(n) => n.as_f64().map(Comparable::Number),
+            Value::String(s) => Comparable::parse(s),
+            _ => None,
+        }
+    }
+
+    /// How `self` orders against `other`: only a number against a number
+    /// and a time against a time.
+    fn order(self, other: Comparable) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Comparable::Number(a), Comparable::Number(b)) => a.partial_cmp(&b),
+            (Comparable::At(a), Comparable::At(b)) => Some(a.cmp(&b)),
+            _ => None,
+        }
+    }
 }
 
 fn predicate_holds(predicate: &Predicate, input: &PlanInput, dir: &dyn Directory) -> bool {
@@ -462,6 +509,35 @@ fn predicate_holds(predicate: &Predicate, input: &PlanInput, dir: &dyn Directory
             Some(_) => true,
         },
         Predicate::ApplicantHasRole { role } => dir.has_role(input.applicant, role),
+        Predicate::ApplicantInBusiness { business } => dir.in_business(input.applicant, business),
+        Predicate::Compare { field, op, value } => {
+            let found = input.values.get(field).and_then(Comparable::of);
+            match (found, Comparable::parse(value)) {
+                (Some(found), Some(wanted)) => found.order(wanted).is_some_and(|o| op.holds(o)),
+                _ => false,
+            }
+        }
+        Predicate::Between { field, low, high } => {
+            let found = input.values.get(field).and_then(Comparable::of);
+            match (found, Comparable::parse(low), Comparable::parse(high)) {
+                (Some(found), Some(low), Some(high)) => {
+                    found.order(low).is_some_and(|o| o.is_ge())
+                        && found.order(high).is_some_and(|o| o.is_le())
+                }
+                _ => false,
+            }
+        }
+        Predicate::Contains { field, value } => {
+            let wanted = value.trim().to_lowercase();
+            match input.values.get(field) {
+                Some(Value::Array(items)) => items.iter().any(|i| match i {
+                    Value::String(s) => s.to_lowercase() == wanted,
+                    other => scalar_equals(other, value),
+                }),
+                Some(Value::String(s)) => !wanted.is_empty() && s.to_lowercase().contains(&wanted),
+                _ => false,
+            }
+        }
         Predicate::ResourceManaged { field } => input
             .values
             .get(field)
@@ -573,6 +649,12 @@ mod tests {
             self.roles
                 .iter()
                 .any(|((r, _), h)| r == role && h.iter().any(|u| u == username))
+        }
+
+        fn in_business(&self, username: &str, business: &str) -> bool {
+            self.roles.iter().any(|((_, b), h)| {
+                b.as_deref() == Some(business) && h.iter().any(|u| u == username)
+            })
         }
 
         fn resource(&self, id: i64) -> Option<ResourceInfo> {
@@ -1041,7 +1123,7 @@ mod tests {
 
     fn conditional(predicates: Vec<Predicate>) -> NodeDef {
         NodeDef {
-            condition: Some(Condition { all: predicates }),
+            condition: Some(Condition::all_of(predicates)),
             ..approval("a", vec![users(&["approver"])])
         }
     }
@@ -1063,6 +1145,162 @@ mod tests {
             assert!(planned.assignees.is_empty());
         }
         planned.included
+    }
+
+    use crate::flow::Comparison;
+
+    fn compare(field: &str, op: Comparison, value: &str) -> Predicate {
+        Predicate::Compare {
+            field: field.into(),
+            op,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn a_node_is_included_when_all_hold_and_one_of_each_either_or_group_holds() {
+        let dir = Dir::default();
+        let node = |all: Vec<Predicate>, any: Vec<Vec<Predicate>>| NodeDef {
+            condition: Some(Condition { all, any }),
+            ..approval("a", vec![users(&["approver"])])
+        };
+        let form = values(json!({"scope": "infrastructure", "hosts": 3, "urgent": false}));
+        let included = |n: NodeDef| plan_single(n, "x", &form, &dir).included;
+        // (scope = infrastructure) AND (urgent OR hosts > 2)
+        assert!(included(node(
+            vec![equals("scope", "infrastructure")],
+            vec![vec![
+                equals("urgent", "true"),
+                compare("hosts", Comparison::Gt, "2")
+            ]],
+        )));
+        // ... AND (urgent OR hosts > 5): neither holds.
+        assert!(!included(node(
+            vec![equals("scope", "infrastructure")],
+            vec![vec![
+                equals("urgent", "true"),
+                compare("hosts", Comparison::Gt, "5")
+            ]],
+        )));
+        // Two groups: each needs one.
+        assert!(!included(node(
+            vec![],
+            vec![
+                vec![compare("hosts", Comparison::Ge, "3")],
+                vec![equals("urgent", "true"), equals("scope", "application")],
+            ],
+        )));
+        assert!(included(node(
+            vec![],
+            vec![
+                vec![compare("hosts", Comparison::Ge, "3")],
+                vec![equals("urgent", "false")],
+            ],
+        )));
+    }
+
+    #[test]
+    fn numbers_and_dates_compare_by_value_and_an_empty_field_never_does() {
+        let dir = Dir::default();
+        let form = values(json!({
+            "hosts": 12, "when": "2027-03-01", "at": "2027-03-01T09:30", "text": "12"
+        }));
+        for (op, value, holds) in [
+            (Comparison::Gt, "9", true),
+            (Comparison::Gt, "12", false),
+            (Comparison::Ge, "12", true),
+            (Comparison::Lt, "100", true),
+            (Comparison::Le, "11.5", false),
+        ] {
+            assert_eq!(
+                included(vec![compare("hosts", op, value)], &form, &dir),
+                holds,
+                "hosts {op:?} {value}"
+            );
+        }
+        assert!(included(
+            vec![compare("when", Comparison::Gt, "2027-02-28")],
+            &form,
+            &dir
+        ));
+        assert!(!included(
+            vec![compare("when", Comparison::Lt, "2027-03-01")],
+            &form,
+            &dir
+        ));
+        // A date is its midnight against a date-time.
+        assert!(included(
+            vec![compare("at", Comparison::Gt, "2027-03-01")],
+            &form,
+            &dir
+        ));
+        assert!(included(
+            vec![compare("at", Comparison::Lt, "2027-03-01 10:00")],
+            &form,
+            &dir
+        ));
+        // A number against a date, or a field not filled: never.
+        assert!(!included(
+            vec![compare("when", Comparison::Gt, "5")],
+            &form,
+            &dir
+        ));
+        assert!(!included(
+            vec![compare("missing", Comparison::Lt, "5")],
+            &form,
+            &dir
+        ));
+        let between = |field: &str, low: &str, high: &str| Predicate::Between {
+            field: field.into(),
+            low: low.into(),
+            high: high.into(),
+        };
+        assert!(included(vec![between("hosts", "12", "20")], &form, &dir));
+        assert!(included(vec![between("hosts", "1", "12")], &form, &dir));
+        assert!(!included(vec![between("hosts", "13", "20")], &form, &dir));
+        assert!(included(
+            vec![between("when", "2027-03-01", "2027-03-31")],
+            &form,
+            &dir
+        ));
+        assert!(!included(vec![between("missing", "1", "2")], &form, &dir));
+    }
+
+    #[test]
+    fn contains_reads_a_multi_select_people_and_text_whatever_the_case() {
+        let dir = Dir::default();
+        let form = values(json!({
+            "tags": ["db", "network"], "members": ["alice", "bob"], "what": "Upgrade the DB cluster"
+        }));
+        let contains = |field: &str, value: &str| Predicate::Contains {
+            field: field.into(),
+            value: value.into(),
+        };
+        assert!(included(vec![contains("tags", "network")], &form, &dir));
+        assert!(!included(vec![contains("tags", "net")], &form, &dir));
+        assert!(included(vec![contains("members", "Bob")], &form, &dir));
+        assert!(!included(vec![contains("members", "carol")], &form, &dir));
+        assert!(included(vec![contains("what", "db cluster")], &form, &dir));
+        assert!(!included(vec![contains("what", "network")], &form, &dir));
+        assert!(!included(vec![contains("missing", "x")], &form, &dir));
+    }
+
+    #[test]
+    fn the_applicant_is_in_a_business_when_they_hold_a_role_within_it() {
+        let dir = Dir::default()
+            .role("ops", Some("Payments"), &["alice"])
+            .role("ops", None, &["bob"]);
+        let in_payments = || {
+            vec![Predicate::ApplicantInBusiness {
+                business: "Payments".into(),
+            }]
+        };
+        let planned =
+            |who: &str| plan_single(conditional(in_payments()), who, &no_values(), &dir).included;
+        assert!(planned("alice"));
+        // A company-wide role is in no business in particular.
+        assert!(!planned("bob"));
+        assert!(!planned("carol"));
     }
 
     #[test]
@@ -1276,6 +1514,7 @@ mod tests {
             all: vec![Predicate::FieldNotEmpty {
                 field: "missing".into(),
             }],
+            any: Vec::new(),
         });
         let third = approval("third", vec![users(&["vp"])]);
         let def = process(
@@ -1588,10 +1827,12 @@ mod tests {
             all: vec![Predicate::ResourceManaged {
                 field: "resources".into(),
             }],
+            any: Vec::new(),
         });
         let mut vp = approval("vp", vec![role("vp", false)]);
         vp.condition = Some(Condition {
             all: vec![equals("special", "true")],
+            any: Vec::new(),
         });
         process(
             ProcessKind::Access,

@@ -27,6 +27,8 @@ pub struct Problem {
 pub struct Known<'a> {
     /// Codes of the roles that exist.
     pub roles: &'a [String],
+    /// Names of the businesses that exist (empty: not checked).
+    pub businesses: &'a [String],
 }
 
 fn is_key(s: &str) -> bool {
@@ -242,7 +244,7 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
             if node.kind == NodeKind::Submit {
                 c.add(at, None, "design.problem.submit_condition", vec![]);
             }
-            for p in &condition.all {
+            for p in condition.predicates() {
                 check_predicate(&mut c, def, p, at, &earlier, known);
             }
         }
@@ -421,9 +423,21 @@ fn check_predicate(
             vec![("role", text(role))],
         );
     }
+    if let Predicate::ApplicantInBusiness { business } = p
+        && !known.businesses.is_empty()
+        && !known.businesses.iter().any(|b| b == business)
+    {
+        c.add(
+            at,
+            None,
+            "design.problem.unknown_business",
+            vec![("business", text(business))],
+        );
+    }
     let Some(field) = p.field() else { return };
     match earlier.iter().find(|f| f.key == field) {
         Some(f) => {
+            check_field_predicate(c, p, f, at);
             if matches!(p, Predicate::ResourceManaged { .. }) && f.kind != FieldKind::Resource {
                 c.add(
                     at,
@@ -461,6 +475,77 @@ fn check_predicate(
     }
 }
 
+/// Whether a comparison, range or "contains" suits its field's kind and
+/// its values mean something to it.
+fn check_field_predicate(c: &mut Collector, p: &Predicate, f: &FieldDef, at: Option<usize>) {
+    use super::plan::Comparable;
+    let field = f.key.as_str();
+    let is_time = matches!(f.kind, FieldKind::Date | FieldKind::Datetime);
+    let fits = |value: &str| match Comparable::parse(value) {
+        Some(Comparable::Number(_)) => f.kind == FieldKind::Number,
+        Some(Comparable::At(_)) => is_time,
+        None => false,
+    };
+    let values: Vec<&str> = match p {
+        Predicate::Compare { value, .. } => vec![value],
+        Predicate::Between { low, high, .. } => vec![low, high],
+        Predicate::Contains { value, .. } => {
+            if !matches!(
+                f.kind,
+                FieldKind::MultiSelect | FieldKind::Members | FieldKind::Text | FieldKind::Textarea
+            ) {
+                c.add(
+                    at,
+                    Some(field),
+                    "design.problem.not_contains_field",
+                    vec![("field", text(field))],
+                );
+            } else if f.kind == FieldKind::MultiSelect
+                && !f.choices.iter().any(|ch| &ch.value == value)
+            {
+                c.add(
+                    at,
+                    Some(field),
+                    "design.problem.condition_unknown_choice",
+                    vec![("field", text(field)), ("value", text(value))],
+                );
+            }
+            return;
+        }
+        _ => return,
+    };
+    if f.kind != FieldKind::Number && !is_time {
+        c.add(
+            at,
+            Some(field),
+            "design.problem.not_comparable_field",
+            vec![("field", text(field))],
+        );
+        return;
+    }
+    for value in values {
+        if !fits(value) {
+            c.add(
+                at,
+                Some(field),
+                "design.problem.condition_bad_value",
+                vec![("field", text(field)), ("value", text(value))],
+            );
+        }
+    }
+    if let Predicate::Between { low, high, .. } = p
+        && let (Some(low), Some(high)) = (Comparable::parse(low), Comparable::parse(high))
+        && low > high
+    {
+        c.add(
+            at,
+            Some(field),
+            "design.problem.condition_empty_range",
+            vec![("field", text(field))],
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,10 +556,16 @@ mod tests {
 
     fn keys(def: &ProcessDef) -> Vec<(Option<usize>, &'static str)> {
         let roles = roles();
-        validate(def, &Known { roles: &roles })
-            .into_iter()
-            .map(|p| (p.node, p.key))
-            .collect()
+        validate(
+            def,
+            &Known {
+                roles: &roles,
+                businesses: &[],
+            },
+        )
+        .into_iter()
+        .map(|p| (p.node, p.key))
+        .collect()
     }
 
     fn change() -> ProcessDef {
@@ -526,6 +617,7 @@ mod tests {
                 field: "scop".into(),
                 value: "prod".into(),
             }],
+            any: Vec::new(),
         });
         assert_eq!(
             keys(&def),
@@ -540,6 +632,7 @@ mod tests {
             all: vec![Predicate::FieldNotEmpty {
                 field: "summary".into(),
             }],
+            any: Vec::new(),
         });
         let mut task = NodeDef::new(
             "summary_task",

@@ -225,11 +225,9 @@ pub fn access_request(who: &str) -> ProcessDef {
         }],
         Mode::All,
     );
-    owners.condition = Some(Condition {
-        all: vec![Predicate::ResourceManaged {
-            field: "resources".into(),
-        }],
-    });
+    owners.condition = Some(Condition::all_of(vec![Predicate::ResourceManaged {
+        field: "resources".into(),
+    }]));
     def.nodes.push(owners);
     let mut vp = approval(
         "vp",
@@ -240,12 +238,10 @@ pub fn access_request(who: &str) -> ProcessDef {
         }],
         Mode::Any,
     );
-    vp.condition = Some(Condition {
-        all: vec![Predicate::FieldEquals {
-            field: "special".into(),
-            value: "true".into(),
-        }],
-    });
+    vp.condition = Some(Condition::all_of(vec![Predicate::FieldEquals {
+        field: "special".into(),
+        value: "true".into(),
+    }]));
     def.nodes.push(vp);
     def.nodes.push(approval(
         "authorisers",
@@ -400,7 +396,13 @@ mod tests {
             access_request("agent"),
         ] {
             assert_eq!(
-                validate(&def, &Known { roles: &roles }),
+                validate(
+                    &def,
+                    &Known {
+                        roles: &roles,
+                        businesses: &[],
+                    },
+                ),
                 vec![],
                 "{}",
                 def.name.en

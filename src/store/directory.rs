@@ -312,6 +312,20 @@ impl Directory for DbDirectory<'_> {
         })
     }
 
+    fn in_business(&self, username: &str, business: &str) -> bool {
+        let (username, business) = (username.to_string(), business.to_string());
+        self.run(|c| {
+            crate::direct!(c, |c| ra::table
+                .inner_join(users::table.on(users::id.eq(ra::user_id)))
+                .inner_join(businesses::table.on(ra::business_id.eq(businesses::id.nullable())))
+                .filter(users::username.eq(username))
+                .filter(businesses::name.eq(business))
+                .count()
+                .get_result::<i64>(c))
+            .map(|n| n > 0)
+        })
+    }
+
     fn resource(&self, id: i64) -> Option<ResourceInfo> {
         let id = ResourceId(i32::try_from(id).ok()?);
         let row: Option<(String, bool, Option<String>)> = self.run(|c| {

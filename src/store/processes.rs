@@ -169,7 +169,17 @@ pub fn set_enabled(
 /// The problems deploying the draft would meet.
 pub fn problems(conn: &mut DbConn, def: &ProcessDef) -> StoreResult<Vec<Problem>> {
     let codes: Vec<String> = roles::list(conn)?.into_iter().map(|r| r.code).collect();
-    Ok(validate(def, &Known { roles: &codes }))
+    let businesses: Vec<String> = super::businesses::names(conn)?
+        .iter()
+        .map(|(_, name)| name.clone())
+        .collect();
+    Ok(validate(
+        def,
+        &Known {
+            roles: &codes,
+            businesses: &businesses,
+        },
+    ))
 }
 
 /// Freezes the draft as the next version. Returns the version number, or

@@ -1342,12 +1342,10 @@ async fn a_node_gets_a_condition_a_quorum_and_its_view_of_earlier_fields_through
     let vp = def.node("vp").unwrap();
     assert_eq!(
         vp.condition,
-        Some(Condition {
-            all: vec![Predicate::FieldEquals {
-                field: "special".into(),
-                value: "true".into()
-            }]
-        })
+        Some(Condition::all_of(vec![Predicate::FieldEquals {
+            field: "special".into(),
+            value: "true".into()
+        }]))
     );
     assert_eq!(
         vp.mode,
@@ -1375,4 +1373,122 @@ async fn a_node_gets_a_condition_a_quorum_and_its_view_of_earlier_fields_through
         page.text("#draft-problems li").as_deref(),
         Some("节点 2（VP 审批）：审批节点至少需要一条处理人规则")
     );
+}
+
+#[actix_web::test]
+async fn a_condition_compares_numbers_joins_either_or_groups_and_names_values_it_cannot_compare() {
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    app.sign_in("admin").await;
+    let (id, _) = new_process(&app, "Budgets", "预算", "request", false).await;
+    add_field(&app, id, "submit", "special", "Special", "特殊", "checkbox").await;
+    add_field(&app, id, "submit", "budget", "Budget", "预算", "number").await;
+    add_field(&app, id, "submit", "what", "What", "内容", "text").await;
+    add_node(&app, id, "vp", "VP approval", "VP 审批", "approval").await;
+    let node = format!("/admin/processes/{id}/nodes/vp");
+    let add = |fields: Vec<(&'static str, &'static str)>| {
+        let (app, node) = (&app, node.clone());
+        async move {
+            wizard_post(
+                app,
+                &node,
+                "#condition-form",
+                &format!("{node}/conditions"),
+                &fields,
+            )
+            .await
+        }
+    };
+    // A range without its end is refused beside it, the rest kept.
+    let refused = add(vec![
+        ("test", "between"),
+        ("field", "budget"),
+        ("low", "100"),
+        ("high", ""),
+    ])
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused.field_error("high").as_deref(),
+        Some("This field is required.")
+    );
+    assert_eq!(
+        refused.input_value("#condition-form", "low").as_deref(),
+        Some("100")
+    );
+
+    let page = add(vec![
+        ("test", "compare"),
+        ("field", "budget"),
+        ("op", "ge"),
+        ("value", "10000"),
+        ("join", "all"),
+    ])
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Condition added."));
+    add(vec![
+        ("test", "field_equals"),
+        ("field", "special"),
+        ("value", "true"),
+        ("join", "any:new"),
+    ])
+    .await;
+    let page = add(vec![
+        ("test", "contains"),
+        ("field", "what"),
+        ("value", "database"),
+        ("join", "any:0"),
+    ])
+    .await;
+    assert_eq!(
+        page.texts("#condition-all li").len(),
+        1,
+        "{:?}",
+        page.texts("#condition li")
+    );
+    assert!(page.texts("#condition-all li")[0].starts_with("budget is at least 10000"));
+    let group = page.texts("#condition .condition-any li");
+    assert_eq!(group.len(), 2, "{group:?}");
+    assert!(group[1].starts_with("what contains database"), "{group:?}");
+    // (budget >= 10000) AND (special OR what contains "database")
+    let def = draft(&app, id);
+    let condition = def.node("vp").unwrap().condition.clone().unwrap();
+    assert_eq!(condition.all.len(), 1);
+    assert_eq!(condition.any.len(), 1);
+    assert_eq!(condition.any[0].len(), 2);
+
+    // A value the field cannot be compared with is named at deploy.
+    add(vec![
+        ("test", "compare"),
+        ("field", "budget"),
+        ("op", "lt"),
+        ("value", "2027-01-01"),
+    ])
+    .await;
+    add_handler(&app, id, "vp", &[("rule", "users"), ("usernames", "admin")]).await;
+    enable(&app, id).await;
+    let page = app
+        .post(
+            &format!("/admin/processes/{id}/deploy"),
+            &[("message", "try")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.texts("#deploy-problems li").iter().any(|p| p
+            == "Node 2 (VP approval): `2027-01-01` is not a value field `budget` can be compared with"),
+        "{:?}",
+        page.texts("#deploy-problems li")
+    );
+
+    // Removing the last of the group's predicates drops the group.
+    let page = app.get(&node).await;
+    let rev = revision(&page, "#condition-form");
+    app.post(
+        &format!("{node}/conditions/2/remove"),
+        &[("revision", rev.as_str())],
+    )
+    .await;
+    let page = app.get(&node).await;
+    assert_eq!(page.texts("#condition .condition-any li").len(), 1);
 }

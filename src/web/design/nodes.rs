@@ -12,8 +12,8 @@ use super::{Draft, Outcome, edit, handler_label, kind_label, load, mode_label, r
 use crate::db::ids::ProcessId;
 use crate::domain::{Name, Username};
 use crate::flow::{
-    Condition, Deadline, EmptyPolicy, Escalation, FieldAccess, FieldDef, HandlerRule, LocalText,
-    Mode, NodeDef, NodeKind, OnReject, Predicate, ProcessDef, SelfPolicy,
+    Comparison, Condition, Deadline, EmptyPolicy, Escalation, FieldAccess, FieldDef, HandlerRule,
+    LocalText, Mode, NodeDef, NodeKind, OnReject, Predicate, ProcessDef, SelfPolicy,
 };
 use crate::i18n::Lang;
 use crate::store::roles::RoleNames;
@@ -452,6 +452,27 @@ const PREDICATE_INPUTS: &[(&str, &str)] = &[
     ("field_not_empty", "field"),
     ("resource_managed", "field"),
     ("applicant_has_role", "role"),
+    ("compare", "field"),
+    ("compare", "op"),
+    ("compare", "value"),
+    ("between", "field"),
+    ("between", "low"),
+    ("between", "high"),
+    ("contains", "field"),
+    ("contains", "value"),
+    ("applicant_in_business", "business"),
+];
+
+/// The tests the condition form offers, in order.
+pub const PREDICATE_TESTS: [&str; 8] = [
+    "field_equals",
+    "field_not_empty",
+    "resource_managed",
+    "applicant_has_role",
+    "compare",
+    "between",
+    "contains",
+    "applicant_in_business",
 ];
 
 /// The choices (space-separated, for the page's script) that take `input`.
@@ -503,6 +524,17 @@ pub struct PredicateForm {
     #[serde(default)]
     role: String,
     #[serde(default)]
+    op: String,
+    #[serde(default)]
+    low: String,
+    #[serde(default)]
+    high: String,
+    #[serde(default)]
+    business: String,
+    /// `all`, `any:<group>` or `any:new`.
+    #[serde(default)]
+    join: String,
+    #[serde(default)]
     revision: String,
 }
 
@@ -545,6 +577,7 @@ pub struct NodePage {
     pub field_errors: FieldErrors,
     pub access: Vec<AccessRow>,
     pub roles: Vec<SelectOption>,
+    pub businesses: Vec<SelectOption>,
 }
 
 impl NodePage {
@@ -585,6 +618,13 @@ impl NodePage {
             .iter()
             .map(|r| SelectOption::new(&r.code, format!("{} ({})", r.name(&lang), r.code)))
             .collect();
+        let businesses = state
+            .db
+            .read(crate::store::businesses::names)
+            .await?
+            .iter()
+            .map(|(_, name)| SelectOption::new(name, name.clone()))
+            .collect();
         let rev = draft.process.revision.to_string();
         Ok(NodePage {
             form: NodeForm::from_node(&node, draft.process.revision),
@@ -609,6 +649,7 @@ impl NodePage {
             field_errors: FieldErrors::new(lang),
             access,
             roles,
+            businesses,
             position: position + 1,
             node,
             draft,
@@ -640,7 +681,89 @@ impl NodePage {
             Predicate::ResourceManaged { field } => {
                 lang.tf("predicate.resource_managed_of", &[("field", field)])
             }
+            Predicate::Compare { field, op, value } => lang.tf(
+                "predicate.compare_of",
+                &[
+                    ("field", field),
+                    ("op", &lang.t(&format!("comparison.{}", op.as_str()))),
+                    ("value", value),
+                ],
+            ),
+            Predicate::Between { field, low, high } => lang.tf(
+                "predicate.between_of",
+                &[("field", field), ("low", low), ("high", high)],
+            ),
+            Predicate::Contains { field, value } => lang.tf(
+                "predicate.contains_of",
+                &[("field", field), ("value", value)],
+            ),
+            Predicate::ApplicantInBusiness { business } => lang.tf(
+                "predicate.applicant_in_business_of",
+                &[("business", business)],
+            ),
         }
+    }
+
+    /// The predicates that must all hold, each with its place in
+    /// [`Condition::predicates`] (which removing names).
+    pub fn all_rows(&self) -> Vec<(usize, String)> {
+        self.node
+            .condition
+            .iter()
+            .flat_map(|c| c.all.iter())
+            .enumerate()
+            .map(|(i, p)| (i, self.predicate_text(p)))
+            .collect()
+    }
+
+    /// Each group of which one predicate must hold, numbered on from the
+    /// predicates that must all hold.
+    pub fn any_rows(&self) -> Vec<Vec<(usize, String)>> {
+        let Some(condition) = &self.node.condition else {
+            return Vec::new();
+        };
+        let mut at = condition.all.len();
+        condition
+            .any
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|p| {
+                        at += 1;
+                        (at - 1, self.predicate_text(p))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Where a new predicate may go: with those that must all hold, into
+    /// an "at least one of" group, or a new group.
+    pub fn join_options(&self) -> Vec<SelectOption> {
+        let groups = self.node.condition.as_ref().map_or(0, |c| c.any.len());
+        let mut options = vec![SelectOption::new("all", self.ctx.t("design.join_all"))];
+        options.extend((0..groups).map(|g| {
+            SelectOption::new(
+                format!("any:{g}"),
+                self.lang()
+                    .tf("design.join_group", &[("n", &(g + 1).to_string())]),
+            )
+        }));
+        options.push(SelectOption::new("any:new", self.ctx.t("design.join_new")));
+        options
+    }
+
+    pub fn comparisons(&self) -> Vec<SelectOption> {
+        Comparison::ALL
+            .iter()
+            .map(|c| {
+                SelectOption::new(
+                    c.as_str(),
+                    self.ctx.t(&format!("comparison.{}", c.as_str())),
+                )
+            })
+            .collect()
     }
 
     pub fn options(&self, group: &str, values: &[&str]) -> Vec<SelectOption> {
@@ -1064,7 +1187,61 @@ pub async fn add_predicate(
         "applicant_has_role" => Some(Predicate::ApplicantHasRole {
             role: form.role.trim().to_string(),
         }),
+        "compare" => match Comparison::parse(form.op.trim()) {
+            None => errors.check("op", Err("errors.unknown_choice")),
+            Some(_) if form.value.trim().is_empty() => {
+                errors.add("value", "errors.required");
+                None
+            }
+            Some(op) => Some(Predicate::Compare {
+                field: field.clone(),
+                op,
+                value: form.value.trim().to_string(),
+            }),
+        },
+        "between" => {
+            for (name, value) in [("low", &form.low), ("high", &form.high)] {
+                if value.trim().is_empty() {
+                    errors.add(name, "errors.required");
+                }
+            }
+            errors.is_empty().then(|| Predicate::Between {
+                field: field.clone(),
+                low: form.low.trim().to_string(),
+                high: form.high.trim().to_string(),
+            })
+        }
+        "contains" if form.value.trim().is_empty() => {
+            errors.add("value", "errors.required");
+            None
+        }
+        "contains" => Some(Predicate::Contains {
+            field: field.clone(),
+            value: form.value.trim().to_string(),
+        }),
+        "applicant_in_business" if form.business.trim().is_empty() => {
+            errors.add("business", "errors.required");
+            None
+        }
+        "applicant_in_business" => Some(Predicate::ApplicantInBusiness {
+            business: form.business.trim().to_string(),
+        }),
         _ => errors.check("test", Err("errors.unknown_choice")),
+    };
+    let join = match form.join.trim() {
+        "" | "all" => Some(None),
+        "any:new" => Some(Some(usize::MAX)),
+        other => other
+            .strip_prefix("any:")
+            .and_then(|g| g.parse::<usize>().ok())
+            .map(Some),
+    };
+    let Some(join) = join else {
+        errors.add("join", "errors.unknown_choice");
+        let mut page = NodePage::load(ctx, &state, id, &key).await?;
+        page.predicate = form;
+        page.predicate_errors = errors;
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     if let Some(predicate) = predicate {
         let node_key = key.clone();
@@ -1083,10 +1260,14 @@ pub async fn add_predicate(
             if node.kind == NodeKind::Submit {
                 return Err(StoreError::rule("", "design.problem.submit_condition"));
             }
-            node.condition
-                .get_or_insert_with(Condition::default)
-                .all
-                .push(predicate);
+            let condition = node.condition.get_or_insert_with(Condition::default);
+            match join {
+                None => condition.all.push(predicate),
+                Some(group) if group < condition.any.len() => condition.any[group].push(predicate),
+                Some(usize::MAX) => condition.any.push(vec![predicate]),
+                // A group that is no longer there (the draft moved on).
+                Some(_) => return Err(StoreError::rule("join", "errors.unknown_choice")),
+            }
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
@@ -1120,11 +1301,25 @@ pub async fn remove_predicate(
     let change = move |def: &mut crate::flow::ProcessDef| {
         let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
         let condition = node.condition.as_mut().ok_or(StoreError::NotFound)?;
-        if i >= condition.all.len() {
-            return Err(StoreError::NotFound);
+        if i < condition.all.len() {
+            condition.all.remove(i);
+        } else {
+            let mut at = i - condition.all.len();
+            let group = condition
+                .any
+                .iter()
+                .position(|g| {
+                    let here = at < g.len();
+                    if !here {
+                        at -= g.len();
+                    }
+                    here
+                })
+                .ok_or(StoreError::NotFound)?;
+            condition.any[group].remove(at);
+            condition.any.retain(|g| !g.is_empty());
         }
-        condition.all.remove(i);
-        if condition.all.is_empty() {
+        if condition.is_empty() {
             node.condition = None;
         }
         Ok(())
