@@ -610,6 +610,71 @@ mod tests {
     }
 
     #[test]
+    fn comparisons_ranges_and_contains_are_checked_against_their_fields() {
+        let mut def = change();
+        def.nodes[0].fields.push(FieldDef::new(
+            "budget",
+            LocalText::new("Budget", "预算"),
+            FieldKind::Number,
+        ));
+        let compare = |field: &str, value: &str| Predicate::Compare {
+            field: field.into(),
+            op: Comparison::Gt,
+            value: value.into(),
+        };
+        let cases: Vec<(Predicate, Vec<&str>)> = vec![
+            (compare("budget", "100"), vec![]),
+            (
+                compare("budget", "2027-01-01"),
+                vec!["design.problem.condition_bad_value"],
+            ),
+            (
+                compare("scope", "1"),
+                vec!["design.problem.not_comparable_field"],
+            ),
+            (
+                Predicate::Between {
+                    field: "budget".into(),
+                    low: "10".into(),
+                    high: "5".into(),
+                },
+                vec!["design.problem.condition_empty_range"],
+            ),
+            (
+                Predicate::Contains {
+                    field: "budget".into(),
+                    value: "1".into(),
+                },
+                vec!["design.problem.not_contains_field"],
+            ),
+            (
+                Predicate::ApplicantInBusiness {
+                    business: "Nowhere".into(),
+                },
+                vec!["design.problem.unknown_business"],
+            ),
+        ];
+        for (predicate, wanted) in cases {
+            // In an either-or group, checked like any other.
+            def.nodes[1].condition = Some(Condition {
+                all: Vec::new(),
+                any: vec![vec![predicate.clone()]],
+            });
+            let found: Vec<&str> = validate(
+                &def,
+                &Known {
+                    roles: &roles(),
+                    businesses: &["Payments".to_string()],
+                },
+            )
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+            assert_eq!(found, wanted, "{predicate:?}");
+        }
+    }
+
+    #[test]
     fn a_condition_on_an_unknown_field_is_reported() {
         let mut def = change();
         def.nodes[1].condition = Some(Condition {
