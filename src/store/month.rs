@@ -162,6 +162,30 @@ impl Sql {
     }
 }
 
+/// A statement of [`Sql`] with its days (from the day before `from`, to
+/// `to`) and its filter's values bound, in its parameters' order.
+fn bound<DB>(
+    text: String,
+    (from, to): (i32, i32),
+    filter: &Filter,
+) -> diesel::query_builder::BoxedSqlQuery<'static, DB, diesel::query_builder::SqlQuery>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<Integer>,
+    i32: diesel::serialize::ToSql<Integer, DB>,
+{
+    let mut q = diesel::sql_query(text)
+        .into_boxed::<DB>()
+        .bind::<Integer, _>(from - 1)
+        .bind::<Integer, _>(to);
+    for id in [filter.business.map(|b| b.0), filter.service.map(|s| s.0)]
+        .into_iter()
+        .flatten()
+    {
+        q = q.bind::<Integer, _>(id);
+    }
+    q
+}
+
 /// How long a month read here is kept: how long a change filed through
 /// another instance may go uncounted on this one's month view. A change
 /// filed or moved through this instance is counted at once.
@@ -241,42 +265,20 @@ pub fn read(
     let (counted, picked): (Vec<DayCount>, Vec<Picked>) = match conn {
         DbConn::Pg(c) => {
             let sql = Sql::new(true, filter);
-            let bind = |text: String| {
-                let mut q = diesel::sql_query(text)
-                    .into_boxed::<diesel::pg::Pg>()
-                    .bind::<Integer, _>(from - 1)
-                    .bind::<Integer, _>(to);
-                if let Some(b) = filter.business {
-                    q = q.bind::<Integer, _>(b.0);
-                }
-                if let Some(s) = filter.service {
-                    q = q.bind::<Integer, _>(s.0);
-                }
-                q
-            };
             (
-                bind(sql.counts()).load(c)?,
-                bind(sql.picks()).bind::<BigInt, _>(limit).load(c)?,
+                bound::<diesel::pg::Pg>(sql.counts(), (from, to), filter).load(c)?,
+                bound::<diesel::pg::Pg>(sql.picks(), (from, to), filter)
+                    .bind::<BigInt, _>(limit)
+                    .load(c)?,
             )
         }
         DbConn::Sqlite(c) => {
             let sql = Sql::new(false, filter);
-            let bind = |text: String| {
-                let mut q = diesel::sql_query(text)
-                    .into_boxed::<diesel::sqlite::Sqlite>()
-                    .bind::<Integer, _>(from - 1)
-                    .bind::<Integer, _>(to);
-                if let Some(b) = filter.business {
-                    q = q.bind::<Integer, _>(b.0);
-                }
-                if let Some(s) = filter.service {
-                    q = q.bind::<Integer, _>(s.0);
-                }
-                q
-            };
             (
-                bind(sql.counts()).load(c)?,
-                bind(sql.picks()).bind::<BigInt, _>(limit).load(c)?,
+                bound::<diesel::sqlite::Sqlite>(sql.counts(), (from, to), filter).load(c)?,
+                bound::<diesel::sqlite::Sqlite>(sql.picks(), (from, to), filter)
+                    .bind::<BigInt, _>(limit)
+                    .load(c)?,
             )
         }
     };

@@ -1441,12 +1441,12 @@ async fn a_condition_compares_numbers_joins_either_or_groups_and_names_values_it
     ])
     .await;
     assert_eq!(
-        page.texts("#condition-all li").len(),
+        page.texts("#condition .condition-all li").len(),
         1,
         "{:?}",
         page.texts("#condition li")
     );
-    assert!(page.texts("#condition-all li")[0].starts_with("budget is at least 10000"));
+    assert!(page.texts("#condition .condition-all li")[0].starts_with("budget is at least 10000"));
     let group = page.texts("#condition .condition-any li");
     assert_eq!(group.len(), 2, "{group:?}");
     assert!(group[1].starts_with("what contains database"), "{group:?}");

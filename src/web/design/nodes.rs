@@ -463,6 +463,10 @@ const PREDICATE_INPUTS: &[(&str, &str)] = &[
     ("applicant_in_business", "business"),
 ];
 
+/// One list of a condition's predicates as the node page shows it: its
+/// heading, its class, and each predicate's place and text.
+pub type ConditionList = (String, &'static str, Vec<(usize, String)>);
+
 /// The tests the condition form offers, in order.
 pub const PREDICATE_TESTS: [&str; 8] = [
     "field_equals",
@@ -736,6 +740,28 @@ impl NodePage {
                     .collect()
             })
             .collect()
+    }
+
+    /// The condition's lists as the page shows them: its heading, its
+    /// class, and its predicates numbered as removing names them.
+    pub fn condition_lists(&self) -> Vec<ConditionList> {
+        let mut lists = Vec::new();
+        let all = self.all_rows();
+        if !all.is_empty() {
+            lists.push((
+                self.ctx.t("design.condition_all").to_string(),
+                "condition-all",
+                all,
+            ));
+        }
+        for group in self.any_rows() {
+            lists.push((
+                self.ctx.t("design.condition_any").to_string(),
+                "condition-any",
+                group,
+            ));
+        }
+        lists
     }
 
     /// Where a new predicate may go: with those that must all hold, into
