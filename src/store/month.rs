@@ -214,7 +214,9 @@ pub(super) fn changed() {
 
 /// [`read`], kept for [`KEPT`] unless a change's window is written
 /// through this instance in the meantime. The generation is taken before
-/// the read, so a read that raced a commit is never kept past it.
+/// the read, so a read that raced a commit is never kept past it; on
+/// SQLite that needs the read's snapshot to begin after it, so this is
+/// the first read of its unit of work (as the calendar calls it).
 pub fn month(
     conn: &mut DbConn,
     days: (NaiveDate, NaiveDate),
