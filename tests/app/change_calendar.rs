@@ -16,9 +16,9 @@ use crate::api::{get_json, token_for};
 use crate::approval_rules::{approval, people};
 use crate::helpers::*;
 
-/// A change process on the calendar: a window, hosts it touches, an
-/// emergency box; bob approves.
-fn deploy_change(app: &TestApp, conflict_role: Option<&str>) -> i32 {
+/// A change process on the calendar: what, a window, the hosts it
+/// touches; bob signs it off.
+pub(crate) fn change_process() -> ProcessDef {
     let mut def = ProcessDef::new(LocalText::new("Deploy", "部署"), ProcessKind::Change);
     def.nodes[0].fields = vec![
         FieldDef {
@@ -38,19 +38,29 @@ fn deploy_change(app: &TestApp, conflict_role: Option<&str>) -> i32 {
             LocalText::new("Hosts", "主机"),
             FieldKind::Textarea,
         ),
-        FieldDef::new(
-            "urgent",
-            LocalText::new("Emergency", "紧急"),
-            FieldKind::Checkbox,
-        ),
     ];
     def.change = Some(ChangeDef {
         window: "window".into(),
         items: vec!["hosts".into()],
-        emergency: Some("urgent".into()),
-        conflict_role: conflict_role.map(str::to_string),
+        emergency: None,
+        conflict_role: None,
     });
     def.nodes.push(approval("sign_off", Mode::Any, &["bob"]));
+    def
+}
+
+/// [`change_process`] with an emergency box, and a role that must
+/// approve a conflict.
+fn deploy_change(app: &TestApp, conflict_role: Option<&str>) -> i32 {
+    let mut def = change_process();
+    def.nodes[0].fields.push(FieldDef::new(
+        "urgent",
+        LocalText::new("Emergency", "紧急"),
+        FieldKind::Checkbox,
+    ));
+    let change = def.change.as_mut().expect("a change process");
+    change.emergency = Some("urgent".into());
+    change.conflict_role = conflict_role.map(str::to_string);
     app.deploy_service(&def, "Deploy").0
 }
 

@@ -21,7 +21,7 @@ use countersign::store::silences::SilenceRow;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::approval_rules::{approval, people};
+use crate::approval_rules::people;
 use crate::helpers::*;
 
 /// An Alertmanager of this test's own, on a free port, with no cluster;
@@ -161,41 +161,20 @@ async fn app() -> TestApp {
     app
 }
 
-/// A change process: a window, hosts, resources it touches; bob
-/// approves, then ops carries it out.
+/// The calendar tests' change process, touching databases (resources)
+/// too; after bob approves, ops carries it out.
 fn deploy_change(app: &TestApp) -> i32 {
-    let mut def = ProcessDef::new(LocalText::new("Deploy", "部署"), ProcessKind::Change);
-    def.nodes[0].fields = vec![
-        FieldDef {
-            required: true,
-            ..FieldDef::new("what", LocalText::new("What", "内容"), FieldKind::Text)
-        },
-        FieldDef {
-            required: true,
-            ..FieldDef::new(
-                "window",
-                LocalText::new("Change window", "变更时间"),
-                FieldKind::DatetimeRange,
-            )
-        },
-        FieldDef::new(
-            "hosts",
-            LocalText::new("Hosts", "主机"),
-            FieldKind::Textarea,
-        ),
-        FieldDef::new(
-            "databases",
-            LocalText::new("Databases", "数据库"),
-            FieldKind::Resource,
-        ),
-    ];
-    def.change = Some(ChangeDef {
-        window: "window".into(),
-        items: vec!["hosts".into(), "databases".into()],
-        emergency: None,
-        conflict_role: None,
-    });
-    def.nodes.push(approval("sign_off", Mode::Any, &["bob"]));
+    let mut def = crate::change_calendar::change_process();
+    def.nodes[0].fields.push(FieldDef::new(
+        "databases",
+        LocalText::new("Databases", "数据库"),
+        FieldKind::Resource,
+    ));
+    def.change
+        .as_mut()
+        .expect("a change process")
+        .items
+        .push("databases".into());
     let mut task = NodeDef::new(
         "carry_out",
         LocalText::new("Carry out", "实施"),
