@@ -87,6 +87,15 @@ pub enum Refusal {
     TransferToApplicant,
     /// Hand-over to someone already on the step.
     AlreadyOnNode,
+    /// Copying (抄送) by someone who is not the applicant, one of the
+    /// ticket's people, standing in for one, or an administrator.
+    NotInvolved,
+    /// A copy that names nobody.
+    CopyToNobody,
+    /// A copy naming someone who is not an active person (their name).
+    UnknownPerson(String),
+    /// A copy to oneself or to the ticket's applicant.
+    CopyToSelf,
     /// The web session acted through has ended (signed out elsewhere,
     /// password changed or reset) or its person was deactivated: the
     /// door checks it in the action's transaction, and nothing was done.
@@ -122,6 +131,10 @@ impl Refusal {
             Refusal::TransferToSelf => "errors.transfer_to_self",
             Refusal::TransferToApplicant => "errors.transfer_to_applicant",
             Refusal::AlreadyOnNode => "errors.already_on_node",
+            Refusal::NotInvolved => "errors.not_involved",
+            Refusal::CopyToNobody => "errors.copy_to_nobody",
+            Refusal::UnknownPerson(_) => "errors.unknown_person",
+            Refusal::CopyToSelf => "errors.copy_to_self",
             Refusal::SignedOut => "sign_in.session_expired",
         }
     }
@@ -135,8 +148,19 @@ impl Refusal {
             Refusal::UnknownUser
             | Refusal::TransferToSelf
             | Refusal::TransferToApplicant
-            | Refusal::AlreadyOnNode => "to",
+            | Refusal::AlreadyOnNode
+            | Refusal::CopyToNobody
+            | Refusal::UnknownPerson(_)
+            | Refusal::CopyToSelf => "to",
             _ => "",
+        }
+    }
+
+    /// The message in `lang`, naming what it is about where it can.
+    pub fn words(&self, lang: crate::i18n::Lang) -> String {
+        match self {
+            Refusal::UnknownPerson(name) => lang.tf(self.key(), &[("name", name)]),
+            _ => lang.t(self.key()).into_owned(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! `POST /api/v1/tickets/{id}/actions`: every action the ticket page
 //! offers — approve, reject, send back, complete, hand over, comment,
-//! withdraw, urge, resubmit — taken through the one door as the token's
+//! withdraw, urge, resubmit, copy — taken through the one door as the token's
 //! person (an `act` token) with channel `api`, and each refusal answered
 //! as a problem: 404 for a ticket not there for them, 403 for a step not
 //! theirs, 409 for one someone got to first (saying who, what and when),
@@ -77,6 +77,14 @@ pub enum ActionIn {
         #[schema(value_type = Object)]
         fields: Fields,
     },
+    /// Copy the ticket to people by username (抄送), with a note: they
+    /// are told by mail, may read it and decide nothing.
+    Copy {
+        #[schema(min_items = 1, max_items = 20)]
+        to: Vec<String>,
+        #[serde(default)]
+        note: String,
+    },
 }
 
 impl ActionIn {
@@ -127,6 +135,7 @@ impl ActionIn {
             ActionIn::Resubmit { fields } => Action::Resubmit {
                 fields: raw_from_json(&fields),
             },
+            ActionIn::Copy { to, note } => Action::Copy { to, note },
         }
     }
 }
@@ -134,7 +143,7 @@ impl ActionIn {
 /// What was done.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActedOut {
-    /// `decided`, `handed_over`, `commented`, `withdrawn`, `urged` or `resubmitted`.
+    /// `decided`, `handed_over`, `commented`, `withdrawn`, `urged`, `resubmitted` or `copied`.
     pub done: &'static str,
     /// The people reminded, for `urged`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,7 +158,7 @@ pub struct ActedOut {
     operation_id = "act_on_ticket",
     tag = "tickets",
     summary = "Act on a ticket",
-    description = "Approve, reject, send back, complete, hand over, comment, withdraw, urge or resubmit, through the one door with channel api. Needs an act token.",
+    description = "Approve, reject, send back, complete, hand over, comment, withdraw, urge, resubmit or copy (抄送), through the one door with channel api. Needs an act token.",
     params(
         ("id" = i32, Path, description = "The ticket"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$", max_length = 200, description = "A retry with the same key returns the first answer and changes nothing"),
@@ -184,6 +193,7 @@ pub async fn act(
     let comment_at = match &input {
         ActionIn::Comment { .. } => "/text",
         ActionIn::Withdraw { .. } => "/reason",
+        ActionIn::Copy { .. } => "/note",
         _ => "/comment",
     };
     let action = input.into_action();
@@ -223,6 +233,7 @@ fn acted(id: ApplyId, done: Done) -> ActedOut {
         Done::Withdrawn => ("withdrawn", None),
         Done::Urged(people) => ("urged", Some(people.len())),
         Done::Resubmitted => ("resubmitted", None),
+        Done::Copied => ("copied", None),
     };
     ActedOut {
         done,
@@ -262,7 +273,8 @@ pub fn refusal_problem(refusal: &Refusal, lang: Lang, comment_at: &str) -> Probl
         Refusal::NotYours
         | Refusal::ApplicantForOther
         | Refusal::ApplicantHandsOver
-        | Refusal::NotApplicant => StatusCode::FORBIDDEN,
+        | Refusal::NotApplicant
+        | Refusal::NotInvolved => StatusCode::FORBIDDEN,
         Refusal::Overtaken(_)
         | Refusal::NotYourTurn
         | Refusal::AssigneeInactive
@@ -274,7 +286,7 @@ pub fn refusal_problem(refusal: &Refusal, lang: Lang, comment_at: &str) -> Probl
     };
     let key = refusal.key();
     let code = key.rsplit('.').next().unwrap_or(key);
-    let words = lang.t(key).into_owned();
+    let words = refusal.words(lang);
     let mut problem = Problem::titled(status, code, words.clone());
     let mut errors: Vec<FieldProblem> = refusal
         .field_errors()

@@ -39,6 +39,17 @@ struct TicketOut {
     fields: crate::flow::form::Values,
     nodes: Vec<NodeOut>,
     events: Vec<EventOut>,
+    /// The people it is copied to (抄送): they may read it and decide nothing.
+    copies: Vec<CopyOut>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct CopyOut {
+    person: PersonOut,
+    /// When they were last told.
+    told_at: DateTime<Utc>,
+    /// Whether they have opened the ticket's page since.
+    read: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -172,6 +183,15 @@ pub async fn show(
         updated_at: apply.updated_at.and_utc(),
         finished_at: apply.finished_at.map(|t| t.and_utc()),
         fields: apply.form.0,
+        copies: view
+            .copies
+            .into_iter()
+            .map(|c| CopyOut {
+                person: c.person.into(),
+                told_at: c.told_at.and_utc(),
+                read: c.read,
+            })
+            .collect(),
         nodes: view
             .nodes
             .into_iter()

@@ -560,7 +560,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    copies (id) {
+        id -> Integer,
+        apply_id -> Integer,
+        user_id -> Integer,
+        added_by -> Nullable<Integer>,
+        node_key -> Nullable<Text>,
+        note -> Text,
+        told_at -> Stamp,
+        read_at -> Nullable<Stamp>,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
+diesel::joinable!(copies -> applies (apply_id));
 diesel::joinable!(changes -> applies (apply_id));
 diesel::joinable!(timers -> approves (approve_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
@@ -608,4 +625,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_feeds,
     silences,
     timers,
+    copies,
 );

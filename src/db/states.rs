@@ -244,6 +244,9 @@ stored_as_text! {
         /// A freeze made or changed after filing now covers the change's
         /// window (the detail names it and its occurrence).
         Frozen = "change.frozen",
+        /// The ticket was copied to people (抄送): by its process when a
+        /// step or the ticket ended, or by hand with a note.
+        Copied = "ticket.copied",
     }
 }
 

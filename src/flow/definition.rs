@@ -132,6 +132,10 @@ pub struct ProcessDef {
     /// window and the items it affects. `None`: not on the calendar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<ChangeDef>,
+    /// Whom the ticket is copied to (抄送) when it ends — finished,
+    /// rejected or withdrawn: they may read it and decide nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<HandlerRule>,
 }
 
 /// The fields of the submit form that place a change on the calendar.
@@ -197,6 +201,7 @@ impl ProcessDef {
             calendar: None,
             deadline: None,
             change: None,
+            cc: Vec::new(),
         }
     }
 
@@ -276,6 +281,10 @@ pub struct NodeDef {
     /// and what happens when the time is up; `None`: no clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Deadline>,
+    /// Whom the ticket is copied to (抄送) when this step ends — passed,
+    /// or ending the ticket: they may read it and decide nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<HandlerRule>,
 }
 
 /// A node's response deadline, counted from the moment its people are
@@ -375,6 +384,7 @@ impl NodeDef {
             on_reject: OnReject::End,
             field_access: BTreeMap::new(),
             deadline: None,
+            cc: Vec::new(),
         }
     }
 
@@ -879,6 +889,9 @@ pub enum NotifyEvent {
     /// A freeze made after the change was filed now covers its window:
     /// its applicant and approvers are told.
     Frozen,
+    /// The ticket was copied to someone (抄送): they are told, whatever
+    /// the process's rules.
+    Copied,
 }
 
 impl NotifyEvent {
@@ -906,6 +919,7 @@ impl NotifyEvent {
             NotifyEvent::Escalated => "escalated",
             NotifyEvent::TicketOverdue => "ticket_overdue",
             NotifyEvent::Frozen => "frozen",
+            NotifyEvent::Copied => "copied",
         }
     }
 
@@ -921,12 +935,16 @@ impl NotifyEvent {
     /// The notices the change calendar sends, whatever the process's rules.
     pub const CALENDAR: [NotifyEvent; 1] = [NotifyEvent::Frozen];
 
+    /// The notices copying a ticket sends, whatever the process's rules.
+    pub const COPIES: [NotifyEvent; 1] = [NotifyEvent::Copied];
+
     /// As stored (`as_str`).
     pub fn parse(s: &str) -> Option<NotifyEvent> {
         NotifyEvent::ALL
             .into_iter()
             .chain(NotifyEvent::TIMED)
             .chain(NotifyEvent::CALENDAR)
+            .chain(NotifyEvent::COPIES)
             .find(|e| e.as_str() == s)
     }
 }

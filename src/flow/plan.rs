@@ -253,6 +253,22 @@ fn plan_one(input: &PlanInput, node: &NodeDef, dir: &dyn Directory) -> PlannedNo
     planned
 }
 
+/// Whom `rules` copy the ticket to (抄送): the people the rules find, in
+/// rule order without duplicates, active only, and never the applicant,
+/// who hears of their own ticket anyway. Nobody stands in for them: they
+/// are told, not asked.
+pub fn copied_to(input: &PlanInput, rules: &[HandlerRule], dir: &dyn Directory) -> Vec<String> {
+    let (mut users, mut notes) = (People::default(), Notes::default());
+    for (rule_index, rule) in rules.iter().enumerate() {
+        apply_rule(input, rule, rule_index, dir, &mut users, &mut notes);
+    }
+    users
+        .0
+        .into_iter()
+        .filter(|u| u != input.applicant && dir.is_active(u))
+        .collect()
+}
+
 /// Usernames in first-seen order, without duplicates.
 #[derive(Default)]
 struct People(Vec<String>);

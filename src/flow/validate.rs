@@ -234,6 +234,7 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
         let earlier_or_own: Vec<&FieldDef> =
             earlier.iter().copied().chain(node.fields.iter()).collect();
         check_handlers(&mut c, def, node, at, &earlier_or_own, known);
+        check_copies(&mut c, def, &node.cc, at, &earlier_or_own, known);
         check_mode(&mut c, node, at);
         if let Some(deadline) = &node.deadline {
             deadline_problems(node.kind, node.mode, deadline)
@@ -259,6 +260,8 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
             }
         }
     }
+    let every_field: Vec<&FieldDef> = def.fields().map(|(_, f)| f).collect();
+    check_copies(&mut c, def, &def.cc, None, &every_field, known);
     c.problems
 }
 
@@ -327,7 +330,35 @@ fn check_handlers(
             vec![("kind", Arg::Key(kind))],
         );
     }
-    for rule in &node.handlers {
+    check_rules(c, def, &node.handlers, at, fields, known);
+}
+
+/// Whom a node or the process copies (抄送): the same checks as a node's
+/// handlers, and the applicant is no one to copy (they hear anyway).
+fn check_copies(
+    c: &mut Collector,
+    def: &ProcessDef,
+    rules: &[HandlerRule],
+    at: Option<usize>,
+    fields: &[&FieldDef],
+    known: &Known,
+) {
+    if rules.contains(&HandlerRule::Applicant) {
+        c.add(at, None, "design.problem.copy_applicant", vec![]);
+    }
+    check_rules(c, def, rules, at, fields, known);
+}
+
+/// What is wrong with each rule that finds people.
+fn check_rules(
+    c: &mut Collector,
+    def: &ProcessDef,
+    rules: &[HandlerRule],
+    at: Option<usize>,
+    fields: &[&FieldDef],
+    known: &Known,
+) {
+    for rule in rules {
         match rule {
             HandlerRule::Users { usernames } if usernames.iter().all(|u| u.trim().is_empty()) => {
                 c.add(at, None, "design.problem.no_users", vec![]);

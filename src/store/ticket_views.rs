@@ -564,6 +564,48 @@ pub struct TicketView {
     pub change: Option<crate::flow::change::ChangeFacts>,
     /// Its monitoring silence, once the Alertmanager sync has looked at it.
     pub silence: Option<super::silences::SilenceRow>,
+    /// The people it is copied to (抄送), in the order they were first told.
+    pub copies: Vec<Copied>,
+}
+
+/// Someone a ticket is copied to, and whether they have read it since
+/// they were last told.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    pub user_id: UserId,
+    pub person: Person,
+    pub told_at: NaiveDateTime,
+    pub read: bool,
+}
+
+/// The people ticket `id` is copied to.
+fn copies_of(conn: &mut DbConn, id: ApplyId) -> StoreResult<Vec<Copied>> {
+    use crate::db::schema::copies as cc;
+    let rows: Vec<(UserId, String, String, NaiveDateTime, Option<NaiveDateTime>)> =
+        crate::direct!(conn, |c| cc::table
+            .inner_join(users::table.on(users::id.eq(cc::user_id)))
+            .filter(cc::apply_id.eq(id))
+            .order(cc::id)
+            .select((
+                cc::user_id,
+                users::username,
+                users::display_name,
+                cc::told_at,
+                cc::read_at
+            ))
+            .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, username, display_name, told, read)| Copied {
+            user_id,
+            person: Person {
+                username,
+                display_name,
+            },
+            told_at: told,
+            read: read.is_some(),
+        })
+        .collect())
 }
 
 /// A person joined in under an alias, as read: absent when the join found
@@ -790,7 +832,9 @@ fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult
                 .push((x, person_of(who).unwrap_or_default(), acted));
         }
     }
+    let copies = copies_of(conn, id)?;
     Ok(TicketView {
+        copies,
         applicant: person_of(Some(applicant)).unwrap_or_default(),
         filed: (service, business),
         nodes,
@@ -838,7 +882,9 @@ impl TicketView {
                 .iter()
                 .flat_map(|n| n.people.iter().map(|p| &p.0))
         };
-        if people().any(|x| x.user_id == me || x.acted_by == Some(me)) {
+        if people().any(|x| x.user_id == me || x.acted_by == Some(me))
+            || self.copies.iter().any(|c| c.user_id == me)
+        {
             return Ok(true);
         }
         let whom = standing_in_on(conn, me, self.apply.kind.as_str())?;
@@ -861,7 +907,7 @@ pub fn may_see(conn: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> St
 }
 
 /// Whether `me` may see a ticket: its applicant, an administrator, one of
-/// its people, or someone standing in for one of them now for this kind
+/// its people, someone it is copied to, or someone standing in for one of them now for this kind
 /// of ticket.
 pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) -> StoreResult<bool> {
     if is_admin || apply.applicant_id == me {
@@ -875,6 +921,23 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     if mine > 0 {
         return Ok(true);
     }
+    let copied: i64 = {
+        use crate::db::schema::copies as cc;
+        crate::direct!(conn, |c| cc::table
+            .filter(cc::apply_id.eq(apply.id))
+            .filter(cc::user_id.eq(me))
+            .count()
+            .get_result(c))?
+    };
+    if copied > 0 {
+        return Ok(true);
+    }
+    stands_in_on(conn, apply, me)
+}
+
+/// Whether `me` stands in now for one of the people of ticket `apply`
+/// (a delegation covering its kind of ticket).
+pub fn stands_in_on(conn: &mut DbConn, apply: &Apply, me: UserId) -> StoreResult<bool> {
     let whom = standing_in_on(conn, me, apply.kind.as_str())?;
     if whom.is_empty() {
         return Ok(false);

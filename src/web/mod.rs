@@ -8,6 +8,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalog;
 pub mod change_view;
+pub mod copies;
 pub mod csrf;
 pub mod ctx;
 pub mod design;
@@ -99,6 +100,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/tickets/{id}", web::get().to(ticket::show))
         .route("/tickets/{id}", web::post().to(ticket::ticket_action))
+        .route("/tickets/{id}/copy", web::post().to(ticket::copy))
         .route("/services/{id}", web::get().to(tickets::new_form))
         .route("/services/{id}", web::post().to(tickets::post))
         .route("/healthz", web::get().to(assets::health))
@@ -117,6 +119,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/calendar/feeds/{token}.ics", web::get().to(feeds::feed))
         .route("/handled", web::get().to(ticket::handled))
+        .route("/copied", web::get().to(copies::list))
         .route("/people", web::get().to(people::suggest))
         .route("/access", web::get().to(access::mine))
         .route("/tickets", web::get().to(ticket::mine))

@@ -122,6 +122,17 @@ struct TicketPage {
     overtaken: Option<(String, String)>,
     /// The change's window, the freezes it touches, the changes it overlaps.
     change: Option<super::change_view::ChangePanel>,
+    /// The form that copies the ticket to people (抄送), when the viewer
+    /// may: what was typed and why it was refused, when it was.
+    copy: Option<CopyForm>,
+}
+
+/// The copy form (抄送): usernames, a note, and why it was refused.
+#[derive(Clone, Default)]
+pub struct CopyForm {
+    pub to: String,
+    pub note: String,
+    pub error: Option<String>,
 }
 
 /// A step's deadline on the ticket page.
@@ -723,10 +734,15 @@ fn page_with(
         stranded,
         timeline,
         overtaken: None,
+        copy: l.allowed.copy.then(CopyForm::default),
     }
 }
 
-pub async fn show(signed_in: SignedIn, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
     let id = ApplyId(path.into_inner());
     // The person and the ticket's head are read together (on PostgreSQL
     // one statement).
@@ -742,11 +758,21 @@ pub async fn show(signed_in: SignedIn, path: web::Path<i32>) -> Result<HttpRespo
             Ok(Some((me, page)))
         })
         .await?;
-    render(&page(
-        ctx,
-        loaded.ok_or(AppError::NotFound)?,
-        HashMap::new(),
-    ))
+    let loaded = loaded.ok_or(AppError::NotFound)?;
+    // Someone it was copied to has now read it.
+    if let Some(me) = ctx.user.as_ref().map(|u| u.id)
+        && loaded
+            .view
+            .copies
+            .iter()
+            .any(|c| c.user_id == me && !c.read)
+    {
+        state
+            .db
+            .write(move |c| tickets::copies::read(c, id, me))
+            .await?;
+    }
+    render(&page(ctx, loaded, HashMap::new()))
 }
 
 fn pick<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
@@ -1257,6 +1283,48 @@ pub async fn ticket_action(
     let outcome = state.db.write(move |c| tickets::perform(c, act)).await;
     flash_refusal(&ctx, outcome, key)?;
     Ok(see_other(&format!("/tickets/{id}")))
+}
+
+/// Copies the ticket to people (抄送) with a note. A refusal about whom
+/// to copy comes back beside the field, with what was typed (422).
+pub async fn copy(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require_user()?;
+    let (me, admin) = (user.id, user.is_admin);
+    let id = ApplyId(path.into_inner());
+    let to = pick(&pairs, "to").to_string();
+    let note = pick(&pairs, "note").to_string();
+    let act = Act {
+        ticket: id,
+        actor: me,
+        channel: Channel::Web,
+        action: Action::Copy {
+            to: vec![to.clone()],
+            note: note.clone(),
+        },
+    };
+    let refusal = match state.db.write(move |c| tickets::perform(c, act)).await {
+        Ok(_) => {
+            ctx.flash(FlashKind::Success, ctx.t("flash.copied"));
+            return Ok(see_other(&format!("/tickets/{id}")));
+        }
+        Err(StoreError::Refused(r)) if *r == Refusal::NotFound => return Err(AppError::NotFound),
+        Err(StoreError::Refused(r)) => *r,
+        Err(e) => return Err(e.into()),
+    };
+    let loaded = state
+        .db
+        .read(move |c| load(c, id, me, admin))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let error = Some(refusal.words(ctx.lang));
+    let mut page = page(ctx, loaded, HashMap::new());
+    page.copy = Some(CopyForm { to, note, error });
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 /// After an action whose refusal has no form to show again: flash

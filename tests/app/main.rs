@@ -16,6 +16,7 @@ mod catalog;
 mod change_calendar;
 mod chinese;
 mod cli;
+mod copies;
 mod database;
 mod deadlines;
 mod delegations;

@@ -21,7 +21,7 @@ use crate::refusal::Refusal;
 
 /// The ticket, for someone who acts on it: nobody acts on a ticket they
 /// may not see (it is not there for them), nor once deactivated.
-fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Apply> {
+pub(super) fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> StoreResult<Apply> {
     let ticket: Apply = a::table
         .find(apply)
         .select(Apply::as_select())
@@ -124,6 +124,7 @@ pub(super) fn withdraw(
         reason,
         &waiting,
     )?;
+    super::copies::by_rules(conn, &ticket, &def, &def.cc, None)?;
     Ok(Done::Withdrawn)
 }
 

@@ -14,7 +14,7 @@ use super::super::audit::Channel;
 use super::super::ticket_views::{self, TicketView};
 use super::super::users::{self, SessionKey, SessionUser};
 use super::rules::{self, StepFacts, Verb};
-use super::{applicant, decide};
+use super::{applicant, copies, decide};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::states::{AssignmentStatus, Decided};
@@ -64,6 +64,12 @@ pub enum Action {
     Resubmit {
         fields: Raw,
     },
+    /// Copy the ticket to people (抄送), by username, with a note: they
+    /// may read it and decide nothing.
+    Copy {
+        to: Vec<String>,
+        note: String,
+    },
 }
 
 /// A decision on one assignment.
@@ -112,6 +118,7 @@ pub enum Done {
     /// The people reminded.
     Urged(Vec<UserId>),
     Resubmitted,
+    Copied,
 }
 
 /// Carries out `act` in the caller's transaction, or refuses it
@@ -197,6 +204,7 @@ fn carry_out(
         Action::Withdraw { reason } => applicant::withdraw(conn, ticket, actor, channel, &reason),
         Action::Urge => applicant::urge(conn, ticket, actor, channel),
         Action::Resubmit { fields } => applicant::resubmit(conn, ticket, actor, channel, &fields),
+        Action::Copy { to, note } => copies::by_hand(conn, ticket, actor, channel, &to, &note),
     }?;
     Ok((done, user))
 }
@@ -253,6 +261,8 @@ pub struct Allowed {
     /// Reminding: allowed, or why not (reminded a moment ago).
     pub urge: Option<Result<(), Refusal>>,
     pub resubmit: bool,
+    /// Copying the ticket to someone (抄送).
+    pub copy: bool,
 }
 
 /// What `viewer` (an administrator or not, signed in and so active) may
@@ -319,5 +329,14 @@ pub fn allowed(
     out.withdraw = rules::may_withdraw(viewer, ticket).is_ok();
     out.urge = out.withdraw.then(|| rules::may_urge(viewer, ticket, now));
     out.resubmit = rules::may_resubmit(viewer, ticket).is_ok();
+    out.copy = admin
+        || viewer == ticket.applicant_id
+        || !out.steps.is_empty()
+        || view
+            .nodes
+            .iter()
+            .flat_map(|n| n.people.iter())
+            .any(|(x, _, _)| x.user_id == viewer || x.acted_by == Some(viewer))
+        || ticket_views::stands_in_on(conn, ticket, viewer)?;
     Ok(out)
 }

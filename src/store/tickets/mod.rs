@@ -10,9 +10,11 @@
 //! - `decide` and `applicant`: the actions on an assignment, and the
 //!   applicant's own;
 //! - `overtaken`: what became of an assignment someone got to first;
+//! - `copies`: copying a ticket to people (抄送);
 //! - `notices`: the mail an event causes.
 
 mod applicant;
+pub mod copies;
 mod decide;
 pub mod door;
 pub mod filing;

@@ -319,6 +319,35 @@ pub(crate) fn frozen(
     Ok(())
 }
 
+/// Tells `person` the ticket was copied to them, when `node` ended (or
+/// the whole ticket, or by hand with `note`). They are told, not asked:
+/// nobody stands in for them.
+pub(super) fn copied(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    node: Option<&str>,
+    note: &str,
+    person: UserId,
+) -> StoreResult<()> {
+    let node: Option<Approve> = match node {
+        Some(key) => n::table
+            .filter(n::apply_id.eq(ticket.id))
+            .filter(n::node_key.eq(key))
+            .order(n::position.desc())
+            .select(Approve::as_select())
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    send(
+        conn,
+        (NotifyEvent::Copied, ticket, node.as_ref()),
+        note,
+        (person, None),
+        None,
+    )
+}
+
 /// Writes a notice to the person an open assignment has just moved to (a
 /// deactivated approver's work going to their manager), with a one-click
 /// link of their own when the node is an approval. Only the new assignee

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Audit, Channel};
 use super::super::{StoreResult, now};
-use super::{node_def, notices, ticket_event};
+use super::{copies, node_def, notices, ticket_event};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, ApproveUserId, ResourceId, UserId};
 use crate::db::models::{Apply, Approve, ApproveUser};
@@ -512,6 +512,7 @@ fn settle(
                 "",
                 &[],
             )?;
+            copies::by_rules(conn, ticket, def, &spec.cc, Some(&node.node_key))?;
             Ok(Settled::Passed(Closing {
                 node: node.id,
                 status: done,
@@ -567,6 +568,10 @@ fn settle(
                 NotifyEvent::Rejected
             };
             notices::notify(conn, def, event, ticket, Some(node), &comment, &[])?;
+            copies::by_rules(conn, ticket, def, &spec.cc, Some(&node.node_key))?;
+            if !sent_back {
+                copies::by_rules(conn, ticket, def, &def.cc, None)?;
+            }
             Ok(Settled::Ended)
         }
     }
@@ -762,6 +767,7 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
         &[],
         &reach,
     )?;
+    copies::by_rules(conn, ticket, def, &def.cc, None)?;
     if def.kind == ProcessKind::Access {
         // As it is now: the form may have grown since `ticket` was read.
         let values: StoredForm =

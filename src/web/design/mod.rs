@@ -60,6 +60,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             post().to(nodes::remove_handler),
         )
         .route(
+            "/admin/processes/{id}/nodes/{key}/cc",
+            post().to(nodes::add_copy),
+        )
+        .route(
+            "/admin/processes/{id}/nodes/{key}/cc/{i}/remove",
+            post().to(nodes::remove_copy),
+        )
+        .route(
+            "/admin/processes/{id}/cc",
+            post().to(nodes::add_process_copy),
+        )
+        .route(
+            "/admin/processes/{id}/cc/{i}/remove",
+            post().to(nodes::remove_process_copy),
+        )
+        .route(
             "/admin/processes/{id}/nodes/{key}/conditions",
             post().to(nodes::add_predicate),
         )

@@ -75,9 +75,81 @@ struct StepPage {
     draft: Draft,
     form: AddNodeForm,
     errors: FieldErrors,
+    /// The form that adds whom the process copies when a ticket ends.
+    copy: HandlerForm,
+    copy_errors: FieldErrors,
+    /// The roles, for the copy form.
+    draft_roles: Vec<SelectOption>,
+}
+
+/// The roles, for a rule's select.
+async fn role_options(ctx: &Ctx, state: &AppState) -> Result<Vec<SelectOption>, AppError> {
+    let lang = ctx.lang;
+    Ok(state
+        .db
+        .read(roles::list)
+        .await?
+        .iter()
+        .map(|r| SelectOption::new(&r.code, format!("{} ({})", r.name(&lang), r.code)))
+        .collect())
+}
+
+/// Copy rules, numbered, in words.
+fn copy_texts(lang: Lang, rules: &[HandlerRule], draft: &Draft) -> Vec<(usize, String)> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, handler_label(lang, r, &draft.def, &draft.roles)))
+        .collect()
 }
 
 impl StepPage {
+    fn new(ctx: Ctx, draft: Draft) -> StepPage {
+        let lang = ctx.lang;
+        let revision = draft.process.revision.to_string();
+        StepPage {
+            ctx,
+            draft,
+            form: AddNodeForm {
+                kind: "approval".into(),
+                ..AddNodeForm::default()
+            },
+            errors: FieldErrors::new(lang),
+            copy: HandlerForm {
+                rule: "role".into(),
+                revision,
+                ..HandlerForm::default()
+            },
+            copy_errors: FieldErrors::new(lang),
+            draft_roles: Vec::new(),
+        }
+    }
+
+    fn copy_texts(&self) -> Vec<(usize, String)> {
+        copy_texts(self.ctx.lang, &self.draft.def.cc, &self.draft)
+    }
+
+    fn copy_options(&self) -> Vec<SelectOption> {
+        COPY_RULES
+            .iter()
+            .map(|v| SelectOption::new(v, self.ctx.t(&format!("handler.{v}"))))
+            .collect()
+    }
+
+    fn copy_inputs(&self) -> Inputs {
+        inputs_of(&self.copy.rule)
+    }
+
+    /// Every field of the process, for a rule that reads one.
+    fn all_fields(&self) -> Vec<SelectOption> {
+        let zh = self.ctx.lang == Lang::ZhCn;
+        self.draft
+            .def
+            .fields()
+            .map(|(_, f)| SelectOption::new(&f.key, format!("{} ({})", f.label.text(zh), f.key)))
+            .collect()
+    }
+
     fn kinds(&self) -> Vec<SelectOption> {
         [NodeKind::Approval, NodeKind::Task, NodeKind::Review]
             .iter()
@@ -125,17 +197,10 @@ pub async fn step(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let draft = load(&ctx, &state, ProcessId(path.into_inner())).await?;
-    let form = AddNodeForm {
-        kind: "approval".into(),
-        ..AddNodeForm::default()
-    };
-    let errors = FieldErrors::new(ctx.lang);
-    render(&StepPage {
-        ctx,
-        draft,
-        form,
-        errors,
-    })
+    let roles = role_options(&ctx, &state).await?;
+    let mut page = StepPage::new(ctx, draft);
+    page.draft_roles = roles;
+    render(&page)
 }
 
 pub async fn add(
@@ -185,15 +250,12 @@ pub async fn add(
         }
     }
     let draft = load(&ctx, &state, id).await?;
-    render_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &StepPage {
-            ctx,
-            draft,
-            form,
-            errors,
-        },
-    )
+    let roles = role_options(&ctx, &state).await?;
+    let mut page = StepPage::new(ctx, draft);
+    page.draft_roles = roles;
+    page.form = form;
+    page.errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 #[derive(Deserialize)]
@@ -489,6 +551,41 @@ fn choices_taking(table: &[(&'static str, &'static str)], input: &str) -> String
         .join(" ")
 }
 
+/// The handler rules that take `input` (for the script that shows it).
+pub fn rules_taking_input(input: &str) -> String {
+    choices_taking(HANDLER_INPUTS, input)
+}
+
+/// The inputs a handler rule takes.
+pub struct Inputs(Vec<&'static str>);
+
+impl Inputs {
+    pub fn has(&self, input: &str) -> bool {
+        self.0.contains(&input)
+    }
+}
+
+fn inputs_of(rule: &str) -> Inputs {
+    Inputs(
+        HANDLER_INPUTS
+            .iter()
+            .filter(|(c, _)| *c == rule)
+            .map(|(_, i)| *i)
+            .collect(),
+    )
+}
+
+/// The rules a copy (抄送) may name: a handler's, but the applicant.
+const COPY_RULES: [&str; 7] = [
+    "role",
+    "role_in_business",
+    "users",
+    "applicant_manager",
+    "manager_chain",
+    "member_field",
+    "resource_owners_managers",
+];
+
 /// Whether `choice` takes `input`.
 fn takes(table: &[(&'static str, &'static str)], choice: &str, input: &str) -> bool {
     table.iter().any(|(c, i)| *c == choice && *i == input)
@@ -496,6 +593,7 @@ fn takes(table: &[(&'static str, &'static str)], choice: &str, input: &str) -> b
 
 #[derive(Debug, Default, Deserialize)]
 pub struct HandlerForm {
+    // The form is shared by a node's handlers and the copy (抄送) lists.
     /// "choose" when the rule was picked without the page's script: the
     /// page comes back with that rule's inputs, saving nothing.
     #[serde(default)]
@@ -575,6 +673,9 @@ pub struct NodePage {
     pub errors: FieldErrors,
     pub handler: HandlerForm,
     pub handler_errors: FieldErrors,
+    /// The form that adds whom the node copies when it ends.
+    pub copy: HandlerForm,
+    pub copy_errors: FieldErrors,
     pub predicate: PredicateForm,
     pub predicate_errors: FieldErrors,
     pub field: NewFieldForm,
@@ -615,13 +716,7 @@ impl NodePage {
                 },
             })
             .collect();
-        let roles = state
-            .db
-            .read(roles::list)
-            .await?
-            .iter()
-            .map(|r| SelectOption::new(&r.code, format!("{} ({})", r.name(&lang), r.code)))
-            .collect();
+        let roles = role_options(&ctx, state).await?;
         let businesses = state
             .db
             .read(crate::store::businesses::names)
@@ -639,6 +734,12 @@ impl NodePage {
                 ..HandlerForm::default()
             },
             handler_errors: FieldErrors::new(lang),
+            copy: HandlerForm {
+                rule: "role".into(),
+                revision: rev.clone(),
+                ..HandlerForm::default()
+            },
+            copy_errors: FieldErrors::new(lang),
             predicate: PredicateForm {
                 test: "field_equals".into(),
                 revision: rev.clone(),
@@ -857,6 +958,20 @@ impl NodePage {
     /// The rules that take `input` (for the script that shows it).
     pub fn rules_taking(&self, input: &str) -> String {
         choices_taking(HANDLER_INPUTS, input)
+    }
+
+    /// The node's copy rules, numbered, in words.
+    pub fn copy_texts(&self) -> Vec<(usize, String)> {
+        copy_texts(self.lang(), &self.node.cc, &self.draft)
+    }
+
+    pub fn copy_options(&self) -> Vec<SelectOption> {
+        self.options("handler", &COPY_RULES)
+    }
+
+    /// The inputs the copy form's chosen rule takes.
+    pub fn copy_inputs(&self) -> Inputs {
+        inputs_of(&self.copy.rule)
     }
 
     /// Whether the condition form shows `input` for the test chosen.
@@ -1103,6 +1218,115 @@ async fn parse_handler(
     Ok(Some(rule))
 }
 
+/// A list of people rules the designer edits: a node's handlers, whom
+/// a node copies when it ends, or whom the process copies when a ticket
+/// ends (抄送).
+#[derive(Debug, Clone)]
+pub(super) enum RuleList {
+    Handlers(String),
+    NodeCopies(String),
+    ProcessCopies,
+}
+
+impl RuleList {
+    /// The list in `def`.
+    fn of<'d>(&self, def: &'d mut ProcessDef) -> Result<&'d mut Vec<HandlerRule>, StoreError> {
+        match self {
+            RuleList::Handlers(key) => {
+                Ok(&mut def.node_mut(key).ok_or(StoreError::NotFound)?.handlers)
+            }
+            RuleList::NodeCopies(key) => Ok(&mut def.node_mut(key).ok_or(StoreError::NotFound)?.cc),
+            RuleList::ProcessCopies => Ok(&mut def.cc),
+        }
+    }
+
+    /// Where the list is on its page.
+    fn page(&self, id: ProcessId) -> String {
+        match self {
+            RuleList::Handlers(key) => format!("/admin/processes/{id}/nodes/{key}#handlers"),
+            RuleList::NodeCopies(key) => format!("/admin/processes/{id}/nodes/{key}#cc"),
+            RuleList::ProcessCopies => format!("/admin/processes/{id}/nodes#cc"),
+        }
+    }
+
+    fn copies(&self) -> bool {
+        !matches!(self, RuleList::Handlers(_))
+    }
+}
+
+/// Adds a rule to `list`, or says beside the form why not (`Err` with
+/// the form's errors, the draft unchanged).
+pub(super) async fn add_rule(
+    ctx: &Ctx,
+    state: &AppState,
+    id: ProcessId,
+    list: RuleList,
+    form: &HandlerForm,
+) -> Result<Result<HttpResponse, FieldErrors>, AppError> {
+    let mut errors = FieldErrors::new(ctx.lang);
+    let Some(rule) = parse_handler(state, form, &mut errors).await? else {
+        return Ok(Err(errors));
+    };
+    if list.copies() && rule == HandlerRule::Applicant {
+        errors.add("rule", "errors.unknown_choice");
+        return Ok(Err(errors));
+    }
+    let target = list.clone();
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let known: Vec<String> = def.fields().map(|(_, f)| f.key.clone()).collect();
+        if let HandlerRule::MemberField { field } | HandlerRule::ResourceOwnersManagers { field } =
+            &rule
+            && !known.contains(field)
+        {
+            return Err(StoreError::rule("field", "errors.unknown_choice"));
+        }
+        let rules = target.of(def)?;
+        if rules.contains(&rule) {
+            return Err(StoreError::rule("rule", "errors.handler_exists"));
+        }
+        rules.push(rule);
+        Ok(())
+    };
+    let flash = if list.copies() {
+        "flash.copy_rule_added"
+    } else {
+        "flash.handler_added"
+    };
+    let back = list.page(id);
+    let form_page = back.split('#').next().unwrap_or_default().to_string();
+    Ok(edit(ctx, state, id, revision(&form.revision), change)
+        .await?
+        .answer(ctx, flash, &back, &form_page))
+}
+
+/// Removes rule `i` of `list`.
+pub(super) async fn remove_rule(
+    ctx: &Ctx,
+    state: &AppState,
+    id: ProcessId,
+    list: RuleList,
+    (i, form): (usize, &RevisionOnly),
+) -> Result<HttpResponse, AppError> {
+    let target = list.clone();
+    let change = move |def: &mut crate::flow::ProcessDef| {
+        let rules = target.of(def)?;
+        if i >= rules.len() {
+            return Err(StoreError::NotFound);
+        }
+        rules.remove(i);
+        Ok(())
+    };
+    if let Outcome::Saved = edit(ctx, state, id, revision(&form.revision), change).await? {
+        let flash = if list.copies() {
+            "flash.copy_rule_removed"
+        } else {
+            "flash.handler_removed"
+        };
+        ctx.flash(FlashKind::Success, ctx.t(flash));
+    }
+    Ok(see_other(&list.page(id)))
+}
+
 pub async fn add_handler(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -1113,44 +1337,21 @@ pub async fn add_handler(
     let (id, key) = path.into_inner();
     let id = ProcessId(id);
     let mut errors = FieldErrors::new(ctx.lang);
-    if form.intent == "choose" {
-        let mut page = NodePage::load(ctx, &state, id, &key).await?;
-        page.handler = form;
-        return render(&page);
-    }
-    if let Some(rule) = parse_handler(&state, &form, &mut errors).await? {
-        let node_key = key.clone();
-        let change = move |def: &mut crate::flow::ProcessDef| {
-            let known: Vec<String> = def.fields().map(|(_, f)| f.key.clone()).collect();
-            let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
-            if let HandlerRule::MemberField { field }
-            | HandlerRule::ResourceOwnersManagers { field } = &rule
-                && !known.contains(field)
-            {
-                return Err(StoreError::rule("field", "errors.unknown_choice"));
-            }
-            if node.handlers.contains(&rule) {
-                return Err(StoreError::rule("rule", "errors.handler_exists"));
-            }
-            node.handlers.push(rule);
-            Ok(())
-        };
-        match edit(&ctx, &state, id, revision(&form.revision), change)
-            .await?
-            .answer(
-                &ctx,
-                "flash.handler_added",
-                &format!("/admin/processes/{id}/nodes/{key}#handlers"),
-                &format!("/admin/processes/{id}/nodes/{key}"),
-            ) {
+    if form.intent != "choose" {
+        match add_rule(&ctx, &state, id, RuleList::Handlers(key.clone()), &form).await? {
             Ok(done) => return Ok(done),
             Err(e) => errors = e,
         }
     }
+    let status = if form.intent == "choose" {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
     page.handler = form;
     page.handler_errors = errors;
-    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    render_status(status, &page)
 }
 
 pub async fn remove_handler(
@@ -1161,22 +1362,108 @@ pub async fn remove_handler(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let (id, key, i) = path.into_inner();
+    remove_rule(
+        &ctx,
+        &state,
+        ProcessId(id),
+        RuleList::Handlers(key),
+        (i, &form),
+    )
+    .await
+}
+
+/// Whom a node copies when it ends (抄送): a rule added.
+pub async fn add_copy(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<HandlerForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
     let id = ProcessId(id);
-    let node_key = key.clone();
-    let change = move |def: &mut crate::flow::ProcessDef| {
-        let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
-        if i >= node.handlers.len() {
-            return Err(StoreError::NotFound);
+    let mut errors = FieldErrors::new(ctx.lang);
+    if form.intent != "choose" {
+        match add_rule(&ctx, &state, id, RuleList::NodeCopies(key.clone()), &form).await? {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
         }
-        node.handlers.remove(i);
-        Ok(())
-    };
-    if let Outcome::Saved = edit(&ctx, &state, id, revision(&form.revision), change).await? {
-        ctx.flash(FlashKind::Success, ctx.t("flash.handler_removed"));
     }
-    Ok(see_other(&format!(
-        "/admin/processes/{id}/nodes/{key}#handlers"
-    )))
+    let status = if form.intent == "choose" {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut page = NodePage::load(ctx, &state, id, &key).await?;
+    page.copy = form;
+    page.copy_errors = errors;
+    render_status(status, &page)
+}
+
+pub async fn remove_copy(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String, usize)>,
+    CsrfForm(form): CsrfForm<RevisionOnly>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key, i) = path.into_inner();
+    remove_rule(
+        &ctx,
+        &state,
+        ProcessId(id),
+        RuleList::NodeCopies(key),
+        (i, &form),
+    )
+    .await
+}
+
+/// Whom the process copies when a ticket ends (抄送): a rule added.
+pub async fn add_process_copy(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<HandlerForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let id = ProcessId(path.into_inner());
+    let mut errors = FieldErrors::new(ctx.lang);
+    if form.intent != "choose" {
+        match add_rule(&ctx, &state, id, RuleList::ProcessCopies, &form).await? {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
+        }
+    }
+    let status = if form.intent == "choose" {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let draft = load(&ctx, &state, id).await?;
+    let roles = role_options(&ctx, &state).await?;
+    let mut page = StepPage::new(ctx, draft);
+    page.draft_roles = roles;
+    page.copy = form;
+    page.copy_errors = errors;
+    render_status(status, &page)
+}
+
+pub async fn remove_process_copy(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, usize)>,
+    CsrfForm(form): CsrfForm<RevisionOnly>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, i) = path.into_inner();
+    remove_rule(
+        &ctx,
+        &state,
+        ProcessId(id),
+        RuleList::ProcessCopies,
+        (i, &form),
+    )
+    .await
 }
 
 pub async fn add_predicate(
