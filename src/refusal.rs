@@ -96,6 +96,12 @@ pub enum Refusal {
     UnknownPerson(String),
     /// A copy to oneself or to the ticket's applicant.
     CopyToSelf,
+    /// A send-back to an earlier step on an approval whose process does
+    /// not allow it.
+    SendBackNotAllowed,
+    /// A send-back to a step that is not an earlier one that passed in
+    /// this round.
+    SendBackTarget,
     /// The web session acted through has ended (signed out elsewhere,
     /// password changed or reset) or its person was deactivated: the
     /// door checks it in the action's transaction, and nothing was done.
@@ -135,6 +141,8 @@ impl Refusal {
             Refusal::CopyToNobody => "errors.copy_to_nobody",
             Refusal::UnknownPerson(_) => "errors.unknown_person",
             Refusal::CopyToSelf => "errors.copy_to_self",
+            Refusal::SendBackNotAllowed => "errors.send_back_not_allowed",
+            Refusal::SendBackTarget => "errors.send_back_target",
             Refusal::SignedOut => "sign_in.session_expired",
         }
     }
@@ -145,6 +153,7 @@ impl Refusal {
             Refusal::CommentRequired | Refusal::ReasonRequired | Refusal::EmptyComment => "comment",
             Refusal::TooLong(field) => field,
             Refusal::OutcomeRequired(_) => "outcome",
+            Refusal::SendBackNotAllowed | Refusal::SendBackTarget => "send_back_to",
             Refusal::UnknownUser
             | Refusal::TransferToSelf
             | Refusal::TransferToApplicant

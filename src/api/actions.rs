@@ -40,11 +40,15 @@ pub enum ActionIn {
         #[serde(default)]
         comment: String,
     },
-    /// Back to the applicant to correct the form; says why.
+    /// Back to the applicant to correct the form — or, where the step
+    /// allows it, to an earlier step (`to_step`, a node key), which runs
+    /// again; says why.
     SendBack {
         assignment: i32,
         #[serde(default)]
         comment: String,
+        #[serde(default)]
+        to_step: Option<String>,
     },
     /// A task or review, with the step's fields and a review's outcome.
     Complete {
@@ -106,7 +110,14 @@ impl ActionIn {
             ActionIn::SendBack {
                 assignment,
                 comment,
-            } => decide(assignment, Decision::SendBack, comment),
+                to_step,
+            } => decide(
+                assignment,
+                Decision::SendBack {
+                    to: to_step.filter(|s| !s.is_empty()),
+                },
+                comment,
+            ),
             ActionIn::Complete {
                 assignment,
                 fields,
@@ -306,6 +317,7 @@ pub fn refusal_problem(refusal: &Refusal, lang: Lang, comment_at: &str) -> Probl
         (Refusal::WrongAction, _) => Some("/action".to_string()),
         (_, "") => None,
         (_, "comment" | "reason" | "text") => Some(comment_at.to_string()),
+        (_, "send_back_to") => Some("/to_step".to_string()),
         (_, field) => Some(format!("/{field}")),
     };
     if let Some(pointer) = pointer {

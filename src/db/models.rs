@@ -257,6 +257,8 @@ pub struct Apply {
     /// Approval steps the ticket gained on filing beyond its version's
     /// (a soft freeze's, a conflict's), as JSON node definitions.
     pub extra_nodes: Option<String>,
+    /// Whether it was ever copied to anyone (抄送).
+    pub copied: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -279,6 +281,8 @@ pub struct Approve {
     pub due_at: Option<NaiveDateTime>,
     /// When the step was found past its deadline.
     pub overdue_at: Option<NaiveDateTime>,
+    /// The step that sent the ticket back to this one, which runs again.
+    pub sent_back_from: Option<String>,
 }
 
 impl Approve {
@@ -309,6 +313,9 @@ pub struct ApproveUser {
     pub created_at: NaiveDateTime,
     /// Whom the link was mailed to (the assignee, or their stand-in).
     pub email_token_to: Option<UserId>,
+    /// The earlier step a send-back vote sent the ticket back to (none:
+    /// to the applicant).
+    pub send_back_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

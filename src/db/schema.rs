@@ -224,6 +224,7 @@ diesel::table! {
         due_at -> Nullable<Stamp>,
         overdue_at -> Nullable<Stamp>,
         extra_nodes -> Nullable<Text>,
+        copied -> Bool,
     }
 }
 
@@ -247,6 +248,7 @@ diesel::table! {
         decided_at -> Nullable<Stamp>,
         due_at -> Nullable<Stamp>,
         overdue_at -> Nullable<Stamp>,
+        sent_back_from -> Nullable<Text>,
     }
 }
 
@@ -270,6 +272,7 @@ diesel::table! {
         email_token_expires_at -> Nullable<Stamp>,
         created_at -> Stamp,
         email_token_to -> Nullable<Integer>,
+        send_back_to -> Nullable<Text>,
     }
 }
 

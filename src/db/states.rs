@@ -247,6 +247,9 @@ stored_as_text! {
         /// The ticket was copied to people (抄送): by its process when a
         /// step or the ticket ended, or by hand with a note.
         Copied = "ticket.copied",
+        /// An approval sent the ticket back to an earlier step, which runs
+        /// again (the detail names both and the reason).
+        Returned = "ticket.returned",
     }
 }
 

@@ -285,6 +285,10 @@ pub struct NodeDef {
     /// or ending the ticket: they may read it and decide nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cc: Vec<HandlerRule>,
+    /// An approval's people may send the ticket back to an earlier step,
+    /// which runs again with its people, not only to the applicant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub send_back_to_earlier: bool,
 }
 
 /// A node's response deadline, counted from the moment its people are
@@ -385,6 +389,7 @@ impl NodeDef {
             field_access: BTreeMap::new(),
             deadline: None,
             cc: Vec::new(),
+            send_back_to_earlier: false,
         }
     }
 

@@ -832,7 +832,11 @@ fn ticket_from(conn: &mut DbConn, head: Head, rows: Vec<NodeRow>) -> StoreResult
                 .push((x, person_of(who).unwrap_or_default(), acted));
         }
     }
-    let copies = copies_of(conn, id)?;
+    let copies = if apply.copied {
+        copies_of(conn, id)?
+    } else {
+        Vec::new()
+    };
     Ok(TicketView {
         copies,
         applicant: person_of(Some(applicant)).unwrap_or_default(),
@@ -921,7 +925,9 @@ pub fn may_view(conn: &mut DbConn, apply: &Apply, me: UserId, is_admin: bool) ->
     if mine > 0 {
         return Ok(true);
     }
-    let copied: i64 = {
+    let copied: i64 = if !apply.copied {
+        0
+    } else {
         use crate::db::schema::copies as cc;
         crate::direct!(conn, |c| cc::table
             .filter(cc::apply_id.eq(apply.id))

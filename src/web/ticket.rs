@@ -49,6 +49,12 @@ pub struct ActionView {
     pub comment: String,
     pub outcome: String,
     pub error: Option<String>,
+    /// The earlier steps the viewer may send the ticket back to (key,
+    /// name), besides the applicant; the one chosen, and why it was not
+    /// taken.
+    pub send_back_targets: Vec<(String, String)>,
+    pub send_back_to: String,
+    pub send_back_error: Option<String>,
 }
 
 impl ActionView {
@@ -81,6 +87,9 @@ pub struct ShownAgain {
     pub raw: HashMap<String, Vec<String>>,
     pub comment: String,
     pub outcome: String,
+    pub send_back_to: String,
+    /// Why the step chosen to send back to was not taken.
+    pub send_back_error: Option<String>,
 }
 
 /// One line of the timeline.
@@ -382,7 +391,19 @@ fn event_text(
         .map(|p| lang.t(&format!("escalation_done.{p}")).into_owned())
         .unwrap_or_default();
     let text = |key: &str| detail.get(key).and_then(|t| t.as_str()).unwrap_or_default();
-    let key = format!("timeline.{}", e.action.replace('.', "_"));
+    // The earlier step a ticket was sent back to, by name.
+    let step = detail
+        .get("to_step")
+        .and_then(|n| n.as_str())
+        .and_then(|k| def.node(k))
+        .map(|n| n.name.text(lang == Lang::ZhCn).to_string());
+    let key = match &step {
+        Some(_) if e.action == TicketEvent::SentBack.as_str() => {
+            "timeline.assignment_sent_back_to_step".to_string()
+        }
+        _ => format!("timeline.{}", e.action.replace('.', "_")),
+    };
+    let step = step.unwrap_or_default();
     format!(
         "{}{channel}",
         lang.tf(
@@ -394,6 +415,7 @@ fn event_text(
                 ("from", text("from")),
                 ("granted", &granted),
                 ("policy", &policy),
+                ("step", &step),
                 (
                     "freeze",
                     text(if lang == Lang::ZhCn {
@@ -584,6 +606,12 @@ fn page_with(
         .collect();
     let diagram = super::design::draw(lang, &l.def, &l.roles, Some(&states));
     let me = ctx.user.as_ref().map(|u| u.id);
+    let rows: Vec<(String, i32, StepStatus)> = l
+        .view
+        .nodes
+        .iter()
+        .map(|n| (n.node.node_key.clone(), n.node.position, n.node.status))
+        .collect();
     let actions = l
         .allowed
         .steps
@@ -598,7 +626,19 @@ fn page_with(
                 raw,
                 comment,
                 outcome,
+                send_back_to,
+                send_back_error,
             } = errors.get(assignment).cloned().unwrap_or_default();
+            let send_back_targets: Vec<(String, String)> = if node.send_back_to_earlier {
+                tickets::rules::send_back_targets(&l.def, &node.key, &rows)
+                    .into_iter()
+                    .filter_map(|k| l.def.node(k))
+                    .map(|n| (n.key.clone(), n.name.text(zh).to_string()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+
             Some(ActionView {
                 assignment: *assignment,
                 node: node.name.text(zh).to_string(),
@@ -613,6 +653,9 @@ fn page_with(
                 comment,
                 outcome,
                 error,
+                send_back_targets,
+                send_back_to,
+                send_back_error,
             })
         })
         .collect();
@@ -819,7 +862,9 @@ pub async fn act(
     let action = match verb {
         Verb::Approve => decide(Decision::Approve),
         Verb::Reject => decide(Decision::Reject),
-        Verb::SendBack => decide(Decision::SendBack),
+        Verb::SendBack => decide(Decision::SendBack {
+            to: Some(pick(&pairs, "send_back_to").to_string()).filter(|s| !s.is_empty()),
+        }),
         Verb::Complete => decide(Decision::Complete {
             fields: raw.clone(),
             outcome: (!outcome.is_empty()).then(|| outcome.clone()),
@@ -858,14 +903,18 @@ pub async fn act(
     };
     let user = ctx.require_user()?;
     let (me, admin) = (user.id, user.is_admin);
+    // Field errors stand beside their fields, and a step to send back
+    // to that was not taken beside its select.
+    let beside_select = refusal.field() == "send_back_to";
     let again = ShownAgain {
         errors: refusal.field_errors().cloned().unwrap_or_default(),
-        // Field errors stand beside their fields.
-        message: (!matches!(refusal, Refusal::Fields(_)))
+        message: (!matches!(refusal, Refusal::Fields(_)) && !beside_select)
             .then(|| ctx.t(refusal.key()).into_owned()),
         raw,
         comment: comment.clone(),
         outcome,
+        send_back_to: pick(&pairs, "send_back_to").to_string(),
+        send_back_error: beside_select.then(|| ctx.t(refusal.key()).into_owned()),
     };
     match refusal {
         Refusal::NotFound => Err(AppError::NotFound),

@@ -39,6 +39,7 @@ mod roles_and_businesses;
 mod round_trips;
 mod security;
 mod segregation;
+mod send_back;
 mod sessions;
 mod silences;
 mod smtp;

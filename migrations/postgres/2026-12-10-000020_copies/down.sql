@@ -1,1 +1,2 @@
+ALTER TABLE applies DROP COLUMN copied;
 DROP TABLE copies;

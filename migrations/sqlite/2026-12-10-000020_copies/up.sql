@@ -18,3 +18,6 @@ CREATE TABLE copies (
 );
 -- "Copied to me", newest first.
 CREATE INDEX copies_user ON copies(user_id, told_at);
+-- Whether a ticket was ever copied to anyone: its page and who may see
+-- it read its copies only then.
+ALTER TABLE applies ADD COLUMN copied BOOLEAN NOT NULL DEFAULT FALSE;

@@ -169,6 +169,11 @@ fn tell(
             .set(again)
             .execute(c))?;
     }
+    if !ticket.copied {
+        crate::direct!(conn, |c| diesel::update(a::table.find(ticket.id))
+            .set(a::copied.eq(true))
+            .execute(c))?;
+    }
     let names: Vec<&str> = people.iter().map(|(_, n)| n.as_str()).collect();
     let mut detail = serde_json::json!({ "to": names.join(", ") });
     if let Some(node) = node {

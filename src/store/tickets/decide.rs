@@ -422,6 +422,20 @@ pub(super) fn decide(
     } else {
         rules::note(comment)?
     };
+    // Sent back to an earlier step: one the approval may send it to.
+    let back_to = match &decision {
+        Decision::SendBack { to: Some(target) } => {
+            if !spec.send_back_to_earlier {
+                return Err(Refusal::SendBackNotAllowed.into());
+            }
+            let rows = step_rows(conn, ticket.id)?;
+            if !rules::send_back_targets(&def, &node.node_key, &rows).contains(&target.as_str()) {
+                return Err(Refusal::SendBackTarget.into());
+            }
+            Some(target.clone())
+        }
+        _ => None,
+    };
     // Not taken as it was read before the locks: why not (or, should a
     // person or resource it names have come back meanwhile, taken now).
     let late = match &decision {
@@ -451,7 +465,15 @@ pub(super) fn decide(
         at,
     };
     // The step's live assignments with this vote in them, for settling.
-    let live = record_vote(conn, mine, &node, &vote, read_before)?;
+    let mut live = record_vote(conn, mine, &node, &vote, read_before)?;
+    if let Some(target) = &back_to {
+        crate::direct!(conn, |c| diesel::update(au::table.find(mine.id))
+            .set(au::send_back_to.eq(target))
+            .execute(c))?;
+        for x in live.iter_mut().filter(|x| x.id == mine.id) {
+            x.send_back_to = Some(target.clone());
+        }
+    }
     if let Some((values, outcome)) = late {
         let mut form = ticket.form.clone();
         form.0.extend(values);
@@ -471,7 +493,7 @@ pub(super) fn decide(
     let event = match decision {
         Decision::Approve => TicketEvent::Approved,
         Decision::Reject => TicketEvent::Rejected,
-        Decision::SendBack => TicketEvent::SentBack,
+        Decision::SendBack { .. } => TicketEvent::SentBack,
         Decision::Complete { .. } => TicketEvent::Completed,
     };
     audit::record(
@@ -480,11 +502,27 @@ pub(super) fn decide(
             (actor, mine.user_id, channel),
             event,
             ticket.id,
-            serde_json::json!({ "node": node.node_key, "comment": comment }),
+            match &back_to {
+                Some(step) => {
+                    serde_json::json!({ "node": node.node_key, "comment": comment, "to_step": step })
+                }
+                None => serde_json::json!({ "node": node.node_key, "comment": comment }),
+            },
         ),
     )?;
     progress::after_vote(conn, ticket, &node, spec, &def, Some(live))?;
     Ok((Done::Decided, user))
+}
+
+/// The ticket's steps as they stand: (node key, position, status).
+fn step_rows(
+    conn: &mut DbConn,
+    apply: ApplyId,
+) -> StoreResult<Vec<(String, i32, crate::db::states::StepStatus)>> {
+    Ok(crate::direct!(conn, |c| n::table
+        .filter(n::apply_id.eq(apply))
+        .select((n::node_key, n::position, n::status))
+        .load(c))?)
 }
 
 /// A vote on an assignment, as it is recorded.

@@ -77,8 +77,12 @@ pub enum Action {
 pub enum Decision {
     Approve,
     Reject,
-    /// Reject for now: the applicant corrects the form and resubmits.
-    SendBack,
+    /// Reject for now: the applicant corrects the form and resubmits —
+    /// or, `to` an earlier step (by node key) where the approval allows
+    /// it, that step runs again with its people.
+    SendBack {
+        to: Option<String>,
+    },
     /// Complete a task or review with its fields and, for a review, one
     /// of its outcomes.
     Complete {
@@ -92,7 +96,7 @@ impl Decision {
         match self {
             Decision::Approve => Verb::Approve,
             Decision::Reject => Verb::Reject,
-            Decision::SendBack => Verb::SendBack,
+            Decision::SendBack { .. } => Verb::SendBack,
             Decision::Complete { .. } => Verb::Complete,
         }
     }
@@ -102,7 +106,7 @@ impl Decision {
         match self {
             Decision::Approve => Decided::Approve,
             Decision::Reject => Decided::Reject,
-            Decision::SendBack => Decided::SendBack,
+            Decision::SendBack { .. } => Decided::SendBack,
             Decision::Complete { .. } => Decided::Done,
         }
     }

@@ -419,7 +419,7 @@ pub(super) fn insert_plan(
     let nodes: Vec<_> = plan
         .nodes
         .iter()
-        .zip(&def.nodes)
+        .filter_map(|planned| Some((planned, def.node(&planned.key)?)))
         .enumerate()
         .map(|(i, (planned, node))| {
             let node_status = match (planned.kind, planned.included) {

@@ -83,7 +83,7 @@ pub(super) fn advance(
         let approved_before = round == Round::Goes
             && spec.kind == NodeKind::Approval
             && spec.dedupe
-            && auto_approve(conn, apply, &node, at)?;
+            && auto_approve(conn, (apply, def), &node, at)?;
         let moment = if approved_before {
             Moment::NodeStarts
         } else {
@@ -249,39 +249,72 @@ pub(super) enum Round {
 /// Whether anyone's approval was carried over.
 fn auto_approve(
     conn: &mut DbConn,
-    apply: ApplyId,
+    (apply, def): (ApplyId, &ProcessDef),
     node: &Approve,
     at: NaiveDateTime,
 ) -> StoreResult<bool> {
     // Each round starts with a submit node, whose assignment is decided
-    // as "submit": one statement finds both the rounds and the approvals.
-    let earlier: Vec<(UserId, Option<Decided>, i32, Option<Channel>)> =
-        crate::direct!(conn, |c| au::table
-            .inner_join(n::table)
-            .filter(au::apply_id.eq(apply))
-            .filter(n::position.lt(node.position))
-            .filter(
-                au::decision
-                    .eq(Decided::Approve)
-                    .or(au::decision.eq(Decided::Auto))
-                    .or(au::decision.eq(Decided::Submit)),
-            )
-            .select((au::user_id, au::decision, n::position, au::channel))
-            .load(c))?;
+    // as "submit"; a step an approval sent the ticket back to runs again
+    // with every step after it. One statement finds the rounds, the steps
+    // sent back to, and the approvals.
+    type Earlier = (UserId, Option<Decided>, i32, Option<Channel>, bool, String);
+    let earlier: Vec<Earlier> = crate::direct!(conn, |c| au::table
+        .inner_join(n::table)
+        .filter(au::apply_id.eq(apply))
+        .filter(
+            n::position
+                .lt(node.position)
+                .or(n::sent_back_from.is_not_null()),
+        )
+        .filter(
+            au::decision
+                .eq(Decided::Approve)
+                .or(au::decision.eq(Decided::Auto))
+                .or(au::decision.eq(Decided::Submit))
+                .or(n::sent_back_from.is_not_null()),
+        )
+        .select((
+            au::user_id,
+            au::decision,
+            n::position,
+            au::channel,
+            n::sent_back_from.is_not_null(),
+            n::node_key,
+        ))
+        .load(c))?;
     let round = earlier
         .iter()
-        .filter(|(_, d, _, _)| *d == Some(Decided::Submit))
-        .map(|(_, _, p, _)| *p)
+        .filter(|(_, d, ..)| *d == Some(Decided::Submit))
+        .map(|(_, _, p, ..)| *p)
         .max()
         .unwrap_or(0);
+    let place = |key: &str| def.nodes.iter().position(|n| n.key == key);
+    // Each step sent back to: where it runs again, and its place in the
+    // flow. An approval made before it, of it or a step after it, was
+    // overtaken: that step is decided afresh.
+    let again: Vec<(i32, Option<usize>)> = earlier
+        .iter()
+        .filter(|(.., sent_back_to, _)| *sent_back_to)
+        .map(|(_, _, p, _, _, key)| (*p, place(key)))
+        .collect();
+    let overtaken = |p: i32, key: &str| {
+        let at = place(key);
+        again
+            .iter()
+            .any(|(from, target)| p < *from && at >= *target)
+    };
     // An approval countersign's clock cast for someone (their deadline
     // passed) is not theirs to carry over.
     let approved: Vec<UserId> = earlier
         .iter()
-        .filter(|(_, d, p, ch)| {
-            *p > round && *d != Some(Decided::Submit) && *ch != Some(Channel::Timer)
+        .filter(|(_, d, p, ch, _, key)| {
+            *p > round
+                && *p < node.position
+                && matches!(d, Some(Decided::Approve | Decided::Auto))
+                && *ch != Some(Channel::Timer)
+                && !overtaken(*p, key)
         })
-        .map(|(u, _, _, _)| *u)
+        .map(|(u, ..)| *u)
         .collect();
     if approved.is_empty() {
         return Ok(false);
@@ -532,6 +565,20 @@ fn settle(
             let decided = assignments
                 .iter()
                 .filter(|x| x.status == AssignmentStatus::Decided);
+            // The vote that rejected or sent it back, last cast.
+            let deciding = decided
+                .clone()
+                .filter(|x| matches!(x.decision, Some(Decided::Reject | Decided::SendBack)))
+                .max_by_key(|x| (x.decided_at, x.id));
+            // Back to an earlier step, which runs again: the ticket goes on.
+            if let Some(vote) = deciding.filter(|x| x.decision == Some(Decided::SendBack))
+                && let Some(target) = &vote.send_back_to
+            {
+                let comment = vote.comment.clone();
+                copies::by_rules(conn, ticket, def, &spec.cc, Some(&node.node_key))?;
+                rewind(conn, ticket, def, node, target, &comment)?;
+                return Ok(Settled::Ended);
+            }
             let sent_back = decided
                 .clone()
                 .any(|x| x.decision == Some(Decided::SendBack))
@@ -557,11 +604,7 @@ fn settle(
                 ),
             )?;
             // The reason of the vote that rejected or sent it back.
-            let comment = decided
-                .filter(|x| matches!(x.decision, Some(Decided::Reject | Decided::SendBack)))
-                .max_by_key(|x| (x.decided_at, x.id))
-                .map(|x| x.comment.clone())
-                .unwrap_or_default();
+            let comment = deciding.map(|x| x.comment.clone()).unwrap_or_default();
             let event = if sent_back {
                 NotifyEvent::SentBack
             } else {
@@ -684,6 +727,21 @@ pub(super) fn end(
     ticket_status: TicketStatus,
 ) -> StoreResult<()> {
     let at = now();
+    cancel_rest(conn, apply)?;
+    crate::direct!(conn, |c| prepared::update(
+        a::table.find(apply),
+        (
+            a::status.eq(ticket_status),
+            a::finished_at.eq(At(at)),
+            a::updated_at.eq(At(at)),
+        ),
+    )
+    .execute(c))?;
+    Ok(())
+}
+
+/// Cancels the ticket's steps that wait or run, and their open assignments.
+fn cancel_rest(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
     // Fixed alternatives are spelled out rather than `IN (…)`, which
     // diesel cannot keep prepared on SQLite.
     let open: Vec<ApproveId> = crate::direct!(conn, |c| n::table
@@ -703,16 +761,75 @@ pub(super) fn end(
     for node in open {
         cancel_pending(conn, node)?;
     }
-    crate::direct!(conn, |c| prepared::update(
-        a::table.find(apply),
-        (
-            a::status.eq(ticket_status),
-            a::finished_at.eq(At(at)),
-            a::updated_at.eq(At(at)),
-        ),
-    )
-    .execute(c))?;
     Ok(())
+}
+
+/// The approval `from` sent the ticket back to the earlier step
+/// `target` (its vote saying why, `comment`): the steps still to come
+/// are cancelled, `target` and every step after it are planned afresh
+/// from the form as it is now and appended after the rest (the rows
+/// before are kept: history), and the ticket moves on from `target`,
+/// whose people are asked again.
+fn rewind(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    def: &ProcessDef,
+    from: &Approve,
+    target: &str,
+    comment: &str,
+) -> StoreResult<()> {
+    let apply = ticket.id;
+    cancel_rest(conn, apply)?;
+    let applicant: String = crate::direct!(conn, |c| users::table
+        .find(ticket.applicant_id)
+        .select(users::username)
+        .first(c))?;
+    let business: Option<String> = match ticket.business_id {
+        Some(b) => Some(crate::direct!(conn, |c| {
+            crate::db::schema::businesses::table
+                .find(b)
+                .select(crate::db::schema::businesses::name)
+                .first(c)
+        })?),
+        None => None,
+    };
+    let form: StoredForm = crate::direct!(conn, |c| a::table.find(apply).select(a::form).first(c))?;
+    let (plan, ids) = super::filing::plan_for(conn, def, &applicant, business.as_deref(), &form.0)?;
+    let from_target: Vec<_> = plan
+        .nodes
+        .into_iter()
+        .skip_while(|n| n.key != target)
+        .collect();
+    let last: Option<i32> = crate::direct!(conn, |c| n::table
+        .filter(n::apply_id.eq(apply))
+        .select(diesel::dsl::max(n::position))
+        .first(c))?;
+    let offset = last.unwrap_or(0) + 1;
+    super::filing::insert_plan(
+        conn,
+        apply,
+        &crate::flow::plan::Plan { nodes: from_target },
+        &ids,
+        def,
+        (offset, Channel::System),
+    )?;
+    crate::direct!(conn, |c| diesel::update(
+        n::table
+            .filter(n::apply_id.eq(apply))
+            .filter(n::position.eq(offset)),
+    )
+    .set(n::sent_back_from.eq(&from.node_key))
+    .execute(c))?;
+    audit::record(
+        conn,
+        ticket_event(
+            None,
+            TicketEvent::Returned,
+            apply,
+            serde_json::json!({ "node": from.node_key, "to_step": target, "reason": comment }),
+        ),
+    )?;
+    advance(conn, ticket, def, Round::Goes, None)
 }
 
 /// Every node approved or done: the running ticket is finished, and an

@@ -233,6 +233,44 @@ pub fn note(text: &str) -> Result<&str, Refusal> {
     Ok(text)
 }
 
+/// The earlier steps the approval `at` may send its ticket back to (in
+/// the definition's order): those before it, but the submit step (that
+/// is the applicant, whom a plain send-back goes to), whose latest row
+/// ran in this round and passed. `rows` are the ticket's steps as they
+/// stand: (node key, position, status), in any order.
+pub fn send_back_targets<'d>(
+    def: &'d crate::flow::ProcessDef,
+    at: &str,
+    rows: &[(String, i32, crate::db::states::StepStatus)],
+) -> Vec<&'d str> {
+    use crate::db::states::StepStatus;
+    let Some(submit) = def.nodes.first() else {
+        return Vec::new();
+    };
+    let round = rows
+        .iter()
+        .filter(|(k, _, _)| *k == submit.key)
+        .map(|(_, p, _)| *p)
+        .max()
+        .unwrap_or(0);
+    let latest = |key: &str| {
+        rows.iter()
+            .filter(|(k, _, _)| k == key)
+            .max_by_key(|(_, p, _)| *p)
+    };
+    def.nodes
+        .iter()
+        .skip(1)
+        .take_while(|n| n.key != at)
+        .filter(|n| {
+            latest(&n.key).is_some_and(|(_, p, s)| {
+                *p > round && matches!(s, StepStatus::Approved | StepStatus::Done)
+            })
+        })
+        .map(|n| n.key.as_str())
+        .collect()
+}
+
 /// Only the applicant withdraws, urges and resubmits.
 pub fn applicant_only(actor: UserId, ticket: &Apply) -> Result<(), Refusal> {
     if ticket.applicant_id != actor {
@@ -313,6 +351,7 @@ mod tests {
             due_at: None,
             overdue_at: None,
             extra_nodes: None,
+            copied: false,
         }
     }
 
@@ -333,6 +372,7 @@ mod tests {
             email_token_expires_at: None,
             created_at: chrono::NaiveDateTime::default(),
             email_token_to: None,
+            send_back_to: None,
         }
     }
 

@@ -363,6 +363,9 @@ pub struct NodeForm {
     self_approval: String,
     #[serde(default)]
     dedupe: Option<String>,
+    /// An approval may send the ticket back to an earlier step.
+    #[serde(default)]
+    send_back_to_earlier: Option<String>,
     #[serde(default)]
     on_reject: String,
     /// The response deadline in hours; empty: none.
@@ -397,6 +400,7 @@ impl NodeForm {
             empty_assignees: serde_plain(&node.empty_assignees),
             self_approval: serde_plain(&node.self_approval),
             dedupe: node.dedupe.then(|| "on".into()),
+            send_back_to_earlier: node.send_back_to_earlier.then(|| "on".into()),
             on_reject: serde_plain(&node.on_reject),
             deadline_hours: d.map(|d| d.hours.to_string()).unwrap_or_default(),
             deadline_working: d.filter(|d| d.working).map(|_| "on".into()),
@@ -1076,6 +1080,7 @@ pub async fn update(
     ) = (name, zh, mode, empty, selfp, on_reject, deadline)
     {
         let dedupe = form.dedupe.is_some();
+        let send_back_to_earlier = form.send_back_to_earlier.is_some();
         let node_key = key.clone();
         let change = move |def: &mut crate::flow::ProcessDef| {
             let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
@@ -1087,6 +1092,7 @@ pub async fn update(
             node.empty_assignees = empty;
             node.self_approval = selfp;
             node.dedupe = dedupe;
+            node.send_back_to_earlier = send_back_to_earlier && node.kind == NodeKind::Approval;
             node.on_reject = on_reject;
             if let Some(d) = &deadline
                 && let Some((field, key)) =
