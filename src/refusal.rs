@@ -102,6 +102,15 @@ pub enum Refusal {
     /// A send-back to a step that is not an earlier one that passed in
     /// this round.
     SendBackTarget,
+    /// Adding approvers (加签) on a step that does not allow it, or by
+    /// someone who was added themself before or after another.
+    AddNotAllowed,
+    /// An addition that names nobody.
+    AddNobody,
+    /// Adding the ticket's applicant, who never approves their own ticket.
+    AddApplicant,
+    /// Adding oneself, or the person one stands in for.
+    AddSelf,
     /// The web session acted through has ended (signed out elsewhere,
     /// password changed or reset) or its person was deactivated: the
     /// door checks it in the action's transaction, and nothing was done.
@@ -143,6 +152,10 @@ impl Refusal {
             Refusal::CopyToSelf => "errors.copy_to_self",
             Refusal::SendBackNotAllowed => "errors.send_back_not_allowed",
             Refusal::SendBackTarget => "errors.send_back_target",
+            Refusal::AddNotAllowed => "errors.add_not_allowed",
+            Refusal::AddNobody => "errors.add_nobody",
+            Refusal::AddApplicant => "errors.add_applicant",
+            Refusal::AddSelf => "errors.add_self",
             Refusal::SignedOut => "sign_in.session_expired",
         }
     }
@@ -154,6 +167,7 @@ impl Refusal {
             Refusal::TooLong(field) => field,
             Refusal::OutcomeRequired(_) => "outcome",
             Refusal::SendBackNotAllowed | Refusal::SendBackTarget => "send_back_to",
+            Refusal::AddNobody | Refusal::AddApplicant | Refusal::AddSelf => "people",
             Refusal::UnknownUser
             | Refusal::TransferToSelf
             | Refusal::TransferToApplicant

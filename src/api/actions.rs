@@ -14,6 +14,7 @@ use super::bearer::Presented;
 use super::body::{self, Answer, Failed};
 use super::problem::{FieldProblem, Problem};
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
+use crate::flow::added::Placement;
 use crate::flow::form::raw_from_json;
 use crate::i18n::Lang;
 use crate::refusal::{Became, Refusal};
@@ -81,6 +82,16 @@ pub enum ActionIn {
         #[schema(value_type = Object)]
         fields: Fields,
     },
+    /// Add approvers to a pending approval (加签), by username: `before`
+    /// (they decide first), `after` (the step then needs them too) or
+    /// `alongside`; says why, in `reason`.
+    AddApprovers {
+        assignment: i32,
+        #[schema(min_items = 1, max_items = 10)]
+        people: Vec<String>,
+        placement: PlacementIn,
+        reason: String,
+    },
     /// Copy the ticket to people by username (抄送), with a note: they
     /// are told by mail, may read it and decide nothing.
     Copy {
@@ -89,6 +100,15 @@ pub enum ActionIn {
         #[serde(default)]
         note: String,
     },
+}
+
+/// Where approvers added by hand stand, relative to whoever adds them.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementIn {
+    Before,
+    After,
+    Alongside,
 }
 
 impl ActionIn {
@@ -147,6 +167,21 @@ impl ActionIn {
                 fields: raw_from_json(&fields),
             },
             ActionIn::Copy { to, note } => Action::Copy { to, note },
+            ActionIn::AddApprovers {
+                assignment,
+                people,
+                placement,
+                reason,
+            } => Action::AddApprovers {
+                assignment: ApproveUserId(assignment),
+                people,
+                placement: match placement {
+                    PlacementIn::Before => Placement::Before,
+                    PlacementIn::After => Placement::After,
+                    PlacementIn::Alongside => Placement::Alongside,
+                },
+                reason,
+            },
         }
     }
 }
@@ -154,7 +189,7 @@ impl ActionIn {
 /// What was done.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActedOut {
-    /// `decided`, `handed_over`, `commented`, `withdrawn`, `urged`, `resubmitted` or `copied`.
+    /// `decided`, `handed_over`, `commented`, `withdrawn`, `urged`, `resubmitted`, `copied` or `approvers_added`.
     pub done: &'static str,
     /// The people reminded, for `urged`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,7 +204,7 @@ pub struct ActedOut {
     operation_id = "act_on_ticket",
     tag = "tickets",
     summary = "Act on a ticket",
-    description = "Approve, reject, send back, complete, hand over, comment, withdraw, urge, resubmit or copy (抄送), through the one door with channel api. Needs an act token.",
+    description = "Approve, reject, send back, complete, hand over, comment, withdraw, urge, resubmit, copy (抄送) or add approvers (加签), through the one door with channel api. Needs an act token.",
     params(
         ("id" = i32, Path, description = "The ticket"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$", max_length = 200, description = "A retry with the same key returns the first answer and changes nothing"),
@@ -205,6 +240,7 @@ pub async fn act(
         ActionIn::Comment { .. } => "/text",
         ActionIn::Withdraw { .. } => "/reason",
         ActionIn::Copy { .. } => "/note",
+        ActionIn::AddApprovers { .. } => "/reason",
         _ => "/comment",
     };
     let action = input.into_action();
@@ -245,6 +281,7 @@ fn acted(id: ApplyId, done: Done) -> ActedOut {
         Done::Urged(people) => ("urged", Some(people.len())),
         Done::Resubmitted => ("resubmitted", None),
         Done::Copied => ("copied", None),
+        Done::ApproversAdded => ("approvers_added", None),
     };
     ActedOut {
         done,

@@ -316,6 +316,10 @@ pub struct ApproveUser {
     /// The earlier step a send-back vote sent the ticket back to (none:
     /// to the applicant).
     pub send_back_to: Option<String>,
+    /// Whom this person was added for by hand (加签), and where they
+    /// stand: `before`, `after` or `alongside` (`flow::added::Placement`).
+    pub added_for: Option<ApproveUserId>,
+    pub placement: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

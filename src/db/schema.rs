@@ -273,6 +273,8 @@ diesel::table! {
         created_at -> Stamp,
         email_token_to -> Nullable<Integer>,
         send_back_to -> Nullable<Text>,
+        added_for -> Nullable<Integer>,
+        placement -> Nullable<Text>,
     }
 }
 

@@ -250,6 +250,9 @@ stored_as_text! {
         /// An approval sent the ticket back to an earlier step, which runs
         /// again (the detail names both and the reason).
         Returned = "ticket.returned",
+        /// Approvers added by hand to a waiting approval (加签): the
+        /// detail names them, where they stand and why.
+        ApproversAdded = "assignment.approvers_added",
     }
 }
 

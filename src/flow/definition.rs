@@ -289,6 +289,10 @@ pub struct NodeDef {
     /// which runs again with its people, not only to the applicant.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub send_back_to_earlier: bool,
+    /// An approval's people may add approvers before, after or alongside
+    /// themselves (加签), saying why.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub add_approvers: bool,
 }
 
 /// A node's response deadline, counted from the moment its people are
@@ -390,6 +394,7 @@ impl NodeDef {
             deadline: None,
             cc: Vec::new(),
             send_back_to_earlier: false,
+            add_approvers: false,
         }
     }
 

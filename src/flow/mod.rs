@@ -1,6 +1,7 @@
 //! The flow engine, pure: process definitions, their validation, form
 //! values, business calendars, and the diagram. No actix, no diesel.
 
+pub mod added;
 pub mod calendar;
 pub mod change;
 pub mod deadline;

@@ -17,6 +17,7 @@ use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, BusinessId, ServiceId, UserId};
 use crate::db::models::{Apply, Resource};
 use crate::db::states::{AssignmentStatus, StepStatus, TicketEvent};
+use crate::flow::added::Placement;
 use crate::flow::diagram::{NodeState, NodeStatus};
 use crate::flow::form::{FieldError, Values};
 use crate::flow::{FieldDef, FieldKind, NodeKind, ProcessDef};
@@ -55,6 +56,19 @@ pub struct ActionView {
     pub send_back_targets: Vec<(String, String)>,
     pub send_back_to: String,
     pub send_back_error: Option<String>,
+    /// Adding approvers (加签): whether the viewer may, what was typed,
+    /// and why it was not taken.
+    pub adds: bool,
+    pub add: AddForm,
+}
+
+/// The form that adds approvers to a step (加签).
+#[derive(Clone, Default)]
+pub struct AddForm {
+    pub people: String,
+    pub placement: String,
+    pub reason: String,
+    pub error: Option<String>,
 }
 
 impl ActionView {
@@ -68,7 +82,7 @@ impl ActionView {
                 Verb::Reject => Some((v.as_str(), " danger", "tickets.reject")),
                 Verb::SendBack => Some((v.as_str(), "", "tickets.send_back")),
                 Verb::Complete => Some((v.as_str(), " primary", "tickets.complete")),
-                Verb::HandOver => None,
+                Verb::HandOver | Verb::AddApprovers => None,
             })
             .collect()
     }
@@ -90,6 +104,8 @@ pub struct ShownAgain {
     pub send_back_to: String,
     /// Why the step chosen to send back to was not taken.
     pub send_back_error: Option<String>,
+    /// The approvers-added form as sent.
+    pub add: AddForm,
 }
 
 /// One line of the timeline.
@@ -404,6 +420,11 @@ fn event_text(
         _ => format!("timeline.{}", e.action.replace('.', "_")),
     };
     let step = step.unwrap_or_default();
+    let placement = detail
+        .get("placement")
+        .and_then(|p| p.as_str())
+        .map(|p| lang.t(&format!("placement_done.{p}")).into_owned())
+        .unwrap_or_default();
     format!(
         "{}{channel}",
         lang.tf(
@@ -416,6 +437,7 @@ fn event_text(
                 ("granted", &granted),
                 ("policy", &policy),
                 ("step", &step),
+                ("placement", &placement),
                 (
                     "freeze",
                     text(if lang == Lang::ZhCn {
@@ -628,6 +650,7 @@ fn page_with(
                 outcome,
                 send_back_to,
                 send_back_error,
+                add,
             } = errors.get(assignment).cloned().unwrap_or_default();
             let send_back_targets: Vec<(String, String)> = if node.send_back_to_earlier {
                 tickets::rules::send_back_targets(&l.def, &node.key, &rows)
@@ -656,6 +679,8 @@ fn page_with(
                 send_back_targets,
                 send_back_to,
                 send_back_error,
+                adds: step.adds,
+                add,
             })
         })
         .collect();
@@ -874,6 +899,13 @@ pub async fn act(
             to: pick(&pairs, "to").to_string(),
             comment: comment.clone(),
         },
+        Verb::AddApprovers => Action::AddApprovers {
+            assignment,
+            people: vec![pick(&pairs, "people").to_string()],
+            placement: Placement::parse(pick(&pairs, "placement"))
+                .ok_or_else(|| AppError::BadRequest("placement".into()))?,
+            reason: pick(&pairs, "reason").to_string(),
+        },
     };
     // The session is checked at the door, with the action.
     let (ctx, acted) = signed_in
@@ -895,6 +927,7 @@ pub async fn act(
                 Verb::SendBack => "flash.sent_back",
                 Verb::Complete => "flash.completed",
                 Verb::HandOver => "flash.transferred",
+                Verb::AddApprovers => "flash.approvers_added",
             };
             ctx.flash(FlashKind::Success, ctx.t(key));
             return Ok(see_other(&format!("/tickets/{id}")));
@@ -906,15 +939,23 @@ pub async fn act(
     // Field errors stand beside their fields, and a step to send back
     // to that was not taken beside its select.
     let beside_select = refusal.field() == "send_back_to";
+    // Adding approvers: the message stands in its own part of the form.
+    let adding = verb == Verb::AddApprovers;
     let again = ShownAgain {
         errors: refusal.field_errors().cloned().unwrap_or_default(),
-        message: (!matches!(refusal, Refusal::Fields(_)) && !beside_select)
-            .then(|| ctx.t(refusal.key()).into_owned()),
+        message: (!matches!(refusal, Refusal::Fields(_)) && !beside_select && !adding)
+            .then(|| refusal.words(ctx.lang)),
         raw,
         comment: comment.clone(),
         outcome,
         send_back_to: pick(&pairs, "send_back_to").to_string(),
         send_back_error: beside_select.then(|| ctx.t(refusal.key()).into_owned()),
+        add: AddForm {
+            people: pick(&pairs, "people").to_string(),
+            placement: pick(&pairs, "placement").to_string(),
+            reason: pick(&pairs, "reason").to_string(),
+            error: adding.then(|| refusal.words(ctx.lang)),
+        },
     };
     match refusal {
         Refusal::NotFound => Err(AppError::NotFound),

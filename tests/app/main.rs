@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access_requests;
+mod adding;
 mod admin_users;
 mod api;
 mod api_actions;

@@ -44,13 +44,13 @@ pub(crate) fn acts_for(
 
 /// An assignment on a ticket, with its ticket and step: what acting on
 /// it needs to know.
-struct Target {
-    assignment: ApproveUser,
-    ticket: Apply,
-    node_key: String,
-    node_kind: NodeKind,
+pub(super) struct Target {
+    pub(super) assignment: ApproveUser,
+    pub(super) ticket: Apply,
+    pub(super) node_key: String,
+    pub(super) node_kind: NodeKind,
     /// Whether the assignee may still act in countersign at all.
-    assignee_active: bool,
+    pub(super) assignee_active: bool,
 }
 
 /// The select of the assignment `$assignment` of ticket `$apply` with
@@ -92,7 +92,11 @@ impl Target {
 }
 
 /// The assignment `assignment` of ticket `apply`, if it is one of its own.
-fn target(conn: &mut DbConn, apply: ApplyId, assignment: ApproveUserId) -> StoreResult<Target> {
+pub(super) fn target(
+    conn: &mut DbConn,
+    apply: ApplyId,
+    assignment: ApproveUserId,
+) -> StoreResult<Target> {
     let found = crate::direct!(conn, |c| target_select!(apply, assignment)
         .first::<TargetRow>(c))
     .optional()?;
@@ -166,7 +170,7 @@ fn target_and_active(
 /// deactivated at that very moment never decides, nor is handed a step.
 /// Taken before the ticket's lock, in the order a deactivation takes its
 /// locks (the person, then their tickets), so the two never deadlock.
-fn still_active(conn: &mut DbConn, people: &[UserId]) -> StoreResult<Vec<UserId>> {
+pub(super) fn still_active(conn: &mut DbConn, people: &[UserId]) -> StoreResult<Vec<UserId>> {
     let mut ids = people.to_vec();
     ids.sort();
     ids.dedup();
@@ -185,7 +189,7 @@ fn still_active(conn: &mut DbConn, people: &[UserId]) -> StoreResult<Vec<UserId>
 /// is given. Refused, it says no more than the actor may know: a step of
 /// someone else's on a ticket they may not see is simply not there, and
 /// one someone got to first says who and when.
-fn check(
+pub(super) fn check(
     conn: &mut DbConn,
     t: &Target,
     (actor, acts_for): (UserId, bool),
@@ -226,7 +230,7 @@ fn explained(
 
 /// The assignment as it is now, after a conditional update found it
 /// changed: what became of it.
-fn overtaken_now(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Refusal> {
+pub(super) fn overtaken_now(conn: &mut DbConn, assignment: ApproveUserId) -> StoreResult<Refusal> {
     let now: ApproveUser = au::table
         .find(assignment)
         .select(ApproveUser::as_select())
@@ -267,7 +271,7 @@ macro_rules! ticket_lock {
 
 /// Locks the running ticket (its row version moves on), or says why it
 /// no longer runs.
-fn lock_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
+pub(super) fn lock_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<()> {
     lock_writing(conn, apply, None)
 }
 
@@ -447,9 +451,12 @@ pub(super) fn decide(
     // In a sequence, only the one whose turn it is votes.
     let read_before = if spec.kind == NodeKind::Approval && spec.mode == Mode::Sequence {
         let others = progress::live_assignments(conn, node.id)?;
+        // With people added by hand (加签) the step asks whose turn it
+        // is (they are pending), as `progress` counts it.
+        let added = others.iter().any(|x| x.added_for.is_some());
         let index = others.iter().position(|x| x.id == mine.id).unwrap_or(0);
         let votes = votes::votes(spec.mode, &progress::seats(&others));
-        if !decision::may_vote(spec.mode, others.len(), &votes, index) {
+        if !added && !decision::may_vote(spec.mode, others.len(), &votes, index) {
             return Err(Refusal::NotYourTurn.into());
         }
         Some(others)
@@ -688,7 +695,7 @@ pub(super) fn hand_over(
     if moved == 0 {
         return Err(overtaken_now(conn, mine.id)?.into());
     }
-    diesel::insert_into(au::table)
+    let taken: ApproveUserId = diesel::insert_into(au::table)
         .values((
             au::approve_id.eq(mine.approve_id),
             au::apply_id.eq(mine.apply_id),
@@ -696,7 +703,15 @@ pub(super) fn hand_over(
             au::user_id.eq(to),
             au::status.eq(AssignmentStatus::Pending),
             au::created_at.eq(At(at)),
+            au::added_for.eq(mine.added_for),
+            au::placement.eq(&mine.placement),
         ))
+        .returning(au::id)
+        .get_result(conn)?;
+    // People added before or after the one who handed over are now the
+    // new person's (加签).
+    diesel::update(au::table.filter(au::added_for.eq(mine.id)))
+        .set(au::added_for.eq(taken))
         .execute(conn)?;
     let target_name: String = users::table
         .find(to)

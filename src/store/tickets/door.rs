@@ -14,7 +14,7 @@ use super::super::audit::Channel;
 use super::super::ticket_views::{self, TicketView};
 use super::super::users::{self, SessionKey, SessionUser};
 use super::rules::{self, StepFacts, Verb};
-use super::{applicant, copies, decide};
+use super::{adding, applicant, copies, decide};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::states::{AssignmentStatus, Decided};
@@ -63,6 +63,14 @@ pub enum Action {
     /// The applicant's corrected submit form, for a sent-back ticket.
     Resubmit {
         fields: Raw,
+    },
+    /// Add approvers to a pending approval (加签), by username, before,
+    /// after or alongside its person, saying why.
+    AddApprovers {
+        assignment: ApproveUserId,
+        people: Vec<String>,
+        placement: crate::flow::added::Placement,
+        reason: String,
     },
     /// Copy the ticket to people (抄送), by username, with a note: they
     /// may read it and decide nothing.
@@ -123,6 +131,7 @@ pub enum Done {
     Urged(Vec<UserId>),
     Resubmitted,
     Copied,
+    ApproversAdded,
 }
 
 /// Carries out `act` in the caller's transaction, or refuses it
@@ -208,6 +217,19 @@ fn carry_out(
         Action::Withdraw { reason } => applicant::withdraw(conn, ticket, actor, channel, &reason),
         Action::Urge => applicant::urge(conn, ticket, actor, channel),
         Action::Resubmit { fields } => applicant::resubmit(conn, ticket, actor, channel, &fields),
+        Action::AddApprovers {
+            assignment,
+            people,
+            placement,
+            reason,
+        } => adding::add_approvers(
+            conn,
+            (ticket, assignment),
+            (actor, channel),
+            &people,
+            placement,
+            &reason,
+        ),
         Action::Copy { to, note } => copies::by_hand(conn, ticket, actor, channel, &to, &note),
     }?;
     Ok((done, user))
@@ -251,6 +273,8 @@ pub struct StepAllowed {
     /// Whose step it is (someone else's when the viewer stands in).
     pub assignee: UserId,
     pub verbs: &'static [Verb],
+    /// Whether they may add approvers here (加签).
+    pub adds: bool,
 }
 
 /// What a viewer may do on a ticket now: what its page offers.
@@ -320,6 +344,12 @@ pub fn allowed(
             node_kind: spec.kind,
             assignee: x.user_id,
             verbs: rules::offered(spec.kind),
+            adds: spec.kind == NodeKind::Approval
+                && spec.add_approvers
+                && x.placement
+                    .as_deref()
+                    .and_then(crate::flow::added::Placement::parse)
+                    .is_none_or(crate::flow::added::Placement::seats),
         };
         if rules::may_act(viewer, &facts).is_ok() {
             out.steps.push(step);

@@ -10,9 +10,11 @@
 //! - `decide` and `applicant`: the actions on an assignment, and the
 //!   applicant's own;
 //! - `overtaken`: what became of an assignment someone got to first;
+//! - `adding`: approvers added by hand to a waiting approval (加签);
 //! - `copies`: copying a ticket to people (抄送);
 //! - `notices`: the mail an event causes.
 
+mod adding;
 mod applicant;
 pub mod copies;
 mod decide;

@@ -20,6 +20,7 @@ use crate::db::stamp::At;
 use crate::db::states::{
     AssignmentStatus, Decided, StepStatus, StoredForm, TicketEvent, TicketStatus,
 };
+use crate::flow::added::{self, Part, Placement};
 use crate::flow::decision::{self, Outcome};
 use crate::flow::votes::{self, Seat};
 use crate::flow::{
@@ -468,14 +469,34 @@ fn settle(
         }
         None => live_assignments(conn, node.id)?,
     };
-    let votes = votes::votes(mode, &seats(&assignments));
+    // People added by hand before or after someone (加签) make a group
+    // that votes as one seat.
+    let parts = assignments
+        .iter()
+        .any(|x| x.added_for.is_some())
+        .then(|| parts_of(&assignments));
+    let (votes, count) = match &parts {
+        Some(parts) => {
+            let seats: Vec<_> = added::seats(parts).into_iter().map(|(_, s)| s).collect();
+            (votes::votes(mode, &seats), seats.len())
+        }
+        None => (votes::votes(mode, &seats(&assignments)), assignments.len()),
+    };
     let outcome = if assignments.is_empty() {
         Outcome::Approved
     } else {
-        decision::decide(mode, assignments.len(), &votes)
+        decision::decide(mode, count, &votes)
     };
     let at = now();
     match outcome {
+        Outcome::Pending if parts.is_some() => {
+            let parts = parts.unwrap_or_default();
+            let newly_pending = ask_added(conn, mode, &assignments, &parts)?;
+            Ok(Settled::Open {
+                newly_pending,
+                reach,
+            })
+        }
         Outcome::Pending => {
             let newly_pending: Vec<(ApproveUserId, UserId)> = if mode == Mode::Sequence {
                 // Only the next in line is asked; the rest wait their turn.
@@ -618,6 +639,61 @@ fn settle(
             Ok(Settled::Ended)
         }
     }
+}
+
+/// A step's assignments as parts of the count, each added person in the
+/// group of whom they were added for (`flow::added`).
+fn parts_of(assignments: &[ApproveUser]) -> Vec<Part<(Option<NaiveDateTime>, ApproveUserId)>> {
+    assignments
+        .iter()
+        .zip(seats(assignments))
+        .map(|(x, seat)| Part {
+            seat,
+            group: x.added_for.and_then(|whom| {
+                let at = assignments.iter().position(|y| y.id == whom)?;
+                let placement = x.placement.as_deref().and_then(Placement::parse)?;
+                Some((at, placement))
+            }),
+        })
+        .collect()
+}
+
+/// Asks whom a step with people added by hand waits for now: in each
+/// open seat (in a sequence, the first), those added before it until
+/// they approved, then the seat itself, then those added after it.
+fn ask_added(
+    conn: &mut DbConn,
+    mode: Mode,
+    assignments: &[ApproveUser],
+    parts: &[Part<(Option<NaiveDateTime>, ApproveUserId)>],
+) -> StoreResult<Vec<(ApproveUserId, UserId)>> {
+    let open = added::seats(parts)
+        .into_iter()
+        .filter(|(_, s)| s.vote.is_none())
+        .map(|(i, _)| i);
+    let turn: Vec<usize> = if mode == Mode::Sequence {
+        open.take(1).collect()
+    } else {
+        open.collect()
+    };
+    let mut asked = Vec::new();
+    for seat in turn {
+        for i in added::to_ask(parts, seat) {
+            let x = &assignments[i];
+            if x.status != AssignmentStatus::Waiting {
+                continue;
+            }
+            crate::direct!(conn, |c| prepared::update(
+                au::table
+                    .find(x.id)
+                    .filter(au::status.eq(AssignmentStatus::Waiting)),
+                au::status.eq(AssignmentStatus::Pending),
+            )
+            .execute(c))?;
+            asked.push((x.id, x.user_id));
+        }
+    }
+    Ok(asked)
 }
 
 /// Asks everyone waiting on a starting node (they become pending) and

@@ -32,6 +32,9 @@ pub enum Verb {
     Complete,
     /// Hand it to someone else (转交).
     HandOver,
+    /// Add approvers before, after or alongside oneself (加签), where the
+    /// step allows it.
+    AddApprovers,
 }
 
 impl Verb {
@@ -43,6 +46,7 @@ impl Verb {
             Verb::SendBack => "send_back",
             Verb::Complete => "complete",
             Verb::HandOver => "transfer",
+            Verb::AddApprovers => "add_approvers",
         }
     }
 
@@ -53,6 +57,7 @@ impl Verb {
             Verb::SendBack,
             Verb::Complete,
             Verb::HandOver,
+            Verb::AddApprovers,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -373,6 +378,8 @@ mod tests {
             created_at: chrono::NaiveDateTime::default(),
             email_token_to: None,
             send_back_to: None,
+            added_for: None,
+            placement: None,
         }
     }
 

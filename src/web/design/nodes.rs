@@ -366,6 +366,9 @@ pub struct NodeForm {
     /// An approval may send the ticket back to an earlier step.
     #[serde(default)]
     send_back_to_earlier: Option<String>,
+    /// An approval's people may add approvers (加签).
+    #[serde(default)]
+    add_approvers: Option<String>,
     #[serde(default)]
     on_reject: String,
     /// The response deadline in hours; empty: none.
@@ -401,6 +404,7 @@ impl NodeForm {
             self_approval: serde_plain(&node.self_approval),
             dedupe: node.dedupe.then(|| "on".into()),
             send_back_to_earlier: node.send_back_to_earlier.then(|| "on".into()),
+            add_approvers: node.add_approvers.then(|| "on".into()),
             on_reject: serde_plain(&node.on_reject),
             deadline_hours: d.map(|d| d.hours.to_string()).unwrap_or_default(),
             deadline_working: d.filter(|d| d.working).map(|_| "on".into()),
@@ -1081,6 +1085,7 @@ pub async fn update(
     {
         let dedupe = form.dedupe.is_some();
         let send_back_to_earlier = form.send_back_to_earlier.is_some();
+        let add_approvers = form.add_approvers.is_some();
         let node_key = key.clone();
         let change = move |def: &mut crate::flow::ProcessDef| {
             let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
@@ -1093,6 +1098,7 @@ pub async fn update(
             node.self_approval = selfp;
             node.dedupe = dedupe;
             node.send_back_to_earlier = send_back_to_earlier && node.kind == NodeKind::Approval;
+            node.add_approvers = add_approvers && node.kind == NodeKind::Approval;
             node.on_reject = on_reject;
             if let Some(d) = &deadline
                 && let Some((field, key)) =
