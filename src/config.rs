@@ -107,6 +107,8 @@ impl Default for SessionConfig {
 pub struct HttpConfig {
     pub header_timeout: std::time::Duration,
     pub body_timeout: std::time::Duration,
+    /// `ATTACHMENT_MAX_MB` (100): the largest file countersign takes.
+    pub attachment_max_mb: u32,
 }
 
 impl Default for HttpConfig {
@@ -114,6 +116,7 @@ impl Default for HttpConfig {
         HttpConfig {
             header_timeout: std::time::Duration::from_secs(5),
             body_timeout: std::time::Duration::from_secs(30),
+            attachment_max_mb: crate::store::attachments::DEFAULT_MAX_MB,
         }
     }
 }
@@ -307,6 +310,12 @@ impl Config {
                 1,
                 3_600,
             )? as u64),
+            attachment_max_mb: bounded(
+                "ATTACHMENT_MAX_MB",
+                i64::from(crate::store::attachments::DEFAULT_MAX_MB),
+                1,
+                10_240,
+            )? as u32,
         };
         Ok(Config {
             database_url,

@@ -111,6 +111,8 @@ pub enum Refusal {
     AddApplicant,
     /// Adding oneself, or the person one stands in for.
     AddSelf,
+    /// A file named that is not the actor's own upload on no ticket yet.
+    UnknownAttachment,
     /// The web session acted through has ended (signed out elsewhere,
     /// password changed or reset) or its person was deactivated: the
     /// door checks it in the action's transaction, and nothing was done.
@@ -156,6 +158,7 @@ impl Refusal {
             Refusal::AddNobody => "errors.add_nobody",
             Refusal::AddApplicant => "errors.add_applicant",
             Refusal::AddSelf => "errors.add_self",
+            Refusal::UnknownAttachment => "form.unknown_attachment",
             Refusal::SignedOut => "sign_in.session_expired",
         }
     }
@@ -168,6 +171,7 @@ impl Refusal {
             Refusal::OutcomeRequired(_) => "outcome",
             Refusal::SendBackNotAllowed | Refusal::SendBackTarget => "send_back_to",
             Refusal::AddNobody | Refusal::AddApplicant | Refusal::AddSelf => "people",
+            Refusal::UnknownAttachment => "files",
             Refusal::UnknownUser
             | Refusal::TransferToSelf
             | Refusal::TransferToApplicant

@@ -69,8 +69,12 @@ pub enum ActionIn {
         #[serde(default)]
         comment: String,
     },
+    /// With files uploaded for it (`POST /api/v1/attachments`), by id.
     Comment {
+        #[serde(default)]
         text: String,
+        #[serde(default)]
+        files: Vec<i32>,
     },
     Withdraw {
         reason: String,
@@ -160,7 +164,13 @@ impl ActionIn {
                 to,
                 comment,
             },
-            ActionIn::Comment { text } => Action::Comment { text },
+            ActionIn::Comment { text, files } => Action::Comment {
+                text,
+                files: files
+                    .into_iter()
+                    .map(crate::db::ids::AttachmentId)
+                    .collect(),
+            },
             ActionIn::Withdraw { reason } => Action::Withdraw { reason },
             ActionIn::Urge {} => Action::Urge,
             ActionIn::Resubmit { fields } => Action::Resubmit {

@@ -153,7 +153,7 @@ async fn checked(
             let parsed = parse_form(
                 &fields,
                 &raw_from_values(&fields, &given),
-                &DbLookup::new(c),
+                &DbLookup::new(c).with_files(me, None),
             );
             let values = match parsed {
                 Ok(values) => Some(values),

@@ -4,6 +4,7 @@
 //! (RFC 9457) in the reader's language.
 
 pub mod actions;
+pub mod attachments;
 pub mod bearer;
 pub mod body;
 pub mod filing;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ))
             .service(only("/tickets/{id}", Method::GET, tickets::show))
             .service(only("/tickets/{id}/actions", Method::POST, actions::act))
+            .service(only("/attachments", Method::POST, attachments::upload))
             .default_service(web::to(problem::not_found)),
     );
 }

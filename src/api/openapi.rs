@@ -38,6 +38,7 @@ impl Modify for BearerScheme {
         super::filing::preview,
         super::tickets::show,
         super::actions::act,
+        super::attachments::upload,
         super::lists::inbox,
         super::lists::mine,
         super::lists::all,

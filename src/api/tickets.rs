@@ -41,6 +41,21 @@ struct TicketOut {
     events: Vec<EventOut>,
     /// The people it is copied to (抄送): they may read it and decide nothing.
     copies: Vec<CopyOut>,
+    /// The files on it (a file field's, or a comment's), each downloaded
+    /// from its `url` by whoever may read the ticket.
+    attachments: Vec<FileOut>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct FileOut {
+    id: i32,
+    name: String,
+    size: i64,
+    content_type: String,
+    /// The field it was sent in; none for a comment's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    url: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -133,7 +148,7 @@ pub async fn show(
     let id = ApplyId(path.into_inner());
     // The token is checked in the read itself: one unit of work.
     let token = presented.clone();
-    let (bearer, due, view) = state
+    let (bearer, due, view, files) = state
         .db
         .read(move |c| {
             let (bearer, due) = match token.admit(c)? {
@@ -157,7 +172,12 @@ pub async fn show(
                     return Err(StoreError::NotFound);
                 }
             }
-            Ok(Ok((bearer, due, view)))
+            let files = if view.apply.attached {
+                crate::store::attachments::of_ticket(c, view.apply.id)?
+            } else {
+                Vec::new()
+            };
+            Ok(Ok((bearer, due, view, files)))
         })
         .await
         .map_err(|e| Problem::from_store(e, lang))??;
@@ -183,6 +203,17 @@ pub async fn show(
         updated_at: apply.updated_at.and_utc(),
         finished_at: apply.finished_at.map(|t| t.and_utc()),
         fields: apply.form.0,
+        attachments: files
+            .into_iter()
+            .map(|f| FileOut {
+                url: format!("/attachments/{}", f.id),
+                id: f.id.0,
+                name: f.name,
+                size: f.size,
+                content_type: f.content_type,
+                field: f.field_key,
+            })
+            .collect(),
         copies: view
             .copies
             .into_iter()

@@ -45,4 +45,5 @@ typed_id!(
     ApiTokenId,
     WebhookId,
     DeliveryId,
+    AttachmentId,
 );

@@ -259,6 +259,8 @@ pub struct Apply {
     pub extra_nodes: Option<String>,
     /// Whether it was ever copied to anyone (抄送).
     pub copied: bool,
+    /// Whether it holds any uploaded file.
+    pub attached: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -225,6 +225,7 @@ diesel::table! {
         overdue_at -> Nullable<Stamp>,
         extra_nodes -> Nullable<Text>,
         copied -> Bool,
+        attached -> Bool,
     }
 }
 
@@ -581,6 +582,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    attachments (id) {
+        id -> Integer,
+        sha256 -> Text,
+        size -> BigInt,
+        content_type -> Text,
+        name -> Text,
+        uploaded_by -> Integer,
+        uploaded_at -> Stamp,
+        apply_id -> Nullable<Integer>,
+        field_key -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(copies -> applies (apply_id));
 diesel::joinable!(changes -> applies (apply_id));
@@ -631,4 +649,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     silences,
     timers,
     copies,
+    attachments,
 );

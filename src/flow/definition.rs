@@ -727,7 +727,20 @@ pub struct FieldDef {
     /// For text: a regular expression the whole value must match.
     #[serde(default)]
     pub pattern: Option<String>,
+    /// For files: how many at most (none: `MAX_FILES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<u32>,
+    /// For files: the largest one, in MiB (none: the global cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_mb: Option<u32>,
+    /// For files: the name endings allowed (`pdf`, `png`), lowercase;
+    /// empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<String>,
 }
+
+/// How many files a file field takes when its designer set no number.
+pub const MAX_FILES: u32 = 10;
 
 impl FieldDef {
     pub fn new(key: &str, label: LocalText, kind: FieldKind) -> FieldDef {
@@ -743,6 +756,9 @@ impl FieldDef {
             max: None,
             max_length: None,
             pattern: None,
+            max_files: None,
+            max_mb: None,
+            accept: Vec::new(),
         }
     }
 }
@@ -770,10 +786,12 @@ pub enum FieldKind {
     Members,
     Resource,
     Link,
+    /// Files uploaded with the form: attachment ids.
+    File,
 }
 
 impl FieldKind {
-    pub const ALL: [FieldKind; 14] = [
+    pub const ALL: [FieldKind; 15] = [
         FieldKind::Text,
         FieldKind::Textarea,
         FieldKind::Number,
@@ -788,6 +806,7 @@ impl FieldKind {
         FieldKind::Members,
         FieldKind::Resource,
         FieldKind::Link,
+        FieldKind::File,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -806,6 +825,7 @@ impl FieldKind {
             FieldKind::Members => "members",
             FieldKind::Resource => "resource",
             FieldKind::Link => "link",
+            FieldKind::File => "file",
         }
     }
 
@@ -827,7 +847,7 @@ impl FieldKind {
     pub fn is_multi(self) -> bool {
         matches!(
             self,
-            FieldKind::MultiSelect | FieldKind::Members | FieldKind::Resource
+            FieldKind::MultiSelect | FieldKind::Members | FieldKind::Resource | FieldKind::File
         )
     }
 

@@ -41,6 +41,18 @@ type Raw = HashMap<String, Vec<String>>;
 pub trait Lookup {
     fn user_exists(&self, username: &str) -> bool;
     fn resource_exists(&self, id: i64) -> bool;
+    /// An uploaded file this form may use (its name and size in bytes):
+    /// the filer's own, not yet on a ticket, or already on this one.
+    fn attachment(&self, _id: i64) -> Option<Upload> {
+        None
+    }
+}
+
+/// An uploaded file, as a file field checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub name: String,
+    pub size: i64,
 }
 
 /// Why a field's value was refused: a message-catalog key and its arguments.
@@ -159,7 +171,9 @@ fn default_raw(field: &FieldDef) -> Option<Raw> {
         .filter(|t| !t.is_empty())?;
     let key = field.key.clone();
     let raw = match field.kind {
-        FieldKind::Member | FieldKind::Members | FieldKind::Resource => return None,
+        FieldKind::Member | FieldKind::Members | FieldKind::Resource | FieldKind::File => {
+            return None;
+        }
         FieldKind::DatetimeRange => {
             let (start, end) = text.split_once('/').unwrap_or((text, ""));
             Raw::from([
@@ -244,7 +258,79 @@ fn parse_present(
             .transpose(),
         FieldKind::Members => parse_members(raw, key, lookup),
         FieldKind::Resource => parse_resources(raw, key, lookup),
+        FieldKind::File => parse_files(field, raw, lookup),
     }
+}
+
+/// Attachment ids, each a file this form may use, no more of them than
+/// the field takes, none larger than it allows nor of a kind it does not.
+fn parse_files(
+    field: &FieldDef,
+    raw: &Raw,
+    lookup: &dyn Lookup,
+) -> Result<Option<Value>, FieldError> {
+    let mut ids: Vec<i64> = Vec::new();
+    let mut files: Vec<Upload> = Vec::new();
+    for item in list_items(raw, &field.key) {
+        let id = item
+            .parse::<i64>()
+            .map_err(|_| FieldError::new("form.unknown_attachment"))?;
+        if ids.contains(&id) {
+            continue;
+        }
+        let file = lookup
+            .attachment(id)
+            .ok_or(FieldError::new("form.unknown_attachment"))?;
+        ids.push(id);
+        files.push(file);
+    }
+    let most = field.max_files.unwrap_or(super::MAX_FILES);
+    if ids.len() > most as usize {
+        return Err(FieldError::with(
+            "form.too_many_files",
+            "max",
+            most.to_string(),
+        ));
+    }
+    if let Some(mb) = field.max_mb
+        && let Some(big) = files.iter().find(|f| f.size > i64::from(mb) * 1024 * 1024)
+    {
+        return Err(FieldError {
+            key: "form.file_too_large",
+            args: vec![("name", big.name.clone()), ("max", mb.to_string())],
+        });
+    }
+    if let Some(odd) = files.iter().find(|f| !accepts(field, &f.name)) {
+        return Err(FieldError {
+            key: "form.file_type",
+            args: vec![
+                ("name", odd.name.clone()),
+                ("types", field.accept.join(", ")),
+            ],
+        });
+    }
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Value::Array(
+        ids.into_iter().map(Value::from).collect(),
+    )))
+}
+
+/// Whether a file field takes a file by this name: any, or one ending
+/// in one of its kinds.
+pub fn accepts(field: &FieldDef, name: &str) -> bool {
+    if field.accept.is_empty() {
+        return true;
+    }
+    let ending = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_lowercase())
+        .unwrap_or_default();
+    field
+        .accept
+        .iter()
+        .any(|a| a.trim_start_matches('.') == ending)
 }
 
 /// The first non-blank value submitted under `key`, trimmed. Single-value
@@ -600,6 +686,8 @@ pub struct Shown<'a> {
     pub no: &'a str,
     pub resource: &'a dyn Fn(i64) -> Option<String>,
     pub person: &'a dyn Fn(&str) -> Option<String>,
+    /// An uploaded file by its id: its name and size.
+    pub file: &'a dyn Fn(i64) -> Option<String>,
 }
 
 impl Shown<'_> {
@@ -651,6 +739,11 @@ pub fn display_value(field: &FieldDef, value: &Value, shown: &Shown<'_>) -> Stri
         (FieldKind::Resource, Value::Array(ids)) => each(ids, &|id| {
             id.as_i64()
                 .and_then(|id| (shown.resource)(id))
+                .unwrap_or_else(|| format!("#{}", plain(id)))
+        }),
+        (FieldKind::File, Value::Array(ids)) => each(ids, &|id| {
+            id.as_i64()
+                .and_then(|id| (shown.file)(id))
                 .unwrap_or_else(|| format!("#{}", plain(id)))
         }),
         (FieldKind::Member, v) => person(v),
@@ -1820,6 +1913,7 @@ mod tests {
             no: if zh { "否" } else { "No" },
             resource: &|_| None,
             person: &|_| None,
+            file: &|_| None,
         }
     }
 

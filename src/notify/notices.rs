@@ -255,6 +255,13 @@ impl Words<'_> {
         ];
         if let Some(request) = self.request {
             facts.extend(request.lines(lang));
+            // Files as links to them, never attached to the mail.
+            facts.extend(
+                request
+                    .files()
+                    .into_iter()
+                    .map(|(id, name)| (name, format!("{BASE}/attachments/{id}"))),
+            );
         }
         // Rejecting is the action to think twice about: it looks like one.
         let links: Vec<(String, String, bool)> = links

@@ -391,17 +391,42 @@ impl Directory for DbDirectory<'_> {
 /// exist) from the database.
 pub struct DbLookup<'a> {
     conn: RefCell<&'a mut DbConn>,
+    /// Whose form it is and the ticket it is on (if filed), for the
+    /// files it may use; none: no files.
+    files: Option<(crate::db::ids::UserId, Option<crate::db::ids::ApplyId>)>,
 }
 
 impl<'a> DbLookup<'a> {
     pub fn new(conn: &'a mut DbConn) -> DbLookup<'a> {
         DbLookup {
             conn: RefCell::new(conn),
+            files: None,
         }
+    }
+
+    /// The lookup of a form `uploader` fills in (on ticket `apply`, once
+    /// filed): the files they uploaded and no ticket holds yet, and the
+    /// ticket's own.
+    pub fn with_files(
+        mut self,
+        uploader: crate::db::ids::UserId,
+        apply: Option<crate::db::ids::ApplyId>,
+    ) -> DbLookup<'a> {
+        self.files = Some((uploader, apply));
+        self
     }
 }
 
 impl crate::flow::form::Lookup for DbLookup<'_> {
+    fn attachment(&self, id: i64) -> Option<crate::flow::form::Upload> {
+        let (uploader, apply) = self.files?;
+        let id = i32::try_from(id).ok()?;
+        let mut conn = self.conn.borrow_mut();
+        super::attachments::usable(&mut conn, crate::db::ids::AttachmentId(id), uploader, apply)
+            .ok()
+            .flatten()
+    }
+
     fn user_exists(&self, username: &str) -> bool {
         let mut conn = self.conn.borrow_mut();
         users::table

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod assignments;
+pub mod attachments;
 pub mod audit;
 pub mod businesses;
 pub mod cache;

@@ -46,6 +46,25 @@ pub fn person_text(lang: Lang, display_name: &str, username: &str) -> String {
 }
 
 /// The resources and usernames that `values` name in fields of `def`.
+/// A file's size in words: bytes, KiB or MiB.
+pub fn size_words(size: i64) -> String {
+    match size {
+        s if s < 1024 => format!("{s} B"),
+        s if s < 1024 * 1024 => format!("{:.1} KiB", s as f64 / 1024.0),
+        s => format!("{:.1} MiB", s as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// The uploaded files `values` name in file fields of `def`, by id.
+fn files_in(def: &ProcessDef, values: &Values) -> Vec<i32> {
+    def.fields()
+        .filter(|(_, f)| f.kind == FieldKind::File)
+        .filter_map(|(_, f)| values.get(&f.key))
+        .flat_map(super::attachments::ids_in)
+        .map(|id| id.0)
+        .collect()
+}
+
 fn referred(def: &ProcessDef, values: &Values) -> (Vec<ResourceId>, Vec<String>) {
     let mut resource_ids: Vec<ResourceId> = Vec::new();
     let mut usernames: Vec<String> = Vec::new();
@@ -80,28 +99,64 @@ pub struct Names {
     resources: HashMap<i64, ResourceLabel>,
     /// Display names by username.
     people: HashMap<String, String>,
+    /// Uploaded files by id: name and size in bytes.
+    files: HashMap<i64, (String, i64)>,
 }
 
 impl Names {
     /// Reads the resources and people that `values` name in fields of `def`.
     pub fn for_values(conn: &mut DbConn, def: &ProcessDef, values: &Values) -> StoreResult<Names> {
         let (resource_ids, usernames) = referred(def, values);
-        Names::of(conn, &resource_ids, &usernames)
+        let mut names = Names::of(conn, &resource_ids, &usernames)?;
+        names.read_files(conn, &files_in(def, values))?;
+        Ok(names)
+    }
+
+    /// Reads the uploaded files `ids`.
+    fn read_files(&mut self, conn: &mut DbConn, ids: &[i32]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        use crate::db::schema::attachments as at;
+        let rows: Vec<(crate::db::ids::AttachmentId, String, i64)> = at::table
+            .filter(at::id.eq_any(ids.to_vec()))
+            .select((at::id, at::name, at::size))
+            .load(conn)?;
+        self.files.extend(
+            rows.into_iter()
+                .map(|(id, name, size)| (i64::from(id.0), (name, size))),
+        );
+        Ok(())
+    }
+
+    /// The files a form names, by id, with their names.
+    pub fn files_of(&self, def: &ProcessDef, values: &Values) -> Vec<(i64, String)> {
+        files_in(def, values)
+            .into_iter()
+            .filter_map(|id| {
+                let id = i64::from(id);
+                self.files.get(&id).map(|(name, _)| (id, name.clone()))
+            })
+            .collect()
     }
 
     /// Reads the resources and people that several forms name.
     pub fn for_forms(conn: &mut DbConn, forms: &[(&ProcessDef, &Values)]) -> StoreResult<Names> {
         let (mut resource_ids, mut usernames) = (Vec::new(), Vec::new());
+        let mut files = Vec::new();
         for (def, values) in forms {
             let (r, u) = referred(def, values);
             resource_ids.extend(r);
             usernames.extend(u);
+            files.extend(files_in(def, values));
         }
         resource_ids.sort();
         resource_ids.dedup();
         usernames.sort();
         usernames.dedup();
-        Names::of(conn, &resource_ids, &usernames)
+        let mut names = Names::of(conn, &resource_ids, &usernames)?;
+        names.read_files(conn, &files)?;
+        Ok(names)
     }
 
     /// Reads the given resources and people.
@@ -160,6 +215,11 @@ impl Names {
                 no: &no,
                 resource: &resource,
                 person: &person,
+                file: &|id| {
+                    self.files
+                        .get(&id)
+                        .map(|(name, size)| format!("{name} ({})", size_words(*size)))
+                },
             },
         )
     }

@@ -147,6 +147,11 @@ impl Request {
             .collect()
     }
 
+    /// The files the request carries (id, name), for links to them.
+    pub fn files(&self) -> Vec<(i64, String)> {
+        self.names.files_of(&self.def, &self.values)
+    }
+
     /// Service, business and the readable fields, as (label, value) in `lang`.
     pub fn lines(&self, lang: Lang) -> Vec<(String, String)> {
         let mut lines = vec![(

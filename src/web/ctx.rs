@@ -268,6 +268,12 @@ impl FromRequest for SignedIn {
 }
 
 impl SignedIn {
+    /// Whom the session names, if anyone (not yet checked against the
+    /// database: for the uploads of a form read before its unit of work).
+    pub fn user_id(&self) -> Option<crate::db::ids::UserId> {
+        self.0.key.map(|k| k.user)
+    }
+
     /// Reads the signed-in person and then `f` for them, as one unit; the
     /// sign-in page for a visitor who is not (or no longer) signed in.
     pub async fn read<T, F>(self, f: F) -> Result<(Ctx, T), AppError>

@@ -47,6 +47,14 @@ pub async fn request_body(
             .await
             .map(ServiceResponse::map_into_left_body);
     }
+    // A form carrying files (up to `ATTACHMENT_MAX_MB` each) has ten
+    // times as long.
+    let multipart = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/"));
+    let timeout = if multipart { timeout * 10 } else { timeout };
     let payload = req.take_payload();
     let deadline = Deadline {
         inner: payload,

@@ -4,6 +4,7 @@ pub mod access;
 pub mod admin;
 pub mod api_reference;
 pub mod assets;
+pub mod attachments;
 pub mod auth;
 pub mod calendar;
 pub mod catalog;
@@ -27,6 +28,7 @@ pub mod security;
 pub mod ticket;
 pub mod ticket_form;
 pub mod tickets;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -120,6 +122,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/calendar/feeds/{token}.ics", web::get().to(feeds::feed))
         .route("/handled", web::get().to(ticket::handled))
         .route("/copied", web::get().to(copies::list))
+        .route("/attachments/{id}", web::get().to(attachments::download))
         .route("/people", web::get().to(people::suggest))
         .route("/access", web::get().to(access::mine))
         .route("/tickets", web::get().to(ticket::mine))

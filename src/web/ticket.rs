@@ -35,6 +35,8 @@ pub struct ShownField {
     pub node: String,
     pub label: String,
     pub value: String,
+    /// A file field's files: (id, name, size in words).
+    pub files: Vec<(i32, String, String)>,
 }
 
 /// Something the viewer may do now on one of the ticket's assignments.
@@ -113,6 +115,25 @@ pub struct EventLine {
     pub at: String,
     pub text: String,
     pub comment: String,
+    /// Files sent with a comment: (id, name, size in words).
+    pub files: Vec<(i32, String, String)>,
+}
+
+/// The files of `ids` among `files`, for a page: (id, name, size).
+fn files_of(
+    files: &[crate::store::attachments::Attachment],
+    ids: &[crate::db::ids::AttachmentId],
+) -> Vec<(i32, String, String)> {
+    ids.iter()
+        .filter_map(|id| files.iter().find(|f| f.id == *id))
+        .map(|f| {
+            (
+                f.id.0,
+                f.name.clone(),
+                crate::store::names::size_words(f.size),
+            )
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -265,6 +286,8 @@ struct Loaded {
     change: Option<(crate::store::changes::Check, HashMap<String, String>)>,
     /// When it was read, on the database's clock.
     now: chrono::NaiveDateTime,
+    /// The files on it (read only when it holds any).
+    files: Vec<crate::store::attachments::Attachment>,
 }
 
 impl Loaded {
@@ -335,7 +358,13 @@ fn loaded(
     let names = Names::for_values(c, &def, &values)?;
     let roles = crate::store::roles::names(c)?;
     let filed = view.filed.clone();
+    let files = if view.apply.attached {
+        crate::store::attachments::of_ticket(c, view.apply.id)?
+    } else {
+        Vec::new()
+    };
     Ok(Some(Loaded {
+        files,
         view,
         def,
         resources,
@@ -590,6 +619,11 @@ fn page_with(
                     node: node.name.text(zh).to_string(),
                     label: f.label.text(zh).to_string(),
                     value: l.names.show(lang, f, v),
+                    files: if f.kind == FieldKind::File {
+                        files_of(&l.files, &crate::store::attachments::ids_in(v))
+                    } else {
+                        Vec::new()
+                    },
                 })
             })
             .collect();
@@ -720,6 +754,10 @@ fn page_with(
                     actor.as_ref().map(|p| p.display_name.as_str()),
                     behalf.as_ref().map(|p| p.display_name.as_str()),
                 ),
+                files: detail
+                    .get("attachments")
+                    .map(|ids| files_of(&l.files, &crate::store::attachments::ids_in(ids)))
+                    .unwrap_or_default(),
                 comment: match detail.get("changed") {
                     Some(changed) => changes_text(lang, &l.def, &l.names, changed),
                     None => detail
@@ -859,10 +897,18 @@ pub async fn act(
     signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<(i32, i32)>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (id, assignment) = path.into_inner();
     let (id, assignment) = (ApplyId(id), ApproveUserId(assignment));
+    let uploader = signed_in
+        .user_id()
+        .ok_or_else(|| AppError::SignInRequired {
+            next: format!("/tickets/{id}"),
+        })?;
+    let super::upload::Sent { pairs, refused } =
+        super::upload::read(&req, body, &state, uploader).await?;
     let intent = pick(&pairs, "intent").to_string();
     let comment = pick(&pairs, "comment").to_string();
     let outcome = pick(&pairs, "outcome").to_string();
@@ -907,9 +953,18 @@ pub async fn act(
             reason: pick(&pairs, "reason").to_string(),
         },
     };
+    // A file not kept as it arrived: the form again, said beside its field.
+    let acted_on = if refused.is_empty() {
+        None
+    } else {
+        Some(Refusal::Fields(refused.into_iter().collect()))
+    };
     // The session is checked at the door, with the action.
     let (ctx, acted) = signed_in
         .act(move |c, key| {
+            if let Some(refusal) = acted_on {
+                return Err(refusal.into());
+            }
             let act = Act {
                 ticket: id,
                 actor: key.user,
@@ -1352,16 +1407,38 @@ pub async fn ticket_action(
     ctx: Ctx,
     state: web::Data<AppState>,
     path: web::Path<i32>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let me = ctx.require_user()?.id;
     let id = ApplyId(path.into_inner());
+    // A comment may carry files; one over the cap is said, nothing sent.
+    let super::upload::Sent { pairs, refused } =
+        super::upload::read(&req, body, &state, me).await?;
+    if let Some((_, error)) = refused.first() {
+        ctx.flash(
+            FlashKind::Error,
+            super::ticket_form::error_text(ctx.lang, error),
+        );
+        return Ok(see_other(&format!("/tickets/{id}")));
+    }
     let intent = pick(&pairs, "intent");
     let text = pick(&pairs, "comment").to_string();
     let (action, key) = match intent {
         "withdraw" => (Action::Withdraw { reason: text }, "flash.withdrawn"),
         "urge" => (Action::Urge, "flash.urged"),
-        "comment" => (Action::Comment { text }, "flash.commented"),
+        "comment" => (
+            Action::Comment {
+                text,
+                files: pairs
+                    .iter()
+                    .filter(|(k, _)| k == "files")
+                    .filter_map(|(_, v)| v.parse().ok())
+                    .map(crate::db::ids::AttachmentId)
+                    .collect(),
+            },
+            "flash.commented",
+        ),
         _ => return Err(AppError::BadRequest(format!("ticket action {intent}"))),
     };
     let act = Act {
@@ -1439,11 +1516,14 @@ pub async fn resubmit(
     ctx: Ctx,
     state: web::Data<AppState>,
     path: web::Path<i32>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let user = ctx.require_user()?;
     let (me, admin) = (user.id, user.is_admin);
     let id = ApplyId(path.into_inner());
+    let super::upload::Sent { pairs, refused } =
+        super::upload::read(&req, body, &state, me).await?;
     let raw = raw_map(&pairs);
     let act = Act {
         ticket: id,
@@ -1453,7 +1533,12 @@ pub async fn resubmit(
             fields: raw.clone(),
         },
     };
-    let outcome = match state.db.write(move |c| tickets::perform(c, act)).await {
+    let outcome = if refused.is_empty() {
+        state.db.write(move |c| tickets::perform(c, act)).await
+    } else {
+        Err(Refusal::Fields(refused.into_iter().collect()).into())
+    };
+    let outcome = match outcome {
         Err(StoreError::Refused(r)) => match *r {
             // The form again, as typed, with each error beside its field.
             Refusal::Fields(errors) => {

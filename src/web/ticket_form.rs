@@ -26,6 +26,10 @@ pub struct FieldView {
     pub error: Option<String>,
     /// The most characters it takes, for the browser's `maxlength`.
     pub max_length: Option<u32>,
+    /// A file field: the endings it takes (`.pdf,.png`, for the browser's
+    /// `accept`), and the files already sent with the form (id, name).
+    pub accept: String,
+    pub files: Vec<(String, String)>,
 }
 
 impl FieldView {
@@ -116,9 +120,40 @@ pub fn views(
                 options,
                 error: errors.get(&f.key).map(|e| error_text(lang, e)),
                 max_length: f.max_length,
+                accept: f
+                    .accept
+                    .iter()
+                    .map(|a| format!(".{}", a.trim_start_matches('.')))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                files: if f.kind == FieldKind::File {
+                    all(&f.key)
+                        .iter()
+                        .flat_map(|v| v.split([',', ' ']))
+                        .filter(|id| id.parse::<i32>().is_ok())
+                        .map(|id| (id.to_string(), format!("#{id}")))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect()
+}
+
+/// Names the files already sent with a form (`names`: by id, those the
+/// reader may see); a file not named keeps its number.
+pub fn name_files(views: &mut [FieldView], names: &HashMap<String, String>) {
+    for (id, shown) in views.iter_mut().flat_map(|v| v.files.iter_mut()) {
+        if let Some(name) = names.get(id.as_str()) {
+            *shown = name.clone();
+        }
+    }
+}
+
+/// Whether any of `fields` takes files (its form is sent as multipart).
+pub fn takes_files(fields: &[FieldView]) -> bool {
+    fields.iter().any(|f| f.kind == "file")
 }
 
 /// Form input as a map of repeated keys, dropping the form's own controls.

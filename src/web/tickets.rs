@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::csrf::CsrfForm;
 use super::ctx::{Ctx, FlashKind, SignedIn, random_token, see_other};
 use super::forms::SelectOption;
 use super::ticket_form::{FieldView, hidden_pairs, raw_map, views};
@@ -307,9 +306,18 @@ pub async fn post(
     signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<i32>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let id = ServiceId(path.into_inner());
+    let uploader = signed_in
+        .user_id()
+        .ok_or_else(|| AppError::SignInRequired {
+            next: req.path().to_string(),
+        })?;
+    let sent = super::upload::read(&req, body, &state, uploader).await?;
+    let pairs = sent.pairs;
+    let refused = sent.refused;
     let raw = raw_map(&pairs);
     let intent = value_of(&pairs, "intent").to_string();
     let submit_token = match value_of(&pairs, "submit_token") {
@@ -324,7 +332,7 @@ pub async fn post(
     let raw_for_parse = raw.clone();
     let chosen: Option<BusinessId> = business_input.trim().parse().ok().map(BusinessId);
     let editing = intent == "edit";
-    let (ctx, (c, parsed, chosen)) = signed_in
+    let (ctx, (c, parsed, chosen, file_names)) = signed_in
         .read_with(move |conn, key| {
             // The person, the service, whether it is theirs to use, and the
             // business chosen (on PostgreSQL one statement).
@@ -338,16 +346,34 @@ pub async fn post(
                 return Ok(None);
             };
             let mut c = context_of(conn, service, usable)?;
-            let parsed: Result<Values, BTreeMap<String, FieldError>> =
-                parse_form(&c.def.submit_fields(), &raw_for_parse, &DbLookup::new(conn));
+            let mut parsed: Result<Values, BTreeMap<String, FieldError>> = parse_form(
+                &c.def.submit_fields(),
+                &raw_for_parse,
+                &DbLookup::new(conn).with_files(key.user, None),
+            );
+            // A file not kept as it arrived is said beside its field.
+            if !refused.is_empty() {
+                let mut errors = parsed.err().unwrap_or_default();
+                for (field, error) in refused {
+                    errors.insert(field, error);
+                }
+                parsed = Err(errors);
+            }
             let chosen = match (chosen, name) {
                 (Some(b), Some(name)) if c.def.business_required => Some((b, name)),
                 _ => None,
             };
+            let mut file_names = HashMap::new();
             if editing || parsed.is_err() || (c.def.business_required && chosen.is_none()) {
                 load_choices(conn, &mut c)?;
+                file_names = crate::store::attachments::names_for(
+                    conn,
+                    &c.def.submit_fields(),
+                    &raw_for_parse,
+                    key.user,
+                )?;
             }
-            Ok(Some((user, (c, parsed, chosen))))
+            Ok(Some((user, (c, parsed, chosen, file_names))))
         })
         .await?;
     let user = ctx.require_user()?.clone();
@@ -362,13 +388,14 @@ pub async fn post(
                      errors: BTreeMap<String, FieldError>,
                      business_error: Option<String>,
                      c: Context| {
-        let fields = views(
+        let mut fields = views(
             ctx.lang,
             &c.def.submit_fields(),
             &raw,
             &errors,
             &c.resources,
         );
+        super::ticket_form::name_files(&mut fields, &file_names);
         let diagram = super::design::draw(ctx.lang, &c.def, &c.roles, None);
         FormPage {
             ctx,

@@ -11,6 +11,7 @@ mod api_actions;
 mod api_tokens;
 mod approval_rules;
 mod assignments;
+mod attachments;
 mod auth;
 mod browser;
 mod catalog;

@@ -242,6 +242,7 @@ async fn a_deactivated_person_acts_through_no_door() {
         channel: Channel::Api,
         action: Action::Comment {
             text: "Still here".into(),
+            files: Vec::new(),
         },
     };
     assert!(matches!(

@@ -298,6 +298,7 @@ async fn someone_who_may_not_see_a_ticket_cannot_comment_on_it_at_the_door() {
             channel: Channel::Api,
             action: Action::Comment {
                 text: text.to_string(),
+                files: Vec::new(),
             },
         };
         app.db.write_sync(move |c| tickets::perform(c, act))

@@ -50,19 +50,32 @@ pub(super) fn visible(conn: &mut DbConn, apply: ApplyId, actor: UserId) -> Store
 pub(super) fn comment(
     conn: &mut DbConn,
     apply: ApplyId,
-    actor: UserId,
-    channel: Channel,
+    (actor, channel): (UserId, Channel),
     text: &str,
+    files: &[crate::db::ids::AttachmentId],
 ) -> StoreResult<Done> {
-    let text = rules::comment(text, Refusal::EmptyComment)?;
+    // Files may speak for themselves; words alone must be there.
+    let text = if files.is_empty() {
+        rules::comment(text, Refusal::EmptyComment)?
+    } else {
+        rules::note(text)?
+    };
     visible(conn, apply, actor)?;
+    let mut detail = serde_json::json!({ "comment": text });
+    if !files.is_empty() {
+        // Only the commenter's own uploads, on no ticket yet.
+        if !super::super::attachments::attach(conn, apply, None, files, actor)? {
+            return Err(Refusal::UnknownAttachment.into());
+        }
+        detail["attachments"] = files.iter().map(|f| f.0).collect::<Vec<_>>().into();
+    }
     audit::record(
         conn,
         acted(
             (actor, actor, channel),
             TicketEvent::Commented,
             apply,
-            serde_json::json!({ "comment": text }),
+            detail,
         ),
     )?;
     Ok(Done::Commented)
@@ -192,7 +205,8 @@ pub(super) fn resubmit(
         .unwrap_or_default();
     let values = {
         let refs: Vec<_> = submit.iter().collect();
-        parse_form(&refs, fields, &DbLookup::new(conn)).map_err(Refusal::Fields)?
+        let lookup = DbLookup::new(conn).with_files(actor, Some(apply));
+        parse_form(&refs, fields, &lookup).map_err(Refusal::Fields)?
     };
     // The submit form's values are replaced as a whole (a field the
     // applicant cleared is gone); what each changed field held before is
@@ -209,6 +223,10 @@ pub(super) fn resubmit(
                 "after": after,
             }));
         }
+    }
+    {
+        let refs: Vec<_> = submit.iter().collect();
+        filing::attach_files(conn, apply, &refs, &values, actor)?;
     }
     form.extend(values);
     // The window may have moved: the calendar is asked again, a hard

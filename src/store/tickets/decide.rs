@@ -346,7 +346,7 @@ fn lock_ticket_and_step(
 /// and the checks after the locks say what is wrong with it.
 fn completed_form(
     conn: &mut DbConn,
-    target: &Target,
+    (target, actor): (&Target, UserId),
     def: &crate::flow::ProcessDef,
     decision: &Decision,
 ) -> Option<(StoredForm, Option<ReviewOutcome>)> {
@@ -357,7 +357,8 @@ fn completed_form(
     if !rules::offered(spec.kind).contains(&decision.verb()) {
         return None;
     }
-    let (values, outcome) = completion(conn, spec, fields, outcome).ok()?;
+    let (values, outcome) =
+        completion(conn, spec, fields, outcome, (actor, target.ticket.id)).ok()?;
     let mut form = target.ticket.form.clone();
     form.0.extend(values);
     Some((form, outcome))
@@ -371,10 +372,15 @@ fn completion(
     spec: &crate::flow::NodeDef,
     fields: &super::door::Raw,
     outcome: &Option<String>,
+    (actor, apply): (UserId, ApplyId),
 ) -> Result<(Values, Option<ReviewOutcome>), Refusal> {
     let parsed = {
         let refs: Vec<&FieldDef> = spec.fields.iter().collect();
-        parse_form(&refs, fields, &DbLookup::new(conn))
+        parse_form(
+            &refs,
+            fields,
+            &DbLookup::new(conn).with_files(actor, Some(apply)),
+        )
     };
     let outcome = outcome.as_deref().filter(|o| !o.is_empty());
     let known = outcome.and_then(ReviewOutcome::parse);
@@ -414,7 +420,7 @@ pub(super) fn decide(
     // A completed step's form is written with the ticket's lock; should
     // anything below refuse, the action rolls back with it.
     let def = super::def_of(conn, ticket)?;
-    let form = completed_form(conn, &target, &def, &decision);
+    let form = completed_form(conn, (&target, actor), &def, &decision);
     let node = lock_ticket_and_step(conn, mine, form.as_ref())?;
     let spec = node_def(&def, &node)?;
     let verb = decision.verb();
@@ -444,7 +450,7 @@ pub(super) fn decide(
     // person or resource it names have come back meanwhile, taken now).
     let late = match &decision {
         Decision::Complete { fields, outcome } if form.is_none() => {
-            Some(completion(conn, spec, fields, outcome)?)
+            Some(completion(conn, spec, fields, outcome, (actor, ticket.id))?)
         }
         _ => None,
     };
@@ -473,6 +479,22 @@ pub(super) fn decide(
     };
     // The step's live assignments with this vote in them, for settling.
     let mut live = record_vote(conn, mine, &node, &vote, read_before)?;
+    // Files the step's form carries are now the ticket's.
+    if spec
+        .fields
+        .iter()
+        .any(|f| f.kind == crate::flow::FieldKind::File)
+    {
+        let values = match (&form, &late) {
+            (Some((form, _)), _) => Some(&form.0),
+            (None, Some((values, _))) => Some(values),
+            _ => None,
+        };
+        if let Some(values) = values {
+            let refs: Vec<&FieldDef> = spec.fields.iter().collect();
+            super::filing::attach_files(conn, ticket.id, &refs, values, actor)?;
+        }
+    }
     if let Some(target) = &back_to {
         crate::direct!(conn, |c| diesel::update(au::table.find(mine.id))
             .set(au::send_back_to.eq(target))

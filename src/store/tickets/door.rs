@@ -52,8 +52,10 @@ pub enum Action {
         to: String,
         comment: String,
     },
+    /// A comment on the timeline, with files uploaded for it (their ids).
     Comment {
         text: String,
+        files: Vec<crate::db::ids::AttachmentId>,
     },
     Withdraw {
         reason: String,
@@ -213,7 +215,9 @@ fn carry_out(
             to,
             comment,
         } => decide::hand_over(conn, (ticket, assignment), actor, channel, &to, &comment),
-        Action::Comment { text } => applicant::comment(conn, ticket, actor, channel, &text),
+        Action::Comment { text, files } => {
+            applicant::comment(conn, ticket, (actor, channel), &text, &files)
+        }
         Action::Withdraw { reason } => applicant::withdraw(conn, ticket, actor, channel, &reason),
         Action::Urge => applicant::urge(conn, ticket, actor, channel),
         Action::Resubmit { fields } => applicant::resubmit(conn, ticket, actor, channel, &fields),

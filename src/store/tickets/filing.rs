@@ -348,6 +348,13 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         .get_result(c))
     .map_err(|e| StoreError::unique_as(e, "", "errors.already_submitted"))?;
     let apply = ticket.id;
+    attach_files(
+        conn,
+        apply,
+        &sub.def.submit_fields(),
+        &sub.values,
+        sub.applicant,
+    )?;
     let filed_event = super::super::held::events_held();
     audit::record(
         conn,
@@ -392,6 +399,35 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         serial,
         fresh: true,
     })
+}
+
+/// Puts the files `values` name in `fields` on ticket `apply`: each must
+/// be `uploader`'s and on no ticket yet, or already this one's — else
+/// the field says so and nothing is filed.
+pub(super) fn attach_files(
+    conn: &mut DbConn,
+    apply: crate::db::ids::ApplyId,
+    fields: &[&crate::flow::FieldDef],
+    values: &Values,
+    uploader: crate::db::ids::UserId,
+) -> StoreResult<()> {
+    for field in fields.iter().filter(|f| f.kind == FieldKind::File) {
+        let Some(value) = values.get(&field.key) else {
+            continue;
+        };
+        let ids = super::super::attachments::ids_in(value);
+        if !super::super::attachments::attach(conn, apply, Some(&field.key), &ids, uploader)? {
+            let errors = std::collections::BTreeMap::from([(
+                field.key.clone(),
+                crate::flow::form::FieldError {
+                    key: "form.unknown_attachment",
+                    args: Vec::new(),
+                },
+            )]);
+            return Err(Refusal::Fields(errors).into());
+        }
+    }
+    Ok(())
 }
 
 /// The ticket a submit token made, if any, with its serial number.

@@ -357,6 +357,7 @@ mod tests {
             overdue_at: None,
             extra_nodes: None,
             copied: false,
+            attached: false,
         }
     }
 

@@ -104,6 +104,13 @@ pub struct FieldForm {
     max_length: String,
     #[serde(default)]
     pattern: String,
+    /// A file field: how many, how large (MiB), which endings.
+    #[serde(default)]
+    max_files: String,
+    #[serde(default)]
+    max_mb: String,
+    #[serde(default)]
+    accept: String,
     #[serde(default)]
     revision: String,
 }
@@ -144,6 +151,9 @@ impl FieldForm {
             max: number_text(f.max),
             max_length: f.max_length.map(|n| n.to_string()).unwrap_or_default(),
             pattern: f.pattern.clone().unwrap_or_default(),
+            max_files: f.max_files.map(|n| n.to_string()).unwrap_or_default(),
+            max_mb: f.max_mb.map(|n| n.to_string()).unwrap_or_default(),
+            accept: f.accept.join(", "),
             revision: revision.to_string(),
         }
     }
@@ -185,6 +195,29 @@ impl FieldForm {
             },
         }
         field.pattern = Some(self.pattern.trim().to_string()).filter(|p| !p.is_empty());
+        let count = |errors: &mut FieldErrors, name: &'static str, input: &str| match input.trim() {
+            "" => Some(None),
+            s => errors.check(
+                name,
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Some)
+                    .ok_or("errors.not_a_number"),
+            ),
+        };
+        if let Some(n) = count(errors, "max_files", &self.max_files) {
+            field.max_files = n;
+        }
+        if let Some(n) = count(errors, "max_mb", &self.max_mb) {
+            field.max_mb = n;
+        }
+        field.accept = self
+            .accept
+            .split([',', ' ', ';', '\n'])
+            .map(|a| a.trim().trim_start_matches('.').to_lowercase())
+            .filter(|a| !a.is_empty())
+            .collect();
         match parse_choices(&self.choices) {
             Ok(choices) => field.choices = choices,
             Err((key, args)) => {

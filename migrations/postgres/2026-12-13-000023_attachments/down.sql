@@ -1,0 +1,2 @@
+ALTER TABLE applies DROP COLUMN attached;
+DROP TABLE attachments;
