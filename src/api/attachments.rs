@@ -18,7 +18,7 @@ use crate::web::error::AppError;
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct UploadIn {
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     files: Vec<Vec<u8>>,
 }
 
@@ -109,12 +109,27 @@ pub async fn upload(
                 .with_errors(errors),
         );
     }
-    let ids: Vec<crate::db::ids::AttachmentId> = sent
-        .pairs
-        .iter()
-        .filter_map(|(_, v)| v.parse().ok())
-        .map(crate::db::ids::AttachmentId)
-        .collect();
+    // Only files: a part that is not one is pointed at, and so is a body
+    // with none.
+    let text = sent.pairs.iter().find(|(name, value)| {
+        !sent
+            .files
+            .iter()
+            .any(|(n, id)| n == name && id.to_string() == *value)
+    });
+    let pointed = match (text, sent.files.is_empty()) {
+        (Some((name, _)), _) => Some(format!("/{name}")),
+        (None, true) => Some("/files".to_string()),
+        (None, false) => None,
+    };
+    if let Some(pointer) = pointed {
+        return Err(
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "not_a_file", lang).with_errors(vec![
+                FieldProblem::new(pointer, lang.t("api.problem.not_a_file")),
+            ]),
+        );
+    }
+    let ids: Vec<crate::db::ids::AttachmentId> = sent.files.iter().map(|(_, id)| *id).collect();
     let me = bearer.user;
     let kept = state
         .db

@@ -907,7 +907,7 @@ pub async fn act(
         .ok_or_else(|| AppError::SignInRequired {
             next: format!("/tickets/{id}"),
         })?;
-    let super::upload::Sent { pairs, refused } =
+    let super::upload::Sent { pairs, refused, .. } =
         super::upload::read(&req, body, &state, uploader).await?;
     let intent = pick(&pairs, "intent").to_string();
     let comment = pick(&pairs, "comment").to_string();
@@ -1413,7 +1413,7 @@ pub async fn ticket_action(
     let me = ctx.require_user()?.id;
     let id = ApplyId(path.into_inner());
     // A comment may carry files; one over the cap is said, nothing sent.
-    let super::upload::Sent { pairs, refused } =
+    let super::upload::Sent { pairs, refused, .. } =
         super::upload::read(&req, body, &state, me).await?;
     if let Some((_, error)) = refused.first() {
         ctx.flash(
@@ -1522,7 +1522,7 @@ pub async fn resubmit(
     let user = ctx.require_user()?;
     let (me, admin) = (user.id, user.is_admin);
     let id = ApplyId(path.into_inner());
-    let super::upload::Sent { pairs, refused } =
+    let super::upload::Sent { pairs, refused, .. } =
         super::upload::read(&req, body, &state, me).await?;
     let raw = raw_map(&pairs);
     let act = Act {

@@ -28,6 +28,8 @@ const MAX_TEXT: usize = 256 * 1024;
 pub struct Sent {
     pub pairs: Vec<(String, String)>,
     pub refused: Vec<(String, FieldError)>,
+    /// The parts that were files kept: (part name, attachment id).
+    pub files: Vec<(String, crate::db::ids::AttachmentId)>,
 }
 
 /// Reads the form of `req`, the files in it uploaded by `uploader`.
@@ -48,7 +50,7 @@ pub async fn read(
             CsrfForm::<Vec<(String, String)>>::from_request(req, &mut payload).await?;
         return Ok(Sent {
             pairs,
-            refused: Vec::new(),
+            ..Sent::default()
         });
     }
     let sent = receive(req, payload, state, uploader).await?;
@@ -167,6 +169,7 @@ pub async fn receive(
             .db
             .write(move |c| attachments::record(c, &stored, &shown, &content_type, uploader))
             .await?;
+        sent.files.push((name.clone(), id));
         sent.pairs.push((name, id.to_string()));
     }
     Ok(sent)
