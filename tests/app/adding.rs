@@ -285,3 +285,104 @@ async fn an_addition_names_active_others_says_why_and_only_where_the_step_allows
     });
     assert_eq!(channel, "api");
 }
+
+#[actix_web::test]
+async fn in_a_sequence_people_added_alongside_take_their_turn_at_the_end() {
+    let app = TestApp::spawn().await;
+    people(&app, &["lead", "second", "late"]);
+    let mut check = approval("check", Mode::Sequence, &["lead", "second"]);
+    check.add_approvers = true;
+    let service = deploy(&app, vec![check]);
+    let id = file(&app, service, &[("what", "A laptop")]).await;
+    let lead = browser_for(&app, "lead").await;
+    add(&app, &lead, id, "late", "alongside", "One more in line").await;
+    assert_eq!(people_of(&app, id)[3], person("late", "waiting", None));
+    act_first(&app, &lead, id, &[("intent", "approve")]).await;
+    assert_eq!(people_of(&app, id)[2], person("second", "pending", None));
+    assert_eq!(people_of(&app, id)[3].1, "waiting", "not yet their turn");
+    let second = browser_for(&app, "second").await;
+    act_first(&app, &second, id, &[("intent", "approve")]).await;
+    assert_eq!(people_of(&app, id)[3], person("late", "pending", None));
+    let late = browser_for(&app, "late").await;
+    act_first(&app, &late, id, &[("intent", "approve")]).await;
+    assert_eq!(ticket_status(&app, id), "finished");
+}
+
+#[actix_web::test]
+async fn the_designer_allows_adding_approvers_and_sending_back_per_approval_and_limits_file_fields()
+{
+    use crate::designer::{add_field, add_node, draft, edit_field, new_process, wizard_post};
+    let app = TestApp::spawn().await;
+    app.create_user("admin", true);
+    app.sign_in("admin").await;
+    let (id, _) = new_process(&app, "Quotes", "报价", "request", false).await;
+    add_field(&app, id, "submit", "quote", "Quote", "报价", "file").await;
+    let page = edit_field(
+        &app,
+        id,
+        "submit",
+        "quote",
+        &[
+            ("label_en", "Quote"),
+            ("max_files", "3"),
+            ("max_mb", "5"),
+            ("accept", ".PDF, png"),
+        ],
+    )
+    .await;
+    assert_ne!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let quote = draft(&app, id).nodes[0].fields[0].clone();
+    assert_eq!(
+        (quote.kind, quote.max_files, quote.max_mb, quote.accept),
+        (
+            FieldKind::File,
+            Some(3),
+            Some(5),
+            vec!["pdf".to_string(), "png".to_string()]
+        )
+    );
+    let page = edit_field(
+        &app,
+        id,
+        "submit",
+        "quote",
+        &[("label_en", "Quote"), ("max_mb", "lots")],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.field_error("max_mb").is_some());
+
+    add_node(&app, id, "check", "Check", "检查", "approval").await;
+    let node = format!("/admin/processes/{id}/nodes/check");
+    let form = get(&app.client, &app.url(&node)).await;
+    let value = |name: &str| {
+        form.input_value("#node-form", name)
+            .or_else(|| form.selected("#node-form", name))
+            .unwrap_or_default()
+    };
+    let fields: Vec<(String, String)> = [
+        "name_en",
+        "name_zh",
+        "mode",
+        "self_approval",
+        "on_reject",
+        "empty_assignees",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), value(n)))
+    .chain([
+        ("add_approvers".to_string(), "on".to_string()),
+        ("send_back_to_earlier".to_string(), "on".to_string()),
+    ])
+    .collect();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    wizard_post(&app, &node, "#node-form", &node, &fields).await;
+    let check = draft(&app, id).node("check").cloned().unwrap();
+    assert!(check.add_approvers && check.send_back_to_earlier);
+    let form = get(&app.client, &app.url(&node)).await;
+    assert!(form.attr("#f-add-approvers", "checked").is_some());
+    assert!(form.attr("#f-send-back-to-earlier", "checked").is_some());
+}
