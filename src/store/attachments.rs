@@ -150,7 +150,14 @@ impl Drop for Incoming {
 /// "file" when nothing is left.
 pub fn clean_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    // No control characters, and none that reorder or hide text
+    // ("invoice\u{202e}fdp.exe" would read as "invoiceexe.pdf").
+    let hidden = |c: &char| matches!(*c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF);
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !hidden(c))
+        .take(200)
+        .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim().to_string();
     if cleaned.is_empty() {
         "file".to_string()
@@ -200,6 +207,17 @@ pub fn record(
         ))
         .returning(at::id)
         .get_result(c))?)
+}
+
+/// Whether `uploader` may upload now: an active person.
+pub fn may_upload(conn: &mut DbConn, uploader: UserId) -> StoreResult<bool> {
+    use crate::db::schema::users;
+    Ok(crate::direct!(conn, |c| users::table
+        .find(uploader)
+        .select(users::active)
+        .first::<bool>(c)
+        .optional())?
+    .unwrap_or(false))
 }
 
 /// One upload.
@@ -346,6 +364,7 @@ mod tests {
         assert_eq!(clean_name("a\u{0}b\nc.txt"), "abc.txt");
         assert_eq!(clean_name("/"), "file");
         assert_eq!(clean_name(".htaccess"), "htaccess");
+        assert_eq!(clean_name("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
     }
 
     #[test]

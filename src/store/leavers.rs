@@ -239,7 +239,7 @@ fn hand_over(
             super::timers::restart(conn, (row.apply_id, row.approve_id), &def, spec, at)?;
         }
     }
-    for person in to {
+    for (i, person) in to.iter().enumerate() {
         let id: ApproveUserId = diesel::insert_into(au::table)
             .values((
                 au::approve_id.eq(row.approve_id),
@@ -251,6 +251,10 @@ fn hand_over(
             ))
             .returning(au::id)
             .get_result(conn)?;
+        // The first takes the leaver's place among people added by hand.
+        if i == 0 {
+            tickets::took_place(conn, row, id)?;
+        }
         if row.status == AssignmentStatus::Pending {
             tickets::mail_new_assignee(conn, id)?;
         }

@@ -38,7 +38,12 @@ pub async fn download(
         .await?
         .ok_or(AppError::NotFound)?;
     let path = Blobs::new(&state.config.data_dir).path_of(&file.sha256);
-    let mut reader = std::fs::File::open(&path).map_err(|e| AppError::Unexpected(e.into()))?;
+    // A file whose bytes are gone (a data folder restored without them)
+    // is not there.
+    let mut reader = std::fs::File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => AppError::NotFound,
+        _ => AppError::Unexpected(e.into()),
+    })?;
     let body = stream::iter(std::iter::from_fn(move || {
         let mut buf = vec![0u8; CHUNK];
         match reader.read(&mut buf) {

@@ -22,6 +22,9 @@ use crate::store::attachments::{self, Blobs, Refused};
 /// The most text a multipart form's other parts may hold, in bytes.
 const MAX_TEXT: usize = 256 * 1024;
 
+/// The most files one form may carry.
+const MAX_FILES: usize = 50;
+
 /// A form as sent: its pairs (files as their new attachment ids), and
 /// the files refused, by field.
 #[derive(Debug, Default)]
@@ -53,23 +56,28 @@ pub async fn read(
             ..Sent::default()
         });
     }
-    let sent = receive(req, payload, state, uploader).await?;
-    let token = sent
-        .pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
+    // Nothing is written for someone who can no longer act, nor for a
+    // form whose token (its first part, as every form here sends it)
+    // is not this session's.
+    let active = state
+        .db
+        .read(move |c| attachments::may_upload(c, uploader))
+        .await?;
+    if !active {
+        return Err(AppError::SignInRequired {
+            next: req.path().to_string(),
+        });
+    }
     let expected = req
         .get_session()
         .get::<String>(SESSION_CSRF)
         .ok()
         .flatten()
         .unwrap_or_default();
-    if expected.is_empty() || !super::csrf::same(token, &expected) {
+    if expected.is_empty() {
         return Err(AppError::Csrf);
     }
-    Ok(sent)
+    receive_checked(req, payload, state, uploader, Some(&expected)).await
 }
 
 /// Reads a `multipart/form-data` body: its text parts, and its files
@@ -80,6 +88,17 @@ pub async fn receive(
     payload: web::Payload,
     state: &AppState,
     uploader: UserId,
+) -> Result<Sent, AppError> {
+    receive_checked(req, payload, state, uploader, None).await
+}
+
+/// `receive`, the first part having to be the CSRF token `csrf` when given.
+async fn receive_checked(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    uploader: UserId,
+    csrf: Option<&str>,
 ) -> Result<Sent, AppError> {
     let max_mb = state.config.http.attachment_max_mb;
     let cap = u64::from(max_mb) * 1024 * 1024;
@@ -102,6 +121,13 @@ pub async fn receive(
             .as_ref()
             .and_then(|d| d.get_filename())
             .map(str::to_string);
+        let first = sent.pairs.is_empty() && sent.refused.is_empty();
+        if csrf.is_some() && first && (name != "csrf_token" || file_name.is_some()) {
+            return Err(AppError::Csrf);
+        }
+        if sent.files.len() + sent.refused.len() >= MAX_FILES {
+            return Err(AppError::TooLarge);
+        }
         let Some(file_name) = file_name else {
             let mut value = Vec::new();
             while let Some(chunk) = part.next().await {
@@ -114,12 +140,22 @@ pub async fn receive(
             }
             let value = String::from_utf8(value)
                 .map_err(|_| AppError::BadRequest("form text is not UTF-8".into()))?;
+            if let Some(expected) = csrf.filter(|_| first)
+                && !super::csrf::same(&value, expected)
+            {
+                return Err(AppError::Csrf);
+            }
             sent.pairs.push((name, value));
             continue;
         };
         // A file input left empty sends a part with no name and no bytes.
         if file_name.is_empty() {
-            while part.next().await.is_some() {}
+            while let Some(chunk) = part.next().await {
+                skipped += chunk.map(|c| c.len() as u64).unwrap_or(0);
+                if skipped > cap.saturating_mul(4) {
+                    return Err(AppError::TooLarge);
+                }
+            }
             continue;
         }
         let shown = attachments::clean_name(&file_name);

@@ -130,18 +130,22 @@ pub(super) fn add_approvers(
             decision: None,
             at: None,
         }))?;
-    // Whoever added people before them waits until those approved.
-    if placement == Placement::Before {
-        let waits = diesel::update(
-            au::table
-                .find(mine.id)
-                .filter(au::status.eq(AssignmentStatus::Pending)),
-        )
-        .set(au::status.eq(AssignmentStatus::Waiting))
-        .execute(conn)?;
-        if waits == 0 {
-            return Err(overtaken_now(conn, mine.id)?.into());
-        }
+    // Still theirs to decide, checked on the row: whoever added people
+    // before them waits until those approved.
+    let then = if placement == Placement::Before {
+        AssignmentStatus::Waiting
+    } else {
+        AssignmentStatus::Pending
+    };
+    let still = diesel::update(
+        au::table
+            .find(mine.id)
+            .filter(au::status.eq(AssignmentStatus::Pending)),
+    )
+    .set(au::status.eq(then))
+    .execute(conn)?;
+    if still == 0 {
+        return Err(overtaken_now(conn, mine.id)?.into());
     }
     let asked_now = match placement {
         Placement::Before => true,
@@ -194,4 +198,31 @@ pub(super) fn add_approvers(
     )?;
     notices::ask(conn, &def, ticket, &node, &pending, &notices::Reach::new())?;
     Ok(Done::ApproversAdded)
+}
+
+/// Someone new has taken `old`'s place on its step (`new`: a hand-over,
+/// a leaver's work moved, an overdue step handed to a manager): they
+/// stand where `old` stood among people added by hand, and whoever was
+/// added before or after `old` is now added for them.
+pub(crate) fn took_place(
+    conn: &mut DbConn,
+    old: &crate::db::models::ApproveUser,
+    new: ApproveUserId,
+) -> StoreResult<()> {
+    if old.added_for.is_some() {
+        diesel::update(au::table.find(new))
+            .set((
+                au::added_for.eq(old.added_for),
+                au::placement.eq(&old.placement),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(
+        au::table
+            .filter(au::approve_id.eq(old.approve_id))
+            .filter(au::added_for.eq(old.id)),
+    )
+    .set(au::added_for.eq(new))
+    .execute(conn)?;
+    Ok(())
 }

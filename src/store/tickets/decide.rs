@@ -725,16 +725,10 @@ pub(super) fn hand_over(
             au::user_id.eq(to),
             au::status.eq(AssignmentStatus::Pending),
             au::created_at.eq(At(at)),
-            au::added_for.eq(mine.added_for),
-            au::placement.eq(&mine.placement),
         ))
         .returning(au::id)
         .get_result(conn)?;
-    // People added before or after the one who handed over are now the
-    // new person's (加签).
-    diesel::update(au::table.filter(au::added_for.eq(mine.id)))
-        .set(au::added_for.eq(taken))
-        .execute(conn)?;
+    super::took_place(conn, mine, taken)?;
     let target_name: String = users::table
         .find(to)
         .select(users::display_name)

@@ -452,10 +452,19 @@ pub(super) fn insert_plan(
     let at = now();
     let submit_at = |kind: NodeKind| (kind == NodeKind::Submit).then_some(At(at));
     // The nodes in one statement, the people in another.
-    let nodes: Vec<_> = plan
+    let specs = plan
         .nodes
         .iter()
-        .filter_map(|planned| Some((planned, def.node(&planned.key)?)))
+        .map(|planned| {
+            def.node(&planned.key)
+                .map(|node| (planned, node))
+                .ok_or_else(|| {
+                    StoreError::Unexpected(anyhow::anyhow!("node {} not in version", planned.key))
+                })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let nodes: Vec<_> = specs
+        .into_iter()
         .enumerate()
         .map(|(i, (planned, node))| {
             let node_status = match (planned.kind, planned.included) {

@@ -28,6 +28,7 @@ mod timed;
 
 use diesel::prelude::*;
 
+pub(crate) use adding::took_place;
 pub(crate) use decide::acts_for;
 pub use door::{
     Act, Action, Allowed, Decision, Done, Raw, StepAllowed, allowed, fire_timer, perform,

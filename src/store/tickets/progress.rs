@@ -517,7 +517,14 @@ fn settle(
                 }
             } else if asked_all {
                 assignments.iter().map(|x| (x.id, x.user_id)).collect()
-            } else if moment != Moment::AfterVote {
+            } else if moment != Moment::AfterVote
+                || assignments
+                    .iter()
+                    .any(|x| x.status == AssignmentStatus::Waiting)
+            {
+                // After a vote someone is still waiting only when everyone
+                // added before them by hand (加签) has dropped out: they
+                // are asked now, or nobody would be.
                 crate::direct!(conn, |c| prepared::update(
                     au::table
                         .filter(au::approve_id.eq(node.id))
@@ -600,9 +607,9 @@ fn settle(
                 rewind(conn, ticket, def, node, target, &comment)?;
                 return Ok(Settled::Ended);
             }
-            let sent_back = decided
-                .clone()
-                .any(|x| x.decision == Some(Decided::SendBack))
+            // Sent back when the vote that decided it says so (or the
+            // step's policy does), not because someone else once did.
+            let sent_back = deciding.is_some_and(|x| x.decision == Some(Decided::SendBack))
                 || spec.on_reject == OnReject::SendBack;
             let (ticket_status, action) = if sent_back {
                 (TicketStatus::SentBack, TicketEvent::TicketSentBack)

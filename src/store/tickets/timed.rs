@@ -283,6 +283,7 @@ fn escalate(
                     ))
                     .returning(au::id)
                     .get_result(conn)?;
+                super::took_place(conn, x, id)?;
                 super::notices::mail_new_assignee(conn, id)?;
                 let names = super::super::users::people_by_id(conn, &[x.user_id, manager])?;
                 let name = |id: UserId| {
