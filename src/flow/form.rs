@@ -884,6 +884,21 @@ mod tests {
         fn resource_exists(&self, id: i64) -> bool {
             (1..=3).contains(&id)
         }
+
+        /// Uploads 7 ("quote.pdf", 2 MiB) and 8 ("photo.png", 10 bytes).
+        fn attachment(&self, id: i64) -> Option<Upload> {
+            match id {
+                7 => Some(Upload {
+                    name: "quote.pdf".into(),
+                    size: 2 * 1024 * 1024,
+                }),
+                8 => Some(Upload {
+                    name: "photo.png".into(),
+                    size: 10,
+                }),
+                _ => None,
+            }
+        }
     }
 
     fn field(kind: FieldKind) -> FieldDef {
@@ -1621,6 +1636,7 @@ mod tests {
             ("members", "qc.chen, ops.wang"),
             ("resource", "#3 1"),
             ("link", "https://example.com/x"),
+            ("file", "8 7"),
         ])
     }
 
@@ -1644,8 +1660,36 @@ mod tests {
             "members": ["qc.chen", "ops.wang"],
             "resource": [3, 1],
             "link": "https://example.com/x",
+            "file": [8, 7],
         });
         assert_eq!(serde_json::to_value(&values).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_file_field_takes_the_forms_own_uploads_within_its_count_size_and_kinds() {
+        let mut quote = field(FieldKind::File);
+        assert_eq!(submit(&quote, &["8", "7", "8"]), Ok(Some(json!([8, 7]))));
+        assert_eq!(
+            submit(&quote, &["9"]).unwrap_err().key,
+            "form.unknown_attachment",
+            "someone else's upload, or none, is not this form's"
+        );
+        quote.max_files = Some(1);
+        assert_eq!(
+            submit(&quote, &["7", "8"]).unwrap_err().key,
+            "form.too_many_files"
+        );
+        quote.max_files = None;
+        quote.max_mb = Some(1);
+        let big = submit(&quote, &["7"]).unwrap_err();
+        assert_eq!(
+            (big.key, big.args[0].1.as_str()),
+            ("form.file_too_large", "quote.pdf")
+        );
+        quote.max_mb = None;
+        quote.accept = vec!["pdf".into()];
+        assert_eq!(submit(&quote, &["8"]).unwrap_err().key, "form.file_type");
+        assert_eq!(submit(&quote, &["7"]), Ok(Some(json!([7]))));
     }
 
     #[test]
