@@ -59,12 +59,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, Problem> {
     let lang = bearer.lang;
     bearer.require(Scope::Act)?;
-    let multipart = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !multipart {
+    if !crate::web::upload::is_multipart(&req) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "not_multipart",

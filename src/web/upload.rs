@@ -35,6 +35,14 @@ pub struct Sent {
     pub files: Vec<(String, crate::db::ids::AttachmentId)>,
 }
 
+/// Whether `req` sends `multipart/form-data`.
+pub fn is_multipart(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
 /// Reads the form of `req`, the files in it uploaded by `uploader`.
 pub async fn read(
     req: &HttpRequest,
@@ -42,12 +50,7 @@ pub async fn read(
     state: &AppState,
     uploader: UserId,
 ) -> Result<Sent, AppError> {
-    let multipart = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !multipart {
+    if !is_multipart(req) {
         let mut payload = payload.into_inner();
         let CsrfForm(pairs) =
             CsrfForm::<Vec<(String, String)>>::from_request(req, &mut payload).await?;

@@ -12,7 +12,7 @@ use super::{acted, def_of, filing, notices, progress};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveUserId, UserId};
 use crate::db::models::Apply;
-use crate::db::schema::{applies as a, approve_users as au, approves as n, businesses, users};
+use crate::db::schema::{applies as a, approve_users as au, approves as n, users};
 use crate::db::stamp::At;
 use crate::db::states::{AssignmentStatus, StoredForm, TicketEvent, TicketStatus};
 use crate::flow::NotifyEvent;
@@ -250,19 +250,7 @@ pub(super) fn resubmit(
     if n == 0 {
         return Err(Refusal::NotSentBack.into());
     }
-    let applicant: String = users::table
-        .find(actor)
-        .select(users::username)
-        .first(conn)?;
-    let business: Option<String> = match ticket.business_id {
-        Some(b) => Some(
-            businesses::table
-                .find(b)
-                .select(businesses::name)
-                .first(conn)?,
-        ),
-        None => None,
-    };
+    let (applicant, business) = super::applicant_and_business(conn, &ticket)?;
     let (mut plan, ids) = filing::plan_for(conn, &def, &applicant, business.as_deref(), &form)?;
     // A step a freeze or conflict added before, which the new window no
     // longer calls for, is left out of this round (kept in the

@@ -15,7 +15,7 @@ use super::{acted, notices, rules, ticket_event};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, UserId};
 use crate::db::models::Apply;
-use crate::db::schema::{applies as a, approve_users as au, businesses, copies as cc, users};
+use crate::db::schema::{applies as a, approve_users as au, copies as cc, users};
 use crate::db::stamp::At;
 use crate::db::states::TicketEvent;
 use crate::flow::plan::{self, PlanInput};
@@ -38,19 +38,7 @@ pub(super) fn by_rules(
     if rules.is_empty() {
         return Ok(());
     }
-    let applicant: String = users::table
-        .find(ticket.applicant_id)
-        .select(users::username)
-        .first(conn)?;
-    let business: Option<String> = match ticket.business_id {
-        Some(b) => Some(
-            businesses::table
-                .find(b)
-                .select(businesses::name)
-                .first(conn)?,
-        ),
-        None => None,
-    };
+    let (applicant, business) = super::applicant_and_business(conn, ticket)?;
     // The form as it is now: later steps may have added to it.
     let form: crate::db::states::StoredForm =
         a::table.find(ticket.id).select(a::form).first(conn)?;

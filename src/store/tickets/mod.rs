@@ -121,6 +121,27 @@ pub(crate) fn def_with(
     )))
 }
 
+/// Whom planning asks about for `ticket`: its applicant's username and
+/// its business's name, if it names one.
+fn applicant_and_business(
+    conn: &mut DbConn,
+    ticket: &Apply,
+) -> StoreResult<(String, Option<String>)> {
+    use crate::db::schema::{businesses, users};
+    let applicant: String = crate::direct!(conn, |c| users::table
+        .find(ticket.applicant_id)
+        .select(users::username)
+        .first(c))?;
+    let business = match ticket.business_id {
+        Some(b) => Some(crate::direct!(conn, |c| businesses::table
+            .find(b)
+            .select(businesses::name)
+            .first::<String>(c))?),
+        None => None,
+    };
+    Ok((applicant, business))
+}
+
 /// Why a ticket that was expected to run does not: withdrawn, or
 /// otherwise closed.
 fn not_running(conn: &mut DbConn, apply: ApplyId) -> StoreResult<StoreError> {

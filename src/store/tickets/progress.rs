@@ -863,19 +863,7 @@ fn rewind(
 ) -> StoreResult<()> {
     let apply = ticket.id;
     cancel_rest(conn, apply)?;
-    let applicant: String = crate::direct!(conn, |c| users::table
-        .find(ticket.applicant_id)
-        .select(users::username)
-        .first(c))?;
-    let business: Option<String> = match ticket.business_id {
-        Some(b) => Some(crate::direct!(conn, |c| {
-            crate::db::schema::businesses::table
-                .find(b)
-                .select(crate::db::schema::businesses::name)
-                .first(c)
-        })?),
-        None => None,
-    };
+    let (applicant, business) = super::applicant_and_business(conn, ticket)?;
     let form: StoredForm = crate::direct!(conn, |c| a::table.find(apply).select(a::form).first(c))?;
     let (plan, ids) = super::filing::plan_for(conn, def, &applicant, business.as_deref(), &form.0)?;
     let from_target: Vec<_> = plan

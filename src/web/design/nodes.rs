@@ -1311,6 +1311,24 @@ pub(super) async fn add_rule(
         .answer(ctx, flash, &back, &form_page))
 }
 
+/// A rule added from `form` (the answer), or the form's page to show
+/// again: its status and errors ("choose": a rule picked without the
+/// script, shown with its inputs and nothing saved).
+async fn added(
+    ctx: &Ctx,
+    state: &AppState,
+    id: ProcessId,
+    list: RuleList,
+    form: &HandlerForm,
+) -> Result<Result<HttpResponse, (StatusCode, FieldErrors)>, AppError> {
+    if form.intent == "choose" {
+        return Ok(Err((StatusCode::OK, FieldErrors::new(ctx.lang))));
+    }
+    Ok(add_rule(ctx, state, id, list, form)
+        .await?
+        .map_err(|errors| (StatusCode::UNPROCESSABLE_ENTITY, errors)))
+}
+
 /// Removes rule `i` of `list`.
 pub(super) async fn remove_rule(
     ctx: &Ctx,
@@ -1348,18 +1366,11 @@ pub async fn add_handler(
     ctx.require_admin()?;
     let (id, key) = path.into_inner();
     let id = ProcessId(id);
-    let mut errors = FieldErrors::new(ctx.lang);
-    if form.intent != "choose" {
-        match add_rule(&ctx, &state, id, RuleList::Handlers(key.clone()), &form).await? {
+    let (status, errors) =
+        match added(&ctx, &state, id, RuleList::Handlers(key.clone()), &form).await? {
             Ok(done) => return Ok(done),
-            Err(e) => errors = e,
-        }
-    }
-    let status = if form.intent == "choose" {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+            Err(again) => again,
+        };
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
     page.handler = form;
     page.handler_errors = errors;
@@ -1394,18 +1405,11 @@ pub async fn add_copy(
     ctx.require_admin()?;
     let (id, key) = path.into_inner();
     let id = ProcessId(id);
-    let mut errors = FieldErrors::new(ctx.lang);
-    if form.intent != "choose" {
-        match add_rule(&ctx, &state, id, RuleList::NodeCopies(key.clone()), &form).await? {
+    let (status, errors) =
+        match added(&ctx, &state, id, RuleList::NodeCopies(key.clone()), &form).await? {
             Ok(done) => return Ok(done),
-            Err(e) => errors = e,
-        }
-    }
-    let status = if form.intent == "choose" {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+            Err(again) => again,
+        };
     let mut page = NodePage::load(ctx, &state, id, &key).await?;
     page.copy = form;
     page.copy_errors = errors;
@@ -1439,17 +1443,9 @@ pub async fn add_process_copy(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
     let id = ProcessId(path.into_inner());
-    let mut errors = FieldErrors::new(ctx.lang);
-    if form.intent != "choose" {
-        match add_rule(&ctx, &state, id, RuleList::ProcessCopies, &form).await? {
-            Ok(done) => return Ok(done),
-            Err(e) => errors = e,
-        }
-    }
-    let status = if form.intent == "choose" {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+    let (status, errors) = match added(&ctx, &state, id, RuleList::ProcessCopies, &form).await? {
+        Ok(done) => return Ok(done),
+        Err(again) => again,
     };
     let draft = load(&ctx, &state, id).await?;
     let roles = role_options(&ctx, &state).await?;
