@@ -171,6 +171,8 @@ struct TicketPage {
     /// The form that copies the ticket to people (抄送), when the viewer
     /// may: what was typed and why it was refused, when it was.
     copy: Option<CopyForm>,
+    /// A comment refused for its files: what was typed, and why.
+    comment_again: Option<(String, String)>,
 }
 
 /// The copy form (抄送): usernames, a note, and why it was refused.
@@ -841,6 +843,7 @@ fn page_with(
         timeline,
         overtaken: None,
         copy: l.allowed.copy.then(CopyForm::default),
+        comment_again: None,
     }
 }
 
@@ -1412,15 +1415,22 @@ pub async fn ticket_action(
 ) -> Result<HttpResponse, AppError> {
     let me = ctx.require_user()?.id;
     let id = ApplyId(path.into_inner());
-    // A comment may carry files; one over the cap is said, nothing sent.
+    // A comment may carry files; one not kept is said beside them, with
+    // the comment as typed, and nothing is sent.
     let super::upload::Sent { pairs, refused, .. } =
         super::upload::read(&req, body, &state, me).await?;
     if let Some((_, error)) = refused.first() {
-        ctx.flash(
-            FlashKind::Error,
-            super::ticket_form::error_text(ctx.lang, error),
-        );
-        return Ok(see_other(&format!("/tickets/{id}")));
+        let said = super::ticket_form::error_text(ctx.lang, error);
+        let admin = ctx.require_user()?.is_admin;
+        let loaded = state
+            .db
+            .read(move |c| load(c, id, me, admin))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let typed = pick(&pairs, "comment").to_string();
+        let mut page = page(ctx, loaded, HashMap::new());
+        page.comment_again = Some((typed, said));
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let intent = pick(&pairs, "intent");
     let text = pick(&pairs, "comment").to_string();

@@ -305,6 +305,26 @@ async fn a_comment_carries_files_and_a_hundred_megabyte_upload_streams_to_disk()
     .await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(on_ticket(&app, id), vec![("order.pdf".into(), 10, None)]);
+    // An empty file: said beside the files, the comment kept, nothing sent.
+    let page = post_files(
+        &app,
+        &approver,
+        &format!("/tickets/{id}"),
+        &[("intent", "comment"), ("comment", "And the invoice")],
+        vec![("files", "invoice.pdf", "application/pdf", Vec::new())],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.text("#f-comment-files-error")
+            .unwrap()
+            .contains("is empty")
+    );
+    assert_eq!(
+        page.text("#f-ticket-comment").as_deref(),
+        Some("And the invoice")
+    );
+    assert_eq!(on_ticket(&app, id).len(), 1);
     let lines = page.texts("ol.timeline li");
     assert!(lines.iter().any(|l| l.contains("order.pdf")), "{lines:?}");
 
