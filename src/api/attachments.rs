@@ -146,3 +146,51 @@ pub async fn upload(
         .map_err(|e| Problem::from_store(e, lang))?;
     Ok(HttpResponse::Created().json(kept))
 }
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}",
+    operation_id = "download_attachment",
+    tag = "tickets",
+    summary = "Download a file",
+    description = "A file on a ticket the token's person may read (or their own upload not yet filed), as a download with the type it was uploaded as.",
+    params(
+        ("id" = i32, Path, description = "The file"),
+    ),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 400, description = "A query or body that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one unknown, expired, revoked or whose person was deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not there, or not there for this person", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable for the moment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn download(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, Problem> {
+    let lang = bearer.lang;
+    let id = crate::db::ids::AttachmentId(path.into_inner());
+    let me = bearer.user;
+    let file = state
+        .db
+        .read(move |c| {
+            let admin = crate::store::users::is_admin(c, me)?;
+            let Some(file) = attachments::get(c, id)? else {
+                return Ok(None);
+            };
+            Ok(attachments::may_download(c, &file, me, admin)?.then_some(file))
+        })
+        .await
+        .map_err(|e| Problem::from_store(e, lang))?
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not_found", lang))?;
+    crate::web::attachments::send(&state, &file).map_err(|e| match e {
+        AppError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not_found", lang),
+        other => Problem::from_store(
+            crate::store::StoreError::Unexpected(anyhow::anyhow!("{other}")),
+            lang,
+        ),
+    })
+}

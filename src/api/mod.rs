@@ -42,6 +42,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(only("/tickets/{id}", Method::GET, tickets::show))
             .service(only("/tickets/{id}/actions", Method::POST, actions::act))
             .service(only("/attachments", Method::POST, attachments::upload))
+            .service(only(
+                "/attachments/{id}",
+                Method::GET,
+                attachments::download,
+            ))
             .default_service(web::to(problem::not_found)),
     );
 }

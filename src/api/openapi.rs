@@ -39,6 +39,7 @@ impl Modify for BearerScheme {
         super::tickets::show,
         super::actions::act,
         super::attachments::upload,
+        super::attachments::download,
         super::lists::inbox,
         super::lists::mine,
         super::lists::all,

@@ -42,7 +42,7 @@ struct TicketOut {
     /// The people it is copied to (抄送): they may read it and decide nothing.
     copies: Vec<CopyOut>,
     /// The files on it (a file field's, or a comment's), each downloaded
-    /// from its `url` by whoever may read the ticket.
+    /// from its `url` (with the token) by whoever may read the ticket.
     attachments: Vec<FileOut>,
 }
 
@@ -206,7 +206,7 @@ pub async fn show(
         attachments: files
             .into_iter()
             .map(|f| FileOut {
-                url: format!("/attachments/{}", f.id),
+                url: format!("/api/v1/attachments/{}", f.id),
                 id: f.id.0,
                 name: f.name,
                 size: f.size,

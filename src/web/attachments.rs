@@ -37,6 +37,11 @@ pub async fn download(
         })
         .await?
         .ok_or(AppError::NotFound)?;
+    send(&state, &file)
+}
+
+/// The file's bytes as a download, read as they are sent.
+pub fn send(state: &AppState, file: &attachments::Attachment) -> Result<HttpResponse, AppError> {
     let path = Blobs::new(&state.config.data_dir).path_of(&file.sha256);
     // A file whose bytes are gone (a data folder restored without them)
     // is not there.

@@ -643,7 +643,7 @@ async fn the_openapi_document_describes_every_address_the_api_answers_and_its_re
         })
         .filter(|r| r != "GET /api/v1/openapi.json")
         .collect();
-    assert_eq!(served.len(), 11);
+    assert_eq!(served.len(), 12);
     for route in &served {
         assert!(documented.contains(route), "{route} is not in the document");
     }
@@ -678,7 +678,7 @@ async fn the_openapi_document_describes_every_address_the_api_answers_and_its_re
             .unwrap();
         let page = Page::from(res).await;
         assert_eq!(page.status, StatusCode::OK);
-        assert_eq!(page.texts("section.operation").len(), 11);
+        assert_eq!(page.texts("section.operation").len(), 12);
         assert_eq!(page.text("#change_gate strong").as_deref(), Some(gate));
         assert!(
             !page

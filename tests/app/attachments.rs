@@ -174,7 +174,31 @@ async fn a_file_filed_with_the_form_is_downloaded_by_those_who_may_read_the_tick
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ticket["attachments"][0]["name"], "单 2026.pdf");
     assert_eq!(ticket["attachments"][0]["field"], "quote");
-    assert_eq!(ticket["attachments"][0]["url"], href);
+    let url = ticket["attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(url, format!("/api/v1{href}"));
+    // And the token downloads it; a stranger's token finds nothing.
+    let res = reqwest::Client::new()
+        .get(app.url(&url))
+        .bearer_auth(token_for(&app, "approver", Scope::Read))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["x-content-type-options"].to_str().unwrap(),
+        "nosniff"
+    );
+    assert_eq!(res.bytes().await.unwrap().to_vec(), quote);
+    let res = reqwest::Client::new()
+        .get(app.url(&url))
+        .bearer_auth(token_for(&app, "stranger", Scope::Read))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 #[actix_web::test]
