@@ -213,6 +213,16 @@ async fn an_addition_names_active_others_says_why_and_only_where_the_step_allows
         );
     }
     assert_eq!(people_of(&app, id).len(), 2, "nobody was added");
+    // Nor someone the lead stands in for: that seat's vote would be the
+    // lead's too.
+    app.delegate("plain", "lead", None);
+    let page = add(&app, &lead, id, "plain", "alongside", "Why not").await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.text("details.add-approvers .field-error")
+            .unwrap()
+            .contains("stand in for this person")
+    );
 
     // Someone added before another adds no one in turn.
     add(&app, &lead, id, "expert", "before", "An expert").await;

@@ -83,7 +83,13 @@ pub(super) fn add_approvers(
         if *id == ticket.applicant_id {
             return Err(Refusal::AddApplicant.into());
         }
-        if *id == actor || *id == mine.user_id {
+        // Nor anyone whose seat they would decide too: someone the
+        // actor or the assignee stands in for now.
+        if *id == actor
+            || *id == mine.user_id
+            || acts_for(conn, actor, *id, ticket.kind)?
+            || acts_for(conn, mine.user_id, *id, ticket.kind)?
+        {
             return Err(Refusal::AddSelf.into());
         }
         added.push((*id, shown.clone()));
