@@ -8,7 +8,9 @@ use diesel::prelude::*;
 
 use super::super::audit::{self, Channel};
 use super::super::{StoreResult, now};
-use super::decide::{acts_for, check, lock_running, overtaken_now, still_active, target};
+use super::decide::{
+    acts_for, check, lock_running, not_on_step, overtaken_now, still_active, target,
+};
 use super::door::Done;
 use super::{acted, def_of, notices, rules};
 use crate::db::DbConn;
@@ -112,19 +114,7 @@ pub(super) fn add_approvers(
     }
     lock_running(conn, ticket.id)?;
     let ids: Vec<UserId> = added.iter().map(|(id, _)| *id).collect();
-    let already: i64 = au::table
-        .filter(au::approve_id.eq(mine.approve_id))
-        .filter(au::user_id.eq_any(&ids))
-        .filter(au::status.eq_any([
-            AssignmentStatus::Pending,
-            AssignmentStatus::Waiting,
-            AssignmentStatus::Decided,
-        ]))
-        .count()
-        .get_result(conn)?;
-    if already > 0 {
-        return Err(Refusal::AlreadyOnNode.into());
-    }
+    not_on_step(conn, mine.approve_id, &ids)?;
     let node: Approve = n::table
         .find(mine.approve_id)
         .filter(n::status.eq(StepStatus::Active))

@@ -543,6 +543,31 @@ pub(super) fn decide(
     Ok((Done::Decided, user))
 }
 
+/// Refuses (`AlreadyOnNode`) when any of `people` is already on step
+/// `node`: still to decide there, or decided (in a sequence, later people
+/// are waiting for their turn). The caller has locked the ticket, so two
+/// actions naming the same person cannot both pass.
+pub(super) fn not_on_step(
+    conn: &mut DbConn,
+    node: crate::db::ids::ApproveId,
+    people: &[UserId],
+) -> StoreResult<()> {
+    let already: i64 = au::table
+        .filter(au::approve_id.eq(node))
+        .filter(au::user_id.eq_any(people))
+        .filter(au::status.eq_any([
+            AssignmentStatus::Pending,
+            AssignmentStatus::Waiting,
+            AssignmentStatus::Decided,
+        ]))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Err(Refusal::AlreadyOnNode.into());
+    }
+    Ok(())
+}
+
 /// The ticket's steps as they stand: (node key, position, status).
 fn step_rows(
     conn: &mut DbConn,
@@ -685,21 +710,7 @@ pub(super) fn hand_over(
     // Lock the ticket before looking at the step's people, so two
     // hand-overs to the same person cannot both pass the check.
     lock_running(conn, ticket.id)?;
-    // Anyone still to decide here, or who decided, is already on the step
-    // (in a sequence, later people are waiting for their turn).
-    let already: i64 = au::table
-        .filter(au::approve_id.eq(mine.approve_id))
-        .filter(au::user_id.eq(to))
-        .filter(au::status.eq_any([
-            AssignmentStatus::Pending,
-            AssignmentStatus::Waiting,
-            AssignmentStatus::Decided,
-        ]))
-        .count()
-        .get_result(conn)?;
-    if already > 0 {
-        return Err(Refusal::AlreadyOnNode.into());
-    }
+    not_on_step(conn, mine.approve_id, &[to])?;
     let at = now();
     let moved = diesel::update(
         au::table
