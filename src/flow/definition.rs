@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use super::branches::{BranchRef, GatewayDef};
 
 /// Text in both UI languages; Chinese falls back to English when empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +137,10 @@ pub struct ProcessDef {
     /// rejected or withdrawn: they may read it and decide nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cc: Vec<HandlerRule>,
+    /// Where the flow splits into branches (`flow::branches`); the nodes
+    /// of each say which branch they run in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<GatewayDef>,
 }
 
 /// The fields of the submit form that place a change on the calendar.
@@ -202,6 +207,7 @@ impl ProcessDef {
             deadline: None,
             change: None,
             cc: Vec::new(),
+            gateways: Vec::new(),
         }
     }
 
@@ -293,6 +299,9 @@ pub struct NodeDef {
     /// themselves (加签), saying why.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub add_approvers: bool,
+    /// The gateway branch the node runs in; `None`: the main line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchRef>,
 }
 
 /// A node's response deadline, counted from the moment its people are
@@ -395,6 +404,7 @@ impl NodeDef {
             cc: Vec::new(),
             send_back_to_earlier: false,
             add_approvers: false,
+            branch: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! values, business calendars, and the diagram. No actix, no diesel.
 
 pub mod added;
+pub mod branches;
 pub mod calendar;
 pub mod change;
 pub mod deadline;
@@ -14,4 +15,5 @@ pub mod plan;
 pub mod validate;
 pub mod votes;
 
+pub use branches::{BranchDef, BranchRef, GatewayDef, GatewayKind};
 pub use definition::*;

@@ -21,6 +21,7 @@ use super::definition::{
     Condition, EmptyPolicy, FieldKind, HandlerRule, Mode, NodeDef, NodeKind, Predicate, ProcessDef,
     ProcessKind, SelfPolicy,
 };
+use super::branches::{GatewayDef, GatewayKind};
 use super::form::Values;
 
 /// What planning needs to know about people and resources.
@@ -93,6 +94,8 @@ pub struct PlannedNode {
 pub enum Skip {
     Condition,
     NoAssignees,
+    /// In a branch of an exclusive gateway that was not taken.
+    BranchNotTaken,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +112,9 @@ pub struct Assignee {
 pub enum Note {
     /// The node's condition does not hold.
     ConditionFalse,
+    /// The node is in a branch of an exclusive gateway; another branch
+    /// (`taken`, its index) was taken.
+    BranchNotTaken { gateway: String, taken: usize },
     /// The rules found nobody (and the node is left out).
     NoneFound,
     /// The rules found nobody; the administrators are assigned.
@@ -130,14 +136,58 @@ pub enum Note {
 
 /// Plans every node of the definition.
 pub fn plan(input: &PlanInput, dir: &dyn Directory) -> Plan {
+    let taken: Vec<(&str, usize)> = input
+        .def
+        .gateways
+        .iter()
+        .filter(|g| g.kind == GatewayKind::Exclusive)
+        .map(|g| (g.key.as_str(), taken_branch(g, input, dir)))
+        .collect();
     let mut nodes: Vec<PlannedNode> = input
         .def
         .nodes
         .iter()
-        .map(|node| plan_one(input, node, dir))
+        .map(|node| {
+            let not_taken = node.branch.as_ref().and_then(|at| {
+                taken
+                    .iter()
+                    .find(|(g, t)| *g == at.gateway && *t != at.branch)
+                    .map(|(g, t)| (g.to_string(), *t))
+            });
+            match not_taken {
+                Some((gateway, taken)) => PlannedNode {
+                    key: node.key.clone(),
+                    kind: node.kind,
+                    mode: node.mode,
+                    included: false,
+                    skip: Some(Skip::BranchNotTaken),
+                    assignees: Vec::new(),
+                    notes: vec![Note::BranchNotTaken { gateway, taken }],
+                },
+                None => plan_one(input, node, dir),
+            }
+        })
         .collect();
     note_duplicates(input.def, &mut nodes);
     Plan { nodes }
+}
+
+/// The branch an exclusive gateway takes: the first whose condition
+/// holds, or else the default (the first without one, or the last).
+pub fn taken_branch(gateway: &GatewayDef, input: &PlanInput, dir: &dyn Directory) -> usize {
+    let conditioned = gateway.branches.iter().position(|b| {
+        b.condition
+            .as_ref()
+            .is_some_and(|c| !c.is_empty() && holds(c, input, dir))
+    });
+    conditioned
+        .or_else(|| {
+            gateway
+                .branches
+                .iter()
+                .position(|b| b.condition.as_ref().is_none_or(Condition::is_empty))
+        })
+        .unwrap_or(gateway.branches.len().saturating_sub(1))
 }
 
 /// Notes, on each included de-duplicating approval node, the people asked
@@ -156,6 +206,7 @@ fn note_duplicates(def: &ProcessDef, nodes: &mut [PlannedNode]) {
         for assignee in &node.assignees {
             let first = earlier.iter().find(|n| {
                 n.included
+                    && !def.side_by_side(&n.key, &node.key)
                     && n.kind == NodeKind::Approval
                     && n.assignees.iter().any(|a| a.user == assignee.user)
             });

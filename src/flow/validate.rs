@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use super::branches::GatewayKind;
 use super::definition::*;
 use super::form::check_default;
 
@@ -262,7 +263,124 @@ pub fn validate(def: &ProcessDef, known: &Known) -> Vec<Problem> {
     }
     let every_field: Vec<&FieldDef> = def.fields().map(|(_, f)| f).collect();
     check_copies(&mut c, def, &def.cc, None, &every_field, known);
+    check_gateways(&mut c, def, known, &node_keys);
     c.problems
+}
+
+/// Gateways: well named, with two branches or more, none empty; their
+/// nodes together, branch by branch; an exclusive gateway's branches
+/// each with a condition on fields filled before it, but its one default
+/// branch, last; a parallel gateway's with none.
+fn check_gateways(c: &mut Collector, def: &ProcessDef, known: &Known, node_keys: &HashSet<&str>) {
+    let mut keys = HashSet::new();
+    for node in &def.nodes {
+        if let Some(at) = &node.branch
+            && def
+                .gateway(&at.gateway)
+                .is_none_or(|g| at.branch >= g.branches.len())
+        {
+            c.add(
+                position(def, &node.key),
+                None,
+                "design.problem.unknown_branch",
+                vec![("gateway", text(&at.gateway))],
+            );
+        }
+    }
+    for gateway in &def.gateways {
+        let name = || ("gateway", text(&gateway.key));
+        if !is_key(&gateway.key) {
+            c.add(None, None, "design.problem.gateway_key_format", vec![name()]);
+        } else if !keys.insert(gateway.key.as_str()) || node_keys.contains(gateway.key.as_str()) {
+            c.add(None, None, "design.problem.gateway_key_duplicate", vec![name()]);
+        }
+        if gateway.name.en.trim().is_empty() {
+            c.add(None, None, "design.problem.gateway_name_required", vec![name()]);
+        }
+        if gateway.branches.len() < 2 {
+            c.add(None, None, "design.problem.gateway_branches", vec![name()]);
+        }
+        // Where its nodes stand, each with its branch.
+        let members: Vec<(usize, usize)> = def
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                n.branch
+                    .as_ref()
+                    .filter(|b| b.gateway == gateway.key)
+                    .map(|b| (i, b.branch))
+            })
+            .collect();
+        for (i, branch) in gateway.branches.iter().enumerate() {
+            if !members.iter().any(|(_, b)| *b == i) {
+                c.add(
+                    None,
+                    None,
+                    "design.problem.branch_empty",
+                    vec![name(), ("branch", text(&(i + 1).to_string()))],
+                );
+            }
+            let at = members.first().map(|(i, _)| i + 1);
+            match (gateway.kind, &branch.condition) {
+                (GatewayKind::Parallel, Some(_)) => c.add(
+                    at,
+                    None,
+                    "design.problem.parallel_condition",
+                    vec![name(), ("branch", text(&(i + 1).to_string()))],
+                ),
+                (GatewayKind::Exclusive, Some(condition)) => {
+                    let before = members
+                        .first()
+                        .and_then(|(i, _)| def.nodes.get(*i))
+                        .map(|n| def.fields_before(&n.key))
+                        .unwrap_or_default();
+                    for p in condition.predicates() {
+                        check_predicate(c, def, p, at, &before, known);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let together = members.windows(2).all(|w| w[1].0 == w[0].0 + 1 && w[1].1 >= w[0].1);
+        if !together {
+            c.add(None, None, "design.problem.gateway_apart", vec![name()]);
+        }
+        if members
+            .iter()
+            .any(|(i, _)| def.nodes[*i].kind == NodeKind::Submit)
+        {
+            c.add(Some(1), None, "design.problem.submit_in_branch", vec![name()]);
+        }
+        if gateway.kind == GatewayKind::Exclusive {
+            let defaults: Vec<usize> = gateway
+                .branches
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.condition.as_ref().is_none_or(Condition::is_empty))
+                .map(|(i, _)| i)
+                .collect();
+            match defaults.as_slice() {
+                [] => c.add(None, None, "design.problem.no_default_branch", vec![name()]),
+                [only] if *only + 1 == gateway.branches.len() => {}
+                // A branch that always holds before others: they are never taken.
+                _ => c.add(
+                    None,
+                    None,
+                    "design.problem.branch_unreachable",
+                    vec![
+                        name(),
+                        ("branch", text(&(defaults[0] + 2).to_string())),
+                    ],
+                ),
+            }
+        }
+    }
+}
+
+/// The 1-based position of the node `key`, as problems name it.
+fn position(def: &ProcessDef, key: &str) -> Option<usize> {
+    def.nodes.iter().position(|n| n.key == key).map(|i| i + 1)
 }
 
 /// What is wrong with a node's deadline, each with the designer's input

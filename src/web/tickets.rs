@@ -192,6 +192,20 @@ fn value_of<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 fn note_text(lang: Lang, def: &ProcessDef, name: &dyn Fn(&str) -> String, note: &Note) -> String {
     match note {
         Note::ConditionFalse => lang.t("plan.condition_false").into_owned(),
+        Note::BranchNotTaken { gateway, taken } => {
+            let zh = lang == Lang::ZhCn;
+            let gateway = def.gateway(gateway);
+            let branch = gateway
+                .and_then(|g| g.branches.get(*taken))
+                .map(|b| b.name.text(zh).to_string())
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| (taken + 1).to_string());
+            let gateway = gateway.map(|g| g.name.text(zh)).unwrap_or_default();
+            lang.tf(
+                "plan.branch_not_taken",
+                &[("gateway", gateway), ("branch", &branch)],
+            )
+        }
         Note::NoneFound => lang.t("plan.none_found").into_owned(),
         Note::RoutedToAdmins => lang.t("plan.routed_to_admins").into_owned(),
         Note::SelfReplaced { manager } => {

@@ -21,6 +21,7 @@ use crate::db::states::{
     AssignmentStatus, Decided, StepStatus, StoredForm, TicketEvent, TicketStatus,
 };
 use crate::flow::added::{self, Part, Placement};
+use crate::flow::branches::{self, Next, Standing};
 use crate::flow::decision::{self, Outcome};
 use crate::flow::votes::{self, Seat};
 use crate::flow::{
@@ -47,6 +48,9 @@ pub(super) fn advance(
     round: Round,
     mut closing: Option<Closing>,
 ) -> StoreResult<()> {
+    if def.has_parallel() {
+        return advance_in_branches(conn, ticket, def, round, closing);
+    }
     let apply = ticket.id;
     // The nodes whose people are all asked the moment they start (on
     // PostgreSQL by the statement that starts them): not a sequence, and
@@ -107,6 +111,99 @@ pub(super) fn advance(
             Settled::Ended => return Ok(()),
         }
     }
+}
+
+/// `advance` for a process whose branches run side by side: starts every
+/// waiting node that may start now (`flow::branches::next`: the first of
+/// each branch of a parallel gateway together, the node after it once
+/// every branch is over), one at a time, and keeps going while nodes
+/// decide themselves; with nothing running or waiting the ticket is
+/// finished. The ticket is locked, so no other vote moves it meanwhile.
+fn advance_in_branches(
+    conn: &mut DbConn,
+    ticket: &Apply,
+    def: &ProcessDef,
+    round: Round,
+    closing: Option<Closing>,
+) -> StoreResult<()> {
+    let apply = ticket.id;
+    if let Some(passed) = closing {
+        close(conn, passed)?;
+    }
+    loop {
+        let steps: Vec<(ApproveId, String, StepStatus)> = crate::direct!(conn, |c| n::table
+            .filter(n::apply_id.eq(apply))
+            .order(n::position)
+            .select((n::id, n::node_key, n::status))
+            .load(c))?;
+        let standing: Vec<(&str, Standing)> = steps
+            .iter()
+            .map(|(_, key, status)| {
+                let standing = match status {
+                    StepStatus::Waiting => Standing::Waiting,
+                    StepStatus::Active => Standing::Running,
+                    _ => Standing::Over,
+                };
+                (key.as_str(), standing)
+            })
+            .collect();
+        let at = match branches::next(def, &standing) {
+            Next::Finish => return finish(conn, ticket, def),
+            Next::Wait => return Ok(()),
+            Next::Start(at) => at,
+        };
+        let started = now();
+        let node: Approve = crate::direct!(conn, |c| prepared::update(
+            n::table
+                .find(steps[at].0)
+                .filter(n::status.eq(StepStatus::Waiting)),
+            (n::status.eq(StepStatus::Active), n::started_at.eq(At(started))),
+        )
+        .returning(Approve::as_returning())
+        .get_result(c))?;
+        audit::record(
+            conn,
+            ticket_event(
+                None,
+                TicketEvent::StepStarted,
+                apply,
+                serde_json::json!({ "node": node.node_key }),
+            ),
+        )?;
+        let spec = node_def(def, &node)?;
+        let approved_before = round == Round::Goes
+            && spec.kind == NodeKind::Approval
+            && spec.dedupe
+            && auto_approve(conn, (apply, def), &node, started)?;
+        let moment = if approved_before {
+            Moment::NodeStarts
+        } else {
+            Moment::NoVotesYet
+        };
+        match settle(conn, ticket, &node, spec, def, moment, None)? {
+            Settled::Passed(passed) => close(conn, passed)?,
+            Settled::Open {
+                newly_pending,
+                reach,
+            } => {
+                notices::ask(conn, def, ticket, &node, &newly_pending, &reach)?;
+                if spec.deadline.is_some() {
+                    super::super::timers::start(conn, (apply, node.id), def, spec, started)?;
+                }
+            }
+            Settled::Ended => return Ok(()),
+        }
+    }
+}
+
+/// Closes a node that has passed, on its own.
+fn close(conn: &mut DbConn, passed: Closing) -> StoreResult<()> {
+    crate::direct!(conn, |c| prepared::update(
+        n::table.find(passed.node),
+        (n::status.eq(passed.status), n::decided_at.eq(At(passed.at))),
+    )
+    .execute(c))?;
+    Ok(())
 }
 
 /// A node that has passed, to be closed (`status`, decided `at`) by the
@@ -314,6 +411,7 @@ fn auto_approve(
                 && matches!(d, Some(Decided::Approve | Decided::Auto))
                 && *ch != Some(Channel::Timer)
                 && !overtaken(*p, key)
+                && !def.side_by_side(key, &node.node_key)
         })
         .map(|(u, ..)| *u)
         .collect();

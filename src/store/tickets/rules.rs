@@ -241,8 +241,11 @@ pub fn note(text: &str) -> Result<&str, Refusal> {
 /// The earlier steps the approval `at` may send its ticket back to (in
 /// the definition's order): those before it, but the submit step (that
 /// is the applicant, whom a plain send-back goes to), whose latest row
-/// ran in this round and passed. `rows` are the ticket's steps as they
-/// stand: (node key, position, status), in any order.
+/// ran in this round and passed, and none in a parallel gateway's
+/// branch: sending back runs everything after the step again, and a
+/// branch cannot run again without the branches beside it. `rows` are
+/// the ticket's steps as they stand: (node key, position, status), in
+/// any order.
 pub fn send_back_targets<'d>(
     def: &'d crate::flow::ProcessDef,
     at: &str,
@@ -267,6 +270,7 @@ pub fn send_back_targets<'d>(
         .iter()
         .skip(1)
         .take_while(|n| n.key != at)
+        .filter(|n| def.parallel_branch(n).is_none())
         .filter(|n| {
             latest(&n.key).is_some_and(|(_, p, s)| {
                 *p > round && matches!(s, StepStatus::Approved | StepStatus::Done)
