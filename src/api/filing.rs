@@ -235,6 +235,24 @@ pub struct PlannedStep {
     /// What the planner noticed (someone substituted or left out, a
     /// condition that does not hold), in the reader's language.
     pub notes: Vec<String>,
+    /// The gateway branch the step runs in; absent on the main line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<PlannedBranch>,
+}
+
+/// Where a step runs: a branch of a parallel gateway (every branch runs
+/// at once, the flow goes on when all are done) or of an exclusive one
+/// (one branch is taken).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlannedBranch {
+    /// The gateway's key.
+    pub gateway: String,
+    /// `parallel` or `exclusive`.
+    pub kind: &'static str,
+    /// The branch's place in its gateway, from 0.
+    pub index: usize,
+    /// The branch's name in the reader's language.
+    pub name: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -330,6 +348,15 @@ pub async fn preview(
                     acting: a.acting.clone(),
                 })
                 .collect(),
+            branch: node.branch.as_ref().and_then(|at| {
+                let gateway = def.gateway(&at.gateway)?;
+                Some(PlannedBranch {
+                    gateway: gateway.key.clone(),
+                    kind: gateway.kind.as_str(),
+                    index: at.branch,
+                    name: crate::web::tickets::branch_label(lang, gateway, at.branch),
+                })
+            }),
             notes: crate::web::tickets::plan_notes(lang, &def, &name, p)
                 .into_iter()
                 .chain(crate::web::change_view::added_step_notes(

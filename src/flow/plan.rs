@@ -2067,4 +2067,103 @@ mod tests {
         assert_eq!(plan.node("evaluation").unwrap().kind, NodeKind::Review);
         assert!(plan.nodes.iter().all(|n| n.notes.is_empty()));
     }
+
+    /// submit (size: number) → an exclusive gateway: "big" when size > 10
+    /// (two steps), "medium" when size > 3, and a default → after.
+    fn exclusive() -> ProcessDef {
+        use crate::flow::{BranchDef, BranchRef, GatewayDef, GatewayKind};
+        let in_branch = |key: &str, branch: usize| NodeDef {
+            branch: Some(BranchRef {
+                gateway: "size".into(),
+                branch,
+            }),
+            ..approval(key, vec![users(&["alice"])])
+        };
+        let mut def = process(
+            ProcessKind::Change,
+            &[("size", FieldKind::Number)],
+            vec![
+                in_branch("big", 0),
+                in_branch("big_too", 0),
+                in_branch("medium", 1),
+                in_branch("small", 2),
+                approval("after", vec![users(&["bob"])]),
+            ],
+        );
+        let over = |n: &str| {
+            Some(Condition::all_of(vec![Predicate::Compare {
+                field: "size".into(),
+                op: crate::flow::Comparison::Gt,
+                value: n.into(),
+            }]))
+        };
+        def.gateways.push(GatewayDef {
+            key: "size".into(),
+            name: t("Size"),
+            kind: GatewayKind::Exclusive,
+            branches: vec![
+                BranchDef {
+                    name: t("Big"),
+                    condition: over("10"),
+                },
+                BranchDef {
+                    name: t("Medium"),
+                    condition: over("3"),
+                },
+                BranchDef::default(),
+            ],
+        });
+        def
+    }
+
+    #[test]
+    fn an_exclusive_gateway_takes_the_first_branch_that_holds_or_its_default() {
+        let def = exclusive();
+        let dir = Dir::default();
+        let included = |size: serde_json::Value| {
+            let values = values(serde_json::json!({ "size": size }));
+            let plan = plan(&input(&def, "zoe", &values), &dir);
+            plan.nodes
+                .iter()
+                .filter(|n| n.included)
+                .map(|n| n.key.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(included(json!(20)), ["submit", "big", "big_too", "after"]);
+        assert_eq!(included(json!(5)), ["submit", "medium", "after"]);
+        assert_eq!(included(json!(1)), ["submit", "small", "after"]);
+        assert_eq!(included(json!(null)), ["submit", "small", "after"]);
+        let values = values(serde_json::json!({ "size": 5 }));
+        let plan = plan(&input(&def, "zoe", &values), &dir);
+        assert_eq!(
+            plan.node("big").unwrap().notes,
+            vec![Note::BranchNotTaken {
+                gateway: "size".into(),
+                taken: 1
+            }]
+        );
+        assert_eq!(plan.node("big").unwrap().skip, Some(Skip::BranchNotTaken));
+    }
+
+    proptest::proptest! {
+        /// Whatever the value, exactly one branch of an exclusive gateway
+        /// is taken: its steps are planned and every other branch's are
+        /// left out as not taken.
+        #[test]
+        fn an_exclusive_gateway_takes_exactly_one_branch(size in proptest::option::of(-50i64..50)) {
+            let def = exclusive();
+            let values = values(serde_json::json!({ "size": size }));
+            let plan = plan(&input(&def, "zoe", &values), &Dir::default());
+            let taken: std::collections::BTreeSet<usize> = def
+                .nodes
+                .iter()
+                .zip(&plan.nodes)
+                .filter_map(|(n, p)| n.branch.as_ref().map(|b| (b.branch, p)))
+                .filter(|(_, p)| p.skip != Some(Skip::BranchNotTaken))
+                .map(|(b, _)| b)
+                .collect();
+            proptest::prop_assert_eq!(taken.len(), 1);
+            proptest::prop_assert!(plan.node("after").unwrap().included);
+        }
+    }
 }

@@ -618,7 +618,7 @@ fn check_predicate(
         None => c.add(
             at,
             Some(field),
-            "design.problem.condition_unknown_field",
+            "design.problem.unknown_field",
             vec![("field", text(field))],
         ),
     }
@@ -835,7 +835,7 @@ mod tests {
         });
         assert_eq!(
             keys(&def),
-            vec![(Some(2), "design.problem.condition_unknown_field")]
+            vec![(Some(2), "design.problem.unknown_field")]
         );
     }
 
@@ -970,6 +970,97 @@ mod tests {
                 "design.problem.field_label_required",
                 "design.problem.bad_pattern"
             ]
+        );
+    }
+
+    /// `change()` with a gateway of `kind` whose branches hold the nodes
+    /// `branches` names (each a list of keys), after the approval.
+    fn with_gateway(kind: GatewayKind, branches: &[&[&str]]) -> ProcessDef {
+        use crate::flow::{BranchDef, BranchRef, GatewayDef};
+        let mut def = change();
+        for (i, keys) in branches.iter().enumerate() {
+            for key in *keys {
+                let mut node = NodeDef::new(key, LocalText::new(key, key), NodeKind::Approval);
+                node.handlers.push(HandlerRule::Applicant);
+                node.branch = Some(BranchRef {
+                    gateway: "split".into(),
+                    branch: i,
+                });
+                def.nodes.push(node);
+            }
+        }
+        def.gateways.push(GatewayDef {
+            key: "split".into(),
+            name: LocalText::new("Split", "分支"),
+            kind,
+            branches: vec![BranchDef::default(); branches.len()],
+        });
+        def
+    }
+
+    #[test]
+    fn a_parallel_gateway_with_a_step_in_each_branch_has_no_problems() {
+        let def = with_gateway(GatewayKind::Parallel, &[&["a"], &["b", "c"]]);
+        assert_eq!(keys(&def), vec![]);
+    }
+
+    #[test]
+    fn an_empty_branch_a_lone_branch_and_steps_standing_apart_are_reported() {
+        let empty = with_gateway(GatewayKind::Parallel, &[&["a"], &[]]);
+        assert_eq!(keys(&empty), vec![(None, "design.problem.branch_empty")]);
+        let lone = with_gateway(GatewayKind::Parallel, &[&["a"]]);
+        assert_eq!(keys(&lone), vec![(None, "design.problem.gateway_branches")]);
+        let mut apart = with_gateway(GatewayKind::Parallel, &[&["a"], &["b"]]);
+        let a = apart.nodes.remove(2);
+        apart.nodes.push(a);
+        assert_eq!(keys(&apart), vec![(None, "design.problem.gateway_apart")]);
+        let mut unknown = with_gateway(GatewayKind::Parallel, &[&["a"], &["b"]]);
+        unknown.nodes[1].branch = Some(crate::flow::BranchRef {
+            gateway: "split".into(),
+            branch: 7,
+        });
+        assert!(keys(&unknown).contains(&(Some(2), "design.problem.unknown_branch")));
+    }
+
+    #[test]
+    fn an_exclusive_gateway_needs_conditions_before_one_default_last() {
+        let holds = || {
+            Some(Condition::all_of(vec![Predicate::FieldNotEmpty {
+                field: "scope".into(),
+            }]))
+        };
+        // No condition anywhere: the first branch always holds.
+        let def = with_gateway(GatewayKind::Exclusive, &[&["a"], &["b"]]);
+        assert_eq!(
+            keys(&def),
+            vec![(None, "design.problem.branch_unreachable")]
+        );
+        let mut fine = def.clone();
+        fine.gateways[0].branches[0].condition = holds();
+        assert_eq!(keys(&fine), vec![]);
+        let mut no_default = fine.clone();
+        no_default.gateways[0].branches[1].condition = holds();
+        assert_eq!(
+            keys(&no_default),
+            vec![(None, "design.problem.no_default_branch")]
+        );
+        // A condition on a field nobody has filled yet.
+        let mut later = fine.clone();
+        later.gateways[0].branches[0].condition = Some(Condition::all_of(vec![
+            Predicate::FieldNotEmpty {
+                field: "nothing".into(),
+            },
+        ]));
+        assert_eq!(
+            keys(&later),
+            vec![(Some(3), "design.problem.unknown_field")]
+        );
+        // A parallel gateway's branches take no condition.
+        let mut parallel = with_gateway(GatewayKind::Parallel, &[&["a"], &["b"]]);
+        parallel.gateways[0].branches[0].condition = holds();
+        assert_eq!(
+            keys(&parallel),
+            vec![(Some(3), "design.problem.parallel_condition")]
         );
     }
 }

@@ -121,6 +121,20 @@ pub const PEOPLE: &[DemoPerson] = &[
         story: "authoriser (grants access)",
     },
     DemoPerson {
+        username: "sec.huang",
+        display_name: "Huang Li",
+        manager: None,
+        roles: &[],
+        story: "security reviewer (database changes)",
+    },
+    DemoPerson {
+        username: "dba.xu",
+        display_name: "Xu Ming",
+        manager: None,
+        roles: &[],
+        story: "DBA (reviews and runs database changes)",
+    },
+    DemoPerson {
         username: "grant.zheng",
         display_name: "Zheng Yi",
         manager: Some("vp.zhou"),

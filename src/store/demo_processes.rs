@@ -1,5 +1,6 @@
-//! Demo processes: the tutorial's environment change and the permission
-//! request of seed 004 for RD, non-RD and agent applicants — designed,
+//! Demo processes: the tutorial's environment change, a database change
+//! whose reviews run side by side, and the permission request of seed 004
+//! for RD, non-RD and agent applicants — designed,
 //! enabled, deployed, published as services in the catalog — and the
 //! resource registry they request. Loading is idempotent.
 
@@ -157,6 +158,134 @@ pub fn environment_change() -> ProcessDef {
         complaints,
     ];
     def.nodes.push(review);
+    def
+}
+
+/// A database change: security and the DBA review it at once (a
+/// parallel gateway), then a high-risk change is run by the DBA and any
+/// other by its applicant (an exclusive gateway).
+pub fn database_change() -> ProcessDef {
+    let mut def = ProcessDef::new(t("Database change", "数据库变更"), ProcessKind::Change);
+    def.description =
+        "Schema and data changes: security and the DBA review at once; the DBA runs high-risk ones."
+            .into();
+    let submit = &mut def.nodes[0];
+    submit.name = t("Change request", "变更申请");
+    let mut risk = field("risk", t("Risk", "风险等级"), FieldKind::Select, true);
+    risk.choices = vec![
+        Choice {
+            value: "low".into(),
+            label: t("Low", "低"),
+        },
+        Choice {
+            value: "high".into(),
+            label: t("High", "高"),
+        },
+    ];
+    submit.fields = vec![
+        field("reason", t("Reason", "变更原因"), FieldKind::Textarea, true),
+        field("database", t("Database", "数据库"), FieldKind::Text, true),
+        field(
+            "statements",
+            t("Statements", "变更语句"),
+            FieldKind::Textarea,
+            true,
+        ),
+        risk,
+    ];
+    let in_branch = |mut node: NodeDef, gateway: &str, branch: usize| {
+        node.branch = Some(BranchRef {
+            gateway: gateway.into(),
+            branch,
+        });
+        node
+    };
+    let named = |who: &str| {
+        vec![HandlerRule::Users {
+            usernames: vec![who.into()],
+        }]
+    };
+    def.nodes.push(in_branch(
+        approval(
+            "security_review",
+            t("Security review", "安全审核"),
+            named("sec.huang"),
+            Mode::Any,
+        ),
+        "reviews",
+        0,
+    ));
+    def.nodes.push(in_branch(
+        approval(
+            "dba_review",
+            t("DBA review", "DBA 审核"),
+            named("dba.xu"),
+            Mode::Any,
+        ),
+        "reviews",
+        1,
+    ));
+    let run = |key: &str, name: LocalText, handlers: Vec<HandlerRule>, result: &str| NodeDef {
+        handlers,
+        fields: vec![field(
+            result,
+            t("What was done", "执行结果"),
+            FieldKind::Textarea,
+            true,
+        )],
+        ..NodeDef::new(key, name, NodeKind::Task)
+    };
+    def.nodes.push(in_branch(
+        run(
+            "dba_runs",
+            t("The DBA runs it", "DBA 执行"),
+            named("dba.xu"),
+            "dba_result",
+        ),
+        "execution",
+        0,
+    ));
+    def.nodes.push(in_branch(
+        run(
+            "applicant_runs",
+            t("The applicant runs it", "申请人执行"),
+            vec![HandlerRule::Applicant],
+            "result",
+        ),
+        "execution",
+        1,
+    ));
+    let branch = |en: &str, zh: &str, condition: Option<Condition>| BranchDef {
+        name: t(en, zh),
+        condition,
+    };
+    def.gateways = vec![
+        GatewayDef {
+            key: "reviews".into(),
+            name: t("Reviews", "并行审核"),
+            kind: GatewayKind::Parallel,
+            branches: vec![
+                branch("Security", "安全", None),
+                branch("Database", "数据库", None),
+            ],
+        },
+        GatewayDef {
+            key: "execution".into(),
+            name: t("Who runs it", "执行人"),
+            kind: GatewayKind::Exclusive,
+            branches: vec![
+                branch(
+                    "High risk",
+                    "高风险",
+                    Some(Condition::all_of(vec![Predicate::FieldEquals {
+                        field: "risk".into(),
+                        value: "high".into(),
+                    }])),
+                ),
+                branch("Otherwise", "其他", None),
+            ],
+        },
+    ];
     def
 }
 
@@ -372,6 +501,7 @@ pub fn load(conn: &mut DbConn, actor: UserId) -> StoreResult<bool> {
         vec!["ops".into()],
         actor,
     )?;
+    created |= publish(conn, database_change(), change, vec!["ops".into()], actor)?;
     let access = folder(conn, "Access requests", "权限申请", actor)?;
     for who in ["rd", "non_rd", "agent"] {
         created |= publish(conn, access_request(who), access, Vec::new(), actor)?;
@@ -391,6 +521,7 @@ mod tests {
             .to_vec();
         for def in [
             environment_change(),
+            database_change(),
             access_request("rd"),
             access_request("non_rd"),
             access_request("agent"),

@@ -122,6 +122,11 @@ pub struct PreviewNode {
     /// text; with a stand-in, "Lin Tao for He Jun".
     pub people: Vec<(String, String)>,
     pub notes: Vec<String>,
+    /// Before the first step of a gateway: what the gateway does ("these
+    /// two branches run at once…").
+    pub group: Option<String>,
+    /// The branch the step runs in, if any.
+    pub branch: Option<String>,
 }
 
 #[derive(Template)]
@@ -291,8 +296,81 @@ fn preview_nodes(
                 })
                 .collect(),
             notes: plan_notes(lang, def, &name, p),
+            group: gateway_heading(lang, def, plan, node),
+            branch: node.branch.as_ref().and_then(|at| {
+                let gateway = def.gateway(&at.gateway)?;
+                Some(lang.tf(
+                    "plan.in_branch",
+                    &[("branch", &branch_label(lang, gateway, at.branch))],
+                ))
+            }),
         })
         .collect()
+}
+
+/// A branch's name in `lang`, or "Branch 2" when it has none.
+pub(crate) fn branch_label(lang: Lang, gateway: &crate::flow::GatewayDef, i: usize) -> String {
+    gateway
+        .branches
+        .get(i)
+        .map(|b| b.name.text(lang == Lang::ZhCn).trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| lang.tf("plan.branch_n", &[("n", &(i + 1).to_string())]))
+}
+
+/// What the gateway `node` opens does, when `node` is its first step: its
+/// branches run at once, or one of them (named) is taken.
+fn gateway_heading(
+    lang: Lang,
+    def: &ProcessDef,
+    plan: &Plan,
+    node: &crate::flow::NodeDef,
+) -> Option<String> {
+    let at = node.branch.as_ref()?;
+    let first = def
+        .nodes
+        .iter()
+        .find(|n| n.branch.as_ref().is_some_and(|b| b.gateway == at.gateway))?;
+    if first.key != node.key {
+        return None;
+    }
+    let gateway = def.gateway(&at.gateway)?;
+    let name = gateway.name.text(lang == Lang::ZhCn);
+    let separator = if lang == Lang::ZhCn { "、" } else { ", " };
+    Some(match gateway.kind {
+        crate::flow::GatewayKind::Parallel => lang.tf(
+            "plan.parallel_group",
+            &[
+                ("gateway", name),
+                ("count", &gateway.branches.len().to_string()),
+                (
+                    "branches",
+                    &(0..gateway.branches.len())
+                        .map(|i| branch_label(lang, gateway, i))
+                        .collect::<Vec<_>>()
+                        .join(separator),
+                ),
+            ],
+        ),
+        crate::flow::GatewayKind::Exclusive => {
+            // The branch whose steps are not left out as not taken.
+            let taken = def
+                .nodes
+                .iter()
+                .zip(&plan.nodes)
+                .filter(|(n, _)| n.branch.as_ref().is_some_and(|b| b.gateway == at.gateway))
+                .find(|(_, p)| p.skip != Some(Skip::BranchNotTaken))
+                .and_then(|(n, _)| n.branch.as_ref().map(|b| b.branch))
+                .unwrap_or(0);
+            lang.tf(
+                "plan.exclusive_group",
+                &[
+                    ("gateway", name),
+                    ("branch", &branch_label(lang, gateway, taken)),
+                ],
+            )
+        }
+    })
 }
 
 /// What the planner noticed about one step, in `lang`.

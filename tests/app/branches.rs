@@ -1,0 +1,276 @@
+//! Branches: the demo database change's security and DBA reviews run at
+//! once and the flow goes on when both are done; its exclusive gateway
+//! sends a high-risk change to the DBA and any other to its applicant; a
+//! reject in one branch ends the ticket and stops the other.
+
+use countersign::db::ids::ApplyId;
+use countersign::db::schema::{approve_users, approves, audit_events, users};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// A ticket's steps in order: (node, status).
+fn steps(app: &TestApp, id: i32) -> Vec<(String, String)> {
+    app.query(move |c| {
+        approves::table
+            .filter(approves::apply_id.eq(ApplyId(id)))
+            .order(approves::position)
+            .select((approves::node_key, approves::status))
+            .load(c)
+    })
+}
+
+fn step(node: &str, status: &str) -> (String, String) {
+    (node.to_string(), status.to_string())
+}
+
+/// Who is asked on a ticket now, by username, in order.
+fn asked(app: &TestApp, id: i32) -> Vec<String> {
+    app.query(move |c| {
+        approve_users::table
+            .inner_join(users::table.on(users::id.eq(approve_users::user_id)))
+            .filter(approve_users::apply_id.eq(ApplyId(id)))
+            .filter(approve_users::status.eq("pending"))
+            .order(approve_users::id)
+            .select(users::username)
+            .load(c)
+    })
+}
+
+/// How many times `node` of ticket `id` started.
+fn starts(app: &TestApp, id: i32, node: &'static str) -> usize {
+    let events: Vec<String> = app.query(move |c| {
+        audit_events::table
+            .filter(audit_events::action.eq("node.started"))
+            .filter(audit_events::apply_id.eq(id))
+            .select(audit_events::detail)
+            .load(c)
+    });
+    events
+        .iter()
+        .filter(|d| d.contains(&format!("\"{node}\"")))
+        .count()
+}
+
+/// Files a database change as ops.wang; returns the ticket's id.
+async fn file_change(app: &TestApp, risk: &str) -> i32 {
+    let service = service_id(app, "Database change");
+    let ops = app.demo_browser("ops.wang").await;
+    let fields = [
+        ("reason", "Index the orders table"),
+        ("database", "payments"),
+        ("statements", "CREATE INDEX orders_by_day ON orders (day);"),
+        ("risk", risk),
+        ("intent", "submit"),
+    ];
+    let page = post_as(app, &ops, &format!("/services/{service}"), &fields).await;
+    page.path
+        .strip_prefix("/tickets/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a ticket page: {}", page.path))
+}
+
+#[actix_web::test]
+async fn the_preview_says_which_branches_run_at_once_and_which_one_is_taken() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let service = service_id(&app, "Database change");
+    let ops = app.demo_browser("ops.wang").await;
+    let page = post_as(
+        &app,
+        &ops,
+        &format!("/services/{service}"),
+        &[
+            ("reason", "Index the orders table"),
+            ("database", "payments"),
+            ("statements", "CREATE INDEX orders_by_day ON orders (day);"),
+            ("risk", "low"),
+            ("intent", "preview"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.texts("#plan li.gateway"),
+        vec![
+            "Reviews: these 2 branches run at once (Security, Database); the flow goes on when all are done.",
+            "Who runs it: one branch is taken, Otherwise.",
+        ]
+    );
+    assert_eq!(
+        page.texts("#plan li.in-branch .badge.branch"),
+        vec![
+            "branch: Security",
+            "branch: Database",
+            "branch: High risk",
+            "branch: Otherwise"
+        ]
+    );
+    assert_eq!(
+        page.texts("#plan li.skipped .note"),
+        vec!["Who runs it took another branch: Otherwise."]
+    );
+    assert_eq!(
+        page.texts("#plan li.included .people"),
+        vec!["Huang Li", "Xu Ming", "Wang Wei"]
+    );
+}
+
+#[actix_web::test]
+async fn both_reviews_run_at_once_and_the_flow_goes_on_only_when_both_are_done() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let id = file_change(&app, "high").await;
+    assert_eq!(
+        steps(&app, id),
+        vec![
+            step("submit", "done"),
+            step("security_review", "active"),
+            step("dba_review", "active"),
+            step("dba_runs", "waiting"),
+            step("applicant_runs", "skipped"),
+        ],
+        "both branches start together; the exclusive gateway took the high-risk branch"
+    );
+    assert_eq!(asked(&app, id), vec!["sec.huang", "dba.xu"]);
+    // Each reviewer finds it in their inbox.
+    for reviewer in ["sec.huang", "dba.xu"] {
+        let browser = app.demo_browser(reviewer).await;
+        let inbox = get(&browser, &app.url("/inbox")).await;
+        assert_eq!(inbox.count("table.inbox tbody tr"), 1, "{reviewer}");
+    }
+    // The ticket page names both steps as current.
+    let ops = app.demo_browser("ops.wang").await;
+    let page = get(&ops, &app.url(&format!("/tickets/{id}"))).await;
+    let current = page.text("#head-step").unwrap_or_default();
+    assert!(
+        current.contains("Security review") && current.contains("DBA review"),
+        "{current}"
+    );
+
+    let security = app.demo_browser("sec.huang").await;
+    let page = act_first(&app, &security, id, &[("intent", "approve")]).await;
+    assert_eq!(page.flash().as_deref(), Some("Approved."));
+    assert_eq!(
+        steps(&app, id)[1..4],
+        [
+            step("security_review", "approved"),
+            step("dba_review", "active"),
+            step("dba_runs", "waiting"),
+        ],
+        "the join waits for the DBA"
+    );
+    assert_eq!(ticket_status(&app, id), "running");
+
+    let dba = app.demo_browser("dba.xu").await;
+    act_first(&app, &dba, id, &[("intent", "approve")]).await;
+    assert_eq!(
+        steps(&app, id)[2..4],
+        [step("dba_review", "approved"), step("dba_runs", "active")]
+    );
+    assert_eq!(asked(&app, id), vec!["dba.xu"]);
+    act_first(
+        &app,
+        &dba,
+        id,
+        &[
+            ("intent", "complete"),
+            ("dba_result", "Index built online in 40 s"),
+        ],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, id), "finished");
+    assert_eq!(starts(&app, id, "dba_runs"), 1);
+}
+
+#[actix_web::test]
+async fn a_low_risk_change_goes_to_its_applicant_after_both_reviews() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let id = file_change(&app, "low").await;
+    let (security, dba) = (
+        app.demo_browser("sec.huang").await,
+        app.demo_browser("dba.xu").await,
+    );
+    // The DBA is first this time: order does not matter.
+    act_first(&app, &dba, id, &[("intent", "approve")]).await;
+    assert_eq!(steps(&app, id)[4], step("applicant_runs", "waiting"));
+    act_first(&app, &security, id, &[("intent", "approve")]).await;
+    assert_eq!(
+        steps(&app, id)[3..],
+        [
+            step("dba_runs", "skipped"),
+            step("applicant_runs", "active")
+        ]
+    );
+    assert_eq!(asked(&app, id), vec!["ops.wang"]);
+}
+
+#[actix_web::test]
+async fn a_reject_in_one_branch_ends_the_ticket_and_stops_the_other_branch() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let id = file_change(&app, "high").await;
+    let dba = app.demo_browser("dba.xu").await;
+    act_first(
+        &app,
+        &dba,
+        id,
+        &[("intent", "reject"), ("comment", "No index on a hot table")],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, id), "rejected");
+    assert_eq!(
+        steps(&app, id)[1..4],
+        [
+            step("security_review", "cancelled"),
+            step("dba_review", "rejected"),
+            step("dba_runs", "cancelled"),
+        ]
+    );
+    assert!(asked(&app, id).is_empty(), "nobody is asked any more");
+    // The security reviewer's inbox is empty, and an old page of theirs
+    // is told what happened.
+    let security = app.demo_browser("sec.huang").await;
+    let inbox = get(&security, &app.url("/inbox")).await;
+    assert_eq!(inbox.count("table.inbox tbody tr"), 0);
+}
+
+#[actix_web::test]
+async fn two_reviewers_approving_at_the_same_moment_start_the_next_step_once() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let id = file_change(&app, "high").await;
+    let (security, dba) = (
+        app.demo_browser("sec.huang").await,
+        app.demo_browser("dba.xu").await,
+    );
+    // Both pages are read first, then both press Approve at once.
+    let action = |browser: &reqwest::Client| {
+        let browser = browser.clone();
+        let url = app.url(&format!("/tickets/{id}"));
+        async move {
+            get(&browser, &url)
+                .await
+                .attr("section.action form", "action")
+                .unwrap()
+        }
+    };
+    let (a, b) = (action(&security).await, action(&dba).await);
+    let (one, two) = tokio::join!(
+        post_as(&app, &security, &a, &[("intent", "approve")]),
+        post_as(&app, &dba, &b, &[("intent", "approve")]),
+    );
+    assert_eq!((one.status, two.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        steps(&app, id)[1..4],
+        [
+            step("security_review", "approved"),
+            step("dba_review", "approved"),
+            step("dba_runs", "active"),
+        ]
+    );
+    assert_eq!(starts(&app, id, "dba_runs"), 1, "the join fires once");
+    assert_eq!(asked(&app, id), vec!["dba.xu"]);
+}
