@@ -1,6 +1,15 @@
 //! The process diagram: a process (and, for a ticket, each node's status and
 //! people) drawn top to bottom as a self-contained SVG string.
 //!
+//! Main-line nodes stand one below the other. A gateway's nodes draw as one
+//! block: a fork (a bar for a parallel gateway, a diamond for an exclusive
+//! one) with the gateway's name and kind, its branches as columns side by
+//! side, each with its nodes one below the other, then a join like the fork,
+//! after which the flow goes on. A draft whose gateway cannot be drawn as a
+//! block (its nodes apart, or out of branch order) shows that gateway's nodes
+//! one below the other, as they stand in the list; a gateway with no nodes yet
+//! is drawn after the last node with empty branches.
+//!
 //! Everything is drawn with presentation attributes and classes, never
 //! `style=` or script, so the page's Content-Security-Policy stays strict and
 //! CSS can still theme the drawing. All words come from the caller's labels.
@@ -8,6 +17,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use super::branches::{GatewayDef, GatewayKind};
 use super::definition::{HandlerRule, Mode, NodeDef, NodeKind, ProcessDef};
 
 /// The translated texts the diagram shows; the module has no words of its own.
@@ -20,6 +30,17 @@ pub struct Labels<'a> {
     /// The tag on nodes that are included only when their condition holds.
     pub conditional: &'a str,
     pub status: &'a dyn Fn(NodeStatus) -> String,
+    /// The kind shown beside a parallel gateway's name.
+    pub parallel: &'a str,
+    /// The kind shown beside an exclusive gateway's name.
+    pub exclusive: &'a str,
+    /// The tag on an exclusive gateway's branch that has a condition.
+    pub conditional_branch: &'a str,
+    /// The tag on an exclusive gateway's default branch (the one without a
+    /// condition).
+    pub default_branch: &'a str,
+    /// The name of a branch that has none, by its number (from 1).
+    pub branch: &'a dyn Fn(usize) -> String,
 }
 
 /// Where a ticket's node stands.
@@ -94,17 +115,34 @@ const PLAIN: Palette = Palette {
     stroke: "#607d8b",
 };
 
+/// The narrowest the drawing gets; more branches than fit widen it.
 const VIEW_WIDTH: i32 = 600;
 const BOX_WIDTH: i32 = 520;
 const BOX_X: i32 = (VIEW_WIDTH - BOX_WIDTH) / 2;
-const CENTER_X: i32 = VIEW_WIDTH / 2;
 const PAD_X: i32 = 16;
-const TEXT_WIDTH: i32 = BOX_WIDTH - 2 * PAD_X;
 const MARGIN: i32 = 12;
 const TERMINAL_RADIUS: i32 = 10;
 /// Room for an arrow, and for a condition tag that straddles the box's top edge.
 const GAP: i32 = 40;
 const RADIUS: i32 = 10;
+
+/// A branch's column is never narrower than this; the drawing widens instead.
+const MIN_COLUMN_WIDTH: i32 = 160;
+const COLUMN_GAP: i32 = 16;
+/// The row above a fork that carries the gateway's name and kind.
+const GATEWAY_HEADER: i32 = 24;
+const GATEWAY_BASELINE: i32 = 16;
+/// Room the incoming arrow keeps clear between the gateway's name and kind.
+const ARROW_CLEAR: i32 = 12;
+/// The thickness of a parallel gateway's fork and join bars, and how far
+/// they reach past the outer columns' lines.
+const BAR: i32 = 6;
+const BAR_OVERHANG: i32 = 12;
+/// Half the diagonal of an exclusive gateway's diamonds.
+const DIAMOND: i32 = 14;
+/// Each row of branch labels under a fork, and where the first one starts.
+const LABEL_ROW: i32 = 24;
+const LABEL_TOP: i32 = 10;
 
 const NAME_FONT: i32 = 15;
 const TEXT_FONT: i32 = 13;
@@ -140,22 +178,20 @@ pub fn render(
     labels: &Labels,
     states: Option<&HashMap<String, NodeState>>,
 ) -> String {
-    let boxes: Vec<NodeBox> = def
-        .nodes
-        .iter()
-        .map(|node| NodeBox::new(node, labels, states.and_then(|s| s.get(&node.key))))
-        .collect();
+    let pieces = pieces(def, labels, states);
 
-    let boxes_height: i32 = boxes.iter().map(|b| b.height + GAP).sum();
-    let height = 2 * MARGIN + 4 * TERMINAL_RADIUS + GAP + boxes_height;
+    let view_width = pieces.iter().map(Piece::width).fold(VIEW_WIDTH, i32::max);
+    let center = view_width / 2;
+    let pieces_height: i32 = pieces.iter().map(|p| p.height() + GAP).sum();
+    let height = 2 * MARGIN + 4 * TERMINAL_RADIUS + GAP + pieces_height;
     let title = clean(def.name.text(labels.zh));
     let title = Escaped(&title);
 
-    let mut out = String::with_capacity(1024 + boxes.len() * 1024);
+    let mut out = String::with_capacity(1024 + def.nodes.len() * 1024);
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-diagram\" \
-         viewBox=\"0 0 {VIEW_WIDTH} {height}\" width=\"100%\" role=\"img\" \
+         viewBox=\"0 0 {view_width} {height}\" width=\"100%\" role=\"img\" \
          aria-label=\"{title}\" font-family=\"system-ui, sans-serif\">"
     );
     let _ = write!(out, "<title>{title}</title>");
@@ -163,31 +199,411 @@ pub fn render(
     let mut y = MARGIN;
     let _ = write!(
         out,
-        "<circle class=\"start\" cx=\"{CENTER_X}\" cy=\"{}\" r=\"{TERMINAL_RADIUS}\" \
+        "<circle class=\"start\" cx=\"{center}\" cy=\"{}\" r=\"{TERMINAL_RADIUS}\" \
          fill=\"#607d8b\"/>",
         y + TERMINAL_RADIUS
     );
     y += 2 * TERMINAL_RADIUS;
 
-    for node_box in &boxes {
-        push_arrow(&mut out, y, y + GAP);
+    for piece in &pieces {
+        push_arrow(&mut out, center, y, y + GAP + piece.entry(), false);
         y += GAP;
-        node_box.draw(&mut out, y);
-        y += node_box.height;
+        piece.draw(&mut out, center, y);
+        y += piece.height();
     }
 
-    push_arrow(&mut out, y, y + GAP);
+    push_arrow(&mut out, center, y, y + GAP, false);
     y += GAP;
     let cy = y + TERMINAL_RADIUS;
     let _ = write!(
         out,
-        "<g class=\"end\"><circle cx=\"{CENTER_X}\" cy=\"{cy}\" r=\"{TERMINAL_RADIUS}\" \
+        "<g class=\"end\"><circle cx=\"{center}\" cy=\"{cy}\" r=\"{TERMINAL_RADIUS}\" \
          fill=\"#ffffff\" stroke=\"#607d8b\" stroke-width=\"2\"/>\
-         <circle cx=\"{CENTER_X}\" cy=\"{cy}\" r=\"{}\" fill=\"#607d8b\"/></g>",
+         <circle cx=\"{center}\" cy=\"{cy}\" r=\"{}\" fill=\"#607d8b\"/></g>",
         TERMINAL_RADIUS - 4
     );
     out.push_str("</svg>");
     out
+}
+
+/// One thing the flow draws in turn: a main-line node or a gateway's block.
+enum Piece<'d> {
+    Node(NodeBox<'d>),
+    Gateway(Block<'d>),
+}
+
+impl Piece<'_> {
+    fn height(&self) -> i32 {
+        match self {
+            Piece::Node(b) => b.height,
+            Piece::Gateway(b) => b.height(),
+        }
+    }
+
+    /// How far below its top the arrow into it ends.
+    fn entry(&self) -> i32 {
+        match self {
+            Piece::Node(_) => 0,
+            Piece::Gateway(_) => GATEWAY_HEADER,
+        }
+    }
+
+    /// The width of drawing it needs.
+    fn width(&self) -> i32 {
+        match self {
+            Piece::Node(_) => VIEW_WIDTH,
+            Piece::Gateway(b) => b.span + 2 * BOX_X,
+        }
+    }
+
+    fn draw(&self, out: &mut String, center: i32, top: i32) {
+        match self {
+            Piece::Node(b) => b.draw(out, center - b.width / 2, top),
+            Piece::Gateway(b) => b.draw(out, center, top),
+        }
+    }
+}
+
+/// The flow cut into pieces: each gateway whose nodes stand together, branch
+/// by branch, becomes a block where they stand; every other node (including
+/// those of a gateway that cannot be drawn as a block) stands on the main
+/// line, in list order. Gateways without nodes follow the last node.
+fn pieces<'d>(
+    def: &'d ProcessDef,
+    labels: &Labels,
+    states: Option<&HashMap<String, NodeState>>,
+) -> Vec<Piece<'d>> {
+    let state = |node: &NodeDef| states.and_then(|s| s.get(&node.key));
+    let blocks: Vec<&GatewayDef> = def
+        .gateways
+        .iter()
+        .filter(|g| stands_together(def, g))
+        .collect();
+    let block_of = |node: &NodeDef| {
+        let at = node.branch.as_ref()?;
+        blocks.iter().copied().find(|g| g.key == at.gateway)
+    };
+
+    let mut pieces = Vec::new();
+    let mut i = 0;
+    while i < def.nodes.len() {
+        let node = &def.nodes[i];
+        match block_of(node) {
+            Some(gateway) => {
+                let len = def.nodes[i..]
+                    .iter()
+                    .take_while(|n| in_gateway(n, gateway))
+                    .count()
+                    .max(1);
+                let members = &def.nodes[i..i + len];
+                pieces.push(Piece::Gateway(Block::new(gateway, members, labels, &state)));
+                i += len;
+            }
+            None => {
+                pieces.push(Piece::Node(NodeBox::new(
+                    node,
+                    labels,
+                    state(node),
+                    BOX_WIDTH,
+                )));
+                i += 1;
+            }
+        }
+    }
+    for gateway in &def.gateways {
+        if !def.nodes.iter().any(|n| in_gateway(n, gateway)) {
+            pieces.push(Piece::Gateway(Block::new(gateway, &[], labels, &state)));
+        }
+    }
+    pieces
+}
+
+fn in_gateway(node: &NodeDef, gateway: &GatewayDef) -> bool {
+    node.branch
+        .as_ref()
+        .is_some_and(|at| at.gateway == gateway.key)
+}
+
+/// Whether `gateway`'s nodes can be drawn as a block: there are some, they
+/// stand together in the list, each in a branch the gateway has, branch by
+/// branch.
+fn stands_together(def: &ProcessDef, gateway: &GatewayDef) -> bool {
+    let Some(first) = def.nodes.iter().position(|n| in_gateway(n, gateway)) else {
+        return false;
+    };
+    let run = def.nodes[first..]
+        .iter()
+        .take_while(|n| in_gateway(n, gateway))
+        .count();
+    let rest_outside = def.nodes[first + run..]
+        .iter()
+        .any(|n| in_gateway(n, gateway));
+    let branches: Vec<usize> = def.nodes[first..first + run]
+        .iter()
+        .filter_map(|n| n.branch.as_ref().map(|at| at.branch))
+        .collect();
+    !rest_outside
+        && branches.iter().all(|&b| b < gateway.branches.len())
+        && branches.windows(2).all(|w| w[0] <= w[1])
+}
+
+/// The width a block of `count` branches spans, and each column's width.
+fn columns_for(count: i32) -> (i32, i32) {
+    let count = count.max(1);
+    let gaps = (count - 1) * COLUMN_GAP;
+    let span = BOX_WIDTH.max(count * MIN_COLUMN_WIDTH + gaps);
+    (span, (span - gaps) / count)
+}
+
+/// A gateway drawn as a block: its texts, cut to fit, and its columns.
+struct Block<'d> {
+    gateway: &'d GatewayDef,
+    name: String,
+    kind: String,
+    columns: Vec<Column<'d>>,
+    span: i32,
+    column_width: i32,
+    /// Rows of branch labels under the fork: names, then (exclusive) tags.
+    label_rows: i32,
+    /// The height of the tallest column's nodes and the arrows between.
+    tallest: i32,
+}
+
+/// One branch of a block.
+struct Column<'d> {
+    label: Option<String>,
+    tag: Option<BranchTag>,
+    boxes: Vec<NodeBox<'d>>,
+    /// A ticket left every node of it out: the branch was not taken.
+    not_taken: bool,
+}
+
+struct BranchTag {
+    text: String,
+    default: bool,
+}
+
+impl<'d> Block<'d> {
+    fn new<'s>(
+        gateway: &'d GatewayDef,
+        members: &'d [NodeDef],
+        labels: &Labels,
+        state: &dyn Fn(&NodeDef) -> Option<&'s NodeState>,
+    ) -> Block<'d> {
+        let count = gateway.branches.len().max(1);
+        let (span, column_width) = columns_for(count as i32);
+        let exclusive = gateway.kind == GatewayKind::Exclusive;
+        let named = gateway.branches.iter().any(|b| !b.name.is_empty());
+        let label_units = units_for(column_width - 2 * TAG_PAD, TAG_FONT, REGULAR_EM);
+
+        let columns = (0..count)
+            .map(|i| {
+                let branch = gateway.branches.get(i);
+                let label = branch.filter(|_| named).map(|b| {
+                    let name = clean(b.name.text(labels.zh));
+                    let name = if name.is_empty() {
+                        clean(&(labels.branch)(i + 1))
+                    } else {
+                        name
+                    };
+                    truncate(&name, label_units)
+                });
+                let tag = branch.filter(|_| exclusive).map(|b| {
+                    let text = match b.condition {
+                        Some(_) => labels.conditional_branch,
+                        None => labels.default_branch,
+                    };
+                    BranchTag {
+                        text: truncate(&clean(text), label_units),
+                        default: b.condition.is_none(),
+                    }
+                });
+                let boxes: Vec<NodeBox> = members
+                    .iter()
+                    .filter(|n| n.branch.as_ref().is_some_and(|at| at.branch == i))
+                    .map(|n| NodeBox::new(n, labels, state(n), column_width))
+                    .collect();
+                let not_taken = !boxes.is_empty()
+                    && boxes.iter().all(|b| b.status == Some(NodeStatus::Skipped));
+                Column {
+                    label,
+                    tag,
+                    boxes,
+                    not_taken,
+                }
+            })
+            .collect::<Vec<_>>();
+
+        let tallest = columns.iter().map(Column::height).max().unwrap_or(0);
+        let half = span / 2 - ARROW_CLEAR;
+        let mut name = clean(gateway.name.text(labels.zh));
+        if name.is_empty() {
+            name = clean(&gateway.key);
+        }
+        let name = truncate(&name, units_for(half, TEXT_FONT, BOLD_EM));
+        let kind = if exclusive {
+            labels.exclusive
+        } else {
+            labels.parallel
+        };
+        let kind = truncate(&clean(kind), units_for(half, STATUS_FONT, REGULAR_EM));
+        Block {
+            gateway,
+            name,
+            kind,
+            columns,
+            span,
+            column_width,
+            label_rows: i32::from(named) + i32::from(exclusive),
+            tallest,
+        }
+    }
+
+    fn exclusive(&self) -> bool {
+        self.gateway.kind == GatewayKind::Exclusive
+    }
+
+    /// The height of the fork, and of the join.
+    fn marker_height(&self) -> i32 {
+        if self.exclusive() { 2 * DIAMOND } else { BAR }
+    }
+
+    /// From the fork's bottom to the top of each branch's first node.
+    fn lead(&self) -> i32 {
+        GAP + self.label_rows * LABEL_ROW
+    }
+
+    fn height(&self) -> i32 {
+        GATEWAY_HEADER + 2 * self.marker_height() + self.lead() + self.tallest + GAP
+    }
+
+    fn draw(&self, out: &mut String, center: i32, top: i32) {
+        let marker = self.marker_height();
+        let fork_top = top + GATEWAY_HEADER;
+        let split = fork_top + marker / 2;
+        let first_top = fork_top + marker + self.lead();
+        let join_top = first_top + self.tallest + GAP;
+        let merge = join_top + marker / 2;
+
+        let count = self.columns.len() as i32;
+        let used = count * self.column_width + (count - 1) * COLUMN_GAP;
+        let left = center - used / 2;
+        let column_left = |i: usize| left + i as i32 * (self.column_width + COLUMN_GAP);
+        let first_center = column_left(0) + self.column_width / 2;
+        let last_center = column_left(self.columns.len() - 1) + self.column_width / 2;
+        let key = Escaped(&self.gateway.key);
+        let kind = self.gateway.kind.as_str();
+
+        let _ = write!(
+            out,
+            "<g class=\"gateway {kind}\" data-gateway=\"{key}\">\
+             <text class=\"gateway-name\" x=\"{left}\" y=\"{}\" font-size=\"{TEXT_FONT}\" \
+             font-weight=\"bold\" fill=\"#37474f\">{}</text>",
+            top + GATEWAY_BASELINE,
+            Escaped(&self.name)
+        );
+        if !self.kind.is_empty() {
+            let _ = write!(
+                out,
+                "<text class=\"gateway-kind\" x=\"{}\" y=\"{}\" font-size=\"{STATUS_FONT}\" \
+                 text-anchor=\"end\" fill=\"#546e7a\">{}</text>",
+                left + used,
+                top + GATEWAY_BASELINE,
+                Escaped(&self.kind)
+            );
+        }
+        for y in [split, merge] {
+            let _ = write!(
+                out,
+                "<path class=\"gateway-line\" d=\"M{first_center} {y}H{last_center}\" \
+                 fill=\"none\" stroke=\"#90a4ae\" stroke-width=\"1.5\"/>"
+            );
+        }
+
+        for (i, column) in self.columns.iter().enumerate() {
+            let x = column_left(i);
+            let line_x = x + self.column_width / 2;
+            let class = if column.not_taken {
+                "branch not-taken"
+            } else {
+                "branch"
+            };
+            let _ = write!(
+                out,
+                "<g class=\"{class}\" data-gateway=\"{key}\" data-branch=\"{i}\">"
+            );
+            let dashed = column.not_taken;
+            let mut y = first_top;
+            if column.boxes.is_empty() {
+                push_line(out, line_x, split, merge, dashed);
+            } else {
+                push_arrow(out, line_x, split, first_top, dashed);
+                for (n, node_box) in column.boxes.iter().enumerate() {
+                    if n > 0 {
+                        push_arrow(out, line_x, y, y + GAP, dashed);
+                        y += GAP;
+                    }
+                    node_box.draw(out, x, y);
+                    y += node_box.height;
+                }
+                push_line(out, line_x, y, merge, dashed);
+            }
+            let mut row = fork_top + marker + LABEL_TOP;
+            if let Some(label) = &column.label {
+                push_pill(out, "branch-label", line_x, row, label, PILL_PLAIN);
+                row += LABEL_ROW;
+            }
+            if let Some(tag) = &column.tag {
+                let (class, colours) = if tag.default {
+                    ("branch-default", PILL_PLAIN)
+                } else {
+                    ("branch-condition", PILL_CONDITION)
+                };
+                push_pill(out, class, line_x, row, &tag.text, colours);
+            }
+            out.push_str("</g>");
+        }
+
+        for (class, marker_top) in [("fork", fork_top), ("join", join_top)] {
+            if self.exclusive() {
+                let (cx, cy) = (center, marker_top + DIAMOND);
+                let _ = write!(
+                    out,
+                    "<g class=\"{class}\"><path d=\"M{cx} {marker_top}L{} {cy}L{cx} {}L{} {cy}Z\" \
+                     fill=\"#fff8e1\" stroke=\"#f9a825\" stroke-width=\"1.5\"/>\
+                     <path d=\"M{} {}L{} {}M{} {}L{} {}\" stroke=\"#8d6e00\" \
+                     stroke-width=\"2\"/></g>",
+                    cx + DIAMOND,
+                    marker_top + 2 * DIAMOND,
+                    cx - DIAMOND,
+                    cx - 5,
+                    cy - 5,
+                    cx + 5,
+                    cy + 5,
+                    cx + 5,
+                    cy - 5,
+                    cx - 5,
+                    cy + 5
+                );
+            } else {
+                let x = first_center.min(center) - BAR_OVERHANG;
+                let width = last_center.max(center) + BAR_OVERHANG - x;
+                let _ = write!(
+                    out,
+                    "<rect class=\"{class}\" x=\"{x}\" y=\"{marker_top}\" width=\"{width}\" \
+                     height=\"{BAR}\" rx=\"2\" fill=\"#455a64\"/>"
+                );
+            }
+        }
+        out.push_str("</g>");
+    }
+}
+
+impl Column<'_> {
+    fn height(&self) -> i32 {
+        let boxes: i32 = self.boxes.iter().map(|b| b.height).sum();
+        boxes + GAP * (self.boxes.len() as i32 - 1).max(0)
+    }
 }
 
 /// One node's texts, already cleaned and cut to fit, and the height they need.
@@ -196,29 +612,47 @@ struct NodeBox<'d> {
     status: Option<NodeStatus>,
     name: String,
     status_text: Option<String>,
+    /// The status stands on a line of its own under the name, which did
+    /// not fit beside it.
+    status_line: bool,
     meta: String,
     details: Vec<String>,
     tag: Option<String>,
+    width: i32,
     height: i32,
 }
 
 impl<'d> NodeBox<'d> {
-    fn new(node: &'d NodeDef, labels: &Labels, state: Option<&NodeState>) -> NodeBox<'d> {
-        let text_units = units_for(TEXT_WIDTH, TEXT_FONT, REGULAR_EM);
+    fn new(
+        node: &'d NodeDef,
+        labels: &Labels,
+        state: Option<&NodeState>,
+        box_width: i32,
+    ) -> NodeBox<'d> {
+        let text_width = box_width - 2 * PAD_X;
+        let text_units = units_for(text_width, TEXT_FONT, REGULAR_EM);
 
+        let status_units = MAX_STATUS_UNITS.min(units_for(text_width, STATUS_FONT, BOLD_EM));
         let status_text = state
-            .map(|s| truncate(&clean(&(labels.status)(s.status)), MAX_STATUS_UNITS))
+            .map(|s| truncate(&clean(&(labels.status)(s.status)), status_units))
             .filter(|t| !t.is_empty());
         // The status sits at the right end of the name line, so the name gets
-        // what it leaves.
-        let name_px = match &status_text {
-            Some(t) => TEXT_WIDTH - px_for(width(t), STATUS_FONT, BOLD_EM) - PAD_X,
-            None => TEXT_WIDTH,
+        // what it leaves; in a branch's narrow box, or when that is less than
+        // half the line, a name that does not fit there gets a line of its
+        // own and the status goes under it.
+        let name = clean(node.name.text(labels.zh));
+        let beside = status_text
+            .as_ref()
+            .map(|t| text_width - px_for(width(t), STATUS_FONT, BOLD_EM) - PAD_X);
+        let status_line = beside.is_some_and(|px| {
+            width(&name) > units_for(px, NAME_FONT, BOLD_EM)
+                && (box_width < BOX_WIDTH || px < text_width / 2)
+        });
+        let name_px = match beside {
+            Some(px) if !status_line => px,
+            _ => text_width,
         };
-        let name = truncate(
-            &clean(node.name.text(labels.zh)),
-            units_for(name_px, NAME_FONT, BOLD_EM),
-        );
+        let name = truncate(&name, units_for(name_px, NAME_FONT, BOLD_EM));
 
         let kind = clean(&(labels.kind)(node.kind));
         // Only an approval weighs several votes; a submit node is filled by
@@ -246,25 +680,31 @@ impl<'d> NodeBox<'d> {
         let details: Vec<String> = details.into_iter().filter(|t| !t.is_empty()).collect();
         let details = wrap(&details.join(SEPARATOR), text_units, MAX_DETAIL_LINES);
 
+        let tag_units =
+            MAX_TAG_UNITS.min(units_for(text_width - 2 * TAG_PAD, TAG_FONT, REGULAR_EM));
         let tag = node
             .condition
             .as_ref()
-            .map(|_| truncate(&clean(labels.conditional), MAX_TAG_UNITS));
+            .map(|_| truncate(&clean(labels.conditional), tag_units));
 
-        let height = META_BASELINE + LINE_HEIGHT * details.len() as i32 + BOTTOM_PAD;
+        let height = META_BASELINE
+            + LINE_HEIGHT * (details.len() as i32 + i32::from(status_line))
+            + BOTTOM_PAD;
         NodeBox {
             node,
             status: state.map(|s| s.status),
             name,
             status_text,
+            status_line,
             meta,
             details,
             tag,
+            width: box_width,
             height,
         }
     }
 
-    fn draw(&self, out: &mut String, top: i32) {
+    fn draw(&self, out: &mut String, x: i32, top: i32) {
         let palette = self.status.map_or(PLAIN, NodeStatus::palette);
         let mut class = String::from("node");
         if let Some(status) = self.status {
@@ -290,14 +730,14 @@ impl<'d> NodeBox<'d> {
         );
         let _ = write!(
             out,
-            "<rect class=\"{class}\" x=\"{BOX_X}\" y=\"{top}\" width=\"{BOX_WIDTH}\" \
+            "<rect class=\"{class}\" x=\"{x}\" y=\"{top}\" width=\"{}\" \
              height=\"{}\" rx=\"{RADIUS}\" fill=\"{}\" stroke=\"{}\" \
              stroke-width=\"{stroke_width}\"{dash}/>",
-            self.height, palette.fill, palette.stroke
+            self.width, self.height, palette.fill, palette.stroke
         );
 
-        let left = BOX_X + PAD_X;
-        let right = BOX_X + BOX_WIDTH - PAD_X;
+        let left = x + PAD_X;
+        let right = x + self.width - PAD_X;
         let _ = write!(
             out,
             "<text class=\"node-name\" x=\"{left}\" y=\"{}\" font-size=\"{NAME_FONT}\" \
@@ -305,12 +745,19 @@ impl<'d> NodeBox<'d> {
             top + NAME_BASELINE,
             Escaped(&self.name)
         );
+        // Everything under the name moves down a line when the status has one.
+        let shift = if self.status_line { LINE_HEIGHT } else { 0 };
         if let Some(text) = &self.status_text {
+            let (at, anchor) = if self.status_line {
+                (left, "start")
+            } else {
+                (right, "end")
+            };
             let _ = write!(
                 out,
-                "<text class=\"node-status\" x=\"{right}\" y=\"{}\" font-size=\"{STATUS_FONT}\" \
-                 font-weight=\"bold\" text-anchor=\"end\" fill=\"{}\">{}</text>",
-                top + NAME_BASELINE,
+                "<text class=\"node-status\" x=\"{at}\" y=\"{}\" font-size=\"{STATUS_FONT}\" \
+                 font-weight=\"bold\" text-anchor=\"{anchor}\" fill=\"{}\">{}</text>",
+                top + NAME_BASELINE + shift,
                 palette.stroke,
                 Escaped(text)
             );
@@ -320,7 +767,7 @@ impl<'d> NodeBox<'d> {
                 out,
                 "<text class=\"node-meta\" x=\"{left}\" y=\"{}\" font-size=\"{TEXT_FONT}\" \
                  fill=\"#546e7a\">{}</text>",
-                top + META_BASELINE,
+                top + META_BASELINE + shift,
                 Escaped(&self.meta)
             );
         }
@@ -334,7 +781,7 @@ impl<'d> NodeBox<'d> {
                 out,
                 "<text class=\"{details_class}\" x=\"{left}\" y=\"{}\" \
                  font-size=\"{TEXT_FONT}\" fill=\"#37474f\">{}</text>",
-                top + META_BASELINE + LINE_HEIGHT * (i as i32 + 1),
+                top + META_BASELINE + shift + LINE_HEIGHT * (i as i32 + 1),
                 Escaped(line)
             );
         }
@@ -358,19 +805,65 @@ impl<'d> NodeBox<'d> {
     }
 }
 
-/// A vertical arrow whose shaft and head are one path, so each transition is
-/// exactly one element, and no marker ids can clash between diagrams that
-/// share a page.
-fn push_arrow(out: &mut String, from: i32, to: i32) {
+/// A vertical arrow at `x` whose shaft and head are one path, so each
+/// transition is exactly one element, and no marker ids can clash between
+/// diagrams that share a page.
+fn push_arrow(out: &mut String, x: i32, from: i32, to: i32, dashed: bool) {
     let tip = to - 1;
+    let dash = if dashed {
+        " stroke-dasharray=\"4 4\""
+    } else {
+        ""
+    };
     let _ = write!(
         out,
-        "<path class=\"arrow\" d=\"M{CENTER_X} {from}V{tip}M{} {}L{CENTER_X} {tip}L{} {}\" \
-         fill=\"none\" stroke=\"#90a4ae\" stroke-width=\"1.5\"/>",
-        CENTER_X - 5,
+        "<path class=\"arrow\" d=\"M{x} {from}V{tip}M{} {}L{x} {tip}L{} {}\" \
+         fill=\"none\" stroke=\"#90a4ae\" stroke-width=\"1.5\"{dash}/>",
+        x - 5,
         tip - 7,
-        CENTER_X + 5,
+        x + 5,
         tip - 7
+    );
+}
+
+/// A vertical line at `x` without a head: a branch running on to its join.
+fn push_line(out: &mut String, x: i32, from: i32, to: i32, dashed: bool) {
+    let dash = if dashed {
+        " stroke-dasharray=\"4 4\""
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "<path class=\"branch-line\" d=\"M{x} {from}V{to}\" fill=\"none\" \
+         stroke=\"#90a4ae\" stroke-width=\"1.5\"{dash}/>"
+    );
+}
+
+/// The colours of a pill: fill, stroke, text.
+type PillColours = (&'static str, &'static str, &'static str);
+
+const PILL_PLAIN: PillColours = ("#ffffff", "#90a4ae", "#455a64");
+const PILL_CONDITION: PillColours = ("#fff8e1", "#f9a825", "#8d6e00");
+
+/// A small rounded label centred on a branch's line at `x`, its top at
+/// `top`; `text` is already cut to fit the column.
+fn push_pill(out: &mut String, class: &str, x: i32, top: i32, text: &str, colours: PillColours) {
+    if text.is_empty() {
+        return;
+    }
+    let (fill, stroke, ink) = colours;
+    let pill_width = px_for(width(text), TAG_FONT, REGULAR_EM) + 2 * TAG_PAD;
+    let _ = write!(
+        out,
+        "<g class=\"{class}\"><rect x=\"{}\" y=\"{top}\" width=\"{pill_width}\" \
+         height=\"{TAG_HEIGHT}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\"/>\
+         <text x=\"{x}\" y=\"{}\" font-size=\"{TAG_FONT}\" text-anchor=\"middle\" \
+         fill=\"{ink}\">{}</text></g>",
+        x - pill_width / 2,
+        TAG_HEIGHT / 2,
+        top + TAG_HEIGHT / 2 + TAG_FONT / 2 - 1,
+        Escaped(text)
     );
 }
 
@@ -531,6 +1024,9 @@ mod tests {
     use super::super::definition::{Condition, LocalText, Predicate, ProcessKind};
     use super::*;
 
+    /// The room for text in a main-line box.
+    const TEXT_WIDTH: i32 = BOX_WIDTH - 2 * PAD_X;
+
     fn kind_label(kind: NodeKind) -> String {
         format!("K:{}", kind.as_str())
     }
@@ -551,6 +1047,10 @@ mod tests {
         format!("S:{status:?}")
     }
 
+    fn branch_label(n: usize) -> String {
+        format!("B{n}")
+    }
+
     fn labels(zh: bool) -> Labels<'static> {
         Labels {
             zh,
@@ -559,6 +1059,11 @@ mod tests {
             handler: &handler_label,
             conditional: "COND",
             status: &status_label,
+            parallel: "PAR",
+            exclusive: "EXC",
+            conditional_branch: "IF",
+            default_branch: "ELSE",
+            branch: &branch_label,
         }
     }
 
@@ -711,6 +1216,7 @@ mod tests {
         let mode = |_: &Mode| hostile.to_string();
         let handler = |_: &HandlerRule| hostile.to_string();
         let status = |_: NodeStatus| hostile.to_string();
+        let branch = |_: usize| hostile.to_string();
         let labels = Labels {
             zh: false,
             kind: &label,
@@ -718,6 +1224,11 @@ mod tests {
             handler: &handler,
             conditional: hostile,
             status: &status,
+            parallel: hostile,
+            exclusive: hostile,
+            conditional_branch: hostile,
+            default_branch: hostile,
+            branch: &branch,
         };
         let states = HashMap::from([(
             "submit".to_string(),
@@ -1000,5 +1511,604 @@ mod tests {
             render(&def, &labels(false), None),
             render(&def, &labels(false), None)
         );
+    }
+
+    // Gateways.
+
+    use super::super::branches::{BranchDef, BranchRef};
+
+    fn gateway(key: &str, kind: GatewayKind, branches: &[(&str, bool)]) -> GatewayDef {
+        GatewayDef {
+            key: key.into(),
+            name: LocalText::new(&format!("Gateway {key}"), ""),
+            kind,
+            branches: branches
+                .iter()
+                .map(|(name, conditional)| BranchDef {
+                    name: LocalText::new(name, ""),
+                    condition: conditional.then(Condition::default),
+                })
+                .collect(),
+        }
+    }
+
+    fn in_branch(key: &str, gateway: &str, branch: usize) -> NodeDef {
+        let mut node = approval(key, &format!("Step {key}"));
+        node.branch = Some(BranchRef {
+            gateway: gateway.into(),
+            branch,
+        });
+        node
+    }
+
+    /// submit, lead, then a parallel gateway "reviews" (security | dba,
+    /// dba2), then implement.
+    fn parallel() -> ProcessDef {
+        let mut def = process(0);
+        def.nodes.extend([
+            approval("lead", "Lead"),
+            in_branch("security", "reviews", 0),
+            in_branch("dba", "reviews", 1),
+            in_branch("dba2", "reviews", 1),
+            approval("implement", "Implement"),
+        ]);
+        def.gateways.push(gateway(
+            "reviews",
+            GatewayKind::Parallel,
+            &[("Security", false), ("Data", false)],
+        ));
+        def
+    }
+
+    /// submit, then an exclusive gateway "route" (urgent, if its condition
+    /// holds | normal, by default), then done.
+    fn exclusive() -> ProcessDef {
+        let mut def = process(0);
+        def.nodes.extend([
+            in_branch("urgent", "route", 0),
+            in_branch("normal", "route", 1),
+            approval("done", "Done"),
+        ]);
+        def.gateways.push(gateway(
+            "route",
+            GatewayKind::Exclusive,
+            &[("Urgent", true), ("Normal", false)],
+        ));
+        def
+    }
+
+    /// The number in attribute `name` of `tag`.
+    fn attr(tag: &str, name: &str) -> i32 {
+        let open = format!(" {name}=\"");
+        let start = tag.find(&open).expect("the attribute") + open.len();
+        let end = start + tag[start..].find('"').expect("a closed attribute");
+        tag[start..end].parse().expect("a number")
+    }
+
+    fn view_width(svg: &str) -> i32 {
+        let start = svg.find("viewBox=\"0 0 ").expect("a viewBox") + "viewBox=\"0 0 ".len();
+        let end = start + svg[start..].find(' ').expect("a height after the width");
+        svg[start..end].parse().expect("a numeric width")
+    }
+
+    /// The text of every pill `<g class="{class}">…<text …>…</text></g>`.
+    fn pills(svg: &str, class: &str) -> Vec<String> {
+        let open = format!("<g class=\"{class}\">");
+        svg.match_indices(&open)
+            .map(|(i, _)| {
+                let body = &svg[i..];
+                let text = body.find("<text").expect("the pill's text");
+                let start = text + body[text..].find('>').expect("an open tag") + 1;
+                let end = body.find("</text>").expect("a close tag");
+                body[start..end].to_string()
+            })
+            .collect()
+    }
+
+    /// The `<rect>` of a gateway's fork or join bar.
+    fn bar<'s>(svg: &'s str, class: &str) -> &'s str {
+        let start = svg
+            .find(&format!("<rect class=\"{class}\""))
+            .expect("the bar");
+        let end = start + svg[start..].find("/>").expect("a closed bar");
+        &svg[start..end]
+    }
+
+    fn state(status: NodeStatus) -> NodeState {
+        NodeState {
+            status,
+            people: vec!["ann".into()],
+        }
+    }
+
+    /// Every group closed, every node drawn once.
+    fn assert_well_formed(svg: &str, def: &ProcessDef) {
+        assert!(svg.ends_with("</g></svg>"), "{svg}");
+        assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+        assert_eq!(
+            svg.matches("<rect class=\"node").count(),
+            def.nodes.len(),
+            "{svg}"
+        );
+        for node in &def.nodes {
+            assert_eq!(
+                svg.matches(&format!("data-key=\"{}\"", escape(&node.key)))
+                    .count(),
+                1
+            );
+        }
+        assert!(!svg.contains("style="));
+    }
+
+    #[test]
+    fn a_parallel_gateways_branches_are_drawn_side_by_side() {
+        let def = parallel();
+        let svg = render(&def, &labels(false), None);
+        assert_well_formed(&svg, &def);
+        let (security, dba) = (node_rect(&svg, "security"), node_rect(&svg, "dba"));
+        assert_eq!(attr(security, "y"), attr(dba, "y"));
+        assert!(attr(security, "x") + attr(security, "width") < attr(dba, "x"));
+        assert_eq!(attr(security, "width"), attr(dba, "width"));
+        assert!(attr(security, "width") < BOX_WIDTH);
+        // dba2 stands under dba, in the same column.
+        let dba2 = node_rect(&svg, "dba2");
+        assert_eq!(attr(dba2, "x"), attr(dba, "x"));
+        assert_eq!(attr(dba2, "y"), attr(dba, "y") + attr(dba, "height") + GAP);
+        // Main-line nodes keep the full width.
+        assert_eq!(attr(node_rect(&svg, "lead"), "width"), BOX_WIDTH);
+        assert_eq!(view_width(&svg), VIEW_WIDTH);
+
+        assert_eq!(
+            svg.matches("<g class=\"gateway parallel\" data-gateway=\"reviews\">")
+                .count(),
+            1
+        );
+        for i in 0..2 {
+            assert!(svg.contains(&format!(
+                "<g class=\"branch\" data-gateway=\"reviews\" data-branch=\"{i}\">"
+            )));
+        }
+        assert!(svg.contains("<rect class=\"fork\""));
+        assert!(svg.contains("<rect class=\"join\""));
+        assert_eq!(texts(&svg, "gateway-name"), ["Gateway reviews"]);
+        assert_eq!(texts(&svg, "gateway-kind"), ["PAR"]);
+        assert_eq!(pills(&svg, "branch-label"), ["Security", "Data"]);
+        assert!(pills(&svg, "branch-condition").is_empty());
+        assert!(pills(&svg, "branch-default").is_empty());
+        // Main line: start → submit → lead → fork, join → implement → end;
+        // in the branches: fork → security, fork → dba → dba2; each
+        // branch then runs on to the join.
+        assert_eq!(svg.matches("<path class=\"arrow\"").count(), 5 + 3);
+        assert_eq!(svg.matches("<path class=\"branch-line\"").count(), 2);
+    }
+
+    #[test]
+    fn the_node_after_a_gateway_is_drawn_below_its_tallest_branch() {
+        let def = parallel();
+        let svg = render(&def, &labels(false), None);
+        let bottom = |key: &str| {
+            let rect = node_rect(&svg, key);
+            attr(rect, "y") + attr(rect, "height")
+        };
+        let join = attr(bar(&svg, "join"), "y");
+        assert!(join > bottom("dba2"));
+        assert!(bottom("dba2") > bottom("security"));
+        assert_eq!(attr(node_rect(&svg, "implement"), "y"), join + BAR + GAP);
+        // The shorter branch's line runs down to the join.
+        let security = &svg[svg.find("data-branch=\"0\"").unwrap()..];
+        let line = &security[security.find("<path class=\"branch-line\"").unwrap()..];
+        assert!(line.contains(&format!("V{}\"", join + BAR / 2)));
+        assert!(line.contains(&format!(" {}V", bottom("security"))));
+    }
+
+    #[test]
+    fn a_gateway_is_as_wide_as_the_main_line_and_centred_on_it() {
+        let def = parallel();
+        let svg = render(&def, &labels(false), None);
+        let lead = node_rect(&svg, "lead");
+        let (security, dba) = (node_rect(&svg, "security"), node_rect(&svg, "dba"));
+        assert_eq!(attr(security, "x"), attr(lead, "x"));
+        assert_eq!(
+            attr(dba, "x") + attr(dba, "width"),
+            attr(lead, "x") + attr(lead, "width")
+        );
+    }
+
+    #[test]
+    fn an_exclusive_gateway_shows_its_branch_conditions_and_default() {
+        let def = exclusive();
+        let svg = render(&def, &labels(false), None);
+        assert_well_formed(&svg, &def);
+        assert!(svg.contains("<g class=\"gateway exclusive\" data-gateway=\"route\">"));
+        assert!(svg.contains("<g class=\"fork\"><path"));
+        assert!(svg.contains("<g class=\"join\"><path"));
+        assert!(!svg.contains("<rect class=\"fork\""));
+        assert_eq!(texts(&svg, "gateway-kind"), ["EXC"]);
+        assert_eq!(pills(&svg, "branch-label"), ["Urgent", "Normal"]);
+        assert_eq!(pills(&svg, "branch-condition"), ["IF"]);
+        assert_eq!(pills(&svg, "branch-default"), ["ELSE"]);
+        let (urgent, normal) = (node_rect(&svg, "urgent"), node_rect(&svg, "normal"));
+        assert_eq!(attr(urgent, "y"), attr(normal, "y"));
+        assert!(attr(urgent, "x") < attr(normal, "x"));
+        // The nodes stand below both rows of labels.
+        let label_top = |class: &str| {
+            let at = svg.find(&format!("<g class=\"{class}\"><rect")).unwrap();
+            attr(&svg[at + 3..], "y") + TAG_HEIGHT
+        };
+        assert!(label_top("branch-default") < attr(normal, "y"));
+        assert!(label_top("branch-label") < label_top("branch-default"));
+    }
+
+    #[test]
+    fn branches_without_names_are_numbered_when_others_are_named_and_unlabelled_otherwise() {
+        let mut def = parallel();
+        def.gateways[0].branches[1].name = LocalText::default();
+        let svg = render(&def, &labels(false), None);
+        assert_eq!(pills(&svg, "branch-label"), ["Security", "B2"]);
+
+        def.gateways[0].branches[0].name = LocalText::default();
+        let unnamed = render(&def, &labels(false), None);
+        assert!(pills(&unnamed, "branch-label").is_empty());
+        // Without a row of labels the branches start one arrow below the fork.
+        assert_eq!(
+            attr(node_rect(&unnamed, "security"), "y"),
+            attr(bar(&unnamed, "fork"), "y") + BAR + GAP
+        );
+    }
+
+    #[test]
+    fn branch_names_follow_the_reader_language() {
+        let mut def = parallel();
+        def.gateways[0].name = LocalText::new("Reviews", "评审");
+        def.gateways[0].branches[0].name = LocalText::new("Security", "安全");
+        let svg = render(&def, &labels(true), None);
+        assert_eq!(texts(&svg, "gateway-name"), ["评审"]);
+        assert_eq!(pills(&svg, "branch-label"), ["安全", "Data"]);
+    }
+
+    #[test]
+    fn live_states_show_two_branches_active_at_once() {
+        let def = parallel();
+        let states = HashMap::from([
+            ("submit".to_string(), state(NodeStatus::Done)),
+            ("lead".to_string(), state(NodeStatus::Approved)),
+            ("security".to_string(), state(NodeStatus::Active)),
+            ("dba".to_string(), state(NodeStatus::Active)),
+            ("dba2".to_string(), state(NodeStatus::Pending)),
+            ("implement".to_string(), state(NodeStatus::Pending)),
+        ]);
+        let svg = render(&def, &labels(false), Some(&states));
+        assert_well_formed(&svg, &def);
+        assert_eq!(svg.matches("aria-current=\"step\"").count(), 2);
+        for key in ["security", "dba"] {
+            assert!(node_rect(&svg, key).contains("class=\"node status-active\""));
+            assert!(node_rect(&svg, key).contains("stroke-width=\"3\""));
+        }
+        assert!(node_rect(&svg, "dba2").contains("class=\"node status-pending\""));
+        assert_eq!(
+            texts(&svg, "node-status"),
+            [
+                "S:Done",
+                "S:Approved",
+                "S:Active",
+                "S:Active",
+                "S:Pending",
+                "S:Pending"
+            ]
+        );
+        assert!(!svg.contains("not-taken"));
+    }
+
+    #[test]
+    fn the_branch_an_exclusive_gateway_did_not_take_shows_its_nodes_skipped() {
+        let def = exclusive();
+        let states = HashMap::from([
+            ("submit".to_string(), state(NodeStatus::Done)),
+            ("urgent".to_string(), state(NodeStatus::Skipped)),
+            ("normal".to_string(), state(NodeStatus::Active)),
+        ]);
+        let svg = render(&def, &labels(false), Some(&states));
+        assert!(node_rect(&svg, "urgent").contains("class=\"node status-skipped\""));
+        assert!(node_rect(&svg, "normal").contains("class=\"node status-active\""));
+        assert!(
+            svg.contains("<g class=\"branch not-taken\" data-gateway=\"route\" data-branch=\"0\">")
+        );
+        assert!(svg.contains("<g class=\"branch\" data-gateway=\"route\" data-branch=\"1\">"));
+        let urgent =
+            &svg[svg.find("data-branch=\"0\"").unwrap()..svg.find("data-branch=\"1\"").unwrap()];
+        assert!(urgent.contains("stroke-dasharray=\"4 4\""));
+    }
+
+    #[test]
+    fn in_a_narrow_column_a_name_too_long_to_share_its_line_puts_the_status_under_it() {
+        let mut def = process(0);
+        def.nodes
+            .extend((0..3).map(|i| in_branch(&format!("n{i}"), "g", i)));
+        def.nodes[2].name = LocalText::new("N", "");
+        def.gateways.push(gateway(
+            "g",
+            GatewayKind::Parallel,
+            &[("A", false), ("B", false), ("C", false)],
+        ));
+        let states = HashMap::from([
+            ("n0".to_string(), state(NodeStatus::Approved)),
+            ("n1".to_string(), state(NodeStatus::Approved)),
+        ]);
+        let svg = render(&def, &labels(false), Some(&states));
+        let (n0, n1) = (node_rect(&svg, "n0"), node_rect(&svg, "n1"));
+        assert_eq!(attr(n0, "height"), attr(n1, "height") + LINE_HEIGHT);
+        let statuses: Vec<&str> = svg
+            .match_indices("<text class=\"node-status\"")
+            .map(|(i, _)| &svg[i..i + svg[i..].find('>').unwrap()])
+            .collect();
+        assert_eq!(statuses.len(), 2);
+        assert!(statuses[0].contains("text-anchor=\"start\""));
+        assert_eq!(attr(statuses[0], "x"), attr(n0, "x") + PAD_X);
+        assert!(attr(statuses[0], "y") > attr(n0, "y") + NAME_BASELINE);
+        assert_eq!(texts(&svg, "node-name")[1], "Step n0");
+        // A short name keeps the status beside it.
+        assert!(statuses[1].contains("text-anchor=\"end\""));
+        assert_eq!(attr(statuses[1], "y"), attr(n1, "y") + NAME_BASELINE);
+    }
+
+    #[test]
+    fn many_branches_widen_the_drawing_and_texts_are_cut_to_their_column() {
+        let count = 6;
+        let mut def = process(1);
+        for i in 0..count {
+            let mut node = in_branch(&format!("n{i}"), "g", i);
+            node.name = LocalText::new(&"Approve ".repeat(10), "");
+            node.condition = Some(Condition::default());
+            node.handlers = (0..10)
+                .map(|u| HandlerRule::Users {
+                    usernames: vec![format!("user{u:02}")],
+                })
+                .collect();
+            def.nodes.push(node);
+        }
+        let mut g = gateway("g", GatewayKind::Exclusive, &[]);
+        g.name = LocalText::new(&"Route ".repeat(40), "");
+        g.branches = (0..count)
+            .map(|i| BranchDef {
+                name: LocalText::new(&"Branch name ".repeat(10), ""),
+                condition: (i + 1 < count).then(Condition::default),
+            })
+            .collect();
+        def.gateways.push(g);
+        let long = |_: NodeStatus| "s".repeat(100);
+        let labels = Labels {
+            status: &long,
+            exclusive: "exclusive gateway, which takes exactly one of its branches",
+            ..labels(false)
+        };
+        let states: HashMap<String, NodeState> = (0..count)
+            .map(|i| (format!("n{i}"), state(NodeStatus::Pending)))
+            .collect();
+        for states in [None, Some(&states)] {
+            let svg = render(&def, &labels, states);
+            assert_well_formed(&svg, &def);
+            let view = view_width(&svg);
+            assert!(view > VIEW_WIDTH);
+            let rects: Vec<&str> = (0..count)
+                .map(|i| node_rect(&svg, &format!("n{i}")))
+                .collect();
+            let column = attr(rects[0], "width");
+            assert!(column >= MIN_COLUMN_WIDTH);
+            assert!(attr(rects[0], "x") >= 0);
+            assert!(attr(rects[count - 1], "x") + column <= view);
+            assert!(rects.windows(2).all(|w| attr(w[0], "y") == attr(w[1], "y")));
+            // The main line stays centred.
+            let approve = node_rect(&svg, "approve_0");
+            assert_eq!(2 * attr(approve, "x") + BOX_WIDTH, view);
+
+            let text = column - 2 * PAD_X;
+            for name in &texts(&svg, "node-name")[2..] {
+                assert!(name.ends_with('…'));
+                assert!(width(name) <= units_for(text, NAME_FONT, BOLD_EM), "{name}");
+            }
+            for line in texts(&svg, "node-handlers") {
+                assert!(width(&line) <= units_for(text, TEXT_FONT, REGULAR_EM));
+            }
+            for status in texts(&svg, "node-status") {
+                assert!(width(&status) <= units_for(text, STATUS_FONT, BOLD_EM));
+            }
+            let pill = units_for(column - 2 * TAG_PAD, TAG_FONT, REGULAR_EM);
+            let names = pills(&svg, "branch-label");
+            assert_eq!(names.len(), count);
+            assert!(names.iter().all(|l| l.ends_with('…') && width(l) <= pill));
+            assert_eq!(pills(&svg, "branch-condition").len(), count - 1);
+            assert_eq!(pills(&svg, "branch-default").len(), 1);
+            let tag = units_for(text - 2 * TAG_PAD, TAG_FONT, REGULAR_EM);
+            assert_eq!(svg.matches("<g class=\"condition-tag\"").count(), count);
+            let half = (view - 2 * BOX_X) / 2 - ARROW_CLEAR;
+            let name = &texts(&svg, "gateway-name")[0];
+            assert!(name.ends_with('…') && width(name) <= units_for(half, TEXT_FONT, BOLD_EM));
+            let kind = &texts(&svg, "gateway-kind")[0];
+            assert!(width(kind) <= units_for(half, STATUS_FONT, REGULAR_EM));
+            assert!(tag >= width("COND"));
+        }
+    }
+
+    #[test]
+    fn a_gateway_without_nodes_is_drawn_after_the_last_node_with_empty_branches() {
+        let mut def = process(1);
+        def.gateways.push(gateway(
+            "new",
+            GatewayKind::Parallel,
+            &[("A", false), ("B", false)],
+        ));
+        let svg = render(&def, &labels(false), None);
+        assert_well_formed(&svg, &def);
+        let block = svg.find("data-gateway=\"new\"").expect("the gateway");
+        assert!(block > svg.find("data-key=\"approve_0\"").unwrap());
+        assert_eq!(svg.matches("<path class=\"branch-line\"").count(), 2);
+        // Start → submit → approve_0 → fork, join → end.
+        assert_eq!(svg.matches("<path class=\"arrow\"").count(), 4);
+        assert_eq!(pills(&svg, "branch-label"), ["A", "B"]);
+    }
+
+    #[test]
+    fn a_gateway_whose_nodes_stand_apart_draws_them_one_below_the_other() {
+        let mut def = parallel();
+        // dba2 moved after implement.
+        let dba2 = def.nodes.remove(4);
+        def.nodes.push(dba2);
+        let svg = render(&def, &labels(false), None);
+        assert_well_formed(&svg, &def);
+        assert!(!svg.contains("data-gateway"));
+        let ys: Vec<i32> = ["lead", "security", "dba", "implement", "dba2"]
+            .iter()
+            .map(|k| attr(node_rect(&svg, k), "y"))
+            .collect();
+        assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
+        assert!(
+            ["security", "dba", "dba2"]
+                .iter()
+                .all(|k| attr(node_rect(&svg, k), "width") == BOX_WIDTH)
+        );
+    }
+
+    #[test]
+    fn invalid_drafts_draw_without_panicking() {
+        let mut drafts = Vec::new();
+        // Branches out of order.
+        let mut def = parallel();
+        def.nodes.swap(2, 3);
+        drafts.push(def);
+        // A node in a branch the gateway does not have, or of a gateway
+        // that does not exist.
+        let mut def = parallel();
+        def.nodes[3].branch.as_mut().unwrap().branch = 7;
+        def.nodes[5].branch = Some(BranchRef {
+            gateway: "nowhere".into(),
+            branch: 0,
+        });
+        drafts.push(def);
+        // A gateway without branches, with and without nodes.
+        let mut def = parallel();
+        def.gateways[0].branches.clear();
+        def.gateways
+            .push(gateway("bare", GatewayKind::Exclusive, &[]));
+        drafts.push(def);
+        // Two gateways with one key; a gateway whose branch has no nodes.
+        let mut def = parallel();
+        def.gateways
+            .push(gateway("reviews", GatewayKind::Exclusive, &[("X", true)]));
+        def.gateways[0].branches.push(BranchDef::default());
+        drafts.push(def);
+        // Every node in one branch, even submit; nothing named.
+        let mut def = parallel();
+        for node in &mut def.nodes {
+            node.branch = Some(BranchRef {
+                gateway: "reviews".into(),
+                branch: 0,
+            });
+        }
+        def.gateways[0].name = LocalText::default();
+        drafts.push(def);
+        // No nodes at all.
+        let mut def = parallel();
+        def.nodes.clear();
+        drafts.push(def);
+
+        let states: HashMap<String, NodeState> = parallel()
+            .nodes
+            .iter()
+            .map(|n| (n.key.clone(), state(NodeStatus::Active)))
+            .collect();
+        for def in &drafts {
+            for states in [None, Some(&states)] {
+                let svg = render(def, &labels(false), states);
+                assert_well_formed(&svg, def);
+            }
+        }
+        // A gateway with no branches draws one empty column.
+        let svg = render(&drafts[2], &labels(false), None);
+        assert!(svg.contains("data-gateway=\"bare\" data-branch=\"0\""));
+        // A gateway with no name shows its key.
+        let svg = render(&drafts[4], &labels(false), None);
+        assert_eq!(texts(&svg, "gateway-name"), ["reviews"]);
+    }
+
+    #[test]
+    fn hostile_gateway_keys_names_and_labels_are_escaped() {
+        let hostile = "</text><script>alert('x')</script>&\"";
+        let mut def = exclusive();
+        def.gateways[0].key = hostile.into();
+        def.gateways[0].name = LocalText::new(hostile, "");
+        def.gateways[0].branches[0].name = LocalText::new(hostile, "");
+        for node in &mut def.nodes {
+            if let Some(at) = &mut node.branch {
+                at.gateway = hostile.into();
+            }
+        }
+        let branch = |_: usize| hostile.to_string();
+        let labels = Labels {
+            exclusive: hostile,
+            conditional_branch: hostile,
+            default_branch: hostile,
+            branch: &branch,
+            ..labels(false)
+        };
+        let svg = render(&def, &labels, None);
+        assert!(!svg.contains("<script"), "{svg}");
+        assert!(!svg.contains("'x'"), "{svg}");
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+        assert!(svg.contains("data-gateway=\"&lt;/text&gt;&lt;script&gt;"));
+        assert_eq!(svg.matches("data-branch=").count(), 2);
+    }
+
+    #[test]
+    fn drawing_a_gateway_is_deterministic() {
+        let def = parallel();
+        assert_eq!(
+            render(&def, &labels(true), None),
+            render(&def.clone(), &labels(true), None)
+        );
+    }
+
+    mod any_draft {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn draft() -> impl Strategy<Value = ProcessDef> {
+            let places = prop::collection::vec(prop::option::of((0..3usize, 0..4usize)), 0..9);
+            let gateways = prop::collection::vec((any::<bool>(), 0..4usize), 0..3);
+            (places, gateways).prop_map(|(places, gateways)| {
+                let mut def = process(0);
+                for (i, place) in places.into_iter().enumerate() {
+                    let mut node = approval(&format!("n{i}"), "N");
+                    node.branch = place.map(|(g, b)| BranchRef {
+                        gateway: format!("g{g}"),
+                        branch: b,
+                    });
+                    def.nodes.push(node);
+                }
+                for (i, (exclusive, branches)) in gateways.into_iter().enumerate() {
+                    let kind = if exclusive {
+                        GatewayKind::Exclusive
+                    } else {
+                        GatewayKind::Parallel
+                    };
+                    let names: Vec<(&str, bool)> =
+                        (0..branches).map(|b| ("", b % 2 == 0)).collect();
+                    def.gateways.push(gateway(&format!("g{i}"), kind, &names));
+                }
+                def
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_draft_draws_every_node_once_in_closed_groups(def in draft(), tidy in any::<bool>()) {
+                let mut def = def;
+                if tidy {
+                    def.tidy_branches();
+                }
+                let svg = render(&def, &labels(false), None);
+                assert_well_formed(&svg, &def);
+            }
+        }
     }
 }
