@@ -354,7 +354,7 @@ pub async fn preview(
                     gateway: gateway.key.clone(),
                     kind: gateway.kind.as_str(),
                     index: at.branch,
-                    name: crate::web::tickets::branch_label(lang, gateway, at.branch),
+                    name: crate::web::design::gateways::branch_name(lang, gateway, at.branch),
                 })
             }),
             notes: crate::web::tickets::plan_notes(lang, &def, &name, p)

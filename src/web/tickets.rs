@@ -198,14 +198,13 @@ fn note_text(lang: Lang, def: &ProcessDef, name: &dyn Fn(&str) -> String, note: 
     match note {
         Note::ConditionFalse => lang.t("plan.condition_false").into_owned(),
         Note::BranchNotTaken { gateway, taken } => {
-            let zh = lang == Lang::ZhCn;
             let gateway = def.gateway(gateway);
             let branch = gateway
-                .and_then(|g| g.branches.get(*taken))
-                .map(|b| b.name.text(zh).to_string())
-                .filter(|b| !b.is_empty())
-                .unwrap_or_else(|| (taken + 1).to_string());
-            let gateway = gateway.map(|g| g.name.text(zh)).unwrap_or_default();
+                .map(|g| super::design::gateways::branch_name(lang, g, *taken))
+                .unwrap_or_default();
+            let gateway = gateway
+                .map(|g| g.name.text(lang == Lang::ZhCn))
+                .unwrap_or_default();
             lang.tf(
                 "plan.branch_not_taken",
                 &[("gateway", gateway), ("branch", &branch)],
@@ -301,21 +300,14 @@ fn preview_nodes(
                 let gateway = def.gateway(&at.gateway)?;
                 Some(lang.tf(
                     "plan.in_branch",
-                    &[("branch", &branch_label(lang, gateway, at.branch))],
+                    &[(
+                        "branch",
+                        &super::design::gateways::branch_name(lang, gateway, at.branch),
+                    )],
                 ))
             }),
         })
         .collect()
-}
-
-/// A branch's name in `lang`, or "Branch 2" when it has none.
-pub(crate) fn branch_label(lang: Lang, gateway: &crate::flow::GatewayDef, i: usize) -> String {
-    gateway
-        .branches
-        .get(i)
-        .map(|b| b.name.text(lang == Lang::ZhCn).trim().to_string())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| lang.tf("plan.branch_n", &[("n", &(i + 1).to_string())]))
 }
 
 /// What the gateway `node` opens does, when `node` is its first step: its
@@ -346,7 +338,7 @@ fn gateway_heading(
                 (
                     "branches",
                     &(0..gateway.branches.len())
-                        .map(|i| branch_label(lang, gateway, i))
+                        .map(|i| super::design::gateways::branch_name(lang, gateway, i))
                         .collect::<Vec<_>>()
                         .join(separator),
                 ),
@@ -366,7 +358,10 @@ fn gateway_heading(
                 "plan.exclusive_group",
                 &[
                     ("gateway", name),
-                    ("branch", &branch_label(lang, gateway, taken)),
+                    (
+                        "branch",
+                        &super::design::gateways::branch_name(lang, gateway, taken),
+                    ),
                 ],
             )
         }

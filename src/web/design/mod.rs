@@ -1,8 +1,9 @@
 //! The process designer (admins only): the three-step wizard over a draft
-//! — 1 information, 2 nodes and fields, 3 notifications and deploy — plus
+//! — 1 information, 2 nodes, gateways and fields, 3 notifications and deploy — plus
 //! versions, clone, export and import.
 
 pub mod fields;
+pub mod gateways;
 pub mod info;
 pub mod nodes;
 pub mod publish;
@@ -86,6 +87,43 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/processes/{id}/nodes/{key}/access",
             post().to(nodes::set_access),
+        )
+        .route(
+            "/admin/processes/{id}/nodes/{key}/branch",
+            post().to(nodes::set_branch),
+        )
+        .route("/admin/processes/{id}/gateways", post().to(gateways::add))
+        .route(
+            "/admin/processes/{id}/gateways/{key}",
+            get().to(gateways::show),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}",
+            post().to(gateways::rename),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}/remove",
+            post().to(gateways::remove),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}/branches",
+            post().to(gateways::add_branch),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}/branches/{b}",
+            post().to(gateways::rename_branch),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}/branches/{b}/remove",
+            post().to(gateways::remove_branch),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}/branches/{b}/conditions",
+            post().to(gateways::add_predicate),
+        )
+        .route(
+            "/admin/processes/{id}/gateways/{key}/branches/{b}/conditions/{i}/remove",
+            post().to(gateways::remove_predicate),
         )
         .route(
             "/admin/processes/{id}/nodes/{key}/fields",
@@ -337,6 +375,11 @@ pub fn draw(
             .into_owned()
     };
     let conditional = lang.t("design.conditional");
+    let parallel = lang.t("design.gateway_parallel");
+    let exclusive = lang.t("design.gateway_exclusive");
+    let conditional_branch = lang.t("design.conditional_branch");
+    let default_branch = lang.t("design.default_branch");
+    let branch = |n: usize| lang.tf("design.gateways.branch_n", &[("n", &n.to_string())]);
     let labels = Labels {
         zh: lang == Lang::ZhCn,
         kind: &kind,
@@ -344,6 +387,11 @@ pub fn draw(
         handler: &handler,
         conditional: &conditional,
         status: &status,
+        parallel: &parallel,
+        exclusive: &exclusive,
+        conditional_branch: &conditional_branch,
+        default_branch: &default_branch,
+        branch: &branch,
     };
     diagram::render(def, &labels, states)
 }

@@ -8,6 +8,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::gateways::{
+    AddGatewayForm, GatewayRow, gateway_kind_options, gateway_rows, place_label,
+};
 use super::{Draft, Outcome, edit, handler_label, kind_label, load, mode_label, revision};
 use crate::db::ids::ProcessId;
 use crate::domain::{Name, Username};
@@ -17,7 +20,7 @@ use crate::flow::{
 };
 use crate::i18n::Lang;
 use crate::store::roles::RoleNames;
-use crate::store::{StoreError, roles, users};
+use crate::store::{StoreError, StoreResult, roles, users};
 use crate::web::csrf::CsrfForm;
 use crate::web::ctx::{Ctx, FlashKind, see_other};
 use crate::web::forms::{FieldErrors, SelectOption};
@@ -70,7 +73,7 @@ pub struct AddNodeForm {
 
 #[derive(Template)]
 #[template(path = "design/nodes.html")]
-struct StepPage {
+pub(super) struct StepPage {
     ctx: Ctx,
     draft: Draft,
     form: AddNodeForm,
@@ -80,10 +83,16 @@ struct StepPage {
     copy_errors: FieldErrors,
     /// The roles, for the copy form.
     draft_roles: Vec<SelectOption>,
+    /// The form that adds a gateway.
+    pub(super) gateway: AddGatewayForm,
+    pub(super) gateway_errors: FieldErrors,
 }
 
-/// The roles, for a rule's select.
-async fn role_options(ctx: &Ctx, state: &AppState) -> Result<Vec<SelectOption>, AppError> {
+/// The roles, for a rule's or a condition's select.
+pub(super) async fn role_options(
+    ctx: &Ctx,
+    state: &AppState,
+) -> Result<Vec<SelectOption>, AppError> {
     let lang = ctx.lang;
     Ok(state
         .db
@@ -122,7 +131,35 @@ impl StepPage {
             },
             copy_errors: FieldErrors::new(lang),
             draft_roles: Vec::new(),
+            gateway: AddGatewayForm {
+                kind: "parallel".into(),
+                ..AddGatewayForm::default()
+            },
+            gateway_errors: FieldErrors::new(lang),
         }
+    }
+
+    /// The kinds of gateway the form offers.
+    fn gateway_kinds(&self) -> Vec<SelectOption> {
+        gateway_kind_options(self.ctx.lang)
+    }
+
+    /// The process's gateways as the steps page lists them.
+    fn gateway_rows(&self) -> Vec<GatewayRow> {
+        gateway_rows(self.ctx.lang, &self.draft.def)
+    }
+
+    /// Where a node runs, when in a gateway's branch ("Reviews: Security").
+    fn branch_badge(&self, node: &NodeDef) -> Option<String> {
+        node.branch
+            .as_ref()
+            .map(|at| place_label(self.ctx.lang, &self.draft.def, at))
+    }
+
+    /// The default name of branch `n` (1-based), in the reader's language.
+    fn branch_placeholder(&self, n: usize) -> String {
+        self.ctx
+            .tf("design.gateways.branch_n", &[("n", &n.to_string())])
     }
 
     fn copy_texts(&self) -> Vec<(usize, String)> {
@@ -190,17 +227,26 @@ pub fn summary(lang: Lang, node: &NodeDef, def: &ProcessDef, roles: &RoleNames) 
     parts.join(" · ")
 }
 
+/// The steps page of draft `id`, its forms empty.
+pub(super) async fn step_page(
+    ctx: Ctx,
+    state: &AppState,
+    id: ProcessId,
+) -> Result<StepPage, AppError> {
+    let draft = load(&ctx, state, id).await?;
+    let roles = role_options(&ctx, state).await?;
+    let mut page = StepPage::new(ctx, draft);
+    page.draft_roles = roles;
+    Ok(page)
+}
+
 pub async fn step(
     ctx: Ctx,
     state: web::Data<AppState>,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_admin()?;
-    let draft = load(&ctx, &state, ProcessId(path.into_inner())).await?;
-    let roles = role_options(&ctx, &state).await?;
-    let mut page = StepPage::new(ctx, draft);
-    page.draft_roles = roles;
-    render(&page)
+    render(&step_page(ctx, &state, ProcessId(path.into_inner())).await?)
 }
 
 pub async fn add(
@@ -224,7 +270,7 @@ pub async fn add(
     if let (Some(key), Some(name), Some(zh), Some(kind)) = (key, name, zh, kind) {
         let node_key = key.clone();
         let change = move |def: &mut crate::flow::ProcessDef| {
-            if def.node(&key).is_some() {
+            if def.node(&key).is_some() || def.gateway(&key).is_some() {
                 return Err(StoreError::rule("key", "errors.code_taken"));
             }
             def.nodes.push(NodeDef::new(
@@ -297,13 +343,48 @@ pub async fn move_node(
             .iter()
             .position(|n| n.key == key)
             .ok_or(StoreError::NotFound)?;
-        shift(&mut def.nodes, i, up, 1);
+        move_past(def, i, up);
+        def.tidy_branches();
         Ok(())
     };
     if let Outcome::Refused(e) = edit(&ctx, &state, id, revision(&form.revision), change).await? {
         return Err(AppError::BadRequest(format!("{e:?}")));
     }
     Ok(see_other(&format!("/admin/processes/{id}/nodes")))
+}
+
+/// Moves node `i` one place up or down; next to another gateway's nodes,
+/// past all of them at once (the gateway's nodes stand together). A node
+/// in a gateway stays in it: "Runs in" moves it out.
+fn move_past(def: &mut ProcessDef, i: usize, up: bool) {
+    let gateway_at = |def: &ProcessDef, at: usize| {
+        def.nodes
+            .get(at)
+            .and_then(|n| n.branch.as_ref())
+            .map(|b| b.gateway.clone())
+    };
+    let mine = gateway_at(def, i);
+    let neighbour = if up { i.checked_sub(1) } else { Some(i + 1) };
+    let other = neighbour
+        .filter(|t| *t >= 1)
+        .and_then(|t| gateway_at(def, t))
+        .filter(|g| Some(g) != mine.as_ref());
+    let Some(other) = other else {
+        shift(&mut def.nodes, i, up, 1);
+        return;
+    };
+    let block: Vec<usize> = (0..def.nodes.len())
+        .filter(|at| gateway_at(def, *at).as_ref() == Some(&other))
+        .collect();
+    let (Some(&first), Some(&last)) = (block.first(), block.last()) else {
+        return;
+    };
+    if up && first < 1 {
+        return;
+    }
+    let node = def.nodes.remove(i);
+    // Down, the block moved up one place as the node left it.
+    def.nodes.insert(if up { first } else { last }, node);
 }
 
 #[derive(Deserialize)]
@@ -624,28 +705,28 @@ pub struct HandlerForm {
 pub struct PredicateForm {
     /// As for `HandlerForm`: a test picked, its inputs wanted.
     #[serde(default)]
-    intent: String,
+    pub(super) intent: String,
     #[serde(default)]
-    test: String,
+    pub(super) test: String,
     #[serde(default)]
-    field: String,
+    pub(super) field: String,
     #[serde(default)]
-    value: String,
+    pub(super) value: String,
     #[serde(default)]
-    role: String,
+    pub(super) role: String,
     #[serde(default)]
-    op: String,
+    pub(super) op: String,
     #[serde(default)]
-    low: String,
+    pub(super) low: String,
     #[serde(default)]
-    high: String,
+    pub(super) high: String,
     #[serde(default)]
-    business: String,
+    pub(super) business: String,
     /// `all`, `any:<group>` or `any:new`.
     #[serde(default)]
-    join: String,
+    pub(super) join: String,
     #[serde(default)]
-    revision: String,
+    pub(super) revision: String,
 }
 
 /// The form that adds a field to the node (its details are edited after).
@@ -691,6 +772,32 @@ pub struct NodePage {
     pub access: Vec<AccessRow>,
     pub roles: Vec<SelectOption>,
     pub businesses: Vec<SelectOption>,
+    /// The form that says which gateway branch the node runs in.
+    pub branch: BranchForm,
+    pub branch_errors: FieldErrors,
+}
+
+/// Where a node runs: `""` the main line, `<gateway>:<branch>` (the
+/// branch's index) a gateway's branch.
+#[derive(Debug, Default, Deserialize)]
+pub struct BranchForm {
+    #[serde(default)]
+    pub branch: String,
+    #[serde(default)]
+    pub revision: String,
+}
+
+impl BranchForm {
+    fn of(node: &NodeDef, revision: i32) -> BranchForm {
+        BranchForm {
+            branch: node
+                .branch
+                .as_ref()
+                .map(|at| format!("{}:{}", at.gateway, at.branch))
+                .unwrap_or_default(),
+            revision: revision.to_string(),
+        }
+    }
 }
 
 impl NodePage {
@@ -725,15 +832,11 @@ impl NodePage {
             })
             .collect();
         let roles = role_options(&ctx, state).await?;
-        let businesses = state
-            .db
-            .read(crate::store::businesses::names)
-            .await?
-            .iter()
-            .map(|(_, name)| SelectOption::new(name, name.clone()))
-            .collect();
+        let businesses = business_options(state).await?;
         let rev = draft.process.revision.to_string();
         Ok(NodePage {
+            branch: BranchForm::of(&node, draft.process.revision),
+            branch_errors: FieldErrors::new(lang),
             form: NodeForm::from_node(&node, draft.process.revision),
             errors: FieldErrors::new(lang),
             handler: HandlerForm {
@@ -778,127 +881,22 @@ impl NodePage {
         handler_label(self.lang(), rule, &self.draft.def, &self.draft.roles)
     }
 
-    pub fn predicate_text(&self, p: &Predicate) -> String {
-        let lang = self.lang();
-        match p {
-            Predicate::FieldEquals { field, value } => lang.tf(
-                "predicate.field_equals_of",
-                &[("field", field), ("value", value)],
-            ),
-            Predicate::FieldNotEmpty { field } => {
-                lang.tf("predicate.field_not_empty_of", &[("field", field)])
-            }
-            Predicate::ApplicantHasRole { role } => {
-                lang.tf("predicate.applicant_has_role_of", &[("role", role)])
-            }
-            Predicate::ResourceManaged { field } => {
-                lang.tf("predicate.resource_managed_of", &[("field", field)])
-            }
-            Predicate::Compare { field, op, value } => lang.tf(
-                "predicate.compare_of",
-                &[
-                    ("field", field),
-                    ("op", &lang.t(&format!("comparison.{}", op.as_str()))),
-                    ("value", value),
-                ],
-            ),
-            Predicate::Between { field, low, high } => lang.tf(
-                "predicate.between_of",
-                &[("field", field), ("low", low), ("high", high)],
-            ),
-            Predicate::Contains { field, value } => lang.tf(
-                "predicate.contains_of",
-                &[("field", field), ("value", value)],
-            ),
-            Predicate::ApplicantInBusiness { business } => lang.tf(
-                "predicate.applicant_in_business_of",
-                &[("business", business)],
-            ),
-        }
-    }
-
-    /// The predicates that must all hold, each with its place in
-    /// [`Condition::predicates`] (which removing names).
-    pub fn all_rows(&self) -> Vec<(usize, String)> {
-        self.node
-            .condition
-            .iter()
-            .flat_map(|c| c.all.iter())
-            .enumerate()
-            .map(|(i, p)| (i, self.predicate_text(p)))
-            .collect()
-    }
-
-    /// Each group of which one predicate must hold, numbered on from the
-    /// predicates that must all hold.
-    pub fn any_rows(&self) -> Vec<Vec<(usize, String)>> {
-        let Some(condition) = &self.node.condition else {
-            return Vec::new();
-        };
-        let mut at = condition.all.len();
-        condition
-            .any
-            .iter()
-            .map(|group| {
-                group
-                    .iter()
-                    .map(|p| {
-                        at += 1;
-                        (at - 1, self.predicate_text(p))
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// The condition's lists as the page shows them: its heading, its
-    /// class, and its predicates numbered as removing names them.
+    /// The condition's lists as the page shows them.
     pub fn condition_lists(&self) -> Vec<ConditionList> {
-        let mut lists = Vec::new();
-        let all = self.all_rows();
-        if !all.is_empty() {
-            lists.push((
-                self.ctx.t("design.condition_all").to_string(),
-                "condition-all",
-                all,
-            ));
-        }
-        for group in self.any_rows() {
-            lists.push((
-                self.ctx.t("design.condition_any").to_string(),
-                "condition-any",
-                group,
-            ));
-        }
-        lists
+        condition_lists(self.lang(), self.node.condition.as_ref())
     }
 
-    /// Where a new predicate may go: with those that must all hold, into
-    /// an "at least one of" group, or a new group.
+    /// Where a new predicate may go.
     pub fn join_options(&self) -> Vec<SelectOption> {
-        let groups = self.node.condition.as_ref().map_or(0, |c| c.any.len());
-        let mut options = vec![SelectOption::new("all", self.ctx.t("design.join_all"))];
-        options.extend((0..groups).map(|g| {
-            SelectOption::new(
-                format!("any:{g}"),
-                self.lang()
-                    .tf("design.join_group", &[("n", &(g + 1).to_string())]),
-            )
-        }));
-        options.push(SelectOption::new("any:new", self.ctx.t("design.join_new")));
-        options
+        join_options(self.lang(), self.node.condition.as_ref())
     }
 
     pub fn comparisons(&self) -> Vec<SelectOption> {
-        Comparison::ALL
-            .iter()
-            .map(|c| {
-                SelectOption::new(
-                    c.as_str(),
-                    self.ctx.t(&format!("comparison.{}", c.as_str())),
-                )
-            })
-            .collect()
+        comparison_options(self.lang())
+    }
+
+    pub fn tests(&self) -> Vec<SelectOption> {
+        test_options(self.lang())
     }
 
     pub fn options(&self, group: &str, values: &[&str]) -> Vec<SelectOption> {
@@ -921,13 +919,7 @@ impl NodePage {
 
     /// Fields a condition may read: those filled before this node.
     pub fn condition_fields(&self) -> Vec<SelectOption> {
-        let zh = self.lang() == Lang::ZhCn;
-        self.draft
-            .def
-            .fields_before(&self.node.key)
-            .iter()
-            .map(|f| SelectOption::new(&f.key, format!("{} ({})", f.label.text(zh), f.key)))
-            .collect()
+        field_options(self.lang(), &self.draft.def.fields_before(&self.node.key))
     }
 
     pub fn field_kinds(&self) -> Vec<SelectOption> {
@@ -982,14 +974,9 @@ impl NodePage {
         inputs_of(&self.copy.rule)
     }
 
-    /// Whether the condition form shows `input` for the test chosen.
-    pub fn predicate_takes(&self, input: &str) -> bool {
-        takes(PREDICATE_INPUTS, &self.predicate.test, input)
-    }
-
-    /// The tests that take `input`.
-    pub fn tests_taking(&self, input: &str) -> String {
-        choices_taking(PREDICATE_INPUTS, input)
+    /// The inputs the condition form's chosen test takes.
+    pub fn predicate_inputs(&self) -> Inputs {
+        predicate_inputs(&self.predicate.test)
     }
 
     /// The escalation policies this node may have (those that vote only
@@ -1005,6 +992,23 @@ impl NodePage {
                 )
             })
             .collect()
+    }
+
+    /// Where the node may run: the main line, or any gateway's branch.
+    pub fn branch_options(&self) -> Vec<SelectOption> {
+        let lang = self.lang();
+        let def = &self.draft.def;
+        let mut options = vec![SelectOption::new("", lang.t("design.gateways.main_line"))];
+        for g in &def.gateways {
+            options.extend((0..g.branches.len()).map(|b| {
+                let at = crate::flow::BranchRef {
+                    gateway: g.key.clone(),
+                    branch: b,
+                };
+                SelectOption::new(format!("{}:{b}", g.key), place_label(lang, def, &at))
+            }));
+        }
+        options
     }
 
     pub fn is_review(&self) -> bool {
@@ -1474,6 +1478,285 @@ pub async fn remove_process_copy(
     .await
 }
 
+/// The predicate the condition form asks for, each input's problem beside
+/// it. Shared by a node's condition and an exclusive gateway's branches'.
+pub(super) fn parse_predicate(form: &PredicateForm, errors: &mut FieldErrors) -> Option<Predicate> {
+    let field = form.field.trim().to_string();
+    match form.test.as_str() {
+        "field_equals" if form.value.trim().is_empty() => {
+            errors.add("value", "errors.required");
+            None
+        }
+        "field_equals" => Some(Predicate::FieldEquals {
+            field,
+            value: form.value.trim().to_string(),
+        }),
+        "field_not_empty" => Some(Predicate::FieldNotEmpty { field }),
+        "resource_managed" => Some(Predicate::ResourceManaged { field }),
+        "applicant_has_role" => Some(Predicate::ApplicantHasRole {
+            role: form.role.trim().to_string(),
+        }),
+        "compare" => match Comparison::parse(form.op.trim()) {
+            None => errors.check("op", Err("errors.unknown_choice")),
+            Some(_) if form.value.trim().is_empty() => {
+                errors.add("value", "errors.required");
+                None
+            }
+            Some(op) => Some(Predicate::Compare {
+                field,
+                op,
+                value: form.value.trim().to_string(),
+            }),
+        },
+        "between" => {
+            let mut missing = false;
+            for (name, value) in [("low", &form.low), ("high", &form.high)] {
+                if value.trim().is_empty() {
+                    errors.add(name, "errors.required");
+                    missing = true;
+                }
+            }
+            (!missing).then(|| Predicate::Between {
+                field,
+                low: form.low.trim().to_string(),
+                high: form.high.trim().to_string(),
+            })
+        }
+        "contains" if form.value.trim().is_empty() => {
+            errors.add("value", "errors.required");
+            None
+        }
+        "contains" => Some(Predicate::Contains {
+            field,
+            value: form.value.trim().to_string(),
+        }),
+        "applicant_in_business" if form.business.trim().is_empty() => {
+            errors.add("business", "errors.required");
+            None
+        }
+        "applicant_in_business" => Some(Predicate::ApplicantInBusiness {
+            business: form.business.trim().to_string(),
+        }),
+        _ => errors.check("test", Err("errors.unknown_choice")),
+    }
+}
+
+/// Where the condition form puts a predicate: `Some(None)` with those
+/// that must all hold, `Some(Some(g))` into either-or group `g`
+/// (`usize::MAX`: a new group); `None` when the choice means nothing.
+pub(super) fn parse_join(form: &PredicateForm) -> Option<Option<usize>> {
+    match form.join.trim() {
+        "" | "all" => Some(None),
+        "any:new" => Some(Some(usize::MAX)),
+        other => other
+            .strip_prefix("any:")
+            .and_then(|g| g.parse::<usize>().ok())
+            .map(Some),
+    }
+}
+
+/// Refuses a predicate on a field that is not among `known` (the fields
+/// filled before the condition is weighed).
+pub(super) fn check_predicate_field(predicate: &Predicate, known: &[String]) -> StoreResult<()> {
+    match predicate.field() {
+        Some(f) if !known.iter().any(|k| k == f) => {
+            Err(StoreError::rule("field", "errors.unknown_choice"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Adds `predicate` to `condition` where `join` says (see [`parse_join`]).
+pub(super) fn join_predicate(
+    condition: &mut Option<Condition>,
+    predicate: Predicate,
+    join: Option<usize>,
+) -> StoreResult<()> {
+    let condition = condition.get_or_insert_with(Condition::default);
+    match join {
+        None => condition.all.push(predicate),
+        Some(group) if group < condition.any.len() => condition.any[group].push(predicate),
+        Some(usize::MAX) => condition.any.push(vec![predicate]),
+        // A group that is no longer there (the draft moved on).
+        Some(_) => return Err(StoreError::rule("join", "errors.unknown_choice")),
+    }
+    Ok(())
+}
+
+/// Removes predicate `i` of `condition` (numbered as
+/// [`Condition::predicates`] numbers them), dropping a group it empties
+/// and the condition when nothing is left.
+pub(super) fn remove_predicate_at(condition: &mut Option<Condition>, i: usize) -> StoreResult<()> {
+    let c = condition.as_mut().ok_or(StoreError::NotFound)?;
+    if i < c.all.len() {
+        c.all.remove(i);
+    } else {
+        let mut at = i - c.all.len();
+        let group = c
+            .any
+            .iter()
+            .position(|g| {
+                let here = at < g.len();
+                if !here {
+                    at -= g.len();
+                }
+                here
+            })
+            .ok_or(StoreError::NotFound)?;
+        c.any[group].remove(at);
+        c.any.retain(|g| !g.is_empty());
+    }
+    if c.is_empty() {
+        *condition = None;
+    }
+    Ok(())
+}
+
+/// A predicate in words.
+pub fn predicate_text(lang: Lang, p: &Predicate) -> String {
+    match p {
+        Predicate::FieldEquals { field, value } => lang.tf(
+            "predicate.field_equals_of",
+            &[("field", field), ("value", value)],
+        ),
+        Predicate::FieldNotEmpty { field } => {
+            lang.tf("predicate.field_not_empty_of", &[("field", field)])
+        }
+        Predicate::ApplicantHasRole { role } => {
+            lang.tf("predicate.applicant_has_role_of", &[("role", role)])
+        }
+        Predicate::ResourceManaged { field } => {
+            lang.tf("predicate.resource_managed_of", &[("field", field)])
+        }
+        Predicate::Compare { field, op, value } => lang.tf(
+            "predicate.compare_of",
+            &[
+                ("field", field),
+                ("op", &lang.t(&format!("comparison.{}", op.as_str()))),
+                ("value", value),
+            ],
+        ),
+        Predicate::Between { field, low, high } => lang.tf(
+            "predicate.between_of",
+            &[("field", field), ("low", low), ("high", high)],
+        ),
+        Predicate::Contains { field, value } => lang.tf(
+            "predicate.contains_of",
+            &[("field", field), ("value", value)],
+        ),
+        Predicate::ApplicantInBusiness { business } => lang.tf(
+            "predicate.applicant_in_business_of",
+            &[("business", business)],
+        ),
+    }
+}
+
+/// A condition's lists as a page shows them: its heading, its class, and
+/// its predicates numbered as removing names them — first those that must
+/// all hold, then each either-or group, numbered on.
+pub fn condition_lists(lang: Lang, condition: Option<&Condition>) -> Vec<ConditionList> {
+    let Some(condition) = condition else {
+        return Vec::new();
+    };
+    let mut lists = Vec::new();
+    let all: Vec<(usize, String)> = condition
+        .all
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, predicate_text(lang, p)))
+        .collect();
+    if !all.is_empty() {
+        lists.push((
+            lang.t("design.condition_all").into_owned(),
+            "condition-all",
+            all,
+        ));
+    }
+    let mut at = condition.all.len();
+    for group in &condition.any {
+        let rows = group
+            .iter()
+            .map(|p| {
+                at += 1;
+                (at - 1, predicate_text(lang, p))
+            })
+            .collect();
+        lists.push((
+            lang.t("design.condition_any").into_owned(),
+            "condition-any",
+            rows,
+        ));
+    }
+    lists
+}
+
+/// Where a new predicate may go: with those that must all hold, into an
+/// "at least one of" group, or a new group.
+pub fn join_options(lang: Lang, condition: Option<&Condition>) -> Vec<SelectOption> {
+    let groups = condition.map_or(0, |c| c.any.len());
+    let mut options = vec![SelectOption::new("all", lang.t("design.join_all"))];
+    options.extend((0..groups).map(|g| {
+        SelectOption::new(
+            format!("any:{g}"),
+            lang.tf("design.join_group", &[("n", &(g + 1).to_string())]),
+        )
+    }));
+    options.push(SelectOption::new("any:new", lang.t("design.join_new")));
+    options
+}
+
+/// The comparisons the condition form offers.
+pub fn comparison_options(lang: Lang) -> Vec<SelectOption> {
+    Comparison::ALL
+        .iter()
+        .map(|c| SelectOption::new(c.as_str(), lang.t(&format!("comparison.{}", c.as_str()))))
+        .collect()
+}
+
+/// The tests the condition form offers.
+pub fn test_options(lang: Lang) -> Vec<SelectOption> {
+    PREDICATE_TESTS
+        .iter()
+        .map(|v| SelectOption::new(v, lang.t(&format!("predicate.{v}"))))
+        .collect()
+}
+
+/// The tests that take `input` (for the script that shows it).
+pub fn tests_taking_input(input: &str) -> String {
+    choices_taking(PREDICATE_INPUTS, input)
+}
+
+/// The inputs a condition test takes.
+pub fn predicate_inputs(test: &str) -> Inputs {
+    Inputs(
+        PREDICATE_INPUTS
+            .iter()
+            .filter(|(c, _)| *c == test)
+            .map(|(_, i)| *i)
+            .collect(),
+    )
+}
+
+/// Fields a condition may read, as a select offers them.
+pub fn field_options(lang: Lang, fields: &[&FieldDef]) -> Vec<SelectOption> {
+    let zh = lang == Lang::ZhCn;
+    fields
+        .iter()
+        .map(|f| SelectOption::new(&f.key, format!("{} ({})", f.label.text(zh), f.key)))
+        .collect()
+}
+
+/// The businesses by name, for a condition's select.
+pub(super) async fn business_options(state: &AppState) -> Result<Vec<SelectOption>, AppError> {
+    Ok(state
+        .db
+        .read(crate::store::businesses::names)
+        .await?
+        .iter()
+        .map(|(_, name)| SelectOption::new(name, name.clone()))
+        .collect())
+}
+
 pub async fn add_predicate(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -1489,75 +1772,8 @@ pub async fn add_predicate(
         page.predicate = form;
         return render(&page);
     }
-    let field = form.field.trim().to_string();
-    let predicate = match form.test.as_str() {
-        "field_equals" if form.value.trim().is_empty() => {
-            errors.add("value", "errors.required");
-            None
-        }
-        "field_equals" => Some(Predicate::FieldEquals {
-            field: field.clone(),
-            value: form.value.trim().to_string(),
-        }),
-        "field_not_empty" => Some(Predicate::FieldNotEmpty {
-            field: field.clone(),
-        }),
-        "resource_managed" => Some(Predicate::ResourceManaged {
-            field: field.clone(),
-        }),
-        "applicant_has_role" => Some(Predicate::ApplicantHasRole {
-            role: form.role.trim().to_string(),
-        }),
-        "compare" => match Comparison::parse(form.op.trim()) {
-            None => errors.check("op", Err("errors.unknown_choice")),
-            Some(_) if form.value.trim().is_empty() => {
-                errors.add("value", "errors.required");
-                None
-            }
-            Some(op) => Some(Predicate::Compare {
-                field: field.clone(),
-                op,
-                value: form.value.trim().to_string(),
-            }),
-        },
-        "between" => {
-            for (name, value) in [("low", &form.low), ("high", &form.high)] {
-                if value.trim().is_empty() {
-                    errors.add(name, "errors.required");
-                }
-            }
-            errors.is_empty().then(|| Predicate::Between {
-                field: field.clone(),
-                low: form.low.trim().to_string(),
-                high: form.high.trim().to_string(),
-            })
-        }
-        "contains" if form.value.trim().is_empty() => {
-            errors.add("value", "errors.required");
-            None
-        }
-        "contains" => Some(Predicate::Contains {
-            field: field.clone(),
-            value: form.value.trim().to_string(),
-        }),
-        "applicant_in_business" if form.business.trim().is_empty() => {
-            errors.add("business", "errors.required");
-            None
-        }
-        "applicant_in_business" => Some(Predicate::ApplicantInBusiness {
-            business: form.business.trim().to_string(),
-        }),
-        _ => errors.check("test", Err("errors.unknown_choice")),
-    };
-    let join = match form.join.trim() {
-        "" | "all" => Some(None),
-        "any:new" => Some(Some(usize::MAX)),
-        other => other
-            .strip_prefix("any:")
-            .and_then(|g| g.parse::<usize>().ok())
-            .map(Some),
-    };
-    let Some(join) = join else {
+    let predicate = parse_predicate(&form, &mut errors);
+    let Some(join) = parse_join(&form) else {
         errors.add("join", "errors.unknown_choice");
         let mut page = NodePage::load(ctx, &state, id, &key).await?;
         page.predicate = form;
@@ -1572,24 +1788,12 @@ pub async fn add_predicate(
                 .iter()
                 .map(|f| f.key.clone())
                 .collect();
-            if let Some(f) = predicate.field()
-                && !earlier.iter().any(|k| k == f)
-            {
-                return Err(StoreError::rule("field", "errors.unknown_choice"));
-            }
+            check_predicate_field(&predicate, &earlier)?;
             let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
             if node.kind == NodeKind::Submit {
                 return Err(StoreError::rule("", "design.problem.submit_condition"));
             }
-            let condition = node.condition.get_or_insert_with(Condition::default);
-            match join {
-                None => condition.all.push(predicate),
-                Some(group) if group < condition.any.len() => condition.any[group].push(predicate),
-                Some(usize::MAX) => condition.any.push(vec![predicate]),
-                // A group that is no longer there (the draft moved on).
-                Some(_) => return Err(StoreError::rule("join", "errors.unknown_choice")),
-            }
-            Ok(())
+            join_predicate(&mut node.condition, predicate, join)
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
             .await?
@@ -1621,29 +1825,7 @@ pub async fn remove_predicate(
     let node_key = key.clone();
     let change = move |def: &mut crate::flow::ProcessDef| {
         let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
-        let condition = node.condition.as_mut().ok_or(StoreError::NotFound)?;
-        if i < condition.all.len() {
-            condition.all.remove(i);
-        } else {
-            let mut at = i - condition.all.len();
-            let group = condition
-                .any
-                .iter()
-                .position(|g| {
-                    let here = at < g.len();
-                    if !here {
-                        at -= g.len();
-                    }
-                    here
-                })
-                .ok_or(StoreError::NotFound)?;
-            condition.any[group].remove(at);
-            condition.any.retain(|g| !g.is_empty());
-        }
-        if condition.is_empty() {
-            node.condition = None;
-        }
-        Ok(())
+        remove_predicate_at(&mut node.condition, i)
     };
     if let Outcome::Saved = edit(&ctx, &state, id, revision(&form.revision), change).await? {
         ctx.flash(FlashKind::Success, ctx.t("flash.condition_removed"));
@@ -1700,4 +1882,68 @@ pub async fn set_access(
     Ok(see_other(&format!(
         "/admin/processes/{id}/nodes/{key}#access"
     )))
+}
+
+/// Which gateway branch a node runs in, or the main line; the nodes are
+/// then tidied so each gateway's stand together, branch by branch.
+pub async fn set_branch(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<BranchForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_admin()?;
+    let (id, key) = path.into_inner();
+    let id = ProcessId(id);
+    let mut errors = FieldErrors::new(ctx.lang);
+    let place = match form.branch.trim() {
+        "" => Some(None),
+        other => errors.check(
+            "branch",
+            other
+                .rsplit_once(':')
+                .and_then(|(g, b)| {
+                    Some(crate::flow::BranchRef {
+                        gateway: g.to_string(),
+                        branch: b.parse().ok()?,
+                    })
+                })
+                .map(Some)
+                .ok_or("errors.unknown_choice"),
+        ),
+    };
+    if let Some(place) = place {
+        let node_key = key.clone();
+        let change = move |def: &mut ProcessDef| {
+            if let Some(at) = &place
+                && def
+                    .gateway(&at.gateway)
+                    .is_none_or(|g| at.branch >= g.branches.len())
+            {
+                return Err(StoreError::rule("branch", "errors.unknown_choice"));
+            }
+            let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+            if node.kind == NodeKind::Submit && place.is_some() {
+                return Err(StoreError::rule("branch", "design.gateways.submit_stays"));
+            }
+            node.branch = place;
+            def.tidy_branches();
+            Ok(())
+        };
+        match edit(&ctx, &state, id, revision(&form.revision), change)
+            .await?
+            .answer(
+                &ctx,
+                "flash.saved",
+                &format!("/admin/processes/{id}/nodes/{key}#runs-in"),
+                &format!("/admin/processes/{id}/nodes/{key}"),
+            ) {
+            Ok(done) => return Ok(done),
+            Err(e) => errors = e,
+        }
+    }
+    let mut page = NodePage::load(ctx, &state, id, &key).await?;
+    page.branch = form;
+    page.branch_errors = errors;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
