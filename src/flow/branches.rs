@@ -255,15 +255,27 @@ mod tests {
     fn the_branches_of_a_parallel_gateway_start_together_and_each_runs_in_order() {
         let def = parallel();
         assert_eq!(next(&def, &steps(&def, &[O, R, W, W, W, W])), Next::Wait);
-        assert_eq!(next(&def, &steps(&def, &[O, O, W, W, W, W])), Next::Start(2));
+        assert_eq!(
+            next(&def, &steps(&def, &[O, O, W, W, W, W])),
+            Next::Start(2)
+        );
         // security runs: dba starts beside it, dba2 waits for dba.
-        assert_eq!(next(&def, &steps(&def, &[O, O, R, W, W, W])), Next::Start(3));
+        assert_eq!(
+            next(&def, &steps(&def, &[O, O, R, W, W, W])),
+            Next::Start(3)
+        );
         assert_eq!(next(&def, &steps(&def, &[O, O, R, R, W, W])), Next::Wait);
-        assert_eq!(next(&def, &steps(&def, &[O, O, R, O, W, W])), Next::Start(4));
+        assert_eq!(
+            next(&def, &steps(&def, &[O, O, R, O, W, W])),
+            Next::Start(4)
+        );
         // The join waits for every branch.
         assert_eq!(next(&def, &steps(&def, &[O, O, R, O, O, W])), Next::Wait);
         assert_eq!(next(&def, &steps(&def, &[O, O, O, O, R, W])), Next::Wait);
-        assert_eq!(next(&def, &steps(&def, &[O, O, O, O, O, W])), Next::Start(5));
+        assert_eq!(
+            next(&def, &steps(&def, &[O, O, O, O, O, W])),
+            Next::Start(5)
+        );
         assert_eq!(next(&def, &steps(&def, &[O, O, O, O, O, O])), Next::Finish);
     }
 
@@ -273,7 +285,10 @@ mod tests {
         def.gateways.clear();
         def.tidy_branches();
         assert_eq!(next(&def, &steps(&def, &[O, O, R, W, W, W])), Next::Wait);
-        assert_eq!(next(&def, &steps(&def, &[O, O, O, W, W, W])), Next::Start(3));
+        assert_eq!(
+            next(&def, &steps(&def, &[O, O, O, W, W, W])),
+            Next::Start(3)
+        );
     }
 
     #[test]
@@ -288,7 +303,16 @@ mod tests {
         let keys: Vec<&str> = def.nodes.iter().map(|n| n.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["submit", "lead", "security", "dba2", "dba", "implement", "stray", "far"]
+            [
+                "submit",
+                "lead",
+                "security",
+                "dba2",
+                "dba",
+                "implement",
+                "stray",
+                "far"
+            ]
         );
         assert!(def.node("stray").unwrap().branch.is_none());
         assert!(def.node("far").unwrap().branch.is_none());

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use super::branches::{BranchRef, GatewayDef};
+use serde::{Deserialize, Serialize};
 
 /// Text in both UI languages; Chinese falls back to English when empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

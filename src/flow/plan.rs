@@ -17,11 +17,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::branches::{GatewayDef, GatewayKind};
 use super::definition::{
     Condition, EmptyPolicy, FieldKind, HandlerRule, Mode, NodeDef, NodeKind, Predicate, ProcessDef,
     ProcessKind, SelfPolicy,
 };
-use super::branches::{GatewayDef, GatewayKind};
 use super::form::Values;
 
 /// What planning needs to know about people and resources.

@@ -290,12 +290,27 @@ fn check_gateways(c: &mut Collector, def: &ProcessDef, known: &Known, node_keys:
     for gateway in &def.gateways {
         let name = || ("gateway", text(&gateway.key));
         if !is_key(&gateway.key) {
-            c.add(None, None, "design.problem.gateway_key_format", vec![name()]);
+            c.add(
+                None,
+                None,
+                "design.problem.gateway_key_format",
+                vec![name()],
+            );
         } else if !keys.insert(gateway.key.as_str()) || node_keys.contains(gateway.key.as_str()) {
-            c.add(None, None, "design.problem.gateway_key_duplicate", vec![name()]);
+            c.add(
+                None,
+                None,
+                "design.problem.gateway_key_duplicate",
+                vec![name()],
+            );
         }
         if gateway.name.en.trim().is_empty() {
-            c.add(None, None, "design.problem.gateway_name_required", vec![name()]);
+            c.add(
+                None,
+                None,
+                "design.problem.gateway_name_required",
+                vec![name()],
+            );
         }
         if gateway.branches.len() < 2 {
             c.add(None, None, "design.problem.gateway_branches", vec![name()]);
@@ -342,7 +357,9 @@ fn check_gateways(c: &mut Collector, def: &ProcessDef, known: &Known, node_keys:
                 _ => {}
             }
         }
-        let together = members.windows(2).all(|w| w[1].0 == w[0].0 + 1 && w[1].1 >= w[0].1);
+        let together = members
+            .windows(2)
+            .all(|w| w[1].0 == w[0].0 + 1 && w[1].1 >= w[0].1);
         if !together {
             c.add(None, None, "design.problem.gateway_apart", vec![name()]);
         }
@@ -350,7 +367,12 @@ fn check_gateways(c: &mut Collector, def: &ProcessDef, known: &Known, node_keys:
             .iter()
             .any(|(i, _)| def.nodes[*i].kind == NodeKind::Submit)
         {
-            c.add(Some(1), None, "design.problem.submit_in_branch", vec![name()]);
+            c.add(
+                Some(1),
+                None,
+                "design.problem.submit_in_branch",
+                vec![name()],
+            );
         }
         if gateway.kind == GatewayKind::Exclusive {
             let defaults: Vec<usize> = gateway
@@ -368,10 +390,7 @@ fn check_gateways(c: &mut Collector, def: &ProcessDef, known: &Known, node_keys:
                     None,
                     None,
                     "design.problem.branch_unreachable",
-                    vec![
-                        name(),
-                        ("branch", text(&(defaults[0] + 2).to_string())),
-                    ],
+                    vec![name(), ("branch", text(&(defaults[0] + 2).to_string()))],
                 ),
             }
         }
@@ -618,7 +637,7 @@ fn check_predicate(
         None => c.add(
             at,
             Some(field),
-            "design.problem.unknown_field",
+            "design.problem.condition_unknown_field",
             vec![("field", text(field))],
         ),
     }
@@ -835,7 +854,7 @@ mod tests {
         });
         assert_eq!(
             keys(&def),
-            vec![(Some(2), "design.problem.unknown_field")]
+            vec![(Some(2), "design.problem.condition_unknown_field")]
         );
     }
 
@@ -1046,14 +1065,13 @@ mod tests {
         );
         // A condition on a field nobody has filled yet.
         let mut later = fine.clone();
-        later.gateways[0].branches[0].condition = Some(Condition::all_of(vec![
-            Predicate::FieldNotEmpty {
+        later.gateways[0].branches[0].condition =
+            Some(Condition::all_of(vec![Predicate::FieldNotEmpty {
                 field: "nothing".into(),
-            },
-        ]));
+            }]));
         assert_eq!(
             keys(&later),
-            vec![(Some(3), "design.problem.unknown_field")]
+            vec![(Some(3), "design.problem.condition_unknown_field")]
         );
         // A parallel gateway's branches take no condition.
         let mut parallel = with_gateway(GatewayKind::Parallel, &[&["a"], &["b"]]);

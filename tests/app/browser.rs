@@ -715,6 +715,63 @@ async fn the_permission_request_in_a_browser_in_chinese() {
     permission_request(true).await;
 }
 
+/// The demo database change in a browser, in Chinese for the DBA: the
+/// preview says the reviews run at once, the diagram shows both running,
+/// and the DBA runs the high-risk change once both approved.
+#[actix_web::test]
+async fn the_database_change_runs_its_two_reviews_side_by_side_in_a_browser() {
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start(&app.base).await else {
+        return;
+    };
+    app.load_demo();
+    let demo = countersign::store::demo::PASSWORD;
+    let service = service_id(&app, "Database change");
+    b.sign_in("ops.wang", demo).await;
+    b.go(&format!("/services/{service}")).await;
+    b.fill("#ticket-form [name=reason]", "Index the orders table")
+        .await;
+    b.fill("#ticket-form [name=database]", "payments").await;
+    b.fill(
+        "#ticket-form [name=statements]",
+        "CREATE INDEX orders_by_day ON orders (day);",
+    )
+    .await;
+    b.select("#ticket-form [name=risk]", "high").await;
+    b.submit("#preview").await;
+    let groups = b.texts("#plan li.gateway").await;
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(groups[0].contains("run at once"), "{groups:?}");
+    assert!(groups[1].contains("High risk"), "{groups:?}");
+    b.submit("#submit").await;
+    let ticket = b.path().await;
+    assert!(ticket.starts_with("/tickets/"), "{ticket}");
+    // Both reviews run: the diagram marks both as the current step.
+    let running = b
+        .texts(".diagram svg g.step[aria-current=step] .node-name")
+        .await;
+    assert_eq!(running, ["Security review", "DBA review"]);
+
+    b.sign_in("sec.huang", demo).await;
+    b.go(&ticket).await;
+    b.submit("section.action button[value=approve]").await;
+
+    b.sign_in("dba.xu", demo).await;
+    b.chinese().await;
+    b.go(&ticket).await;
+    b.submit("section.action button[value=approve]").await;
+    b.fill("section.action [name=dba_result]", "在线建索引，耗时 40 秒")
+        .await;
+    b.submit("section.action button[value=complete]").await;
+    assert_eq!(b.text("#ticket-status").await, "已完成");
+    assert_eq!(ticket_status(&app, ticket_id(&ticket)), "finished");
+    b.quit().await;
+}
+
+fn ticket_id(path: &str) -> i32 {
+    path.trim_start_matches("/tickets/").parse().unwrap()
+}
+
 /// Every page people use, on a 390 px phone and a 1366 px laptop, in both
 /// languages: nothing makes the page scroll sideways, and a page that is not
 /// there keeps the navigation.

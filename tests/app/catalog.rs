@@ -213,6 +213,23 @@ async fn catalog_folders_are_added_renamed_moved_reordered_and_deleted_only_when
         page.flash().as_deref(),
         Some("Service removed from the folder.")
     );
+    // A folder with a service left in it stays.
+    let page = app
+        .post(&format!("/admin/catalog/{change}"), &[("action", "delete")])
+        .await;
+    assert_ne!(page.flash().as_deref(), Some("Folder deleted."));
+    let rest: Vec<countersign::db::ids::ServiceId> = app.query(move |c| {
+        catalog_services::table
+            .filter(catalog_services::node_id.eq(countersign::db::ids::CatalogNodeId(change)))
+            .select(catalog_services::service_id)
+            .load(c)
+    });
+    assert_eq!(rest.len(), 1, "the database change is left");
+    app.post(
+        &format!("/admin/catalog/{change}/services/{}/detach", rest[0].0),
+        &[],
+    )
+    .await;
     let page = app
         .post(&format!("/admin/catalog/{change}"), &[("action", "delete")])
         .await;
@@ -250,7 +267,7 @@ async fn the_catalog_shows_people_the_services_they_may_use_and_finds_them_by_se
         page.attrs("#catalog .folder", "data-name"),
         vec!["Service catalog", "Environment change", "Access requests"]
     );
-    assert_eq!(page.count("#catalog a"), 4);
+    assert_eq!(page.count("#catalog a"), 5);
     let page = app.get("/catalog?q=%E7%8E%AF%E5%A2%83").await;
     assert_eq!(page.texts("#catalog a"), vec!["Environment change"]);
     assert_eq!(
@@ -356,7 +373,7 @@ async fn a_service_form_with_a_version_of_nothing_or_unknown_roles_is_refused() 
         Some("X")
     );
     let count: i64 = app.query(|c| services::table.count().get_result(c));
-    assert_eq!(count, 4);
+    assert_eq!(count, 5);
 }
 
 #[actix_web::test]
@@ -465,13 +482,14 @@ async fn the_demo_publishes_the_change_and_the_permission_request_processes_once
         names,
         vec![
             "Environment change",
+            "Database change",
             "Access request (RD)",
             "Access request (non-RD)",
             "Access request (agent)"
         ]
     );
     let deployed: i64 = app.query(|c| process_versions::table.count().get_result(c));
-    assert_eq!(deployed, 4);
+    assert_eq!(deployed, 5);
     let managed: Vec<String> = app.query(|c| {
         resources::table
             .filter(resources::managed.eq(true))

@@ -157,7 +157,10 @@ fn advance_in_branches(
             n::table
                 .find(steps[at].0)
                 .filter(n::status.eq(StepStatus::Waiting)),
-            (n::status.eq(StepStatus::Active), n::started_at.eq(At(started))),
+            (
+                n::status.eq(StepStatus::Active),
+                n::started_at.eq(At(started))
+            ),
         )
         .returning(Approve::as_returning())
         .get_result(c))?;
