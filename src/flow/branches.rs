@@ -107,6 +107,28 @@ impl ProcessDef {
         matches!((place(a), place(b)), (Some((ga, ba)), Some((gb, bb))) if ga == gb && ba != bb)
     }
 
+    /// Sets where node `key` runs. Joining a gateway that has steps
+    /// already, it stands after them (the gateway stays where it is, and
+    /// so does every other step); then the nodes are tidied.
+    pub fn place_in_branch(&mut self, key: &str, at: Option<BranchRef>) {
+        let Some(from) = self.nodes.iter().position(|n| n.key == key) else {
+            return;
+        };
+        if let Some(at) = &at
+            && let Some(last) = self.nodes.iter().rposition(|n| {
+                n.key != key && n.branch.as_ref().is_some_and(|b| b.gateway == at.gateway)
+            })
+        {
+            let node = self.nodes.remove(from);
+            let to = if from < last { last } else { last + 1 };
+            self.nodes.insert(to, node);
+        }
+        if let Some(node) = self.node_mut(key) {
+            node.branch = at;
+        }
+        self.tidy_branches();
+    }
+
     /// Puts each gateway's nodes together where its first node stands,
     /// branch by branch, keeping every other order; forgets branch places
     /// that name no gateway or branch. The designer calls it after every
@@ -316,6 +338,50 @@ mod tests {
         );
         assert!(def.node("stray").unwrap().branch.is_none());
         assert!(def.node("far").unwrap().branch.is_none());
+    }
+
+    #[test]
+    fn a_step_put_in_a_branch_joins_the_gateway_where_it_stands_and_nothing_else_moves() {
+        let mut def = parallel();
+        def.nodes.insert(1, node("early", None));
+        let at = |branch| {
+            Some(BranchRef {
+                gateway: "reviews".into(),
+                branch,
+            })
+        };
+        def.place_in_branch("early", at(0));
+        let keys: Vec<&str> = def.nodes.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "submit",
+                "lead",
+                "security",
+                "early",
+                "dba",
+                "dba2",
+                "implement"
+            ]
+        );
+        // Back on the main line, a step stands just after the gateway.
+        def.place_in_branch("implement", at(1));
+        def.place_in_branch("early", None);
+        let keys: Vec<&str> = def.nodes.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "submit",
+                "lead",
+                "security",
+                "dba",
+                "dba2",
+                "implement",
+                "early"
+            ]
+        );
+        assert_eq!(def.node("implement").unwrap().branch, at(1));
+        assert_eq!(def.node("early").unwrap().branch, None);
     }
 
     fn standing() -> impl Strategy<Value = Standing> {

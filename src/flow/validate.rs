@@ -363,6 +363,20 @@ fn check_gateways(c: &mut Collector, def: &ProcessDef, known: &Known, node_keys:
         if !together {
             c.add(None, None, "design.problem.gateway_apart", vec![name()]);
         }
+        // A review's outcome is the ticket's: two reviews side by side
+        // would write over each other's.
+        if gateway.kind == GatewayKind::Parallel
+            && members
+                .iter()
+                .any(|(i, _)| def.nodes[*i].kind == NodeKind::Review)
+        {
+            c.add(
+                None,
+                None,
+                "design.problem.review_in_parallel",
+                vec![name()],
+            );
+        }
         if members
             .iter()
             .any(|(i, _)| def.nodes[*i].kind == NodeKind::Submit)

@@ -274,3 +274,82 @@ async fn two_reviewers_approving_at_the_same_moment_start_the_next_step_once() {
     assert_eq!(starts(&app, id, "dba_runs"), 1, "the join fires once");
     assert_eq!(asked(&app, id), vec!["dba.xu"]);
 }
+
+#[actix_web::test]
+async fn two_tasks_in_parallel_branches_completed_at_the_same_moment_both_keep_their_fields() {
+    use countersign::flow::*;
+    let app = TestApp::spawn().await;
+    crate::approval_rules::people(&app, &["alice", "bob"]);
+    let task = |key: &str, who: &str, field: &str, branch: usize| NodeDef {
+        handlers: vec![HandlerRule::Users {
+            usernames: vec![who.into()],
+        }],
+        fields: vec![FieldDef {
+            required: true,
+            ..FieldDef::new(field, LocalText::new(field, field), FieldKind::Text)
+        }],
+        branch: Some(BranchRef {
+            gateway: "checks".into(),
+            branch,
+        }),
+        ..NodeDef::new(key, LocalText::new(key, key), NodeKind::Task)
+    };
+    let mut def = ProcessDef::new(LocalText::new("Purchase", "采购"), ProcessKind::Request);
+    def.nodes[0].fields.push(FieldDef::new(
+        "what",
+        LocalText::new("What", "内容"),
+        FieldKind::Text,
+    ));
+    def.nodes.push(task("count", "alice", "stock", 0));
+    def.nodes.push(task("price", "bob", "quote", 1));
+    def.gateways.push(GatewayDef {
+        key: "checks".into(),
+        name: LocalText::new("Checks", "检查"),
+        kind: GatewayKind::Parallel,
+        branches: vec![BranchDef::default(), BranchDef::default()],
+    });
+    let service = app.deploy_service(&def, "Purchase").0;
+    let id = crate::approval_rules::file(&app, service, &[("what", "Chairs")]).await;
+    let (alice, bob) = (
+        browser_for(&app, "alice").await,
+        browser_for(&app, "bob").await,
+    );
+    let action = |browser: &reqwest::Client| {
+        let browser = browser.clone();
+        let url = app.url(&format!("/tickets/{id}"));
+        async move {
+            get(&browser, &url)
+                .await
+                .attr("section.action form", "action")
+                .unwrap()
+        }
+    };
+    let (a, b) = (action(&alice).await, action(&bob).await);
+    let (one, two) = tokio::join!(
+        post_as(
+            &app,
+            &alice,
+            &a,
+            &[("intent", "complete"), ("stock", "12 in the store")]
+        ),
+        post_as(
+            &app,
+            &bob,
+            &b,
+            &[("intent", "complete"), ("quote", "40 EUR each")]
+        ),
+    );
+    assert_eq!((one.status, two.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(ticket_status(&app, id), "finished");
+    let form: String = app.query(move |c| {
+        countersign::db::schema::applies::table
+            .find(ApplyId(id))
+            .select(countersign::db::schema::applies::form)
+            .first::<countersign::db::states::StoredForm>(c)
+            .map(|f| serde_json::to_string(&f.0).unwrap())
+    });
+    let form: serde_json::Value = serde_json::from_str(&form).unwrap();
+    assert_eq!(form["what"], "Chairs");
+    assert_eq!(form["stock"], "12 in the store");
+    assert_eq!(form["quote"], "40 EUR each");
+}

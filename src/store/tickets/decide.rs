@@ -353,6 +353,11 @@ fn completed_form(
     let Decision::Complete { fields, outcome } = decision else {
         return None;
     };
+    // Where branches run side by side another step may write the form
+    // meanwhile: the step's values go into the form as it is once locked.
+    if def.has_parallel() {
+        return None;
+    }
     let spec = def.node(&target.node_key)?;
     if !rules::offered(spec.kind).contains(&decision.verb()) {
         return None;
@@ -504,7 +509,10 @@ pub(super) fn decide(
         }
     }
     if let Some((values, outcome)) = late {
-        let mut form = ticket.form.clone();
+        // As it is now, under the ticket's lock: a step beside this one
+        // may have written its fields since it was read.
+        let mut form: StoredForm =
+            crate::direct!(conn, |c| a::table.find(ticket.id).select(a::form).first(c))?;
         form.0.extend(values);
         match outcome {
             Some(outcome) => crate::direct!(conn, |c| prepared::update(

@@ -75,42 +75,73 @@ pub(super) fn advance(
         let Some(Started { node, asked }) = start_next(conn, starting, closing.take())? else {
             return finish(conn, ticket, def);
         };
-        audit::record(
-            conn,
-            ticket_event(
-                None,
-                TicketEvent::StepStarted,
-                apply,
-                serde_json::json!({ "node": node.node_key }),
-            ),
-        )?;
-        let spec = node_def(def, &node)?;
-        let approved_before = round == Round::Goes
-            && spec.kind == NodeKind::Approval
-            && spec.dedupe
-            && auto_approve(conn, (apply, def), &node, at)?;
-        let moment = if approved_before {
-            Moment::NodeStarts
-        } else {
-            Moment::NoVotesYet
-        };
         let known = asked.map(|(asked, reach)| Known::Asked(asked, reach));
-        match settle(conn, ticket, &node, spec, def, moment, known)? {
-            Settled::Passed(passed) => closing = Some(passed),
+        match run_started(conn, (ticket, def, round), &node, known, at)? {
+            Ran::Passed(passed) => closing = Some(passed),
+            Ran::Waits | Ran::Ended => return Ok(()),
+        }
+    }
+}
+
+/// What became of a node that has just started.
+enum Ran {
+    /// It decided itself: closed by whoever starts the next.
+    Passed(Closing),
+    /// Its people are asked (and told) and their votes awaited.
+    Waits,
+    /// It rejected or sent the ticket back: the ticket has stopped.
+    Ended,
+}
+
+/// Runs a node that has just started (`at`): records it, approves by
+/// itself for people who approved an earlier node of this round when it
+/// de-duplicates, settles it and, when it waits for votes, asks its
+/// people and starts its clock. `known`: its people as they were asked
+/// with it, if they were.
+fn run_started(
+    conn: &mut DbConn,
+    (ticket, def, round): (&Apply, &ProcessDef, Round),
+    node: &Approve,
+    known: Option<Known>,
+    at: NaiveDateTime,
+) -> StoreResult<Ran> {
+    let apply = ticket.id;
+    audit::record(
+        conn,
+        ticket_event(
+            None,
+            TicketEvent::StepStarted,
+            apply,
+            serde_json::json!({ "node": node.node_key }),
+        ),
+    )?;
+    let spec = node_def(def, node)?;
+    let approved_before = round == Round::Goes
+        && spec.kind == NodeKind::Approval
+        && spec.dedupe
+        && auto_approve(conn, (apply, def), node, at)?;
+    let moment = if approved_before {
+        Moment::NodeStarts
+    } else {
+        Moment::NoVotesYet
+    };
+    Ok(
+        match settle(conn, ticket, node, spec, def, moment, known)? {
+            Settled::Passed(passed) => Ran::Passed(passed),
             Settled::Open {
                 newly_pending,
                 reach,
             } => {
-                notices::ask(conn, def, ticket, &node, &newly_pending, &reach)?;
+                notices::ask(conn, def, ticket, node, &newly_pending, &reach)?;
                 if spec.deadline.is_some() {
                     let since = node.started_at.unwrap_or(at);
                     super::super::timers::start(conn, (apply, node.id), def, spec, since)?;
                 }
-                return Ok(());
+                Ran::Waits
             }
-            Settled::Ended => return Ok(()),
-        }
-    }
+            Settled::Ended => Ran::Ended,
+        },
+    )
 }
 
 /// `advance` for a process whose branches run side by side: starts every
@@ -164,37 +195,10 @@ fn advance_in_branches(
         )
         .returning(Approve::as_returning())
         .get_result(c))?;
-        audit::record(
-            conn,
-            ticket_event(
-                None,
-                TicketEvent::StepStarted,
-                apply,
-                serde_json::json!({ "node": node.node_key }),
-            ),
-        )?;
-        let spec = node_def(def, &node)?;
-        let approved_before = round == Round::Goes
-            && spec.kind == NodeKind::Approval
-            && spec.dedupe
-            && auto_approve(conn, (apply, def), &node, started)?;
-        let moment = if approved_before {
-            Moment::NodeStarts
-        } else {
-            Moment::NoVotesYet
-        };
-        match settle(conn, ticket, &node, spec, def, moment, None)? {
-            Settled::Passed(passed) => close(conn, passed)?,
-            Settled::Open {
-                newly_pending,
-                reach,
-            } => {
-                notices::ask(conn, def, ticket, &node, &newly_pending, &reach)?;
-                if spec.deadline.is_some() {
-                    super::super::timers::start(conn, (apply, node.id), def, spec, started)?;
-                }
-            }
-            Settled::Ended => return Ok(()),
+        match run_started(conn, (ticket, def, round), &node, None, started)? {
+            Ran::Passed(passed) => close(conn, passed)?,
+            Ran::Waits => {}
+            Ran::Ended => return Ok(()),
         }
     }
 }

@@ -696,6 +696,9 @@ pub async fn remove_branch(
         if g.branches.len() <= 2 {
             return Err(StoreError::rule("", "design.gateways.keep_two"));
         }
+        if g.kind == GatewayKind::Exclusive && i + 1 == g.branches.len() {
+            return Err(StoreError::rule("", "design.gateways.default_stays"));
+        }
         g.branches.remove(i);
         for node in &mut def.nodes {
             let Some(b) = node.branch.as_mut().filter(|b| b.gateway == gateway_key) else {
@@ -764,7 +767,12 @@ pub async fn add_predicate(
             .answer(
                 &ctx,
                 "flash.condition_added",
-                &page_of(id, &key, Some(b), &format!("branch-{}", b + 1)),
+                &page_of(
+                    id,
+                    &key,
+                    Some(b),
+                    &format!("branch-{}", b.saturating_add(1)),
+                ),
                 &page_of(id, &key, Some(b), ""),
             ) {
             Ok(done) => return Ok(done),
@@ -801,6 +809,6 @@ pub async fn remove_predicate(
         id,
         &key,
         Some(b),
-        &format!("branch-{}", b + 1),
+        &format!("branch-{}", b.saturating_add(1)),
     )))
 }

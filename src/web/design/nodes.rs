@@ -1922,12 +1922,11 @@ pub async fn set_branch(
             {
                 return Err(StoreError::rule("branch", "errors.unknown_choice"));
             }
-            let node = def.node_mut(&node_key).ok_or(StoreError::NotFound)?;
+            let node = def.node(&node_key).ok_or(StoreError::NotFound)?;
             if node.kind == NodeKind::Submit && place.is_some() {
                 return Err(StoreError::rule("branch", "design.gateways.submit_stays"));
             }
-            node.branch = place;
-            def.tidy_branches();
+            def.place_in_branch(&node_key, place);
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
