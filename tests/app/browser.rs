@@ -743,6 +743,7 @@ async fn the_database_change_runs_its_two_reviews_side_by_side_in_a_browser() {
     assert_eq!(groups.len(), 2, "{groups:?}");
     assert!(groups[0].contains("run at once"), "{groups:?}");
     assert!(groups[1].contains("High risk"), "{groups:?}");
+    b.shot("database-change-preview").await;
     b.submit("#submit").await;
     let ticket = b.path().await;
     assert!(ticket.starts_with("/tickets/"), "{ticket}");
@@ -751,6 +752,7 @@ async fn the_database_change_runs_its_two_reviews_side_by_side_in_a_browser() {
         .texts(".diagram svg g.step[aria-current=step] .node-name")
         .await;
     assert_eq!(running, ["Security review", "DBA review"]);
+    b.shot("database-change-ticket").await;
 
     b.sign_in("sec.huang", demo).await;
     b.go(&ticket).await;
