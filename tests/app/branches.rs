@@ -353,3 +353,99 @@ async fn two_tasks_in_parallel_branches_completed_at_the_same_moment_both_keep_t
     assert_eq!(form["stock"], "12 in the store");
     assert_eq!(form["quote"], "40 EUR each");
 }
+
+#[actix_web::test]
+async fn a_change_sent_back_from_one_branch_and_resubmitted_runs_both_branches_again_and_chooses_afresh()
+ {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let id = file_change(&app, "high").await;
+    let (security, dba) = (
+        app.demo_browser("sec.huang").await,
+        app.demo_browser("dba.xu").await,
+    );
+    act_first(&app, &security, id, &[("intent", "approve")]).await;
+    let page = act_first(
+        &app,
+        &dba,
+        id,
+        &[
+            ("intent", "send_back"),
+            ("comment", "Is it really high risk?"),
+        ],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("Sent back to the applicant."));
+    assert_eq!(ticket_status(&app, id), "sent_back");
+    assert!(asked(&app, id).is_empty());
+
+    let ops = app.demo_browser("ops.wang").await;
+    let page = post_as(
+        &app,
+        &ops,
+        &format!("/tickets/{id}/resubmit"),
+        &[
+            ("reason", "Index the orders table"),
+            ("database", "payments"),
+            (
+                "statements",
+                "CREATE INDEX CONCURRENTLY orders_by_day ON orders (day);",
+            ),
+            ("risk", "low"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        page.flash().as_deref(),
+        Some("Resubmitted; the flow starts again.")
+    );
+    // The new round: both reviews again (security's approval was of the
+    // old form), and now the applicant's branch.
+    assert_eq!(
+        steps(&app, id)[5..],
+        [
+            step("submit", "done"),
+            step("security_review", "active"),
+            step("dba_review", "active"),
+            step("dba_runs", "skipped"),
+            step("applicant_runs", "waiting"),
+        ]
+    );
+    assert_eq!(asked(&app, id), vec!["sec.huang", "dba.xu"]);
+    act_first(&app, &security, id, &[("intent", "approve")]).await;
+    act_first(&app, &dba, id, &[("intent", "approve")]).await;
+    act_first(
+        &app,
+        &ops,
+        id,
+        &[("intent", "complete"), ("result", "Built in 12 s")],
+    )
+    .await;
+    assert_eq!(ticket_status(&app, id), "finished");
+}
+
+#[actix_web::test]
+async fn withdrawing_a_change_while_both_reviews_run_stops_both() {
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let id = file_change(&app, "high").await;
+    let ops = app.demo_browser("ops.wang").await;
+    let page = post_as(
+        &app,
+        &ops,
+        &format!("/tickets/{id}"),
+        &[("intent", "withdraw"), ("comment", "Done another way")],
+    )
+    .await;
+    assert_eq!(page.flash().as_deref(), Some("The ticket was withdrawn."));
+    assert_eq!(
+        steps(&app, id)[1..],
+        [
+            step("security_review", "cancelled"),
+            step("dba_review", "cancelled"),
+            step("dba_runs", "cancelled"),
+            step("applicant_runs", "skipped"),
+        ]
+    );
+    assert!(asked(&app, id).is_empty());
+}
