@@ -240,6 +240,22 @@ pub struct PlannedStep {
     pub branch: Option<PlannedBranch>,
 }
 
+/// The branch `node` runs in, if any, as the API names it.
+pub(super) fn planned_branch(
+    lang: crate::i18n::Lang,
+    def: &crate::flow::ProcessDef,
+    node: &crate::flow::NodeDef,
+) -> Option<PlannedBranch> {
+    let at = node.branch.as_ref()?;
+    let gateway = def.gateway(&at.gateway)?;
+    Some(PlannedBranch {
+        gateway: gateway.key.clone(),
+        kind: gateway.kind.as_str(),
+        index: at.branch,
+        name: crate::web::design::gateways::branch_name(lang, gateway, at.branch),
+    })
+}
+
 /// Where a step runs: a branch of a parallel gateway (every branch runs
 /// at once, the flow goes on when all are done) or of an exclusive one
 /// (one branch is taken).
@@ -348,15 +364,7 @@ pub async fn preview(
                     acting: a.acting.clone(),
                 })
                 .collect(),
-            branch: node.branch.as_ref().and_then(|at| {
-                let gateway = def.gateway(&at.gateway)?;
-                Some(PlannedBranch {
-                    gateway: gateway.key.clone(),
-                    kind: gateway.kind.as_str(),
-                    index: at.branch,
-                    name: crate::web::design::gateways::branch_name(lang, gateway, at.branch),
-                })
-            }),
+            branch: planned_branch(lang, &def, node),
             notes: crate::web::tickets::plan_notes(lang, &def, &name, p)
                 .into_iter()
                 .chain(crate::web::change_view::added_step_notes(

@@ -85,6 +85,9 @@ struct NodeOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     overdue_at: Option<DateTime<Utc>>,
     people: Vec<AssigneeOut>,
+    /// The gateway branch the step runs in; absent on the main line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<super::filing::PlannedBranch>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -148,7 +151,7 @@ pub async fn show(
     let id = ApplyId(path.into_inner());
     // The token is checked in the read itself: one unit of work.
     let token = presented.clone();
-    let (bearer, due, view, files) = state
+    let (bearer, due, (view, def), files) = state
         .db
         .read(move |c| {
             let (bearer, due) = match token.admit(c)? {
@@ -177,7 +180,9 @@ pub async fn show(
             } else {
                 Vec::new()
             };
-            Ok(Ok((bearer, due, view, files)))
+            // Parsed once per version and kept: no statement of its own.
+            let def = crate::store::tickets::def_of(c, &view.apply)?;
+            Ok(Ok((bearer, due, (view, def), files)))
         })
         .await
         .map_err(|e| Problem::from_store(e, lang))??;
@@ -227,6 +232,9 @@ pub async fn show(
             .nodes
             .into_iter()
             .map(|n| NodeOut {
+                branch: def
+                    .node(&n.node.node_key)
+                    .and_then(|node| super::filing::planned_branch(lang, &def, node)),
                 name: if zh && !n.node.name_zh.trim().is_empty() {
                     n.node.name_zh
                 } else {

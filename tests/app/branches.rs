@@ -449,3 +449,51 @@ async fn withdrawing_a_change_while_both_reviews_run_stops_both() {
     );
     assert!(asked(&app, id).is_empty());
 }
+
+#[actix_web::test]
+async fn the_api_names_the_branch_each_step_runs_in_when_previewing_and_reading_a_ticket() {
+    use countersign::store::api_tokens::Scope;
+    let app = TestApp::spawn().await;
+    app.load_demo();
+    let service = service_id(&app, "Database change");
+    let secret = crate::api::token_for(&app, "ops.wang", Scope::Act);
+    let (status, plan) = crate::api::post_json(
+        &app,
+        &format!("/api/v1/services/{service}/preview"),
+        &secret,
+        serde_json::json!({ "fields": {
+            "reason": "Index the orders table",
+            "database": "payments",
+            "statements": "CREATE INDEX orders_by_day ON orders (day);",
+            "risk": "high",
+        }}),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let branches: Vec<serde_json::Value> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["branch"].clone())
+        .collect();
+    assert_eq!(
+        branches[0],
+        serde_json::json!({ "gateway": "reviews", "kind": "parallel", "index": 0, "name": "Security" })
+    );
+    assert_eq!(branches[3]["kind"], "exclusive");
+    assert_eq!(branches[3]["name"], "Otherwise");
+
+    let id = file_change(&app, "high").await;
+    let (status, ticket) =
+        crate::api::get_json(&app, &format!("/api/v1/tickets/{id}"), &secret, "zh-CN").await;
+    assert_eq!(status, StatusCode::OK);
+    let nodes = ticket["nodes"].as_array().unwrap();
+    assert!(
+        nodes[0].get("branch").is_none(),
+        "submit is on the main line"
+    );
+    assert_eq!(nodes[2]["branch"]["name"], "数据库");
+    assert_eq!(nodes[2]["status"], "active");
+    assert_eq!(nodes[1]["status"], "active");
+}
