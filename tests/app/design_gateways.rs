@@ -301,7 +301,7 @@ async fn an_exclusive_gateways_branch_condition_is_saved_and_a_bad_one_is_refuse
     assert_eq!(page.path, format!("/admin/processes/{id}/gateways/size"));
     assert_eq!(
         page.texts("#branches .branch h3"),
-        ["Branch 1: Branch 1", "Branch 2: Branch 2 default"]
+        ["Branch 1", "Branch 2 default"]
     );
     // The last branch is the default: the page says so, and offers it no
     // condition; the first branch's condition form is there.

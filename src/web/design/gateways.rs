@@ -307,6 +307,8 @@ pub struct BranchView {
     /// Its number, 1-based, as people count.
     pub number: usize,
     pub name: String,
+    /// Whether it has a name of its own, not "Branch 2" (given or left).
+    pub named: bool,
     /// The default of an exclusive gateway (its last branch).
     pub is_default: bool,
     /// Its steps, in order: key and name.
@@ -370,6 +372,7 @@ impl GatewayPage {
                 index: i,
                 number: i + 1,
                 name: branch_name(lang, &gateway, i),
+                named: branch_name(lang, &gateway, i) != default_branch_name(lang, i + 1),
                 is_default: is_default(&gateway, i),
                 steps: draft
                     .def
