@@ -53,6 +53,15 @@ fn starts(app: &TestApp, id: i32, node: &'static str) -> usize {
         .count()
 }
 
+/// Where the viewer's action form on ticket `id` posts, read before
+/// pressing anything (so two people can press at the same moment).
+async fn action_of(app: &TestApp, browser: &reqwest::Client, id: i32) -> String {
+    get(browser, &app.url(&format!("/tickets/{id}")))
+        .await
+        .attr("section.action form", "action")
+        .unwrap()
+}
+
 /// Files a database change as ops.wang; returns the ticket's id.
 async fn file_change(app: &TestApp, risk: &str) -> i32 {
     let service = service_id(app, "Database change");
@@ -247,17 +256,10 @@ async fn two_reviewers_approving_at_the_same_moment_start_the_next_step_once() {
         app.demo_browser("dba.xu").await,
     );
     // Both pages are read first, then both press Approve at once.
-    let action = |browser: &reqwest::Client| {
-        let browser = browser.clone();
-        let url = app.url(&format!("/tickets/{id}"));
-        async move {
-            get(&browser, &url)
-                .await
-                .attr("section.action form", "action")
-                .unwrap()
-        }
-    };
-    let (a, b) = (action(&security).await, action(&dba).await);
+    let (a, b) = (
+        action_of(&app, &security, id).await,
+        action_of(&app, &dba, id).await,
+    );
     let (one, two) = tokio::join!(
         post_as(&app, &security, &a, &[("intent", "approve")]),
         post_as(&app, &dba, &b, &[("intent", "approve")]),
@@ -314,17 +316,10 @@ async fn two_tasks_in_parallel_branches_completed_at_the_same_moment_both_keep_t
         browser_for(&app, "alice").await,
         browser_for(&app, "bob").await,
     );
-    let action = |browser: &reqwest::Client| {
-        let browser = browser.clone();
-        let url = app.url(&format!("/tickets/{id}"));
-        async move {
-            get(&browser, &url)
-                .await
-                .attr("section.action form", "action")
-                .unwrap()
-        }
-    };
-    let (a, b) = (action(&alice).await, action(&bob).await);
+    let (a, b) = (
+        action_of(&app, &alice, id).await,
+        action_of(&app, &bob, id).await,
+    );
     let (one, two) = tokio::join!(
         post_as(
             &app,
