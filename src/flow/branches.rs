@@ -72,6 +72,13 @@ pub struct BranchRef {
     pub branch: usize,
 }
 
+impl NodeDef {
+    /// Whether the node runs in a branch of gateway `key`.
+    pub fn in_gateway(&self, key: &str) -> bool {
+        self.branch.as_ref().is_some_and(|b| b.gateway == key)
+    }
+}
+
 impl ProcessDef {
     pub fn gateway(&self, key: &str) -> Option<&GatewayDef> {
         self.gateways.iter().find(|g| g.key == key)
@@ -115,9 +122,10 @@ impl ProcessDef {
             return;
         };
         if let Some(at) = &at
-            && let Some(last) = self.nodes.iter().rposition(|n| {
-                n.key != key && n.branch.as_ref().is_some_and(|b| b.gateway == at.gateway)
-            })
+            && let Some(last) = self
+                .nodes
+                .iter()
+                .rposition(|n| n.key != key && n.in_gateway(&at.gateway))
         {
             let node = self.nodes.remove(from);
             let to = if from < last { last } else { last + 1 };
@@ -125,6 +133,45 @@ impl ProcessDef {
         }
         if let Some(node) = self.node_mut(key) {
             node.branch = at;
+        }
+        self.tidy_branches();
+    }
+
+    /// Inserts `branch` into gateway `key` as its branch `at`; the steps
+    /// of the branches from `at` on follow their branch to its new place.
+    pub fn insert_branch(&mut self, key: &str, at: usize, branch: BranchDef) {
+        let Some(gateway) = self.gateway_mut(key) else {
+            return;
+        };
+        gateway
+            .branches
+            .insert(at.min(gateway.branches.len()), branch);
+        for node in &mut self.nodes {
+            if let Some(b) = node.branch.as_mut().filter(|b| b.gateway == key)
+                && b.branch >= at
+            {
+                b.branch += 1;
+            }
+        }
+        self.tidy_branches();
+    }
+
+    /// Removes branch `i` of gateway `key`: its steps go back to the main
+    /// line, the later branches' steps keep theirs.
+    pub fn remove_branch(&mut self, key: &str, i: usize) {
+        let Some(gateway) = self.gateway_mut(key).filter(|g| i < g.branches.len()) else {
+            return;
+        };
+        gateway.branches.remove(i);
+        for node in &mut self.nodes {
+            let Some(b) = node.branch.as_mut().filter(|b| b.gateway == key) else {
+                continue;
+            };
+            if b.branch == i {
+                node.branch = None;
+            } else if b.branch > i {
+                b.branch -= 1;
+            }
         }
         self.tidy_branches();
     }
@@ -157,11 +204,7 @@ impl ProcessDef {
             let mut members = vec![node];
             let mut i = 0;
             while i < nodes.len() {
-                if nodes[i]
-                    .branch
-                    .as_ref()
-                    .is_some_and(|b| b.gateway == at.gateway)
-                {
+                if nodes[i].in_gateway(&at.gateway) {
                     members.push(nodes.remove(i));
                 } else {
                     i += 1;
@@ -382,6 +425,24 @@ mod tests {
         );
         assert_eq!(def.node("implement").unwrap().branch, at(1));
         assert_eq!(def.node("early").unwrap().branch, None);
+    }
+
+    #[test]
+    fn branches_inserted_or_removed_take_their_steps_places_along() {
+        let mut def = parallel();
+        let place = |def: &ProcessDef, key: &str| def.node(key).unwrap().branch.clone();
+        def.insert_branch("reviews", 1, BranchDef::default());
+        assert_eq!(def.gateway("reviews").unwrap().branches.len(), 3);
+        assert_eq!(place(&def, "security").unwrap().branch, 0);
+        assert_eq!(place(&def, "dba2").unwrap().branch, 2);
+        def.remove_branch("reviews", 0);
+        assert_eq!(place(&def, "security"), None, "back on the main line");
+        assert_eq!(place(&def, "dba").unwrap().branch, 1);
+        let keys: Vec<&str> = def.nodes.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["submit", "lead", "security", "dba", "dba2", "implement"]
+        );
     }
 
     fn standing() -> impl Strategy<Value = Standing> {

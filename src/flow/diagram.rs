@@ -292,7 +292,7 @@ fn pieces<'d>(
             Some(gateway) => {
                 let len = def.nodes[i..]
                     .iter()
-                    .take_while(|n| in_gateway(n, gateway))
+                    .take_while(|n| n.in_gateway(&gateway.key))
                     .count()
                     .max(1);
                 let members = &def.nodes[i..i + len];
@@ -311,33 +311,27 @@ fn pieces<'d>(
         }
     }
     for gateway in &def.gateways {
-        if !def.nodes.iter().any(|n| in_gateway(n, gateway)) {
+        if !def.nodes.iter().any(|n| n.in_gateway(&gateway.key)) {
             pieces.push(Piece::Gateway(Block::new(gateway, &[], labels, &state)));
         }
     }
     pieces
 }
 
-fn in_gateway(node: &NodeDef, gateway: &GatewayDef) -> bool {
-    node.branch
-        .as_ref()
-        .is_some_and(|at| at.gateway == gateway.key)
-}
-
 /// Whether `gateway`'s nodes can be drawn as a block: there are some, they
 /// stand together in the list, each in a branch the gateway has, branch by
 /// branch.
 fn stands_together(def: &ProcessDef, gateway: &GatewayDef) -> bool {
-    let Some(first) = def.nodes.iter().position(|n| in_gateway(n, gateway)) else {
+    let Some(first) = def.nodes.iter().position(|n| n.in_gateway(&gateway.key)) else {
         return false;
     };
     let run = def.nodes[first..]
         .iter()
-        .take_while(|n| in_gateway(n, gateway))
+        .take_while(|n| n.in_gateway(&gateway.key))
         .count();
     let rest_outside = def.nodes[first + run..]
         .iter()
-        .any(|n| in_gateway(n, gateway));
+        .any(|n| n.in_gateway(&gateway.key));
     let branches: Vec<usize> = def.nodes[first..first + run]
         .iter()
         .filter_map(|n| n.branch.as_ref().map(|at| at.branch))

@@ -319,10 +319,7 @@ fn gateway_heading(
     node: &crate::flow::NodeDef,
 ) -> Option<String> {
     let at = node.branch.as_ref()?;
-    let first = def
-        .nodes
-        .iter()
-        .find(|n| n.branch.as_ref().is_some_and(|b| b.gateway == at.gateway))?;
+    let first = def.nodes.iter().find(|n| n.in_gateway(&at.gateway))?;
     if first.key != node.key {
         return None;
     }
@@ -350,7 +347,7 @@ fn gateway_heading(
                 .nodes
                 .iter()
                 .zip(&plan.nodes)
-                .filter(|(n, _)| n.branch.as_ref().is_some_and(|b| b.gateway == at.gateway))
+                .filter(|(n, _)| n.in_gateway(&at.gateway))
                 .find(|(_, p)| p.skip != Some(Skip::BranchNotTaken))
                 .and_then(|(n, _)| n.branch.as_ref().map(|b| b.branch))
                 .unwrap_or(0);

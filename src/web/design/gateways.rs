@@ -92,10 +92,6 @@ pub fn place_label(lang: Lang, def: &ProcessDef, at: &BranchRef) -> String {
 }
 
 /// Whether `node` runs in gateway `key`.
-fn runs_in(node: &crate::flow::NodeDef, key: &str) -> bool {
-    node.branch.as_ref().is_some_and(|b| b.gateway == key)
-}
-
 /// A gateway as the steps page lists it.
 pub struct GatewayRow {
     pub key: String,
@@ -119,7 +115,7 @@ pub fn gateway_rows(lang: Lang, def: &ProcessDef) -> Vec<GatewayRow> {
                 .collect(),
             steps: lang.tn(
                 "design.gateways.steps_count",
-                def.nodes.iter().filter(|n| runs_in(n, &g.key)).count(),
+                def.nodes.iter().filter(|n| n.in_gateway(&g.key)).count(),
             ),
         })
         .collect()
@@ -133,7 +129,7 @@ fn is_default(gateway: &GatewayDef, i: usize) -> bool {
 /// The fields a branch condition may read: those filled before the
 /// gateway's first step; before it has any, every field.
 fn fields_before_gateway<'d>(def: &'d ProcessDef, key: &str) -> Vec<&'d FieldDef> {
-    match def.nodes.iter().find(|n| runs_in(n, key)) {
+    match def.nodes.iter().find(|n| n.in_gateway(key)) {
         Some(first) => def.fields_before(&first.key),
         None => def.fields().map(|(_, f)| f).collect(),
     }
@@ -554,11 +550,7 @@ pub async fn remove(
             .position(|g| g.key == gateway_key)
             .ok_or(StoreError::NotFound)?;
         def.gateways.remove(at);
-        for node in &mut def.nodes {
-            if runs_in(node, &gateway_key) {
-                node.branch = None;
-            }
-        }
+        // Its steps' places name no gateway now: tidying forgets them.
         def.tidy_branches();
         Ok(())
     };
@@ -594,26 +586,17 @@ pub async fn add_branch(
         let gateway_key = key.clone();
         let change = move |def: &mut ProcessDef| {
             let g = gateway_of(def, &gateway_key)?;
-            let branch = BranchDef {
-                name,
-                condition: None,
-            };
             // An exclusive gateway's default stays last: the new branch
             // goes before it, and the default's steps follow it along.
             let at = match g.kind {
                 GatewayKind::Exclusive if !g.branches.is_empty() => g.branches.len() - 1,
                 _ => g.branches.len(),
             };
-            g.branches.insert(at, branch);
-            for node in &mut def.nodes {
-                if let Some(b) = node.branch.as_mut()
-                    && b.gateway == gateway_key
-                    && b.branch >= at
-                {
-                    b.branch += 1;
-                }
-            }
-            def.tidy_branches();
+            let branch = BranchDef {
+                name,
+                condition: None,
+            };
+            def.insert_branch(&gateway_key, at, branch);
             Ok(())
         };
         match edit(&ctx, &state, id, revision(&form.revision), change)
@@ -702,18 +685,7 @@ pub async fn remove_branch(
         if g.kind == GatewayKind::Exclusive && i + 1 == g.branches.len() {
             return Err(StoreError::rule("", "design.gateways.default_stays"));
         }
-        g.branches.remove(i);
-        for node in &mut def.nodes {
-            let Some(b) = node.branch.as_mut().filter(|b| b.gateway == gateway_key) else {
-                continue;
-            };
-            if b.branch == i {
-                node.branch = None;
-            } else if b.branch > i {
-                b.branch -= 1;
-            }
-        }
-        def.tidy_branches();
+        def.remove_branch(&gateway_key, i);
         Ok(())
     };
     match edit(&ctx, &state, id, revision(&form.revision), change).await? {
