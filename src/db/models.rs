@@ -230,6 +230,60 @@ pub struct Resource {
     pub created_at: NaiveDateTime,
 }
 
+/// The columns `Apply` reads, in its order, for queries that read a
+/// ticket beside other rows (where `Apply::as_select()` cannot stand in a
+/// tuple that may be null); where its hash chain ends is left out, as
+/// only the audit trail reads it.
+pub type ApplyColumns = (
+    applies::id,
+    applies::serial,
+    applies::service_id,
+    applies::version_id,
+    applies::kind,
+    applies::title,
+    applies::applicant_id,
+    applies::business_id,
+    applies::status,
+    applies::form,
+    applies::outcome,
+    applies::submit_token,
+    applies::row_version,
+    applies::last_urged_at,
+    applies::created_at,
+    applies::updated_at,
+    applies::finished_at,
+    applies::due_at,
+    applies::overdue_at,
+    applies::extra_nodes,
+    applies::copied,
+    applies::attached,
+);
+
+pub const APPLY_COLUMNS: ApplyColumns = (
+    applies::id,
+    applies::serial,
+    applies::service_id,
+    applies::version_id,
+    applies::kind,
+    applies::title,
+    applies::applicant_id,
+    applies::business_id,
+    applies::status,
+    applies::form,
+    applies::outcome,
+    applies::submit_token,
+    applies::row_version,
+    applies::last_urged_at,
+    applies::created_at,
+    applies::updated_at,
+    applies::finished_at,
+    applies::due_at,
+    applies::overdue_at,
+    applies::extra_nodes,
+    applies::copied,
+    applies::attached,
+);
+
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = applies)]
 pub struct Apply {

@@ -2,12 +2,12 @@
 
 use diesel::prelude::*;
 
+use super::chain::Pending;
 use super::{StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::models::AuditEvent;
 use crate::db::schema::audit_events;
-use crate::db::stamp::At;
 
 pub use crate::db::states::Channel;
 
@@ -45,43 +45,37 @@ impl<'a> Audit<'a> {
     }
 }
 
-/// An event as its row is written.
-pub(super) type EventRow = (
-    diesel::dsl::Eq<audit_events::at, At>,
-    diesel::dsl::Eq<audit_events::actor_id, Option<UserId>>,
-    diesel::dsl::Eq<audit_events::on_behalf_of_id, Option<UserId>>,
-    diesel::dsl::Eq<audit_events::channel, Channel>,
-    diesel::dsl::Eq<audit_events::action, String>,
-    diesel::dsl::Eq<audit_events::subject_type, String>,
-    diesel::dsl::Eq<audit_events::subject_id, Option<i32>>,
-    diesel::dsl::Eq<audit_events::apply_id, Option<i32>>,
-    diesel::dsl::Eq<audit_events::detail, String>,
-);
-
-pub(super) fn row(event: Audit<'_>) -> EventRow {
-    (
-        audit_events::at.eq(At(now())),
-        audit_events::actor_id.eq(event.actor),
-        audit_events::on_behalf_of_id.eq(event.on_behalf_of),
-        audit_events::channel.eq(event.channel),
-        audit_events::action.eq(event.action.to_string()),
-        audit_events::subject_type.eq(event.subject_type.to_string()),
-        audit_events::subject_id.eq(event.subject_id),
-        audit_events::apply_id.eq(event.apply_id),
-        audit_events::detail.eq(event.detail.to_string()),
-    )
+/// An event as it is held until written (`chain::link` gives it its
+/// place in its chain then).
+pub(super) fn row(event: Audit<'_>) -> Pending {
+    Pending {
+        at: super::chain::to_micros(now()),
+        actor_id: event.actor,
+        on_behalf_of_id: event.on_behalf_of,
+        channel: event.channel,
+        action: event.action.to_string(),
+        subject_type: event.subject_type.to_string(),
+        subject_id: event.subject_id,
+        apply_id: event.apply_id,
+        detail: event.detail.to_string(),
+    }
 }
 
 /// Records an event: at once, or with the rest of the action holding its
-/// rows (`held::Held`).
+/// rows (`held::Held`). Either way it takes the next place in its
+/// ticket's hash chain (`chain`) when written.
 /// A ticket event is also handed to the webhooks that want it, written
 /// with it.
 pub fn record(conn: &mut DbConn, event: Audit<'_>) -> StoreResult<()> {
     let noticed = super::webhooks::notice(conn, &event)?;
     if let Some(row) = super::held::event(row(event)) {
-        crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
-            .values(row)
-            .execute(c))?;
+        let (rows, heads) = super::chain::link(conn, vec![row], &[])?;
+        for row in &rows {
+            crate::direct!(conn, |c| diesel::insert_into(audit_events::table)
+                .values(row)
+                .execute(c))?;
+        }
+        super::chain::write_heads(conn, &heads)?;
     }
     if let Some(noticed) = noticed.and_then(super::held::hook) {
         super::webhooks::enqueue(conn, vec![noticed])?;

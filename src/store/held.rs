@@ -11,15 +11,18 @@ use std::cell::RefCell;
 use diesel::prelude::*;
 
 use super::StoreResult;
-use super::audit::EventRow;
+use super::chain::{self, Head, Pending};
 use super::outbox::MailRow;
 use super::webhooks::Noticed;
 use crate::db::DbConn;
-use crate::db::schema::{audit_events, outbox};
+use crate::db::schema::{applies, audit_events, outbox};
 
 #[derive(Default)]
 struct Rows {
-    events: Vec<EventRow>,
+    events: Vec<Pending>,
+    /// Where chains end, known to the action already (a ticket it filed,
+    /// or locked and read): `chain::link` need not read them.
+    heads: Vec<(i32, Head)>,
     mail: Vec<MailRow>,
     /// Ticket events for the webhooks that want them.
     hooks: Vec<Noticed>,
@@ -71,6 +74,7 @@ impl Held {
         }
         let Some(Rows {
             events,
+            heads: known,
             mail,
             hooks,
         }) = HELD.with_borrow_mut(|held| held.replace(Rows::default()))
@@ -78,6 +82,39 @@ impl Held {
             return Ok(());
         };
         super::webhooks::enqueue(conn, hooks)?;
+        let (events, heads) = chain::link(conn, events, &known)?;
+        // On PostgreSQL the one ticket's new end goes in the statement
+        // that writes its events (with the mail when there is any).
+        if let DbConn::Pg(pg) = conn
+            && let [(ticket, head)] = heads.as_slice()
+            && *ticket != 0
+            && events.len() <= CHUNK
+            && mail.len() <= CHUNK
+        {
+            let end = crate::db::prepared::update(
+                applies::table.find(*ticket),
+                (
+                    applies::audit_seq.eq(head.seq),
+                    applies::audit_hash.eq(&head.hash),
+                ),
+            );
+            let events = diesel::insert_into(audit_events::table).values(&events);
+            if mail.is_empty() {
+                crate::db::prepared::together(end, events).execute(pg)?;
+            } else {
+                crate::db::prepared::together(
+                    crate::db::prepared::ctes(
+                        diesel::insert_into(outbox::table).values(&mail),
+                        "head",
+                        end,
+                    ),
+                    events,
+                )
+                .execute(pg)?;
+            }
+            return Ok(());
+        }
+        chain::write_heads(conn, &heads)?;
         // Both in one statement on PostgreSQL when they fit in one (a
         // statement takes at most 65,535 values; SQLite 32,766); else each
         // kind in chunks.
@@ -162,7 +199,7 @@ fn hold<R>(row: R, pick: fn(&mut Rows) -> &mut Vec<R>) -> Option<R> {
 }
 
 /// Holds an event (`hold`).
-pub(super) fn event(row: EventRow) -> Option<EventRow> {
+pub(super) fn event(row: Pending) -> Option<Pending> {
     hold(row, |rows| &mut rows.events)
 }
 
@@ -175,13 +212,24 @@ pub(super) fn events_held() -> Option<usize> {
 /// Changes the held event at `index` (from `events_held`) before it is
 /// written: filing learns its serial number only at its end, and names it
 /// in the event it recorded first. Whether there was such an event.
-pub(super) fn amend_event(index: usize, change: impl FnOnce(&mut EventRow)) -> bool {
+pub(super) fn amend_event(index: usize, change: impl FnOnce(&mut Pending)) -> bool {
     HELD.with_borrow_mut(|held| {
         held.as_mut()
             .and_then(|rows| rows.events.get_mut(index))
             .map(change)
             .is_some()
     })
+}
+
+/// Tells the running action's hold where `chain` ends, when the action
+/// knows it already: a ticket it has just filed starts empty.
+pub(super) fn known_head(chain: i32, head: Head) {
+    HELD.with_borrow_mut(|held| {
+        if let Some(rows) = held {
+            rows.heads.retain(|(c, _)| *c != chain);
+            rows.heads.push((chain, head));
+        }
+    });
 }
 
 /// Holds a ticket event for the webhooks (`hold`).

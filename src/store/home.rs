@@ -41,7 +41,7 @@ pub fn lists(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<HomeLists
         .filter(a::status.eq_any([TicketStatus::Running, TicketStatus::SentBack]))
         .order(a::id.desc())
         .limit(limit)
-        .select(a::all_columns);
+        .select(crate::db::models::APPLY_COLUMNS);
     let roles = assignments::rows()
         .filter(ra::user_id.eq(me))
         .order((roles::id, ra::id));

@@ -523,7 +523,7 @@ pub fn open_mine(conn: &mut DbConn, me: UserId, limit: i64) -> StoreResult<Vec<A
         .filter(a::status.eq_any([TicketStatus::Running, TicketStatus::SentBack]))
         .order(a::id.desc())
         .limit(limit)
-        .select(Apply::as_select())
+        .select(crate::db::models::APPLY_COLUMNS)
         .load(conn)?)
 }
 
@@ -540,7 +540,7 @@ pub fn mine(
     }
     Ok(q.order(a::id.desc())
         .limit(limit)
-        .select(Apply::as_select())
+        .select(crate::db::models::APPLY_COLUMNS)
         .load(conn)?)
 }
 
@@ -638,7 +638,7 @@ macro_rules! ticket_head {
             .select((
                 // Plain columns (an `Apply` in table order), so the head
                 // can sit beside the session read (`beside_each`).
-                a::all_columns,
+                crate::db::models::APPLY_COLUMNS,
                 applicants.fields((users::username, users::display_name)),
                 (sv::name_en, sv::name_zh),
                 b::name.nullable(),
@@ -901,7 +901,7 @@ impl TicketView {
 pub fn may_see(conn: &mut DbConn, id: ApplyId, me: UserId, is_admin: bool) -> StoreResult<bool> {
     let Some(apply) = a::table
         .find(id)
-        .select(Apply::as_select())
+        .select(crate::db::models::APPLY_COLUMNS)
         .first::<Apply>(conn)
         .optional()?
     else {
@@ -999,7 +999,7 @@ pub fn search(conn: &mut DbConn, search: &Search, limit: i64) -> StoreResult<Vec
         .left_join(b::table.on(a::business_id.eq(b::id.nullable())))
         .order(a::id.desc())
         .select((
-            Apply::as_select(),
+            crate::db::models::APPLY_COLUMNS,
             (s::name_en, s::name_zh),
             b::name.nullable(),
         ))

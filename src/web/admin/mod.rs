@@ -3,6 +3,7 @@
 //! Every handler here starts with `ctx.require_admin()`; others get a 403.
 
 pub mod assignments;
+pub mod audit;
 pub mod businesses;
 pub mod calendars;
 pub mod catalog;
@@ -147,6 +148,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/tickets", web::get().to(tickets::list))
         .route("/admin/tickets.csv", web::get().to(tickets::csv))
+        .route("/admin/audit", web::get().to(audit::page))
+        .route("/admin/audit/verify", web::post().to(audit::verify))
+        .route("/admin/audit/export.{format}", web::get().to(audit::export))
         .route("/admin/outbox", web::get().to(outbox::list))
         .route(
             "/admin/outbox/retry-failed",
