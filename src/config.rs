@@ -37,6 +37,10 @@ pub struct Config {
     /// changes' hosts and resources in their windows; the job runner
     /// keeps the silences.
     pub alertmanager: Option<AlertmanagerConfig>,
+    /// `METRICS_TOKEN` (unset): when set, `/metrics` answers only a
+    /// request with `Authorization: Bearer <token>` (401 otherwise);
+    /// unset, anyone may read it.
+    pub metrics_token: Option<String>,
 }
 
 /// `ALERTMANAGER_URL`: Alertmanager's base URL (`http://127.0.0.1:9093`),
@@ -252,6 +256,10 @@ impl std::fmt::Debug for Config {
                     .as_ref()
                     .map(|a| format!("{} ({})", redact_url(&a.url), a.label)),
             )
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -330,6 +338,7 @@ impl Config {
             trust_forwarded_for: flag("TRUST_FORWARDED_FOR")?,
             run_jobs: var("RUN_JOBS").is_none() || flag("RUN_JOBS")?,
             alertmanager: AlertmanagerConfig::from_env()?,
+            metrics_token: var("METRICS_TOKEN").map(|t| t.trim().to_string()),
         })
     }
 

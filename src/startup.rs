@@ -105,6 +105,7 @@ impl Application {
         };
         let blocking_threads = (config.pool_size as usize).max(2);
         let http = config.http.clone();
+        let metrics = db.metrics().clone();
         let state = web::Data::new(AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -117,6 +118,7 @@ impl Application {
                 .cookie_secure(secure)
                 .build();
             let body_timeout = http.body_timeout;
+            let metrics = metrics.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(actix_web::web::PayloadConfig::new(MAX_BODY))
@@ -129,6 +131,10 @@ impl Application {
                 .wrap(security::headers(secure))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
+                // Outermost: every request counted, timed in full.
+                .wrap(from_fn(move |req, next| {
+                    crate::web::metrics::measure(metrics.clone(), req, next)
+                }))
                 .configure(crate::api::routes)
                 .configure(routes)
         })

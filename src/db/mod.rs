@@ -232,6 +232,20 @@ fn commit_done(committed: bool) {
     }
 }
 
+/// Runs the unit of work `f` and takes what it noted for `/metrics`
+/// (`crate::metrics::note`): counted by the caller only once the unit has
+/// committed, dropped with it otherwise. Whatever an earlier unit on this
+/// thread left noted (one that failed) is forgotten first.
+fn noting<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<(T, Vec<crate::metrics::Noted>), StoreError> {
+    crate::metrics::take_noted();
+    let result = f(conn);
+    let noted = crate::metrics::take_noted();
+    result.map(|value| (value, noted))
+}
+
 /// Runs `f` in a write transaction (`begin_write`): committed if it
 /// succeeds, rolled back if it fails.
 fn in_write_transaction<T>(
@@ -326,6 +340,8 @@ pub struct Db {
     clock: Clock,
     /// Statements and transactions its connections have sent (`sent`).
     counters: Arc<count::Counters>,
+    /// What `/metrics` serves for this database and the server beside it.
+    metrics: Arc<crate::metrics::Metrics>,
     /// Held by every clone; the checkpointer stops when the last one goes.
     _alive: Arc<()>,
 }
@@ -502,8 +518,31 @@ impl Db {
             backend,
             clock,
             counters,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             _alive: alive,
         })
+    }
+
+    /// The metrics of this database and the server beside it.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// What `/metrics` reads of this database as it is asked: the
+    /// statements and transactions sent (scrapes' own reads apart, see
+    /// `read_aside`) and the pool's connections.
+    pub fn readings(&self) -> crate::metrics::Readings {
+        let sent = self.sent();
+        let pool = self.pool.state();
+        crate::metrics::Readings {
+            statements: sent.statements,
+            transactions: sent.transactions,
+            scrape_statements: self.counters.aside(),
+            pool_in_use: pool.connections.saturating_sub(pool.idle_connections),
+            pool_idle: pool.idle_connections,
+            pool_max: self.pool.max_size(),
+            ..Default::default()
+        }
     }
 
     /// Statements and transactions this database's connections have sent
@@ -553,12 +592,40 @@ impl Db {
             .map_err(|e| StoreError::Unexpected(anyhow!("blocking task failed: {e}")))?
     }
 
-    /// Waits for this unit's turn at a connection (see `read`).
+    /// Runs a read-only unit of work like `read`, its statements counted
+    /// apart from all others (`Readings::scrape_statements`) and its
+    /// transaction not at all: `/metrics`' own reads, which the ticket
+    /// benchmark must not see in the statements it reads around each
+    /// phase.
+    pub async fn read_aside<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        let _turn = self.turn().await?;
+        actix_web::web::block(move || {
+            let _aside = count::Aside::enter();
+            db.read_sync(f)
+        })
+        .await
+        .map_err(|e| StoreError::Unexpected(anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Waits for this unit's turn at a connection (see `read`); a wait is
+    /// counted (`Metrics::waited`) when every connection was taken.
     async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
-        self.gate
+        if let Ok(permit) = self.gate.try_acquire() {
+            return Ok(permit);
+        }
+        let asked = std::time::Instant::now();
+        let permit = self
+            .gate
             .acquire()
             .await
-            .map_err(|e| StoreError::Unexpected(anyhow!("connection gate closed: {e}")))
+            .map_err(|e| StoreError::Unexpected(anyhow!("connection gate closed: {e}")))?;
+        self.metrics.waited(asked.elapsed());
+        Ok(permit)
     }
 
     /// Runs a short, indexed read (who is signed in, and with `SignedIn`
@@ -590,7 +657,9 @@ impl Db {
         T: Send + 'static,
     {
         if let Some(writer) = &self.writer {
-            return writer.run(f).await;
+            let (value, noted) = writer.run(move |c| noting(c, f)).await?;
+            self.metrics.count(noted);
+            return Ok(value);
         }
         let db = self.clone();
         let _turn = self.turn().await?;
@@ -623,9 +692,12 @@ impl Db {
             .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
         let mut conn = self.checkout()?;
         let _unit = UnitOf::enter(self.id, &self.clock);
-        let result = in_write_transaction(&mut conn, f);
+        let result = in_write_transaction(&mut conn, |c| noting(c, f));
         self.checked_in(&mut conn, &result);
-        result
+        let (value, noted) = result?;
+        // Committed: what it did counts now, and only now.
+        self.metrics.count(noted);
+        Ok(value)
     }
 
     /// A pooled connection for a unit of work. A PostgreSQL connection
@@ -636,7 +708,16 @@ impl Db {
     fn checkout(&self) -> Result<Pooled, StoreError> {
         let mut tries = 0;
         loop {
-            let mut conn = self.pool.get()?;
+            let mut conn = match self.pool.try_get() {
+                Some(conn) => conn,
+                // None idle: one is made, or the asker waits for one.
+                None => {
+                    let asked = std::time::Instant::now();
+                    let conn = self.pool.get()?;
+                    self.metrics.waited(asked.elapsed());
+                    conn
+                }
+            };
             if self.backend == Backend::Sqlite || worked_recently(&conn) {
                 return Ok(conn);
             }

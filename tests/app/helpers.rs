@@ -145,6 +145,7 @@ impl TestApp {
             trust_forwarded_for: false,
             run_jobs: true,
             alertmanager: None,
+            metrics_token: None,
         };
         let db = Db::connect(&self.database_url, 4).expect("connect");
         // The instances of one test keep one time.
@@ -193,6 +194,7 @@ impl TestApp {
             trust_forwarded_for: false,
             run_jobs: true,
             alertmanager: None,
+            metrics_token: None,
         };
         adjust(&mut config);
         let db = Db::connect(&database_url, 4).expect("connect and migrate");

@@ -24,6 +24,7 @@ const RULES: &[(&str, &[&str])] = &[
             "token",
             "password",
             "telemetry",
+            "metrics",
         ],
     ),
     ("db", &["store", "notify", "web", "api", "jobs", "startup"]),

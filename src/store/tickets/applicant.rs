@@ -125,6 +125,7 @@ pub(super) fn withdraw(
         ),
     )?;
     let def = def_of(conn, &ticket)?;
+    super::note_end(&def, TicketStatus::Withdrawn);
     if def.timed() {
         super::super::timers::stop_ticket(conn, apply)?;
     }

@@ -70,7 +70,7 @@ macro_rules! target_select {
                 au::all_columns,
                 n::node_key,
                 n::kind,
-                a::all_columns,
+                crate::db::models::APPLY_COLUMNS,
                 users::active,
             ))
     };
@@ -282,11 +282,17 @@ fn lock_writing(
     apply: ApplyId,
     form: Option<&(StoredForm, Option<ReviewOutcome>)>,
 ) -> StoreResult<()> {
-    let running = ticket_lock!(apply, form, |lock| crate::direct!(conn, |c| lock
-        .execute(c)))?;
-    if running == 0 {
+    // Where the ticket's audit chain ends comes back with the lock, so its
+    // events follow on without reading it again (`held::known_head`).
+    let head: Option<(i32, Option<String>)> =
+        ticket_lock!(apply, form, |lock| crate::direct!(conn, |c| lock
+            .returning((a::audit_seq, a::audit_hash))
+            .get_result(c)
+            .optional()))?;
+    let Some((seq, hash)) = head else {
         return Err(not_running(conn, apply)?);
-    }
+    };
+    super::super::held::known_head(apply.0, super::super::chain::Head { seq, hash });
     Ok(())
 }
 
@@ -315,6 +321,9 @@ fn lock_ticket_and_step(
         .optional()?
         .map_or_else(|| Err(overtaken_now(conn, mine.id)?.into()), Ok);
     };
+    // The step comes back with where the ticket's audit chain ends, read
+    // from the ticket's row as locked: its events follow on without
+    // another statement (`held::known_head`).
     let step = prepared::update(
         n::table
             .find(mine.approve_id)
@@ -322,14 +331,22 @@ fn lock_ticket_and_step(
             .filter(prepared::first_changed()),
         n::row_version.eq(n::row_version + 1),
     )
-    .returning(Approve::as_returning());
-    let locked: Option<Approve> = ticket_lock!(apply, form, |lock| prepared::together(
-        lock.returning(a::id),
-        step
-    )
-    .get_result(pg))
-    .optional()?;
-    if let Some(node) = locked {
+    .returning((
+        Approve::as_returning(),
+        diesel::dsl::sql::<diesel::sql_types::Integer>("(SELECT audit_seq FROM first)"),
+        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+            "(SELECT audit_hash FROM first)",
+        ),
+    ));
+    let locked: Option<(Approve, i32, Option<String>)> =
+        ticket_lock!(apply, form, |lock| prepared::together(
+            lock.returning((a::id, a::audit_seq, a::audit_hash)),
+            step
+        )
+        .get_result(pg))
+        .optional()?;
+    if let Some((node, seq, hash)) = locked {
+        super::super::held::known_head(apply.0, super::super::chain::Head { seq, hash });
         return Ok(node);
     }
     // The ticket no longer runs, or (it runs) the step was settled first.
@@ -484,6 +501,7 @@ pub(super) fn decide(
     };
     // The step's live assignments with this vote in them, for settling.
     let mut live = record_vote(conn, mine, &node, &vote, read_before)?;
+    super::note_vote(channel, vote.decision);
     // Files the step's form carries are now the ticket's.
     if spec
         .fields

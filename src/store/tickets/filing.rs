@@ -306,6 +306,8 @@ pub fn submit(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
     let events = super::super::held::Held::begin();
     let filed = file(conn, sub)?;
     events.write(conn)?;
+    let (kind, process) = super::process_labels(&sub.def);
+    crate::metrics::note(crate::metrics::Noted::Filed { kind, process });
     Ok(filed)
 }
 
@@ -355,6 +357,9 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         &sub.values,
         sub.applicant,
     )?;
+    // A ticket filed in this transaction has no events yet: its chain
+    // starts here, with nothing to read or lock.
+    super::super::held::known_head(apply.0, super::super::chain::Head::empty());
     let filed_event = super::super::held::events_held();
     audit::record(
         conn,
@@ -381,8 +386,7 @@ fn file(conn: &mut DbConn, sub: &Submission) -> StoreResult<Filed> {
         // The filing's event, held until the commit, names it.
         let named = filed_event.is_some_and(|index| {
             super::super::held::amend_event(index, |row| {
-                row.8 = crate::db::schema::audit_events::detail
-                    .eq(serde_json::json!({ "serial": serial }).to_string());
+                row.detail = serde_json::json!({ "serial": serial }).to_string();
             })
         });
         if !named {

@@ -91,6 +91,37 @@ fn acted(
     }
 }
 
+/// A process as `/metrics` labels it: its kind and its name (English,
+/// else Chinese) as the ticket's version names it.
+fn process_labels(def: &ProcessDef) -> (&'static str, String) {
+    let name = if def.name.en.trim().is_empty() {
+        &def.name.zh
+    } else {
+        &def.name.en
+    };
+    (def.kind.as_str(), name.clone())
+}
+
+/// Notes for `/metrics` that a ticket of `def` ended as `status` (counted
+/// once this unit of work commits).
+fn note_end(def: &ProcessDef, status: TicketStatus) {
+    let (kind, process) = process_labels(def);
+    crate::metrics::note(crate::metrics::Noted::Ended {
+        kind,
+        process,
+        outcome: status.as_str(),
+    });
+}
+
+/// Notes for `/metrics` a vote cast through `channel` (counted once this
+/// unit of work commits).
+fn note_vote(channel: Channel, decision: crate::db::states::Decided) {
+    crate::metrics::note(crate::metrics::Noted::Decided {
+        channel: channel.as_str(),
+        decision: decision.as_str(),
+    });
+}
+
 fn node_def<'d>(def: &'d ProcessDef, approve: &Approve) -> StoreResult<&'d NodeDef> {
     def.node(&approve.node_key).ok_or_else(|| {
         StoreError::Unexpected(anyhow::anyhow!("node {} not in version", approve.node_key))

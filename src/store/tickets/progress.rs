@@ -722,6 +722,10 @@ fn settle(
                 (TicketStatus::Rejected, TicketEvent::TicketRejected)
             };
             end(conn, apply, ticket_status)?;
+            // Sent back, it has not ended: its applicant may resubmit.
+            if !sent_back {
+                super::note_end(def, ticket_status);
+            }
             // A rejected ticket's own clock stops; a ticket sent back to
             // its applicant keeps counting.
             if !sent_back && def.deadline.is_some() {
@@ -1048,6 +1052,7 @@ fn finish(conn: &mut DbConn, ticket: &Apply, def: &ProcessDef) -> StoreResult<()
     if def.deadline.is_some() {
         super::super::timers::stop_ticket(conn, apply)?;
     }
+    super::note_end(def, TicketStatus::Finished);
     audit::record(
         conn,
         ticket_event(None, TicketEvent::Finished, apply, serde_json::json!({})),

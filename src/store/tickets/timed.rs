@@ -356,6 +356,7 @@ fn escalate(
                     people.remove(0);
                     continue;
                 }
+                super::note_vote(Channel::Timer, decision);
                 audit::record(
                     conn,
                     Audit {
