@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod decision;
 pub mod definition;
 pub mod diagram;
+pub mod figures;
 pub mod form;
 pub mod freeze;
 pub mod plan;

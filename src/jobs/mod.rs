@@ -5,8 +5,10 @@
 //! `POLL`, or until a test moves the clock. A timer whose runner died is
 //! claimed again once its lease lapses: late, but fired, and once.
 //! Beside it, when Alertmanager is configured, the monitoring silences of
-//! approved changes are kept in step each `POLL` (`silences`).
+//! approved changes are kept in step each `POLL` (`silences`), and the
+//! change dashboards' days are rolled up as they end (`insight`).
 
+pub mod insight;
 pub mod silences;
 
 use std::sync::Arc;
@@ -45,6 +47,7 @@ pub async fn run(
             stopping.clone(),
         ))
     });
+    let rolling = actix_web::rt::spawn(insight::run(db.clone(), stopping.clone()));
     loop {
         if *stopping.borrow() {
             break;
@@ -75,6 +78,9 @@ pub async fn run(
     let name = runner.clone();
     if let Err(e) = db.write(move |c| timers::release(c, &name)).await {
         tracing::warn!(error = %e, "handing back timers failed");
+    }
+    if let Err(e) = rolling.await {
+        tracing::warn!(error = %e, "the dashboard rollup stopped abnormally");
     }
     if let Some(silencing) = silencing
         && let Err(e) = silencing.await

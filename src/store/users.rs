@@ -40,6 +40,9 @@ pub struct SessionUser {
     /// Whether anyone delegates to them now (their inbox shows that
     /// person's assignments too).
     pub stands_in: bool,
+    /// Whether they hold a role within some business (they may read
+    /// that business's change dashboards).
+    pub business_role: bool,
 }
 
 /// The validated fields of the admin's user form.
@@ -109,6 +112,9 @@ macro_rules! session_select {
             .filter(d::to_user_id.eq(id))
             .filter(d::starts_at.le(at))
             .filter(d::ends_at.gt(at));
+        let business_role = role_assignments::table
+            .filter(role_assignments::user_id.eq(id))
+            .filter(role_assignments::business_id.is_not_null());
         users::table
             .filter(users::id.eq(id))
             .filter(users::active.eq(true))
@@ -121,20 +127,31 @@ macro_rules! session_select {
                 diesel::dsl::exists(admin),
                 own,
                 diesel::dsl::exists(standing_in),
+                diesel::dsl::exists(business_role),
             ))
     }};
 }
 pub(crate) use session_select;
 
 /// A row of `session_select`: id, username, name, language, whether
-/// admin, own waiting assignments (capped), whether standing in for anyone.
-pub(crate) type SessionFacts = (UserId, String, String, Option<String>, bool, i64, bool);
+/// admin, own waiting assignments (capped), whether standing in for
+/// anyone, whether holding a role within a business.
+pub(crate) type SessionFacts = (
+    UserId,
+    String,
+    String,
+    Option<String>,
+    bool,
+    i64,
+    bool,
+    bool,
+);
 
 /// The session user a `session_select` row describes. Someone who stands
 /// in for others also counts what waits for them (another statement; few
 /// people stand in for anyone at a time).
 pub(crate) fn session_user_of(conn: &mut DbConn, facts: SessionFacts) -> StoreResult<SessionUser> {
-    let (id, username, display_name, language, is_admin, own, stands_in) = facts;
+    let (id, username, display_name, language, is_admin, own, stands_in, business_role) = facts;
     let others = if stands_in {
         super::ticket_views::inbox_count_for_others(conn, id)?
     } else {
@@ -148,6 +165,7 @@ pub(crate) fn session_user_of(conn: &mut DbConn, facts: SessionFacts) -> StoreRe
         display_name,
         is_admin,
         stands_in,
+        business_role,
     })
 }
 

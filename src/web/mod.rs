@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalog;
 pub mod change_view;
+pub mod chart;
 pub mod copies;
 pub mod csrf;
 pub mod ctx;
@@ -19,6 +20,7 @@ pub mod feeds;
 pub mod forms;
 pub mod home;
 pub mod ics;
+pub mod insight;
 pub mod lang;
 pub mod limits;
 pub mod metrics;
@@ -113,6 +115,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/language", web::post().to(profile::switch_language))
         .route("/catalog", web::get().to(catalog::show))
         .route("/calendar", web::get().to(calendar::show))
+        .route("/insight", web::get().to(insight::show))
+        .route("/insight/{table}.csv", web::get().to(insight::csv))
         .route("/calendar/feeds", web::get().to(feeds::show))
         .route("/calendar/feeds/mine", web::post().to(feeds::mine))
         .route(

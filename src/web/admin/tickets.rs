@@ -145,7 +145,7 @@ pub async fn list(
 
 /// Quotes a CSV cell when needed, and defuses cells a spreadsheet would
 /// run as a formula.
-fn cell(value: &str) -> String {
+pub(crate) fn cell(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {
