@@ -95,6 +95,19 @@ diesel::table! {
         subject_id -> Nullable<Integer>,
         apply_id -> Nullable<Integer>,
         detail -> Text,
+        chain -> Nullable<Integer>,
+        seq -> Nullable<Integer>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_heads (chain) {
+        chain -> Integer,
+        seq -> Integer,
+        hash -> Nullable<Text>,
+        legacy_until -> Integer,
     }
 }
 
@@ -226,6 +239,8 @@ diesel::table! {
         extra_nodes -> Nullable<Text>,
         copied -> Bool,
         attached -> Bool,
+        audit_seq -> Integer,
+        audit_hash -> Nullable<Text>,
     }
 }
 
@@ -599,6 +614,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    insight_days (day) {
+        day -> Integer,
+        rolled_at -> Stamp,
+    }
+}
+
+diesel::table! {
+    insight_figures (day, business_id, service_id, figure, subject) {
+        day -> Integer,
+        business_id -> Integer,
+        service_id -> Integer,
+        figure -> Text,
+        subject -> Text,
+        label_en -> Text,
+        label_zh -> Text,
+        n -> BigInt,
+        hist -> Text,
+    }
+}
+
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(copies -> applies (apply_id));
 diesel::joinable!(changes -> applies (apply_id));
@@ -622,6 +661,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_assignments,
     delegations,
     audit_events,
+    audit_heads,
     sign_in_throttle,
     processes,
     process_versions,
@@ -650,4 +690,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     timers,
     copies,
     attachments,
+    insight_days,
+    insight_figures,
 );
