@@ -16,6 +16,12 @@ macro_rules! typed_id {
             }
         }
 
+        impl From<$name> for i32 {
+            fn from(id: $name) -> i32 {
+                id.0
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = std::num::ParseIntError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

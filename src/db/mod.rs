@@ -5,6 +5,7 @@ mod clock;
 mod count;
 pub mod ids;
 pub mod models;
+pub mod one_of;
 pub mod prepared;
 pub mod schema;
 pub mod stamp;

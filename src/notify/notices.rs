@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, UserId};
 use crate::db::models::{Apply, Approve, OutboxMessage, User};
+use crate::db::one_of::one_of;
 use crate::db::schema::{applies, approves, businesses, services, users};
 use crate::flow::{NodeKind, NotifyEvent};
 use crate::i18n::Lang;
@@ -95,10 +96,11 @@ impl Composer {
             .filter_map(|m| m.apply_id)
             .map(|a| a.0)
             .collect();
-        let tickets: Vec<(Apply, Filed)> = applies::table
+        let wanted_tickets = wanted(&mut ids);
+        let tickets: Vec<(Apply, Filed)> = crate::direct!(conn, |c| applies::table
             .inner_join(services::table.on(services::id.eq(applies::service_id)))
             .left_join(businesses::table.on(businesses::id.nullable().eq(applies::business_id)))
-            .filter(applies::id.eq_any(wanted(&mut ids).into_iter().map(ApplyId)))
+            .filter(one_of(applies::id, wanted_tickets))
             .select((
                 Apply::as_select(),
                 (
@@ -106,16 +108,17 @@ impl Composer {
                     businesses::name.nullable(),
                 ),
             ))
-            .load(conn)?;
+            .load(c))?;
         ids = notices
             .iter()
             .filter_map(|m| m.node_id)
             .map(|n| n.0)
             .collect();
-        let steps: Vec<Approve> = approves::table
-            .filter(approves::id.eq_any(wanted(&mut ids).into_iter().map(ApproveId)))
+        let wanted_steps = wanted(&mut ids);
+        let steps: Vec<Approve> = crate::direct!(conn, |c| approves::table
+            .filter(one_of(approves::id, wanted_steps))
             .select(Approve::as_select())
-            .load(conn)?;
+            .load(c))?;
         ids = notices
             .iter()
             .flat_map(|m| [m.to_user_id, m.for_user_id])
@@ -123,10 +126,11 @@ impl Composer {
             .chain(tickets.iter().map(|(t, _)| t.applicant_id))
             .map(|u| u.0)
             .collect();
-        let people: Vec<User> = users::table
-            .filter(users::id.eq_any(wanted(&mut ids).into_iter().map(UserId)))
+        let wanted_people = wanted(&mut ids);
+        let people: Vec<User> = crate::direct!(conn, |c| users::table
+            .filter(one_of(users::id, wanted_people))
             .select(User::as_select())
-            .load(conn)?;
+            .load(c))?;
         for (ticket, filed) in tickets {
             self.filed.insert(ticket.id, filed);
             self.tickets.insert(ticket.id, ticket);

@@ -154,13 +154,13 @@ pub fn claim(
         .order(due_mail.field(o::id))
         .limit(limit)
         .select(due_mail.field(o::id));
-    let mut claimed: Vec<OutboxMessage> = crate::direct!(conn, |c| diesel::update(
+    let mut claimed: Vec<OutboxMessage> = crate::direct!(conn, |c| crate::db::prepared::update(
         o::table
             .filter(o::id.eq_any(due))
             .filter(o::status.eq(PENDING))
             .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at)))),
+        (o::claimed_by.eq(worker), o::claimed_until.eq(At(until))),
     )
-    .set((o::claimed_by.eq(worker), o::claimed_until.eq(At(until))))
     .returning(OutboxMessage::as_returning())
     .get_results(c))?;
     claimed.sort_by_key(|m| m.id);

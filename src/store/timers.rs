@@ -189,16 +189,16 @@ pub fn claim(
         .order(due.field(t::due_at))
         .limit(limit)
         .select(due.field(t::id));
-    let mut claimed: Vec<Timer> = crate::direct!(conn, |c| diesel::update(
+    let mut claimed: Vec<Timer> = crate::direct!(conn, |c| crate::db::prepared::update(
         t::table
             .filter(t::id.eq_any(due_ids))
             .filter(t::due_at.le(At(at)))
             .filter(t::claimed_until.is_null().or(t::claimed_until.lt(At(at)))),
+        (
+            t::claimed_by.eq(runner),
+            t::claimed_until.eq(At(at + lease))
+        ),
     )
-    .set((
-        t::claimed_by.eq(runner),
-        t::claimed_until.eq(At(at + lease))
-    ))
     .returning(Timer::as_returning())
     .get_results(c))?;
     claimed.sort_by_key(|x| (x.due_at, x.id));

@@ -601,15 +601,15 @@ pub type Leased = (Webhook, i64, i32);
 pub fn lease(conn: &mut DbConn, worker: &str, lease_secs: i64) -> StoreResult<Vec<Leased>> {
     let at = now();
     let until = at + Duration::seconds(lease_secs);
-    Ok(crate::direct!(conn, |c| diesel::update(
+    Ok(crate::direct!(conn, |c| crate::db::prepared::update(
         w::table.filter(w::active.eq(true)).filter(
             w::claimed_until
                 .is_null()
                 .or(w::claimed_until.lt(At(at)))
                 .or(w::claimed_by.eq(worker)),
         ),
+        (w::claimed_by.eq(worker), w::claimed_until.eq(At(until))),
     )
-    .set((w::claimed_by.eq(worker), w::claimed_until.eq(At(until))))
     .returning((Webhook::as_returning(), w::read_tx, w::read_through))
     .get_results(c))?)
 }
@@ -830,13 +830,13 @@ pub fn claim(
         .order(due.field(d::id))
         .limit(limit)
         .select(due.field(d::id));
-    let claimed: Vec<Delivery> = crate::direct!(conn, |c| diesel::update(
+    let claimed: Vec<Delivery> = crate::direct!(conn, |c| crate::db::prepared::update(
         d::table
             .filter(d::id.eq_any(ready))
             .filter(d::status.eq(PENDING))
             .filter(d::claimed_until.is_null().or(d::claimed_until.lt(At(at)))),
+        (d::claimed_by.eq(worker), d::claimed_until.eq(At(until))),
     )
-    .set((d::claimed_by.eq(worker), d::claimed_until.eq(At(until))))
     .returning(Delivery::as_returning())
     .get_results(c))?;
     if claimed.is_empty() {

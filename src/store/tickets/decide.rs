@@ -175,7 +175,7 @@ pub(super) fn still_active(conn: &mut DbConn, people: &[UserId]) -> StoreResult<
     ids.sort();
     ids.dedup();
     let active = users::table
-        .filter(users::id.eq_any(ids))
+        .filter(crate::db::one_of::one_of(users::id, ids))
         .filter(users::active.eq(true))
         .select(users::id);
     Ok(match conn {
