@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -61,7 +61,7 @@ pub fn canonical(chain: i32, seq: i32, event: &Pending) -> String {
     serde_json::to_string(&(
         chain,
         seq,
-        event.at.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        stamp(event.at),
         event.actor_id.map(|u| u.0),
         event.on_behalf_of_id.map(|u| u.0),
         event.channel.as_str(),
@@ -72,6 +72,21 @@ pub fn canonical(chain: i32, seq: i32, event: &Pending) -> String {
         &event.detail,
     ))
     .expect("a tuple of plain values serializes")
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff`, as chrono's `%Y-%m-%d %H:%M:%S%.6f`
+/// writes it, without parsing that pattern for every event.
+fn stamp(at: NaiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond() % 1_000_000_000 / 1000
+    )
 }
 
 /// An event's hash: the lowercase hex SHA-256 of the hash before it, a
@@ -698,5 +713,20 @@ mod tests {
             .and_hms_nano_opt(1, 2, 3, 123_456_789)
             .unwrap();
         assert_eq!(to_micros(at).nanosecond(), 123_456_000);
+    }
+
+    #[test]
+    fn the_time_in_the_text_is_written_as_chrono_writes_it() {
+        for (date, nano) in [
+            ((2026, 12, 6), 123_456_789),
+            ((999, 1, 2), 0),
+            ((2027, 3, 15), 7_000),
+        ] {
+            let at = chrono::NaiveDate::from_ymd_opt(date.0, date.1, date.2)
+                .unwrap()
+                .and_hms_nano_opt(23, 4, 5, nano)
+                .unwrap();
+            assert_eq!(stamp(at), at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        }
     }
 }
