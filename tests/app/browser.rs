@@ -852,6 +852,9 @@ async fn pages_fit_a_phone_and_a_laptop_without_scrolling_sideways() {
                 "/admin/grants",
                 "/admin/tickets",
                 "/admin/outbox",
+                "/admin/audit",
+                "/insight",
+                "/insight?period=month&from=2026-01-01&until=2026-12-31",
             ]
             .map(str::to_string)
             .into_iter()
