@@ -9,6 +9,10 @@
 //! SQL is the same for any count and the connection's cache keeps it.
 //! SQLite's `json_each` needs a concrete connection: run queries that use
 //! it through `crate::direct!`.
+//! `is::<K>(column)`: the column equals a constant written into the SQL.
+//! A statement that stays prepared gets a generic plan on PostgreSQL,
+//! which cannot tell that `status = $1` asks for the few waiting rows of a
+//! table of mostly sent ones; `status = 'pending'` it can.
 
 use diesel::expression::{AppearsOnTable, Expression, ValidGrouping};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -83,6 +87,57 @@ impl<C: QueryFragment<Sqlite>> QueryFragment<Sqlite> for OneOf<C> {
 /// The SQL depends on the column alone, never on how many ids there are.
 impl<C: QueryId> QueryId for OneOf<C> {
     type QueryId = OneOf<C::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = C::HAS_STATIC_QUERY_ID;
+}
+
+/// A constant a statement compares a column with, as SQL (`'pending'`).
+pub trait Constant: 'static {
+    const SQL: &'static str;
+}
+
+/// `column = K::SQL`: see the module.
+pub fn is<K: Constant, C>(column: C) -> Is<C, K> {
+    Is {
+        column,
+        constant: std::marker::PhantomData,
+    }
+}
+
+/// See `is`.
+#[derive(Debug, Clone, Copy)]
+pub struct Is<C, K> {
+    column: C,
+    constant: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<C, K> Expression for Is<C, K> {
+    type SqlType = Bool;
+}
+
+impl<C: AppearsOnTable<QS>, K, QS: ?Sized> AppearsOnTable<QS> for Is<C, K> where Is<C, K>: Expression
+{}
+
+impl<C: ValidGrouping<G>, K, G> ValidGrouping<G> for Is<C, K> {
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C, K, DB> QueryFragment<DB> for Is<C, K>
+where
+    DB: diesel::backend::Backend,
+    C: QueryFragment<DB>,
+    K: Constant,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" = ");
+        out.push_sql(K::SQL);
+        Ok(())
+    }
+}
+
+/// The constant is part of the type, so two constants never share an id.
+impl<C: QueryId, K: Constant> QueryId for Is<C, K> {
+    type QueryId = Is<C::QueryId, K>;
     const HAS_STATIC_QUERY_ID: bool = C::HAS_STATIC_QUERY_ID;
 }
 

@@ -11,6 +11,7 @@ use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, OutboxId, UserId};
 use crate::db::models::OutboxMessage;
+use crate::db::one_of::{Constant, is};
 use crate::db::prepared;
 use crate::db::schema::outbox as o;
 use crate::db::stamp::At;
@@ -130,6 +131,17 @@ pub fn enqueue_notice(conn: &mut DbConn, notice: &Notice<'_>) -> StoreResult<()>
 
 diesel::alias!(o as due_mail: DueMail);
 
+/// `'pending'` written into the claim's SQL, so PostgreSQL's plan of the
+/// prepared claim finds the few waiting messages by the index on status
+/// (see `db::one_of::is`).
+struct Waiting;
+
+impl Constant for Waiting {
+    const SQL: &'static str = "'pending'";
+}
+
+const _: () = assert!(matches!(PENDING.as_bytes(), b"pending"));
+
 /// Claims up to `limit` due messages for `worker` for `lease_secs`, oldest
 /// first, in one conditional update: two workers (two server instances on
 /// one PostgreSQL) never take the same message, as the second finds the
@@ -143,7 +155,7 @@ pub fn claim(
     let at = now();
     let until = at + Duration::seconds(lease_secs);
     let due = due_mail
-        .filter(due_mail.field(o::status).eq(PENDING))
+        .filter(is::<Waiting, _>(due_mail.field(o::status)))
         .filter(due_mail.field(o::next_attempt_at).le(At(at)))
         .filter(
             due_mail
@@ -157,7 +169,7 @@ pub fn claim(
     let mut claimed: Vec<OutboxMessage> = crate::direct!(conn, |c| crate::db::prepared::update(
         o::table
             .filter(o::id.eq_any(due))
-            .filter(o::status.eq(PENDING))
+            .filter(is::<Waiting, _>(o::status))
             .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at)))),
         (o::claimed_by.eq(worker), o::claimed_until.eq(At(until))),
     )
