@@ -138,6 +138,14 @@ impl Application {
                 .configure(crate::api::routes)
                 .configure(routes)
         })
+        // Each response goes out as soon as it is written: without this a
+        // page sent in more than one write (a compressed body streams in
+        // chunks) waited for the client's delayed acknowledgement, 40 ms.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         // Blocking threads beyond the pool size would only queue for a
         // connection, and each one costs memory (stack, malloc arena).
         .workers(http_workers())
