@@ -22,7 +22,7 @@ use super::{AppError, AppState, render};
 use crate::db::ids::{BusinessId, ProcessId, ServiceId};
 use crate::flow::figures::{Histogram, Period, day_number};
 use crate::i18n::Lang;
-use crate::store::insight::{self, Approver, FigureRow, Filter, Summary, Waiting};
+use crate::store::insight::{self, Approver, Filter, Summary, Waiting};
 
 /// The query as typed; what does not parse is left at its default.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -94,7 +94,7 @@ impl Query {
 
 /// Everything one dashboard reads, in one unit of work.
 struct Read {
-    rows: Vec<FigureRow>,
+    summary: Summary,
     approvers: Vec<Approver>,
     waiting: Vec<Waiting>,
     businesses: Vec<SelectOption>,
@@ -113,11 +113,11 @@ async fn read(ctx: &Ctx, state: &AppState, asked: &Asked) -> Result<Read, AppErr
                 return Ok(None);
             };
             let (from, until) = (day_number(asked.from), day_number(asked.until) + 1);
-            let rows = insight::figures(c, &viewer, &asked.filter, asked.period, from, until)?;
-            let mut people: Vec<crate::db::ids::UserId> = rows
+            let summary = insight::summary(c, &viewer, &asked.filter, asked.period, from, until)?;
+            let mut people: Vec<crate::db::ids::UserId> = summary
+                .people
                 .iter()
-                .filter(|r| r.figure == "person")
-                .filter_map(|r| r.subject.parse().ok().map(crate::db::ids::UserId))
+                .filter_map(|d| d.subject.parse().ok().map(crate::db::ids::UserId))
                 .collect();
             people.sort();
             people.dedup();
@@ -146,7 +146,7 @@ async fn read(ctx: &Ctx, state: &AppState, asked: &Asked) -> Result<Read, AppErr
                 })
                 .collect();
             Ok(Some(Read {
-                rows,
+                summary,
                 approvers,
                 waiting,
                 businesses,
@@ -208,7 +208,7 @@ fn in_lang(lang: Lang, (en, zh): &(String, String)) -> String {
 /// Every table of the dashboard, in the reader's language.
 fn tables(lang: Lang, asked: &Asked, read: &Read, now: chrono::NaiveDateTime) -> Vec<Table> {
     let t = |k: &str| lang.t(&format!("insight.{k}")).into_owned();
-    let s: Summary = insight::summarise(&read.rows, asked.period, asked.from, asked.until);
+    let s = &read.summary;
     let labels: Vec<String> = s
         .periods
         .iter()

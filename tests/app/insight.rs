@@ -266,6 +266,7 @@ async fn the_dashboard_counts_what_the_tickets_did_live_and_once_rolled_up() {
     assert!(about(&steps[1][2], 1.0), "{steps:?}");
 
     let approvers = rows(&page, "approvers");
+    assert_eq!(approvers.len(), 2, "filing is no answer: {approvers:?}");
     let bob = row(&approvers, "bob Person (bob)");
     assert_eq!(bob[1], "Operations lead");
     assert_eq!(bob[2], "3");
@@ -435,6 +436,63 @@ async fn an_empty_range_and_a_single_ticket_render() {
     );
     let lead = rows(&page, "lead");
     assert!(about(&row(&lead, &month)[2], 0.5), "{lead:?}");
+}
+
+#[actix_web::test]
+async fn a_dashboard_read_again_counts_what_happened_since_a_minute_or_an_hour_ago() {
+    let app = TestApp::spawn().await;
+    let (service, payments, _) = people(&app, "Sign-off");
+    let tuesday = to_next_tuesday(&app);
+    let week = countersign::flow::figures::Period::Week.label(tuesday);
+    let first = file(&app, service, payments, "first").await;
+    app.advance(Span::hours(1));
+    approve(&app, first).await;
+    evaluate(&app, first, "successful").await;
+    app.advance(Span::hours(1));
+    let admin = browser_for(&app, "admin").await;
+    let page = get(&admin, &app.url("/insight")).await;
+    assert_eq!(
+        row(&rows(&page, "volume"), &week)[1..],
+        ["1", "1", "0", "0"]
+    );
+
+    // A minute later: a second ticket filed and rejected, read at once.
+    app.advance(Span::minutes(1));
+    let second = file(&app, service, payments, "second").await;
+    let bob = browser_for(&app, "bob").await;
+    let rejected = act_first(
+        &app,
+        &bob,
+        second,
+        &[("intent", "reject"), ("comment", "no")],
+    )
+    .await;
+    assert!(rejected.flash().is_some(), "bob rejects");
+    let page = get(&admin, &app.url("/insight")).await;
+    assert_eq!(
+        row(&rows(&page, "volume"), &week)[1..],
+        ["2", "1", "1", "0"]
+    );
+
+    // An hour on, a third finished: what was read live before is now
+    // kept, and the third is added to it once, not the others again.
+    app.advance(Span::hours(1));
+    let third = file(&app, service, payments, "third").await;
+    approve(&app, third).await;
+    evaluate(&app, third, "unsuccessful").await;
+    app.advance(Span::minutes(10));
+    let admin = browser_for(&app, "admin").await;
+    let page = get(&admin, &app.url("/insight")).await;
+    assert_eq!(
+        row(&rows(&page, "volume"), &week)[1..],
+        ["3", "2", "1", "0"]
+    );
+    assert_eq!(
+        row(&rows(&page, "success"), &week)[1..],
+        ["2", "2", "1", "0", "1", "50.0", "100.0"]
+    );
+    let bob = row(&rows(&page, "approvers"), "bob Person (bob)").clone();
+    assert_eq!(bob[2], "3", "{bob:?}");
 }
 
 /// A CSV body's lines, cells split (no cell here holds a comma but the

@@ -1,0 +1,1 @@
+DROP INDEX approves_waiting;
