@@ -387,6 +387,45 @@ impl QueryFragment<diesel::pg::Pg> for FirstChanged {
     }
 }
 
+/// `(SELECT column FROM first)`: a column of the row the first statement
+/// of a `together` pair returned, read in the second (its `RETURNING`).
+/// Typed by the column, so the pair keeps its static id and stays
+/// prepared — an SQL literal here had PostgreSQL plan every decision's
+/// statement afresh.
+pub fn of_first<C: diesel::Column>(_column: C) -> OfFirst<C> {
+    OfFirst(std::marker::PhantomData)
+}
+
+/// See `of_first`.
+#[derive(Debug, Clone, Copy)]
+pub struct OfFirst<C>(std::marker::PhantomData<fn() -> C>);
+
+impl<C: diesel::Column> diesel::expression::Expression for OfFirst<C> {
+    type SqlType = C::SqlType;
+}
+
+impl<C: diesel::Column, QS> diesel::expression::AppearsOnTable<QS> for OfFirst<C> {}
+
+impl<C: diesel::Column, QS> diesel::expression::SelectableExpression<QS> for OfFirst<C> {}
+
+impl<C> diesel::expression::ValidGrouping<()> for OfFirst<C> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<C: diesel::Column> QueryFragment<diesel::pg::Pg> for OfFirst<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("(SELECT ");
+        out.push_identifier(C::NAME)?;
+        out.push_sql(" FROM first)");
+        Ok(())
+    }
+}
+
+impl<C: 'static> QueryId for OfFirst<C> {
+    type QueryId = OfFirst<C>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
 /// Static when both statements' ids are.
 impl<A: QueryId, B: QueryId> QueryId for Together<A, B> {
     type QueryId = Together<A::QueryId, B::QueryId>;

@@ -333,10 +333,8 @@ fn lock_ticket_and_step(
     )
     .returning((
         Approve::as_returning(),
-        diesel::dsl::sql::<diesel::sql_types::Integer>("(SELECT audit_seq FROM first)"),
-        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-            "(SELECT audit_hash FROM first)",
-        ),
+        prepared::of_first(a::audit_seq),
+        prepared::of_first(a::audit_hash),
     ));
     let locked: Option<(Approve, i32, Option<String>)> =
         ticket_lock!(apply, form, |lock| prepared::together(
