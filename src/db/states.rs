@@ -265,9 +265,27 @@ stored_as_text! {
     }
 }
 
+/// `'active'` written into SQL (`db::one_of::is`): the steps waiting
+/// now, as the partial index `approves_waiting` names them, so both
+/// databases read them from it.
+pub struct ActiveStep;
+
+impl super::one_of::Constant for ActiveStep {
+    const SQL: &'static str = "'active'";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_active_step_constant_is_the_status_stored() {
+        use super::super::one_of::Constant;
+        assert_eq!(
+            ActiveStep::SQL,
+            format!("'{}'", StepStatus::Active.as_str())
+        );
+    }
 
     #[test]
     fn every_state_reads_back_what_it_writes_and_nothing_else() {

@@ -9,11 +9,11 @@ use diesel::prelude::*;
 use super::{Scope, Viewer};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, BusinessId, ServiceId, UserId};
-use crate::db::one_of::{Constant, is, one_of};
+use crate::db::one_of::{is, one_of};
 use crate::db::schema::{
     applies as a, approve_users as au, approves as n, role_assignments as ra, roles, users,
 };
-use crate::db::states::{AssignmentStatus, TicketStatus};
+use crate::db::states::{ActiveStep, AssignmentStatus, TicketStatus};
 use crate::store::StoreResult;
 
 /// Reads ids in chunks small enough for any backend's bound parameters.
@@ -76,14 +76,6 @@ pub struct Waiting {
     pub since: Option<NaiveDateTime>,
 }
 
-/// `'active'` written into the SQL, so both databases read the active
-/// steps, oldest first, from their partial index (`approves_waiting`).
-struct Active;
-
-impl Constant for Active {
-    const SQL: &'static str = "'active'";
-}
-
 /// Active steps read at a time, oldest first.
 const PAGE: i64 = 200;
 
@@ -108,7 +100,7 @@ pub fn oldest_waiting(
     let mut offset = 0;
     while out.len() < limit {
         let steps: Vec<(ApproveId, ApplyId, String, String, Option<NaiveDateTime>)> = n::table
-            .filter(is::<Active, _>(n::status))
+            .filter(is::<ActiveStep, _>(n::status))
             .order((n::started_at.asc(), n::id.asc()))
             .limit(PAGE)
             .offset(offset)
@@ -173,15 +165,4 @@ pub fn oldest_waiting(
         out.extend(found.into_iter().map(|(.., w)| w).take(limit - out.len()));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::states::StepStatus;
-
-    #[test]
-    fn the_constant_is_the_active_status() {
-        assert_eq!(Active::SQL, format!("'{}'", StepStatus::Active.as_str()));
-    }
 }
