@@ -11,7 +11,7 @@ use super::{StoreError, StoreResult, now};
 use crate::db::DbConn;
 use crate::db::ids::{ApplyId, ApproveId, OutboxId, UserId};
 use crate::db::models::OutboxMessage;
-use crate::db::one_of::{Constant, is};
+use crate::db::one_of::{Constant, is, one_of};
 use crate::db::prepared;
 use crate::db::schema::outbox as o;
 use crate::db::stamp::At;
@@ -129,8 +129,6 @@ pub fn enqueue_notice(conn: &mut DbConn, notice: &Notice<'_>) -> StoreResult<()>
     Ok(())
 }
 
-diesel::alias!(o as due_mail: DueMail);
-
 /// `'pending'` written into the claim's SQL, so PostgreSQL's plan of the
 /// prepared claim finds the few waiting messages by the index on status
 /// (see `db::one_of::is`).
@@ -143,9 +141,17 @@ impl Constant for Waiting {
 const _: () = assert!(matches!(PENDING.as_bytes(), b"pending"));
 
 /// Claims up to `limit` due messages for `worker` for `lease_secs`, oldest
-/// first, in one conditional update: two workers (two server instances on
-/// one PostgreSQL) never take the same message, as the second finds the
-/// first's claim when it re-checks each row it would update.
+/// first: their ids read, then a conditional update of those ids that
+/// re-checks each row, so two workers (two server instances on one
+/// PostgreSQL) never take the same message — the second finds the first's
+/// claim and takes nothing of it. Two statements rather than one with
+/// `id IN (subquery)`: PostgreSQL's kept plan of that one, made while the
+/// outbox was small, compared every waiting message with every due one.
+/// On PostgreSQL the ids are read by a statement planned afresh each time
+/// (boxed, so diesel does not keep it): a plan kept from an empty outbox
+/// reads the whole table, one made now finds the waiting few by the index
+/// on status and id. SQLite plans by its indexes, so it keeps the
+/// statement.
 pub fn claim(
     conn: &mut DbConn,
     worker: &str,
@@ -154,21 +160,23 @@ pub fn claim(
 ) -> StoreResult<Vec<OutboxMessage>> {
     let at = now();
     let until = at + Duration::seconds(lease_secs);
-    let due = due_mail
-        .filter(is::<Waiting, _>(due_mail.field(o::status)))
-        .filter(due_mail.field(o::next_attempt_at).le(At(at)))
-        .filter(
-            due_mail
-                .field(o::claimed_until)
-                .is_null()
-                .or(due_mail.field(o::claimed_until).lt(At(at))),
-        )
-        .order(due_mail.field(o::id))
+    let due = o::table
+        .filter(is::<Waiting, _>(o::status))
+        .filter(o::next_attempt_at.le(At(at)))
+        .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at))))
+        .order(o::id)
         .limit(limit)
-        .select(due_mail.field(o::id));
+        .select(o::id);
+    let due: Vec<i32> = match conn {
+        DbConn::Pg(pg) => due.into_boxed().load(pg)?,
+        DbConn::Sqlite(lite) => due.load(lite)?,
+    };
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut claimed: Vec<OutboxMessage> = crate::direct!(conn, |c| crate::db::prepared::update(
         o::table
-            .filter(o::id.eq_any(due))
+            .filter(one_of(o::id, due.iter().copied()))
             .filter(is::<Waiting, _>(o::status))
             .filter(o::claimed_until.is_null().or(o::claimed_until.lt(At(at)))),
         (o::claimed_by.eq(worker), o::claimed_until.eq(At(until))),

@@ -177,21 +177,25 @@ pub fn claim(
     limit: i64,
     lease: Duration,
 ) -> StoreResult<Vec<Timer>> {
-    diesel::alias!(t as due: Due);
     let at = now();
-    let due_ids = due
-        .filter(due.field(t::due_at).le(At(at)))
-        .filter(
-            due.field(t::claimed_until)
-                .is_null()
-                .or(due.field(t::claimed_until).lt(At(at))),
-        )
-        .order(due.field(t::due_at))
+    // The ids first (on PostgreSQL planned afresh each time), then the
+    // conditional update of those ids: see `outbox::claim`.
+    let due = t::table
+        .filter(t::due_at.le(At(at)))
+        .filter(t::claimed_until.is_null().or(t::claimed_until.lt(At(at))))
+        .order(t::due_at)
         .limit(limit)
-        .select(due.field(t::id));
+        .select(t::id);
+    let due: Vec<i32> = match conn {
+        DbConn::Pg(pg) => due.into_boxed().load(pg)?,
+        DbConn::Sqlite(lite) => due.load(lite)?,
+    };
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut claimed: Vec<Timer> = crate::direct!(conn, |c| crate::db::prepared::update(
         t::table
-            .filter(t::id.eq_any(due_ids))
+            .filter(crate::db::one_of::one_of(t::id, due.iter().copied()))
             .filter(t::due_at.le(At(at)))
             .filter(t::claimed_until.is_null().or(t::claimed_until.lt(At(at)))),
         (
@@ -323,13 +327,14 @@ pub struct OverdueStep {
 /// and then the longest overdue first.
 pub fn overdue(conn: &mut DbConn) -> StoreResult<Vec<OverdueStep>> {
     use crate::db::schema::{applies as a, businesses as b, services as sv};
-    use crate::db::states::{StepStatus, TicketStatus};
+    use crate::db::states::{ActiveStep, TicketStatus};
     let at = now();
+    // From the partial index of the active steps.
     let rows: Vec<OverdueRow> = n::table
         .inner_join(a::table)
         .inner_join(sv::table.on(sv::id.eq(a::service_id)))
         .left_join(b::table.on(b::id.nullable().eq(a::business_id)))
-        .filter(n::status.eq(StepStatus::Active))
+        .filter(crate::db::one_of::is::<ActiveStep, _>(n::status))
         .filter(a::status.eq(TicketStatus::Running))
         .filter(n::due_at.le(At(at)))
         .order((
