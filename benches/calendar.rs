@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Server, env_or};
+use common::{Server, env_or, setup};
 use countersign::db::Db;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -26,31 +26,6 @@ use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 const PER_DAY: usize = 50;
 /// Hosts the changes touch (two each).
 const HOSTS: usize = 2000;
-
-fn database(dir: &std::path::Path, label: &str) -> anyhow::Result<String> {
-    match std::env::var("BENCH_DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => {
-            let server = url.trim_end_matches('/').to_string();
-            let name = format!("countersign_bench_calendar_{label}_{}", std::process::id());
-            let mut conn = PgConnection::establish(&format!("{server}/postgres"))?;
-            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
-            Ok(format!("{server}/{name}"))
-        }
-        _ => Ok(format!(
-            "sqlite://{}",
-            dir.join(format!("{label}.db")).display()
-        )),
-    }
-}
-
-fn drop_database(url: &str) -> anyhow::Result<()> {
-    if let Some((server, name)) = url.rsplit_once('/').filter(|_| url.starts_with("postgres")) {
-        let mut conn = PgConnection::establish(&format!("{server}/postgres"))?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)?;
-    }
-    Ok(())
-}
 
 /// The first day of the seeded history.
 fn first_day() -> chrono::NaiveDate {
@@ -141,42 +116,6 @@ fn seed(url: &str, n: usize) -> anyhow::Result<(i32, i32)> {
     Ok((service, business))
 }
 
-async fn signed_in(base: &str) -> (reqwest::Client, String) {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("a client");
-    let token = |page: &str| {
-        page.split("name=\"csrf-token\" content=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("a CSRF token")
-            .to_string()
-    };
-    let page = client
-        .get(format!("{base}/sign-in"))
-        .send()
-        .await
-        .expect("the sign-in page")
-        .text()
-        .await
-        .expect("its text");
-    let res = client
-        .post(format!("{base}/sign-in"))
-        .form(&[
-            ("csrf_token", token(&page).as_str()),
-            ("username", "ops.wang"),
-            ("password", countersign::store::demo::PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .expect("signed in");
-    let page = res.text().await.expect("the home page");
-    let csrf = token(&page);
-    (client, csrf)
-}
-
 /// Latencies of each request the clients make for `seconds`; errors.
 async fn run(
     clients: &[(reqwest::Client, String)],
@@ -240,7 +179,11 @@ fn main() -> anyhow::Result<()> {
         "changes stored | scenario                          | req/s  | p50 ms | p99 ms | errors"
     );
     for n in [10_000, large] {
-        let url = database(kept.as_deref().unwrap_or(dir.path()), &format!("c{n}"))?;
+        let url = setup::database(
+            "calendar",
+            kept.as_deref().unwrap_or(dir.path()),
+            &format!("c{n}"),
+        )?;
         let (service, business) = seed(&url, n)?;
         let months = (n / PER_DAY / 30).max(1);
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -264,7 +207,7 @@ fn main() -> anyhow::Result<()> {
             }
             let mut clients = Vec::new();
             for _ in 0..clients_n {
-                clients.push(signed_in(&base).await);
+                clients.push(setup::signed_in(&base, "ops.wang").await);
             }
             let b = base.clone();
             let month = move |c: &reqwest::Client, _: &str, i: usize| {
@@ -318,7 +261,7 @@ fn main() -> anyhow::Result<()> {
         });
         drop(server);
         if kept.is_none() {
-            drop_database(&url)?;
+            setup::drop_database(&url)?;
         }
     }
     Ok(())

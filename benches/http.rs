@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Server, env_or};
+use common::{Server, env_or, setup};
 use countersign::db::Db;
 use countersign::db::ids::UserId;
 use countersign::domain::{Email, Name, Username};
@@ -67,42 +67,6 @@ fn seed(db: &Db, people: usize) -> anyhow::Result<()> {
         Ok(())
     })?;
     Ok(())
-}
-
-async fn signed_in_client(base: &str, username: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{base}/sign-in"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("name=\"csrf-token\" content=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let res = client
-        .post(format!("{base}/sign-in"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", username),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(res.url().path() == "/", "sign-in failed for {username}");
-    client
 }
 
 struct Outcome {
@@ -234,10 +198,13 @@ fn main() -> anyhow::Result<()> {
 
         let mut people_clients = Vec::new();
         for i in 0..clients_n {
-            people_clients
-                .push(signed_in_client(&base, &format!("ops.{:05}", i * 7 % people)).await);
+            people_clients.push(
+                setup::signed_in(&base, &format!("ops.{:05}", i * 7 % people))
+                    .await
+                    .0,
+            );
         }
-        let admin = signed_in_client(&base, "admin").await;
+        let admin = setup::signed_in(&base, "admin").await.0;
         let admins = vec![admin; clients_n];
 
         let b = base.clone();

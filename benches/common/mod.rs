@@ -1,6 +1,8 @@
 //! What the benchmarks share: settings from the environment, the server
 //! process they measure (its memory read from /proc), and a mail server.
 
+#[allow(dead_code)] // the calendar, dashboards and http benchmarks use it
+pub mod setup;
 #[allow(dead_code)] // the tickets benchmark mails; the http one does not
 pub mod smtp;
 
