@@ -40,7 +40,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The dashboard `key`'s tally up to `cut`: kept, kept up to earlier and
+/// The dashboard `key`'s tally up to `cut` or a little later (another
+/// request may have grown it past `cut` first: the caller reads on from
+/// the cut returned): kept, kept up to earlier and
 /// brought up to `cut` by `extend(with, tally, from)` (which adds the tickets
 /// of `from..cut`), or built by `build` — from the kept tally of the same
 /// dashboard a shorter range, if one is kept, else from nothing.
@@ -50,7 +52,7 @@ pub fn tally<C, E>(
     cut: NaiveDateTime,
     build: impl FnOnce(&mut C, Option<Kept>) -> Result<Kept, E>,
     extend: impl FnOnce(&mut C, &mut Tally, NaiveDateTime) -> Result<(), E>,
-) -> Result<Arc<Tally>, E> {
+) -> Result<Kept, E> {
     let (slot, shorter) = {
         let mut all = lock(&KEPT);
         let all = all.get_or_insert_with(HashMap::new);
@@ -81,9 +83,8 @@ pub fn tally<C, E>(
             tally: Arc::new(tally),
         };
     }
-    let tally = now.tally.clone();
-    *kept = Some(now);
-    Ok(tally)
+    *kept = Some(now.clone());
+    Ok(now)
 }
 
 /// The slot of the same dashboard over the longest shorter range that
@@ -111,5 +112,60 @@ fn evict(all: &mut HashMap<Key, Slot>) {
     cuts.sort_by_key(|(cut, _)| *cut);
     for (_, key) in cuts.into_iter().take(all.len() / 2) {
         all.remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hour: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .expect("a time")
+    }
+
+    /// Asks for the dashboard `until` with `cut`, noting what was done.
+    fn ask(done: &mut Vec<String>, until: i32, cut: NaiveDateTime) -> NaiveDateTime {
+        // A database id no real one has, so other tests never share it.
+        let key: Key = (u64::MAX - 27, None, None, Period::Week, 0, until);
+        let kept = tally(
+            done,
+            key,
+            cut,
+            |done: &mut Vec<String>, shorter| {
+                done.push(format!("built from a shorter one: {}", shorter.is_some()));
+                Ok::<_, ()>(Kept {
+                    cut: shorter.map_or(cut, |s| s.cut),
+                    tally: Arc::new(Tally::new(Period::Week, 0, until)),
+                })
+            },
+            |done, _, since| {
+                done.push(format!("grown from {since}"));
+                Ok(())
+            },
+        );
+        kept.expect("kept").cut
+    }
+
+    #[test]
+    fn a_dashboard_is_built_once_grown_forward_and_never_back() {
+        let mut done = Vec::new();
+        assert_eq!(ask(&mut done, 10, at(5)), at(5));
+        assert_eq!(ask(&mut done, 10, at(7)), at(7));
+        // A request that read the clock a moment earlier gets the tally
+        // as it now is, and reads on from its end.
+        assert_eq!(ask(&mut done, 10, at(6)), at(7));
+        // A day longer: started from the shorter one, then grown.
+        assert_eq!(ask(&mut done, 11, at(8)), at(8));
+        assert_eq!(
+            done,
+            [
+                "built from a shorter one: false",
+                "grown from 1970-01-01 05:00:00",
+                "built from a shorter one: true",
+                "grown from 1970-01-01 07:00:00",
+            ]
+        );
     }
 }

@@ -250,13 +250,14 @@ pub fn summary(
                     tally: std::sync::Arc::new(tally),
                 });
             }
-            // The rolled-up days, then the tickets since.
+            // The rolled-up days, then the tickets since (none, should a
+            // runner with a clock ahead have rolled up past the cut).
             let live = rolled_through(conn)?.map_or(from, |d| (d + 1).clamp(from, until));
             tally.add(&rolled_rows(conn, &scope, from, live)?);
-            let live = midnight(live).min(cut);
+            let live = midnight(live);
             tally.add(&in_scope(compute::between(conn, live, cut)?, &scope));
             Ok(kept::Kept {
-                cut,
+                cut: cut.max(live),
                 tally: std::sync::Arc::new(tally),
             })
         },
@@ -265,11 +266,13 @@ pub fn summary(
             Ok(())
         },
     )?;
-    let recent = in_scope(compute::between(conn, cut, end)?, &scope);
+    // From where the kept tally ends, which a request that came a moment
+    // later may have moved past this one's cut.
+    let recent = in_scope(compute::between(conn, kept.cut, end)?, &scope);
     if recent.is_empty() {
-        return Ok(kept.summary());
+        return Ok(kept.tally.summary());
     }
-    let mut tally = (*kept).clone();
+    let mut tally = (*kept.tally).clone();
     tally.add(&recent);
     Ok(tally.summary())
 }
