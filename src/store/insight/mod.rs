@@ -33,9 +33,10 @@ use crate::db::schema::{
 use crate::db::stamp::At;
 use crate::flow::figures::{Period, date_of, day_number};
 
-pub use compute::{between, compute};
+pub use compute::compute;
 pub use people::{Approver, Waiting, approvers, oldest_waiting};
-pub use tally::{Durations, PeriodFigures, Summary, Tally, summarise};
+use tally::Tally;
+pub use tally::{Durations, PeriodFigures, Summary};
 
 /// One figure of one day, business (0: none) and service.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Insertable)]

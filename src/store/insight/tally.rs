@@ -184,19 +184,16 @@ impl Tally {
     }
 }
 
-/// Adds `rows` up by `period` over days `from..=until`.
-pub fn summarise(rows: &[FigureRow], period: Period, from: NaiveDate, until: NaiveDate) -> Summary {
-    if until < from {
-        return Summary::default();
-    }
-    let mut tally = Tally::new(period, day_number(from), day_number(until) + 1);
-    tally.add(rows);
-    tally.summary()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `rows` added up by `period` over days `from..=until`, in one batch.
+    fn summarise(rows: &[FigureRow], period: Period, from: NaiveDate, until: NaiveDate) -> Summary {
+        let mut tally = Tally::new(period, day_number(from), day_number(until) + 1);
+        tally.add(rows);
+        tally.summary()
+    }
 
     fn row(day: NaiveDate, figure: &str, subject: &str, n: i64, hist: &str) -> FigureRow {
         FigureRow {
