@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+mod ldap;
+pub use ldap::LdapConfig;
+
 #[derive(Clone)]
 pub struct Config {
     /// `DATABASE_URL`: a SQLite path (`sqlite://data/countersign.db`, the
@@ -41,6 +44,10 @@ pub struct Config {
     /// request with `Authorization: Bearer <token>` (401 otherwise);
     /// unset, anyone may read it.
     pub metrics_token: Option<String>,
+    /// `LDAP_URL` (unset): people sign in with their company directory
+    /// password, and the directory's people, managers and groups are
+    /// synced (`LdapConfig`).
+    pub ldap: Option<LdapConfig>,
 }
 
 /// `ALERTMANAGER_URL`: Alertmanager's base URL (`http://127.0.0.1:9093`),
@@ -260,6 +267,7 @@ impl std::fmt::Debug for Config {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("ldap", &self.ldap)
             .finish()
     }
 }
@@ -339,6 +347,7 @@ impl Config {
             run_jobs: var("RUN_JOBS").is_none() || flag("RUN_JOBS")?,
             alertmanager: AlertmanagerConfig::from_env()?,
             metrics_token: var("METRICS_TOKEN").map(|t| t.trim().to_string()),
+            ldap: LdapConfig::from_env()?,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod flow;
 pub mod i18n;
 pub mod jobs;
+pub mod ldap;
 pub mod metrics;
 pub mod notify;
 pub mod password;

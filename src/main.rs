@@ -49,6 +49,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The company directory (LDAP_URL).
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Sync everyone from the directory now (people, managers, group
+    /// roles; those who left are deactivated) and print what changed;
+    /// exits 1 if the sync failed.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -158,6 +171,12 @@ fn main() -> anyhow::Result<()> {
             load_demo(&db)?;
             print_demo_sign_ins();
             Ok(())
+        }
+        Command::Directory {
+            command: DirectoryCommand::Sync,
+        } => {
+            let db = Db::connect(&config.database_url, 2)?;
+            directory_sync(&db, &config)
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -471,5 +490,52 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         app.port()
     );
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// `countersign directory sync`: the same sync as the admin page's
+/// button, recorded with its report, which is printed.
+fn directory_sync(db: &Db, config: &Config) -> anyhow::Result<()> {
+    use countersign::ldap::{Directory, sync};
+    use countersign::store::directory_syncs::{self, Trigger};
+    let Some(ldap) = config.ldap.clone() else {
+        bail!("no company directory is configured: set LDAP_URL and LDAP_USER_BASE");
+    };
+    let directory = Directory::new(ldap);
+    let id = actix_web::rt::System::new()
+        .block_on(sync::everyone(db, &directory, Trigger::Cli, None, None))?
+        .context("the sync did not start")?;
+    let done = db.read_sync(|c| directory_syncs::find(c, id))?;
+    if let Some(error) = &done.error {
+        bail!("directory sync {id} failed: {error}");
+    }
+    let r = &done.report;
+    println!(
+        "directory sync {id}: {} created, {} updated, {} deactivated, {} unchanged, {} managers not found, {} skipped, {} roles granted, {} taken back",
+        r.created.len(),
+        r.updated.len(),
+        r.deactivated.len(),
+        r.unchanged,
+        r.unmatched_managers.len(),
+        r.skipped.len(),
+        r.granted.len(),
+        r.revoked.len()
+    );
+    for (what, names) in [
+        ("created", &r.created),
+        ("updated", &r.updated),
+        ("deactivated", &r.deactivated),
+        ("deactivated here", &r.inactive),
+    ] {
+        if !names.is_empty() {
+            println!("  {what}: {}", names.join(", "));
+        }
+    }
+    for (who, manager) in &r.unmatched_managers {
+        println!("  manager not found for {who}: {manager}");
+    }
+    for (entry, why) in &r.skipped {
+        println!("  skipped {entry}: {why}");
+    }
     Ok(())
 }

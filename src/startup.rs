@@ -38,6 +38,8 @@ pub struct Application {
     run_jobs: bool,
     /// The runner's link to Alertmanager, when one is configured.
     silences: Option<Arc<crate::jobs::silences::SilenceSync>>,
+    /// The company directory and how often it is synced, when both are set.
+    directory_sync: Option<(crate::ldap::Directory, chrono::Duration)>,
 }
 
 /// What the outbox worker needs, until `run_until_stopped` starts it.
@@ -103,6 +105,10 @@ impl Application {
             Some(am) => Some(Arc::new(crate::jobs::silences::SilenceSync::new(am)?)),
             None => None,
         };
+        let directory_sync = config.ldap.as_ref().and_then(|ldap| {
+            let every = ldap.sync_every?;
+            Some((crate::ldap::Directory::new(ldap.clone()), every))
+        });
         let blocking_threads = (config.pool_size as usize).max(2);
         let http = config.http.clone();
         let metrics = db.metrics().clone();
@@ -160,6 +166,7 @@ impl Application {
             mail,
             run_jobs,
             silences,
+            directory_sync,
         })
     }
 
@@ -193,6 +200,7 @@ impl Application {
                 self.db.clone(),
                 format!("jobs@{}#{}", hostname(), crate::token::random_hex::<4>()),
                 self.silences.clone(),
+                self.directory_sync.clone(),
                 jobs_stopping,
             ))
         });

@@ -30,6 +30,9 @@ pub struct User {
     pub last_language: Option<String>,
     /// Made for a pipeline: acts only through API tokens, never signs in.
     pub service_account: bool,
+    /// Where the person comes from: `local` (a password kept here),
+    /// `ldap` (the company directory) or `oidc` (an OpenID provider).
+    pub origin: String,
 }
 
 #[derive(Debug, Insertable)]

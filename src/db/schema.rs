@@ -19,6 +19,8 @@ diesel::table! {
         session_epoch -> Integer,
         last_language -> Nullable<Text>,
         service_account -> Bool,
+        origin -> Text,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -60,6 +62,48 @@ diesel::table! {
         business_id -> Nullable<Integer>,
         created_by -> Nullable<Integer>,
         created_at -> Stamp,
+        from_group -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    group_roles (id) {
+        id -> Integer,
+        group_name -> Text,
+        role_id -> Integer,
+        business_id -> Nullable<Integer>,
+        created_by -> Nullable<Integer>,
+        created_at -> Stamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::stamp::Stamp;
+
+    directory_syncs (id) {
+        id -> Integer,
+        slot -> Nullable<Text>,
+        trigger -> Text,
+        started_by -> Nullable<Integer>,
+        started_at -> Stamp,
+        finished_at -> Nullable<Stamp>,
+        created -> Integer,
+        updated -> Integer,
+        deactivated -> Integer,
+        unchanged -> Integer,
+        report -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
     }
 }
 
@@ -638,6 +682,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(group_roles -> roles (role_id));
 diesel::joinable!(approves -> applies (apply_id));
 diesel::joinable!(copies -> applies (apply_id));
 diesel::joinable!(changes -> applies (apply_id));
@@ -656,6 +701,9 @@ diesel::joinable!(role_assignments -> businesses (business_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    group_roles,
+    directory_syncs,
+    settings,
     businesses,
     roles,
     role_assignments,

@@ -6,7 +6,8 @@
 //! claimed again once its lease lapses: late, but fired, and once.
 //! Beside it, when Alertmanager is configured, the monitoring silences of
 //! approved changes are kept in step each `POLL` (`silences`), and the
-//! change dashboards' days are rolled up as they end (`insight`).
+//! change dashboards' days are rolled up as they end (`insight`), and
+//! with a company directory, it is synced each period (`ldap::sync`).
 
 pub mod insight;
 pub mod silences;
@@ -37,6 +38,7 @@ pub async fn run(
     db: Db,
     runner: String,
     sync: Option<Arc<silences::SilenceSync>>,
+    directory: Option<(crate::ldap::Directory, chrono::Duration)>,
     mut stopping: watch::Receiver<bool>,
 ) {
     let silencing = sync.map(|sync| {
@@ -48,6 +50,14 @@ pub async fn run(
         ))
     });
     let rolling = actix_web::rt::spawn(insight::run(db.clone(), stopping.clone()));
+    let directory = directory.map(|(directory, every)| {
+        actix_web::rt::spawn(crate::ldap::sync::run(
+            db.clone(),
+            directory,
+            every,
+            stopping.clone(),
+        ))
+    });
     loop {
         if *stopping.borrow() {
             break;
@@ -78,6 +88,11 @@ pub async fn run(
     let name = runner.clone();
     if let Err(e) = db.write(move |c| timers::release(c, &name)).await {
         tracing::warn!(error = %e, "handing back timers failed");
+    }
+    if let Some(directory) = directory
+        && let Err(e) = directory.await
+    {
+        tracing::warn!(error = %e, "the directory sync stopped abnormally");
     }
     if let Err(e) = rolling.await {
         tracing::warn!(error = %e, "the dashboard rollup stopped abnormally");

@@ -39,6 +39,24 @@ impl<'a> Audit<'a> {
         }
     }
 
+    /// An action by `actor` on the web, or by countersign itself (the
+    /// directory sync, say) when there is no actor.
+    pub fn by(
+        actor: Option<UserId>,
+        action: &'a str,
+        subject_type: &'a str,
+        subject_id: i32,
+    ) -> Self {
+        match actor {
+            Some(actor) => Audit::web(actor, action, subject_type, subject_id),
+            None => Audit {
+                actor: None,
+                channel: Channel::System,
+                ..Audit::web(UserId(0), action, subject_type, subject_id)
+            },
+        }
+    }
+
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
         self.detail = detail;
         self

@@ -239,7 +239,7 @@ pub fn covering(at: At, kind: &'static str) -> _ {
 
 /// Ends the delegations by and to `user` (who is being deactivated): one
 /// in effect ends now, one not yet begun is removed.
-pub fn end_for(conn: &mut DbConn, user: UserId, actor: UserId) -> StoreResult<()> {
+pub fn end_for(conn: &mut DbConn, user: UserId, actor: Option<UserId>) -> StoreResult<()> {
     let at = now();
     let theirs = || d::from_user_id.eq(user).or(d::to_user_id.eq(user));
     let affected: Vec<DelegationId> = d::table
@@ -257,7 +257,7 @@ pub fn end_for(conn: &mut DbConn, user: UserId, actor: UserId) -> StoreResult<()
     for id in affected {
         audit::record(
             conn,
-            Audit::web(actor, "delegation.ended", "delegation", id.0)
+            Audit::by(actor, "delegation.ended", "delegation", id.0)
                 .with_detail(serde_json::json!({ "deactivated": user.0 })),
         )?;
     }

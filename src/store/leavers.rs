@@ -28,7 +28,7 @@ const MANAGER_LEVELS: usize = 5;
 
 /// Everything deactivating `user` sets in motion, in the deactivation's
 /// transaction.
-pub fn leave(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<()> {
+pub fn leave(conn: &mut DbConn, user: &User, actor: Option<UserId>) -> StoreResult<()> {
     super::delegations::end_for(conn, user.id, actor)?;
     return_stood_in_work(conn, user.id)?;
     move_open_work(conn, user, actor)
@@ -53,7 +53,7 @@ fn return_stood_in_work(conn: &mut DbConn, user: UserId) -> StoreResult<()> {
 }
 
 /// Moves each open (pending or waiting) assignment of a deactivated person.
-fn move_open_work(conn: &mut DbConn, user: &User, actor: UserId) -> StoreResult<()> {
+fn move_open_work(conn: &mut DbConn, user: &User, actor: Option<UserId>) -> StoreResult<()> {
     let open: Vec<ApproveUser> = au::table
         .filter(au::user_id.eq(user.id))
         .filter(
@@ -153,7 +153,7 @@ fn by_empty_policy(
     ticket: &Apply,
     node_key: &str,
     on_node: &[UserId],
-    actor: UserId,
+    actor: Option<UserId>,
 ) -> StoreResult<()> {
     let def = tickets::def_of(conn, ticket)?;
     let Some(spec) = def.node(node_key) else {
@@ -192,7 +192,7 @@ fn by_empty_policy(
         let one = admins
             .iter()
             .copied()
-            .find(|id| *id == actor)
+            .find(|id| Some(*id) == actor)
             .or_else(|| admins.first().copied());
         admins = one.into_iter().collect();
     }
@@ -218,7 +218,7 @@ fn hand_over(
     conn: &mut DbConn,
     (row, ticket, node_key): (&ApproveUser, &Apply, &str),
     to: &[UserId],
-    actor: UserId,
+    actor: Option<UserId>,
     event: TicketEvent,
 ) -> StoreResult<()> {
     let at = now();
@@ -268,7 +268,7 @@ fn record(
     row: &ApproveUser,
     event: TicketEvent,
     to: &[UserId],
-    actor: UserId,
+    actor: Option<UserId>,
 ) -> StoreResult<()> {
     let node_key: String = n::table
         .find(row.approve_id)
@@ -286,7 +286,7 @@ fn record(
         conn,
         Audit {
             apply_id: Some(row.apply_id.0),
-            ..Audit::web(actor, event.as_str(), "apply", row.apply_id.0)
+            ..Audit::by(actor, event.as_str(), "apply", row.apply_id.0)
         }
         .with_detail(serde_json::json!({
             "node": node_key,

@@ -246,7 +246,7 @@ pub fn suggest(conn: &mut DbConn, q: &str, limit: i64) -> StoreResult<Vec<Person
         .collect())
 }
 
-fn check_manager(
+pub(super) fn check_manager(
     conn: &mut DbConn,
     user: Option<UserId>,
     manager: Option<UserId>,
@@ -422,7 +422,8 @@ pub fn set_password(
     let n = diesel::update(
         users::table
             .find(id)
-            .filter(users::service_account.eq(false)),
+            .filter(users::service_account.eq(false))
+            .filter(users::origin.eq(super::company::LOCAL)),
     )
     .set((
         users::password_hash.eq(password_hash),
@@ -430,14 +431,15 @@ pub fn set_password(
     ))
     .execute(conn)?;
     if n == 0 {
-        let service: Option<bool> = users::table
+        let found: Option<(bool, String)> = users::table
             .find(id)
-            .select(users::service_account)
+            .select((users::service_account, users::origin))
             .first(conn)
             .optional()?;
-        return Err(match service {
-            Some(true) => StoreError::rule("password", "errors.service_account_password"),
-            _ => StoreError::NotFound,
+        return Err(match found {
+            Some((true, _)) => StoreError::rule("password", "errors.service_account_password"),
+            Some((false, _)) => StoreError::rule("password", "errors.company_password"),
+            None => StoreError::NotFound,
         });
     }
     let epoch = end_sessions(conn, id)?;
@@ -491,7 +493,7 @@ pub fn set_active(conn: &mut DbConn, id: UserId, active: bool, actor: UserId) ->
     if !active {
         // Their sessions end at once, and their work moves on.
         end_sessions(conn, id)?;
-        super::leavers::leave(conn, &user, actor)?;
+        super::leavers::leave(conn, &user, Some(actor))?;
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! Signing in and out. Attempts are throttled per username and address and,
 //! more slowly, per username (`store::sign_in`); an unknown username costs
-//! the same argon2 time as a wrong password. Signing out ends every session
-//! of the person.
+//! the same argon2 time as a wrong password. With a company directory
+//! (`LDAP_URL`), its people sign in with their directory password and are
+//! synced as they do; an administrator may require that of everyone but
+//! administrators. Signing out ends every session of the person.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,8 +14,11 @@ use super::csrf::{CsrfForm, NoFields};
 use super::ctx::{Ctx, see_other};
 use super::forms::FieldErrors;
 use super::{AppError, AppState, render, render_status, safe_local_path};
+use crate::db::models::User;
+use crate::ldap::{self, Directory, sync::SignedIn};
 use crate::password;
-use crate::store::{sign_in as throttle, users};
+use crate::store::settings::{self, SignInPolicy};
+use crate::store::{company, sign_in as throttle, users};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -114,43 +119,83 @@ pub async fn sign_in(
     }
 
     let name = username.clone();
-    let user = state
+    let (user, policy) = state
         .db
-        .read(move |c| users::find_by_username(c, &name))
+        .read(move |c| {
+            let user = users::find_by_username(c, &name)?;
+            Ok((user, settings::sign_in_policy(c)?))
+        })
         .await?;
-    let password = form.password;
-    // A service account signs in nowhere: refused as an unknown name is.
-    let candidate = user.filter(|u| u.active && !u.service_account);
-    let (candidate, ok) = web::block(move || {
-        let ok = match &candidate {
-            Some(u) => password::verify(&password, &u.password_hash),
-            None => password::verify_unknown_user(&password),
-        };
-        (candidate, ok)
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
-
-    match candidate.filter(|_| ok) {
-        Some(user) => {
-            let name = username.clone();
-            let lang = user.language.as_deref().and_then(crate::i18n::Lang::parse);
-            // Someone who never chose a language gets mail in the one
-            // their browser asks for.
-            let (id, used) = (user.id, lang.is_none().then_some(ctx.lang));
-            state
-                .db
-                .write(move |c| {
-                    throttle::succeeded(c, &name, &address)?;
-                    used.map_or(Ok(()), |used| users::used_language(c, id, used))
-                })
-                .await?;
-            let now = state.db.now().and_utc().timestamp();
-            ctx.sign_in(user.id, user.session_epoch, now, lang)?;
-            tracing::info!(user = %user.username, "signed in");
-            Ok(see_other(&safe_local_path(&form.next)))
+    let directory = state.config.ldap.clone().map(Directory::new);
+    // A person from the directory (or someone countersign does not know
+    // yet, when there is a directory) signs in with their directory
+    // password; everyone else with the one kept here.
+    let company = user.as_ref().is_none_or(|u| u.origin != company::LOCAL);
+    let checked = match (&directory, company) {
+        (Some(directory), true) => {
+            match ldap::sync::sign_in(&state.db, directory, &username, &form.password).await {
+                Ok(SignedIn::Person(id)) => {
+                    let user = state.db.read(move |c| users::find(c, id)).await?;
+                    Checked::Yes(user)
+                }
+                Ok(SignedIn::Refused | SignedIn::Unusable) => Checked::No,
+                Err(e) => {
+                    tracing::warn!(user = %username, error = %e, "directory sign-in failed");
+                    Checked::Unavailable
+                }
+            }
         }
-        None => {
+        _ => {
+            let password = form.password;
+            // A service account signs in nowhere: refused as an unknown
+            // name is; so is someone from the company without a directory.
+            let candidate =
+                user.filter(|u| u.active && !u.service_account && u.origin == company::LOCAL);
+            let (candidate, ok) = web::block(move || {
+                let ok = match &candidate {
+                    Some(u) => password::verify(&password, &u.password_hash),
+                    None => password::verify_unknown_user(&password),
+                };
+                (candidate, ok)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
+            match candidate.filter(|_| ok) {
+                Some(user) => Checked::Local(user),
+                None => Checked::No,
+            }
+        }
+    };
+    let user = match checked {
+        Checked::Local(user) if policy == SignInPolicy::CompanyOnly => {
+            let id = user.id;
+            if state.db.read(move |c| users::is_admin(c, id)).await? {
+                user
+            } else {
+                tracing::info!(user = %username, "local sign-in refused: company sign-in required");
+                errors.add("", "errors.sign_in_company_only");
+                let page = SignInPage {
+                    ctx,
+                    username,
+                    next: form.next,
+                    errors,
+                };
+                return render_status(StatusCode::FORBIDDEN, &page);
+            }
+        }
+        Checked::Local(user) => user,
+        Checked::Yes(user) if user.active && !user.service_account => user,
+        Checked::Unavailable => {
+            errors.add("", "errors.directory_unavailable");
+            let page = SignInPage {
+                ctx,
+                username,
+                next: form.next,
+                errors,
+            };
+            return render_status(StatusCode::SERVICE_UNAVAILABLE, &page);
+        }
+        Checked::Yes(_) | Checked::No => {
             tracing::info!(user = %username, %address, "sign-in failed");
             errors.add("", "errors.sign_in_failed");
             let page = SignInPage {
@@ -159,9 +204,38 @@ pub async fn sign_in(
                 next: form.next,
                 errors,
             };
-            render_status(StatusCode::UNAUTHORIZED, &page)
+            return render_status(StatusCode::UNAUTHORIZED, &page);
         }
-    }
+    };
+
+    let name = username.clone();
+    let lang = user.language.as_deref().and_then(crate::i18n::Lang::parse);
+    // Someone who never chose a language gets mail in the one their
+    // browser asks for.
+    let (id, used) = (user.id, lang.is_none().then_some(ctx.lang));
+    state
+        .db
+        .write(move |c| {
+            throttle::succeeded(c, &name, &address)?;
+            used.map_or(Ok(()), |used| users::used_language(c, id, used))
+        })
+        .await?;
+    let now = state.db.now().and_utc().timestamp();
+    ctx.sign_in(user.id, user.session_epoch, now, lang)?;
+    tracing::info!(user = %user.username, origin = %user.origin, "signed in");
+    Ok(see_other(&safe_local_path(&form.next)))
+}
+
+/// What checking a password found.
+enum Checked {
+    /// A local password, right.
+    Local(User),
+    /// The directory's password, right: the person as synced.
+    Yes(User),
+    /// Wrong, or nobody by that name.
+    No,
+    /// The directory could not be asked.
+    Unavailable,
 }
 
 /// Where a request comes from, for throttling: the connection's address,

@@ -40,6 +40,8 @@ struct ProfilePage {
     /// A token just made: its name and its secret, shown this once.
     made: Option<(String, String)>,
     now: chrono::NaiveDateTime,
+    /// From the company directory: their password is the directory's.
+    company: bool,
 }
 
 impl ProfilePage {
@@ -59,6 +61,7 @@ impl ProfilePage {
             .await?;
         let lang = ctx.lang;
         Ok(ProfilePage {
+            company: user.origin != crate::store::company::LOCAL,
             delegation: DelegationForm::starting_now(&user.username, state.db.now()),
             username: user.username,
             email: user.email,

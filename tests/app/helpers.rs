@@ -130,6 +130,15 @@ impl TestApp {
     /// Another server instance on this app's database (a restart, or a
     /// second instance), with its own mail settings.
     pub async fn second_instance(&self, mail: countersign::config::MailConfig) -> String {
+        self.second_instance_configured(mail, |_| {}).await
+    }
+
+    /// [`second_instance`] with settings of its own.
+    pub async fn second_instance_configured(
+        &self,
+        mail: countersign::config::MailConfig,
+        adjust: impl FnOnce(&mut Config),
+    ) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let port = listener.local_addr().unwrap().port();
         let config = Config {
@@ -146,7 +155,10 @@ impl TestApp {
             run_jobs: true,
             alertmanager: None,
             metrics_token: None,
+            ldap: None,
         };
+        let mut config = config;
+        adjust(&mut config);
         let db = Db::connect(&self.database_url, 4).expect("connect");
         // The instances of one test keep one time.
         db.clock().advance(self.db.clock().offset());
@@ -195,6 +207,7 @@ impl TestApp {
             run_jobs: true,
             alertmanager: None,
             metrics_token: None,
+            ldap: None,
         };
         adjust(&mut config);
         let db = Db::connect(&database_url, 4).expect("connect and migrate");

@@ -30,6 +30,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("db", &["store", "notify", "web", "api", "jobs", "startup"]),
     ("store", &["notify", "web", "api", "jobs", "startup"]),
     ("notify", &["web", "api", "startup"]),
+    ("ldap", &["web", "api", "jobs", "startup"]),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

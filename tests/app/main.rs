@@ -20,6 +20,7 @@ mod catalog;
 mod change_calendar;
 mod chinese;
 mod cli;
+mod company_sign_in;
 mod copies;
 mod database;
 mod deadlines;

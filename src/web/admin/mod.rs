@@ -8,6 +8,7 @@ pub mod businesses;
 pub mod calendars;
 pub mod catalog;
 pub mod delegations;
+pub mod directory;
 pub mod freezes;
 pub mod outbox;
 pub mod resources;
@@ -76,6 +77,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/roles/{id}", web::get().to(roles::edit_form))
         .route("/admin/roles/{id}", web::post().to(roles::update))
         .route("/admin/roles/{id}/delete", web::post().to(roles::delete))
+        .route("/admin/directory", web::get().to(directory::show))
+        .route(
+            "/admin/directory/policy",
+            web::post().to(directory::set_policy),
+        )
+        .route(
+            "/admin/directory/groups",
+            web::post().to(directory::add_group),
+        )
+        .route(
+            "/admin/directory/groups/{id}/delete",
+            web::post().to(directory::remove_group),
+        )
+        .route("/admin/directory/sync", web::post().to(directory::sync_now))
+        .route(
+            "/admin/directory/syncs/{id}",
+            web::get().to(directory::sync_report),
+        )
         .route("/admin/assignments", web::get().to(assignments::list))
         .route("/admin/assignments", web::post().to(assignments::create))
         .route(

@@ -14,6 +14,7 @@ use crate::i18n::Lang;
 use crate::password;
 use crate::store::StoreResult;
 use crate::store::assignments::{self, AssignmentRow, Filter};
+use crate::store::company;
 use crate::store::users::{self, UserInput};
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::ctx::{Ctx, FlashKind, see_other};
@@ -155,6 +156,8 @@ pub struct EditInfo {
     pub active: bool,
     pub roles: Vec<AssignmentRow>,
     pub password_errors: FieldErrors,
+    /// From the company directory: no local password to reset.
+    pub company: bool,
 }
 
 #[derive(Template)]
@@ -291,6 +294,7 @@ async fn edit_page(ctx: Ctx, state: &AppState, id: UserId) -> Result<UserFormPag
             active: user.active,
             roles,
             password_errors: FieldErrors::new(lang),
+            company: user.origin != company::LOCAL,
         }),
         ctx,
     })

@@ -1,0 +1,143 @@
+//! The record of each whole-directory sync: who or what started it, when,
+//! and what it did (`company::Report`) or why it failed. A scheduled sync
+//! first takes its period's slot, so with several instances and restarts
+//! each period syncs once.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::company::Report;
+use super::{StoreResult, now};
+use crate::db::DbConn;
+use crate::db::ids::UserId;
+use crate::db::schema::directory_syncs as s;
+use crate::db::stamp::At;
+
+/// How a sync began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Admin,
+    Cli,
+}
+
+impl Trigger {
+    pub fn code(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Admin => "admin",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
+/// A sync as the report pages show it.
+#[derive(Debug, Clone)]
+pub struct SyncRow {
+    pub id: i32,
+    pub trigger: String,
+    pub started_by: Option<UserId>,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub report: Report,
+    pub error: Option<String>,
+}
+
+type Raw = (
+    i32,
+    String,
+    Option<UserId>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    String,
+    Option<String>,
+);
+
+fn row((id, trigger, started_by, started_at, finished_at, report, error): Raw) -> SyncRow {
+    SyncRow {
+        id,
+        trigger,
+        started_by,
+        started_at,
+        finished_at,
+        report: serde_json::from_str(&report).unwrap_or_default(),
+        error,
+    }
+}
+
+/// Records that a sync begins. A scheduled one takes `slot`: `None` if
+/// another runner took it first (that one syncs this period).
+pub fn begin(
+    conn: &mut DbConn,
+    trigger: Trigger,
+    slot: Option<String>,
+    started_by: Option<UserId>,
+) -> StoreResult<Option<i32>> {
+    let at = At(now());
+    let code = trigger.code();
+    Ok(crate::direct!(conn, |c| diesel::insert_into(s::table)
+        .values((
+            s::slot.eq(slot.as_deref()),
+            s::trigger.eq(code),
+            s::started_by.eq(started_by),
+            s::started_at.eq(at),
+        ))
+        .on_conflict_do_nothing()
+        .returning(s::id)
+        .get_result(c))
+    .optional()?)
+}
+
+/// Records what the sync did, or why it failed.
+pub fn finish(
+    conn: &mut DbConn,
+    id: i32,
+    report: &Report,
+    error: Option<&str>,
+) -> StoreResult<()> {
+    diesel::update(s::table.find(id))
+        .set((
+            s::finished_at.eq(Some(At(now()))),
+            s::created.eq(report.created.len() as i32),
+            s::updated.eq(report.updated.len() as i32),
+            s::deactivated.eq(report.deactivated.len() as i32),
+            s::unchanged.eq(report.unchanged as i32),
+            s::report.eq(serde_json::to_string(report).unwrap_or_default()),
+            s::error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+const COLUMNS: (
+    s::id,
+    s::trigger,
+    s::started_by,
+    s::started_at,
+    s::finished_at,
+    s::report,
+    s::error,
+) = (
+    s::id,
+    s::trigger,
+    s::started_by,
+    s::started_at,
+    s::finished_at,
+    s::report,
+    s::error,
+);
+
+/// The newest syncs, newest first.
+pub fn recent(conn: &mut DbConn, limit: i64) -> StoreResult<Vec<SyncRow>> {
+    let rows: Vec<Raw> = s::table
+        .order(s::id.desc())
+        .limit(limit)
+        .select(COLUMNS)
+        .load(conn)?;
+    Ok(rows.into_iter().map(row).collect())
+}
+
+pub fn find(conn: &mut DbConn, id: i32) -> StoreResult<SyncRow> {
+    let raw: Raw = s::table.find(id).select(COLUMNS).first(conn)?;
+    Ok(row(raw))
+}
