@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 mod ldap;
-pub use ldap::LdapConfig;
+pub use ldap::{LdapConfig, read_ca_file as read_ldap_ca_file};
 
 #[derive(Clone)]
 pub struct Config {

@@ -113,6 +113,7 @@ impl Application {
         let http = config.http.clone();
         let metrics = db.metrics().clone();
         let state = web::Data::new(AppState {
+            directory: config.ldap.clone().map(crate::ldap::Directory::new),
             db: db.clone(),
             config: Arc::new(config),
         });

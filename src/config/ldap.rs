@@ -12,8 +12,8 @@ use super::{bounded, flag, var};
 /// the directory is synced. The rest:
 /// - `LDAP_STARTTLS` (false): upgrade an `ldap://` connection with
 ///   StartTLS before anything is sent; `ldaps://` is TLS from the start.
-///   Certificates are checked against the system's roots (or the file
-///   `SSL_CERT_FILE` names).
+///   Certificates are checked against the system's roots, or with
+///   `LDAP_CA_FILE` (a PEM file) against the company's own CA only.
 /// - `LDAP_TIMEOUT_SECS` (10): for connecting and for each operation.
 /// - `LDAP_BIND_DN`, `LDAP_BIND_PASSWORD`: the service account that
 ///   searches for people and groups.
@@ -33,6 +33,8 @@ use super::{bounded, flag, var};
 pub struct LdapConfig {
     pub url: String,
     pub starttls: bool,
+    /// `LDAP_CA_FILE`'s certificates; empty: the system's roots.
+    pub ca_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
     pub timeout: Duration,
     pub bind_dn: String,
     pub bind_password: String,
@@ -70,6 +72,7 @@ impl LdapConfig {
         LdapConfig {
             url: url.to_string(),
             starttls: false,
+            ca_certs: Vec::new(),
             timeout: Duration::from_secs(10),
             bind_dn: bind_dn.to_string(),
             bind_password: bind_password.to_string(),
@@ -108,6 +111,9 @@ impl LdapConfig {
         if config.starttls && url.starts_with("ldaps://") {
             bail!("LDAP_STARTTLS is for ldap:// URLs; ldaps:// is TLS already");
         }
+        if let Some(path) = var("LDAP_CA_FILE") {
+            config.ca_certs = read_ca_file(path.trim())?;
+        }
         config.timeout = Duration::from_secs(bounded("LDAP_TIMEOUT_SECS", 10, 1, 300)? as u64);
         let text = |name: &str, value: &mut String| {
             if let Some(v) = var(name) {
@@ -135,6 +141,22 @@ impl LdapConfig {
         config.sync_every = (minutes > 0).then(|| chrono::Duration::minutes(minutes));
         Ok(Some(config))
     }
+}
+
+/// The certificates of a PEM file, at least one.
+pub fn read_ca_file(
+    path: &str,
+) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use anyhow::Context;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("LDAP_CA_FILE {path:?} cannot be read as PEM certificates"))?;
+    if certs.is_empty() {
+        bail!("LDAP_CA_FILE {path:?} holds no certificate");
+    }
+    Ok(certs)
 }
 
 /// `ou=people,dc=example,dc=com` → `dc=example,dc=com` (itself at the top).

@@ -9,6 +9,7 @@
 pub mod sync;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
@@ -48,14 +49,46 @@ pub enum Verdict {
 }
 
 /// The company directory a configuration describes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Directory {
     config: LdapConfig,
+    /// TLS trusting `LDAP_CA_FILE`'s CAs, or else the system's.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Directory {
     pub fn new(config: LdapConfig) -> Directory {
-        Directory { config }
+        if !(config.starttls || config.url.starts_with("ldaps://")) {
+            return Directory { config, tls: None };
+        }
+        // Whatever else in the process uses TLS, ring is what the
+        // directory's connections use.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, _) = if config.ca_certs.is_empty() {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs)
+        } else {
+            roots.add_parsable_certificates(config.ca_certs.iter().cloned())
+        };
+        if added == 0 {
+            // Nothing is trusted, so every TLS connection is refused.
+            tracing::warn!("no CA certificate to check the directory's against");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+            .map_err(|e| tracing::error!(error = %e, "TLS for the directory cannot be set up"))
+            .ok();
+        Directory { config, tls }
     }
 
     pub fn config(&self) -> &LdapConfig {
@@ -64,9 +97,12 @@ impl Directory {
 
     /// A new connection, not yet bound.
     async fn connect(&self) -> Result<Ldap, Unavailable> {
-        let settings = LdapConnSettings::new()
+        let mut settings = LdapConnSettings::new()
             .set_conn_timeout(self.config.timeout)
             .set_starttls(self.config.starttls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(tls.clone());
+        }
         let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
             .await
             .map_err(unavailable)?;

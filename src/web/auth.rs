@@ -15,7 +15,7 @@ use super::ctx::{Ctx, see_other};
 use super::forms::FieldErrors;
 use super::{AppError, AppState, render, render_status, safe_local_path};
 use crate::db::models::User;
-use crate::ldap::{self, Directory, sync::SignedIn};
+use crate::ldap::{self, sync::SignedIn};
 use crate::password;
 use crate::store::settings::{self, SignInPolicy};
 use crate::store::{company, sign_in as throttle, users};
@@ -126,12 +126,11 @@ pub async fn sign_in(
             Ok((user, settings::sign_in_policy(c)?))
         })
         .await?;
-    let directory = state.config.ldap.clone().map(Directory::new);
     // A person from the directory (or someone countersign does not know
     // yet, when there is a directory) signs in with their directory
     // password; everyone else with the one kept here.
     let company = user.as_ref().is_none_or(|u| u.origin != company::LOCAL);
-    let checked = match (&directory, company) {
+    let checked = match (&state.directory, company) {
         (Some(directory), true) => {
             match ldap::sync::sign_in(&state.db, directory, &username, &form.password).await {
                 Ok(SignedIn::Person(id)) => {

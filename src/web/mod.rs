@@ -46,6 +46,8 @@ pub use error::AppError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// The company directory, when `LDAP_URL` is set.
+    pub directory: Option<crate::ldap::Directory>,
 }
 
 /// Renders a page with a status other than 200 (a form shown again with

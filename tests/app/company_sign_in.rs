@@ -122,6 +122,8 @@ member: uid=boss,ou=people,dc=example,dc=com
 struct Slapd {
     child: Child,
     url: String,
+    /// With TLS: its `ldaps://` address and the CA that signed its certificate.
+    ldaps: Option<(String, std::path::PathBuf)>,
     _dir: tempfile::TempDir,
 }
 
@@ -136,6 +138,16 @@ impl Slapd {
     /// Loads `DIRECTORY` and starts it; `None`, with a note, when slapd is
     /// not installed and `REQUIRE_SLAPD` is not set.
     fn start() -> Option<Slapd> {
+        Self::launch(false)
+    }
+
+    /// `start`, also speaking TLS (StartTLS and `ldaps://`) with a
+    /// certificate from a CA of the test's own.
+    fn start_with_tls() -> Option<Slapd> {
+        Self::launch(true)
+    }
+
+    fn launch(tls: bool) -> Option<Slapd> {
         let slapd = std::path::Path::new("/usr/sbin/slapd");
         if !slapd.is_file() {
             assert!(
@@ -171,6 +183,21 @@ impl Slapd {
             ),
         )
         .unwrap();
+        let ca = dir.path().join("ca.pem");
+        if tls {
+            make_certificates(dir.path());
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.insert_str(
+                0,
+                &format!(
+                    "TLSCACertificateFile {ca}\nTLSCertificateFile {cert}\nTLSCertificateKeyFile {key}\n",
+                    ca = ca.display(),
+                    cert = dir.path().join("server.pem").display(),
+                    key = dir.path().join("server.key").display(),
+                ),
+            );
+            std::fs::write(&conf, text).unwrap();
+        }
         let ldif = dir.path().join("directory.ldif");
         std::fs::write(&ldif, DIRECTORY).unwrap();
         let loaded = Command::new("/usr/sbin/slapadd")
@@ -188,11 +215,18 @@ impl Slapd {
         let (listener, port) = free_port();
         drop(listener);
         let url = format!("ldap://127.0.0.1:{port}");
+        let (listener, tls_port) = free_port();
+        drop(listener);
+        let ldaps = tls.then(|| (format!("ldaps://127.0.0.1:{tls_port}"), ca));
+        let listen = match &ldaps {
+            Some((ldaps, _)) => format!("{url}/ {ldaps}/"),
+            None => format!("{url}/"),
+        };
         let child = Command::new(slapd)
             .arg("-f")
             .arg(&conf)
             .arg("-h")
-            .arg(format!("{url}/"))
+            .arg(listen)
             .arg("-d")
             .arg("0")
             .stdout(Stdio::null())
@@ -200,13 +234,16 @@ impl Slapd {
             .spawn()
             .expect("start slapd");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "slapd did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        for port in [Some(port), tls.then_some(tls_port)].into_iter().flatten() {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "slapd did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         Some(Slapd {
             child,
             url,
+            ldaps,
             _dir: dir,
         })
     }
@@ -243,6 +280,42 @@ impl Slapd {
             std::collections::HashSet::from([member]),
         )];
         ldap.modify(group, mods).await.unwrap().success().unwrap();
+    }
+}
+
+/// A CA (`ca.pem`) and a certificate it signed for 127.0.0.1
+/// (`server.pem`, `server.key`), made with openssl in `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=countersign test CA",
+        ],
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=127.0.0.1",
+        ],
+        &[
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -817,4 +890,50 @@ async fn the_scheduled_sync_runs_once_a_period_whatever_the_number_of_instances(
     assert_eq!(both.len(), 2, "{both:?}");
     assert_ne!(both[0].0, both[1].0);
     assert!(person(&app, "alice").is_some());
+}
+
+#[actix_web::test]
+async fn the_directory_is_reached_over_starttls_or_ldaps_and_a_certificate_it_cannot_trust_is_refused()
+ {
+    let Some(slapd) = Slapd::start_with_tls() else {
+        return;
+    };
+    let (ldaps, ca) = slapd.ldaps.clone().unwrap();
+    let ca = countersign::config::read_ldap_ca_file(ca.to_str().unwrap()).unwrap();
+    let starttls = LdapConfig {
+        starttls: true,
+        ca_certs: ca.clone(),
+        ..slapd.config()
+    };
+    let over_ldaps = LdapConfig {
+        url: ldaps.clone(),
+        ca_certs: ca,
+        ..slapd.config()
+    };
+    for config in [&starttls, &over_ldaps] {
+        let verdict = Directory::new(config.clone())
+            .sign_in("alice", "alice-password")
+            .await;
+        assert!(
+            matches!(verdict, Ok(Verdict::Person(_))),
+            "{}: {verdict:?}",
+            config.url
+        );
+    }
+    // Without the company's CA the certificate is not trusted, and
+    // nothing is sent: no password crosses an unverified connection.
+    for config in [&starttls, &over_ldaps] {
+        let untrusted = LdapConfig {
+            ca_certs: Vec::new(),
+            ..config.clone()
+        };
+        let verdict = Directory::new(untrusted)
+            .sign_in("alice", "alice-password")
+            .await;
+        assert!(verdict.is_err(), "{}: {verdict:?}", config.url);
+    }
+    // And through the sign-in page, over StartTLS.
+    let app = TestApp::spawn_configured(MailConfig::files(), |c| c.ldap = Some(starttls)).await;
+    let page = sign_in_as(&app, &TestApp::browser(), "alice", "alice-password").await;
+    assert_eq!(page.path, "/");
 }

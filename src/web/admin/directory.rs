@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::db::DbConn;
 use crate::db::ids::{BusinessId, RoleId};
 use crate::i18n::Lang;
-use crate::ldap::{self, Directory};
+use crate::ldap;
 use crate::store::company::RoleChange;
 use crate::store::directory_syncs::{self, SyncRow, Trigger};
 use crate::store::group_roles::{self, GroupRole};
@@ -219,12 +219,11 @@ pub async fn sync_now(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require_admin()?.id;
-    let Some(config) = state.config.ldap.clone() else {
+    let Some(directory) = &state.directory else {
         ctx.flash(FlashKind::Error, ctx.t("directory.not_configured"));
         return Ok(see_other("/admin/directory"));
     };
-    let directory = Directory::new(config);
-    let id = ldap::sync::everyone(&state.db, &directory, Trigger::Admin, None, Some(actor)).await?;
+    let id = ldap::sync::everyone(&state.db, directory, Trigger::Admin, None, Some(actor)).await?;
     Ok(match id {
         Some(id) => see_other(&format!("/admin/directory/syncs/{id}")),
         None => see_other("/admin/directory"),
