@@ -17,7 +17,7 @@ fn countersign(
     countersign_with(app, database_url, args, stdin, &[])
 }
 
-fn countersign_with(
+pub(crate) fn countersign_with(
     app: &TestApp,
     database_url: &str,
     args: &[&str],

@@ -115,6 +115,7 @@ dn: cn=admins,ou=groups,dc=example,dc=com
 objectClass: groupOfNames
 cn: admins
 member: uid=boss,ou=people,dc=example,dc=com
+member: cn=reader,dc=example,dc=com
 "#;
 
 /// An OpenLDAP server of the test's own on a free port; stopped when
@@ -936,4 +937,148 @@ async fn the_directory_is_reached_over_starttls_or_ldaps_and_a_certificate_it_ca
     let app = TestApp::spawn_configured(MailConfig::files(), |c| c.ldap = Some(starttls)).await;
     let page = sign_in_as(&app, &TestApp::browser(), "alice", "alice-password").await;
     assert_eq!(page.path, "/");
+}
+
+#[actix_web::test]
+async fn the_directory_sync_command_syncs_everyone_and_says_what_changed_or_what_is_missing() {
+    let Some(slapd) = Slapd::start() else { return };
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+    let env = [
+        ("LDAP_URL", slapd.url.as_str()),
+        ("LDAP_BIND_DN", READER),
+        ("LDAP_BIND_PASSWORD", READER_PASSWORD),
+        ("LDAP_USER_BASE", PEOPLE),
+        ("LDAP_GROUP_BASE", "ou=groups,dc=example,dc=com"),
+    ];
+    let out = crate::cli::countersign_with(&app, &url, &["directory", "sync"], "", &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("5 created"), "{stdout}");
+    assert!(stdout.contains("manager not found for ghost"), "{stdout}");
+    // The service account's password is never printed.
+    assert!(!stdout.contains(READER_PASSWORD));
+    assert_eq!(person(&app, "alice").unwrap().4.as_deref(), Some("lead"));
+    let trigger: String =
+        app.query(|c| directory_syncs::table.select(directory_syncs::trigger).first(c));
+    assert_eq!(trigger, "cli");
+
+    for (env, said) in [
+        (
+            vec![("LDAP_URL", slapd.url.as_str())],
+            "LDAP_USER_BASE must be set with LDAP_URL",
+        ),
+        (
+            vec![
+                ("LDAP_URL", slapd.url.as_str()),
+                ("LDAP_USER_BASE", PEOPLE),
+                ("LDAP_CA_FILE", "/nonexistent/ca.pem"),
+            ],
+            "LDAP_CA_FILE \"/nonexistent/ca.pem\" cannot be read",
+        ),
+        (
+            vec![("LDAP_URL", "http://directory.example.com")],
+            "LDAP_URL must start with ldap:// or ldaps://",
+        ),
+        (vec![], "no company directory is configured"),
+    ] {
+        let out = crate::cli::countersign_with(&app, &url, &["directory", "sync"], "", &env);
+        assert!(!out.status.success(), "{env:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{env:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[actix_web::test]
+async fn people_from_the_directory_get_exactly_what_their_roles_allow() {
+    let Some(slapd) = Slapd::start() else { return };
+    let app = app_with(&slapd).await;
+    let admin_role = app.role_id("admin");
+    app.sign_in("admin").await;
+    app.post(
+        "/admin/directory/groups",
+        &[
+            ("group", "cn=admins,ou=groups,dc=example,dc=com"),
+            ("role_id", &admin_role.0.to_string()),
+            ("business_id", "global"),
+        ],
+    )
+    .await;
+    let admin_pages = [
+        "/admin",
+        "/admin/users",
+        "/admin/directory",
+        "/admin/assignments",
+        "/admin/audit",
+    ];
+    // Alice is in no group: every administration page and action is
+    // refused her.
+    let alice = TestApp::browser();
+    sign_in_as(&app, &alice, "alice", "alice-password").await;
+    for path in admin_pages {
+        let page = get(&alice, &app.url(path)).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "GET {path}");
+    }
+    let mapping: i32 = app.query(|c| {
+        countersign::db::schema::group_roles::table
+            .select(countersign::db::schema::group_roles::id)
+            .first(c)
+    });
+    for path in [
+        "/admin/directory/sync".to_string(),
+        "/admin/directory/policy".to_string(),
+        "/admin/directory/groups".to_string(),
+        format!("/admin/directory/groups/{mapping}/delete"),
+    ] {
+        let page = post_as(
+            &app,
+            &alice,
+            &path,
+            &[
+                ("policy", "company"),
+                ("group", "cn=x"),
+                ("role_id", "1"),
+                ("business_id", "global"),
+            ],
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "POST {path}");
+    }
+    let mappings: i64 = app.query(|c| {
+        countersign::db::schema::group_roles::table
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(mappings, 1, "nothing she posted changed anything");
+    assert_eq!(
+        app.query(|c| directory_syncs::table.count().get_result::<i64>(c)),
+        0
+    );
+
+    // He Jun is in the administrators' group: he administers as soon as
+    // he signs in, and stops when he leaves it.
+    let boss = TestApp::browser();
+    sign_in_as(&app, &boss, "boss", "boss-password").await;
+    for path in admin_pages {
+        let page = get(&boss, &app.url(path)).await;
+        assert_eq!(page.status, StatusCode::OK, "GET {path}");
+    }
+    assert_eq!(roles_of(&app, "boss"), vec![("admin".to_string(), true)]);
+    slapd
+        .leave_group(
+            "cn=admins,ou=groups,dc=example,dc=com",
+            "uid=boss,ou=people,dc=example,dc=com",
+        )
+        .await;
+    // His own sync takes it away: its report is no longer his to read.
+    let page = post_as(&app, &boss, "/admin/directory/sync", &[]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(roles_of(&app, "boss"), vec![]);
+    let after = get(&boss, &app.url("/admin/users")).await;
+    assert_eq!(after.status, StatusCode::FORBIDDEN);
 }
