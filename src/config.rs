@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 mod ldap;
+mod oidc;
 pub use ldap::{LdapConfig, read_ca_file as read_ldap_ca_file};
+pub use oidc::OidcConfig;
 
 #[derive(Clone)]
 pub struct Config {
@@ -48,6 +50,9 @@ pub struct Config {
     /// password, and the directory's people, managers and groups are
     /// synced (`LdapConfig`).
     pub ldap: Option<LdapConfig>,
+    /// `OIDC_ISSUER` (unset): people sign in with an OpenID provider
+    /// (`OidcConfig`).
+    pub oidc: Option<OidcConfig>,
 }
 
 /// `ALERTMANAGER_URL`: Alertmanager's base URL (`http://127.0.0.1:9093`),
@@ -268,6 +273,7 @@ impl std::fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("ldap", &self.ldap)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -348,6 +354,7 @@ impl Config {
             alertmanager: AlertmanagerConfig::from_env()?,
             metrics_token: var("METRICS_TOKEN").map(|t| t.trim().to_string()),
             ldap: LdapConfig::from_env()?,
+            oidc: OidcConfig::from_env()?,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod ldap;
 pub mod metrics;
 pub mod notify;
+pub mod oidc;
 pub mod password;
 pub mod refusal;
 pub mod startup;

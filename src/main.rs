@@ -504,7 +504,7 @@ fn directory_sync(db: &Db, config: &Config) -> anyhow::Result<()> {
     let directory = Directory::new(ldap);
     let id = actix_web::rt::System::new()
         .block_on(sync::everyone(db, &directory, Trigger::Cli, None, None))?
-        .context("the sync did not start")?;
+        .context("another directory sync is running; try again when it has finished")?;
     let done = db.read_sync(|c| directory_syncs::find(c, id))?;
     if let Some(error) = &done.error {
         bail!("directory sync {id} failed: {error}");

@@ -114,6 +114,10 @@ impl Application {
         let metrics = db.metrics().clone();
         let state = web::Data::new(AppState {
             directory: config.ldap.clone().map(crate::ldap::Directory::new),
+            oidc: config
+                .oidc
+                .clone()
+                .map(|c| Arc::new(crate::oidc::Provider::new(c))),
             db: db.clone(),
             config: Arc::new(config),
         });

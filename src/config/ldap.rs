@@ -19,6 +19,9 @@ use super::{bounded, flag, var};
 ///   searches for people and groups.
 /// - `LDAP_USER_BASE` (required), `LDAP_USER_FILTER`
 ///   (`(objectClass=inetOrgPerson)`): where people are.
+/// - `LDAP_ID_ATTRIBUTE` (`entryUUID`; `objectGUID` on Active
+///   Directory): what stays a person's for good; a name or DN may later
+///   be someone else's.
 /// - `LDAP_USERNAME_ATTRIBUTE` (`uid`; `sAMAccountName` on Active
 ///   Directory), `LDAP_NAME_ATTRIBUTE` (`displayName`, else `cn`),
 ///   `LDAP_EMAIL_ATTRIBUTE` (`mail`), `LDAP_LANGUAGE_ATTRIBUTE`
@@ -40,6 +43,7 @@ pub struct LdapConfig {
     pub bind_password: String,
     pub user_base: String,
     pub user_filter: String,
+    pub id_attribute: String,
     pub username_attribute: String,
     pub name_attribute: String,
     pub email_attribute: String,
@@ -78,6 +82,7 @@ impl LdapConfig {
             bind_password: bind_password.to_string(),
             user_base: user_base.to_string(),
             user_filter: "(objectClass=inetOrgPerson)".into(),
+            id_attribute: "entryUUID".into(),
             username_attribute: "uid".into(),
             name_attribute: "displayName".into(),
             email_attribute: "mail".into(),
@@ -99,7 +104,9 @@ impl LdapConfig {
             bail!("LDAP_URL must start with ldap:// or ldaps://, not {url:?}");
         }
         let Some(user_base) = var("LDAP_USER_BASE") else {
-            bail!("LDAP_USER_BASE must be set with LDAP_URL (where people are, such as ou=people,dc=example,dc=com)");
+            bail!(
+                "LDAP_USER_BASE must be set with LDAP_URL (where people are, such as ou=people,dc=example,dc=com)"
+            );
         };
         let mut config = LdapConfig::new(
             &url,
@@ -108,6 +115,11 @@ impl LdapConfig {
             user_base.trim(),
         );
         config.starttls = flag("LDAP_STARTTLS")?;
+        if url.starts_with("ldap://") && !config.starttls && !is_loopback(&url) {
+            tracing::warn!(
+                "LDAP_URL is plain ldap:// without LDAP_STARTTLS: directory passwords would cross the network unencrypted"
+            );
+        }
         if config.starttls && url.starts_with("ldaps://") {
             bail!("LDAP_STARTTLS is for ldap:// URLs; ldaps:// is TLS already");
         }
@@ -121,6 +133,7 @@ impl LdapConfig {
             }
         };
         text("LDAP_USER_FILTER", &mut config.user_filter);
+        text("LDAP_ID_ATTRIBUTE", &mut config.id_attribute);
         text("LDAP_USERNAME_ATTRIBUTE", &mut config.username_attribute);
         text("LDAP_NAME_ATTRIBUTE", &mut config.name_attribute);
         text("LDAP_EMAIL_ATTRIBUTE", &mut config.email_attribute);
@@ -143,10 +156,15 @@ impl LdapConfig {
     }
 }
 
+/// Whether the URL's host is this machine.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    rest.starts_with("[::1]") || host == "localhost" || host.starts_with("127.")
+}
+
 /// The certificates of a PEM file, at least one.
-pub fn read_ca_file(
-    path: &str,
-) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+pub fn read_ca_file(path: &str) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
     use anyhow::Context;
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -178,7 +196,10 @@ mod tests {
 
     #[test]
     fn the_group_base_defaults_to_the_user_base_s_parent() {
-        assert_eq!(parent_dn("ou=people,dc=example,dc=com"), "dc=example,dc=com");
+        assert_eq!(
+            parent_dn("ou=people,dc=example,dc=com"),
+            "dc=example,dc=com"
+        );
         assert_eq!(parent_dn("ou=a\\,b,dc=x"), "dc=x");
         assert_eq!(parent_dn("dc=com"), "dc=com");
     }

@@ -21,6 +21,7 @@ diesel::table! {
         service_account -> Bool,
         origin -> Text,
         external_id -> Nullable<Text>,
+        external_dn -> Nullable<Text>,
     }
 }
 
@@ -87,6 +88,7 @@ diesel::table! {
     directory_syncs (id) {
         id -> Integer,
         slot -> Nullable<Text>,
+        running -> Nullable<Integer>,
         trigger -> Text,
         started_by -> Nullable<Integer>,
         started_at -> Stamp,

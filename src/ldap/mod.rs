@@ -131,6 +131,7 @@ impl Directory {
     fn person_attributes(&self) -> Vec<String> {
         let c = &self.config;
         vec![
+            c.id_attribute.clone(),
             c.username_attribute.clone(),
             c.name_attribute.clone(),
             "cn".into(),
@@ -158,7 +159,12 @@ impl Directory {
         );
         let (found, _) = service
             .with_timeout(c.timeout)
-            .search(&c.user_base, Scope::Subtree, &filter, self.person_attributes())
+            .search(
+                &c.user_base,
+                Scope::Subtree,
+                &filter,
+                self.person_attributes(),
+            )
             .await
             .and_then(|r| r.success())
             .map_err(unavailable)?;
@@ -245,10 +251,29 @@ impl Directory {
             .collect())
     }
 
-    /// The person an entry describes; `None` without a username.
+    /// The person an entry describes; `None` without a username or the
+    /// id that stays theirs (a binary one, as `objectGUID`, in hex).
     fn person(&self, entry: SearchEntry, mut groups: Vec<String>) -> Option<Incoming> {
         let c = &self.config;
-        let first = |name: &str| values(&entry.attrs, name).next().map(|v| v.trim().to_string());
+        let first = |name: &str| {
+            values(&entry.attrs, name)
+                .next()
+                .map(|v| v.trim().to_string())
+        };
+        let key = first(&c.id_attribute)
+            .map(|id| id.to_lowercase())
+            .or_else(|| {
+                entry
+                    .bin_attrs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&c.id_attribute))
+                    .and_then(|(_, v)| v.first())
+                    .map(hex::encode)
+            });
+        let Some(key) = key else {
+            tracing::warn!(dn = %entry.dn, attribute = %c.id_attribute, "a directory entry without its id is left out");
+            return None;
+        };
         let username = first(&c.username_attribute)?.to_lowercase();
         let display_name = first(&c.name_attribute)
             .or_else(|| first("cn"))
@@ -256,7 +281,9 @@ impl Directory {
         groups.sort();
         groups.dedup();
         Some(Incoming {
-            key: normalize(&entry.dn),
+            origin: crate::store::company::LDAP,
+            key,
+            dn: Some(normalize(&entry.dn)),
             username,
             display_name,
             email: first(&c.email_attribute).unwrap_or_default(),

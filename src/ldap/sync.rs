@@ -9,9 +9,9 @@ use tokio::sync::watch;
 use super::{Directory, Unavailable, Verdict};
 use crate::db::Db;
 use crate::db::ids::UserId;
+use crate::store::StoreError;
 use crate::store::company::{self, Report};
 use crate::store::directory_syncs::{self, Trigger};
-use crate::store::StoreError;
 
 /// How a sign-in with a directory password went.
 #[derive(Debug)]

@@ -25,21 +25,32 @@ use crate::i18n::Lang;
 pub const LOCAL: &str = "local";
 /// A person from the company directory, keyed by their entry's DN.
 pub const LDAP: &str = "ldap";
+/// A person from an OpenID provider, keyed by its issuer and their subject.
+pub const OIDC: &str = "oidc";
 
 /// What a person from the company has as a password hash: nothing any
 /// password verifies against, so they never sign in with a local one.
 pub const NO_LOCAL_PASSWORD: &str = "!company";
 
-/// A person as the directory describes them.
+/// A person as the directory (or an OpenID provider) describes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
-    /// Their entry's DN, normalized (`group_roles::normalize`).
+    /// `LDAP` or `OIDC`.
+    pub origin: &'static str,
+    /// What stays theirs for good: their entry's unique id (`entryUUID`,
+    /// `objectGUID`), never reused for someone else as names and DNs
+    /// may be; or the provider's issuer and their subject
+    /// (`issuer#subject`).
     pub key: String,
+    /// Their entry's DN, normalized (`group_roles::normalize`), which
+    /// others' `manager` names them by.
+    pub dn: Option<String>,
     pub username: String,
     pub display_name: String,
     pub email: String,
     pub language: Option<Lang>,
-    /// Their manager's DN, normalized.
+    /// Their manager's DN, normalized (an OpenID provider names none and
+    /// leaves the manager as it is).
     pub manager: Option<String>,
     /// The DNs of the groups they are in, normalized.
     pub groups: Vec<String>,
@@ -94,7 +105,7 @@ pub fn apply_one(
     let Some((id, applied)) = upsert(conn, person, report)? else {
         return Ok(None);
     };
-    let managed = set_manager(conn, id, person, report)?;
+    let managed = person.origin == LDAP && set_manager(conn, id, person, report)?;
     let roles = reconcile_roles(conn, id, person, &mappings, report)?;
     count(report, person, applied, managed || roles);
     Ok(Some(id))
@@ -111,18 +122,32 @@ pub fn apply_all(conn: &mut DbConn, people: &[Incoming]) -> StoreResult<Report> 
     }
     let mut report = Report::default();
     let mappings = super::group_roles::all(conn)?;
+    // Two entries with one name (a base too wide): neither is anyone.
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for person in people {
+        *names.entry(person.username.as_str()).or_default() += 1;
+    }
     let mut applied = Vec::with_capacity(people.len());
     for person in people {
+        if names.get(person.username.as_str()).copied().unwrap_or(0) > 1 {
+            report
+                .skipped
+                .push((person.dn.clone().unwrap_or_default(), "duplicate".into()));
+            continue;
+        }
         if let Some((id, how)) = upsert(conn, person, &mut report)? {
             applied.push((person, id, how));
         }
     }
-    for (person, id, how) in applied {
+    // Only those made into people count as listed: someone whose entry
+    // can no longer be used (its email blanked as they leave, say) is
+    // treated as gone, not left as they were.
+    let listed: HashSet<&str> = applied.iter().map(|(p, _, _)| p.key.as_str()).collect();
+    for &(person, id, how) in &applied {
         let managed = set_manager(conn, id, person, &mut report)?;
         let roles = reconcile_roles(conn, id, person, &mappings, &mut report)?;
         count(&mut report, person, how, managed || roles);
     }
-    let listed: HashSet<&str> = people.iter().map(|p| p.key.as_str()).collect();
     let gone: Vec<User> = users::table
         .filter(users::origin.eq(LDAP))
         .filter(users::active.eq(true))
@@ -134,19 +159,37 @@ pub fn apply_all(conn: &mut DbConn, people: &[Incoming]) -> StoreResult<Report> 
         .map(|(user, _)| user)
         .collect();
     for user in gone {
+        // The last administrator stays, whatever the directory says.
+        if super::users::is_admin(conn, user.id)?
+            && super::assignments::active_admin_count(conn)? <= 1
+        {
+            report.skipped.push((user.username, "last_admin".into()));
+            continue;
+        }
         deactivate(conn, &user)?;
         report.deactivated.push(user.username);
     }
     Ok(report)
 }
 
-fn external_id(conn: &mut DbConn, id: UserId) -> Option<String> {
-    users::table
-        .find(id)
-        .select(users::external_id)
-        .first::<Option<String>>(conn)
-        .ok()
-        .flatten()
+/// Renames a former person's deactivated account (`alice` becomes
+/// `alice.left-42`), so that a new person with their name can have it;
+/// their history stays theirs.
+fn give_up_name(conn: &mut DbConn, former: &User) -> StoreResult<()> {
+    let suffix = format!(".left-{}", former.id.0);
+    let keep = crate::domain::USERNAME_MAX.saturating_sub(suffix.len());
+    let renamed: String = former.username.chars().take(keep).collect::<String>() + &suffix;
+    diesel::update(users::table.find(former.id))
+        .set((
+            users::username.eq(&renamed),
+            users::updated_at.eq(At(now())),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        Audit::by(None, "user.renamed", "user", former.id.0)
+            .with_detail(serde_json::json!({ "from": former.username, "to": renamed })),
+    )
 }
 
 fn count(report: &mut Report, person: &Incoming, applied: Applied, more: bool) {
@@ -165,7 +208,8 @@ fn upsert(
     report: &mut Report,
 ) -> StoreResult<Option<(UserId, Applied)>> {
     let skip = |report: &mut Report, why: &str| {
-        report.skipped.push((person.key.clone(), why.to_string()));
+        let entry = person.dn.clone().unwrap_or_else(|| person.key.clone());
+        report.skipped.push((entry, why.to_string()));
         Ok(None)
     };
     let Ok(username) = Username::parse(&person.username) else {
@@ -177,28 +221,33 @@ fn upsert(
     let name = Name::parse(&person.display_name)
         .or_else(|_| Name::parse(username.as_str()))
         .map_err(|_| StoreError::rule("", "errors.required"))?;
-    let by_key: Option<User> = users::table
-        .filter(users::origin.eq(LDAP))
+    let by_key: Option<(User, Option<String>)> = users::table
+        .filter(users::origin.eq(person.origin))
         .filter(users::external_id.eq(&person.key))
-        .select(User::as_select())
+        .select((User::as_select(), users::external_dn))
         .first(conn)
         .optional()?;
     let by_name = super::users::find_by_username(conn, username.as_str())?;
     let existing = match (by_key, by_name) {
-        (Some(user), Some(other)) if other.id != user.id => {
-            // Renamed in the directory to a name someone here has.
-            let _ = user;
+        // Renamed in the directory to a name someone else here has.
+        (Some((user, _)), Some(other)) if other.id != user.id => {
             return skip(report, "username_taken");
         }
-        (Some(user), _) => Some(user),
-        // Moved or renamed in the directory: the same person by username.
-        (None, Some(user)) if user.origin == LDAP => Some(user),
-        (None, Some(_)) => return skip(report, "local_account"),
+        (Some(found), _) => Some(found),
+        // A name is never enough to be someone: a new person with a
+        // former one's name gets an account of their own. The former
+        // one's account, if they have left, gives the name up.
+        (None, Some(other)) if other.origin == person.origin && !other.active => {
+            give_up_name(conn, &other)?;
+            None
+        }
+        (None, Some(other)) if other.origin == LOCAL => return skip(report, "local_account"),
+        (None, Some(_)) => return skip(report, "username_taken"),
         (None, None) => None,
     };
     let at = At(now());
     let language = person.language.map(Lang::code);
-    let Some(user) = existing else {
+    let Some((user, dn)) = existing else {
         let id: UserId = diesel::insert_into(users::table)
             .values((
                 users::username.eq(username.as_str()),
@@ -209,33 +258,34 @@ fn upsert(
                 users::active.eq(true),
                 users::created_at.eq(at),
                 users::updated_at.eq(at),
-                users::origin.eq(LDAP),
+                users::origin.eq(person.origin),
                 users::external_id.eq(&person.key),
+                users::external_dn.eq(&person.dn),
             ))
             .returning(users::id)
             .get_result(conn)
             .map_err(|e| StoreError::unique_as(e, "username", "errors.username_taken"))?;
         audit::record(
             conn,
-            Audit::by(None, "user.created", "user", id.0)
-                .with_detail(serde_json::json!({ "username": username.as_str(), "from": LDAP })),
+            Audit::by(None, "user.created", "user", id.0).with_detail(
+                serde_json::json!({ "username": username.as_str(), "from": person.origin }),
+            ),
         )?;
         return Ok(Some((id, Applied::Created)));
     };
     let language_changed = language.is_some() && user.language.as_deref() != language;
-    let key_changed = external_id(conn, user.id).as_deref() != Some(person.key.as_str());
     let changed = user.username != username.as_str()
         || user.display_name != name.as_str()
         || user.email != email.as_str()
         || language_changed
-        || key_changed;
+        || dn != person.dn;
     if changed {
         diesel::update(users::table.find(user.id))
             .set((
                 users::username.eq(username.as_str()),
                 users::display_name.eq(name.as_str()),
                 users::email.eq(email.as_str()),
-                users::external_id.eq(&person.key),
+                users::external_dn.eq(&person.dn),
                 users::updated_at.eq(at),
             ))
             .execute(conn)?;
@@ -247,7 +297,7 @@ fn upsert(
         audit::record(
             conn,
             Audit::by(None, "user.updated", "user", user.id.0)
-                .with_detail(serde_json::json!({ "from": LDAP })),
+                .with_detail(serde_json::json!({ "from": person.origin })),
         )?;
     }
     if !user.active {
@@ -276,15 +326,17 @@ fn set_manager(
         Some(key) => {
             let found: Option<UserId> = users::table
                 .filter(users::origin.eq(LDAP))
-                .filter(users::external_id.eq(key))
+                .filter(users::external_dn.eq(key))
                 .filter(users::active.eq(true))
                 .select(users::id)
                 .first(conn)
                 .optional()?;
             let usable = match found {
-                Some(m) => super::users::check_manager(conn, Some(id), Some(m))
-                    .is_ok()
-                    .then_some(m),
+                Some(m) => match super::users::check_manager(conn, Some(id), Some(m)) {
+                    Ok(()) => Some(m),
+                    Err(StoreError::Rule { .. }) => None,
+                    Err(e) => return Err(e),
+                },
                 None => None,
             };
             if usable.is_none() {

@@ -65,8 +65,13 @@ fn row((id, trigger, started_by, started_at, finished_at, report, error): Raw) -
     }
 }
 
-/// Records that a sync begins. A scheduled one takes `slot`: `None` if
-/// another runner took it first (that one syncs this period).
+/// How long a sync may run before another may start regardless (the
+/// one that began has died, its row never finished).
+pub const STALE: chrono::Duration = chrono::Duration::hours(1);
+
+/// Records that a sync begins: `None` if another is running, or — for a
+/// scheduled one, which takes `slot` — if another runner took the slot
+/// first (that one syncs this period).
 pub fn begin(
     conn: &mut DbConn,
     trigger: Trigger,
@@ -74,10 +79,22 @@ pub fn begin(
     started_by: Option<UserId>,
 ) -> StoreResult<Option<i32>> {
     let at = At(now());
+    diesel::update(
+        s::table
+            .filter(s::running.is_not_null())
+            .filter(s::started_at.lt(At(now() - STALE))),
+    )
+    .set((
+        s::running.eq(None::<i32>),
+        s::finished_at.eq(Some(at)),
+        s::error.eq(Some("errors.directory_sync_died")),
+    ))
+    .execute(conn)?;
     let code = trigger.code();
     Ok(crate::direct!(conn, |c| diesel::insert_into(s::table)
         .values((
             s::slot.eq(slot.as_deref()),
+            s::running.eq(Some(1)),
             s::trigger.eq(code),
             s::started_by.eq(started_by),
             s::started_at.eq(at),
@@ -89,14 +106,10 @@ pub fn begin(
 }
 
 /// Records what the sync did, or why it failed.
-pub fn finish(
-    conn: &mut DbConn,
-    id: i32,
-    report: &Report,
-    error: Option<&str>,
-) -> StoreResult<()> {
+pub fn finish(conn: &mut DbConn, id: i32, report: &Report, error: Option<&str>) -> StoreResult<()> {
     diesel::update(s::table.find(id))
         .set((
+            s::running.eq(None::<i32>),
             s::finished_at.eq(Some(At(now()))),
             s::created.eq(report.created.len() as i32),
             s::updated.eq(report.updated.len() as i32),

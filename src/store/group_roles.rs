@@ -143,11 +143,9 @@ pub fn add(
         .map_err(|e| StoreError::unique_as(e, "group", "errors.group_role_exists"))?;
     audit::record(
         conn,
-        Audit::web(actor, "group_role.created", "group_role", id).with_detail(
-            serde_json::json!({
-                "group": group, "role_id": role.0, "business_id": business.map(|b| b.0)
-            }),
-        ),
+        Audit::web(actor, "group_role.created", "group_role", id).with_detail(serde_json::json!({
+            "group": group, "role_id": role.0, "business_id": business.map(|b| b.0)
+        })),
     )?;
     Ok(id)
 }
@@ -183,7 +181,10 @@ mod tests {
 
     #[test]
     fn group_names_compare_without_case_or_spaces_after_commas() {
-        assert_eq!(normalize(" CN=DBA, OU=Groups,dc=x "), "cn=dba,ou=groups,dc=x");
+        assert_eq!(
+            normalize(" CN=DBA, OU=Groups,dc=x "),
+            "cn=dba,ou=groups,dc=x"
+        );
         assert_eq!(normalize("cn=a\\, b,dc=x"), "cn=a\\, b,dc=x");
         assert_eq!(normalize("platform-admins"), "platform-admins");
     }

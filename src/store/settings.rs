@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use super::audit::{self, Audit};
 use super::StoreResult;
+use super::audit::{self, Audit};
 use crate::db::DbConn;
 use crate::db::ids::UserId;
 use crate::db::schema::settings as s;

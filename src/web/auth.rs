@@ -22,11 +22,18 @@ use crate::store::{company, sign_in as throttle, users};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
-struct SignInPage {
-    ctx: Ctx,
-    username: String,
-    next: String,
-    errors: FieldErrors,
+pub(super) struct SignInPage {
+    pub ctx: Ctx,
+    pub username: String,
+    pub next: String,
+    pub errors: FieldErrors,
+    /// The OpenID provider's name, for its button, if there is one.
+    pub oidc: Option<String>,
+}
+
+/// What the sign-in page's "Sign in with …" button names, if anything.
+pub(super) fn oidc_name(state: &AppState) -> Option<String> {
+    state.oidc.as_ref().map(|p| p.config().name.clone())
 }
 
 #[derive(Deserialize)]
@@ -37,6 +44,7 @@ pub struct NextQuery {
 
 pub async fn sign_in_form(
     ctx: Ctx,
+    state: web::Data<AppState>,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     if ctx.user.is_some() {
@@ -48,6 +56,7 @@ pub async fn sign_in_form(
         username: String::new(),
         next: query.into_inner().next,
         errors,
+        oidc: oidc_name(&state),
     })
 }
 
@@ -81,6 +90,7 @@ pub async fn sign_in(
             username,
             next: form.next,
             errors,
+            oidc: oidc_name(&state),
         };
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
@@ -94,6 +104,7 @@ pub async fn sign_in(
             username: username.chars().take(64).collect(),
             next: form.next,
             errors,
+            oidc: oidc_name(&state),
         };
         return render_status(StatusCode::UNAUTHORIZED, &page);
     }
@@ -114,16 +125,21 @@ pub async fn sign_in(
             username,
             next: form.next,
             errors,
+            oidc: oidc_name(&state),
         };
         return render_status(StatusCode::TOO_MANY_REQUESTS, &page);
     }
 
     let name = username.clone();
-    let (user, policy) = state
+    let (user, policy, admin) = state
         .db
         .read(move |c| {
             let user = users::find_by_username(c, &name)?;
-            Ok((user, settings::sign_in_policy(c)?))
+            let admin = match &user {
+                Some(u) => users::is_admin(c, u.id)?,
+                None => false,
+            };
+            Ok((user, settings::sign_in_policy(c)?, admin))
         })
         .await?;
     // A person from the directory (or someone countersign does not know
@@ -143,6 +159,15 @@ pub async fn sign_in(
                     Checked::Unavailable
                 }
             }
+        }
+        _ if user.is_some() && !company && policy == SignInPolicy::CompanyOnly && !admin => {
+            // Decided before the password is looked at, so the answer
+            // says nothing of whether it was right.
+            let password = form.password;
+            web::block(move || password::verify_unknown_user(&password))
+                .await
+                .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
+            Checked::CompanyOnly
         }
         _ => {
             let password = form.password;
@@ -166,21 +191,17 @@ pub async fn sign_in(
         }
     };
     let user = match checked {
-        Checked::Local(user) if policy == SignInPolicy::CompanyOnly => {
-            let id = user.id;
-            if state.db.read(move |c| users::is_admin(c, id)).await? {
-                user
-            } else {
-                tracing::info!(user = %username, "local sign-in refused: company sign-in required");
-                errors.add("", "errors.sign_in_company_only");
-                let page = SignInPage {
-                    ctx,
-                    username,
-                    next: form.next,
-                    errors,
-                };
-                return render_status(StatusCode::FORBIDDEN, &page);
-            }
+        Checked::CompanyOnly => {
+            tracing::info!(user = %username, "local sign-in refused: company sign-in required");
+            errors.add("", "errors.sign_in_company_only");
+            let page = SignInPage {
+                ctx,
+                username,
+                next: form.next,
+                errors,
+                oidc: oidc_name(&state),
+            };
+            return render_status(StatusCode::FORBIDDEN, &page);
         }
         Checked::Local(user) => user,
         Checked::Yes(user) if user.active && !user.service_account => user,
@@ -191,6 +212,7 @@ pub async fn sign_in(
                 username,
                 next: form.next,
                 errors,
+                oidc: oidc_name(&state),
             };
             return render_status(StatusCode::SERVICE_UNAVAILABLE, &page);
         }
@@ -202,6 +224,7 @@ pub async fn sign_in(
                 username,
                 next: form.next,
                 errors,
+                oidc: oidc_name(&state),
             };
             return render_status(StatusCode::UNAUTHORIZED, &page);
         }
@@ -229,6 +252,9 @@ pub async fn sign_in(
 enum Checked {
     /// A local password, right.
     Local(User),
+    /// Someone who may not use a local password (company sign-in is
+    /// required of everyone but administrators); it was not checked.
+    CompanyOnly,
     /// The directory's password, right: the person as synced.
     Yes(User),
     /// Wrong, or nobody by that name.

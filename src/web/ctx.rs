@@ -473,6 +473,19 @@ fn end_session(session: &Session) {
     }
 }
 
+impl Ctx {
+    /// Keeps `value` in this browser's session (signed and encrypted in
+    /// its cookie) until `take` — until signing in, at the latest.
+    pub fn keep<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AppError> {
+        put(&self.session, key, value)
+    }
+
+    /// What `keep` kept, removed from the session: it can be taken once.
+    pub fn take<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.session.remove_as::<T>(key).and_then(Result::ok)
+    }
+}
+
 fn put<T: Serialize + ?Sized>(session: &Session, key: &str, value: &T) -> Result<(), AppError> {
     session
         .insert(key, value)

@@ -24,6 +24,7 @@ pub mod insight;
 pub mod lang;
 pub mod limits;
 pub mod metrics;
+pub mod oidc;
 pub mod people;
 pub mod profile;
 pub mod security;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The company directory, when `LDAP_URL` is set.
     pub directory: Option<crate::ldap::Directory>,
+    /// The OpenID provider, when `OIDC_ISSUER` is set.
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
 }
 
 /// Renders a page with a status other than 200 (a form shown again with
@@ -113,6 +116,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/sign-in", web::get().to(auth::sign_in_form))
         .route("/sign-in", web::post().to(auth::sign_in))
+        .route("/sign-in/oidc", web::get().to(oidc::start))
+        .route("/sign-in/oidc/callback", web::get().to(oidc::callback))
         .route("/sign-out", web::post().to(auth::sign_out))
         .route("/language", web::post().to(profile::switch_language))
         .route("/catalog", web::get().to(catalog::show))

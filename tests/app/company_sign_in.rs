@@ -9,7 +9,6 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use countersign::config::{LdapConfig, MailConfig};
 use countersign::db::schema::{directory_syncs, role_assignments, roles, users};
 use countersign::domain::{Name, RoleCode};
@@ -17,6 +16,7 @@ use countersign::flow::*;
 use countersign::ldap::{Directory, Verdict};
 use countersign::store::roles::RoleInput;
 use diesel::prelude::*;
+use reqwest::StatusCode;
 
 use crate::approval_rules::{assignments, deploy, row};
 use crate::helpers::*;
@@ -274,6 +274,24 @@ impl Slapd {
         ldap.delete(dn).await.unwrap().success().unwrap();
     }
 
+    /// Adds a person at `uid=<uid>,ou=people` (a new entry, with an
+    /// entryUUID of its own).
+    async fn add_person(&self, uid: &str, name: &str, password: &str) {
+        use std::collections::HashSet;
+        let mut ldap = self.admin().await;
+        let dn = format!("uid={uid},{PEOPLE}");
+        let mail = format!("{uid}@example.com");
+        let attrs = vec![
+            ("objectClass", HashSet::from(["inetOrgPerson"])),
+            ("uid", HashSet::from([uid])),
+            ("cn", HashSet::from([name])),
+            ("sn", HashSet::from([name])),
+            ("mail", HashSet::from([mail.as_str()])),
+            ("userPassword", HashSet::from([password])),
+        ];
+        ldap.add(&dn, attrs).await.unwrap().success().unwrap();
+    }
+
     async fn leave_group(&self, group: &str, member: &str) {
         let mut ldap = self.admin().await;
         let mods = vec![ldap3::Mod::Delete(
@@ -294,16 +312,48 @@ fn make_certificates(dir: &std::path::Path) {
     .unwrap();
     let steps: [&[&str]; 3] = [
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=countersign test CA",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=countersign test CA",
         ],
         &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
-            "server.csr", "-subj", "/CN=127.0.0.1",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
         ],
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
         ],
     ];
     for args in steps {
@@ -329,14 +379,7 @@ async fn app_with(slapd: &Slapd) -> TestApp {
 }
 
 /// (origin, display name, email, language, manager's username, active).
-type Synced = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    bool,
-);
+type Synced = (String, String, String, Option<String>, Option<String>, bool);
 
 fn person(app: &TestApp, username: &str) -> Option<Synced> {
     let username = username.to_string();
@@ -473,11 +516,7 @@ async fn a_wrong_password_an_empty_one_and_filter_characters_in_the_name_are_all
         ("nobody", "alice-password", StatusCode::UNAUTHORIZED),
         ("alic*", "alice-password", StatusCode::UNAUTHORIZED),
         ("*", "alice-password", StatusCode::UNAUTHORIZED),
-        (
-            "alice)(uid=*",
-            "alice-password",
-            StatusCode::UNAUTHORIZED,
-        ),
+        ("alice)(uid=*", "alice-password", StatusCode::UNAUTHORIZED),
     ];
     for (username, password, status) in attempts {
         let browser = TestApp::browser();
@@ -555,7 +594,11 @@ async fn the_manager_chain_from_the_directory_decides_who_approves() {
     let Some(slapd) = Slapd::start() else { return };
     let app = app_with(&slapd).await;
     sync_now(&app).await;
-    let mut node = NodeDef::new("managers", LocalText::new("Managers", "上级"), NodeKind::Approval);
+    let mut node = NodeDef::new(
+        "managers",
+        LocalText::new("Managers", "上级"),
+        NodeKind::Approval,
+    );
     node.mode = Mode::Sequence;
     node.handlers = vec![HandlerRule::ManagerChain { levels: 2 }];
     let service = deploy(&app, vec![node]);
@@ -684,10 +727,7 @@ async fn a_group_mapped_to_a_role_decides_who_is_asked_and_leaving_it_takes_the_
     }];
     let service = deploy(&app, vec![node]);
     let id = file_as_directory_person(&app, "alice", "alice-password", service).await;
-    assert_eq!(
-        asked(&app, id),
-        vec![row("dba", "dave", "pending", None)]
-    );
+    assert_eq!(asked(&app, id), vec![row("dba", "dave", "pending", None)]);
 
     // A role given by hand stays; the group's goes with the group.
     let lead = app.user_id("lead");
@@ -743,7 +783,11 @@ async fn someone_removed_from_the_directory_is_deactivated_their_session_ends_an
     let Some(slapd) = Slapd::start() else { return };
     let app = app_with(&slapd).await;
     sync_now(&app).await;
-    let mut node = NodeDef::new("manager", LocalText::new("Manager", "上级"), NodeKind::Approval);
+    let mut node = NodeDef::new(
+        "manager",
+        LocalText::new("Manager", "上级"),
+        NodeKind::Approval,
+    );
     node.handlers = vec![HandlerRule::ApplicantManager];
     let service = deploy(&app, vec![node]);
     let id = file_as_directory_person(&app, "alice", "alice-password", service).await;
@@ -844,8 +888,11 @@ async fn a_directory_that_cannot_be_reached_says_so_and_local_administrators_sti
     // deactivates nobody.
     let report = sync_now(&app).await;
     assert!(report.text("#sync-error").is_some());
-    let error: Option<String> =
-        app.query(|c| directory_syncs::table.select(directory_syncs::error).first(c));
+    let error: Option<String> = app.query(|c| {
+        directory_syncs::table
+            .select(directory_syncs::error)
+            .first(c)
+    });
     assert!(error.is_some());
 }
 
@@ -963,8 +1010,11 @@ async fn the_directory_sync_command_syncs_everyone_and_says_what_changed_or_what
     // The service account's password is never printed.
     assert!(!stdout.contains(READER_PASSWORD));
     assert_eq!(person(&app, "alice").unwrap().4.as_deref(), Some("lead"));
-    let trigger: String =
-        app.query(|c| directory_syncs::table.select(directory_syncs::trigger).first(c));
+    let trigger: String = app.query(|c| {
+        directory_syncs::table
+            .select(directory_syncs::trigger)
+            .first(c)
+    });
     assert_eq!(trigger, "cli");
 
     for (env, said) in [
@@ -1081,4 +1131,41 @@ async fn people_from_the_directory_get_exactly_what_their_roles_allow() {
     assert_eq!(roles_of(&app, "boss"), vec![]);
     let after = get(&boss, &app.url("/admin/users")).await;
     assert_eq!(after.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn a_new_person_given_a_former_one_s_name_gets_an_account_of_their_own() {
+    let Some(slapd) = Slapd::start() else { return };
+    let app = app_with(&slapd).await;
+    sync_now(&app).await;
+    let old = app.user_id("alice");
+    // Alice leaves; a new Alice joins with her name and DN.
+    slapd.remove("uid=alice,ou=people,dc=example,dc=com").await;
+    slapd
+        .add_person("alice", "Alice Two", "new-alice-password")
+        .await;
+    // Until a sync says the first Alice left, the name is hers: the new
+    // one is not let into her account.
+    let early = sign_in_as(&app, &TestApp::browser(), "alice", "new-alice-password").await;
+    assert_eq!(early.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        person(&app, "alice").unwrap().5,
+        "the first Alice is untouched"
+    );
+    let report = sync_now(&app).await;
+    assert!(report.text("#deactivated").unwrap().contains("alice"));
+    // Now the new Alice signs in to an account of her own; the first
+    // keeps hers (and its history) under a name that says she left.
+    let page = sign_in_as(&app, &TestApp::browser(), "alice", "new-alice-password").await;
+    assert_eq!(page.path, "/");
+    let new = app.user_id("alice");
+    assert_ne!(new, old);
+    assert_eq!(person(&app, "alice").unwrap().1, "Alice Two");
+    let renamed: (String, bool) = app.query(move |c| {
+        users::table
+            .find(old)
+            .select((users::username, users::active))
+            .first(c)
+    });
+    assert_eq!(renamed, (format!("alice.left-{}", old.0), false));
 }

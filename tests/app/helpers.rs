@@ -156,6 +156,7 @@ impl TestApp {
             alertmanager: None,
             metrics_token: None,
             ldap: None,
+            oidc: None,
         };
         let mut config = config;
         adjust(&mut config);
@@ -185,13 +186,32 @@ impl TestApp {
         mail: countersign::config::MailConfig,
         adjust: impl FnOnce(&mut Config),
     ) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+        Self::spawn_listening(listener, mail, adjust).await
+    }
+
+    /// [`spawn_configured`] on a port chosen beforehand (a peer that must
+    /// know the app's address, such as an OpenID provider, starts first).
+    pub async fn spawn_on_port(
+        port: u16,
+        mail: countersign::config::MailConfig,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the chosen port");
+        Self::spawn_listening(listener, mail, adjust).await
+    }
+
+    async fn spawn_listening(
+        listener: TcpListener,
+        mail: countersign::config::MailConfig,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         init_logs();
         let Scratch {
             url: database_url,
             dir,
             pg,
         } = Scratch::new();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let port = listener.local_addr().unwrap().port();
         let mut config = Config {
             database_url: database_url.clone(),
@@ -208,6 +228,7 @@ impl TestApp {
             alertmanager: None,
             metrics_token: None,
             ldap: None,
+            oidc: None,
         };
         adjust(&mut config);
         let db = Db::connect(&database_url, 4).expect("connect and migrate");

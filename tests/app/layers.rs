@@ -31,6 +31,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("store", &["notify", "web", "api", "jobs", "startup"]),
     ("notify", &["web", "api", "startup"]),
     ("ldap", &["web", "api", "jobs", "startup"]),
+    ("oidc", &["web", "api", "jobs", "startup"]),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

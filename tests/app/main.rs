@@ -38,6 +38,7 @@ mod leavers;
 mod mail_delivery;
 mod metrics;
 mod one_door;
+mod openid_sign_in;
 mod people_picker;
 mod planning;
 mod process;

@@ -1,10 +1,14 @@
 -- Company sign-in. A person comes from countersign itself ('local': a
 -- password kept here), or from the company directory ('ldap', keyed by
--- their entry's DN, lowercased) or an OpenID provider ('oidc', keyed by
--- issuer and subject). Only local people have a password here.
+-- their entry's unique id, entryUUID or objectGUID, which is never
+-- reused as names and DNs may be) or an OpenID provider ('oidc', keyed
+-- by issuer and subject). Only local people have a password here.
 ALTER TABLE users ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
 ALTER TABLE users ADD COLUMN external_id TEXT;
 CREATE UNIQUE INDEX users_external ON users(origin, external_id);
+-- A directory person's DN (lowercased), which others' manager names.
+ALTER TABLE users ADD COLUMN external_dn TEXT;
+CREATE INDEX users_external_dn ON users(external_dn);
 
 -- A role the sync grants because its person is in a directory group: it
 -- is taken away when they leave the group or the mapping goes, while
@@ -30,6 +34,8 @@ CREATE UNIQUE INDEX group_roles_unique ON group_roles(group_name, role_id, COALE
 CREATE TABLE directory_syncs (
     id SERIAL PRIMARY KEY,
     slot TEXT UNIQUE,
+    -- 1 while it runs, NULL once it has finished: one sync at a time.
+    running INTEGER UNIQUE,
     -- schedule, admin or cli.
     trigger TEXT NOT NULL,
     started_by INTEGER REFERENCES users(id) ON DELETE SET NULL,

@@ -226,7 +226,10 @@ pub async fn sync_now(
     let id = ldap::sync::everyone(&state.db, directory, Trigger::Admin, None, Some(actor)).await?;
     Ok(match id {
         Some(id) => see_other(&format!("/admin/directory/syncs/{id}")),
-        None => see_other("/admin/directory"),
+        None => {
+            ctx.flash(FlashKind::Error, ctx.t("directory.already_running"));
+            see_other("/admin/directory#syncs")
+        }
     })
 }
 
