@@ -344,3 +344,23 @@ async fn a_provider_that_rotates_its_signing_key_still_signs_people_in() {
     let page = callback(&second, &back).await;
     assert_eq!(page.path, "/inbox", "{:?}", page.form_error());
 }
+
+#[actix_web::test]
+async fn a_person_signs_in_with_the_provider_in_a_browser() {
+    let Some((app, _oidc)) = app_and_provider().await else {
+        return;
+    };
+    let Some(b) = crate::browser::Browser::start(&app.base).await else {
+        return;
+    };
+    b.go("/sign-in").await;
+    assert_eq!(b.text("#oidc-sign-in").await, "Sign in with Example SSO");
+    b.submit("#oidc-sign-in").await;
+    // The provider's own login page.
+    b.fill("input[name=login]", "dan").await;
+    b.fill("input[name=password]", "anything").await;
+    b.submit("button.login-submit").await;
+    assert_eq!(b.path().await, "/");
+    assert_eq!(b.text(".me-name").await, "Dan Deng");
+    b.quit().await;
+}
