@@ -109,15 +109,16 @@ impl Application {
             let every = ldap.sync_every?;
             Some((crate::ldap::Directory::new(ldap.clone()), every))
         });
+        let oidc = match config.oidc.clone() {
+            Some(c) => Some(Arc::new(crate::oidc::Provider::new(c)?)),
+            None => None,
+        };
         let blocking_threads = (config.pool_size as usize).max(2);
         let http = config.http.clone();
         let metrics = db.metrics().clone();
         let state = web::Data::new(AppState {
             directory: config.ldap.clone().map(crate::ldap::Directory::new),
-            oidc: config
-                .oidc
-                .clone()
-                .map(|c| Arc::new(crate::oidc::Provider::new(c))),
+            oidc,
             db: db.clone(),
             config: Arc::new(config),
         });
@@ -141,7 +142,7 @@ impl Application {
                 .wrap(session)
                 .wrap(security::headers(secure))
                 .wrap(Compress::default())
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::web::logging::PathOnly>::new())
                 // Outermost: every request counted, timed in full.
                 .wrap(from_fn(move |req, next| {
                     crate::web::metrics::measure(metrics.clone(), req, next)

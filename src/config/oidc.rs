@@ -15,7 +15,11 @@ use super::var;
 /// - `OIDC_USERNAME_CLAIM` (`preferred_username`): the username; else
 ///   the part of the email before `@`.
 /// - `OIDC_GROUPS_CLAIM` (`groups`): group names, mapped to roles like
-///   directory groups.
+///   directory groups (as `oidc:<name>`, so no claim can pass for a
+///   directory group).
+/// - `OIDC_ALLOWED_DOMAINS` (unset: any the provider vouches for): email
+///   domains, comma-separated, whose people may sign in; required for
+///   Google, whose accounts are anyone's.
 ///
 /// The provider redirects back to `BASE_URL/sign-in/oidc/callback`.
 #[derive(Clone)]
@@ -28,6 +32,8 @@ pub struct OidcConfig {
     pub scopes: String,
     pub username_claim: String,
     pub groups_claim: String,
+    /// Lower-cased; empty: any.
+    pub allowed_domains: Vec<String>,
 }
 
 impl std::fmt::Debug for OidcConfig {
@@ -55,6 +61,7 @@ impl OidcConfig {
             scopes: "openid email profile".into(),
             username_claim: "preferred_username".into(),
             groups_claim: "groups".into(),
+            allowed_domains: Vec::new(),
         }
     }
 
@@ -62,7 +69,11 @@ impl OidcConfig {
         let Some(issuer) = var("OIDC_ISSUER") else {
             return Ok(None);
         };
-        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+        let issuer = issuer.trim().to_string();
+        let local = ["http://127.", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| issuer.starts_with(p));
+        if !(issuer.starts_with("https://") || local) {
             bail!(
                 "OIDC_ISSUER must start with https:// (or http:// on this machine), not {issuer:?}"
             );
@@ -88,6 +99,18 @@ impl OidcConfig {
         }
         if let Some(claim) = var("OIDC_GROUPS_CLAIM") {
             config.groups_claim = claim.trim().to_string();
+        }
+        if let Some(domains) = var("OIDC_ALLOWED_DOMAINS") {
+            config.allowed_domains = domains
+                .split(',')
+                .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect();
+        }
+        if config.issuer == "https://accounts.google.com" && config.allowed_domains.is_empty() {
+            bail!(
+                "with Google as OIDC_ISSUER, OIDC_ALLOWED_DOMAINS must name your company's domains: any Google account could sign in otherwise"
+            );
         }
         Ok(Some(config))
     }

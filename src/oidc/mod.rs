@@ -66,6 +66,9 @@ pub enum Refused {
     Nonce,
     /// No usable email address or username.
     Claims,
+    /// An email address at a domain `OIDC_ALLOWED_DOMAINS` does not name,
+    /// or one the provider has not verified.
+    Domain,
 }
 
 impl Refused {
@@ -80,6 +83,7 @@ impl Refused {
             Refused::Expired => "errors.oidc_expired",
             Refused::Nonce => "errors.oidc_nonce",
             Refused::Claims => "errors.oidc_claims",
+            Refused::Domain => "errors.oidc_domain",
         }
     }
 }
@@ -108,8 +112,13 @@ struct Discovery {
 #[derive(Default)]
 struct Cache {
     discovery: Option<(Instant, Arc<Discovery>)>,
-    keys: Option<Arc<JwkSet>>,
+    /// Read again after `DISCOVERY_TTL` too, so a key the provider
+    /// withdraws stops being trusted.
+    keys: Option<(Instant, Arc<JwkSet>)>,
 }
+
+/// The most countersign reads of any answer from the provider.
+const MAX_ANSWER: usize = 1 << 20;
 
 /// An OpenID provider as its settings describe it.
 pub struct Provider {
@@ -135,17 +144,16 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 impl Provider {
-    pub fn new(config: OidcConfig) -> Provider {
+    pub fn new(config: OidcConfig) -> anyhow::Result<Provider> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Provider {
+            .build()?;
+        Ok(Provider {
             config,
             http,
             cache: Mutex::new(Cache::default()),
-        }
+        })
     }
 
     pub fn config(&self) -> &OidcConfig {
@@ -157,15 +165,14 @@ impl Provider {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, Unavailable> {
-        self.http
+        let response = self
+            .http
             .get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        read_json(response).await
     }
 
     async fn discovery(&self) -> Result<Arc<Discovery>, Unavailable> {
@@ -189,11 +196,14 @@ impl Provider {
 
     /// The provider's keys: those kept, or read afresh (`fresh`).
     async fn keys(&self, discovery: &Discovery, fresh: bool) -> Result<Arc<JwkSet>, Unavailable> {
-        if !fresh && let Some(keys) = &self.cache().keys {
+        if !fresh
+            && let Some((at, keys)) = &self.cache().keys
+            && at.elapsed() < DISCOVERY_TTL
+        {
             return Ok(keys.clone());
         }
         let keys: Arc<JwkSet> = Arc::new(self.get_json(&discovery.jwks_uri).await?);
-        self.cache().keys = Some(keys.clone());
+        self.cache().keys = Some((Instant::now(), keys.clone()));
         Ok(keys)
     }
 
@@ -254,12 +264,8 @@ impl Provider {
             tracing::info!(status = %response.status(), "the provider refused to exchange a code");
             return Ok(Err(Refused::Exchange));
         }
-        let tokens: Map<String, Value> = response
-            .error_for_status()
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
+        let tokens: Map<String, Value> =
+            read_json(response.error_for_status().map_err(unavailable)?).await?;
         let Some(id_token) = tokens.get("id_token").and_then(Value::as_str) else {
             return Err(Unavailable("the token response holds no ID token".into()));
         };
@@ -273,24 +279,24 @@ impl Provider {
             &discovery.userinfo_endpoint,
             tokens.get("access_token").and_then(Value::as_str),
         ) {
-            let info: Map<String, Value> = self
+            let response = self
                 .http
                 .get(endpoint)
                 .bearer_auth(access)
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(unavailable)?
-                .json()
-                .await
                 .map_err(unavailable)?;
+            // A userinfo answer that is not JSON (a signed one, say) adds
+            // nothing; the ID token's claims stand alone.
+            let info: Map<String, Value> = read_json(response).await.unwrap_or_default();
             if info.get("sub") == claims.get("sub") {
                 for (k, v) in info {
                     claims.entry(k).or_insert(v);
                 }
             }
         }
-        Ok(self.person(&claims).ok_or(Refused::Claims))
+        Ok(self.person(&claims))
     }
 
     /// The ID token's claims, if it is the provider's answer to this request.
@@ -344,15 +350,23 @@ impl Provider {
                 }));
             }
         };
-        // Several audiences: the one it was issued to must be us.
-        if let Some(Value::Array(audiences)) = claims.get("aud")
-            && audiences.len() > 1
-            && claims.get("azp").and_then(Value::as_str) != Some(self.config.client_id.as_str())
-        {
+        // Whom it was issued to, if it says (and it must with several
+        // audiences), is us.
+        let several = matches!(claims.get("aud"), Some(Value::Array(a)) if a.len() > 1);
+        let azp = claims.get("azp").and_then(Value::as_str);
+        if (several || azp.is_some()) && azp != Some(self.config.client_id.as_str()) {
             return Ok(Err(Refused::Audience));
         }
-        let expires = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-        if expires + LEEWAY_SECS < now {
+        let seconds = |name: &str| claims.get(name).and_then(Value::as_f64);
+        let now = now as f64;
+        let leeway = LEEWAY_SECS as f64;
+        if seconds("exp").is_none_or(|exp| exp + leeway < now) {
+            return Ok(Err(Refused::Expired));
+        }
+        // Not yet valid, or issued in the future: not an answer to now.
+        if seconds("nbf").is_some_and(|nbf| nbf > now + leeway)
+            || seconds("iat").is_some_and(|iat| iat > now + leeway)
+        {
             return Ok(Err(Refused::Expired));
         }
         let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
@@ -363,8 +377,8 @@ impl Provider {
         Ok(Ok(claims))
     }
 
-    /// The person the claims describe; `None` without an email address.
-    fn person(&self, claims: &Map<String, Value>) -> Option<Incoming> {
+    /// The person the claims describe, if they may be one here.
+    fn person(&self, claims: &Map<String, Value>) -> Result<Incoming, Refused> {
         let text = |name: &str| {
             claims
                 .get(name)
@@ -373,24 +387,46 @@ impl Provider {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
-        let subject = text("sub")?;
-        let email = text("email")?;
+        let subject = text("sub").ok_or(Refused::Claims)?;
+        let email = text("email").ok_or(Refused::Claims)?;
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return Err(Refused::Claims);
+        };
+        // An address the person typed but never proved is not theirs to
+        // sign in with.
+        if claims.get("email_verified") == Some(&Value::Bool(false)) {
+            return Err(Refused::Domain);
+        }
+        let domain = domain.to_lowercase();
+        if !self.config.allowed_domains.is_empty() && !self.config.allowed_domains.contains(&domain)
+        {
+            return Err(Refused::Domain);
+        }
+        // The claim if it makes a username (Entra ID's is an address: its
+        // part before `@`), else the email's part before `@`.
+        let usable = |name: String| {
+            let name = name.split('@').next().unwrap_or_default().to_lowercase();
+            crate::domain::Username::parse(&name)
+                .ok()
+                .map(|u| u.as_str().to_string())
+        };
         let username = text(&self.config.username_claim)
-            .or_else(|| email.split('@').next().map(str::to_string))?
-            .to_lowercase();
+            .and_then(usable)
+            .or_else(|| usable(email.clone()))
+            .ok_or(Refused::Claims)?;
         let display_name = text("name").unwrap_or_else(|| username.clone());
+        // Kept apart from directory groups, so no claim passes for one.
+        let group = |name: &str| format!("oidc:{}", normalize(name));
         let mut groups: Vec<String> = match claims.get(&self.config.groups_claim) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(normalize)
-                .collect(),
-            Some(Value::String(one)) => vec![normalize(one)],
+            Some(Value::Array(items)) => {
+                items.iter().filter_map(Value::as_str).map(group).collect()
+            }
+            Some(Value::String(one)) => vec![group(one)],
             _ => Vec::new(),
         };
         groups.sort();
         groups.dedup();
-        Some(Incoming {
+        Ok(Incoming {
             origin: OIDC,
             key: format!("{}#{subject}", self.config.issuer),
             dn: None,
@@ -402,4 +438,18 @@ impl Provider {
             groups,
         })
     }
+}
+
+/// The JSON of an answer, read up to `MAX_ANSWER` bytes.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    mut response: reqwest::Response,
+) -> Result<T, Unavailable> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(Unavailable("an answer larger than a megabyte".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(unavailable)
 }

@@ -105,6 +105,11 @@ pub fn apply_one(
     let Some((id, applied)) = upsert(conn, person, report)? else {
         return Ok(None);
     };
+    let active: bool = users::table.find(id).select(users::active).first(conn)?;
+    if !active {
+        // Deactivated here: nothing more is given them.
+        return Ok(Some(id));
+    }
     let managed = person.origin == LDAP && set_manager(conn, id, person, report)?;
     let roles = reconcile_roles(conn, id, person, &mappings, report)?;
     count(report, person, applied, managed || roles);
@@ -237,7 +242,7 @@ fn upsert(
         // A name is never enough to be someone: a new person with a
         // former one's name gets an account of their own. The former
         // one's account, if they have left, gives the name up.
-        (None, Some(other)) if other.origin == person.origin && !other.active => {
+        (None, Some(other)) if other.origin == LDAP && person.origin == LDAP && !other.active => {
             give_up_name(conn, &other)?;
             None
         }

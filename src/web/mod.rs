@@ -23,6 +23,7 @@ pub mod ics;
 pub mod insight;
 pub mod lang;
 pub mod limits;
+pub mod logging;
 pub mod metrics;
 pub mod oidc;
 pub mod people;

@@ -59,7 +59,11 @@ pub async fn start(
     let Some(provider) = state.oidc.clone() else {
         return Err(AppError::NotFound);
     };
-    let next = safe_local_path(&query.next).into_owned();
+    // Kept in the session cookie, which has room for an address, not a book.
+    let next = match safe_local_path(&query.next) {
+        next if next.len() <= 512 => next.into_owned(),
+        _ => "/".to_string(),
+    };
     match provider.begin(&redirect_uri(&state), &next).await {
         Ok((url, pending)) => {
             ctx.keep(PENDING, &pending)?;

@@ -207,7 +207,7 @@ async fn a_person_signs_in_with_the_provider_and_is_made_from_its_claims_with_th
     app.post(
         "/admin/directory/groups",
         &[
-            ("group", "platform-admins"),
+            ("group", "oidc:platform-admins"),
             ("role_id", &admin_role.0.to_string()),
             ("business_id", "global"),
         ],
@@ -253,6 +253,21 @@ async fn a_person_signs_in_with_the_provider_and_is_made_from_its_claims_with_th
         assert_eq!(again.status, StatusCode::BAD_REQUEST);
         assert_eq!(again.form_error().as_deref(), Some(said));
     }
+    // A directory group's name in the claim is no directory group.
+    let claimed: Vec<String> = app.query(|c| {
+        countersign::db::schema::group_roles::table
+            .select(countersign::db::schema::group_roles::group_name)
+            .load(c)
+    });
+    assert_eq!(claimed, vec!["oidc:platform-admins"]);
+    // An address too long for the session is not kept: the sign-in goes home.
+    let long = format!("/sign-in/oidc?next=/{}", "x".repeat(5000));
+    let res = stopping_browser().get(app.url(&long)).send().await.unwrap();
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
     // Signing out ends the session as for anyone.
     let signed_out = post_as(&app, &dan, "/sign-out", &[]).await;
     assert!(signed_out.path.starts_with("/sign-in"));
