@@ -53,16 +53,19 @@ pub fn normalize(group: &str) -> String {
     out
 }
 
+/// A mapping as read: id, group, role, its names, business, its name.
+type Row = (
+    i32,
+    String,
+    RoleId,
+    String,
+    String,
+    Option<BusinessId>,
+    Option<String>,
+);
+
 pub fn list(conn: &mut DbConn) -> StoreResult<Vec<GroupRole>> {
-    let rows: Vec<(
-        i32,
-        String,
-        RoleId,
-        String,
-        String,
-        Option<BusinessId>,
-        Option<String>,
-    )> = g::table
+    let rows: Vec<Row> = g::table
         .inner_join(roles::table)
         .left_join(businesses::table.on(g::business_id.eq(businesses::id.nullable())))
         .order((g::group_name, g::id))
