@@ -31,6 +31,24 @@ pub(super) struct SignInPage {
     pub oidc: Option<String>,
 }
 
+impl SignInPage {
+    pub(super) fn new(
+        ctx: Ctx,
+        state: &AppState,
+        username: String,
+        next: String,
+        errors: FieldErrors,
+    ) -> SignInPage {
+        SignInPage {
+            ctx,
+            username,
+            next,
+            errors,
+            oidc: oidc_name(state),
+        }
+    }
+}
+
 /// What the sign-in page's "Sign in with …" button names, if anything.
 pub(super) fn oidc_name(state: &AppState) -> Option<String> {
     state.oidc.as_ref().map(|p| p.config().name.clone())
@@ -51,13 +69,13 @@ pub async fn sign_in_form(
         return Ok(see_other(&safe_local_path(&query.next)));
     }
     let errors = FieldErrors::new(ctx.lang);
-    render(&SignInPage {
+    render(&SignInPage::new(
         ctx,
-        username: String::new(),
-        next: query.into_inner().next,
+        &state,
+        String::new(),
+        query.into_inner().next,
         errors,
-        oidc: oidc_name(&state),
-    })
+    ))
 }
 
 #[derive(Deserialize)]
@@ -85,13 +103,7 @@ pub async fn sign_in(
         if form.password.is_empty() {
             errors.add("password", "errors.required");
         }
-        let page = SignInPage {
-            ctx,
-            username,
-            next: form.next,
-            errors,
-            oidc: oidc_name(&state),
-        };
+        let page = SignInPage::new(ctx, &state, username, form.next, errors);
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
 
@@ -99,13 +111,13 @@ pub async fn sign_in(
     // same answer as a wrong password, and nothing counted or stored.
     if crate::domain::Username::parse(&username).is_err() {
         errors.add("", "errors.sign_in_failed");
-        let page = SignInPage {
+        let page = SignInPage::new(
             ctx,
-            username: username.chars().take(64).collect(),
-            next: form.next,
+            &state,
+            username.chars().take(64).collect(),
+            form.next,
             errors,
-            oidc: oidc_name(&state),
-        };
+        );
         return render_status(StatusCode::UNAUTHORIZED, &page);
     }
 
@@ -120,13 +132,7 @@ pub async fn sign_in(
     if !allowed {
         tracing::info!(user = %username, %address, "sign-in throttled");
         errors.add("", "errors.sign_in_throttled");
-        let page = SignInPage {
-            ctx,
-            username,
-            next: form.next,
-            errors,
-            oidc: oidc_name(&state),
-        };
+        let page = SignInPage::new(ctx, &state, username, form.next, errors);
         return render_status(StatusCode::TOO_MANY_REQUESTS, &page);
     }
 
@@ -194,38 +200,20 @@ pub async fn sign_in(
         Checked::CompanyOnly => {
             tracing::info!(user = %username, "local sign-in refused: company sign-in required");
             errors.add("", "errors.sign_in_company_only");
-            let page = SignInPage {
-                ctx,
-                username,
-                next: form.next,
-                errors,
-                oidc: oidc_name(&state),
-            };
+            let page = SignInPage::new(ctx, &state, username, form.next, errors);
             return render_status(StatusCode::FORBIDDEN, &page);
         }
         Checked::Local(user) => user,
         Checked::Yes(user) if user.active && !user.service_account => user,
         Checked::Unavailable => {
             errors.add("", "errors.directory_unavailable");
-            let page = SignInPage {
-                ctx,
-                username,
-                next: form.next,
-                errors,
-                oidc: oidc_name(&state),
-            };
+            let page = SignInPage::new(ctx, &state, username, form.next, errors);
             return render_status(StatusCode::SERVICE_UNAVAILABLE, &page);
         }
         Checked::Yes(_) | Checked::No => {
             tracing::info!(user = %username, %address, "sign-in failed");
             errors.add("", "errors.sign_in_failed");
-            let page = SignInPage {
-                ctx,
-                username,
-                next: form.next,
-                errors,
-                oidc: oidc_name(&state),
-            };
+            let page = SignInPage::new(ctx, &state, username, form.next, errors);
             return render_status(StatusCode::UNAUTHORIZED, &page);
         }
     };

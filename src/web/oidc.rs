@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::auth::{SignInPage, oidc_name};
+use super::auth::SignInPage;
 use super::ctx::{Ctx, see_other};
 use super::forms::FieldErrors;
 use super::{AppError, AppState, render_status, safe_local_path};
@@ -41,13 +41,7 @@ fn refused(
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::new(ctx.lang);
     errors.add("", key);
-    let page = SignInPage {
-        ctx,
-        username: String::new(),
-        next,
-        errors,
-        oidc: oidc_name(state),
-    };
+    let page = SignInPage::new(ctx, state, String::new(), next, errors);
     render_status(status, &page)
 }
 

@@ -49,18 +49,26 @@ struct DirectoryPage {
 
 impl DirectoryPage {
     fn trigger(&self, sync: &SyncRow) -> String {
-        self.ctx
-            .t(&format!("directory.trigger_{}", sync.trigger))
-            .into_owned()
+        trigger(&self.ctx, sync)
     }
 
-    /// A sync's failure in words: a message key, or the directory's own.
     fn failure(&self, error: &str) -> String {
-        if error.starts_with("errors.") {
-            self.ctx.t(error).into_owned()
-        } else {
-            error.to_string()
-        }
+        failure(&self.ctx, error)
+    }
+}
+
+/// How a sync began, in words.
+fn trigger(ctx: &Ctx, sync: &SyncRow) -> String {
+    ctx.t(&format!("directory.trigger_{}", sync.trigger))
+        .into_owned()
+}
+
+/// A sync's failure in words: a message key, or the directory's own.
+fn failure(ctx: &Ctx, error: &str) -> String {
+    if error.starts_with("errors.") {
+        ctx.t(error).into_owned()
+    } else {
+        error.to_string()
     }
 }
 
@@ -289,17 +297,11 @@ impl SyncPage {
     }
 
     fn trigger(&self) -> String {
-        self.ctx
-            .t(&format!("directory.trigger_{}", self.sync.trigger))
-            .into_owned()
+        trigger(&self.ctx, &self.sync)
     }
 
     fn failure(&self, error: &str) -> String {
-        if error.starts_with("errors.") {
-            self.ctx.t(error).into_owned()
-        } else {
-            error.to_string()
-        }
+        failure(&self.ctx, error)
     }
 }
 
