@@ -527,8 +527,15 @@ fn directory_sync(db: &Db, config: &Config) -> anyhow::Result<()> {
         ("deactivated", &r.deactivated),
         ("deactivated here", &r.inactive),
     ] {
-        if !names.is_empty() {
-            println!("  {what}: {}", names.join(", "));
+        // The first few; the report page lists everyone.
+        match names.len() {
+            0 => {}
+            n if n <= 20 => println!("  {what}: {}", names.join(", ")),
+            n => println!(
+                "  {what}: {}, … and {} more",
+                names[..20].join(", "),
+                n - 20
+            ),
         }
     }
     for (who, manager) in &r.unmatched_managers {
